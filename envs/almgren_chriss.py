@@ -1,0 +1,412 @@
+"""The Almgren-Chriss execution environment: the paper's dynamics as a simulation.
+
+:class:`AlmgrenChrissConfig` holds the parameters, :class:`AlmgrenChrissDynamics` the
+model (shared with the vectorised :mod:`envs.almgren_chriss_vector`), and
+:class:`AlmgrenChrissEnv` the Gymnasium environment ``execgym/AlmgrenChriss-v0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.contract import (
+    ACTION_KINDS,
+    ExecutionTask,
+    action_to_shares,
+    side_sign,
+)
+from envs.market.validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from envs.market.volume import IntradayVolumeProfile, lognormal_mean_one
+from envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "OBS_LAST_RETURN_Z",
+    "OBS_PRICE_MOVE_Z",
+    "AlmgrenChrissConfig",
+    "AlmgrenChrissDynamics",
+    "AlmgrenChrissEnv",
+]
+
+# environment-specific observation features, after the common header (envs.contract)
+OBS_LAST_RETURN_Z = 4
+OBS_PRICE_MOVE_Z = 5
+N_OBS = 6
+
+
+@dataclass(frozen=True)
+class AlmgrenChrissConfig:
+    """Parameters of ``execgym/AlmgrenChriss-v0``. Defaults are the paper's example (section 3).
+
+    Time is in trading days, money in USD. ``sigma = 0 `` is allowed (a noise-free
+    market, useful in tests); the Almgren-Chriss *schedule* needs ``sigma > 0``.
+
+    :param side: ``"sell"`` (liquidation) or ``"buy"`` (acquisition).
+    :param total_shares: parent order ``X`` (shares).
+    :param horizon_days: ``T`` (trading days).
+    :param n_steps: ``N`` decision intervals, ``tau = T / N``.
+    :param arrival_price_usd: ``S_0`` (USD/share).
+    :param sigma: volatility of the arithmetic random walk (USD/share/sqrt(day)).
+    :param epsilon: fixed temporary cost per share traded (USD/share).
+    :param eta: temporary impact (USD/share per share/day): a trade of ``n`` shares in
+        one interval pays ``epsilon + eta * n / tau`` per share over the unaffected price.
+    :param gamma: permanent impact (USD/share per share).
+    :param risk_aversion: ``lambda`` (1/USD) of the mean-variance reward.
+    :param reward: ``"shortfall"`` or ``"mean_variance"`` (:mod:`envs.rewards`).
+    :param action: ``"fraction"`` (continuous) or ``"participation"`` (discrete).
+    :param participation_rates: the discrete choices, fractions of expected volume.
+    :param daily_volume_shares: expected market volume per day (shares).
+    :param volume_profile: intraday volume model (a mapping is converted).
+    """
+
+    side: str = "sell"
+    total_shares: float = 1_000_000.0
+    horizon_days: float = 5.0
+    n_steps: int = 50
+    arrival_price_usd: float = 50.0
+    sigma: float = 0.95
+    epsilon: float = 0.0625
+    eta: float = 2.5e-6
+    gamma: float = 2.5e-7
+    risk_aversion: float = 1e-6
+    reward: str = "shortfall"
+    action: str = "fraction"
+    participation_rates: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20, 0.25)
+    daily_volume_shares: float = 5_000_000.0
+    volume_profile: IntradayVolumeProfile = field(default_factory=IntradayVolumeProfile)
+
+    def __post_init__(self) -> None:
+        check_choice("side", self.side, ("buy", "sell"))
+        check_positive("total_shares", self.total_shares)
+        check_positive("horizon_days", self.horizon_days)
+        check_int("n_steps", self.n_steps, minimum=1)
+        check_positive("arrival_price_usd", self.arrival_price_usd)
+        check_nonnegative("sigma", self.sigma)
+        check_nonnegative("epsilon", self.epsilon)
+        check_nonnegative("eta", self.eta)
+        check_nonnegative("gamma", self.gamma)
+        check_nonnegative("risk_aversion", self.risk_aversion)
+        check_choice("reward", self.reward, REWARD_KINDS)
+        check_choice("action", self.action, ACTION_KINDS)
+        rates = tuple(self.participation_rates)
+        if not rates:
+            raise ValueError("participation_rates must not be empty")
+        for r in rates:
+            check_fraction("participation_rates[i]", r, allow_zero=False)
+        object.__setattr__(self, "participation_rates", tuple(float(r) for r in rates))
+        check_positive("daily_volume_shares", self.daily_volume_shares)
+        if isinstance(self.volume_profile, Mapping):
+            object.__setattr__(self, "volume_profile", IntradayVolumeProfile(**self.volume_profile))
+        elif not isinstance(self.volume_profile, IntradayVolumeProfile):
+            raise TypeError(
+                f"volume_profile must be an IntradayVolumeProfile or a mapping, got {self.volume_profile!r}"
+            )
+
+    @classmethod
+    def from_kwargs(cls, config: AlmgrenChrissConfig | Mapping[str, Any] | None, **overrides: Any) -> AlmgrenChrissConfig:
+        """A config from an instance, a mapping (e.g. a Hydra node) and/or keyword overrides."""
+        if config is None:
+            base: dict[str, Any] = {}
+        elif isinstance(config, AlmgrenChrissConfig):
+            return replace(config, **overrides) if overrides else config
+        elif isinstance(config, Mapping):
+            base = dict(config)
+        else:
+            raise TypeError(f"config must be an AlmgrenChrissConfig or a mapping, got {type(config).__name__}")
+        base.update(overrides)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(base) - known)
+        if unknown:
+            raise TypeError(f"unknown AlmgrenChrissConfig parameter(s) {unknown}; known: {sorted(known)}")
+        if "participation_rates" in base:
+            base["participation_rates"] = tuple(base["participation_rates"])
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data view (for logs and saved configs)."""
+        return asdict(self)
+
+
+class AlmgrenChrissDynamics:
+    """The model's equations on floats or ``(M,)`` arrays, shared by the single and vector envs.
+
+    For side sign ``s`` (+1 buy, -1 sell) and a trade of ``n >= 0`` shares at step ``k``
+    from unaffected price ``S``:
+
+    * fill price ``S + s (epsilon 1[n > 0] + eta n / tau)`` (temporary impact);
+    * cost ``s n (fill - S_0)`` (currency, positive = worse than arrival);
+    * next unaffected price ``S + sigma sqrt(tau) xi + s gamma n`` (random walk plus
+      permanent impact), ``xi ~ N(0, 1)``;
+    * market volume ``E[V_k] exp(s_v z - s_v^2/2)``, ``z ~ N(0, 1)``.
+    """
+
+    def __init__(self, cfg: AlmgrenChrissConfig) -> None:
+        self.cfg = cfg
+        self.sign = side_sign(cfg.side)
+        self.n_steps = cfg.n_steps
+        self.tau = cfg.horizon_days / cfg.n_steps
+        self.sqrt_tau = math.sqrt(self.tau)
+        self.eta_over_tau = cfg.eta / self.tau
+        self.arrival = cfg.arrival_price_usd
+        self.notional = cfg.total_shares * cfg.arrival_price_usd
+        edges = np.linspace(0.0, cfg.horizon_days, cfg.n_steps + 1)
+        self.expected_volume = cfg.volume_profile.expected_volume(edges, cfg.daily_volume_shares)
+        self.expected_volume.setflags(write=False)
+        self.mean_expected_volume = float(self.expected_volume.mean())
+        # expected volume of the coming interval relative to the mean, per step (N + 1 entries:
+        # the terminal observation repeats the last interval's)
+        nxt = self.expected_volume / self.mean_expected_volume
+        self.next_volume_ratio = np.append(nxt, nxt[-1])
+        self.volume_noise_sigma = cfg.volume_profile.noise_sigma
+        # observation scales of price moves: one step's and the horizon's standard deviation,
+        # or one basis point of the arrival price when the market has no noise
+        one_bp = cfg.arrival_price_usd / BPS
+        self.step_price_scale = cfg.sigma * self.sqrt_tau if cfg.sigma > 0 else one_bp
+        self.horizon_price_scale = cfg.sigma * math.sqrt(cfg.horizon_days) if cfg.sigma > 0 else one_bp
+        self.reward_fn = make_reward(
+            cfg.reward, self.notional, cfg.risk_aversion, cfg.sigma**2 * self.tau
+        )
+        self.mv = MeanVarianceReward(self.notional, cfg.risk_aversion, cfg.sigma**2 * self.tau)
+        self.task = ExecutionTask(
+            side=cfg.side,
+            total_shares=cfg.total_shares,
+            n_steps=cfg.n_steps,
+            horizon=cfg.horizon_days,
+            time_unit="days",
+            arrival_price=cfg.arrival_price_usd,
+            expected_volume_shares=self.expected_volume,
+            action_kind=cfg.action,
+            participation_rates=cfg.participation_rates,
+            impact_model={
+                "sigma": cfg.sigma,
+                "eta": cfg.eta,
+                "gamma": cfg.gamma,
+                "epsilon": cfg.epsilon,
+                "risk_aversion": cfg.risk_aversion,
+            },
+        )
+
+    def fill_price(self, price, shares):
+        """Execution price of ``shares`` traded from unaffected ``price`` (USD/share)."""
+        return price + self.sign * (self.cfg.epsilon * (shares > 0) + self.eta_over_tau * shares)
+
+    def cost(self, shares, fill):
+        """Implementation-shortfall increment of a fill (USD)."""
+        return self.sign * shares * (fill - self.arrival)
+
+    def next_price(self, price, shares, xi):
+        """Unaffected price after the interval (USD/share)."""
+        return price + self.cfg.sigma * self.sqrt_tau * xi + self.sign * self.cfg.gamma * shares
+
+    def market_volume(self, step, z):
+        """Realised market volume of interval ``step`` (shares)."""
+        return self.expected_volume[step] * lognormal_mean_one(z, self.volume_noise_sigma)
+
+
+class AlmgrenChrissEnv(gym.Env):
+    """Optimal execution in the Almgren-Chriss (2000) model.
+
+    A parent order of ``total_shares`` is bought or sold over ``n_steps`` intervals; the
+    price is an arithmetic random walk moved by the order's permanent impact, and each
+    child order pays temporary impact (:class:`AlmgrenChrissDynamics`). Market volume
+    follows a seeded U-shaped intraday profile, so volume-driven algorithms (VWAP, POV)
+    have something to follow; it does not move the price in this model.
+
+    Action space (``config.action``):
+      * ``"fraction"``: ``Box(0, 1, (1,), float32)``, the fraction of the remaining shares
+        to trade this step;
+      * ``"participation"``: ``Discrete(len(participation_rates))``, trade
+        ``participation_rates[a]`` x the interval's expected volume (capped by what is left).
+      Whatever the action, the last step trades every remaining share.
+
+    Observation space: ``Box(shape=(6,), float32)``
+
+    =====  ======================  =====================================  ============
+    idx    name                    unit                                   range
+    =====  ======================  =====================================  ============
+    0      ``time_left_frac``      steps left / ``n_steps``               [0, 1]
+    1      ``inventory_left_frac`` shares left / ``total_shares``         [0, 1]
+    2      ``last_volume_ratio``   last interval's volume / expected      [0, inf)
+    3      ``next_volume_ratio``   coming interval's expected volume /    [0, inf)
+                                   mean per interval
+    4      ``last_return_z``       last interval's price change /         (-inf, inf)
+                                   ``sigma sqrt(tau)`` (1 bp if sigma=0)
+    5      ``price_move_z``        price change since arrival /           (-inf, inf)
+                                   ``sigma sqrt(T)`` (1 bp if sigma=0)
+    =====  ======================  =====================================  ============
+
+    Rewards (``config.reward``), in bps of arrival notional ``X S_0``
+    (:mod:`envs.rewards`):
+      * ``"shortfall"``: minus the step's implementation shortfall; the episode sums to
+        minus its shortfall in bps;
+      * ``"mean_variance"``: also minus ``lambda sigma^2 tau x_k^2``, so the expected
+        return of a fixed schedule is ``-(E + lambda V)`` in bps.
+
+    Starting state: ``x_0 = total_shares``, price ``S_0``.
+
+    Episode end: *terminated* when no shares are left, which happens at the latest
+    after ``n_steps`` steps; there is no truncation.
+
+    ``info`` at every step: ``step`` (0-based decision index), ``time_days`` (decision
+    time), ``shares`` (child order), ``fill_price`` (NaN if nothing traded), ``mid``
+    (unaffected price at decision), ``market_volume`` (shares in the interval),
+    ``holdings`` (shares left after the trade), ``cum_shortfall_bps``. At the end,
+    ``info["execution"]`` summarises the episode (see :meth:`_summary`).
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: AlmgrenChrissConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+        super().__init__()
+        self.config = AlmgrenChrissConfig.from_kwargs(config, **overrides)
+        self.dynamics = AlmgrenChrissDynamics(self.config)
+        self.task = self.dynamics.task
+        if self.config.action == "fraction":
+            self.action_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
+        else:
+            self.action_space = spaces.Discrete(len(self.config.participation_rates))
+        low = np.array([0, 0, 0, 0, -np.inf, -np.inf], dtype=np.float32)
+        high = np.array([1, 1, np.inf, np.inf, np.inf, np.inf], dtype=np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self._step: int | None = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _observation(self) -> np.ndarray:
+        d = self.dynamics
+        return np.array(
+            [
+                (d.n_steps - self._step) / d.n_steps,
+                self._holdings / self.config.total_shares,
+                self._last_volume_ratio,
+                d.next_volume_ratio[self._step],
+                (self._price - self._prev_price) / d.step_price_scale,
+                (self._price - d.arrival) / d.horizon_price_scale,
+            ],
+            dtype=np.float32,
+        )
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._step = 0
+        self._holdings = float(self.config.total_shares)
+        self._price = self._prev_price = float(self.dynamics.arrival)
+        self._last_volume_ratio = 1.0
+        self._cost = 0.0  # USD
+        self._risk_charge = 0.0  # USD, lambda * sigma^2 tau * sum x_k^2
+        self._fill_value = 0.0  # USD, sum of shares * fill price
+        self._executed = 0.0  # shares
+        self._market_volume = 0.0  # shares
+        self._market_value = 0.0  # USD, interval volume * interval mean price
+        return self._observation(), {}
+
+    def _validate_action(self, action: Any) -> Any:
+        if self.config.action == "fraction":
+            a = np.asarray(action, dtype=np.float64)
+            if a.size != 1:
+                raise ValueError(f"action must be one fraction in [0, 1] (shape (1,)), got {action!r}")
+            value = float(a.reshape(-1)[0])
+            if not (0.0 <= value <= 1.0):  # also rejects NaN
+                raise ValueError(f"action must be a fraction of remaining shares in [0, 1], got {action!r}")
+            return np.array([value])
+        a = np.asarray(action)
+        n = self.action_space.n
+        if a.size != 1 or not np.issubdtype(a.dtype, np.integer) or not (0 <= int(a.reshape(-1)[0]) < n):
+            raise ValueError(
+                f"action must be an integer index in [0, {n}) into participation_rates "
+                f"{self.config.participation_rates}, got {action!r}"
+            )
+        return np.array([int(a.reshape(-1)[0])])
+
+    def step(self, action: Any):
+        if self._step is None:
+            raise RuntimeError("call reset() before step()")
+        if self._step >= self.config.n_steps or self._holdings <= 0.0:
+            raise RuntimeError("the episode has ended; call reset()")
+        a = self._validate_action(action)
+        d, k = self.dynamics, self._step
+        remaining = self._holdings
+        if k == d.n_steps - 1:
+            shares = remaining
+        else:
+            shares = float(action_to_shares(self.task, a, np.array([remaining]), np.array([k]))[0])
+        # both draws every step, whatever the action: common random numbers across policies
+        xi = float(self.np_random.standard_normal())
+        z = float(self.np_random.standard_normal())
+
+        mid = self._price
+        fill = d.fill_price(mid, shares)
+        cost = d.cost(shares, fill)
+        holdings = remaining - shares if shares < remaining else 0.0
+        new_price = d.next_price(mid, shares, xi)
+        volume = float(d.market_volume(k, z))
+
+        self._cost += cost
+        self._risk_charge += d.mv.risk_charge(holdings)
+        self._fill_value += shares * fill
+        self._executed += shares
+        self._market_volume += volume
+        self._market_value += volume * 0.5 * (mid + new_price)
+        self._holdings = holdings
+        self._prev_price, self._price = mid, new_price
+        self._last_volume_ratio = volume / d.expected_volume[k]
+        self._step = k + 1
+
+        reward = float(d.reward_fn(cost, holdings))
+        terminated = holdings <= 0.0 or self._step >= d.n_steps
+        info: dict[str, Any] = {
+            "step": k,
+            "time_days": k * d.tau,
+            "shares": shares,
+            "fill_price": fill if shares > 0 else math.nan,
+            "mid": mid,
+            "market_volume": volume,
+            "holdings": holdings,
+            "cum_shortfall_bps": self._cost / d.notional * BPS,
+        }
+        if terminated:
+            info["execution"] = self._summary()
+        return self._observation(), reward, terminated, False, info
+
+    def _summary(self) -> dict[str, float]:
+        """Episode summary.
+
+        ``shortfall_usd`` / ``shortfall_bps``: implementation shortfall vs the arrival
+        price (positive = cost); ``executed_shares``; ``avg_fill_price`` (USD/share);
+        ``arrival_price``; ``market_vwap`` (market volume-weighted mean of each interval's
+        mid-interval unaffected price, USD/share); ``vwap_slippage_bps`` (average fill vs
+        market VWAP, positive = worse); ``participation`` (executed / market volume);
+        ``mv_cost_usd`` / ``mv_cost_bps``: shortfall plus ``lambda sigma^2 tau sum x_k^2``,
+        whose mean over episodes of a fixed schedule is ``E + lambda V``.
+        """
+        d = self.dynamics
+        avg_fill = self._fill_value / self._executed if self._executed > 0 else math.nan
+        vwap = self._market_value / self._market_volume if self._market_volume > 0 else math.nan
+        mv_cost = self._cost + self._risk_charge
+        return {
+            "shortfall_usd": self._cost,
+            "shortfall_bps": self._cost / d.notional * BPS,
+            "executed_shares": self._executed,
+            "avg_fill_price": avg_fill,
+            "arrival_price": d.arrival,
+            "market_vwap": vwap,
+            "vwap_slippage_bps": d.sign * (avg_fill - vwap) / vwap * BPS,
+            "participation": self._executed / self._market_volume if self._market_volume > 0 else math.nan,
+            "mv_cost_usd": mv_cost,
+            "mv_cost_bps": mv_cost / d.notional * BPS,
+            "n_steps": float(self._step),
+        }
