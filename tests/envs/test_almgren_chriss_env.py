@@ -12,7 +12,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from baselines.twap import TWAPPolicy
 from envs.almgren_chriss import AlmgrenChrissConfig, AlmgrenChrissEnv
-from tests.conftest import run_episode
+from tests.helpers import run_episode
 
 
 @pytest.mark.parametrize("env_id", ["execgym/AlmgrenChriss-v0", "execgym/AlmgrenChrissDiscrete-v0"])

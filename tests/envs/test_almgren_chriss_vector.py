@@ -11,7 +11,7 @@ from baselines.pov import POVPolicy
 from baselines.twap import TWAPPolicy
 from envs.almgren_chriss import AlmgrenChrissEnv
 from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
-from tests.conftest import run_episode
+from tests.helpers import run_episode
 
 NOISE_FREE = dict(sigma=0.0, volume_profile={"noise_sigma": 0.0})
 

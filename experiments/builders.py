@@ -1,0 +1,48 @@
+"""Build validated library objects from Hydra configs, before any simulation runs."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import gymnasium as gym
+from omegaconf import DictConfig, OmegaConf
+
+import envs
+from baselines import make_baseline
+from baselines.schedule import SchedulePolicy
+from envs.almgren_chriss import AlmgrenChrissConfig
+from envs.contract import ExecutionTask
+
+__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory"]
+
+#: environment id -> its config dataclass
+ENV_CONFIGS = {env_id: AlmgrenChrissConfig for env_id in envs.ENV_IDS}
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+def build_env_factory(env_cfg: Mapping[str, Any]) -> tuple[Callable[[], gym.Env], Any]:
+    """``(make_env, config)`` from an ``env`` config group (``id`` and ``params``).
+
+    The config dataclass is built (and so validated) here, once.
+    """
+    env_cfg = _plain(env_cfg)
+    env_id = env_cfg.get("id")
+    if env_id not in ENV_CONFIGS:
+        raise ValueError(f"env.id must be one of {sorted(ENV_CONFIGS)}, got {env_id!r}")
+    defaults = envs.ENV_IDS[env_id]
+    config = ENV_CONFIGS[env_id].from_kwargs({**defaults, **(env_cfg.get("params") or {})})
+    return (lambda: gym.make(env_id, config=config)), config
+
+
+def build_baselines(spec: Mapping[str, Any], task: ExecutionTask) -> dict[str, SchedulePolicy]:
+    """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``."""
+    spec = _plain(spec)
+    out = {}
+    for name, params in spec.items():
+        params = dict(params or {})
+        kind = params.pop("kind", name)
+        out[name] = make_baseline(kind, task, **params)
+    return out

@@ -1,0 +1,134 @@
+"""Evaluate policies on identical, seeded episodes (common random numbers).
+
+Any object with SB3's ``predict`` (baselines, execgym agents, SB3 models) can be
+evaluated. Episode ``i`` of an evaluation with seed ``s`` resets the environment with
+the ``i``-th seed drawn from ``np.random.SeedSequence(s)``, so every policy compared
+under the same ``s`` meets the same market (same price shocks and volumes, as far as
+its own trading does not change them). Differences between policies are then paired,
+and much less noisy than independent runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+from envs.contract import PolicyPredictor
+from envs.market.validation import check_int
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["METRICS", "compare_policies", "episode_seeds", "evaluate_policy", "summarize"]
+
+#: per-episode metrics (all but ``return`` come from ``info["execution"]``)
+METRICS = (
+    "shortfall_bps",  # implementation shortfall vs arrival price, bps of notional (+ = cost)
+    "shortfall_usd",  # the same in currency
+    "executed_shares",
+    "avg_fill_price",  # currency/share
+    "market_vwap",  # currency/share
+    "vwap_slippage_bps",  # average fill vs market VWAP (+ = worse)
+    "participation",  # executed / market volume over the episode
+    "mv_cost_bps",  # shortfall + lambda*sigma^2*tau*sum x_k^2: mean estimates E + lambda V
+    "return",  # sum of the environment's rewards
+)
+
+
+def episode_seeds(seed: int, n_episodes: int) -> np.ndarray:
+    """The reset seeds of ``n_episodes`` episodes of an evaluation seeded by ``seed``."""
+    check_int("seed", seed, minimum=0)
+    check_int("n_episodes", n_episodes, minimum=1)
+    return np.random.SeedSequence(seed).generate_state(n_episodes, dtype=np.uint32).astype(np.int64)
+
+
+def evaluate_policy(
+    policy: PolicyPredictor,
+    make_env: Callable[[], gym.Env],
+    n_episodes: int,
+    seed: int = 0,
+    policy_name: str | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run ``policy`` for ``n_episodes`` seeded episodes; one row per episode.
+
+    :param policy: anything with SB3's ``predict``; called with ``deterministic=True``.
+    :param make_env: builds the environment (called once); it must report
+        ``info["execution"]`` at the end of an episode, as execgym's environments do.
+    :param seed: evaluation seed; see :func:`episode_seeds`.
+    :return: columns ``policy``, ``episode``, ``seed``, ``side`` and :data:`METRICS`.
+    """
+    if not callable(getattr(policy, "predict", None)):
+        raise TypeError(f"policy must have a predict(observation, ...) method, got {type(policy).__name__}")
+    name = policy_name or type(policy).__name__
+    env = make_env()
+    side = getattr(env.unwrapped, "task", None)
+    side = side.side if side is not None else "n/a"
+    rows = []
+    seeds = episode_seeds(seed, n_episodes)
+    for i, ep_seed in enumerate(tqdm(seeds, desc=name, disable=not progress, leave=False)):
+        obs, _ = env.reset(seed=int(ep_seed))
+        state, episode_start, done, total = None, np.ones((1,), dtype=bool), False, 0.0
+        info: dict[str, Any] = {}
+        while not done:
+            action, state = policy.predict(obs, state=state, episode_start=episode_start, deterministic=True)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            episode_start = np.zeros((1,), dtype=bool)
+            done = terminated or truncated
+        if "execution" not in info:
+            raise RuntimeError(f"{env.unwrapped!r} did not report info['execution'] at the end of an episode")
+        rows.append({"policy": name, "episode": i, "seed": int(ep_seed), "side": side,
+                     **{k: info["execution"][k] for k in METRICS if k != "return"}, "return": total})
+    env.close()
+    df = pd.DataFrame(rows)
+    logger.info("%s: %d episodes, shortfall_bps mean=%.3f std=%.3f", name, n_episodes,
+                df["shortfall_bps"].mean(), df["shortfall_bps"].std())
+    return df
+
+
+def compare_policies(
+    policies: Mapping[str, PolicyPredictor],
+    make_env: Callable[[], gym.Env],
+    n_episodes: int,
+    seed: int = 0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """:func:`evaluate_policy` for each named policy on the same episode seeds, concatenated."""
+    if not policies:
+        raise ValueError("policies must name at least one policy")
+    frames = [evaluate_policy(p, make_env, n_episodes, seed, name, progress) for name, p in policies.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Per policy: mean, std and a ``confidence`` t-interval of the mean of each metric.
+
+    Columns ``<metric>_mean``, ``<metric>_std``, ``<metric>_ci_low``, ``<metric>_ci_high``
+    and ``n_episodes``. With ``risk_aversion = lambda`` (1/currency) it adds
+    ``mean_variance_usd = mean(shortfall_usd) + lambda var(shortfall_usd)``, the sample
+    estimate of the Almgren-Chriss objective ``E + lambda V``.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    out = {}
+    for name, group in episodes.groupby("policy", sort=False):
+        n = len(group)
+        row: dict[str, float] = {"n_episodes": n}
+        t = stats.t.ppf(0.5 + confidence / 2.0, n - 1) if n > 1 else np.nan
+        for metric in METRICS:
+            values = group[metric].to_numpy(dtype=np.float64)
+            mean, std = float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else np.nan
+            half = t * std / np.sqrt(n)
+            row |= {f"{metric}_mean": mean, f"{metric}_std": std,
+                    f"{metric}_ci_low": mean - half, f"{metric}_ci_high": mean + half}
+        if risk_aversion is not None:
+            is_usd = group["shortfall_usd"].to_numpy(dtype=np.float64)
+            row["mean_variance_usd"] = float(is_usd.mean() + risk_aversion * is_usd.var(ddof=1))
+        out[name] = row
+    return pd.DataFrame.from_dict(out, orient="index").rename_axis("policy")

@@ -1,0 +1,62 @@
+"""Project-level guarantees: import direction, README commands and CI agree."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# package -> top-level packages it must not import
+FORBIDDEN = {
+    "envs/market": {"gymnasium", "torch", "hydra", "omegaconf", "stable_baselines3", "envs.almgren_chriss",
+                    "baselines", "agents", "experiments"},
+    "envs": {"torch", "hydra", "omegaconf", "stable_baselines3", "baselines", "agents", "experiments"},
+    "baselines": {"torch", "hydra", "omegaconf", "agents", "experiments"},
+    "agents": {"hydra", "omegaconf", "baselines", "experiments"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_flow_one_way(package):
+    for path in (ROOT / package).rglob("*.py"):
+        for name in _imports(path):
+            for banned in FORBIDDEN[package]:
+                assert not (name == banned or name.startswith(banned + ".")), f"{path} imports {name}"
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(?:bash|sh)\n(.*?)\n```", quick, flags=re.S)
+
+
+def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
+    commands = _readme_commands()
+    assert len(commands) == 2, commands
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#") and not line.startswith("set ")
+          and not line.startswith("cd ")]
+    assert ci == [commands[1]]
+    assert "pytest" in commands[1] and "constraints.txt" in commands[1]
+    assert "experiments.compare_baselines" in commands[0] and "constraints.txt" in commands[0]
+
+
+def test_torch_is_pinned_to_the_cpu_build_version():
+    constraints = (ROOT / "constraints.txt").read_text().splitlines()
+    assert "torch==2.13.0" in constraints
+    pinned = [line for line in constraints if line and not line.startswith("#")]
+    assert all("==" in line for line in pinned), [p for p in pinned if "==" not in p]
