@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 
 import hydra
-import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -72,5 +71,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="raise", under="ignore")
     main()
