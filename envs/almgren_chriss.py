@@ -40,6 +40,8 @@ __all__ = [
     "AlmgrenChrissConfig",
     "AlmgrenChrissDynamics",
     "AlmgrenChrissEnv",
+    "ac_spaces",
+    "execution_summary",
 ]
 
 # environment-specific observation features, after the common header (envs.contract)
@@ -217,6 +219,55 @@ class AlmgrenChrissDynamics:
         return self.expected_volume[step] * lognormal_mean_one(z, self.volume_noise_sigma)
 
 
+def ac_spaces(cfg: AlmgrenChrissConfig) -> tuple[spaces.Space, spaces.Box]:
+    """``(action_space, observation_space)`` of one Almgren-Chriss episode."""
+    if cfg.action == "fraction":
+        action_space: spaces.Space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
+    else:
+        action_space = spaces.Discrete(len(cfg.participation_rates))
+    low = np.array([0, 0, 0, 0, -np.inf, -np.inf], dtype=np.float32)
+    high = np.array([1, 1, np.inf, np.inf, np.inf, np.inf], dtype=np.float32)
+    return action_space, spaces.Box(low, high, dtype=np.float32)
+
+
+def execution_summary(dynamics: AlmgrenChrissDynamics, acc: dict[str, Any], n_steps_done: Any) -> dict[str, Any]:
+    """Episode summary from the accumulators ``acc`` (floats, or ``(M,)`` arrays).
+
+    ``acc`` holds ``cost`` (USD), ``risk_charge`` (USD), ``fill_value`` (USD),
+    ``executed`` (shares), ``market_volume`` (shares) and ``market_value`` (USD). Keys:
+    ``shortfall_usd`` / ``shortfall_bps``: implementation shortfall vs the arrival price
+    (positive = cost); ``executed_shares``; ``avg_fill_price`` (USD/share);
+    ``arrival_price``; ``market_vwap`` (market volume-weighted mean of each interval's
+    mid-interval unaffected price, USD/share); ``vwap_slippage_bps`` (average fill vs
+    market VWAP, positive = worse); ``participation`` (executed / market volume);
+    ``mv_cost_usd`` / ``mv_cost_bps``: shortfall plus ``lambda sigma^2 tau sum x_k^2``,
+    whose mean over episodes of a fixed schedule is ``E + lambda V``; ``n_steps``.
+    """
+    d = dynamics
+    executed, volume = np.asarray(acc["executed"]), np.asarray(acc["market_volume"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg_fill = np.where(executed > 0, acc["fill_value"] / executed, np.nan)
+        vwap = np.where(volume > 0, acc["market_value"] / volume, np.nan)
+        participation = np.where(volume > 0, executed / volume, np.nan)
+    mv_cost = acc["cost"] + acc["risk_charge"]
+    return {
+        "shortfall_usd": acc["cost"] + 0.0,
+        "shortfall_bps": acc["cost"] / d.notional * BPS,
+        "executed_shares": executed + 0.0,
+        "avg_fill_price": avg_fill,
+        "arrival_price": np.full(executed.shape, d.arrival),
+        "market_vwap": vwap,
+        "vwap_slippage_bps": d.sign * (avg_fill - vwap) / vwap * BPS,
+        "participation": participation,
+        "mv_cost_usd": mv_cost,
+        "mv_cost_bps": mv_cost / d.notional * BPS,
+        "n_steps": np.asarray(n_steps_done, dtype=np.float64),
+    }
+
+
+EPISODE_ACCUMULATORS = ("cost", "risk_charge", "fill_value", "executed", "market_volume", "market_value")
+
+
 class AlmgrenChrissEnv(gym.Env):
     """Optimal execution in the Almgren-Chriss (2000) model.
 
@@ -265,7 +316,7 @@ class AlmgrenChrissEnv(gym.Env):
     time), ``shares`` (child order), ``fill_price`` (NaN if nothing traded), ``mid``
     (unaffected price at decision), ``market_volume`` (shares in the interval),
     ``holdings`` (shares left after the trade), ``cum_shortfall_bps``. At the end,
-    ``info["execution"]`` summarises the episode (see :meth:`_summary`).
+    ``info["execution"]`` summarises the episode (see :func:`execution_summary`).
     """
 
     metadata = {"render_modes": []}
@@ -275,13 +326,7 @@ class AlmgrenChrissEnv(gym.Env):
         self.config = AlmgrenChrissConfig.from_kwargs(config, **overrides)
         self.dynamics = AlmgrenChrissDynamics(self.config)
         self.task = self.dynamics.task
-        if self.config.action == "fraction":
-            self.action_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
-        else:
-            self.action_space = spaces.Discrete(len(self.config.participation_rates))
-        low = np.array([0, 0, 0, 0, -np.inf, -np.inf], dtype=np.float32)
-        high = np.array([1, 1, np.inf, np.inf, np.inf, np.inf], dtype=np.float32)
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space, self.observation_space = ac_spaces(self.config)
         self._step: int | None = None
 
     # -- state ---------------------------------------------------------------------------
@@ -306,12 +351,9 @@ class AlmgrenChrissEnv(gym.Env):
         self._holdings = float(self.config.total_shares)
         self._price = self._prev_price = float(self.dynamics.arrival)
         self._last_volume_ratio = 1.0
-        self._cost = 0.0  # USD
-        self._risk_charge = 0.0  # USD, lambda * sigma^2 tau * sum x_k^2
-        self._fill_value = 0.0  # USD, sum of shares * fill price
-        self._executed = 0.0  # shares
-        self._market_volume = 0.0  # shares
-        self._market_value = 0.0  # USD, interval volume * interval mean price
+        # USD: shortfall; lambda sigma^2 tau sum x_k^2; sum of shares * fill; shares executed;
+        # market shares; market volume * interval mean price (USD)
+        self._acc = dict.fromkeys(EPISODE_ACCUMULATORS, 0.0)
         return self._observation(), {}
 
     def _validate_action(self, action: Any) -> Any:
@@ -355,12 +397,13 @@ class AlmgrenChrissEnv(gym.Env):
         new_price = d.next_price(mid, shares, xi)
         volume = float(d.market_volume(k, z))
 
-        self._cost += cost
-        self._risk_charge += d.mv.risk_charge(holdings)
-        self._fill_value += shares * fill
-        self._executed += shares
-        self._market_volume += volume
-        self._market_value += volume * 0.5 * (mid + new_price)
+        acc = self._acc
+        acc["cost"] += cost
+        acc["risk_charge"] += d.mv.risk_charge(holdings)
+        acc["fill_value"] += shares * fill
+        acc["executed"] += shares
+        acc["market_volume"] += volume
+        acc["market_value"] += volume * 0.5 * (mid + new_price)
         self._holdings = holdings
         self._prev_price, self._price = mid, new_price
         self._last_volume_ratio = volume / d.expected_volume[k]
@@ -376,37 +419,9 @@ class AlmgrenChrissEnv(gym.Env):
             "mid": mid,
             "market_volume": volume,
             "holdings": holdings,
-            "cum_shortfall_bps": self._cost / d.notional * BPS,
+            "cum_shortfall_bps": acc["cost"] / d.notional * BPS,
         }
         if terminated:
-            info["execution"] = self._summary()
+            summary = execution_summary(d, acc, self._step)
+            info["execution"] = {key: float(value) for key, value in summary.items()}
         return self._observation(), reward, terminated, False, info
-
-    def _summary(self) -> dict[str, float]:
-        """Episode summary.
-
-        ``shortfall_usd`` / ``shortfall_bps``: implementation shortfall vs the arrival
-        price (positive = cost); ``executed_shares``; ``avg_fill_price`` (USD/share);
-        ``arrival_price``; ``market_vwap`` (market volume-weighted mean of each interval's
-        mid-interval unaffected price, USD/share); ``vwap_slippage_bps`` (average fill vs
-        market VWAP, positive = worse); ``participation`` (executed / market volume);
-        ``mv_cost_usd`` / ``mv_cost_bps``: shortfall plus ``lambda sigma^2 tau sum x_k^2``,
-        whose mean over episodes of a fixed schedule is ``E + lambda V``.
-        """
-        d = self.dynamics
-        avg_fill = self._fill_value / self._executed if self._executed > 0 else math.nan
-        vwap = self._market_value / self._market_volume if self._market_volume > 0 else math.nan
-        mv_cost = self._cost + self._risk_charge
-        return {
-            "shortfall_usd": self._cost,
-            "shortfall_bps": self._cost / d.notional * BPS,
-            "executed_shares": self._executed,
-            "avg_fill_price": avg_fill,
-            "arrival_price": d.arrival,
-            "market_vwap": vwap,
-            "vwap_slippage_bps": d.sign * (avg_fill - vwap) / vwap * BPS,
-            "participation": self._executed / self._market_volume if self._market_volume > 0 else math.nan,
-            "mv_cost_usd": mv_cost,
-            "mv_cost_bps": mv_cost / d.notional * BPS,
-            "n_steps": float(self._step),
-        }

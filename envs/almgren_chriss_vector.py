@@ -15,14 +15,19 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.almgren_chriss import N_OBS, AlmgrenChrissConfig, AlmgrenChrissDynamics
+from envs.almgren_chriss import (
+    EPISODE_ACCUMULATORS,
+    N_OBS,
+    AlmgrenChrissConfig,
+    AlmgrenChrissDynamics,
+    ac_spaces,
+    execution_summary,
+)
 from envs.contract import action_to_shares
 from envs.market.validation import check_int
-from envs.rewards import BPS
 
 __all__ = ["AlmgrenChrissVectorEnv"]
 
@@ -60,13 +65,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         self.config = AlmgrenChrissConfig.from_kwargs(config, **overrides)
         self.dynamics = AlmgrenChrissDynamics(self.config)
         self.task = self.dynamics.task
-        if self.config.action == "fraction":
-            self.single_action_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
-        else:
-            self.single_action_space = spaces.Discrete(len(self.config.participation_rates))
-        low = np.array([0, 0, 0, 0, -np.inf, -np.inf], dtype=np.float32)
-        high = np.array([1, 1, np.inf, np.inf, np.inf, np.inf], dtype=np.float32)
-        self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.single_action_space, self.single_observation_space = ac_spaces(self.config)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         m = self.num_envs
@@ -75,12 +74,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         self._price = np.zeros(m)
         self._prev_price = np.zeros(m)
         self._last_volume_ratio = np.ones(m)
-        self._cost = np.zeros(m)
-        self._risk_charge = np.zeros(m)
-        self._fill_value = np.zeros(m)
-        self._executed = np.zeros(m)
-        self._market_volume = np.zeros(m)
-        self._market_value = np.zeros(m)
+        self._acc = {key: np.zeros(m) for key in EPISODE_ACCUMULATORS}
         self._needs_reset = np.zeros(m, dtype=bool)
         self._started = False
 
@@ -90,8 +84,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         self._price[mask] = self.dynamics.arrival
         self._prev_price[mask] = self.dynamics.arrival
         self._last_volume_ratio[mask] = 1.0
-        for acc in (self._cost, self._risk_charge, self._fill_value, self._executed,
-                    self._market_volume, self._market_value):
+        for acc in self._acc.values():
             acc[mask] = 0.0
 
     def _observations(self) -> np.ndarray:
@@ -137,28 +130,6 @@ class AlmgrenChrissVectorEnv(VectorEnv):
             raise ValueError(f"actions must be indices in [0, {n}); env {i} got {a[i]!r}")
         return a.astype(np.int64)
 
-    def _summary(self) -> dict[str, np.ndarray]:
-        d = self.dynamics
-        with np.errstate(divide="ignore", invalid="ignore"):
-            avg_fill = np.where(self._executed > 0, self._fill_value / self._executed, np.nan)
-            vwap = np.where(self._market_volume > 0, self._market_value / self._market_volume, np.nan)
-            participation = np.where(self._market_volume > 0, self._executed / self._market_volume, np.nan)
-            slippage = d.sign * (avg_fill - vwap) / vwap * BPS
-        mv_cost = self._cost + self._risk_charge
-        return {
-            "shortfall_usd": self._cost.copy(),
-            "shortfall_bps": self._cost / d.notional * BPS,
-            "executed_shares": self._executed.copy(),
-            "avg_fill_price": avg_fill,
-            "arrival_price": np.full(self.num_envs, d.arrival),
-            "market_vwap": vwap,
-            "vwap_slippage_bps": slippage,
-            "participation": participation,
-            "mv_cost_usd": mv_cost,
-            "mv_cost_bps": mv_cost / d.notional * BPS,
-            "n_steps": self._step_idx.astype(np.float64),
-        }
-
     def step(self, actions: Any):
         if not self._started:
             raise RuntimeError("call reset() before step()")
@@ -180,12 +151,13 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         new_price = d.next_price(self._price, shares, xi)
         volume = d.market_volume(k, z)
 
-        self._cost += cost
-        self._risk_charge += d.mv.risk_charge(holdings)
-        self._fill_value += shares * fill
-        self._executed += shares
-        self._market_volume += volume
-        self._market_value += volume * 0.5 * (self._price + new_price)
+        acc = self._acc
+        acc["cost"] += cost
+        acc["risk_charge"] += d.mv.risk_charge(holdings)
+        acc["fill_value"] += shares * fill
+        acc["executed"] += shares
+        acc["market_volume"] += volume
+        acc["market_value"] += volume * 0.5 * (self._price + new_price)
         self._holdings = holdings
         self._prev_price, self._price = self._price, new_price
         self._last_volume_ratio = volume / d.expected_volume[k]
@@ -204,7 +176,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
                 rewards[was_done] = 0.0
                 terminated[was_done] = False
             if terminated.any():
-                infos["execution"] = self._masked(self._summary(), terminated)
+                infos["execution"] = self._masked(execution_summary(d, acc, self._step_idx), terminated)
                 infos["_execution"] = terminated.copy()
             self._needs_reset = terminated.copy()
             return self._observations(), rewards, terminated, truncated, infos
@@ -212,7 +184,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         # SAME_STEP: report the terminal observation, then restart in place
         obs = self._observations()
         if terminated.any():
-            infos["execution"] = self._masked(self._summary(), terminated)
+            infos["execution"] = self._masked(execution_summary(d, acc, self._step_idx), terminated)
             infos["_execution"] = terminated.copy()
             final_obs = np.full(self.num_envs, None, dtype=object)
             for i in np.flatnonzero(terminated):
