@@ -1,0 +1,535 @@
+"""A price-time-priority limit order book on a tick grid, compiled with numba.
+
+Prices are integer ticks (``price_ticks * tick_size`` is the currency price), sizes integer
+shares (multiples of ``lot_size``). Orders at one price level fill first-in, first-out;
+an aggressive order walks the opposite side level by level up to its limit, and a limit
+order rests what it could not fill. Every order carries an ``owner`` id, so an execution
+agent's child orders and their fills are told apart from the background flow.
+
+Two ways in:
+
+* the per-order API (:meth:`OrderBook.limit`, :meth:`~OrderBook.market`,
+  :meth:`~OrderBook.ioc`, :meth:`~OrderBook.cancel`, :meth:`~OrderBook.modify`), which
+  validates its arguments and raises ``ValueError``/``TypeError`` naming the bad value,
+  leaving the book unchanged;
+* :meth:`OrderBook.process` on a whole ``(n, 7)`` int64 event array (fields in
+  :data:`EVENT_FIELDS`), which runs in one compiled call: the fast path for simulators
+  and replays.
+
+Fills come back as a structured record array (:data:`FILL_DTYPE`); the optional event log
+follows LOBSTER's message convention (:meth:`OrderBook.event_log`).
+
+The state is a handful of preallocated arrays (see :mod:`envs.market._book_kernels`):
+price levels indexed by tick offset, FIFO queues as doubly linked lists through the
+order records, and an open-addressing hash map from order id to record for O(1)
+cancels. Buffers and the price grid grow on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envs.market import _book_kernels as K
+from envs.market.validation import check_int, check_positive
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BUY",
+    "EVENT_FIELDS",
+    "EV_CANCEL",
+    "EV_EXECUTE",
+    "EV_IOC",
+    "EV_LIMIT",
+    "EV_MARKET",
+    "EV_MODIFY",
+    "FILL_DTYPE",
+    "SELL",
+    "OrderBook",
+    "RestingOrder",
+]
+
+BUY, SELL = 1, -1
+EV_LIMIT, EV_MARKET, EV_IOC = K.EV_LIMIT, K.EV_MARKET, K.EV_IOC
+EV_CANCEL, EV_MODIFY, EV_EXECUTE = K.EV_CANCEL, K.EV_MODIFY, K.EV_EXECUTE
+#: columns of an event array for :meth:`OrderBook.process`
+EVENT_FIELDS = ("type", "order_id", "side", "price_ticks", "size_shares", "owner", "time_ns")
+
+#: a fill: time (ns), price (ticks), size (shares), aggressor side (+1 buy / -1 sell),
+#: aggressor and resting order ids (aggressor -1 for a replayed execution), and owners
+FILL_DTYPE = np.dtype([
+    ("time_ns", np.int64), ("price_ticks", np.int64), ("size_shares", np.int64),
+    ("aggressor_side", np.int64), ("aggressor_id", np.int64), ("resting_id", np.int64),
+    ("aggressor_owner", np.int64), ("resting_owner", np.int64),
+])
+
+_ERRORS = {
+    K.ERR_SIZE: "size_shares must be a positive number of shares",
+    K.ERR_PRICE: "price_ticks must be > 0",
+    K.ERR_UNKNOWN_ID: "order_id is not a resting order (unknown, filled or cancelled)",
+    K.ERR_DUPLICATE_ID: "order_id is already resting in the book",
+    K.ERR_TYPE: "unknown event type",
+    K.ERR_SIDE: "side must be +1 (buy) or -1 (sell)",
+    K.ERR_LOT: "size_shares must be a multiple of lot_size",
+    K.ERR_ID: "order_id must not be the reserved minimum int64",
+}
+
+
+@dataclass(frozen=True)
+class RestingOrder:
+    """L3 view of one resting order.
+
+    ``price_ticks`` and ``size_shares`` (remaining); ``queue_ahead_shares`` is the volume
+    ahead of it at its level (its queue position).
+    """
+
+    order_id: int
+    side: int
+    price_ticks: int
+    size_shares: int
+    owner: int
+    time_ns: int
+    queue_ahead_shares: int
+
+
+def _side(side: Any) -> int:
+    if isinstance(side, str):
+        if side.lower() in ("buy", "bid", "b"):
+            return BUY
+        if side.lower() in ("sell", "ask", "s"):
+            return SELL
+    elif isinstance(side, numbers.Integral) and not isinstance(side, bool) and int(side) in (BUY, SELL):
+        return int(side)
+    raise ValueError(f"side must be 'buy'/'sell' or +1/-1, got {side!r}")
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and not math.isfinite(float(value)):
+            raise ValueError(f"{name} must be a finite integer, got {value!r}")
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+class OrderBook:
+    """A single-asset limit order book with price-time priority.
+
+    :param tick_size: currency per tick (> 0), for conversions at the edge.
+    :param lot_size: shares per lot; every size must be a multiple (>= 1).
+    :param n_levels: initial width of the price grid (ticks); it grows on demand.
+    :param base_price_ticks: lowest price on the initial grid; by default the grid is
+        centred on the first limit order's price.
+    :param capacity: initial number of order records (grows on demand).
+    :param log_events: keep the LOBSTER-convention event log.
+    """
+
+    def __init__(
+        self,
+        tick_size: float = 0.01,
+        lot_size: int = 1,
+        n_levels: int = 1 << 14,
+        base_price_ticks: int | None = None,
+        capacity: int = 1 << 12,
+        log_events: bool = True,
+    ) -> None:
+        self.tick_size = check_positive("tick_size", tick_size)
+        self.lot_size = check_int("lot_size", lot_size, minimum=1)
+        n_levels = check_int("n_levels", n_levels, minimum=2)
+        capacity = check_int("capacity", capacity, minimum=1)
+        self._sc = np.zeros(K.N_SC, dtype=np.int64)
+        self._sc[K.S_N_LEVELS] = n_levels
+        self._sc[K.S_BEST_BID] = -1
+        self._sc[K.S_BEST_ASK] = n_levels
+        self._sc[K.S_LOT] = self.lot_size
+        self._sc[K.S_LOG_ON] = 1 if log_events else 0
+        self._grid_set = base_price_ticks is not None
+        self._sc[K.S_BASE] = 0 if base_price_ticks is None else _int("base_price_ticks", base_price_ticks)
+        self._lvl = np.zeros((2, n_levels, 4), dtype=np.int64)
+        self._lvl[:, :, K.L_HEAD] = -1
+        self._lvl[:, :, K.L_TAIL] = -1
+        self._orders = self._new_orders(capacity)
+        self._sc[K.S_FREE] = 0
+        self._htab = self._new_htab(capacity)
+        self._fills = np.zeros((1 << 12, K.N_F), dtype=np.int64)
+        self._log = np.zeros((1 << 12 if log_events else 1, K.N_G), dtype=np.int64)
+        self._log_chunks: list[np.ndarray] = []
+        self._next_id = 1
+        self._one = np.zeros((1, K.N_E), dtype=np.int64)
+
+    # -- storage -----------------------------------------------------------------------
+
+    @staticmethod
+    def _new_orders(capacity: int) -> np.ndarray:
+        orders = np.zeros((capacity, K.N_O), dtype=np.int64)
+        orders[:, K.O_ID] = K.EMPTY_KEY
+        orders[:, K.O_NEXT] = np.arange(1, capacity + 1)
+        orders[-1, K.O_NEXT] = -1
+        return orders
+
+    @staticmethod
+    def _new_htab(capacity: int) -> np.ndarray:
+        size = 1 << max(4, int(2 * capacity - 1).bit_length())  # load factor <= 1/2
+        htab = np.empty((size, 2), dtype=np.int64)
+        htab[:, 0] = K.EMPTY_KEY
+        htab[:, 1] = -1
+        return htab
+
+    def _grow_orders(self) -> None:
+        old = self._orders
+        cap = old.shape[0]
+        new = self._new_orders(2 * cap)
+        new[:cap] = old
+        # all old slots were in use (that is why we grow): the free list is the new block
+        self._sc[K.S_FREE] = cap
+        self._orders = new
+        self._htab = self._new_htab(2 * cap)
+        K.rebuild_hash(self._orders, self._htab)
+        logger.debug("order capacity grown to %d", 2 * cap)
+
+    def _grow_fills(self) -> None:
+        need = 2 * (int(self._sc[K.S_N_ORDERS]) + 2)
+        size = max(2 * self._fills.shape[0], need)
+        new = np.zeros((size, K.N_F), dtype=np.int64)
+        new[: self._fills.shape[0]] = self._fills
+        self._fills = new
+
+    def _flush_log(self) -> None:
+        n = int(self._sc[K.S_N_LOG])
+        if n:
+            self._log_chunks.append(self._log[:n].copy())
+            self._sc[K.S_N_LOG] = 0
+        need = int(self._sc[K.S_N_ORDERS]) + 4
+        if self._log.shape[0] < need:
+            self._log = np.zeros((2 * need, K.N_G), dtype=np.int64)
+
+    def _regrid(self, price: int) -> None:
+        """Widen the price grid so that ``price`` (ticks) fits, keeping every level."""
+        sc = self._sc
+        base, n = int(sc[K.S_BASE]), int(sc[K.S_N_LEVELS])
+        if not self._grid_set and sc[K.S_N_ORDERS] == 0:
+            sc[K.S_BASE] = max(1, price - n // 2)
+            self._grid_set = True
+            return
+        lo, hi = min(base, price), max(base + n - 1, price)
+        new_n = n
+        while new_n < hi - lo + 1 + n // 2:
+            new_n *= 2
+        new_base = max(1, lo - (new_n - (hi - lo + 1)) // 2)
+        shift = base - new_base
+        lvl = np.zeros((2, new_n, 4), dtype=np.int64)
+        lvl[:, :, K.L_HEAD] = -1
+        lvl[:, :, K.L_TAIL] = -1
+        lvl[:, shift : shift + n] = self._lvl
+        self._lvl = lvl
+        sc[K.S_BASE], sc[K.S_N_LEVELS] = new_base, new_n
+        sc[K.S_BEST_BID] = sc[K.S_BEST_BID] + shift if sc[K.S_N_BID_ORDERS] else -1
+        sc[K.S_BEST_ASK] = sc[K.S_BEST_ASK] + shift if sc[K.S_N_ASK_ORDERS] else new_n
+        logger.debug("price grid now %d levels from %d ticks", new_n, new_base)
+
+    # -- the event path ------------------------------------------------------------------
+
+    def process(self, events: np.ndarray) -> np.ndarray:
+        """Apply an ``(n, 7)`` int64 event array (columns :data:`EVENT_FIELDS`) in order.
+
+        Event types: ``EV_LIMIT``, ``EV_MARKET`` (price ignored), ``EV_IOC``, ``EV_CANCEL``
+        (size = shares to cancel; 0 or >= remaining deletes), ``EV_MODIFY`` (new price and
+        size: a size cut at the same price keeps priority, anything else re-queues),
+        ``EV_EXECUTE`` (a trade of ``size`` against the named resting order, for replays).
+
+        :return: the fills, a :data:`FILL_DTYPE` record array.
+        :raises ValueError: naming the first invalid event (index and fields); the events
+            before it are applied, it and those after are not.
+        """
+        events = np.ascontiguousarray(events, dtype=np.int64)
+        if events.ndim != 2 or events.shape[1] != K.N_E:
+            raise ValueError(f"events must have shape (n, {K.N_E}), got {events.shape}")
+        start, n = 0, events.shape[0]
+        if not self._grid_set and n:
+            priced = events[np.isin(events[:, K.E_TYPE], (K.EV_LIMIT, K.EV_MODIFY)) & (events[:, K.E_PRICE] > 0)]
+            if len(priced):
+                self._regrid(int(priced[0, K.E_PRICE]))
+        chunks: list[np.ndarray] = []
+        self._sc[K.S_N_FILLS] = 0
+        while True:
+            start, status = K.process(self._sc, self._lvl, self._orders, self._htab, self._fills,
+                                      self._log, events, start)
+            if status == K.OK:
+                break
+            if status == K.NEED_ORDER_CAPACITY:
+                self._grow_orders()
+            elif status == K.NEED_FILL_SPACE:
+                chunks.append(self._fills[: self._sc[K.S_N_FILLS]].copy())
+                self._sc[K.S_N_FILLS] = 0
+                if self._fills.shape[0] < 2 * (int(self._sc[K.S_N_ORDERS]) + 2):
+                    self._grow_fills()
+            elif status == K.NEED_LOG_SPACE:
+                self._flush_log()
+            elif status == K.OUT_OF_RANGE:
+                self._regrid(int(events[start, K.E_PRICE]))
+            else:
+                chunks.append(self._fills[: self._sc[K.S_N_FILLS]].copy())
+                self._sc[K.S_N_FILLS] = 0
+                fields = dict(zip(EVENT_FIELDS, events[start].tolist()))
+                raise ValueError(f"event {start} refused: {_ERRORS.get(status, status)}; got {fields}")
+            if start >= n:
+                break
+        chunks.append(self._fills[: self._sc[K.S_N_FILLS]].copy())
+        self._sc[K.S_N_FILLS] = 0
+        raw = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        return raw.view(FILL_DTYPE).reshape(-1)
+
+    def _one_event(self, etype: int, order_id: int, side: int, price: int, size: int, owner: int, time_ns: int) -> np.ndarray:
+        ev = self._one
+        ev[0] = (etype, order_id, side, price, size, owner, time_ns)
+        return self.process(ev)
+
+    def _new_order_args(self, side, price_ticks, size_shares, order_id, owner, time_ns, need_price):
+        s = _side(side)
+        size = _int("size_shares", size_shares)
+        if size <= 0:
+            raise ValueError(f"size_shares must be > 0, got {size_shares!r}")
+        if size % self.lot_size:
+            raise ValueError(f"size_shares must be a multiple of lot_size={self.lot_size}, got {size_shares!r}")
+        price = 0
+        if need_price:
+            price = _int("price_ticks", price_ticks)
+            if price <= 0:
+                raise ValueError(f"price_ticks must be > 0, got {price_ticks!r}")
+        if order_id is None:
+            order_id = self._next_id
+        oid = _int("order_id", order_id)
+        if oid in self:
+            raise ValueError(f"order_id {oid} is already resting in the book")
+        self._next_id = max(self._next_id, oid + 1)
+        return s, price, size, oid, _int("owner", owner), _int("time_ns", time_ns)
+
+    def limit(self, side, price_ticks, size_shares, order_id=None, owner=0, time_ns=0) -> np.ndarray:
+        """Submit a limit order: match what crosses (FIFO per level), rest the remainder.
+
+        :return: the fills (:data:`FILL_DTYPE`); the order's id is ``self.last_order_id``.
+        """
+        s, p, q, oid, own, t = self._new_order_args(side, price_ticks, size_shares, order_id, owner, time_ns, True)
+        self.last_order_id = oid
+        return self._one_event(K.EV_LIMIT, oid, s, p, q, own, t)
+
+    def market(self, side, size_shares, order_id=None, owner=0, time_ns=0) -> np.ndarray:
+        """Submit a market order: walk the opposite side; what the book cannot fill is dropped."""
+        s, p, q, oid, own, t = self._new_order_args(side, None, size_shares, order_id, owner, time_ns, False)
+        self.last_order_id = oid
+        return self._one_event(K.EV_MARKET, oid, s, 0, q, own, t)
+
+    def ioc(self, side, price_ticks, size_shares, order_id=None, owner=0, time_ns=0) -> np.ndarray:
+        """Immediate-or-cancel: match up to ``price_ticks``, drop the remainder."""
+        s, p, q, oid, own, t = self._new_order_args(side, price_ticks, size_shares, order_id, owner, time_ns, True)
+        self.last_order_id = oid
+        return self._one_event(K.EV_IOC, oid, s, p, q, own, t)
+
+    def _existing(self, order_id) -> int:
+        oid = _int("order_id", order_id)
+        if oid not in self:
+            raise ValueError(f"order_id {order_id!r} is not resting in the book (unknown, filled or cancelled)")
+        return oid
+
+    def cancel(self, order_id, size_shares: int | None = None, time_ns: int = 0) -> None:
+        """Cancel ``size_shares`` of a resting order (all of it if ``None``)."""
+        oid = self._existing(order_id)
+        size = 0
+        if size_shares is not None:
+            size = _int("size_shares", size_shares)
+            if size <= 0:
+                raise ValueError(f"size_shares must be > 0, got {size_shares!r}")
+            if size % self.lot_size:
+                raise ValueError(f"size_shares must be a multiple of lot_size={self.lot_size}, got {size_shares!r}")
+        self._one_event(K.EV_CANCEL, oid, 0, 0, size, 0, _int("time_ns", time_ns))
+
+    def modify(self, order_id, price_ticks: int | None = None, size_shares: int | None = None, time_ns: int = 0) -> np.ndarray:
+        """Change a resting order's price and/or size.
+
+        Reducing the size at the same price keeps its place in the queue; a new price or a
+        larger size sends it to the back of its (new) level, where it may match.
+        """
+        oid = self._existing(order_id)
+        view = self.order(oid)
+        price = view.price_ticks if price_ticks is None else _int("price_ticks", price_ticks)
+        size = view.size_shares if size_shares is None else _int("size_shares", size_shares)
+        if price <= 0:
+            raise ValueError(f"price_ticks must be > 0, got {price_ticks!r}")
+        if size <= 0:
+            raise ValueError(f"size_shares must be > 0, got {size_shares!r}")
+        if size % self.lot_size:
+            raise ValueError(f"size_shares must be a multiple of lot_size={self.lot_size}, got {size_shares!r}")
+        return self._one_event(K.EV_MODIFY, oid, 0, price, size, 0, _int("time_ns", time_ns))
+
+    # -- conversions -----------------------------------------------------------------------
+
+    def to_ticks(self, price: float) -> int:
+        """Currency price -> ticks; raises unless ``price`` is on the grid and > 0."""
+        if isinstance(price, bool) or not isinstance(price, numbers.Real) or not math.isfinite(float(price)):
+            raise ValueError(f"price must be a finite number, got {price!r}")
+        ticks = round(float(price) / self.tick_size)
+        if ticks <= 0 or not math.isclose(ticks * self.tick_size, float(price), rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"price {price!r} is not a positive multiple of tick_size={self.tick_size}")
+        return int(ticks)
+
+    def to_price(self, ticks: int | np.ndarray) -> float | np.ndarray:
+        """Ticks -> currency."""
+        return np.asarray(ticks) * self.tick_size if not np.isscalar(ticks) else ticks * self.tick_size
+
+    # -- queries -------------------------------------------------------------------------
+
+    def __contains__(self, order_id: object) -> bool:
+        if isinstance(order_id, bool) or not isinstance(order_id, numbers.Integral):
+            return False
+        return K.h_find(self._htab, int(order_id)) != -1
+
+    def __len__(self) -> int:
+        """Number of resting orders."""
+        return int(self._sc[K.S_N_ORDERS])
+
+    @property
+    def best_bid(self) -> int | None:
+        """Best bid price (ticks), ``None`` if there are no bids."""
+        i = int(self._sc[K.S_BEST_BID])
+        return None if i < 0 else int(self._sc[K.S_BASE]) + i
+
+    @property
+    def best_ask(self) -> int | None:
+        """Best ask price (ticks), ``None`` if there are no asks."""
+        i = int(self._sc[K.S_BEST_ASK])
+        return None if i >= self._sc[K.S_N_LEVELS] else int(self._sc[K.S_BASE]) + i
+
+    @property
+    def mid(self) -> float | None:
+        """(best bid + best ask) / 2 in ticks, ``None`` unless both sides are quoted."""
+        b, a = self.best_bid, self.best_ask
+        return None if b is None or a is None else 0.5 * (b + a)
+
+    @property
+    def spread(self) -> int | None:
+        """best ask - best bid (ticks), ``None`` unless both sides are quoted."""
+        b, a = self.best_bid, self.best_ask
+        return None if b is None or a is None else a - b
+
+    @property
+    def microprice(self) -> float | None:
+        """Size-weighted mid ``(bid * ask_size + ask * bid_size) / (bid_size + ask_size)`` (ticks)."""
+        d = self.depth(1)
+        if d[1][0] == 0 or d[3][0] == 0:
+            return None
+        bid, bsz, ask, asz = (float(x[0]) for x in d)
+        return (bid * asz + ask * bsz) / (bsz + asz)
+
+    def imbalance(self, k: int = 1) -> float | None:
+        """Depth imbalance over the top ``k`` levels: ``(bid - ask) / (bid + ask)`` volume, in [-1, 1]."""
+        k = check_int("k", k, minimum=1)
+        _, bsz, _, asz = self.depth(k)
+        total = bsz.sum() + asz.sum()
+        return None if total == 0 else float((bsz.sum() - asz.sum()) / total)
+
+    def depth(self, n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """L2 snapshot of the top ``n`` occupied levels per side.
+
+        :return: ``(bid_price_ticks, bid_size_shares, ask_price_ticks, ask_size_shares)``,
+            each shape ``(n,)``, best first; absent levels have price 0 and size 0.
+        """
+        n = check_int("n", n, minimum=1)
+        out = np.zeros((4, n), dtype=np.int64)
+        K.depth(self._sc, self._lvl, n, out)
+        return out[0], out[1], out[2], out[3]
+
+    def volume_at(self, side, price_ticks: int) -> int:
+        """Resting shares at one price level of one side."""
+        s = 0 if _side(side) == BUY else 1
+        li = _int("price_ticks", price_ticks) - int(self._sc[K.S_BASE])
+        if not 0 <= li < self._sc[K.S_N_LEVELS]:
+            return 0
+        return int(self._lvl[s, li, K.L_VOLUME])
+
+    def queue(self, side, price_ticks: int) -> list[RestingOrder]:
+        """L3 view of one level: its orders in FIFO order."""
+        s = 0 if _side(side) == BUY else 1
+        li = _int("price_ticks", price_ticks) - int(self._sc[K.S_BASE])
+        if not 0 <= li < self._sc[K.S_N_LEVELS]:
+            return []
+        out = np.zeros((int(self._lvl[s, li, K.L_COUNT]), 4), dtype=np.int64)
+        k = K.level_orders(self._sc, self._lvl, self._orders, s, li, out)
+        ahead, views = 0, []
+        for oid, size, owner, t in out[:k].tolist():
+            views.append(RestingOrder(oid, BUY if s == 0 else SELL, int(price_ticks), size, owner, t, ahead))
+            ahead += size
+        return views
+
+    def order(self, order_id: int) -> RestingOrder:
+        """L3 view of one resting order, with its queue position."""
+        oid = self._existing(order_id)
+        slot = K.h_find(self._htab, oid)
+        rec = self._orders[slot]
+        ahead = K.queue_ahead(self._sc, self._lvl, self._orders, self._htab, oid)
+        return RestingOrder(oid, int(rec[K.O_SIDE]), int(rec[K.O_PRICE]), int(rec[K.O_SIZE]),
+                            int(rec[K.O_OWNER]), int(rec[K.O_TIME]), int(ahead))
+
+    def queue_position(self, order_id: int) -> int:
+        """Shares ahead of a resting order at its level."""
+        return self.order(order_id).queue_ahead_shares
+
+    def orders(self) -> pd.DataFrame:
+        """L3 view of the whole book: one row per resting order."""
+        live = self._orders[self._orders[:, K.O_ID] != K.EMPTY_KEY]
+        return pd.DataFrame({
+            "order_id": live[:, K.O_ID], "side": live[:, K.O_SIDE], "price_ticks": live[:, K.O_PRICE],
+            "size_shares": live[:, K.O_SIZE], "owner": live[:, K.O_OWNER], "time_ns": live[:, K.O_TIME],
+        })
+
+    @property
+    def traded_volume(self) -> int:
+        """Shares traded in this book since it was created."""
+        return int(self._sc[K.S_TRADED_VOLUME])
+
+    @property
+    def n_events(self) -> int:
+        """Events applied since the book was created."""
+        return int(self._sc[K.S_N_EVENTS])
+
+    def event_log(self) -> pd.DataFrame:
+        """The messages so far in LOBSTER's convention.
+
+        Columns: ``time`` (seconds, from ``time_ns``), ``type`` (1 submission, 2 partial
+        cancellation, 3 deletion, 4 visible execution), ``order_id``, ``size`` (shares),
+        ``price`` (ticks), ``direction`` (+1 buy limit order, -1 sell; for an execution,
+        the side of the resting order).
+        """
+        if not self._sc[K.S_LOG_ON]:
+            raise RuntimeError("this book was created with log_events=False")
+        parts = self._log_chunks + [self._log[: self._sc[K.S_N_LOG]]]
+        raw = np.concatenate(parts) if parts else np.zeros((0, K.N_G), dtype=np.int64)
+        return pd.DataFrame({
+            "time": raw[:, K.G_TIME] / 1e9, "type": raw[:, K.G_TYPE], "order_id": raw[:, K.G_ID],
+            "size": raw[:, K.G_SIZE], "price": raw[:, K.G_PRICE], "direction": raw[:, K.G_DIR],
+        })
+
+    def check_invariants(self) -> None:
+        """Raise ``AssertionError`` if the book is crossed or its aggregates disagree with its orders."""
+        live = self._orders[self._orders[:, K.O_ID] != K.EMPTY_KEY]
+        assert len(live) == len(self), "order count"
+        b, a = self.best_bid, self.best_ask
+        assert b is None or a is None or b < a, f"crossed book: bid {b} >= ask {a}"
+        base = int(self._sc[K.S_BASE])
+        for s, direction in ((0, BUY), (1, SELL)):
+            mine = live[live[:, K.O_SIDE] == direction]
+            vol = np.zeros(self._lvl.shape[1], dtype=np.int64)
+            np.add.at(vol, mine[:, K.O_PRICE] - base, mine[:, K.O_SIZE])
+            assert np.array_equal(vol, self._lvl[s, :, K.L_VOLUME]), "level volumes"
+            assert np.all(mine[:, K.O_SIZE] > 0), "non-positive resting size"
+            if len(mine):
+                best = mine[:, K.O_PRICE].max() if s == 0 else mine[:, K.O_PRICE].min()
+                assert best == (b if s == 0 else a), "best price"
+
+    def __repr__(self) -> str:
+        return f"OrderBook(bid={self.best_bid}, ask={self.best_ask}, orders={len(self)})"
