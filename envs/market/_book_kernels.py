@@ -37,7 +37,7 @@ S_N_LEVELS = 3
 S_FREE = 4  # head of the free slot list, -1 if full
 S_N_ORDERS = 5  # resting orders, both sides
 S_N_BID_ORDERS = 6
-S_N_ASK_ORDERS = 7
+S_N_ASK_ORDERS = 7  # must stay S_N_BID_ORDERS + 1: indexed by side
 S_N_FILLS = 8
 S_N_LOG = 9
 S_LOT = 10  # lot size (shares)
@@ -145,12 +145,34 @@ def h_delete(htab, key):
     htab[i, 1] = -1
 
 
-# --- queue primitives -------------------------------------------------------------------
+# --- small helpers (one array argument each, so LLVM inlines them without refcounting) ---
 
 
 @njit(cache=True, inline="always")
 def _side_index(direction):
     return 0 if direction > 0 else 1
+
+
+@njit(cache=True)
+def _write_log(log, n, time, mtype, oid, size, price, direction):
+    log[n, G_TIME] = time
+    log[n, G_TYPE] = mtype
+    log[n, G_ID] = oid
+    log[n, G_SIZE] = size
+    log[n, G_PRICE] = price
+    log[n, G_DIR] = direction
+
+
+@njit(cache=True)
+def _write_fill(fills, n, time, price, size, agg_side, agg_id, rest_id, agg_owner, rest_owner):
+    fills[n, F_TIME] = time
+    fills[n, F_PRICE] = price
+    fills[n, F_SIZE] = size
+    fills[n, F_AGG_SIDE] = agg_side
+    fills[n, F_AGG_ID] = agg_id
+    fills[n, F_REST_ID] = rest_id
+    fills[n, F_AGG_OWNER] = agg_owner
+    fills[n, F_REST_OWNER] = rest_owner
 
 
 @njit(cache=True)
@@ -175,275 +197,13 @@ def _rescan_best(sc, lvl, s):
         sc[S_BEST_ASK] = i
 
 
-@njit(cache=True)
-def _unlink(sc, lvl, orders, htab, slot):
-    """Remove resting order ``slot`` from its queue, the hash map and the book."""
-    s = _side_index(orders[slot, O_SIDE])
-    li = orders[slot, O_PRICE] - sc[S_BASE]
-    prev = orders[slot, O_PREV]
-    nxt = orders[slot, O_NEXT]
-    if prev == -1:
-        lvl[s, li, L_HEAD] = nxt
-    else:
-        orders[prev, O_NEXT] = nxt
-    if nxt == -1:
-        lvl[s, li, L_TAIL] = prev
-    else:
-        orders[nxt, O_PREV] = prev
-    lvl[s, li, L_VOLUME] -= orders[slot, O_SIZE]
-    lvl[s, li, L_COUNT] -= 1
-    h_delete(htab, orders[slot, O_ID])
-    orders[slot, O_ID] = EMPTY_KEY
-    orders[slot, O_NEXT] = sc[S_FREE]
-    sc[S_FREE] = slot
-    sc[S_N_ORDERS] -= 1
-    if s == 0:
-        sc[S_N_BID_ORDERS] -= 1
-    else:
-        sc[S_N_ASK_ORDERS] -= 1
-    if lvl[s, li, L_COUNT] == 0:
-        if (s == 0 and li == sc[S_BEST_BID]) or (s == 1 and li == sc[S_BEST_ASK]):
-            _rescan_best(sc, lvl, s)
-
-
-@njit(cache=True)
-def _rest(sc, lvl, orders, htab, oid, direction, price, size, owner, time):
-    """Append a new order at the back of its level's queue (caller checked capacity/range)."""
-    slot = sc[S_FREE]
-    sc[S_FREE] = orders[slot, O_NEXT]
-    s = _side_index(direction)
-    li = price - sc[S_BASE]
-    orders[slot, O_ID] = oid
-    orders[slot, O_SIDE] = direction
-    orders[slot, O_PRICE] = price
-    orders[slot, O_SIZE] = size
-    orders[slot, O_OWNER] = owner
-    orders[slot, O_TIME] = time
-    orders[slot, O_NEXT] = -1
-    tail = lvl[s, li, L_TAIL]
-    orders[slot, O_PREV] = tail
-    if tail == -1:
-        lvl[s, li, L_HEAD] = slot
-    else:
-        orders[tail, O_NEXT] = slot
-    lvl[s, li, L_TAIL] = slot
-    lvl[s, li, L_VOLUME] += size
-    lvl[s, li, L_COUNT] += 1
-    h_insert(htab, oid, slot)
-    sc[S_N_ORDERS] += 1
-    if s == 0:
-        sc[S_N_BID_ORDERS] += 1
-        if li > sc[S_BEST_BID]:
-            sc[S_BEST_BID] = li
-    else:
-        sc[S_N_ASK_ORDERS] += 1
-        if li < sc[S_BEST_ASK]:
-            sc[S_BEST_ASK] = li
-
-
-@njit(cache=True, inline="always")
-def _log(sc, log, time, mtype, oid, size, price, direction):
-    if sc[S_LOG_ON] == 1:
-        n = sc[S_N_LOG]
-        log[n, G_TIME] = time
-        log[n, G_TYPE] = mtype
-        log[n, G_ID] = oid
-        log[n, G_SIZE] = size
-        log[n, G_PRICE] = price
-        log[n, G_DIR] = direction
-        sc[S_N_LOG] = n + 1
-
-
-@njit(cache=True)
-def _match(sc, lvl, orders, htab, fills, log, direction, limit_price, size, oid, owner, time):
-    """Match an aggressive order against the opposite side, FIFO within each level.
-
-    ``limit_price`` bounds the levels it may take (ticks). Returns the unfilled shares.
-    """
-    rem = size
-    base = sc[S_BASE]
-    if direction > 0:
-        o = 1
-        n_levels = sc[S_N_LEVELS]
-        while rem > 0:
-            li = sc[S_BEST_ASK]
-            if li >= n_levels or base + li > limit_price:
-                break
-            rem = _take_level(sc, lvl, orders, htab, fills, log, o, li, rem, direction, oid, owner, time)
-    else:
-        o = 0
-        while rem > 0:
-            li = sc[S_BEST_BID]
-            if li < 0 or base + li < limit_price:
-                break
-            rem = _take_level(sc, lvl, orders, htab, fills, log, o, li, rem, direction, oid, owner, time)
-    return rem
-
-
-@njit(cache=True)
-def _take_level(sc, lvl, orders, htab, fills, log, o, li, rem, direction, oid, owner, time):
-    price = sc[S_BASE] + li
-    while rem > 0:
-        head = lvl[o, li, L_HEAD]
-        if head == -1:
-            break
-        q = orders[head, O_SIZE]
-        f = q if q < rem else rem
-        n = sc[S_N_FILLS]
-        fills[n, F_TIME] = time
-        fills[n, F_PRICE] = price
-        fills[n, F_SIZE] = f
-        fills[n, F_AGG_SIDE] = direction
-        fills[n, F_AGG_ID] = oid
-        fills[n, F_REST_ID] = orders[head, O_ID]
-        fills[n, F_AGG_OWNER] = owner
-        fills[n, F_REST_OWNER] = orders[head, O_OWNER]
-        sc[S_N_FILLS] = n + 1
-        sc[S_TRADED_VOLUME] += f
-        _log(sc, log, time, MSG_EXECUTE, orders[head, O_ID], f, price, orders[head, O_SIDE])
-        rem -= f
-        if f == q:
-            _unlink(sc, lvl, orders, htab, head)  # rescans best if the level empties
-        else:
-            orders[head, O_SIZE] = q - f
-            lvl[o, li, L_VOLUME] -= f
-    return rem
-
-
-# --- events -----------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _room(sc, orders, fills, log, extra_orders):
-    """Status if the buffers cannot take a worst-case event, else OK."""
-    worst_fills = sc[S_N_ORDERS] + 1
-    if fills.shape[0] - sc[S_N_FILLS] < worst_fills:
-        return NEED_FILL_SPACE
-    if sc[S_LOG_ON] == 1 and log.shape[0] - sc[S_N_LOG] < worst_fills + 2:
-        return NEED_LOG_SPACE
-    if extra_orders > 0 and sc[S_FREE] == -1:
-        return NEED_ORDER_CAPACITY
-    return OK
-
-
-@njit(cache=True)
-def apply_event(sc, lvl, orders, htab, fills, log, ev):
-    """Apply one event record ``ev`` (fields ``E_*``); return a status code."""
-    etype = ev[E_TYPE]
-    oid = ev[E_ID]
-    direction = ev[E_SIDE]
-    price = ev[E_PRICE]
-    size = ev[E_SIZE]
-    owner = ev[E_OWNER]
-    time = ev[E_TIME]
-    lot = sc[S_LOT]
-    base = sc[S_BASE]
-    n_levels = sc[S_N_LEVELS]
-
-    if etype == EV_LIMIT or etype == EV_MARKET or etype == EV_IOC:
-        if direction != 1 and direction != -1:
-            return ERR_SIDE
-        if size <= 0:
-            return ERR_SIZE
-        if size % lot != 0:
-            return ERR_LOT
-        if oid == EMPTY_KEY:
-            return ERR_ID
-        if etype != EV_MARKET:
-            if price <= 0:
-                return ERR_PRICE
-            if etype == EV_LIMIT and (price < base or price >= base + n_levels):
-                return OUT_OF_RANGE
-        if h_find(htab, oid) != -1:
-            return ERR_DUPLICATE_ID
-        st = _room(sc, orders, fills, log, 1 if etype == EV_LIMIT else 0)
-        if st != OK:
-            return st
-        if etype == EV_MARKET:
-            limit = np.iinfo(np.int64).max if direction > 0 else np.iinfo(np.int64).min
-        else:
-            limit = price
-        rem = _match(sc, lvl, orders, htab, fills, log, direction, limit, size, oid, owner, time)
-        if etype == EV_LIMIT and rem > 0:
-            _rest(sc, lvl, orders, htab, oid, direction, price, rem, owner, time)
-            _log(sc, log, time, MSG_SUBMIT, oid, rem, price, direction)
-        return OK
-
-    if etype == EV_CANCEL or etype == EV_EXECUTE:
-        slot = h_find(htab, oid)
-        if slot == -1:
-            return ERR_UNKNOWN_ID
-        if size < 0 or (etype == EV_EXECUTE and size == 0):
-            return ERR_SIZE
-        q = orders[slot, O_SIZE]
-        if etype == EV_EXECUTE and size > q:
-            return ERR_SIZE
-        if sc[S_LOG_ON] == 1 and log.shape[0] - sc[S_N_LOG] < 1:
-            return NEED_LOG_SPACE
-        rp = orders[slot, O_PRICE]
-        rdir = orders[slot, O_SIDE]
-        if etype == EV_EXECUTE:
-            if fills.shape[0] - sc[S_N_FILLS] < 1:
-                return NEED_FILL_SPACE
-            n = sc[S_N_FILLS]
-            fills[n, F_TIME] = time
-            fills[n, F_PRICE] = rp
-            fills[n, F_SIZE] = size
-            fills[n, F_AGG_SIDE] = -rdir
-            fills[n, F_AGG_ID] = -1
-            fills[n, F_REST_ID] = oid
-            fills[n, F_AGG_OWNER] = owner
-            fills[n, F_REST_OWNER] = orders[slot, O_OWNER]
-            sc[S_N_FILLS] = n + 1
-            sc[S_TRADED_VOLUME] += size
-            _log(sc, log, time, MSG_EXECUTE, oid, size, rp, rdir)
-            cut = size
-        else:
-            cut = q if (size == 0 or size >= q) else size
-            _log(sc, log, time, MSG_DELETE if cut == q else MSG_CANCEL_PARTIAL, oid, cut, rp, rdir)
-        if cut == q:
-            _unlink(sc, lvl, orders, htab, slot)
-        else:
-            orders[slot, O_SIZE] = q - cut
-            lvl[_side_index(rdir), rp - base, L_VOLUME] -= cut
-        return OK
-
-    if etype == EV_MODIFY:
-        slot = h_find(htab, oid)
-        if slot == -1:
-            return ERR_UNKNOWN_ID
-        if size <= 0:
-            return ERR_SIZE
-        if size % lot != 0:
-            return ERR_LOT
-        if price <= 0:
-            return ERR_PRICE
-        if price < base or price >= base + n_levels:
-            return OUT_OF_RANGE
-        st = _room(sc, orders, fills, log, 0)
-        if st != OK:
-            return st
-        q = orders[slot, O_SIZE]
-        rp = orders[slot, O_PRICE]
-        rdir = orders[slot, O_SIDE]
-        if price == rp and size <= q:
-            # size down (or unchanged) keeps time priority
-            if size < q:
-                orders[slot, O_SIZE] = size
-                lvl[_side_index(rdir), rp - base, L_VOLUME] -= q - size
-                _log(sc, log, time, MSG_CANCEL_PARTIAL, oid, q - size, rp, rdir)
-            return OK
-        # price change or size up: cancel and re-enter at the back (may match)
-        rowner = orders[slot, O_OWNER]
-        _log(sc, log, time, MSG_DELETE, oid, q, rp, rdir)
-        _unlink(sc, lvl, orders, htab, slot)
-        rem = _match(sc, lvl, orders, htab, fills, log, rdir, price, size, oid, rowner, time)
-        if rem > 0:
-            _rest(sc, lvl, orders, htab, oid, rdir, price, rem, rowner, time)
-            _log(sc, log, time, MSG_SUBMIT, oid, rem, price, rdir)
-        return OK
-
-    return ERR_TYPE
+# --- the event path ----------------------------------------------------------------------
+#
+# One function body on purpose: numba reference-counts array arguments at every call of a
+# function it does not inline, and those atomic operations cost more than the book
+# operations themselves. Each event goes through up to three stages, written once:
+# (1) validate and apply in-place changes, (2) unlink a resting order, (3) match an
+# aggressive order and rest its remainder.
 
 
 @njit(cache=True)
@@ -454,15 +214,260 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
     at ``next_index`` (if any) was refused with ``status`` and changed nothing.
     """
     n = events.shape[0]
+    base = sc[S_BASE]
+    n_levels = sc[S_N_LEVELS]
+    lot = sc[S_LOT]
+    log_on = sc[S_LOG_ON] == 1
+    fill_cap = fills.shape[0]
+    log_cap = log.shape[0]
+    int_max = np.iinfo(np.int64).max
+    int_min = np.iinfo(np.int64).min
     i = start
+    status = OK
     while i < n:
-        st = apply_event(sc, lvl, orders, htab, fills, log, events[i])
-        if st != OK:
-            sc[S_ERR_INDEX] = i
-            return i, st
+        etype = events[i, E_TYPE]
+        oid = events[i, E_ID]
+        direction = events[i, E_SIDE]
+        price = events[i, E_PRICE]
+        size = events[i, E_SIZE]
+        owner = events[i, E_OWNER]
+        time = events[i, E_TIME]
+        nf = sc[S_N_FILLS]
+        ng = sc[S_N_LOG]
+
+        unlink = -1  # slot to remove from the book
+        match = False  # run an aggressive order
+        rest = False  # rest its remainder
+        m_dir = direction
+        m_limit = price
+        m_owner = owner
+        worst = sc[S_N_ORDERS] + 1  # fills an aggressive order can make at most
+
+        # ---- stage 1: validate; in-place changes --------------------------------------
+        if etype == EV_LIMIT or etype == EV_MARKET or etype == EV_IOC:
+            if direction != 1 and direction != -1:
+                status = ERR_SIDE
+            elif size <= 0:
+                status = ERR_SIZE
+            elif size % lot != 0:
+                status = ERR_LOT
+            elif oid == EMPTY_KEY:
+                status = ERR_ID
+            elif etype != EV_MARKET and price <= 0:
+                status = ERR_PRICE
+            elif etype == EV_LIMIT and (price < base or price >= base + n_levels):
+                status = OUT_OF_RANGE
+            elif h_find(htab, oid) != -1:
+                status = ERR_DUPLICATE_ID
+            elif fill_cap - nf < worst:
+                status = NEED_FILL_SPACE
+            elif log_on and log_cap - ng < worst + 2:
+                status = NEED_LOG_SPACE
+            elif etype == EV_LIMIT and sc[S_FREE] == -1:
+                status = NEED_ORDER_CAPACITY
+            else:
+                match = True
+                rest = etype == EV_LIMIT
+                if etype == EV_MARKET:
+                    m_limit = int_max if direction > 0 else int_min
+        elif etype == EV_CANCEL or etype == EV_EXECUTE:
+            slot = h_find(htab, oid)
+            if slot == -1:
+                status = ERR_UNKNOWN_ID
+            else:
+                q = orders[slot, O_SIZE]
+                rp = orders[slot, O_PRICE]
+                rdir = orders[slot, O_SIDE]
+                if size < 0 or (etype == EV_EXECUTE and (size == 0 or size > q)):
+                    status = ERR_SIZE
+                elif log_on and log_cap - ng < 1:
+                    status = NEED_LOG_SPACE
+                elif etype == EV_EXECUTE and fill_cap - nf < 1:
+                    status = NEED_FILL_SPACE
+                else:
+                    if etype == EV_EXECUTE:
+                        _write_fill(fills, nf, time, rp, size, -rdir, -1, oid, owner, orders[slot, O_OWNER])
+                        nf += 1
+                        sc[S_TRADED_VOLUME] += size
+                        cut = size
+                        mtype = MSG_EXECUTE
+                    else:
+                        cut = q if (size == 0 or size >= q) else size
+                        mtype = MSG_DELETE if cut == q else MSG_CANCEL_PARTIAL
+                    if log_on:
+                        _write_log(log, ng, time, mtype, oid, cut, rp, rdir)
+                        ng += 1
+                    if cut == q:
+                        unlink = slot
+                    else:
+                        orders[slot, O_SIZE] = q - cut
+                        lvl[_side_index(rdir), rp - base, L_VOLUME] -= cut
+        elif etype == EV_MODIFY:
+            slot = h_find(htab, oid)
+            if slot == -1:
+                status = ERR_UNKNOWN_ID
+            elif size <= 0:
+                status = ERR_SIZE
+            elif size % lot != 0:
+                status = ERR_LOT
+            elif price <= 0:
+                status = ERR_PRICE
+            elif price < base or price >= base + n_levels:
+                status = OUT_OF_RANGE
+            elif fill_cap - nf < worst:
+                status = NEED_FILL_SPACE
+            elif log_on and log_cap - ng < worst + 2:
+                status = NEED_LOG_SPACE
+            else:
+                q = orders[slot, O_SIZE]
+                rp = orders[slot, O_PRICE]
+                rdir = orders[slot, O_SIDE]
+                if price == rp and size <= q:
+                    # a size cut at the same price keeps time priority
+                    if size < q:
+                        orders[slot, O_SIZE] = size
+                        lvl[_side_index(rdir), rp - base, L_VOLUME] -= q - size
+                        if log_on:
+                            _write_log(log, ng, time, MSG_CANCEL_PARTIAL, oid, q - size, rp, rdir)
+                            ng += 1
+                else:
+                    # price change or size up: cancel and re-enter at the back (may match)
+                    if log_on:
+                        _write_log(log, ng, time, MSG_DELETE, oid, q, rp, rdir)
+                        ng += 1
+                    unlink = slot
+                    match = True
+                    rest = True
+                    m_dir = rdir
+                    m_limit = price
+                    m_owner = orders[slot, O_OWNER]
+        else:
+            status = ERR_TYPE
+
+        if status != OK:
+            break
+
+        # ---- stage 2: unlink a resting order ------------------------------------------
+        if unlink != -1:
+            slot = unlink
+            s = _side_index(orders[slot, O_SIDE])
+            li = orders[slot, O_PRICE] - base
+            prev = orders[slot, O_PREV]
+            nxt = orders[slot, O_NEXT]
+            if prev == -1:
+                lvl[s, li, L_HEAD] = nxt
+            else:
+                orders[prev, O_NEXT] = nxt
+            if nxt == -1:
+                lvl[s, li, L_TAIL] = prev
+            else:
+                orders[nxt, O_PREV] = prev
+            lvl[s, li, L_VOLUME] -= orders[slot, O_SIZE]
+            lvl[s, li, L_COUNT] -= 1
+            h_delete(htab, orders[slot, O_ID])
+            orders[slot, O_ID] = EMPTY_KEY
+            orders[slot, O_NEXT] = sc[S_FREE]
+            sc[S_FREE] = slot
+            sc[S_N_ORDERS] -= 1
+            if s == 0:
+                sc[S_N_BID_ORDERS] -= 1
+                if lvl[0, li, L_COUNT] == 0 and li == sc[S_BEST_BID]:
+                    _rescan_best(sc, lvl, 0)
+            else:
+                sc[S_N_ASK_ORDERS] -= 1
+                if lvl[1, li, L_COUNT] == 0 and li == sc[S_BEST_ASK]:
+                    _rescan_best(sc, lvl, 1)
+
+        # ---- stage 3: match FIFO level by level, then rest the remainder --------------
+        if match:
+            rem = size
+            o = 1 if m_dir > 0 else 0  # the side being taken
+            while rem > 0:
+                if o == 1:
+                    li = sc[S_BEST_ASK]
+                    if li >= n_levels or base + li > m_limit:
+                        break
+                else:
+                    li = sc[S_BEST_BID]
+                    if li < 0 or base + li < m_limit:
+                        break
+                lp = base + li
+                head = lvl[o, li, L_HEAD]
+                while rem > 0 and head != -1:
+                    hq = orders[head, O_SIZE]
+                    f = hq if hq < rem else rem
+                    hid = orders[head, O_ID]
+                    _write_fill(fills, nf, time, lp, f, m_dir, oid, hid, m_owner, orders[head, O_OWNER])
+                    nf += 1
+                    if log_on:
+                        _write_log(log, ng, time, MSG_EXECUTE, hid, f, lp, -m_dir)
+                        ng += 1
+                    rem -= f
+                    lvl[o, li, L_VOLUME] -= f
+                    if f == hq:
+                        # the head order is filled: pop it from the front of the queue
+                        nxt = orders[head, O_NEXT]
+                        h_delete(htab, hid)
+                        orders[head, O_ID] = EMPTY_KEY
+                        orders[head, O_NEXT] = sc[S_FREE]
+                        sc[S_FREE] = head
+                        sc[S_N_ORDERS] -= 1
+                        sc[S_N_BID_ORDERS + o] -= 1  # S_N_ASK_ORDERS == S_N_BID_ORDERS + 1
+                        lvl[o, li, L_COUNT] -= 1
+                        head = nxt
+                    else:
+                        orders[head, O_SIZE] = hq - f
+                sc[S_TRADED_VOLUME] += size - rem
+                lvl[o, li, L_HEAD] = head
+                if head == -1:
+                    lvl[o, li, L_TAIL] = -1
+                else:
+                    orders[head, O_PREV] = -1
+                if head == -1:
+                    _rescan_best(sc, lvl, o)
+            if rest and rem > 0:
+                slot = sc[S_FREE]
+                sc[S_FREE] = orders[slot, O_NEXT]
+                s = _side_index(m_dir)
+                li = m_limit - base
+                orders[slot, O_ID] = oid
+                orders[slot, O_SIDE] = m_dir
+                orders[slot, O_PRICE] = m_limit
+                orders[slot, O_SIZE] = rem
+                orders[slot, O_OWNER] = m_owner
+                orders[slot, O_TIME] = time
+                orders[slot, O_NEXT] = -1
+                tail = lvl[s, li, L_TAIL]
+                orders[slot, O_PREV] = tail
+                if tail == -1:
+                    lvl[s, li, L_HEAD] = slot
+                else:
+                    orders[tail, O_NEXT] = slot
+                lvl[s, li, L_TAIL] = slot
+                lvl[s, li, L_VOLUME] += rem
+                lvl[s, li, L_COUNT] += 1
+                h_insert(htab, oid, slot)
+                sc[S_N_ORDERS] += 1
+                if s == 0:
+                    sc[S_N_BID_ORDERS] += 1
+                    if li > sc[S_BEST_BID]:
+                        sc[S_BEST_BID] = li
+                else:
+                    sc[S_N_ASK_ORDERS] += 1
+                    if li < sc[S_BEST_ASK]:
+                        sc[S_BEST_ASK] = li
+                if log_on:
+                    _write_log(log, ng, time, MSG_SUBMIT, oid, rem, m_limit, m_dir)
+                    ng += 1
+
+        sc[S_N_FILLS] = nf
+        sc[S_N_LOG] = ng
         sc[S_N_EVENTS] += 1
         i += 1
-    return i, OK
+
+    if status != OK:
+        sc[S_ERR_INDEX] = i
+    return i, status
 
 
 # --- queries ----------------------------------------------------------------------------
