@@ -45,7 +45,10 @@ S_LOG_ON = 11  # 1: write the event log
 S_ERR_INDEX = 12  # index of the event that failed
 S_TRADED_VOLUME = 13  # shares traded since creation
 S_N_EVENTS = 14  # events processed since creation
-N_SC = 16
+S_SKIP_UNKNOWN = 15  # 1 (replay mode): events about unknown ids are skipped, executions
+#                      larger than the resting order clipped; both counted in S_N_SKIPPED
+S_N_SKIPPED = 16  # events skipped that way
+N_SC = 20
 
 # order record fields
 O_ID, O_SIDE, O_PRICE, O_SIZE, O_OWNER, O_PREV, O_NEXT, O_TIME = 0, 1, 2, 3, 4, 5, 6, 7
@@ -273,11 +276,18 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
         elif etype == EV_CANCEL or etype == EV_EXECUTE:
             slot = h_find(htab, oid)
             if slot == -1:
-                status = ERR_UNKNOWN_ID
+                if sc[S_SKIP_UNKNOWN] == 1:
+                    sc[S_N_SKIPPED] += 1
+                else:
+                    status = ERR_UNKNOWN_ID
             else:
                 q = orders[slot, O_SIZE]
                 rp = orders[slot, O_PRICE]
                 rdir = orders[slot, O_SIDE]
+                if etype == EV_EXECUTE and size > q and sc[S_SKIP_UNKNOWN] == 1:
+                    # recorded data executing more than the replay holds: clip and count
+                    sc[S_N_SKIPPED] += 1
+                    size = q
                 if size < 0 or (etype == EV_EXECUTE and (size == 0 or size > q)):
                     status = ERR_SIZE
                 elif log_on and log_cap - ng < 1:
@@ -305,7 +315,10 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
         elif etype == EV_MODIFY:
             slot = h_find(htab, oid)
             if slot == -1:
-                status = ERR_UNKNOWN_ID
+                if sc[S_SKIP_UNKNOWN] == 1:
+                    sc[S_N_SKIPPED] += 1
+                else:
+                    status = ERR_UNKNOWN_ID
             elif size <= 0:
                 status = ERR_SIZE
             elif size % lot != 0:

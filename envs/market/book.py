@@ -128,6 +128,10 @@ class OrderBook:
         centred on the first limit order's price.
     :param capacity: initial number of order records (grows on demand).
     :param log_events: keep the LOBSTER-convention event log.
+    :param skip_unknown_ids: replay mode for recorded data whose orders predate the
+        recording: in :meth:`process`, cancels, executions and modifies of order ids the
+        book does not hold are skipped, and executions larger than the resting order are
+        clipped to it, instead of being refused. Both are counted in :attr:`n_skipped`.
     """
 
     def __init__(
@@ -138,6 +142,7 @@ class OrderBook:
         base_price_ticks: int | None = None,
         capacity: int = 1 << 12,
         log_events: bool = True,
+        skip_unknown_ids: bool = False,
     ) -> None:
         self.tick_size = check_positive("tick_size", tick_size)
         self.lot_size = check_int("lot_size", lot_size, minimum=1)
@@ -149,6 +154,7 @@ class OrderBook:
         self._sc[K.S_BEST_ASK] = n_levels
         self._sc[K.S_LOT] = self.lot_size
         self._sc[K.S_LOG_ON] = 1 if log_events else 0
+        self._sc[K.S_SKIP_UNKNOWN] = 1 if skip_unknown_ids else 0
         self._grid_set = base_price_ticks is not None
         self._sc[K.S_BASE] = 0 if base_price_ticks is None else _int("base_price_ticks", base_price_ticks)
         self._lvl = np.zeros((2, n_levels, 4), dtype=np.int64)
@@ -491,6 +497,11 @@ class OrderBook:
     def traded_volume(self) -> int:
         """Shares traded in this book since it was created."""
         return int(self._sc[K.S_TRADED_VOLUME])
+
+    @property
+    def n_skipped(self) -> int:
+        """Events about unknown order ids skipped (``skip_unknown_ids=True`` only)."""
+        return int(self._sc[K.S_N_SKIPPED])
 
     @property
     def n_events(self) -> int:

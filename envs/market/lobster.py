@@ -1,0 +1,310 @@
+"""LOBSTER data: read message and order-book files, convert messages to book events, replay them.
+
+LOBSTER (https://lobsterdata.com) message files have one event per row: time (seconds
+after midnight), type (1 submission, 2 partial cancellation, 3 deletion, 4 visible
+execution, 5 hidden execution, 6 cross trade, 7 trading halt), order id, size (shares),
+price (dollars x 10000) and direction (+1 buy limit order, -1 sell). The order-book file
+row ``k`` is the top ``L`` levels *after* message ``k``: ask price, ask size, bid price,
+bid size for level 1, then level 2, ...; empty levels carry the dummy prices
++-9999999999 and size 0.
+
+Replaying a file into :class:`~envs.market.book.OrderBook` reconstructs the visible book
+exactly, up to what the messages cannot know. :func:`replay_lobster` makes that explicit:
+
+* the book before the first message is not in the data: it starts from the first
+  order-book row, one stand-in ("ghost") order per level, owner :data:`GHOST_OWNER`;
+* a level-``L`` file only has messages about the top ``L`` levels, so liquidity deeper
+  than that is never seen arriving. When a price level first enters the visible window
+  from beyond its far edge, the replay sets it to the recorded size (adding or removing
+  ghost shares at the back of the queue) and counts it as *reconciled*;
+* cancellations and executions of orders the replay never saw submitted (they predate
+  the file, were placed deeper than ``L``, or were renumbered by an exchange "replace")
+  take their shares out of that price level, from the ghost order first and then from
+  the back of the queue, and are counted.
+
+Everything else must be explained by the messages: after every message, every level
+that was already inside the visible window must match the file. The count of rows where
+it does not is reported as ``mismatched_rows``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from envs.market import _book_kernels as K
+from envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
+from envs.market.validation import check_int
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "GHOST_OWNER",
+    "MESSAGE_COLUMNS",
+    "ReplayReport",
+    "messages_to_events",
+    "read_messages",
+    "read_orderbook",
+    "replay_lobster",
+]
+
+MESSAGE_COLUMNS = ("time_s", "type", "order_id", "size_shares", "price", "direction")
+#: owner id of stand-in orders for liquidity that predates the data
+GHOST_OWNER = -1
+#: LOBSTER prices are dollars x 10000
+PRICE_SCALE = 10_000
+_DUMMY_ASK, _DUMMY_BID = 9_999_999_999, -9_999_999_999
+
+
+def read_messages(path: str | Path) -> pd.DataFrame:
+    """A LOBSTER message file as a DataFrame with columns :data:`MESSAGE_COLUMNS`.
+
+    ``time_s`` is float seconds after midnight, ``price`` integer dollars x 10000, the
+    rest int64. Raises ``ValueError`` naming the file and row for malformed rows or
+    unknown event types.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, header=None, names=list(MESSAGE_COLUMNS),
+                         dtype={"time_s": np.float64, "type": np.int64, "order_id": np.int64,
+                                "size_shares": np.int64, "price": np.int64, "direction": np.int64})
+    except (ValueError, pd.errors.ParserError) as err:
+        raise ValueError(f"{path}: malformed LOBSTER message file ({err})") from err
+    bad = ~df["type"].between(1, 7)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path}: row {row + 1} has unknown event type {int(df['type'].iloc[row])} (expected 1-7)")
+    bad = ~df["direction"].isin([1, -1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path}: row {row + 1} has direction {int(df['direction'].iloc[row])} (expected 1 or -1)")
+    return df
+
+
+def read_orderbook(path: str | Path, levels: int | None = None) -> np.ndarray:
+    """A LOBSTER order-book file as an int64 array of shape ``(n, 4 * levels)``."""
+    path = Path(path)
+    arr = pd.read_csv(path, header=None, dtype=np.int64).to_numpy()
+    if arr.shape[1] % 4:
+        raise ValueError(f"{path}: {arr.shape[1]} columns is not a multiple of 4")
+    if levels is not None and arr.shape[1] != 4 * check_int("levels", levels, minimum=1):
+        raise ValueError(f"{path}: expected {4 * levels} columns for {levels} levels, got {arr.shape[1]}")
+    return arr
+
+
+def messages_to_events(messages: pd.DataFrame, price_units_per_tick: int = 100) -> np.ndarray:
+    """Book events (``(n, 7)``, :data:`~envs.market.book.EVENT_FIELDS`) for the book-changing messages.
+
+    Types 1 -> limit order, 2 -> partial cancel, 3 -> deletion, 4 -> execution of the
+    named resting order; 5-7 change no visible book and are dropped. Prices become ticks
+    (``price // price_units_per_tick``; 100 for a one-cent tick), times nanoseconds.
+    """
+    msgs = messages[messages["type"].between(1, 4)]
+    price = msgs["price"].to_numpy()
+    if np.any(price % price_units_per_tick):
+        row = int(np.flatnonzero(price % price_units_per_tick)[0])
+        raise ValueError(f"message {msgs.index[row]} price {price[row]} is not on the tick grid of {price_units_per_tick}")
+    mtype = msgs["type"].to_numpy()
+    events = np.zeros((len(msgs), K.N_E), dtype=np.int64)
+    events[:, K.E_TYPE] = np.select([mtype == 1, mtype == 4], [EV_LIMIT, EV_EXECUTE], EV_CANCEL)
+    events[:, K.E_ID] = msgs["order_id"].to_numpy()
+    events[:, K.E_SIDE] = msgs["direction"].to_numpy()
+    events[:, K.E_PRICE] = price // price_units_per_tick
+    events[:, K.E_SIZE] = np.where(mtype == 3, 0, msgs["size_shares"].to_numpy())  # 0: delete all
+    events[:, K.E_TIME] = np.rint(msgs["time_s"].to_numpy() * 1e9).astype(np.int64)
+    return events
+
+
+@dataclass
+class ReplayReport:
+    """What a replay did. Counts are of messages or order-book rows."""
+
+    n_messages: int = 0
+    rows_compared: int = 0
+    mismatched_rows: int = 0
+    levels_compared: int = 0
+    mismatched_levels: int = 0
+    reconciled_levels: int = 0
+    unknown_order_messages: int = 0
+    oversized_messages: int = 0
+    first_mismatch: int | None = None
+    mismatch_examples: list = field(default_factory=list)
+
+
+class _GhostBook:
+    """The replay's book plus its stand-in orders for liquidity the messages never showed."""
+
+    def __init__(self, book: OrderBook) -> None:
+        self.book = book
+        self.ghost: dict[tuple[int, int], int] = {}  # (side, price ticks) -> ghost order id
+        self._next = -2  # ghost ids are negative
+
+    def set_level(self, side: int, price: int, target: int) -> None:
+        """Make the volume at (side, price) equal ``target``.
+
+        Missing shares are added to the level's ghost order (which goes to the back of the
+        queue: where unseen liquidity sits is unknown); surplus shares are taken from the
+        ghost first, then from the real orders at the back of the queue.
+        """
+        have = self.book.volume_at(side, price)
+        if target > have:
+            gid = self.ghost.get((side, price))
+            if gid is not None and gid in self.book:
+                self.book.modify(gid, size_shares=self.book.order(gid).size_shares + target - have)
+            else:
+                self._add_ghost(side, price, target - have)
+        elif target < have:
+            self.remove(side, price, have - target)
+
+    def remove(self, side: int, price: int, size: int) -> None:
+        """Take ``size`` shares out of level (side, price): the ghost first, then real orders from the back."""
+        excess = self.take(side, price, size)
+        for order in reversed(self.book.queue(side, price)):
+            if excess == 0:
+                break
+            cut = min(excess, order.size_shares)
+            self.book.cancel(order.order_id, cut)
+            excess -= cut
+
+    def _add_ghost(self, side: int, price: int, size: int) -> None:
+        gid = self._next
+        self._next -= 1
+        self.book.limit(side, price, size, order_id=gid, owner=GHOST_OWNER)
+        self.ghost[(side, price)] = gid
+
+    def take(self, side: int, price: int, size: int) -> int:
+        """Remove up to ``size`` shares from the ghost at (side, price); return what is left to remove."""
+        gid = self.ghost.get((side, price))
+        if gid is None or gid not in self.book:
+            return size
+        g = self.book.order(gid).size_shares
+        cut = min(g, size)
+        self.book.cancel(gid, cut)
+        return size - cut
+
+
+def _window(row: np.ndarray, levels: int) -> tuple[dict, dict, tuple]:
+    """Per side {price: size} of a file row and its visible range (bid low, ask high)."""
+    asks, bids = {}, {}
+    for i in range(levels):
+        ap, asz, bp, bsz = row[4 * i : 4 * i + 4]
+        if ap != _DUMMY_ASK and asz > 0:
+            asks[int(ap)] = int(asz)
+        if bp != _DUMMY_BID and bsz > 0:
+            bids[int(bp)] = int(bsz)
+    full = len(asks) == levels, len(bids) == levels
+    ask_hi = max(asks) if asks and full[0] else None  # None: the whole side is visible
+    bid_lo = min(bids) if bids and full[1] else None
+    return bids, asks, (bid_lo, ask_hi)
+
+
+def replay_lobster(
+    messages: pd.DataFrame,
+    orderbook: np.ndarray,
+    price_units_per_tick: int = 100,
+    max_examples: int = 5,
+) -> tuple[OrderBook, ReplayReport]:
+    """Replay a LOBSTER day into an :class:`OrderBook`, checking every row of its order-book file.
+
+    See the module docstring for how liquidity that predates the file or lies beyond its
+    depth is handled. Prices in the returned book are ticks of ``price_units_per_tick``
+    LOBSTER units (a cent for 100).
+
+    :return: the book after the last message, and a :class:`ReplayReport`.
+    """
+    if len(messages) != len(orderbook):
+        raise ValueError(f"messages ({len(messages)} rows) and orderbook ({len(orderbook)} rows) differ in length")
+    levels = orderbook.shape[1] // 4
+    unit = price_units_per_tick
+    book = OrderBook(tick_size=unit / PRICE_SCALE, log_events=False)
+    gb = _GhostBook(book)
+    report = ReplayReport(n_messages=len(messages))
+
+    bids, asks, window = _window(orderbook[0], levels)
+    for price, size in asks.items():
+        gb._add_ghost(-1, price // unit, size)
+    for price, size in bids.items():
+        gb._add_ghost(1, price // unit, size)
+
+    mtype = messages["type"].to_numpy()
+    oid = messages["order_id"].to_numpy()
+    size = messages["size_shares"].to_numpy()
+    price = messages["price"].to_numpy() // unit
+    direction = messages["direction"].to_numpy()
+    for k in range(1, len(messages)):
+        t = mtype[k]
+        if t == 1:
+            book.limit(int(direction[k]), int(price[k]), int(size[k]), order_id=int(oid[k]))
+        elif t in (2, 3, 4):
+            o = int(oid[k])
+            if o in book:
+                held = book.order(o).size_shares
+                cut = held if t == 3 else min(int(size[k]), held)
+                if t == 4:
+                    book.process(np.array([[EV_EXECUTE, o, 0, 0, cut, 0, 0]]))
+                else:
+                    book.cancel(o, cut)
+                if int(size[k]) > held:
+                    # the order held less than the message removes: reconciliation cut the
+                    # wrong order at this level; the message says how many shares leave it
+                    report.oversized_messages += 1
+                    gb.remove(int(direction[k]), int(price[k]), int(size[k]) - held)
+            else:
+                report.unknown_order_messages += 1
+                gb.remove(int(direction[k]), int(price[k]), int(size[k]))
+        # types 5-7 do not change the visible book
+
+        prev_window = window
+        bids, asks, window = _window(orderbook[k], levels)
+        bid_lo_prev, ask_hi_prev = prev_window
+        # levels entering the window from beyond its far edge: the data cannot explain them
+        for side, recorded, beyond in ((1, bids, lambda p: bid_lo_prev is not None and p < bid_lo_prev),
+                                       (-1, asks, lambda p: ask_hi_prev is not None and p > ask_hi_prev)):
+            for p, s in recorded.items():
+                if beyond(p) and book.volume_at(side, p // unit) != s:
+                    gb.set_level(side, p // unit, s)
+                    report.reconciled_levels += 1
+        # and our stale levels (orders cancelled while out of view) inside the newly visible range
+        for side, recorded, lo_prev, new_edge in ((1, bids, bid_lo_prev, window[0]), (-1, asks, ask_hi_prev, window[1])):
+            if lo_prev is None:
+                continue
+            while True:
+                px = book.depth(levels)[0 if side == 1 else 2]
+                stale = [int(p) for p in px[px > 0]
+                         if int(p) * unit not in recorded
+                         and (int(p) * unit < lo_prev if side == 1 else int(p) * unit > lo_prev)
+                         and (new_edge is None or (int(p) * unit >= new_edge if side == 1 else int(p) * unit <= new_edge))]
+                if not stale:
+                    break
+                for p in stale:
+                    gb.set_level(side, p, 0)
+                    report.reconciled_levels += 1
+
+        bp, bs, ap, as_ = book.depth(levels)
+        want = orderbook[k]
+        ok = True
+        for i in range(levels):
+            wap, was, wbp, wbs = want[4 * i : 4 * i + 4]
+            if wap != _DUMMY_ASK:
+                report.levels_compared += 1
+                if ap[i] * unit != wap or as_[i] != was:
+                    report.mismatched_levels += 1
+                    ok = False
+            if wbp != _DUMMY_BID:
+                report.levels_compared += 1
+                if bp[i] * unit != wbp or bs[i] != wbs:
+                    report.mismatched_levels += 1
+                    ok = False
+        report.rows_compared += 1
+        if not ok:
+            report.mismatched_rows += 1
+            if report.first_mismatch is None:
+                report.first_mismatch = k
+            if len(report.mismatch_examples) < max_examples:
+                report.mismatch_examples.append((k, messages.iloc[k].to_dict()))
+    logger.info("LOBSTER replay: %s", report)
+    return book, report
