@@ -15,8 +15,10 @@ LIMIT, MARKET, IOC, CANCEL, MODIFY, EXECUTE = range(6)
 
 
 class ReferenceBook:
-    def __init__(self, lot_size: int = 1) -> None:
+    def __init__(self, lot_size: int = 1, skip_unknown_ids: bool = False) -> None:
         self.lot = lot_size
+        self.skip_unknown = skip_unknown_ids  # replay mode, as OrderBook(skip_unknown_ids=True)
+        self.n_skipped = 0
         self.sides = {1: SortedDict(), -1: SortedDict()}  # bids (+1), asks (-1)
         self.where: dict[int, tuple[int, int]] = {}  # order id -> (side, price)
 
@@ -76,8 +78,14 @@ class ReferenceBook:
                 self._rest(side, price, rem, oid, owner, time)
             return fills
         if oid not in self.where:
+            if self.skip_unknown and etype in (CANCEL, EXECUTE, MODIFY):
+                self.n_skipped += 1
+                return []
             raise ValueError("unknown id")
         rside, rprice, entry = self._find(oid)
+        if etype == EXECUTE and self.skip_unknown and size > entry[1]:
+            self.n_skipped += 1
+            size = entry[1]
         if etype == CANCEL:
             if size < 0:
                 raise ValueError("size")
