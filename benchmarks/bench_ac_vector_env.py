@@ -11,15 +11,18 @@ steps / wall time, best of 3 timed windows). The reference, SyncVectorEnv over M
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-from envs.almgren_chriss import AlmgrenChrissEnv
-from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import machine  # noqa: E402
+from envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
+from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv  # noqa: E402
 
 
 def steps_per_second(venv: gym.vector.VectorEnv, seconds: float, repeats: int = 3) -> float:
@@ -36,16 +39,6 @@ def steps_per_second(venv: gym.vector.VectorEnv, seconds: float, repeats: int = 
             n += 1
         best = max(best, n * venv.num_envs / elapsed)
     return best
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}"
 
 
 def main() -> None:

@@ -7,7 +7,10 @@ Streams:
       the GOOG sample's mix (~48% limit orders, most near the touch, 5% of them marketable;
       ~44% cancellations of resting orders; ~8% market orders), stationary book;
   (b) replay: the shared GOOG 2012-06-21 level-10 sample's book-changing messages
-      (submissions, cancellations, deletions, executions) in replay mode.
+      (submissions, cancellations, deletions, executions) in replay mode;
+  (c) simulator: ``MarketSimulator`` with its default background flow (generation of the
+      Poisson/thinning events, matching and impact bookkeeping) over a simulated session,
+      in 60 s steps; its reference is the reference book's rate on stream (a).
 
 Events per second = events / wall time of one ``OrderBook.process`` call on a fresh book,
 matching included, best of 3, on one core; with and without the LOBSTER event log. The
@@ -19,8 +22,6 @@ books must end with the same depth, or the script fails.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,8 +31,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import machine  # noqa: E402
 from envs.market.book import OrderBook  # noqa: E402
 from envs.market.lobster import messages_to_events, read_messages  # noqa: E402
+from envs.market.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 from envs.market.synthetic import synthetic_event_stream  # noqa: E402
 from tests.market.reference_book import ReferenceBook  # noqa: E402
 
@@ -60,17 +63,18 @@ def reference_rate(events: np.ndarray, replay: bool) -> tuple[float, ReferenceBo
     return len(rows) / (time.perf_counter() - start), ref
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}; {os.cpu_count()} cores (1 used); Python {platform.python_version()}; numpy {np.__version__}"
+def simulator_rate(session_s: float, repeats: int = 3) -> tuple[float, int]:
+    best, n_events = 0.0, 0
+    MarketSimulator(SimulatorConfig(warmup_s=1.0), np.random.default_rng(0)).advance(1.0)  # compile
+    for r in range(repeats):
+        sim = MarketSimulator(SimulatorConfig(warmup_s=0.0), np.random.default_rng(r))
+        start = time.perf_counter()
+        n_events = sum(sim.advance(60.0).n_events for _ in range(int(session_s // 60)))
+        best = max(best, n_events / (time.perf_counter() - start))
+    return best, n_events
 
 
-def report(name: str, events: np.ndarray, n_reference: int, replay: bool) -> None:
+def report(name: str, events: np.ndarray, n_reference: int, replay: bool) -> float:
     with_log, _ = numba_rate(events, log_events=True, replay=replay)
     no_log, book = numba_rate(events, log_events=False, replay=replay)
     ref_rate, _ = reference_rate(events[:n_reference], replay)
@@ -87,6 +91,7 @@ def report(name: str, events: np.ndarray, n_reference: int, replay: bool) -> Non
     print(f"  numba book, no event log   {no_log / 1e6:8.2f} M events/s   {no_log / ref_rate:7.1f}x reference")
     print(f"  numba book, LOBSTER log    {with_log / 1e6:8.2f} M events/s   {with_log / ref_rate:7.1f}x reference")
     print(f"  reference (SortedDict)     {ref_rate / 1e6:8.2f} M events/s   (first {n_reference:,} events)")
+    return ref_rate
 
 
 def main() -> None:
@@ -97,12 +102,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     synthetic = synthetic_event_stream(args.events, np.random.default_rng(0))
-    report("(a) synthetic GOOG-mix stream", synthetic, min(args.reference_events, args.events), replay=False)
+    ref_rate = report("(a) synthetic GOOG-mix stream", synthetic, min(args.reference_events, args.events), replay=False)
     if (args.data / GOOG).exists():
         events = messages_to_events(read_messages(args.data / GOOG))
         report("(b) GOOG 2012-06-21 replay", events, len(events), replay=True)
     else:
         print(f"\n(b) skipped: {args.data / GOOG} not found (--data)")
+    sim_rate, n_sim = simulator_rate(23_400.0)
+    print(f"\n(c) simulator, default flow, one 6.5 h session in 60 s steps: {n_sim:,} background events")
+    print(f"  MarketSimulator            {sim_rate / 1e6:8.2f} M events/s   {sim_rate / ref_rate:7.1f}x reference book on (a)")
 
 
 if __name__ == "__main__":

@@ -166,6 +166,7 @@ class OrderBook:
         self._fills = np.zeros((1 << 12, K.N_F), dtype=np.int64)
         self._log = np.zeros((1 << 12 if log_events else 1, K.N_G), dtype=np.int64)
         self._log_chunks: list[np.ndarray] = []
+        self._fill_chunks: list[np.ndarray] = []
         self._next_id = 1
         self._one = np.zeros((1, K.N_E), dtype=np.int64)
 
@@ -261,34 +262,43 @@ class OrderBook:
             priced = events[np.isin(events[:, K.E_TYPE], (K.EV_LIMIT, K.EV_MODIFY)) & (events[:, K.E_PRICE] > 0)]
             if len(priced):
                 self._regrid(int(priced[0, K.E_PRICE]))
-        chunks: list[np.ndarray] = []
-        self._sc[K.S_N_FILLS] = 0
-        while True:
+        self._take_fills()  # drop anything left from a previous call
+        while start < n:
             start, status = K.process(self._sc, self._lvl, self._orders, self._htab, self._fills,
                                       self._log, events, start)
-            if status == K.OK:
-                break
-            if status == K.NEED_ORDER_CAPACITY:
-                self._grow_orders()
-            elif status == K.NEED_FILL_SPACE:
-                chunks.append(self._fills[: self._sc[K.S_N_FILLS]].copy())
-                self._sc[K.S_N_FILLS] = 0
-                if self._fills.shape[0] < 2 * (int(self._sc[K.S_N_ORDERS]) + 2):
-                    self._grow_fills()
-            elif status == K.NEED_LOG_SPACE:
-                self._flush_log()
-            elif status == K.OUT_OF_RANGE:
-                self._regrid(int(events[start, K.E_PRICE]))
-            else:
-                chunks.append(self._fills[: self._sc[K.S_N_FILLS]].copy())
-                self._sc[K.S_N_FILLS] = 0
+            if status != K.OK and not self._make_room(status, events[start]):
+                self._take_fills()
                 fields = dict(zip(EVENT_FIELDS, events[start].tolist()))
                 raise ValueError(f"event {start} refused: {_ERRORS.get(status, status)}; got {fields}")
-            if start >= n:
-                break
-        chunks.append(self._fills[: self._sc[K.S_N_FILLS]].copy())
-        self._sc[K.S_N_FILLS] = 0
-        raw = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        return self._take_fills()
+
+    def _make_room(self, status: int, event: np.ndarray) -> bool:
+        """Grow or flush what kernel ``status`` asks for (``event`` is the one waiting); False for errors."""
+        if status == K.NEED_ORDER_CAPACITY:
+            self._grow_orders()
+        elif status == K.NEED_FILL_SPACE:
+            self._flush_fills()
+        elif status == K.NEED_LOG_SPACE:
+            self._flush_log()
+        elif status == K.OUT_OF_RANGE:
+            self._regrid(int(event[K.E_PRICE]))
+        else:
+            return False
+        return True
+
+    def _flush_fills(self) -> None:
+        n = int(self._sc[K.S_N_FILLS])
+        if n:
+            self._fill_chunks.append(self._fills[:n].copy())
+            self._sc[K.S_N_FILLS] = 0
+        if self._fills.shape[0] < 2 * (int(self._sc[K.S_N_ORDERS]) + 2):
+            self._grow_fills()
+
+    def _take_fills(self) -> np.ndarray:
+        """All fills since the last call, as a :data:`FILL_DTYPE` array; resets the buffer."""
+        self._flush_fills()
+        chunks, self._fill_chunks = self._fill_chunks, []
+        raw = np.concatenate(chunks) if chunks else np.zeros((0, K.N_F), dtype=np.int64)
         return raw.view(FILL_DTYPE).reshape(-1)
 
     def _one_event(self, etype: int, order_id: int, side: int, price: int, size: int, owner: int, time_ns: int) -> np.ndarray:

@@ -64,6 +64,14 @@ class IntradayVolumeProfile:
     def _daily_integral(self) -> float:
         return float(self._integral_within_day(np.float64(1.0)))
 
+    def mean_intensity(self) -> float:
+        """Mean of ``w(u)`` over the day (its exact integral over [0, 1])."""
+        return self._daily_integral
+
+    def max_intensity(self) -> float:
+        """Maximum of ``w(u)`` on [0, 1] (at the open or the close: ``w`` is convex)."""
+        return float(max(self.intensity(np.float64(0.0)), self.intensity(np.float64(1.0))))
+
     def cumulative_fraction(self, t_days: np.ndarray) -> np.ndarray:
         """Expected volume traded in ``[0, t_days]`` as a multiple of one day's volume."""
         t = np.asarray(t_days, dtype=np.float64)

@@ -1,0 +1,358 @@
+"""Background order flow and impact dynamics of the simulated market.
+
+Zero-intelligence flow in the spirit of Cont, Stoikov and Talreja (2010), "A stochastic
+model for order book dynamics", Operations Research 58(3):
+
+* **limit orders** arrive as Poisson processes, at rate ``lambda_d`` (orders/s) at
+  distance ``d = 1..K`` ticks from an anchor: the opposite best quote, as in CST
+  (``anchor="opposite_best"``), or the reference price ``m`` the flow centres on
+  (``anchor="reference"``, the default: a buy at distance ``d`` goes to
+  ``ceil(m) - d``, a sell to ``floor(m) + d``);
+* **cancellations**: every resting background order is cancelled at rate ``theta`` per
+  second, so a level's cancellation rate is proportional to its queue;
+* **market orders** arrive at rate ``mu`` per side (orders/s), optionally self-exciting:
+  a Hawkes intensity ``mu + sum_i alpha exp(-beta (t - t_i))`` per side;
+* sizes are geometric in lots with the configured means (shares).
+
+With per-order cancellation rate ``theta``, each queue is an immigration-death process
+whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
+therefore written in the terms of Obizhaeva and Wang (2013), "Optimal trading strategy
+and supply/demand dynamics", J. Financial Markets 16: a steady-state depth profile
+``depth_shares[d-1]`` (shares at distance ``d``) and a resilience ``rho`` (1/s):
+``theta = rho`` and ``lambda_d = rho * depth_shares[d-1] / mean_limit_size_shares``.
+Depleted liquidity refills toward its steady state at rate ``rho``.
+
+All rates except ``theta`` follow the U-shaped intraday activity of
+:class:`~envs.market.volume.IntradayVolumeProfile` (normalised to mean 1 over the
+session), so volume is heavier at the open and close.
+
+Impact of aggressive volume on the price ``m`` (ticks) the flow centres on,
+``m = m_fundamental + m_transient``. Aggressive volume is the agent's (any marketable
+order) and the background market orders'; a buy of ``v`` shares counts ``+v``. Background
+limit orders that happen to cross are quotes repositioning toward ``m`` and carry none
+(feeding them back would make the centre run away):
+
+* **mechanical**: walking the book (nothing to configure beyond the depth profile);
+* **transient**: ``m_transient += kappa * v``, decaying at rate ``rho``
+  (``transient_ticks_per_share``; OW's price deficit ``x / q`` with ``kappa = 1/q``);
+* **permanent**: ``m_fundamental += gamma * v`` (``permanent_ticks_per_share``), plus an
+  optional exogenous diffusion ``sigma_ticks_per_sqrt_s``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+from numba import njit
+
+from envs.market import _book_kernels as K
+from envs.market.validation import (
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from envs.market.volume import IntradayVolumeProfile
+
+__all__ = ["FlowConfig", "ImpactConfig", "flow_params"]
+
+
+@dataclass(frozen=True)
+class ImpactConfig:
+    """How aggressive volume moves the price the background flow centres on.
+
+    :param transient_ticks_per_share: ``kappa``: centre shift per share of signed
+        aggressive volume, decaying at the flow's resilience ``rho`` (ticks/share).
+    :param permanent_ticks_per_share: ``gamma``: lasting shift of the centre (ticks/share).
+    :param sigma_ticks_per_sqrt_s: exogenous diffusion of the centre (ticks/sqrt(s)).
+    """
+
+    transient_ticks_per_share: float = 2e-4
+    permanent_ticks_per_share: float = 5e-5
+    sigma_ticks_per_sqrt_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_nonnegative("transient_ticks_per_share", self.transient_ticks_per_share)
+        check_nonnegative("permanent_ticks_per_share", self.permanent_ticks_per_share)
+        check_nonnegative("sigma_ticks_per_sqrt_s", self.sigma_ticks_per_sqrt_s)
+
+
+def _default_depth() -> tuple[float, ...]:
+    # shares resting at 1..10 ticks from the anchor: thinner at the touch, a hump behind it
+    return (1500.0, 2000.0, 2500.0, 2500.0, 2500.0, 2000.0, 2000.0, 1500.0, 1500.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Background order flow (module docstring). Times in seconds, sizes in shares.
+
+    :param depth_shares: steady-state depth at distance 1..K ticks from the anchor.
+    :param resilience_per_s: ``rho``: refill rate of depleted liquidity; also each
+        background order's cancellation rate ``theta``.
+    :param mean_limit_size_shares: mean limit order size (geometric in lots).
+    :param market_rate_per_s: ``mu``: baseline market orders per second, per side.
+    :param mean_market_size_shares: mean market order size (geometric in lots).
+    :param hawkes_alpha_per_s: jump of a side's market-order intensity after each of its
+        market orders (1/s); 0 disables self-excitation.
+    :param hawkes_beta_per_s: decay rate of that excitation (1/s); stationarity needs
+        ``alpha < beta``.
+    :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
+    :param session_s: trading-session length for the intraday profile (6.5 h by default).
+    :param intraday: the U-shaped activity profile (``None``: flat).
+    """
+
+    depth_shares: tuple[float, ...] = field(default_factory=_default_depth)
+    resilience_per_s: float = 0.1
+    mean_limit_size_shares: float = 100.0
+    market_rate_per_s: float = 0.5
+    mean_market_size_shares: float = 100.0
+    hawkes_alpha_per_s: float = 0.0
+    hawkes_beta_per_s: float = 1.0
+    anchor: str = "reference"
+    session_s: float = 23_400.0
+    intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
+
+    def __post_init__(self) -> None:
+        depth = tuple(float(x) for x in self.depth_shares)
+        if not depth:
+            raise ValueError("depth_shares must list at least one level")
+        for i, x in enumerate(depth):
+            check_nonnegative(f"depth_shares[{i}]", x)
+        object.__setattr__(self, "depth_shares", depth)
+        check_positive("resilience_per_s", self.resilience_per_s)
+        check_positive("mean_limit_size_shares", self.mean_limit_size_shares)
+        check_nonnegative("market_rate_per_s", self.market_rate_per_s)
+        check_positive("mean_market_size_shares", self.mean_market_size_shares)
+        check_nonnegative("hawkes_alpha_per_s", self.hawkes_alpha_per_s)
+        check_positive("hawkes_beta_per_s", self.hawkes_beta_per_s)
+        if self.hawkes_alpha_per_s >= self.hawkes_beta_per_s:
+            raise ValueError(
+                f"hawkes_alpha_per_s must be < hawkes_beta_per_s for a stationary process, got "
+                f"alpha={self.hawkes_alpha_per_s!r}, beta={self.hawkes_beta_per_s!r}"
+            )
+        check_choice("anchor", self.anchor, ("reference", "opposite_best"))
+        check_positive("session_s", self.session_s)
+        if isinstance(self.intraday, Mapping):
+            object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
+        values = dict(values or {})
+        if "depth_shares" in values:
+            values["depth_shares"] = tuple(values["depth_shares"])
+        return cls(**values)
+
+    def limit_rates_per_s(self) -> np.ndarray:
+        """``lambda_d`` (orders/s per side) for ``d = 1..K`` at average intraday activity."""
+        return self.resilience_per_s * np.asarray(self.depth_shares) / self.mean_limit_size_shares
+
+    def expected_volume_per_s(self) -> float:
+        """Expected traded shares per second from background market orders (both sides)."""
+        return 2.0 * self.market_rate_per_s * self.mean_market_size_shares / (
+            1.0 - self.hawkes_alpha_per_s / self.hawkes_beta_per_s)
+
+
+# --- flow parameters and state as arrays for the kernel ----------------------------------
+
+# float parameters (fp)
+P_THETA, P_LAM_TOTAL, P_MU, P_ALPHA, P_BETA, P_P_LIMIT, P_P_MARKET = 0, 1, 2, 3, 4, 5, 6
+P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
+P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON, P_OWNER_AGENT = 14, 15, 16, 17, 18, 19
+N_P = 20
+# float state (fs)
+S_T, S_M_FUND, S_M_TRANS, S_EXC_BUY, S_EXC_SELL = 0, 1, 2, 3, 4
+S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL = 5, 6, 7, 8, 9
+N_S = 12
+# int state (is_): next background order id, live background orders
+I_NEXT_ID, I_N_LIVE = 0, 1
+N_I = 4
+#: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
+LIVE_FULL = 100
+
+
+def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(fp, cum_weights)``: the kernel's float parameters and the cumulative distance weights."""
+    lam = flow.limit_rates_per_s()
+    fp = np.zeros(N_P)
+    fp[P_THETA] = flow.resilience_per_s
+    fp[P_LAM_TOTAL] = 2.0 * lam.sum()
+    fp[P_MU] = flow.market_rate_per_s
+    fp[P_ALPHA] = flow.hawkes_alpha_per_s
+    fp[P_BETA] = flow.hawkes_beta_per_s
+    fp[P_P_LIMIT] = min(1.0, lot / flow.mean_limit_size_shares)  # geometric in lots
+    fp[P_P_MARKET] = min(1.0, lot / flow.mean_market_size_shares)
+    fp[P_KAPPA] = impact.transient_ticks_per_share
+    fp[P_GAMMA] = impact.permanent_ticks_per_share
+    fp[P_SIGMA] = impact.sigma_ticks_per_sqrt_s
+    fp[P_RHO] = flow.resilience_per_s
+    fp[P_ANCHOR_REF] = 1.0 if flow.anchor == "reference" else 0.0
+    fp[P_SESSION] = flow.session_s
+    prof = flow.intraday
+    if prof is not None:
+        fp[P_TOD_ON] = 1.0
+        fp[P_OPEN], fp[P_CLOSE], fp[P_DECAY] = prof.open_boost, prof.close_boost, prof.decay_frac
+        fp[P_TOD_NORM] = 1.0 / prof.mean_intensity()
+        fp[P_TOD_MAX] = prof.max_intensity() * fp[P_TOD_NORM]
+    else:
+        fp[P_TOD_MAX] = 1.0
+    total = lam.sum()
+    cum = np.cumsum(lam) / total if total > 0 else np.linspace(1.0 / len(lam), 1.0, len(lam))
+    return fp, cum
+
+
+@njit(cache=True)
+def _tod(fp, t):
+    """Intraday activity multiplier (mean 1 over the session) at time ``t`` seconds."""
+    if fp[P_TOD_ON] == 0.0:
+        return 1.0
+    u = (t % fp[P_SESSION]) / fp[P_SESSION]
+    d = fp[P_DECAY]
+    return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u / d) + fp[P_CLOSE] * math.exp(-(1.0 - u) / d))
+
+
+@njit(cache=True)
+def _geometric_lots(rng, p):
+    if p >= 1.0:
+        return 1
+    return 1 + np.int64(math.log(1.0 - rng.random()) / math.log(1.0 - p))
+
+
+@njit(cache=True)
+def apply_impact(fs, fp, signed_volume):
+    """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
+    fs[S_M_TRANS] += fp[P_KAPPA] * signed_volume
+    fs[S_M_FUND] += fp[P_GAMMA] * signed_volume
+    fs[S_SIGNED_VOL] += signed_volume
+
+
+@njit(cache=True)
+def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
+    """Generate and apply background events until ``t_end`` (s); return a book status.
+
+    A non-OK status leaves the event that needs it in ``evbuf`` with ``fs[S_PENDING] = 1``;
+    call again after the caller has made room, and it is applied first.
+    """
+    lot = sc[K.S_LOT]
+    n_k = cum_w.shape[0]
+    theta = fp[P_THETA]
+    while True:
+        if fs[S_PENDING] == 0.0:
+            n_live = is_[I_N_LIVE]
+            if n_live >= live.shape[0]:
+                return LIVE_FULL  # before drawing anything: the caller grows ``live``
+            t = fs[S_T]
+            mu = fp[P_MU]
+            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * fp[P_TOD_MAX] + theta * n_live + fs[S_EXC_BUY] + fs[S_EXC_SELL]
+            if bound <= 0.0:
+                fs[S_T] = t_end
+                return K.OK
+            dt = -math.log(1.0 - rng.random()) / bound
+            if t + dt > t_end:
+                # memoryless: nothing happens before t_end; carry the deterministic decays
+                dt = t_end - t
+                _advance_clock(rng, fp, fs, dt)
+                fs[S_T] = t_end
+                return K.OK
+            _advance_clock(rng, fp, fs, dt)
+            t += dt
+            fs[S_T] = t
+            tod = _tod(fp, t)
+            u = rng.random() * bound
+            lam_lim = fp[P_LAM_TOTAL] * tod
+            lam_buy = mu * tod + fs[S_EXC_BUY]
+            lam_sell = mu * tod + fs[S_EXC_SELL]
+            m = fs[S_M_FUND] + fs[S_M_TRANS]
+            time_ns = np.int64(t * 1e9)
+            if u < lam_lim:
+                direction = 1 if rng.random() < 0.5 else -1
+                v = rng.random()
+                d = 0
+                while d < n_k - 1 and cum_w[d] < v:
+                    d += 1
+                dist = d + 1
+                if fp[P_ANCHOR_REF] == 1.0:
+                    price = np.int64(math.ceil(m)) - dist if direction > 0 else np.int64(math.floor(m)) + dist
+                else:
+                    bb = sc[K.S_BEST_BID]
+                    ba = sc[K.S_BEST_ASK]
+                    if direction > 0:
+                        opp = sc[K.S_BASE] + ba if ba < sc[K.S_N_LEVELS] else np.int64(math.floor(m)) + 1
+                        price = opp - dist
+                    else:
+                        opp = sc[K.S_BASE] + bb if bb >= 0 else np.int64(math.ceil(m)) - 1
+                        price = opp + dist
+                if price < 1:
+                    price = 1
+                evbuf[0, K.E_TYPE] = K.EV_LIMIT
+                evbuf[0, K.E_ID] = is_[I_NEXT_ID]
+                evbuf[0, K.E_SIDE] = direction
+                evbuf[0, K.E_PRICE] = price
+                evbuf[0, K.E_SIZE] = _geometric_lots(rng, fp[P_P_LIMIT]) * lot
+                is_[I_NEXT_ID] += 1
+            elif u < lam_lim + theta * n_live:
+                # cancel a uniformly chosen live background order (drop ids filled meanwhile)
+                oid = -1
+                while is_[I_N_LIVE] > 0:
+                    j = rng.integers(0, is_[I_N_LIVE])
+                    cand = live[j]
+                    is_[I_N_LIVE] -= 1
+                    live[j] = live[is_[I_N_LIVE]]
+                    if K.h_find(htab, cand) != -1:
+                        oid = cand
+                        break
+                if oid == -1:
+                    continue
+                evbuf[0, K.E_TYPE] = K.EV_CANCEL
+                evbuf[0, K.E_ID] = oid
+                evbuf[0, K.E_SIDE] = 0
+                evbuf[0, K.E_PRICE] = 0
+                evbuf[0, K.E_SIZE] = 0
+            elif u < lam_lim + theta * n_live + lam_buy + lam_sell:
+                direction = 1 if u < lam_lim + theta * n_live + lam_buy else -1
+                evbuf[0, K.E_TYPE] = K.EV_MARKET
+                evbuf[0, K.E_ID] = is_[I_NEXT_ID]
+                evbuf[0, K.E_SIDE] = direction
+                evbuf[0, K.E_PRICE] = 0
+                evbuf[0, K.E_SIZE] = _geometric_lots(rng, fp[P_P_MARKET]) * lot
+                is_[I_NEXT_ID] += 1
+                if direction > 0:
+                    fs[S_EXC_BUY] += fp[P_ALPHA]
+                else:
+                    fs[S_EXC_SELL] += fp[P_ALPHA]
+            else:
+                continue  # thinning: a rejected proposal
+            evbuf[0, K.E_OWNER] = 0
+            evbuf[0, K.E_TIME] = time_ns
+        n_fills_before = sc[K.S_N_FILLS]
+        _, status = K.process(sc, lvl, orders, htab, fills, log, evbuf, 0)
+        if status != K.OK:
+            fs[S_PENDING] = 1.0
+            return status
+        fs[S_PENDING] = 0.0
+        fs[S_N_BG_EVENTS] += 1.0
+        signed = 0
+        for f in range(n_fills_before, sc[K.S_N_FILLS]):
+            signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
+            fs[S_VOL] += fills[f, K.F_SIZE]
+            fs[S_VALUE] += fills[f, K.F_SIZE] * fills[f, K.F_PRICE]
+        # only market orders carry impact: a background limit order that crosses is a quote
+        # repositioning toward the centre, and feeding it back would make the centre run away
+        if signed != 0 and evbuf[0, K.E_TYPE] == K.EV_MARKET:
+            apply_impact(fs, fp, signed)
+        if evbuf[0, K.E_TYPE] == K.EV_LIMIT and K.h_find(htab, evbuf[0, K.E_ID]) != -1:
+            live[is_[I_N_LIVE]] = evbuf[0, K.E_ID]
+            is_[I_N_LIVE] += 1
+
+
+@njit(cache=True)
+def _advance_clock(rng, fp, fs, dt):
+    """Deterministic decays (Hawkes excitation, transient impact) and diffusion over ``dt`` s."""
+    decay = math.exp(-fp[P_BETA] * dt)
+    fs[S_EXC_BUY] *= decay
+    fs[S_EXC_SELL] *= decay
+    fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
+    if fp[P_SIGMA] > 0.0:
+        fs[S_M_FUND] += fp[P_SIGMA] * math.sqrt(dt) * rng.standard_normal()

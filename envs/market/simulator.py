@@ -1,0 +1,257 @@
+"""A single-asset market: the order book, its background flow and impact dynamics, on a clock.
+
+:class:`MarketSimulator` advances time by any step (seconds), generating and matching the
+background events of :mod:`envs.market.flow`; between steps an agent submits, cancels
+and modifies its own orders (owner :data:`AGENT_OWNER`), which match immediately. Each
+step returns a :class:`StepReport` of what happened: all trades, the agent's fills, the
+traded volume and VWAP, and the book at the end.
+
+Everything random comes from the ``np.random.Generator`` given to the constructor (or to
+:meth:`MarketSimulator.reset`): the same seed reproduces the same event stream exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from envs.market import _book_kernels as K
+from envs.market import flow as F
+from envs.market.book import OrderBook
+from envs.market.flow import FlowConfig, ImpactConfig
+from envs.market.validation import check_int, check_nonnegative, check_positive
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AGENT_OWNER", "BACKGROUND_OWNER", "MarketSimulator", "SimulatorConfig", "StepReport"]
+
+BACKGROUND_OWNER = 0
+AGENT_OWNER = 1
+_AGENT_ID0 = 1 << 50  # agent order ids start here; background ids count up from 1
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Configuration of :class:`MarketSimulator`.
+
+    :param tick_size: currency per tick.
+    :param lot_size: shares per lot.
+    :param initial_mid_ticks: the centre price at the start (ticks; a half-integer gives
+        a one-tick spread in the steady state).
+    :param warmup_s: seconds of background flow run by :meth:`MarketSimulator.reset` before
+        time 0 of the session, so the book starts in its steady state (several ``1/rho``).
+    :param start_of_day_s: where in the trading session time 0 falls (seconds after the
+        open), for the intraday activity profile.
+    :param flow: the background flow.
+    :param impact: the impact dynamics.
+    :param log_events: keep the book's LOBSTER-convention event log.
+    """
+
+    tick_size: float = 0.01
+    lot_size: int = 1
+    initial_mid_ticks: float = 10_000.5
+    warmup_s: float = 300.0
+    start_of_day_s: float = 0.0
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    impact: ImpactConfig = field(default_factory=ImpactConfig)
+    log_events: bool = False
+
+    def __post_init__(self) -> None:
+        check_positive("tick_size", self.tick_size)
+        check_int("lot_size", self.lot_size, minimum=1)
+        check_positive("initial_mid_ticks", self.initial_mid_ticks)
+        check_nonnegative("warmup_s", self.warmup_s)
+        check_nonnegative("start_of_day_s", self.start_of_day_s)
+        if isinstance(self.flow, Mapping):
+            object.__setattr__(self, "flow", FlowConfig.from_mapping(self.flow))
+        if isinstance(self.impact, Mapping):
+            object.__setattr__(self, "impact", ImpactConfig(**self.impact))
+        if not isinstance(self.flow, FlowConfig) or not isinstance(self.impact, ImpactConfig):
+            raise TypeError("flow and impact must be FlowConfig / ImpactConfig instances or mappings")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None = None, **overrides: Any) -> SimulatorConfig:
+        """A config from a mapping (e.g. a Hydra node) and keyword overrides."""
+        merged = {**dict(values or {}), **overrides}
+        return cls(**merged)
+
+
+@dataclass
+class StepReport:
+    """What happened during one :meth:`MarketSimulator.advance`.
+
+    Prices in ticks, sizes in shares, times in seconds. ``trades`` and ``agent_fills``
+    are :data:`~envs.market.book.FILL_DTYPE` arrays (the agent's fills include its
+    passive orders filled by the background flow); ``vwap_ticks`` is NaN without trades.
+    """
+
+    t_start_s: float
+    t_end_s: float
+    trades: np.ndarray
+    agent_fills: np.ndarray
+    volume_shares: int
+    vwap_ticks: float
+    n_events: int
+    best_bid: int | None
+    best_ask: int | None
+    mid_ticks: float | None
+    reference_ticks: float
+
+
+class MarketSimulator:
+    """Order book + background flow + impact, advanced by time steps.
+
+    :param config: the market's configuration.
+    :param rng: the source of every random number.
+    """
+
+    def __init__(self, config: SimulatorConfig | None = None, rng: np.random.Generator | None = None) -> None:
+        self.config = config if config is not None else SimulatorConfig()
+        if not isinstance(self.config, SimulatorConfig):
+            raise TypeError(f"config must be a SimulatorConfig, got {type(config).__name__}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        self._fp, self._cum_w = F.flow_params(self.config.flow, self.config.impact, self.config.lot_size)
+        self.reset(rng if rng is not None else np.random.default_rng())
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        """Empty the book, restart the clock and run ``warmup_s`` of background flow."""
+        if rng is not None:
+            if not isinstance(rng, np.random.Generator):
+                raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+            self.rng = rng
+        cfg = self.config
+        depth_levels = len(cfg.flow.depth_shares)
+        self.book = OrderBook(tick_size=cfg.tick_size, lot_size=cfg.lot_size, n_levels=1 << 14,
+                              base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
+                              capacity=max(1 << 10, 8 * depth_levels * 16), log_events=cfg.log_events)
+        self._fs = np.zeros(F.N_S)
+        self._fs[F.S_M_FUND] = cfg.initial_mid_ticks
+        self._fs[F.S_T] = cfg.start_of_day_s - cfg.warmup_s
+        self._is = np.zeros(F.N_I, dtype=np.int64)
+        self._is[F.I_NEXT_ID] = 1
+        self._live = np.zeros(1 << 12, dtype=np.int64)
+        self._evbuf = np.zeros((1, K.N_E), dtype=np.int64)
+        self._next_agent_id = _AGENT_ID0
+        if cfg.warmup_s > 0:
+            self._run_until(cfg.start_of_day_s)
+            self.book._take_fills()
+        self._t0 = cfg.start_of_day_s
+
+    @property
+    def time_s(self) -> float:
+        """Seconds since time 0 of the session (negative during warm-up)."""
+        return float(self._fs[F.S_T]) - self.config.start_of_day_s
+
+    @property
+    def reference_ticks(self) -> float:
+        """The price the background flow centres on: fundamental + transient (ticks)."""
+        return float(self._fs[F.S_M_FUND] + self._fs[F.S_M_TRANS])
+
+    @property
+    def fundamental_ticks(self) -> float:
+        """The fundamental (permanent-impact and diffusion) part of the reference (ticks)."""
+        return float(self._fs[F.S_M_FUND])
+
+    # -- the clock -------------------------------------------------------------------------
+
+    def _run_until(self, t_end: float) -> None:
+        b = self.book
+        while True:
+            status = F.run_flow(self.rng, self._fp, self._cum_w, self._fs, self._is, self._live,
+                                b._sc, b._lvl, b._orders, b._htab, b._fills, b._log, self._evbuf, t_end)
+            if status == K.OK:
+                return
+            if status == F.LIVE_FULL:
+                self._live = np.concatenate([self._live, np.zeros_like(self._live)])
+            elif not b._make_room(status, self._evbuf[0]):  # pragma: no cover - flow emits valid events
+                raise RuntimeError(f"background flow produced an invalid event (status {status}): {self._evbuf[0]}")
+
+    def advance(self, dt_s: float) -> StepReport:
+        """Run the background flow for ``dt_s`` seconds and report what happened."""
+        dt_s = check_positive("dt_s", dt_s)
+        t_start = self.time_s
+        self._fs[F.S_VOL] = 0.0
+        self._fs[F.S_VALUE] = 0.0
+        n_before = float(self._fs[F.S_N_BG_EVENTS])
+        self.book._take_fills()
+        self._run_until(self._fs[F.S_T] + dt_s)
+        trades = self.book._take_fills()
+        return self._report(t_start, trades, int(self._fs[F.S_N_BG_EVENTS] - n_before))
+
+    def _report(self, t_start: float, trades: np.ndarray, n_events: int) -> StepReport:
+        mine = (trades["aggressor_owner"] == AGENT_OWNER) | (trades["resting_owner"] == AGENT_OWNER)
+        volume = int(trades["size_shares"].sum())
+        vwap = float((trades["size_shares"] * trades["price_ticks"]).sum() / volume) if volume else math.nan
+        return StepReport(t_start, self.time_s, trades, trades[mine], volume, vwap, n_events,
+                          self.book.best_bid, self.book.best_ask, self.book.mid, self.reference_ticks)
+
+    # -- the agent's orders ----------------------------------------------------------------
+
+    def _agent_id(self) -> int:
+        oid = self._next_agent_id
+        self._next_agent_id += 1
+        return oid
+
+    def _after_agent_trade(self, fills: np.ndarray) -> np.ndarray:
+        signed = int((fills["size_shares"] * fills["aggressor_side"]).sum())
+        if signed:
+            F.apply_impact(self._fs, self._fp, float(signed))
+        return fills
+
+    @property
+    def _time_ns(self) -> int:
+        return int(self._fs[F.S_T] * 1e9)
+
+    def submit_market(self, side: Any, size_shares: int) -> np.ndarray:
+        """The agent's market order; returns its fills (walks the book; impact applies)."""
+        return self._after_agent_trade(self.book.market(side, size_shares, order_id=self._agent_id(),
+                                                        owner=AGENT_OWNER, time_ns=self._time_ns))
+
+    def submit_limit(self, side: Any, price_ticks: int, size_shares: int) -> tuple[int, np.ndarray]:
+        """The agent's limit order; returns ``(order_id, fills)``; the remainder rests."""
+        oid = self._agent_id()
+        fills = self.book.limit(side, price_ticks, size_shares, order_id=oid, owner=AGENT_OWNER, time_ns=self._time_ns)
+        return oid, self._after_agent_trade(fills)
+
+    def submit_ioc(self, side: Any, price_ticks: int, size_shares: int) -> np.ndarray:
+        """The agent's immediate-or-cancel order; returns its fills."""
+        return self._after_agent_trade(self.book.ioc(side, price_ticks, size_shares, order_id=self._agent_id(),
+                                                     owner=AGENT_OWNER, time_ns=self._time_ns))
+
+    def cancel(self, order_id: int, size_shares: int | None = None) -> None:
+        """Cancel (part of) one of the agent's resting orders."""
+        self._check_agent_order(order_id)
+        self.book.cancel(order_id, size_shares, time_ns=self._time_ns)
+
+    def modify(self, order_id: int, price_ticks: int | None = None, size_shares: int | None = None) -> np.ndarray:
+        """Modify one of the agent's resting orders (priority rules of :meth:`OrderBook.modify`)."""
+        self._check_agent_order(order_id)
+        return self._after_agent_trade(self.book.modify(order_id, price_ticks, size_shares, time_ns=self._time_ns))
+
+    def _check_agent_order(self, order_id: int) -> None:
+        if order_id not in self.book or self.book.order(order_id).owner != AGENT_OWNER:
+            raise ValueError(f"order_id {order_id!r} is not a resting order of the agent")
+
+    def expected_volume_shares(self, t0_s: float, t1_s: float) -> float:
+        """Expected background traded volume between two session times (shares).
+
+        Market orders are the traded volume (marketable limit orders are rare in steady
+        state); their rate follows the intraday profile.
+        """
+        if t1_s <= t0_s:
+            raise ValueError(f"need t1_s > t0_s, got {t0_s!r}, {t1_s!r}")
+        flow = self.config.flow
+        per_s = flow.expected_volume_per_s()
+        prof = flow.intraday
+        if prof is None:
+            return per_s * (t1_s - t0_s)
+        day = flow.session_s
+        frac = prof.cumulative_fraction(np.array([t0_s, t1_s]) / day + self.config.start_of_day_s / day)
+        return float(per_s * day * (frac[1] - frac[0]))

@@ -1,0 +1,169 @@
+"""The market simulator: seeded background flow, intraday activity, Hawkes, agent orders, impact."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from envs.market import flow as F
+from envs.market.flow import FlowConfig, ImpactConfig
+from envs.market.impact import fit_decay, metaorder_impact
+from envs.market.simulator import AGENT_OWNER, MarketSimulator, SimulatorConfig
+
+
+def sim_with(seed=0, **flow_kw):
+    impact = flow_kw.pop("impact", ImpactConfig())
+    warmup = flow_kw.pop("warmup_s", 200.0)
+    return MarketSimulator(SimulatorConfig(flow=FlowConfig(**flow_kw), impact=impact, warmup_s=warmup),
+                           np.random.default_rng(seed))
+
+
+def test_same_seed_reproduces_the_event_stream_exactly():
+    def run(seed):
+        sim = sim_with(seed)
+        reports = [sim.advance(5.0) for _ in range(20)]
+        return np.concatenate([r.trades for r in reports]), sim.book.orders()
+
+    (t1, o1), (t2, o2), (t3, _) = run(7), run(7), run(8)
+    assert np.array_equal(t1, t2) and o1.equals(o2)
+    assert len(t1) > 50 and not (len(t1) == len(t3) and np.array_equal(t1, t3))
+
+
+def test_book_stays_uncrossed_and_consistent_while_the_clock_runs():
+    sim = sim_with(1, hawkes_alpha_per_s=0.5, hawkes_beta_per_s=1.0)
+    for _ in range(40):
+        r = sim.advance(3.0)
+        assert r.best_bid is None or r.best_ask is None or r.best_bid < r.best_ask
+        assert r.volume_shares == int(r.trades["size_shares"].sum())
+    sim.book.check_invariants()
+
+
+def test_steady_state_depth_matches_the_configured_profile():
+    depth = (1000.0, 2000.0, 3000.0)
+    sim = sim_with(2, depth_shares=depth, market_rate_per_s=0.0, intraday=None, resilience_per_s=0.2,
+                   warmup_s=100.0)
+    totals = np.zeros(3)
+    n = 200
+    for _ in range(n):
+        sim.advance(2.0)
+        m = sim.reference_ticks
+        for d in range(3):
+            totals[d] += sim.book.volume_at("buy", math.ceil(m) - (d + 1)) + sim.book.volume_at("sell", math.floor(m) + d + 1)
+    mean_per_side = totals / (2 * n)
+    np.testing.assert_allclose(mean_per_side, depth, rtol=0.15)
+
+
+def test_traded_volume_follows_the_u_shaped_intraday_profile():
+    sim = sim_with(3, warmup_s=0.0)
+    day = sim.config.flow.session_s
+    half_hours = [sim.advance(1800.0).volume_shares for _ in range(int(day // 1800))]
+    expected = [sim.expected_volume_shares(i * 1800.0, (i + 1) * 1800.0) for i in range(len(half_hours))]
+    assert half_hours[0] > half_hours[6] < half_hours[-1]  # heavy open and close, light midday
+    assert sum(half_hours) == pytest.approx(sum(expected), rel=0.05)
+    np.testing.assert_allclose(half_hours, expected, rtol=0.25)
+
+
+def test_hawkes_market_orders_cluster_and_raise_the_rate_by_the_branching_factor():
+    base = dict(intraday=None, warmup_s=0.0, mean_market_size_shares=1.0, depth_shares=(50_000.0,) * 3)
+    poisson = sim_with(4, market_rate_per_s=0.5, **base)
+    hawkes = sim_with(4, market_rate_per_s=0.5, hawkes_alpha_per_s=0.6, hawkes_beta_per_s=1.0, **base)
+    counts = {}
+    for name, sim in (("poisson", poisson), ("hawkes", hawkes)):
+        counts[name] = np.array([len(sim.advance(10.0).trades) for _ in range(300)])
+    # E[rate] = mu / (1 - alpha/beta): 2.5x; and over-dispersed counts (Fano factor > 1)
+    ratio = counts["hawkes"].mean() / counts["poisson"].mean()
+    assert ratio == pytest.approx(1.0 / (1.0 - 0.6), rel=0.15)
+    fano = lambda c: c.var() / c.mean()  # noqa: E731
+    assert fano(counts["poisson"]) == pytest.approx(1.0, abs=0.35)
+    assert fano(counts["hawkes"]) > 2.0
+
+
+def test_agent_orders_are_told_apart_and_never_cancelled_by_the_flow():
+    sim = sim_with(5)
+    bid = sim.book.best_bid
+    oid, fills = sim.submit_limit("buy", bid, 300)
+    far_id, _ = sim.submit_limit("sell", sim.book.best_ask + 50, 100)
+    assert len(fills) == 0 and sim.book.order(oid).owner == AGENT_OWNER
+    filled = 0
+    for _ in range(200):
+        r = sim.advance(2.0)
+        assert (r.agent_fills["resting_owner"] == AGENT_OWNER).all()
+        filled += int(r.agent_fills["size_shares"].sum())
+        if oid not in sim.book:
+            break
+    assert filled > 0  # background market sells reached our bid
+    assert far_id in sim.book  # a background cancel never touches the agent's orders
+    sim.cancel(far_id)
+    assert far_id not in sim.book
+    with pytest.raises(ValueError, match="not a resting order of the agent"):
+        sim.cancel(1)  # a background order id
+
+
+def test_agent_market_order_walks_the_book_and_moves_the_reference_both_sides():
+    for side, sign in (("buy", 1), ("sell", -1)):
+        sim = sim_with(6, market_rate_per_s=0.0, impact=ImpactConfig(transient_ticks_per_share=1e-3,
+                                                                      permanent_ticks_per_share=2e-4))
+        fund, ref = sim.fundamental_ticks, sim.reference_ticks
+        trans_before = ref - fund
+        fills = sim.submit_market(side, 4000)
+        assert fills["size_shares"].sum() == 4000 and (fills["aggressor_owner"] == AGENT_OWNER).all()
+        prices = fills["price_ticks"]
+        assert np.all(np.diff(prices) * sign >= 0)  # walks away from the touch
+        assert sim.fundamental_ticks - fund == pytest.approx(sign * 2e-4 * 4000)
+        trans = sim.reference_ticks - sim.fundamental_ticks
+        assert trans - trans_before == pytest.approx(sign * 1e-3 * 4000)
+        # transient impact decays at the resilience rate (no background trades to add any)
+        sim.advance(10.0)
+        rho = sim.config.flow.resilience_per_s
+        assert sim.reference_ticks - sim.fundamental_ticks == pytest.approx(trans * math.exp(-rho * 10.0), rel=1e-9)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_metaorder_impact_decays_to_the_permanent_level_at_the_resilience_rate(side):
+    fits = {}
+    for rho in (0.03, 0.1):
+        cfg = SimulatorConfig(warmup_s=100.0, flow=FlowConfig(resilience_per_s=rho))
+        path = metaorder_impact(cfg, side=side, total_shares=20_000, duration_s=60.0, n_slices=20,
+                                post_s=150.0, n_runs=30, seed=11)
+        assert path["impact_ticks"][path["executing"]].iloc[-1] > 0.5  # pushed the price its way
+        fits[rho] = fit_decay(path, 60.0)
+        gamma_x = cfg.impact.permanent_ticks_per_share * 20_000
+        assert fits[rho]["permanent_ticks"] == pytest.approx(gamma_x, rel=0.25)
+        assert rho / 2 < fits[rho]["rate_per_s"] < 2 * rho
+    assert fits[0.1]["rate_per_s"] > fits[0.03]["rate_per_s"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"resilience_per_s": 0.0}, "resilience_per_s"),
+    ({"depth_shares": ()}, "depth_shares"),
+    ({"depth_shares": (100.0, -1.0)}, r"depth_shares\[1\]"),
+    ({"hawkes_alpha_per_s": 2.0, "hawkes_beta_per_s": 1.0}, "hawkes_alpha_per_s"),
+    ({"anchor": "mid"}, "anchor"),
+    ({"market_rate_per_s": float("nan")}, "market_rate_per_s"),
+])
+def test_bad_flow_config_raises_naming_the_field(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FlowConfig(**kwargs)
+
+
+def test_bad_simulator_arguments():
+    with pytest.raises(ValueError, match="tick_size"):
+        SimulatorConfig(tick_size=0.0)
+    with pytest.raises(ValueError, match="transient_ticks_per_share"):
+        ImpactConfig(transient_ticks_per_share=-1.0)
+    with pytest.raises(TypeError, match="Generator"):
+        MarketSimulator(SimulatorConfig(), rng=42)
+    sim = sim_with(0, warmup_s=10.0)
+    with pytest.raises(ValueError, match="dt_s"):
+        sim.advance(0.0)
+
+
+def test_opposite_best_anchor_is_the_classic_cst_model():
+    sim = sim_with(9, anchor="opposite_best", intraday=None)
+    for _ in range(30):
+        r = sim.advance(5.0)
+        assert r.best_bid is not None and r.best_ask is not None and r.best_bid < r.best_ask
+    fp, _ = F.flow_params(sim.config.flow, sim.config.impact, 1)
+    assert fp[F.P_ANCHOR_REF] == 0.0
