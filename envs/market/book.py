@@ -535,6 +535,19 @@ class OrderBook:
             "size": raw[:, K.G_SIZE], "price": raw[:, K.G_PRICE], "direction": raw[:, K.G_DIR],
         })
 
+    def export_lobster(self, path, price_scale: int = 10_000) -> None:
+        """Write the event log as a LOBSTER message file (no header, 6 columns).
+
+        Prices become ``ticks * tick_size * price_scale`` (LOBSTER: dollars x 10000), so
+        the file can be read back with :func:`envs.market.lobster.read_messages`.
+        """
+        log = self.event_log()
+        units = np.rint(log["price"].to_numpy() * self.tick_size * price_scale).astype(np.int64)
+        out = pd.DataFrame({"time": log["time"].map(lambda t: f"{t:.9f}"), "type": log["type"],
+                            "order_id": log["order_id"], "size": log["size"], "price": units,
+                            "direction": log["direction"]})
+        out.to_csv(path, header=False, index=False)
+
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` if the book is crossed or its aggregates disagree with its orders."""
         live = self._orders[self._orders[:, K.O_ID] != K.EMPTY_KEY]

@@ -12,7 +12,7 @@ model for order book dynamics", Operations Research 58(3):
   second, so a level's cancellation rate is proportional to its queue;
 * **market orders** arrive at rate ``mu`` per side (orders/s), optionally self-exciting:
   a Hawkes intensity ``mu + sum_i alpha exp(-beta (t - t_i))`` per side;
-* sizes are geometric in lots with the configured means (shares).
+* sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
 whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
@@ -99,6 +99,8 @@ class FlowConfig:
         market orders (1/s); 0 disables self-excitation.
     :param hawkes_beta_per_s: decay rate of that excitation (1/s); stationarity needs
         ``alpha < beta``.
+    :param size_distribution: ``"geometric"`` (in lots, with the configured means) or
+        ``"fixed"`` (every order exactly its mean size, rounded to lots).
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -111,6 +113,7 @@ class FlowConfig:
     mean_market_size_shares: float = 100.0
     hawkes_alpha_per_s: float = 0.0
     hawkes_beta_per_s: float = 1.0
+    size_distribution: str = "geometric"
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -134,6 +137,7 @@ class FlowConfig:
                 f"alpha={self.hawkes_alpha_per_s!r}, beta={self.hawkes_beta_per_s!r}"
             )
         check_choice("anchor", self.anchor, ("reference", "opposite_best"))
+        check_choice("size_distribution", self.size_distribution, ("geometric", "fixed"))
         check_positive("session_s", self.session_s)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
@@ -160,8 +164,9 @@ class FlowConfig:
 # float parameters (fp)
 P_THETA, P_LAM_TOTAL, P_MU, P_ALPHA, P_BETA, P_P_LIMIT, P_P_MARKET = 0, 1, 2, 3, 4, 5, 6
 P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
-P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON, P_OWNER_AGENT = 14, 15, 16, 17, 18, 19
-N_P = 20
+P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
+P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS = 19, 20, 21
+N_P = 22
 # float state (fs)
 S_T, S_M_FUND, S_M_TRANS, S_EXC_BUY, S_EXC_SELL = 0, 1, 2, 3, 4
 S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL = 5, 6, 7, 8, 9
@@ -184,6 +189,9 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int) -> tuple[np.nd
     fp[P_BETA] = flow.hawkes_beta_per_s
     fp[P_P_LIMIT] = min(1.0, lot / flow.mean_limit_size_shares)  # geometric in lots
     fp[P_P_MARKET] = min(1.0, lot / flow.mean_market_size_shares)
+    fp[P_FIXED] = 1.0 if flow.size_distribution == "fixed" else 0.0
+    fp[P_LIMIT_LOTS] = max(1, round(flow.mean_limit_size_shares / lot))
+    fp[P_MARKET_LOTS] = max(1, round(flow.mean_market_size_shares / lot))
     fp[P_KAPPA] = impact.transient_ticks_per_share
     fp[P_GAMMA] = impact.permanent_ticks_per_share
     fp[P_SIGMA] = impact.sigma_ticks_per_sqrt_s
@@ -214,7 +222,11 @@ def _tod(fp, t):
 
 
 @njit(cache=True)
-def _geometric_lots(rng, p):
+def _size_lots(rng, fp, p_index, fixed_index):
+    """An order size in lots: geometric with success probability ``fp[p_index]``, or fixed."""
+    if fp[P_FIXED] == 1.0:
+        return np.int64(fp[fixed_index])
+    p = fp[p_index]
     if p >= 1.0:
         return 1
     return 1 + np.int64(math.log(1.0 - rng.random()) / math.log(1.0 - p))
@@ -290,7 +302,7 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = price
-                evbuf[0, K.E_SIZE] = _geometric_lots(rng, fp[P_P_LIMIT]) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rng, fp, P_P_LIMIT, P_LIMIT_LOTS) * lot
                 is_[I_NEXT_ID] += 1
             elif u < lam_lim + theta * n_live:
                 # cancel a uniformly chosen live background order (drop ids filled meanwhile)
@@ -316,7 +328,7 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = _geometric_lots(rng, fp[P_P_MARKET]) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rng, fp, P_P_MARKET, P_MARKET_LOTS) * lot
                 is_[I_NEXT_ID] += 1
                 if direction > 0:
                     fs[S_EXC_BUY] += fp[P_ALPHA]

@@ -167,3 +167,37 @@ def test_opposite_best_anchor_is_the_classic_cst_model():
         assert r.best_bid is not None and r.best_ask is not None and r.best_bid < r.best_ask
     fp, _ = F.flow_params(sim.config.flow, sim.config.impact, 1)
     assert fp[F.P_ANCHOR_REF] == 0.0
+
+
+def test_simulated_session_exports_as_lobster_and_replays_to_the_same_book(tmp_path):
+    from envs.market.book import OrderBook
+    from envs.market.lobster import messages_to_events, read_messages
+
+    sim = MarketSimulator(SimulatorConfig(log_events=True, warmup_s=0.0), np.random.default_rng(12))
+    for _ in range(30):
+        sim.advance(10.0)
+    sim.submit_market("sell", 700)
+    path = tmp_path / "session_message.csv"
+    sim.book.export_lobster(path)
+    messages = read_messages(path)
+    assert set(messages["type"]) <= {1, 2, 3, 4} and len(messages) > 1000
+    replayed = OrderBook(tick_size=0.01)
+    replayed.process(messages_to_events(messages))
+    for got, want in zip(replayed.depth(20), sim.book.depth(20)):
+        assert list(got) == list(want)
+    assert replayed.orders().sort_values("order_id")[["order_id", "size_shares"]].values.tolist() == \
+        sim.book.orders().sort_values("order_id")[["order_id", "size_shares"]].values.tolist()
+
+
+def test_fixed_size_distribution_gives_exact_sizes():
+    sim = sim_with(13, size_distribution="fixed", mean_limit_size_shares=200.0, mean_market_size_shares=50.0)
+    r = sim.advance(60.0)
+    orders = sim.book.orders()
+    assert set(orders["size_shares"]) <= {200} | set(range(1, 200))  # partially filled ones are smaller
+    assert (orders["size_shares"] == 200).mean() > 0.8
+    market = r.trades[r.trades["aggressor_owner"] == 0]
+    per_order = {}
+    for f in market:
+        per_order[int(f["aggressor_id"])] = per_order.get(int(f["aggressor_id"]), 0) + int(f["size_shares"])
+    assert per_order and np.median(list(per_order.values())) == 50
+    assert sum(v == 50 for v in per_order.values()) > 0.5 * len(per_order)
