@@ -10,13 +10,20 @@ namespace, so that ``gymnasium.make`` finds them::
     vec = gym.make_vec("execgym/AlmgrenChriss-v0", num_envs=1024, vectorization_mode="vector_entry_point")
 
 Keyword arguments are fields of the environment's config dataclass
-(:class:`envs.almgren_chriss.AlmgrenChrissConfig`).
+(:class:`envs.almgren_chriss.AlmgrenChrissConfig`, :class:`envs.lob_execution.LOBExecutionConfig`).
+In worker processes that have not imported ``envs`` (SB3's ``SubprocVecEnv`` starts them
+with forkserver), use gymnasium's module prefix: ``gym.make("envs:execgym/LOBExecution-v0")``.
 
 ===================================  ==============================================
 id                                   what
 ===================================  ==============================================
 ``execgym/AlmgrenChriss-v0``         AC model, continuous fraction-of-remaining action
 ``execgym/AlmgrenChrissDiscrete-v0`` AC model, discrete participation-rate action
+``execgym/LOBExecution-v0``          simulated limit order book with impact
+                                     dynamics, market orders for a fraction of
+                                     the remaining shares
+``execgym/LOBExecutionDiscrete-v0``  the same, discrete participation rates
+``execgym/LOBExecutionPlacement-v0`` the same, limit orders: size and price offset
 ===================================  ==============================================
 """
 
@@ -26,16 +33,18 @@ from gymnasium.envs.registration import register, registry
 
 __all__ = ["ENV_IDS"]
 
-ENV_IDS: dict[str, dict] = {
-    "execgym/AlmgrenChriss-v0": {},
-    "execgym/AlmgrenChrissDiscrete-v0": {"action": "participation"},
+_AC = ("envs.almgren_chriss:AlmgrenChrissEnv", "envs.almgren_chriss_vector:AlmgrenChrissVectorEnv")
+_LOB = ("envs.lob_execution:LOBExecutionEnv", None)
+
+#: id -> (entry point, vector entry point, default kwargs)
+ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
+    "execgym/AlmgrenChriss-v0": (*_AC, {}),
+    "execgym/AlmgrenChrissDiscrete-v0": (*_AC, {"action": "participation"}),
+    "execgym/LOBExecution-v0": (*_LOB, {}),
+    "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
+    "execgym/LOBExecutionPlacement-v0": (*_LOB, {"action": "placement"}),
 }
 
-for _env_id, _kwargs in ENV_IDS.items():
+for _env_id, (_entry, _vector_entry, _kwargs) in ENV_IDS.items():
     if _env_id not in registry:
-        register(
-            id=_env_id,
-            entry_point="envs.almgren_chriss:AlmgrenChrissEnv",
-            vector_entry_point="envs.almgren_chriss_vector:AlmgrenChrissVectorEnv",
-            kwargs=dict(_kwargs),
-        )
+        register(id=_env_id, entry_point=_entry, vector_entry_point=_vector_entry, kwargs=dict(_kwargs))

@@ -23,7 +23,10 @@ Actions come in two kinds (``ExecutionTask.action_kind``):
   to trade this step;
 * ``"participation"``: ``Discrete(len(participation_rates))``, trade
   ``participation_rates[a]`` times the interval's *expected* market volume (capped by
-  the remaining shares).
+  the remaining shares);
+* ``"placement"``: ``Box([0, -K], [1, K], (2,), float32)``: a limit order for a fraction
+  ``a[0]`` of the remaining shares at ``round(a[1])`` ticks behind the own-side touch
+  (negative: through it, so that ``-K`` crosses the spread by up to ``K - spread`` ticks).
 
 :func:`action_to_shares` and :func:`shares_to_action` convert between the two views,
 so environments and policies agree on them by construction.
@@ -66,7 +69,7 @@ OBS_NEXT_VOLUME_RATIO = 3
 N_COMMON_FEATURES = 4
 
 SIDES = ("buy", "sell")
-ACTION_KINDS = ("fraction", "participation")
+ACTION_KINDS = ("fraction", "participation", "placement")
 
 
 @runtime_checkable
@@ -109,6 +112,7 @@ class ExecutionTask:
     :param action_kind: ``"fraction"`` or ``"participation"`` (module docstring).
     :param participation_rates: the discrete participation choices (fractions of the
         interval's expected volume) for ``"participation"`` actions.
+    :param placement_max_offset_ticks: ``K`` of the ``"placement"`` action space.
     :param impact_model: the environment's own impact/volatility parameters where it
         has closed-form ones (for the Almgren-Chriss environment: ``sigma``, ``eta``,
         ``gamma``, ``epsilon``, ``risk_aversion`` in the task's units), else ``None``.
@@ -124,6 +128,7 @@ class ExecutionTask:
     action_kind: str = "fraction"
     participation_rates: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20, 0.25)
     impact_model: dict[str, Any] | None = field(default=None)
+    placement_max_offset_ticks: int = 5
 
     def __post_init__(self) -> None:
         check_choice("side", self.side, SIDES)
@@ -145,6 +150,7 @@ class ExecutionTask:
         for r in rates:
             check_fraction("participation_rates[i]", r, allow_zero=True)
         object.__setattr__(self, "participation_rates", rates)
+        check_int("placement_max_offset_ticks", self.placement_max_offset_ticks, minimum=1)
 
     @property
     def sign(self) -> int:
@@ -196,12 +202,15 @@ def action_to_shares(
     """Shares an action trades, for a batch; never more than ``remaining``.
 
     :param action: ``(M, 1)`` fractions for ``"fraction"``, ``(M,)`` indices for
-        ``"participation"`` (already validated against the action space).
+        ``"participation"``, ``(M, 2)`` (fraction, offset) for ``"placement"`` (already
+        validated against the action space).
     :param remaining: shares left, shape ``(M,)``.
     :param step: 0-based decision step, shape ``(M,)``.
     """
     if task.action_kind == "fraction":
         return np.asarray(action, dtype=np.float64).reshape(-1) * remaining
+    if task.action_kind == "placement":
+        return np.asarray(action, dtype=np.float64).reshape(-1, 2)[:, 0] * remaining
     rates = np.asarray(task.participation_rates)[np.asarray(action, dtype=np.int64).reshape(-1)]
     return np.minimum(rates * task.expected_volume_shares[step], remaining)
 
@@ -212,14 +221,19 @@ def shares_to_action(
     """The action that trades (as near as the action space allows) ``shares`` this step.
 
     For ``"fraction"`` this is exact: ``shares / remaining`` as float32, shape ``(M, 1)``.
-    For ``"participation"`` it is the index whose traded shares are nearest, shape ``(M,)``.
+    For ``"placement"`` it is that fraction with the most aggressive offset ``-K`` (a
+    marketable order), shape ``(M, 2)``. For ``"participation"`` it is the index whose
+    traded shares are nearest, shape ``(M,)``.
     """
     shares = np.asarray(shares, dtype=np.float64)
     remaining = np.asarray(remaining, dtype=np.float64)
-    if task.action_kind == "fraction":
+    if task.action_kind in ("fraction", "placement"):
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(remaining > 0, shares / remaining, 0.0)
-        return np.clip(frac, 0.0, 1.0).astype(np.float32).reshape(-1, 1)
+            frac = np.clip(np.where(remaining > 0, shares / remaining, 0.0), 0.0, 1.0).astype(np.float32)
+        if task.action_kind == "fraction":
+            return frac.reshape(-1, 1)
+        offset = np.full_like(frac, -float(task.placement_max_offset_ticks))
+        return np.stack([frac, offset], axis=1)
     rates = np.asarray(task.participation_rates)
     candidate = np.minimum(
         rates[None, :] * task.expected_volume_shares[step][:, None], remaining[:, None]

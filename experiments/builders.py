@@ -11,12 +11,13 @@ import envs
 from baselines import make_baseline
 from baselines.schedule import SchedulePolicy
 from envs.almgren_chriss import AlmgrenChrissConfig
+from envs.lob_execution import LOBExecutionConfig
 from envs.contract import ExecutionTask
 
 __all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory"]
 
 #: environment id -> its config dataclass
-ENV_CONFIGS = {env_id: AlmgrenChrissConfig for env_id in envs.ENV_IDS}
+ENV_CONFIGS = {env_id: LOBExecutionConfig if "LOB" in env_id else AlmgrenChrissConfig for env_id in envs.ENV_IDS}
 
 
 def _plain(node: Any) -> Any:
@@ -32,7 +33,7 @@ def build_env_factory(env_cfg: Mapping[str, Any]) -> tuple[Callable[[], gym.Env]
     env_id = env_cfg.get("id")
     if env_id not in ENV_CONFIGS:
         raise ValueError(f"env.id must be one of {sorted(ENV_CONFIGS)}, got {env_id!r}")
-    defaults = envs.ENV_IDS[env_id]
+    defaults = envs.ENV_IDS[env_id][2]
     config = ENV_CONFIGS[env_id].from_kwargs({**defaults, **(env_cfg.get("params") or {})})
     return (lambda: gym.make(env_id, config=config)), config
 

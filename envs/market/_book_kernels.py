@@ -524,6 +524,38 @@ def depth(sc, lvl, n, out):
 
 
 @njit(cache=True)
+def top_of_book(sc, lvl, k, out):
+    """Into ``out`` (6,): best bid, best ask (ticks, -1 if none), their sizes, and the
+    volume of the top ``k`` occupied levels per side."""
+    base = sc[S_BASE]
+    n_levels = sc[S_N_LEVELS]
+    for j in range(6):
+        out[j] = 0
+    out[0] = -1
+    out[1] = -1
+    i = sc[S_BEST_BID]
+    if i >= 0:
+        out[0] = base + i
+        out[2] = lvl[0, i, L_VOLUME]
+    seen = 0
+    while seen < k and i >= 0:
+        if lvl[0, i, L_COUNT] > 0:
+            out[4] += lvl[0, i, L_VOLUME]
+            seen += 1
+        i -= 1
+    i = sc[S_BEST_ASK]
+    if i < n_levels:
+        out[1] = base + i
+        out[3] = lvl[1, i, L_VOLUME]
+    seen = 0
+    while seen < k and i < n_levels:
+        if lvl[1, i, L_COUNT] > 0:
+            out[5] += lvl[1, i, L_VOLUME]
+            seen += 1
+        i += 1
+
+
+@njit(cache=True)
 def queue_ahead(sc, lvl, orders, htab, oid):
     """Shares ahead of order ``oid`` in its level's queue, or -1 if unknown."""
     slot = h_find(htab, oid)

@@ -70,6 +70,9 @@ FILL_DTYPE = np.dtype([
     ("aggressor_owner", np.int64), ("resting_owner", np.int64),
 ])
 
+_NO_RAW_FILLS = np.zeros((0, K.N_F), dtype=np.int64)
+_NO_RAW_FILLS.setflags(write=False)
+
 _ERRORS = {
     K.ERR_SIZE: "size_shares must be a positive number of shares",
     K.ERR_PRICE: "price_ticks must be > 0",
@@ -169,6 +172,7 @@ class OrderBook:
         self._fill_chunks: list[np.ndarray] = []
         self._next_id = 1
         self._one = np.zeros((1, K.N_E), dtype=np.int64)
+        self._top = np.zeros(6, dtype=np.int64)
 
     # -- storage -----------------------------------------------------------------------
 
@@ -294,12 +298,21 @@ class OrderBook:
         if self._fills.shape[0] < 2 * (int(self._sc[K.S_N_ORDERS]) + 2):
             self._grow_fills()
 
-    def _take_fills(self) -> np.ndarray:
-        """All fills since the last call, as a :data:`FILL_DTYPE` array; resets the buffer."""
+    def _take_fills_raw(self) -> np.ndarray:
+        """All fills since the last call, as an ``(n, 8)`` int64 array; resets the buffer."""
+        n = int(self._sc[K.S_N_FILLS])
+        if not self._fill_chunks:
+            if n == 0:
+                return _NO_RAW_FILLS
+            self._sc[K.S_N_FILLS] = 0
+            return self._fills[:n].copy()
         self._flush_fills()
         chunks, self._fill_chunks = self._fill_chunks, []
-        raw = np.concatenate(chunks) if chunks else np.zeros((0, K.N_F), dtype=np.int64)
-        return raw.view(FILL_DTYPE).reshape(-1)
+        return np.concatenate(chunks)
+
+    def _take_fills(self) -> np.ndarray:
+        """All fills since the last call, as a :data:`FILL_DTYPE` array; resets the buffer."""
+        return self._take_fills_raw().view(FILL_DTYPE).reshape(-1)
 
     def _one_event(self, etype: int, order_id: int, side: int, price: int, size: int, owner: int, time_ns: int) -> np.ndarray:
         ev = self._one
@@ -441,6 +454,13 @@ class OrderBook:
             return None
         bid, bsz, ask, asz = (float(x[0]) for x in d)
         return (bid * asz + ask * bsz) / (bsz + asz)
+
+    def top(self, k: int = 5) -> tuple[int, int, int, int, int, int]:
+        """One call for the touch: ``(best_bid, best_ask, bid_size, ask_size, bid_volume_k,
+        ask_volume_k)``; prices in ticks (-1 for an empty side), sizes in shares, volumes over
+        the top ``k`` occupied levels per side."""
+        K.top_of_book(self._sc, self._lvl, k, self._top)
+        return tuple(self._top.tolist())
 
     def imbalance(self, k: int = 1) -> float | None:
         """Depth imbalance over the top ``k`` levels: ``(bid - ask) / (bid + ask)`` volume, in [-1, 1]."""

@@ -7,7 +7,10 @@ model for order book dynamics", Operations Research 58(3):
   distance ``d = 1..K`` ticks from an anchor: the opposite best quote, as in CST
   (``anchor="opposite_best"``), or the reference price ``m`` the flow centres on
   (``anchor="reference"``, the default: a buy at distance ``d`` goes to
-  ``ceil(m) - d``, a sell to ``floor(m) + d``);
+  ``ceil(m) - d``, a sell to ``floor(m) + d``). Background limit orders never cross the
+  book: when ``m`` has moved through the opposite quote they join one tick inside the
+  spread, and the stale quotes leave by cancellation (rate ``rho``) or market orders. So
+  all background volume comes from market orders;
 * **cancellations**: every resting background order is cancelled at rate ``theta`` per
   second, so a level's cancellation rate is proportional to its queue;
 * **market orders** arrive at rate ``mu`` per side (orders/s), optionally self-exciting:
@@ -28,9 +31,7 @@ session), so volume is heavier at the open and close.
 
 Impact of aggressive volume on the price ``m`` (ticks) the flow centres on,
 ``m = m_fundamental + m_transient``. Aggressive volume is the agent's (any marketable
-order) and the background market orders'; a buy of ``v`` shares counts ``+v``. Background
-limit orders that happen to cross are quotes repositioning toward ``m`` and carry none
-(feeding them back would make the centre run away):
+order) and the background market orders'; a buy of ``v`` shares counts ``+v``:
 
 * **mechanical**: walking the book (nothing to configure beyond the depth profile);
 * **transient**: ``m_transient += kappa * v``, decaying at rate ``rho``
@@ -108,7 +109,7 @@ class FlowConfig:
 
     depth_shares: tuple[float, ...] = field(default_factory=_default_depth)
     resilience_per_s: float = 0.1
-    mean_limit_size_shares: float = 100.0
+    mean_limit_size_shares: float = 500.0
     market_rate_per_s: float = 0.5
     mean_market_size_shares: float = 100.0
     hawkes_alpha_per_s: float = 0.0
@@ -287,6 +288,11 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
                 dist = d + 1
                 if fp[P_ANCHOR_REF] == 1.0:
                     price = np.int64(math.ceil(m)) - dist if direction > 0 else np.int64(math.floor(m)) + dist
+                    # never cross: liquidity providers quote at most one tick inside the spread
+                    if direction > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
+                        price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
+                    elif direction < 0 and sc[K.S_BEST_BID] >= 0:
+                        price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
                 else:
                     bb = sc[K.S_BEST_BID]
                     ba = sc[K.S_BEST_ASK]
@@ -350,8 +356,8 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
             signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
             fs[S_VOL] += fills[f, K.F_SIZE]
             fs[S_VALUE] += fills[f, K.F_SIZE] * fills[f, K.F_PRICE]
-        # only market orders carry impact: a background limit order that crosses is a quote
-        # repositioning toward the centre, and feeding it back would make the centre run away
+        # only market orders carry impact (with the opposite-best anchor a background limit
+        # order can still cross; it is a quote repositioning, not information)
         if signed != 0 and evbuf[0, K.E_TYPE] == K.EV_MARKET:
             apply_impact(fs, fp, signed)
         if evbuf[0, K.E_TYPE] == K.EV_LIMIT and K.h_find(htab, evbuf[0, K.E_ID]) != -1:

@@ -21,7 +21,7 @@ import numpy as np
 
 from envs.market import _book_kernels as K
 from envs.market import flow as F
-from envs.market.book import OrderBook
+from envs.market.book import FILL_DTYPE, OrderBook
 from envs.market.flow import FlowConfig, ImpactConfig
 from envs.market.validation import check_int, check_nonnegative, check_positive
 
@@ -180,17 +180,17 @@ class MarketSimulator:
         self._fs[F.S_VOL] = 0.0
         self._fs[F.S_VALUE] = 0.0
         n_before = float(self._fs[F.S_N_BG_EVENTS])
-        self.book._take_fills()
+        self.book._take_fills_raw()
         self._run_until(self._fs[F.S_T] + dt_s)
-        trades = self.book._take_fills()
-        return self._report(t_start, trades, int(self._fs[F.S_N_BG_EVENTS] - n_before))
-
-    def _report(self, t_start: float, trades: np.ndarray, n_events: int) -> StepReport:
-        mine = (trades["aggressor_owner"] == AGENT_OWNER) | (trades["resting_owner"] == AGENT_OWNER)
-        volume = int(trades["size_shares"].sum())
-        vwap = float((trades["size_shares"] * trades["price_ticks"]).sum() / volume) if volume else math.nan
-        return StepReport(t_start, self.time_s, trades, trades[mine], volume, vwap, n_events,
-                          self.book.best_bid, self.book.best_ask, self.book.mid, self.reference_ticks)
+        raw = self.book._take_fills_raw()
+        trades = raw.view(FILL_DTYPE).reshape(-1)
+        mine = (raw[:, K.F_AGG_OWNER] == AGENT_OWNER) | (raw[:, K.F_REST_OWNER] == AGENT_OWNER)
+        volume = int(raw[:, K.F_SIZE].sum())
+        vwap = float((raw[:, K.F_SIZE] * raw[:, K.F_PRICE]).sum() / volume) if volume else math.nan
+        book = self.book
+        return StepReport(t_start, self.time_s, trades, trades[mine], volume, vwap,
+                          int(self._fs[F.S_N_BG_EVENTS] - n_before), book.best_bid, book.best_ask, book.mid,
+                          self.reference_ticks)
 
     # -- the agent's orders ----------------------------------------------------------------
 

@@ -1,0 +1,487 @@
+"""The limit-order-book execution environment ``execgym/LOBExecution-v0``.
+
+A parent order placed into a warmed-up simulated market (:mod:`envs.market.simulator`):
+at each decision the agent sends a child order, then the background flow runs for one
+decision interval. Variants (action modes, side, market) are configurations of the one
+class :class:`LOBExecutionEnv`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, side_sign
+from envs.market.book import FILL_DTYPE
+from envs.market.flow import ImpactConfig
+from envs.market.simulator import MarketSimulator, SimulatorConfig
+from envs.market.validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market"]
+
+BPS = 1e4
+#: observation features, in order (see :class:`LOBExecutionEnv`)
+OBS_NAMES = (
+    "time_left_frac", "inventory_left_frac", "last_volume_ratio", "next_volume_ratio",
+    "spread_ticks", "depth_imbalance", "microprice_offset_ticks", "volatility_ticks",
+    "mid_move_bps", "queue_ahead_frac", "has_resting_order",
+)
+(OBS_SPREAD, OBS_IMBALANCE, OBS_MICRO, OBS_VOL, OBS_MID_MOVE, OBS_QUEUE, OBS_RESTING) = range(4, 11)
+_MAX_SPREAD_OBS = 100.0  # ticks reported when one side of the book is empty
+
+
+def default_market() -> SimulatorConfig:
+    """The environment's default market: the simulator's defaults, from the open, with price
+    diffusion of 0.3 ticks/sqrt(s) (about 13 bps over the 30-minute default horizon at $100)."""
+    return SimulatorConfig(start_of_day_s=0.0, impact=ImpactConfig(sigma_ticks_per_sqrt_s=0.3))
+
+
+@dataclass(frozen=True)
+class LOBExecutionConfig:
+    """Parameters of ``execgym/LOBExecution-v0``: seconds, shares, ticks and bps.
+
+    :param side: ``"sell"`` or ``"buy"``.
+    :param total_shares: parent order (shares, a multiple of the market's lot size).
+    :param horizon_s: execution horizon (seconds).
+    :param decision_interval_s: time between decisions (seconds); ``horizon_s`` must be a
+        whole number of intervals.
+    :param action: ``"participation"`` (discrete), ``"fraction"`` (continuous) or
+        ``"placement"`` (size and price offset); see :mod:`envs.contract`.
+    :param participation_rates: discrete choices (fractions of the interval's expected volume).
+    :param placement_max_offset_ticks: ``K`` of the placement action.
+    :param keep_unfilled: placement only: keep the previous unfilled child order when the
+        new one has the same price (its size is adjusted, keeping its queue position if
+        it shrinks) instead of cancelling it before placing the new one.
+    :param risk_penalty_bps: optional risk penalty per step, ``risk_penalty_bps *
+        inventory_left_frac^2`` (bps of arrival notional), subtracted from the reward.
+    :param unfilled_penalty_bps: shares the book cannot absorb at the horizon are
+        charged at this many bps of the arrival price each, in the shortfall.
+    :param imbalance_levels: levels per side of the depth-imbalance feature.
+    :param volatility_window: decisions in the recent-volatility feature.
+    :param market: the simulated market (a mapping is converted).
+    """
+
+    side: str = "sell"
+    total_shares: int = 20_000
+    horizon_s: float = 1800.0
+    decision_interval_s: float = 30.0
+    action: str = "fraction"
+    participation_rates: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20, 0.25)
+    placement_max_offset_ticks: int = 5
+    keep_unfilled: bool = False
+    risk_penalty_bps: float = 0.0
+    unfilled_penalty_bps: float = 100.0
+    imbalance_levels: int = 5
+    volatility_window: int = 20
+    market: SimulatorConfig = field(default_factory=lambda: default_market())
+
+    def __post_init__(self) -> None:
+        check_choice("side", self.side, ("buy", "sell"))
+        check_int("total_shares", self.total_shares, minimum=1)
+        check_positive("horizon_s", self.horizon_s)
+        check_positive("decision_interval_s", self.decision_interval_s)
+        n = self.horizon_s / self.decision_interval_s
+        if abs(n - round(n)) > 1e-9 or round(n) < 1:
+            raise ValueError(
+                f"horizon_s={self.horizon_s!r} must be a whole number (>= 1) of "
+                f"decision_interval_s={self.decision_interval_s!r}"
+            )
+        check_choice("action", self.action, ACTION_KINDS)
+        rates = tuple(float(r) for r in self.participation_rates)
+        if not rates:
+            raise ValueError("participation_rates must not be empty")
+        for r in rates:
+            check_fraction("participation_rates[i]", r, allow_zero=False)
+        object.__setattr__(self, "participation_rates", rates)
+        check_int("placement_max_offset_ticks", self.placement_max_offset_ticks, minimum=1)
+        check_nonnegative("risk_penalty_bps", self.risk_penalty_bps)
+        check_nonnegative("unfilled_penalty_bps", self.unfilled_penalty_bps)
+        check_int("imbalance_levels", self.imbalance_levels, minimum=1)
+        check_int("volatility_window", self.volatility_window, minimum=2)
+        if isinstance(self.market, Mapping):
+            object.__setattr__(self, "market", SimulatorConfig.from_mapping(self.market))
+        if not isinstance(self.market, SimulatorConfig):
+            raise TypeError(f"market must be a SimulatorConfig or a mapping, got {type(self.market).__name__}")
+        if self.total_shares % self.market.lot_size:
+            raise ValueError(f"total_shares={self.total_shares!r} must be a multiple of lot_size={self.market.lot_size}")
+
+    @property
+    def n_steps(self) -> int:
+        """Number of decisions."""
+        return int(round(self.horizon_s / self.decision_interval_s))
+
+    @classmethod
+    def from_kwargs(cls, config: LOBExecutionConfig | Mapping[str, Any] | None, **overrides: Any) -> LOBExecutionConfig:
+        """A config from an instance, a mapping (e.g. a Hydra node) and/or keyword overrides."""
+        if isinstance(config, LOBExecutionConfig):
+            return replace(config, **overrides) if overrides else config
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"config must be a LOBExecutionConfig or a mapping, got {type(config).__name__}")
+        base = {**dict(config or {}), **overrides}
+        unknown = sorted(set(base) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown LOBExecutionConfig parameter(s) {unknown}")
+        if "participation_rates" in base:
+            base["participation_rates"] = tuple(base["participation_rates"])
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LOBExecutionEnv(gym.Env):
+    """Execute a parent order in a simulated limit order book with impact dynamics.
+
+    Each step: the agent's child order is sent (cancelling its previous resting order
+    unless ``keep_unfilled``), then the market runs for ``decision_interval_s``. At the
+    horizon the remainder is sent as a market order that walks the book; what the book
+    cannot absorb is reported in ``info["unfilled_at_horizon"]`` and charged
+    ``unfilled_penalty_bps`` in the shortfall.
+
+    Defaults: sell 20,000 shares over 30 minutes from the open in 60 decisions of 30 s,
+    in :func:`default_market` (about a quarter of the market's expected volume).
+
+    Action space (``config.action``):
+      * ``"fraction"`` (default): ``Box(0, 1, (1,))``: a market order for that fraction of
+        the remaining shares;
+      * ``"participation"``: ``Discrete(5)``: a market order for the rate (5%..25%) times the
+        interval's expected market volume;
+      * ``"placement"``: ``Box([0, -K], [1, K], (2,))``: a limit order for ``a[0]`` of the
+        remaining shares, ``round(a[1])`` ticks behind the own-side touch (negative crosses).
+
+    Observation space: ``Box(shape=(11,), float32)``
+
+    =====  ============================  ===========================================  ===========
+    idx    name                          unit                                         range
+    =====  ============================  ===========================================  ===========
+    0      ``time_left_frac``            decisions left / ``n_steps``                 [0, 1]
+    1      ``inventory_left_frac``       shares left / ``total_shares``               [0, 1]
+    2      ``last_volume_ratio``         last interval's market volume / expected     [0, inf)
+    3      ``next_volume_ratio``         next interval's expected volume / mean       [0, inf)
+    4      ``spread_ticks``              best ask - best bid (100 if a side is empty) [1, 100]
+    5      ``depth_imbalance``           (bid - ask) / (bid + ask) volume, top 5      [-1, 1]
+    6      ``microprice_offset_ticks``   microprice - mid                             (-50, 50)
+    7      ``volatility_ticks``          std of mid changes over recent decisions     [0, inf)
+    8      ``mid_move_bps``              (mid - arrival mid) / arrival mid, bps       (-inf, inf)
+    9      ``queue_ahead_frac``          shares ahead of the own resting order /      [0, 1]
+                                         its level's volume (0 if none)
+    10     ``has_resting_order``         1 if a child order rests in the book         {0, 1}
+    =====  ============================  ===========================================  ===========
+
+    Reward: minus the step's implementation shortfall against the arrival mid, in bps of
+    arrival notional (``side * sum(fill - arrival) * size / (X * arrival) * 1e4``), minus
+    the optional risk penalty; without it the episode's rewards sum to minus its shortfall.
+
+    Episode end: terminated when the order is complete or at the horizon (after the
+    forced completion); no truncation.
+
+    ``info`` every step: ``fill_prices`` (currency) and ``fill_sizes`` (shares) of the
+    agent's fills (lists, one entry per fill),
+    ``shares`` (executed this step), ``holdings``, ``mid``, ``market_volume``,
+    ``time_s``, ``step``, ``cum_shortfall_bps``; at the end ``info["execution"]``
+    (shortfall, average fill, market VWAP over the horizon, slippage, realised
+    participation = own volume / total traded volume) and ``unfilled_at_horizon``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: LOBExecutionConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+        super().__init__()
+        self.config = LOBExecutionConfig.from_kwargs(config, **overrides)
+        cfg = self.config
+        self.sign = side_sign(cfg.side)
+        if cfg.action == "participation":
+            self.action_space = spaces.Discrete(len(cfg.participation_rates))
+        elif cfg.action == "fraction":
+            self.action_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
+        else:
+            k = float(cfg.placement_max_offset_ticks)
+            self.action_space = spaces.Box(np.array([0.0, -k], np.float32), np.array([1.0, k], np.float32),
+                                           dtype=np.float32)
+        low = np.array([0, 0, 0, 0, 0, -1, -_MAX_SPREAD_OBS / 2, 0, -np.inf, 0, 0], dtype=np.float32)
+        high = np.array([1, 1, np.inf, np.inf, _MAX_SPREAD_OBS, 1, _MAX_SPREAD_OBS / 2, np.inf, np.inf, 1, 1],
+                        dtype=np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self._sim: MarketSimulator | None = None
+        self._task: ExecutionTask | None = None
+
+    # -- the task -----------------------------------------------------------------------
+
+    @property
+    def task(self) -> ExecutionTask:
+        """The parent order (expected volumes come from the market model; arrival price after reset)."""
+        if self._task is None:
+            cfg = self.config
+            sim = self._sim if self._sim is not None else MarketSimulator(replace(cfg.market, warmup_s=0.0),
+                                                                          np.random.default_rng(0))
+            edges = np.arange(cfg.n_steps + 1) * cfg.decision_interval_s
+            volume = np.array([sim.expected_volume_shares(a, b) for a, b in zip(edges[:-1], edges[1:])])
+            arrival = self._arrival_ticks * cfg.market.tick_size if self._sim is not None else \
+                cfg.market.initial_mid_ticks * cfg.market.tick_size
+            self._task = ExecutionTask(
+                side=cfg.side, total_shares=float(cfg.total_shares), n_steps=cfg.n_steps, horizon=cfg.horizon_s,
+                time_unit="s", arrival_price=arrival, expected_volume_shares=volume, action_kind=cfg.action,
+                participation_rates=cfg.participation_rates,
+                placement_max_offset_ticks=cfg.placement_max_offset_ticks, impact_model=None)
+        return self._task
+
+    # -- gymnasium API ------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        cfg = self.config
+        market_rng = np.random.default_rng(self.np_random.integers(0, 2**63 - 1))
+        if self._sim is None:
+            self._sim = MarketSimulator(cfg.market, market_rng)
+        else:
+            self._sim.reset(market_rng)
+        sim = self._sim
+        mid = sim.book.mid
+        self._arrival_ticks = mid if mid is not None else sim.reference_ticks
+        self._task = None
+        task = self.task
+        self._expected = task.expected_volume_shares
+        mean_volume = self._expected.mean()
+        ratio = self._expected / mean_volume if mean_volume > 0 else np.ones_like(self._expected)
+        self._next_ratio = np.append(ratio, 0.0)
+        self._step = 0
+        self._holdings = int(cfg.total_shares)
+        self._child: int | None = None
+        self._last_volume_ratio = 1.0
+        self._last_mid = self._arrival_ticks
+        self._vol = _RollingStd(cfg.volatility_window)
+        self._obs = np.zeros(len(OBS_NAMES), dtype=np.float32)
+        self._cost_ticks = 0.0  # side * sum(size * (fill - arrival)), tick-shares
+        self._fill_value = 0.0  # tick-shares
+        self._executed = 0
+        self._market_volume = 0  # all traded shares over the horizon, own included
+        self._market_value = 0.0
+        self._unfilled = 0
+        return self._observation(), {}
+
+    def _observation(self) -> np.ndarray:
+        cfg, book = self.config, self._sim.book
+        bid, ask, bsz, asz, bvol, avol = book.top(cfg.imbalance_levels)
+        if bid >= 0 and ask >= 0:
+            spread = float(ask - bid)
+            mid = 0.5 * (bid + ask)
+            micro_offset = (bid * asz + ask * bsz) / (bsz + asz) - mid
+        else:
+            spread, mid, micro_offset = _MAX_SPREAD_OBS, self._last_mid, 0.0
+        depth = bvol + avol
+        queue_frac, resting = 0.0, 0.0
+        if self._child is not None and self._child in book:
+            order = book.order(self._child)
+            level = book.volume_at(order.side, order.price_ticks)
+            queue_frac = order.queue_ahead_shares / level if level else 0.0
+            resting = 1.0
+        obs = self._obs
+        obs[0] = (cfg.n_steps - self._step) / cfg.n_steps
+        obs[1] = self._holdings / cfg.total_shares
+        obs[2] = self._last_volume_ratio
+        obs[3] = self._next_ratio[self._step]
+        obs[4] = min(spread, _MAX_SPREAD_OBS)
+        obs[5] = (bvol - avol) / depth if depth else 0.0
+        obs[6] = micro_offset
+        obs[7] = self._vol.std()
+        obs[8] = (mid - self._arrival_ticks) / self._arrival_ticks * BPS
+        obs[9] = queue_frac
+        obs[10] = resting
+        return obs.copy()
+
+    def _validate_action(self, action: Any) -> np.ndarray:
+        cfg = self.config
+        if cfg.action == "participation":
+            a = np.asarray(action)
+            n = self.action_space.n
+            if a.size != 1 or not np.issubdtype(a.dtype, np.integer) or not 0 <= int(a.reshape(-1)[0]) < n:
+                raise ValueError(f"action must be an integer index in [0, {n}) into participation_rates "
+                                 f"{cfg.participation_rates}, got {action!r}")
+            return np.array([int(a.reshape(-1)[0])])
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        want = 1 if cfg.action == "fraction" else 2
+        if a.size != want:
+            raise ValueError(f"action must have shape ({want},), got {np.shape(action)}")
+        if not 0.0 <= a[0] <= 1.0:
+            raise ValueError(f"action[0] must be a fraction of remaining shares in [0, 1], got {action!r}")
+        if want == 2 and not abs(a[1]) <= cfg.placement_max_offset_ticks:
+            raise ValueError(f"action[1] must be an offset in [-{cfg.placement_max_offset_ticks}, "
+                             f"{cfg.placement_max_offset_ticks}] ticks, got {action!r}")
+        return a.reshape(1, -1)
+
+    def _send(self, action: np.ndarray) -> np.ndarray:
+        """Send the child order for ``action``; return its immediate fills."""
+        cfg, sim, lot = self.config, self._sim, self.config.market.lot_size
+        remaining = self._holdings
+        shares = float(action_to_shares(self.task, action, np.array([float(remaining)]), np.array([self._step]))[0])
+        size = min(remaining, int(shares // lot) * lot)
+        if cfg.action != "placement":
+            self._cancel_child()
+            return sim.submit_market(cfg.side, size) if size > 0 else _NO_FILLS
+        book = sim.book
+        offset = int(round(float(action[0, 1])))
+        touch = book.best_bid if self.sign > 0 else book.best_ask
+        if touch is None:  # own side empty: measure from the opposite touch
+            opp = book.best_ask if self.sign > 0 else book.best_bid
+            touch = (opp - self.sign) if opp is not None else int(round(sim.reference_ticks))
+        price = max(1, touch - self.sign * offset)
+        if self._child is not None and self._child in book:
+            if cfg.keep_unfilled and book.order(self._child).price_ticks == price and size > 0:
+                return sim.modify(self._child, size_shares=size)
+            self._cancel_child()
+        if size <= 0:
+            return _NO_FILLS
+        self._child, fills = sim.submit_limit(cfg.side, price, size)
+        return fills
+
+    def _cancel_child(self) -> None:
+        if self._child is not None and self._child in self._sim.book:
+            self._sim.cancel(self._child)
+        self._child = None
+
+    def step(self, action: Any):
+        if self._sim is None:
+            raise RuntimeError("call reset() before step()")
+        cfg = self.config
+        if self._step >= cfg.n_steps or self._holdings <= 0:
+            raise RuntimeError("the episode has ended; call reset()")
+        a = self._validate_action(action)
+        sim = self._sim
+        k = self._step
+        fills = [self._send(a)]
+        report = sim.advance(cfg.decision_interval_s)
+        fills.append(report.agent_fills)
+        market_volume = report.volume_shares + int(fills[0]["size_shares"].sum())
+        market_value = (report.vwap_ticks * report.volume_shares if report.volume_shares else 0.0) + float(
+            (fills[0]["size_shares"] * fills[0]["price_ticks"]).sum())
+        self._step = k + 1
+        terminated = False
+        if self._step == cfg.n_steps:
+            # the horizon: cancel what rests and walk the book with the remainder
+            held = self._holdings - int(sum(int(f["size_shares"].sum()) for f in fills))
+            self._cancel_child()
+            if held > 0:
+                final = sim.submit_market(cfg.side, held)
+                fills.append(final)
+                market_volume += int(final["size_shares"].sum())
+                market_value += float((final["size_shares"] * final["price_ticks"]).sum())
+            terminated = True
+        executed, value, n_fills = 0, 0.0, 0
+        for part in fills:
+            if len(part):
+                sz = part["size_shares"]
+                executed += int(sz.sum())
+                value += float((sz * part["price_ticks"]).sum())
+                n_fills += len(part)
+        cost_ticks = self.sign * (value - executed * self._arrival_ticks)
+        self._holdings -= executed
+        self._executed += executed
+        self._cost_ticks += cost_ticks
+        self._fill_value += value
+        self._market_volume += market_volume
+        self._market_value += market_value
+        if terminated and self._holdings > 0:
+            self._unfilled = self._holdings
+            cost_ticks += self._unfilled * self._arrival_ticks * cfg.unfilled_penalty_bps / BPS
+            self._cost_ticks += self._unfilled * self._arrival_ticks * cfg.unfilled_penalty_bps / BPS
+        if self._holdings <= 0:
+            self._cancel_child()
+            terminated = True
+        notional_ticks = cfg.total_shares * self._arrival_ticks
+        reward = -cost_ticks / notional_ticks * BPS
+        reward -= cfg.risk_penalty_bps * (self._holdings / cfg.total_shares) ** 2
+        self._last_volume_ratio = report.volume_shares / self._expected[k] if self._expected[k] > 0 else 1.0
+        mid = sim.book.mid
+        mid = self._last_mid if mid is None else mid
+        self._vol.push(mid - self._last_mid)
+        self._last_mid = mid
+        tick = cfg.market.tick_size
+        info: dict[str, Any] = {
+            "step": k,
+            "time_s": k * cfg.decision_interval_s,
+            # lists, not arrays: their length varies, which gymnasium's vector info batching forbids
+            "fill_prices": (_concat_field(fills, "price_ticks", n_fills) * tick).tolist(),  # currency
+            "fill_sizes": _concat_field(fills, "size_shares", n_fills).tolist(),  # shares
+            "shares": float(executed),
+            "holdings": float(self._holdings),
+            "mid": mid * tick,
+            "fill_price": value / executed * tick if executed else math.nan,
+            "market_volume": float(report.volume_shares),
+            "cum_shortfall_bps": self._cost_ticks / notional_ticks * BPS,
+        }
+        if terminated:
+            info["unfilled_at_horizon"] = self._unfilled
+            info["execution"] = self._summary()
+        return self._observation(), float(reward), terminated, False, info
+
+    def _summary(self) -> dict[str, float]:
+        cfg = self.config
+        tick = cfg.market.tick_size
+        notional_ticks = cfg.total_shares * self._arrival_ticks
+        avg_fill = self._fill_value / self._executed if self._executed else math.nan
+        vwap = self._market_value / self._market_volume if self._market_volume else math.nan
+        shortfall_bps = self._cost_ticks / notional_ticks * BPS
+        return {
+            "shortfall_usd": self._cost_ticks * tick,
+            "shortfall_bps": shortfall_bps,
+            "executed_shares": float(self._executed),
+            "avg_fill_price": avg_fill * tick,
+            "arrival_price": self._arrival_ticks * tick,
+            "market_vwap": vwap * tick,
+            "vwap_slippage_bps": self.sign * (avg_fill - vwap) / vwap * BPS if self._executed else math.nan,
+            "participation": self._executed / self._market_volume if self._market_volume else math.nan,
+            "mv_cost_usd": math.nan,  # no closed-form variance in this market
+            "mv_cost_bps": math.nan,
+            "n_steps": float(self._step),
+            "unfilled_at_horizon": float(self._unfilled),
+        }
+
+
+_NO_FILLS = np.zeros(0, dtype=FILL_DTYPE)
+
+
+def _concat_field(parts: list[np.ndarray], name: str, n: int) -> np.ndarray:
+    """One field of several fill arrays, concatenated (``n`` values in all)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([p[name] for p in parts if len(p)])
+
+
+class _RollingStd:
+    """Population standard deviation of the last ``n`` values pushed, in O(1) per push."""
+
+    def __init__(self, n: int) -> None:
+        self.values: deque[float] = deque(maxlen=n)
+        self.total = 0.0
+        self.total_sq = 0.0
+
+    def push(self, x: float) -> None:
+        if len(self.values) == self.values.maxlen:
+            old = self.values[0]
+            self.total -= old
+            self.total_sq -= old * old
+        self.values.append(x)
+        self.total += x
+        self.total_sq += x * x
+
+    def std(self) -> float:
+        n = len(self.values)
+        if n < 2:
+            return 0.0
+        mean = self.total / n
+        return math.sqrt(max(self.total_sq / n - mean * mean, 0.0))
