@@ -219,23 +219,24 @@ class LOBExecutionEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self._sim: MarketSimulator | None = None
         self._task: ExecutionTask | None = None
+        self._expected_volume: np.ndarray | None = None
 
     # -- the task -----------------------------------------------------------------------
 
     @property
     def task(self) -> ExecutionTask:
-        """The parent order (expected volumes come from the market model; arrival price after reset)."""
+        """The parent order: expected volumes from the market model, arrival price from the last reset."""
         if self._task is None:
             cfg = self.config
-            sim = self._sim if self._sim is not None else MarketSimulator(replace(cfg.market, warmup_s=0.0),
-                                                                          np.random.default_rng(0))
-            edges = np.arange(cfg.n_steps + 1) * cfg.decision_interval_s
-            volume = np.array([sim.expected_volume_shares(a, b) for a, b in zip(edges[:-1], edges[1:])])
-            arrival = self._arrival_ticks * cfg.market.tick_size if self._sim is not None else \
-                cfg.market.initial_mid_ticks * cfg.market.tick_size
+            if self._expected_volume is None:
+                sim = MarketSimulator(replace(cfg.market, warmup_s=0.0), np.random.default_rng(0))
+                edges = np.arange(cfg.n_steps + 1) * cfg.decision_interval_s
+                self._expected_volume = np.diff([0.0] + [sim.expected_volume_shares(0.0, b) for b in edges[1:]])
+            arrival = (self._arrival_ticks if self._sim is not None else cfg.market.initial_mid_ticks)
             self._task = ExecutionTask(
                 side=cfg.side, total_shares=float(cfg.total_shares), n_steps=cfg.n_steps, horizon=cfg.horizon_s,
-                time_unit="s", arrival_price=arrival, expected_volume_shares=volume, action_kind=cfg.action,
+                time_unit="s", arrival_price=arrival * cfg.market.tick_size,
+                expected_volume_shares=self._expected_volume, action_kind=cfg.action,
                 participation_rates=cfg.participation_rates,
                 placement_max_offset_ticks=cfg.placement_max_offset_ticks, impact_model=None)
         return self._task

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs
 from baselines import make_baseline
+from baselines.calibration import calibrate_almgren_chriss
 from baselines.schedule import SchedulePolicy
 from envs.almgren_chriss import AlmgrenChrissConfig
 from envs.lob_execution import LOBExecutionConfig
@@ -38,12 +39,20 @@ def build_env_factory(env_cfg: Mapping[str, Any]) -> tuple[Callable[[], gym.Env]
     return (lambda: gym.make(env_id, config=config)), config
 
 
-def build_baselines(spec: Mapping[str, Any], task: ExecutionTask) -> dict[str, SchedulePolicy]:
-    """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``."""
+def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: Any = None) -> dict[str, SchedulePolicy]:
+    """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``.
+
+    ``calibrate: true`` on an ``almgren_chriss`` entry estimates its model parameters from
+    the environment's market (:func:`baselines.calibration.calibrate_almgren_chriss`).
+    """
     spec = _plain(spec)
     out = {}
     for name, params in spec.items():
         params = dict(params or {})
         kind = params.pop("kind", name)
+        if params.pop("calibrate", False):
+            if not isinstance(env_config, LOBExecutionConfig):
+                raise ValueError(f"baseline {name!r}: calibrate needs a simulated-market environment")
+            params = {**calibrate_almgren_chriss(env_config.market, env_config.decision_interval_s).model(), **params}
         out[name] = make_baseline(kind, task, **params)
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 import hydra
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from experiments.builders import build_baselines, build_env_factory
 from experiments.evaluation import compare_policies, summarize
@@ -33,41 +33,49 @@ def comparison_table(summary: pd.DataFrame, notional: float) -> pd.DataFrame:
         "vs market VWAP bps": summary["vwap_slippage_bps_mean"].round(2),
         "participation %": (100 * summary["participation_mean"]).round(2),
     }, index=summary.index)
-    if "mean_variance_usd" in summary:
+    if "mean_variance_usd" in summary and summary["mean_variance_usd"].notna().all():
         table["E + λV bps"] = (summary["mean_variance_usd"] / notional * 1e4).round(2)
-    return table.sort_values("shortfall bps (mean ± 95% CI)" if "E + λV bps" not in table else "E + λV bps")
+    order = table["E + λV bps"] if "E + λV bps" in table else summary["shortfall_bps_mean"]
+    return table.loc[order.sort_values().index]
 
 
-def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
-    """Evaluate, write the outputs to ``out_dir`` and return the comparison table."""
-    make_env, env_config = build_env_factory(cfg.env)
-    task = make_env().unwrapped.task
-    policies = build_baselines(cfg.baselines, task)
-    logger.info("evaluating %s on %s, %d episodes, seed %d", list(policies), cfg.env.id, cfg.n_episodes, cfg.seed)
-    episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed), progress=bool(cfg.progress))
-    risk_aversion = getattr(env_config, "risk_aversion", None)
-    summary = summarize(episodes, risk_aversion=risk_aversion)
-    table = comparison_table(summary, task.notional)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    episodes.to_csv(out_dir / "episodes.csv", index=False)
-    summary.to_csv(out_dir / "summary.csv")
-    (out_dir / "summary.md").write_text(table.to_markdown() + "\n")
-    for name in cfg.report.policies:
-        if name in policies:
-            execution_report(make_env(), policies[name], int(cfg.report.seed), out_dir / "reports", name)
-    return table
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
+    """Evaluate each side in ``cfg.sides``, write the outputs to ``out_dir``; return the tables by side."""
+    tables = {}
+    for side in cfg.get("sides", [cfg.env.params.side]):
+        env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
+        env_cfg["params"]["side"] = side
+        make_env, env_config = build_env_factory(env_cfg)
+        task = make_env().unwrapped.task
+        policies = build_baselines(cfg.baselines, task, env_config)
+        logger.info("evaluating %s on %s (%s), %d episodes, seed %d", list(policies), cfg.env.id, side,
+                    cfg.n_episodes, cfg.seed)
+        episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed), progress=bool(cfg.progress))
+        risk_aversion = getattr(env_config, "risk_aversion", None)
+        summary = summarize(episodes, risk_aversion=risk_aversion)
+        table = comparison_table(summary, task.notional)
+        side_dir = out_dir / side
+        side_dir.mkdir(parents=True, exist_ok=True)
+        episodes.to_csv(side_dir / "episodes.csv", index=False)
+        summary.to_csv(side_dir / "summary.csv")
+        (side_dir / "summary.md").write_text(table.to_markdown() + "\n")
+        for name in cfg.report.policies:
+            if name in policies:
+                execution_report(make_env(), policies[name], int(cfg.report.seed), side_dir / "reports", name)
+        tables[side] = table
+    return tables
 
 
 @hydra.main(version_base=None, config_path="../conf", config_name="compare_baselines")
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    table = run(cfg, out_dir)
+    tables = run(cfg, out_dir)
     lam = cfg.env.params.get("risk_aversion")
-    print(f"\n{cfg.env.id}: {cfg.env.params.side} {cfg.env.params.total_shares:,} shares, "
-          f"{cfg.n_episodes} seeded episodes per policy (lambda = {lam})\n")
-    print(table.to_markdown())
-    print(f"\nper-episode results, summary and execution plots: {out_dir}")
+    for side, table in tables.items():
+        print(f"\n{cfg.env.id}: {side} {cfg.env.params.total_shares:,} shares, "
+              f"{cfg.n_episodes} seeded episodes per policy" + (f" (lambda = {lam})" if lam is not None else "") + "\n")
+        print(table.to_markdown())
+    print(f"\nper-episode results, summaries and execution plots (one folder per side): {out_dir}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ order) and the background market orders'; a buy of ``v`` shares counts ``+v``:
 * **transient**: ``m_transient += kappa * v``, decaying at rate ``rho``
   (``transient_ticks_per_share``; OW's price deficit ``x / q`` with ``kappa = 1/q``);
 * **permanent**: ``m_fundamental += gamma * v`` (``permanent_ticks_per_share``), plus an
-  optional exogenous diffusion ``sigma_ticks_per_sqrt_s``.
+  optional exogenous diffusion ``sigma_ticks_per_sqrt_s``, drawn on a fixed time grid
+  from a generator of its own, so that the same seed gives the same fundamental path
+  whatever the agent does (common random numbers across policies).
 """
 
 from __future__ import annotations
@@ -367,10 +369,12 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
 
 @njit(cache=True)
 def _advance_clock(rng, fp, fs, dt):
-    """Deterministic decays (Hawkes excitation, transient impact) and diffusion over ``dt`` s."""
+    """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact.
+
+    (The exogenous diffusion of the fundamental is applied by the simulator on a fixed
+    time grid from its own generator, so that it does not depend on the order flow.)
+    """
     decay = math.exp(-fp[P_BETA] * dt)
     fs[S_EXC_BUY] *= decay
     fs[S_EXC_SELL] *= decay
     fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
-    if fp[P_SIGMA] > 0.0:
-        fs[S_M_FUND] += fp[P_SIGMA] * math.sqrt(dt) * rng.standard_normal()

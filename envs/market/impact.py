@@ -94,6 +94,9 @@ def metaorder_impact(
 def fit_decay(path: pd.DataFrame, end_s: float) -> dict[str, float]:
     """Fit ``I_inf + A exp(-rate (t - end_s))`` to the path after ``end_s``.
 
+    The rate is bounded to what the sampled window can resolve: between ``0.1 / window``
+    and ``10 / dt``.
+
     :return: ``{"rate_per_s", "permanent_ticks", "transient_ticks"}`` (``A``).
     """
     after = path[path["time_s"] >= end_s]
@@ -105,6 +108,10 @@ def fit_decay(path: pd.DataFrame, end_s: float) -> dict[str, float]:
     def model(tt, i_inf, a, rate):
         return i_inf + a * np.exp(-rate * tt)
 
-    guess = (y[-1], y[0] - y[-1], 1.0 / max(t[-1] / 5.0, 1e-9))
-    (i_inf, a, rate), _ = curve_fit(model, t, y, p0=guess, maxfev=20_000)
+    dt = float(np.min(np.diff(t))) if len(t) > 1 else 1.0
+    rate_max = 10.0 / dt  # faster than the sampling cannot be told apart
+    rate_min = 0.1 / max(t[-1], dt)  # slower than the window cannot either
+    guess = (y[-1], y[0] - y[-1], min(max(5.0 / max(t[-1], 1e-9), rate_min), rate_max))
+    (i_inf, a, rate), _ = curve_fit(model, t, y, p0=guess, maxfev=20_000,
+                                    bounds=([-np.inf, -np.inf, rate_min], [np.inf, np.inf, rate_max]))
     return {"rate_per_s": float(rate), "permanent_ticks": float(i_inf), "transient_ticks": float(a)}

@@ -49,6 +49,7 @@ class SimulatorConfig:
     :param flow: the background flow.
     :param impact: the impact dynamics.
     :param log_events: keep the book's LOBSTER-convention event log.
+    :param diffusion_step_s: grid step of the fundamental's exogenous diffusion (s).
     """
 
     tick_size: float = 0.01
@@ -59,6 +60,7 @@ class SimulatorConfig:
     flow: FlowConfig = field(default_factory=FlowConfig)
     impact: ImpactConfig = field(default_factory=ImpactConfig)
     log_events: bool = False
+    diffusion_step_s: float = 1.0
 
     def __post_init__(self) -> None:
         check_positive("tick_size", self.tick_size)
@@ -66,6 +68,7 @@ class SimulatorConfig:
         check_positive("initial_mid_ticks", self.initial_mid_ticks)
         check_nonnegative("warmup_s", self.warmup_s)
         check_nonnegative("start_of_day_s", self.start_of_day_s)
+        check_positive("diffusion_step_s", self.diffusion_step_s)
         if isinstance(self.flow, Mapping):
             object.__setattr__(self, "flow", FlowConfig.from_mapping(self.flow))
         if isinstance(self.impact, Mapping):
@@ -127,6 +130,11 @@ class MarketSimulator:
                 raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
             self.rng = rng
         cfg = self.config
+        # the fundamental's diffusion has a stream of its own: the same seed, the same path.
+        # (Derived from a draw, not Generator.spawn: spawning advances a SeedSequence that
+        # other generators may share, which would break the pairing of same-seed runs.)
+        self._diffusion_rng = np.random.default_rng(int(self.rng.integers(0, 2**63 - 1)))
+        self._diffusion_scale = cfg.impact.sigma_ticks_per_sqrt_s * np.sqrt(cfg.diffusion_step_s)
         depth_levels = len(cfg.flow.depth_shares)
         self.book = OrderBook(tick_size=cfg.tick_size, lot_size=cfg.lot_size, n_levels=1 << 14,
                               base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
@@ -162,6 +170,20 @@ class MarketSimulator:
     # -- the clock -------------------------------------------------------------------------
 
     def _run_until(self, t_end: float) -> None:
+        """Run the flow to ``t_end``, applying the diffusion at each grid time on the way."""
+        if self._diffusion_scale == 0.0:
+            self._run_flow(t_end)
+            return
+        step = self.config.diffusion_step_s
+        while self._fs[F.S_T] < t_end:
+            grid = (np.floor(self._fs[F.S_T] / step + 1e-9) + 1.0) * step
+            if grid > t_end:
+                self._run_flow(t_end)
+                return
+            self._run_flow(grid)
+            self._fs[F.S_M_FUND] += self._diffusion_scale * self._diffusion_rng.standard_normal()
+
+    def _run_flow(self, t_end: float) -> None:
         b = self.book
         while True:
             status = F.run_flow(self.rng, self._fp, self._cum_w, self._fs, self._is, self._live,

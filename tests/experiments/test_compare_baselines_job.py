@@ -21,15 +21,14 @@ def compose_cfg(*overrides):
 
 @pytest.mark.parametrize("env", ["almgren_chriss", "almgren_chriss_discrete"])
 def test_main_job_compares_all_baselines_and_writes_outputs(tmp_path, env):
-    cfg = compose_cfg(f"env={env}", "n_episodes=30", "progress=false", "env.params.n_steps=10",
-                      "env.params.side=buy")
-    table = run(cfg, tmp_path)
+    cfg = compose_cfg(f"env={env}", "n_episodes=30", "progress=false", "env.params.n_steps=10")
+    table = run(cfg, tmp_path)["sell"]  # `sides` (default [sell]) overrides env.params.side
     assert set(table.index) == {"twap", "twap_random", "vwap", "pov", "almgren_chriss"}
-    episodes = pd.read_csv(tmp_path / "episodes.csv")
-    assert len(episodes) == 5 * 30 and (episodes["side"] == "buy").all()
-    assert (tmp_path / "summary.md").read_text().count("|") > 20
+    episodes = pd.read_csv(tmp_path / "sell" / "episodes.csv")
+    assert len(episodes) == 5 * 30 and (episodes["side"] == "sell").all()
+    assert (tmp_path / "sell" / "summary.md").read_text().count("|") > 20
     for name in ["almgren_chriss", "twap", "vwap", "pov"]:
-        assert (tmp_path / "reports" / f"{name}_execution.png").exists()
+        assert (tmp_path / "sell" / "reports" / f"{name}_execution.png").exists()
 
 
 def test_a_bad_env_value_fails_before_any_simulation_with_its_name():
@@ -38,3 +37,23 @@ def test_a_bad_env_value_fails_before_any_simulation_with_its_name():
         build_env_factory(cfg.env)
     with pytest.raises(ValueError, match="env.id"):
         build_env_factory(OmegaConf.create({"id": "CartPole-v1", "params": {}}))
+
+
+def test_lob_comparison_evaluates_four_baselines_on_both_sides(tmp_path):
+    cfg = compose_lob("n_episodes=8", "progress=false", "env.params.horizon_s=300",
+                      "env.params.total_shares=5000", "report.policies=[vwap]")
+    tables = run(cfg, tmp_path)
+    assert set(tables) == {"sell", "buy"}
+    for side, table in tables.items():
+        assert set(table.index) == {"twap", "vwap", "pov", "almgren_chriss"}
+        assert {"shortfall bps (mean ± 95% CI)", "shortfall std bps", "vs market VWAP bps",
+                "participation %"} <= set(table.columns)
+        episodes = pd.read_csv(tmp_path / side / "episodes.csv")
+        assert len(episodes) == 4 * 8 and (episodes["side"] == side).all()
+        assert (tmp_path / side / "reports" / "vwap_execution.png").exists()
+
+
+def compose_lob(*overrides):
+    conf_dir = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+        return compose(config_name="compare_lob", overrides=list(overrides))

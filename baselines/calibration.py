@@ -1,0 +1,126 @@
+"""Estimate Almgren-Chriss parameters from the simulated market they will be used in.
+
+The AC schedule needs ``sigma``, ``epsilon``, ``eta`` and ``gamma``; in the LOB market these
+are not inputs but consequences of the order flow, so :func:`calibrate_almgren_chriss`
+measures them, in seconds and currency (the units of ``execgym/LOBExecution-v0``):
+
+* ``sigma`` (currency/share/sqrt(s)): standard deviation of mid changes over a decision
+  interval, divided by ``sqrt(interval_s)``, from a run without the agent;
+* ``epsilon`` (currency/share): the mean half spread in that run;
+* ``eta`` (currency/share per share/s): child market orders of several sizes ``n`` are sent
+  (alternating sides, each after the book has recovered), and the cost per share
+  ``side * (average fill - mid before)`` is regressed on ``n / tau``: AC's temporary
+  impact ``epsilon + eta n / tau`` has slope ``eta``;
+* ``gamma`` (currency/share per share): the permanent level of a metaorder's measured
+  impact path (:func:`envs.market.impact.metaorder_impact`), divided by its size.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from envs.market.impact import fit_decay, metaorder_impact
+from envs.market.simulator import MarketSimulator, SimulatorConfig
+from envs.market.validation import check_int, check_positive
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ACCalibration", "calibrate_almgren_chriss"]
+
+
+@dataclass(frozen=True)
+class ACCalibration:
+    """Estimated AC parameters (seconds, currency) and the fit diagnostics."""
+
+    sigma: float  # currency / share / sqrt(s)
+    epsilon: float  # currency / share
+    eta: float  # currency / share per (share / s)
+    gamma: float  # currency / share per share
+    eta_r2: float  # R^2 of the temporary-impact regression
+    n_impact_samples: int
+
+    def model(self) -> dict[str, float]:
+        """The ``sigma``, ``epsilon``, ``eta``, ``gamma`` mapping that :func:`baselines.make_baseline` takes."""
+        return {k: v for k, v in asdict(self).items() if k in ("sigma", "epsilon", "eta", "gamma")}
+
+
+@functools.lru_cache(maxsize=16)
+def calibrate_almgren_chriss(
+    market: SimulatorConfig,
+    interval_s: float,
+    order_sizes_shares: tuple[int, ...] = (500, 1000, 2000, 4000),
+    samples_per_size: int = 40,
+    quiet_s: float = 3600.0,
+    seed: int = 0,
+) -> ACCalibration:
+    """Measure ``sigma``, ``epsilon``, ``eta`` and ``gamma`` of ``market`` (module docstring).
+
+    Results are cached per argument set (the market config is a frozen dataclass).
+
+    :param interval_s: the decision interval ``tau`` the schedule will trade at (s).
+    :param order_sizes_shares: child order sizes probed for the temporary impact.
+    :param samples_per_size: orders per size.
+    :param quiet_s: length of the run without the agent (s), for ``sigma`` and ``epsilon``.
+    :param seed: seeds every simulation of the calibration.
+    """
+    tau = check_positive("interval_s", interval_s)
+    check_positive("quiet_s", quiet_s)
+    samples = check_int("samples_per_size", samples_per_size, minimum=2)
+    sizes = tuple(check_int("order_sizes_shares[i]", s, minimum=1) for s in order_sizes_shares)
+    if len(set(sizes)) < 2:
+        raise ValueError(f"order_sizes_shares needs at least two distinct sizes, got {order_sizes_shares!r}")
+    tick = market.tick_size
+    seeds = np.random.SeedSequence(seed).spawn(3)
+
+    # sigma and epsilon from a quiet run
+    sim = MarketSimulator(market, np.random.default_rng(seeds[0]))
+    mids, spreads = [], []
+    for _ in range(int(quiet_s // tau)):
+        report = sim.advance(tau)
+        if report.mid_ticks is not None:
+            mids.append(report.mid_ticks)
+            spreads.append(report.best_ask - report.best_bid)
+    sigma = float(np.std(np.diff(mids), ddof=1)) / np.sqrt(tau) * tick
+    epsilon = 0.5 * float(np.mean(spreads)) * tick
+
+    # eta: cost per share of child market orders against their size
+    sim = MarketSimulator(market, np.random.default_rng(seeds[1]))
+    recover_s = 5.0 / market.flow.resilience_per_s
+    rng = np.random.default_rng(seeds[2])
+    xs, ys = [], []
+    order = np.repeat(sizes, samples)
+    rng.shuffle(order)
+    for i, n in enumerate(order):
+        sim.advance(recover_s)
+        mid = sim.book.mid
+        if mid is None:
+            continue
+        side = "buy" if i % 2 == 0 else "sell"
+        fills = sim.submit_market(side, int(n))
+        filled = int(fills["size_shares"].sum())
+        if filled == 0:
+            continue
+        avg = float((fills["size_shares"] * fills["price_ticks"]).sum()) / filled
+        xs.append(filled / tau)
+        ys.append((avg - mid) * (1 if side == "buy" else -1) * tick)
+    xs, ys = np.array(xs), np.array(ys)
+    slope, intercept = np.polyfit(xs, ys, 1)
+    resid = ys - (slope * xs + intercept)
+    r2 = 1.0 - resid.var() / ys.var() if ys.var() > 0 else 0.0
+
+    # gamma: the permanent level of a metaorder's impact
+    total = int(max(sizes)) * 5
+    path = metaorder_impact(market, total_shares=total, duration_s=10 * tau, n_slices=10,
+                            post_s=max(10.0 / market.flow.resilience_per_s, 10 * tau), dt_s=tau / 2,
+                            n_runs=20, seed=seed)
+    permanent_ticks = fit_decay(path, 10 * tau)["permanent_ticks"]
+    gamma = max(permanent_ticks, 0.0) * tick / total
+    eta = float(max(slope, 1e-12))
+    logger.info("AC calibration: sigma=%.3g epsilon=%.3g eta=%.3g (R2 %.2f) gamma=%.3g",
+                sigma, epsilon, eta, r2, gamma)
+    return ACCalibration(sigma=sigma, epsilon=epsilon, eta=eta, gamma=gamma, eta_r2=float(r2),
+                         n_impact_samples=len(xs))
