@@ -1,0 +1,49 @@
+"""Evaluate trained checkpoints and the baselines on the same seeded episodes.
+
+    python -m experiments.evaluate +checkpoints.ac=outputs/.../actor_critic_final.pt [env=...]
+
+(Hydra's ``+`` adds a key to the empty ``checkpoints`` mapping.)
+
+Writes ``evaluation.csv`` (every episode) and ``evaluation.md`` (the comparison table) in
+Hydra's run directory and prints the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import pandas as pd
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from experiments.agents import load_policy
+from experiments.builders import build_baselines, build_env_factory
+from experiments.compare_baselines import comparison_table
+from experiments.evaluation import compare_policies, summarize
+
+
+def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
+    make_env, env_config = build_env_factory(cfg.env)
+    task = make_env().unwrapped.task
+    policies = {name: load_policy(path) for name, path in (cfg.checkpoints or {}).items()}
+    policies.update(build_baselines(cfg.baselines, task, env_config))
+    episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed))
+    table = comparison_table(summarize(episodes, getattr(env_config, "risk_aversion", None)), task.notional)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    episodes.to_csv(out_dir / "evaluation.csv", index=False)
+    (out_dir / "evaluation.md").write_text(table.to_markdown() + "\n")
+    return table
+
+
+@hydra.main(version_base=None, config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    table = run(cfg, out_dir)
+    print(f"\n{cfg.env.id}, {cfg.n_episodes} seeded episodes per policy (seed {cfg.seed}):\n")
+    print(table.to_markdown())
+    print(f"\nper-episode results: {out_dir / 'evaluation.csv'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""experiments.train: outputs, TensorBoard series, checkpoints, resume, multirun aggregation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from experiments.agents_vs_optimum import part_ac
+from experiments.builders import build_baselines, build_env_factory
+from experiments.evaluation import evaluate_policy
+from experiments.tensorboard_eval import TAGS, eval_metrics
+from experiments.train import run
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["total_timesteps=1600", "n_envs=16", "eval.every_steps=800", "eval.n_episodes=6",
+        "final_eval.n_episodes=10", "checkpoint_every_steps=800"]
+
+
+def compose_train(*overrides):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        return compose(config_name="train", overrides=[*TINY, *overrides])
+
+
+def scalars(run_dir: Path) -> dict[str, list]:
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+@pytest.mark.parametrize("agent, env", [("actor_critic", "almgren_chriss_discrete"), ("ppo", "almgren_chriss")])
+def test_train_writes_table_checkpoints_and_shared_tensorboard_tags(tmp_path, agent, env):
+    cfg = compose_train(f"agent={agent}", f"env={env}")
+    table, objective = run(cfg, tmp_path)
+    assert agent in table.index and {"twap", "vwap", "pov", "almgren_chriss"} <= set(table.index)
+    assert objective > 0
+    episodes = pd.read_csv(tmp_path / "evaluation.csv")
+    assert set(episodes["run_agent"]) == {agent} and len(episodes) == 10 * len(table)
+    assert any((tmp_path / "checkpoints").glob(f"{agent}_final.*"))
+    tb = tmp_path / "tensorboard"
+    agent_series = scalars(tb / "agent")
+    assert set(TAGS) - {"eval/participation"} <= set(agent_series)
+    assert len(agent_series["eval/shortfall_bps_mean"]) >= 2  # a learning curve, not a point
+    # every baseline is logged under the same tags, with the values of its own evaluation
+    make_env, env_config = build_env_factory(cfg.env)
+    task = make_env().unwrapped.task
+    for name, policy in build_baselines(cfg.baselines, task, env_config).items():
+        series = scalars(tb / f"baseline_{name}")
+        assert set(series) == {t for t in agent_series if t.startswith("eval/")}
+        assert {t for t in agent_series if t.startswith("hparam/")}  # the HParams view
+        expected = eval_metrics(evaluate_policy(policy, make_env, 6, 1000, name), task.total_shares)
+        for tag, value in expected.items():
+            assert series[tag][0][1] == pytest.approx(value, rel=1e-5)
+    hparams = list((tb / "agent").glob("**/events.out.tfevents*"))
+    assert len(hparams) >= 2  # the scalar log and the HParams summary
+
+
+def test_training_resumes_from_a_checkpoint(tmp_path):
+    first = tmp_path / "first"
+    run(compose_train(), first)
+    ckpt = first / "checkpoints" / "actor_critic_final.pt"
+    second = tmp_path / "second"
+    run(compose_train(f"resume_from={ckpt}"), second)
+    steps = [s for s, _ in scalars(second / "tensorboard" / "agent")["eval/shortfall_bps_mean"]]
+    assert min(steps) > 1600  # continued counting from the checkpoint
+
+
+def test_multirun_over_two_seeds_and_two_agents_writes_one_table(tmp_path):
+    cmd = [sys.executable, "-m", "experiments.train", "-m", "seed=0,1", "agent=actor_critic,ppo",
+           *TINY, "final_eval.n_episodes=5", f"hydra.sweep.dir={tmp_path}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "evaluation_all.csv")
+    runs = table.groupby(["run_agent", "run_seed"]).size()
+    assert set(runs.index) == {("actor_critic", 0), ("actor_critic", 1), ("ppo", 0), ("ppo", 1)}
+    assert "ppo" in (tmp_path / "evaluation_all.md").read_text()
+
+
+def test_agents_vs_optimum_smoke():
+    df = part_ac({"ppo": 256, "actor_critic": 640}, episodes=20, seed=0)
+    assert list(df["agent"]) == ["ppo", "actor_critic"]
+    assert (df["ac_optimum_bps"] > 0).all() and df["gap_stderr_%"].notna().all()
