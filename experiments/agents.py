@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 
 import envs
 from agents.actor_critic import ActorCritic, ActorCriticConfig
@@ -46,10 +46,23 @@ class Trainable:
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
 
-    def learn(self, total_timesteps: int, on_update: Callable[[int], bool]) -> None:
-        """Train; ``on_update(num_timesteps)`` runs after each update (False stops)."""
+    def learn(self, total_timesteps: int, on_update: Callable[[int], bool], checkpoint_dir: Path | None = None,
+              checkpoint_every: int = 0, name: str = "agent") -> None:
+        """Train; ``on_update(num_timesteps)`` runs after each update (False stops).
+
+        With ``checkpoint_dir``, a checkpoint every ``checkpoint_every`` steps: SB3 models
+        through SB3's ``CheckpointCallback``, the actor-critic through its ``save``.
+        """
         if isinstance(self.model, ActorCritic):
-            self.model.learn(total_timesteps, callback=lambda agent, n: on_update(n))
+            next_save = [self.num_timesteps + checkpoint_every]
+
+            def callback(agent: ActorCritic, n: int) -> bool:
+                if checkpoint_dir is not None and checkpoint_every and n >= next_save[0]:
+                    agent.save(Path(checkpoint_dir) / f"{name}_{n}_steps.pt")
+                    next_save[0] = n + checkpoint_every
+                return on_update(n)
+
+            self.model.learn(total_timesteps, callback=callback)
             return
 
         class _Hook(BaseCallback):
@@ -60,7 +73,12 @@ class Trainable:
                 if on_update(self.num_timesteps) is False:
                     self.model.num_timesteps = 10**18  # SB3 has no stop from rollout end
 
-        self.model.learn(total_timesteps, callback=_Hook(), reset_num_timesteps=False, progress_bar=False)
+        callbacks: list[BaseCallback] = [_Hook()]
+        if checkpoint_dir is not None and checkpoint_every:
+            per_env = max(checkpoint_every // self.model.get_env().num_envs, 1)
+            callbacks.append(CheckpointCallback(per_env, str(checkpoint_dir), name_prefix=name))
+        self.model.learn(total_timesteps, callback=CallbackList(callbacks), reset_num_timesteps=False,
+                         progress_bar=False)
 
     def save(self, path: Path) -> Path:
         if isinstance(self.model, ActorCritic):

@@ -62,19 +62,15 @@ def run(cfg: DictConfig, out_dir: Path) -> tuple[pd.DataFrame, float]:
     evaluator = PeriodicEvaluator(make_env, baselines, tb_dir, int(cfg.eval.every_steps),
                                   int(cfg.eval.n_episodes), int(cfg.eval.seed))
     ckpt_dir = out_dir / "checkpoints"
-    next_ckpt = [agent.num_timesteps + int(cfg.checkpoint_every_steps)]
 
     def on_update(num_timesteps: int) -> bool:
-        evaluator(agent.policy, num_timesteps)
-        if num_timesteps >= next_ckpt[0]:
-            agent.save(ckpt_dir / f"{name}_{num_timesteps}")
-            next_ckpt[0] = num_timesteps + int(cfg.checkpoint_every_steps)
-        return True
+        return evaluator(agent.policy, num_timesteps)
 
     logger.info("training %s on %s for %d steps (seed %d, %d envs)", name, cfg.env.id, cfg.total_timesteps,
                 seed, cfg.n_envs)
     start = time.perf_counter()
-    agent.learn(int(cfg.total_timesteps), on_update)
+    agent.learn(int(cfg.total_timesteps), on_update, checkpoint_dir=ckpt_dir,
+                checkpoint_every=int(cfg.checkpoint_every_steps), name=name)
     train_s = time.perf_counter() - start
     final_ckpt = agent.save(ckpt_dir / f"{name}_final")
     evaluator.next_at = 0

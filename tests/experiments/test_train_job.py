@@ -42,6 +42,8 @@ def test_train_writes_table_checkpoints_and_shared_tensorboard_tags(tmp_path, ag
     episodes = pd.read_csv(tmp_path / "evaluation.csv")
     assert set(episodes["run_agent"]) == {agent} and len(episodes) == 10 * len(table)
     assert any((tmp_path / "checkpoints").glob(f"{agent}_final.*"))
+    periodic = [p for p in (tmp_path / "checkpoints").iterdir() if "final" not in p.name]
+    assert periodic and all(p.name.startswith(agent) and p.name.endswith("_steps" + p.suffix) for p in periodic)
     tb = tmp_path / "tensorboard"
     agent_series = scalars(tb / "agent")
     assert set(TAGS) - {"eval/participation"} <= set(agent_series)
@@ -85,3 +87,25 @@ def test_agents_vs_optimum_smoke():
     df = part_ac({"ppo": 256, "actor_critic": 640}, episodes=20, seed=0)
     assert list(df["agent"]) == ["ppo", "actor_critic"]
     assert (df["ac_optimum_bps"] > 0).all() and df["gap_stderr_%"].notna().all()
+
+
+def test_evaluate_compares_checkpoints_with_baselines_on_the_same_seeds(tmp_path):
+    from experiments.evaluate import run as evaluate_run
+
+    run(compose_train(), tmp_path / "train")
+    ckpt = tmp_path / "train" / "checkpoints" / "actor_critic_final.pt"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        cfg = compose(config_name="evaluate", overrides=[f"+checkpoints.mine={ckpt}", "n_episodes=8"])
+    table = evaluate_run(cfg, tmp_path / "eval")
+    assert "mine" in table.index and "almgren_chriss" in table.index
+    episodes = pd.read_csv(tmp_path / "eval" / "evaluation.csv")
+    assert episodes.groupby("policy")["seed"].apply(tuple).nunique() == 1  # same seeds for all
+
+
+def test_optuna_sweep_runs_and_reports_a_best_value(tmp_path):
+    cmd = [sys.executable, "-m", "experiments.train", "-m", "hydra/sweeper=optuna_actor_critic",
+           "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", *TINY, "final_eval.n_episodes=4",
+           f"hydra.sweep.dir={tmp_path}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
