@@ -54,7 +54,6 @@ from numba import njit
 from envs.market import _book_kernels as K
 from envs.market.validation import (
     check_choice,
-    check_int,
     check_nonnegative,
     check_positive,
 )
@@ -166,7 +165,7 @@ class FlowConfig:
 
 # float parameters (fp)
 P_THETA, P_LAM_TOTAL, P_MU, P_ALPHA, P_BETA, P_P_LIMIT, P_P_MARKET = 0, 1, 2, 3, 4, 5, 6
-P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
+P_KAPPA, P_GAMMA, _P_UNUSED, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
 P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
 P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS = 19, 20, 21
 N_P = 22
@@ -197,7 +196,6 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int) -> tuple[np.nd
     fp[P_MARKET_LOTS] = max(1, round(flow.mean_market_size_shares / lot))
     fp[P_KAPPA] = impact.transient_ticks_per_share
     fp[P_GAMMA] = impact.permanent_ticks_per_share
-    fp[P_SIGMA] = impact.sigma_ticks_per_sqrt_s
     fp[P_RHO] = flow.resilience_per_s
     fp[P_ANCHOR_REF] = 1.0 if flow.anchor == "reference" else 0.0
     fp[P_SESSION] = flow.session_s

@@ -14,7 +14,6 @@ from envs.lob_execution import OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
 from envs.market.flow import FlowConfig
 from envs.market.simulator import SimulatorConfig
 from experiments.evaluation import compare_policies
-from tests.helpers import run_episode
 
 IDS = ["execgym/LOBExecution-v0", "execgym/LOBExecutionDiscrete-v0", "execgym/LOBExecutionPlacement-v0"]
 SMALL = dict(horizon_s=300.0, decision_interval_s=10.0, total_shares=5_000)
