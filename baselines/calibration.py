@@ -12,7 +12,8 @@ measures them, in seconds and currency (the units of ``execgym/LOBExecution-v0``
   ``side * (average fill - mid before)`` is regressed on ``n / tau``: AC's temporary
   impact ``epsilon + eta n / tau`` has slope ``eta``;
 * ``gamma`` (currency/share per share): the permanent level of a metaorder's measured
-  impact path (:func:`envs.market.impact.metaorder_impact`), divided by its size.
+  impact path (:func:`envs.market.impact.metaorder_impact`, paired control runs), averaged
+  once its transient part has decayed, divided by its size.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from envs.market.impact import fit_decay, metaorder_impact
+from envs.market.impact import metaorder_impact
 from envs.market.simulator import MarketSimulator, SimulatorConfig
 from envs.market.validation import check_int, check_positive
 
@@ -112,12 +113,14 @@ def calibrate_almgren_chriss(
     resid = ys - (slope * xs + intercept)
     r2 = 1.0 - resid.var() / ys.var() if ys.var() > 0 else 0.0
 
-    # gamma: the permanent level of a metaorder's impact
+    # gamma: the permanent level of a metaorder's impact: its mean over the second half of a
+    # post window of at least 10 / rho, when the transient part has decayed (by e^-5 or more)
     total = int(max(sizes)) * 5
+    post_s = max(10.0 / market.flow.resilience_per_s, 10 * tau)
     path = metaorder_impact(market, total_shares=total, duration_s=10 * tau, n_slices=10,
-                            post_s=max(10.0 / market.flow.resilience_per_s, 10 * tau), dt_s=tau / 2,
-                            n_runs=20, seed=seed)
-    permanent_ticks = fit_decay(path, 10 * tau)["permanent_ticks"]
+                            post_s=post_s, dt_s=tau / 2, n_runs=20, seed=seed)
+    settled = path["time_s"] >= 10 * tau + post_s / 2
+    permanent_ticks = float(path.loc[settled, "impact_ticks"].mean())
     gamma = max(permanent_ticks, 0.0) * tick / total
     eta = float(max(slope, 1e-12))
     logger.info("AC calibration: sigma=%.3g epsilon=%.3g eta=%.3g (R2 %.2f) gamma=%.3g",

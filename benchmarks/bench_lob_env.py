@@ -7,7 +7,7 @@ Config: the default environment with a one-second decision interval (600 decisio
 Reports: the single environment (unwrapped and through ``gymnasium.make``), gymnasium's
 ``SyncVectorEnv`` over M = 1, 64, 1024 single environments, the background events the
 market generates per decision, and the share of wall time spent generating and matching
-background flow (``MarketSimulator._run_flow``) vs the environment's own code.
+background flow (``MarketSimulator._run_until``, diffusion included) vs the environment's own code.
 There is no natively vectorised LOB environment yet, so no native ratio is printed.
 """
 
@@ -35,7 +35,7 @@ ACTION = np.array([0.01], dtype=np.float32)
 def single_rate(env: gym.Env, seconds: float) -> tuple[float, float, float]:
     """(steps/s, background events per decision, share of time in background flow)."""
     flow_time = [0.0]
-    original = simulator_module.MarketSimulator._run_flow
+    original = simulator_module.MarketSimulator._run_until
 
     def timed(self, t_end):
         start = time.perf_counter()
@@ -47,7 +47,7 @@ def single_rate(env: gym.Env, seconds: float) -> tuple[float, float, float]:
         env.step(ACTION)
     env.reset(seed=1)
     n, events = 0, 0
-    simulator_module.MarketSimulator._run_flow = timed
+    simulator_module.MarketSimulator._run_until = timed
     try:
         start = time.perf_counter()
         while (elapsed := time.perf_counter() - start) < seconds:
@@ -59,7 +59,7 @@ def single_rate(env: gym.Env, seconds: float) -> tuple[float, float, float]:
             if term or trunc:
                 env.reset()
     finally:
-        simulator_module.MarketSimulator._run_flow = original
+        simulator_module.MarketSimulator._run_until = original
     return n / elapsed, events / n, flow_time[0] / elapsed
 
 

@@ -38,8 +38,12 @@ order) and the background market orders'; a buy of ``v`` shares counts ``+v``:
   (``transient_ticks_per_share``; OW's price deficit ``x / q`` with ``kappa = 1/q``);
 * **permanent**: ``m_fundamental += gamma * v`` (``permanent_ticks_per_share``), plus an
   optional exogenous diffusion ``sigma_ticks_per_sqrt_s``, drawn on a fixed time grid
-  from a generator of its own, so that the same seed gives the same fundamental path
+  from a random stream of its own, so that the same seed gives the same fundamental path
   whatever the agent does (common random numbers across policies).
+
+Randomness lives in xoshiro256** state arrays (:mod:`envs.market.rng`) seeded from the
+user's ``numpy.random.Generator``, so that compiled kernels can carry one stream per
+market.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ import numpy as np
 from numba import njit
 
 from envs.market import _book_kernels as K
+from envs.market import rng as R
 from envs.market.validation import (
     check_choice,
     check_nonnegative,
@@ -165,13 +170,13 @@ class FlowConfig:
 
 # float parameters (fp)
 P_THETA, P_LAM_TOTAL, P_MU, P_ALPHA, P_BETA, P_P_LIMIT, P_P_MARKET = 0, 1, 2, 3, 4, 5, 6
-P_KAPPA, P_GAMMA, _P_UNUSED, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
+P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
 P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
-P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS = 19, 20, 21
-N_P = 22
+P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP = 19, 20, 21, 22
+N_P = 24
 # float state (fs)
 S_T, S_M_FUND, S_M_TRANS, S_EXC_BUY, S_EXC_SELL = 0, 1, 2, 3, 4
-S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL = 5, 6, 7, 8, 9
+S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL, S_NEXT_GRID = 5, 6, 7, 8, 9, 10
 N_S = 12
 # int state (is_): next background order id, live background orders
 I_NEXT_ID, I_N_LIVE = 0, 1
@@ -180,7 +185,7 @@ N_I = 4
 LIVE_FULL = 100
 
 
-def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int) -> tuple[np.ndarray, np.ndarray]:
+def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """``(fp, cum_weights)``: the kernel's float parameters and the cumulative distance weights."""
     lam = flow.limit_rates_per_s()
     fp = np.zeros(N_P)
@@ -196,6 +201,8 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int) -> tuple[np.nd
     fp[P_MARKET_LOTS] = max(1, round(flow.mean_market_size_shares / lot))
     fp[P_KAPPA] = impact.transient_ticks_per_share
     fp[P_GAMMA] = impact.permanent_ticks_per_share
+    fp[P_SIGMA] = impact.sigma_ticks_per_sqrt_s
+    fp[P_DIFF_STEP] = diffusion_step_s
     fp[P_RHO] = flow.resilience_per_s
     fp[P_ANCHOR_REF] = 1.0 if flow.anchor == "reference" else 0.0
     fp[P_SESSION] = flow.session_s
@@ -223,14 +230,14 @@ def _tod(fp, t):
 
 
 @njit(cache=True)
-def _size_lots(rng, fp, p_index, fixed_index):
+def _size_lots(rs, fp, p_index, fixed_index):
     """An order size in lots: geometric with success probability ``fp[p_index]``, or fixed."""
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
     p = fp[p_index]
     if p >= 1.0:
         return 1
-    return 1 + np.int64(math.log(1.0 - rng.random()) / math.log(1.0 - p))
+    return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / math.log(1.0 - p))
 
 
 @njit(cache=True)
@@ -242,8 +249,12 @@ def apply_impact(fs, fp, signed_volume):
 
 
 @njit(cache=True)
-def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
+def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """Generate and apply background events until ``t_end`` (s); return a book status.
+
+    ``rs`` and ``rd`` are xoshiro256** states (:mod:`envs.market.rng`): the event stream and
+    the fundamental's diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]``
+    from a stream of its own, so that it does not depend on the order flow.
 
     A non-OK status leaves the event that needs it in ``evbuf`` with ``fs[S_PENDING] = 1``;
     call again after the caller has made room, and it is applied first.
@@ -262,26 +273,23 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
             if bound <= 0.0:
                 fs[S_T] = t_end
                 return K.OK
-            dt = -math.log(1.0 - rng.random()) / bound
+            dt = -math.log(1.0 - R.uniform(rs)) / bound
             if t + dt > t_end:
-                # memoryless: nothing happens before t_end; carry the deterministic decays
-                dt = t_end - t
-                _advance_clock(rng, fp, fs, dt)
-                fs[S_T] = t_end
+                # memoryless: nothing happens before t_end; carry the decays and the diffusion
+                _advance_to(rd, fp, fs, t_end)
                 return K.OK
-            _advance_clock(rng, fp, fs, dt)
             t += dt
-            fs[S_T] = t
+            _advance_to(rd, fp, fs, t)
             tod = _tod(fp, t)
-            u = rng.random() * bound
+            u = R.uniform(rs) * bound
             lam_lim = fp[P_LAM_TOTAL] * tod
             lam_buy = mu * tod + fs[S_EXC_BUY]
             lam_sell = mu * tod + fs[S_EXC_SELL]
             m = fs[S_M_FUND] + fs[S_M_TRANS]
             time_ns = np.int64(t * 1e9)
             if u < lam_lim:
-                direction = 1 if rng.random() < 0.5 else -1
-                v = rng.random()
+                direction = 1 if R.uniform(rs) < 0.5 else -1
+                v = R.uniform(rs)
                 d = 0
                 while d < n_k - 1 and cum_w[d] < v:
                     d += 1
@@ -308,13 +316,13 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = price
-                evbuf[0, K.E_SIZE] = _size_lots(rng, fp, P_P_LIMIT, P_LIMIT_LOTS) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS) * lot
                 is_[I_NEXT_ID] += 1
             elif u < lam_lim + theta * n_live:
                 # cancel a uniformly chosen live background order (drop ids filled meanwhile)
                 oid = -1
                 while is_[I_N_LIVE] > 0:
-                    j = rng.integers(0, is_[I_N_LIVE])
+                    j = R.uniform_below(rs, is_[I_N_LIVE])
                     cand = live[j]
                     is_[I_N_LIVE] -= 1
                     live[j] = live[is_[I_N_LIVE]]
@@ -334,7 +342,7 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = _size_lots(rng, fp, P_P_MARKET, P_MARKET_LOTS) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS) * lot
                 is_[I_NEXT_ID] += 1
                 if direction > 0:
                     fs[S_EXC_BUY] += fp[P_ALPHA]
@@ -366,13 +374,25 @@ def run_flow(rng, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, e
 
 
 @njit(cache=True)
-def _advance_clock(rng, fp, fs, dt):
-    """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact.
-
-    (The exogenous diffusion of the fundamental is applied by the simulator on a fixed
-    time grid from its own generator, so that it does not depend on the order flow.)
-    """
+def _decay(fp, fs, dt):
+    """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact."""
     decay = math.exp(-fp[P_BETA] * dt)
     fs[S_EXC_BUY] *= decay
     fs[S_EXC_SELL] *= decay
     fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
+
+
+@njit(cache=True)
+def _advance_to(rd, fp, fs, t_new):
+    """Move the clock to ``t_new``: decays, plus a diffusion step at each grid time passed."""
+    t = fs[S_T]
+    if fp[P_SIGMA] > 0.0:
+        step = fp[P_DIFF_STEP]
+        scale = fp[P_SIGMA] * math.sqrt(step)
+        while fs[S_NEXT_GRID] <= t_new:
+            _decay(fp, fs, fs[S_NEXT_GRID] - t)
+            t = fs[S_NEXT_GRID]
+            fs[S_M_FUND] += scale * R.normal(rd)
+            fs[S_NEXT_GRID] += step
+    _decay(fp, fs, t_new - t)
+    fs[S_T] = t_new

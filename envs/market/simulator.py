@@ -23,6 +23,7 @@ from envs.market import _book_kernels as K
 from envs.market import flow as F
 from envs.market.book import FILL_DTYPE, OrderBook
 from envs.market.flow import FlowConfig, ImpactConfig
+from envs.market.rng import new_state
 from envs.market.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class MarketSimulator:
             raise TypeError(f"config must be a SimulatorConfig, got {type(config).__name__}")
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        self._fp, self._cum_w = F.flow_params(self.config.flow, self.config.impact, self.config.lot_size)
+        self._fp, self._cum_w = F.flow_params(self.config.flow, self.config.impact, self.config.lot_size,
+                                              self.config.diffusion_step_s)
         self.reset(rng if rng is not None else np.random.default_rng())
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -130,11 +132,10 @@ class MarketSimulator:
                 raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
             self.rng = rng
         cfg = self.config
-        # the fundamental's diffusion has a stream of its own: the same seed, the same path.
-        # (Derived from a draw, not Generator.spawn: spawning advances a SeedSequence that
-        # other generators may share, which would break the pairing of same-seed runs.)
-        self._diffusion_rng = np.random.default_rng(int(self.rng.integers(0, 2**63 - 1)))
-        self._diffusion_scale = cfg.impact.sigma_ticks_per_sqrt_s * np.sqrt(cfg.diffusion_step_s)
+        # two kernel streams from the user's generator: the order flow, and the fundamental's
+        # diffusion (its own stream: the same seed, the same path, whatever the agent does)
+        self._rs = new_state(self.rng)
+        self._rd = new_state(self.rng)
         depth_levels = len(cfg.flow.depth_shares)
         self.book = OrderBook(tick_size=cfg.tick_size, lot_size=cfg.lot_size, n_levels=1 << 14,
                               base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
@@ -142,6 +143,8 @@ class MarketSimulator:
         self._fs = np.zeros(F.N_S)
         self._fs[F.S_M_FUND] = cfg.initial_mid_ticks
         self._fs[F.S_T] = cfg.start_of_day_s - cfg.warmup_s
+        step = cfg.diffusion_step_s
+        self._fs[F.S_NEXT_GRID] = (np.floor(self._fs[F.S_T] / step) + 1.0) * step
         self._is = np.zeros(F.N_I, dtype=np.int64)
         self._is[F.I_NEXT_ID] = 1
         self._live = np.zeros(1 << 12, dtype=np.int64)
@@ -170,23 +173,9 @@ class MarketSimulator:
     # -- the clock -------------------------------------------------------------------------
 
     def _run_until(self, t_end: float) -> None:
-        """Run the flow to ``t_end``, applying the diffusion at each grid time on the way."""
-        if self._diffusion_scale == 0.0:
-            self._run_flow(t_end)
-            return
-        step = self.config.diffusion_step_s
-        while self._fs[F.S_T] < t_end:
-            grid = (np.floor(self._fs[F.S_T] / step + 1e-9) + 1.0) * step
-            if grid > t_end:
-                self._run_flow(t_end)
-                return
-            self._run_flow(grid)
-            self._fs[F.S_M_FUND] += self._diffusion_scale * self._diffusion_rng.standard_normal()
-
-    def _run_flow(self, t_end: float) -> None:
         b = self.book
         while True:
-            status = F.run_flow(self.rng, self._fp, self._cum_w, self._fs, self._is, self._live,
+            status = F.run_flow(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._is, self._live,
                                 b._sc, b._lvl, b._orders, b._htab, b._fills, b._log, self._evbuf, t_end)
             if status == K.OK:
                 return

@@ -125,8 +125,9 @@ def test_metaorder_impact_decays_to_the_permanent_level_at_the_resilience_rate(s
     fits = {}
     for rho in (0.03, 0.1):
         cfg = SimulatorConfig(warmup_s=100.0, flow=FlowConfig(resilience_per_s=rho))
+        # watch 10 / rho after the end, so that level and decay rate can be told apart
         path = metaorder_impact(cfg, side=side, total_shares=20_000, duration_s=60.0, n_slices=20,
-                                post_s=150.0, n_runs=30, seed=11)
+                                post_s=10.0 / rho, n_runs=30, seed=11)
         assert path["impact_ticks"][path["executing"]].iloc[-1] > 0.5  # pushed the price its way
         fits[rho] = fit_decay(path, 60.0)
         gamma_x = cfg.impact.permanent_ticks_per_share * 20_000

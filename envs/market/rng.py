@@ -1,0 +1,69 @@
+"""A random-number generator whose whole state is a small array, for numba kernels.
+
+xoshiro256** (Blackman and Vigna, "Scrambled linear pseudorandom number generators",
+ACM TOMS 2021) keeps its state in four 64-bit words. Holding that state in an array lets
+compiled kernels carry one independent stream per simulated market, where a
+``numpy.random.Generator`` object cannot be stored in an array. States are seeded from a
+``numpy.random.Generator`` (:func:`new_state`), so every stream still comes from the seed
+the user gave.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["new_state", "next_u64", "normal", "uniform", "uniform_below"]
+
+_TWO_PI = 2.0 * math.pi
+
+
+def new_state(rng: np.random.Generator) -> np.ndarray:
+    """A fresh xoshiro256** state (4 uint64 words, never all zero) drawn from ``rng``."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    state = rng.integers(0, np.iinfo(np.uint64).max, size=4, dtype=np.uint64, endpoint=True)
+    if not state.any():
+        state[0] = np.uint64(0x9E3779B97F4A7C15)
+    return state
+
+
+@njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True)
+def next_u64(s):
+    """The next 64-bit output; advances the state array ``s`` in place."""
+    result = _rotl(s[1] * np.uint64(5), 7) * np.uint64(9)
+    t = s[1] << np.uint64(17)
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = _rotl(s[3], 45)
+    return result
+
+
+@njit(cache=True)
+def uniform(s):
+    """A double uniform on [0, 1) (the top 53 bits)."""
+    return np.float64(next_u64(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def uniform_below(s, n):
+    """An integer uniform on ``[0, n)`` for ``n >= 1`` (multiply-shift; bias below 2**-53 n)."""
+    return np.int64(uniform(s) * n)
+
+
+@njit(cache=True)
+def normal(s):
+    """A standard normal variate (Box-Muller, one of the pair)."""
+    u1 = 1.0 - uniform(s)  # (0, 1]
+    u2 = uniform(s)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWO_PI * u2)
