@@ -368,8 +368,7 @@ class LOBExecutionEnv(gym.Env):
         report = sim.advance(cfg.decision_interval_s)
         fills.append(report.agent_fills)
         market_volume = report.volume_shares + int(fills[0]["size_shares"].sum())
-        market_value = (report.vwap_ticks * report.volume_shares if report.volume_shares else 0.0) + float(
-            (fills[0]["size_shares"] * fills[0]["price_ticks"]).sum())
+        market_value = float(report.value_ticks + int((fills[0]["size_shares"] * fills[0]["price_ticks"]).sum()))
         self._step = k + 1
         terminated = False
         if self._step == cfg.n_steps:

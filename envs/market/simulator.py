@@ -90,7 +90,8 @@ class StepReport:
 
     Prices in ticks, sizes in shares, times in seconds. ``trades`` and ``agent_fills``
     are :data:`~envs.market.book.FILL_DTYPE` arrays (the agent's fills include its
-    passive orders filled by the background flow); ``vwap_ticks`` is NaN without trades.
+    passive orders filled by the background flow); ``vwap_ticks`` is NaN without trades;
+    ``value_ticks`` is the exact traded value (sum of size x price, tick-shares).
     """
 
     t_start_s: float
@@ -99,6 +100,7 @@ class StepReport:
     agent_fills: np.ndarray
     volume_shares: int
     vwap_ticks: float
+    value_ticks: int
     n_events: int
     best_bid: int | None
     best_ask: int | None
@@ -197,9 +199,10 @@ class MarketSimulator:
         trades = raw.view(FILL_DTYPE).reshape(-1)
         mine = (raw[:, K.F_AGG_OWNER] == AGENT_OWNER) | (raw[:, K.F_REST_OWNER] == AGENT_OWNER)
         volume = int(raw[:, K.F_SIZE].sum())
-        vwap = float((raw[:, K.F_SIZE] * raw[:, K.F_PRICE]).sum() / volume) if volume else math.nan
+        value = int((raw[:, K.F_SIZE] * raw[:, K.F_PRICE]).sum())
+        vwap = value / volume if volume else math.nan
         book = self.book
-        return StepReport(t_start, self.time_s, trades, trades[mine], volume, vwap,
+        return StepReport(t_start, self.time_s, trades, trades[mine], volume, vwap, value,
                           int(self._fs[F.S_N_BG_EVENTS] - n_before), book.best_bid, book.best_ask, book.mid,
                           self.reference_ticks)
 
