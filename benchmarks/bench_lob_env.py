@@ -4,11 +4,12 @@
 
 Config: the default environment with a one-second decision interval (600 decisions over
 10 minutes from the open) and a constant 1%-of-remaining market order per decision.
-Reports: the single environment (unwrapped and through ``gymnasium.make``), gymnasium's
-``SyncVectorEnv`` over M = 1, 64, 1024 single environments, the background events the
-market generates per decision, and the share of wall time spent generating and matching
-background flow (``MarketSimulator._run_until``, diffusion included) vs the environment's own code.
-There is no natively vectorised LOB environment yet, so no native ratio is printed.
+Reports: the single environment (unwrapped and through ``gymnasium.make``), the native
+``LOBExecutionVectorEnv`` and gymnasium's ``SyncVectorEnv`` over single environments at
+M = 1, 64, 1024 with their ratio (measured in the same run), the background events the
+market generates per decision, and the share of the single env's wall time spent
+generating and matching background flow (``MarketSimulator._run_until``, diffusion
+included) vs the environment's own code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine  # noqa: E402
 import envs  # noqa: E402,F401
 from envs.lob_execution import LOBExecutionEnv  # noqa: E402
+from envs.lob_vector import LOBExecutionVectorEnv  # noqa: E402
 from envs.market import simulator as simulator_module  # noqa: E402
 
 KW = dict(decision_interval_s=1.0, horizon_s=600.0)
@@ -63,8 +65,8 @@ def single_rate(env: gym.Env, seconds: float) -> tuple[float, float, float]:
     return n / elapsed, events / n, flow_time[0] / elapsed
 
 
-def sync_rate(m: int, seconds: float) -> float:
-    venv = gym.vector.SyncVectorEnv([lambda: LOBExecutionEnv(**KW) for _ in range(m)])
+def vector_rate(venv: gym.vector.VectorEnv, seconds: float) -> float:
+    m = venv.num_envs
     venv.reset(seed=0)
     actions = np.tile(ACTION, (m, 1))
     venv.step(actions)
@@ -86,8 +88,11 @@ def main() -> None:
     print(f"single env, 1 s decisions: {raw:,.0f} steps/s unwrapped, {made:,.0f} through gymnasium.make")
     print(f"  background events per decision: {events:.1f}; time in background flow {flow_share:.0%}, "
           f"in the environment's own code {1 - flow_share:.0%}")
+    print(f"{'M':>6} {'native steps/s':>16} {'SyncVectorEnv steps/s':>22} {'ratio':>7}")
     for m in args.sizes:
-        print(f"SyncVectorEnv M={m:5d}: {sync_rate(m, args.seconds):,.0f} steps/s")
+        native = vector_rate(LOBExecutionVectorEnv(m, **KW), args.seconds)
+        sync = vector_rate(gym.vector.SyncVectorEnv([lambda: LOBExecutionEnv(**KW) for _ in range(m)]), args.seconds)
+        print(f"{m:>6} {native:>16,.0f} {sync:>22,.0f} {native / sync:>6.1f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from gymnasium.envs.registration import register, registry
 __all__ = ["ENV_IDS"]
 
 _AC = ("envs.almgren_chriss:AlmgrenChrissEnv", "envs.almgren_chriss_vector:AlmgrenChrissVectorEnv")
-_LOB = ("envs.lob_execution:LOBExecutionEnv", None)
+_LOB = ("envs.lob_execution:LOBExecutionEnv", "envs.lob_vector:LOBExecutionVectorEnv")
 
 #: id -> (entry point, vector entry point, default kwargs)
 ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
@@ -42,7 +42,7 @@ ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
     "execgym/AlmgrenChrissDiscrete-v0": (*_AC, {"action": "participation"}),
     "execgym/LOBExecution-v0": (*_LOB, {}),
     "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
-    "execgym/LOBExecutionPlacement-v0": (*_LOB, {"action": "placement"}),
+    "execgym/LOBExecutionPlacement-v0": (_LOB[0], None, {"action": "placement"}),
 }
 
 for _env_id, (_entry, _vector_entry, _kwargs) in ENV_IDS.items():

@@ -1,0 +1,506 @@
+"""A natively vectorised ``execgym/LOBExecution-v0``: M independent markets in one compiled call.
+
+Each market has its own order book, background flow and random streams, held in stacked
+arrays; :func:`_vec_step` steps them all (agent orders, background flow, the horizon,
+rewards, observations and autoreset) without returning to Python. The dynamics are those
+of :class:`envs.lob_execution.LOBExecutionEnv`, operation for operation: market ``m`` reset
+with seed ``s + m`` replays the single environment reset with seed ``s + m`` exactly
+(tested), as ``SyncVectorEnv`` would.
+
+Supports the market-order action modes (``"fraction"``, ``"participation"``); the
+``"placement"`` mode runs in the single environment. Buffers are fixed per market
+(``n_levels`` ticks of price grid, ``capacity`` resting orders); exceeding one raises a
+``RuntimeError`` that says which to raise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from numba import njit
+
+from envs.contract import side_sign
+from envs.lob_execution import _MAX_SPREAD_OBS, BPS, OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
+from envs.market import _book_kernels as K
+from envs.market import flow as F
+from envs.market.rng import new_state
+from envs.market.simulator import AGENT_OWNER, _AGENT_ID0
+from envs.market.validation import check_int
+
+__all__ = ["LOBExecutionVectorEnv"]
+
+# env parameters (ep, float64)
+EP_N_STEPS, EP_DT, EP_X, EP_LOT, EP_SIGN, EP_PENALTY, EP_RISK, EP_K, EP_WINDOW = range(9)
+EP_START, EP_WARMUP, EP_MID0, EP_BASE0, EP_MODE, EP_DIFF_STEP = 9, 10, 11, 12, 13, 14
+N_EP = 16
+# per-market env state (es, float64)
+ES_STEP, ES_HOLD, ES_ARRIVAL, ES_COST, ES_VALUE, ES_EXEC, ES_MVOL, ES_MVAL = range(8)
+ES_LAST_VR, ES_LAST_MID, ES_VTOT, ES_VTOT2, ES_VN, ES_VHEAD, ES_AGENT_ID, ES_UNFILLED, ES_DONE = range(8, 17)
+N_ES = 18
+# kernel statuses beyond the book's
+ERR_CAPACITY = 200
+
+
+@njit(cache=True)
+def _consume(sc, fills, acc):
+    """Add the fills in the buffer to ``acc`` (volume, value, agent passive volume, value) and empty it."""
+    n = sc[K.S_N_FILLS]
+    for f in range(n):
+        size = fills[f, K.F_SIZE]
+        price = fills[f, K.F_PRICE]
+        acc[0] += size
+        acc[1] += size * price
+        if fills[f, K.F_REST_OWNER] == AGENT_OWNER or fills[f, K.F_AGG_OWNER] == AGENT_OWNER:
+            acc[2] += size
+            acc[3] += size * price
+    sc[K.S_N_FILLS] = 0
+
+
+@njit(cache=True)
+def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end, acc):
+    """Run the flow to ``t_end``, consuming fills as the buffer fills; a book error code or OK."""
+    while True:
+        status = F.run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end)
+        _consume(sc, fills, acc)
+        if status == K.OK:
+            return K.OK
+        if status != K.NEED_FILL_SPACE:
+            return status
+
+
+@njit(cache=True)
+def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, acc):
+    """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
+    evbuf[0, K.E_TYPE] = K.EV_MARKET
+    evbuf[0, K.E_ID] = np.int64(es[ES_AGENT_ID])
+    evbuf[0, K.E_SIDE] = side
+    evbuf[0, K.E_PRICE] = 0
+    evbuf[0, K.E_SIZE] = size
+    evbuf[0, K.E_OWNER] = AGENT_OWNER
+    evbuf[0, K.E_TIME] = np.int64(fs[F.S_T] * 1e9)
+    es[ES_AGENT_ID] += 1.0
+    _, status = K.process(sc, lvl, orders, htab, fills, log, evbuf, 0)
+    if status != K.OK:
+        return status
+    signed = 0
+    for f in range(sc[K.S_N_FILLS]):
+        signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
+    if signed != 0:
+        F.apply_impact(fs, fp, float(signed))
+    _consume(sc, fills, acc)
+    return K.OK
+
+
+@njit(cache=True)
+def _mid(sc, fallback):
+    bb, ba = sc[K.S_BEST_BID], sc[K.S_BEST_ASK]
+    if bb >= 0 and ba < sc[K.S_N_LEVELS]:
+        return 0.5 * ((sc[K.S_BASE] + bb) + (sc[K.S_BASE] + ba))
+    return fallback
+
+
+@njit(cache=True)
+def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
+                  evbuf, es, vring, acc):
+    """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
+    n_levels = lvl.shape[1]
+    for j in range(sc.shape[0]):
+        sc[j] = 0
+    sc[K.S_N_LEVELS] = n_levels
+    sc[K.S_BEST_BID] = -1
+    sc[K.S_BEST_ASK] = n_levels
+    sc[K.S_LOT] = np.int64(ep[EP_LOT])
+    sc[K.S_BASE] = np.int64(ep[EP_BASE0])
+    for s in range(2):
+        for i in range(n_levels):
+            lvl[s, i, K.L_HEAD] = -1
+            lvl[s, i, K.L_TAIL] = -1
+            lvl[s, i, K.L_VOLUME] = 0
+            lvl[s, i, K.L_COUNT] = 0
+    cap = orders.shape[0]
+    for i in range(cap):
+        orders[i, K.O_ID] = K.EMPTY_KEY
+        orders[i, K.O_NEXT] = i + 1
+    orders[cap - 1, K.O_NEXT] = -1
+    for i in range(htab.shape[0]):
+        htab[i, 0] = K.EMPTY_KEY
+        htab[i, 1] = -1
+    for j in range(fs.shape[0]):
+        fs[j] = 0.0
+    fs[F.S_M_FUND] = ep[EP_MID0]
+    fs[F.S_T] = ep[EP_START] - ep[EP_WARMUP]
+    step = ep[EP_DIFF_STEP]
+    fs[F.S_NEXT_GRID] = (math.floor(fs[F.S_T] / step) + 1.0) * step
+    for j in range(is_.shape[0]):
+        is_[j] = 0
+    is_[F.I_NEXT_ID] = 1
+    for j in range(4):
+        rs[j] = next_rs[j]
+        rd[j] = next_rd[j]
+    status = K.OK
+    if ep[EP_WARMUP] > 0.0:
+        status = _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf,
+                      ep[EP_START], acc)
+    for j in range(es.shape[0]):
+        es[j] = 0.0
+    arrival = _mid(sc, fs[F.S_M_FUND] + fs[F.S_M_TRANS])
+    es[ES_ARRIVAL] = arrival
+    es[ES_LAST_MID] = arrival
+    es[ES_HOLD] = ep[EP_X]
+    es[ES_LAST_VR] = 1.0
+    es[ES_AGENT_ID] = float(_AGENT_ID0)
+    for j in range(vring.shape[0]):
+        vring[j] = 0.0
+    return status
+
+
+@njit(cache=True)
+def _observe(ep, next_ratio, sc, lvl, es, vring, out):
+    n_steps = ep[EP_N_STEPS]
+    top = np.zeros(6, dtype=np.int64)
+    K.top_of_book(sc, lvl, np.int64(ep[EP_K]), top)
+    bid, ask, bsz, asz, bvol, avol = top[0], top[1], top[2], top[3], top[4], top[5]
+    if bid >= 0 and ask >= 0:
+        spread = float(ask - bid)
+        mid = 0.5 * (bid + ask)
+        micro = (bid * asz + ask * bsz) / (bsz + asz) - mid
+    else:
+        spread = _MAX_SPREAD_OBS
+        mid = es[ES_LAST_MID]
+        micro = 0.0
+    depth = bvol + avol
+    n = es[ES_VN]
+    if n < 2:
+        vol = 0.0
+    else:
+        mean = es[ES_VTOT] / n
+        vol = math.sqrt(max(es[ES_VTOT2] / n - mean * mean, 0.0))
+    k = np.int64(es[ES_STEP])
+    out[0] = (n_steps - es[ES_STEP]) / n_steps
+    out[1] = es[ES_HOLD] / ep[EP_X]
+    out[2] = es[ES_LAST_VR]
+    out[3] = next_ratio[k]
+    out[4] = min(spread, _MAX_SPREAD_OBS)
+    out[5] = (bvol - avol) / depth if depth else 0.0
+    out[6] = micro
+    out[7] = vol
+    out[8] = (mid - es[ES_ARRIVAL]) / es[ES_ARRIVAL] * BPS
+    out[9] = 0.0
+    out[10] = 0.0
+
+
+@njit(cache=True)
+def _push_vol(es, vring, x):
+    """The single env's rolling std, operation for operation."""
+    window = vring.shape[0]
+    n = np.int64(es[ES_VN])
+    if n == window:
+        head = np.int64(es[ES_VHEAD])
+        old = vring[head]
+        es[ES_VTOT] -= old
+        es[ES_VTOT2] -= old * old
+        vring[head] = x
+        es[ES_VHEAD] = (head + 1) % window
+    else:
+        vring[(np.int64(es[ES_VHEAD]) + n) % window] = x
+        es[ES_VN] = n + 1
+    es[ES_VTOT] += x
+    es[ES_VTOT2] += x * x
+
+
+@njit(cache=True)
+def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
+                 evbuf, es, vring, action, acc, out_exec):
+    """One decision of one market; returns (reward, terminated, status)."""
+    n_steps = np.int64(ep[EP_N_STEPS])
+    lot = np.int64(ep[EP_LOT])
+    side = np.int64(ep[EP_SIGN])
+    k = np.int64(es[ES_STEP])
+    remaining = np.int64(es[ES_HOLD])
+    if ep[EP_MODE] == 0.0:
+        shares = action * float(remaining)
+    else:
+        shares = min(rates[np.int64(action)] * expected[k], float(remaining))
+    size = min(remaining, np.int64(shares // lot) * lot)
+    for j in range(4):
+        acc[j] = 0
+    own = np.zeros(4, dtype=np.int64)  # immediate: volume, value
+    if size > 0:
+        st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, own)
+        if st != K.OK:
+            return 0.0, False, st
+    fs[F.S_VOL] = 0.0
+    fs[F.S_VALUE] = 0.0
+    st = _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, fs[F.S_T] + ep[EP_DT], acc)
+    if st != K.OK:
+        return 0.0, False, st
+    report_volume = acc[0]
+    market_volume = report_volume + own[0]
+    market_value = float(acc[1] + own[1])
+    executed = own[0] + acc[2]
+    value = float(own[1]) + float(acc[3])
+    es[ES_STEP] = k + 1
+    terminated = False
+    if k + 1 == n_steps:
+        held = remaining - executed
+        if held > 0:
+            final = np.zeros(4, dtype=np.int64)
+            st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, held, final)
+            if st != K.OK:
+                return 0.0, False, st
+            market_volume += final[0]
+            market_value += float(final[1])
+            executed += final[0]
+            value += float(final[1])
+        terminated = True
+    arrival = es[ES_ARRIVAL]
+    cost = side * (value - executed * arrival)
+    es[ES_HOLD] = remaining - executed
+    es[ES_EXEC] += executed
+    es[ES_COST] += cost
+    es[ES_VALUE] += value
+    es[ES_MVOL] += market_volume
+    es[ES_MVAL] += market_value
+    if terminated and es[ES_HOLD] > 0:
+        es[ES_UNFILLED] = es[ES_HOLD]
+        cost += es[ES_UNFILLED] * arrival * ep[EP_PENALTY] / BPS
+        es[ES_COST] += es[ES_UNFILLED] * arrival * ep[EP_PENALTY] / BPS
+    if es[ES_HOLD] <= 0:
+        terminated = True
+    notional = ep[EP_X] * arrival
+    frac = es[ES_HOLD] / ep[EP_X]
+    reward = -cost / notional * BPS - ep[EP_RISK] * frac * frac
+    es[ES_LAST_VR] = report_volume / expected[k] if expected[k] > 0 else 1.0
+    mid = _mid(sc, es[ES_LAST_MID])
+    _push_vol(es, vring, mid - es[ES_LAST_MID])
+    es[ES_LAST_MID] = mid
+    if terminated:
+        # the episode summary, in the single env's order of operations
+        out_exec[0] = es[ES_COST]
+        out_exec[1] = es[ES_EXEC]
+        out_exec[2] = es[ES_VALUE]
+        out_exec[3] = es[ES_MVOL]
+        out_exec[4] = es[ES_MVAL]
+        out_exec[5] = es[ES_UNFILLED]
+        out_exec[6] = es[ES_STEP]
+        out_exec[7] = arrival
+    return reward, terminated, K.OK
+
+
+@njit(cache=True)
+def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl,
+              orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, same_step, obs, final_obs,
+              rewards, terminated, summaries, status):
+    """Step every market once (or reset it, NextStep mode); see the module docstring."""
+    acc = np.zeros(4, dtype=np.int64)
+    for m in range(actions.shape[0]):
+        status[m] = K.OK
+        rewards[m] = 0.0
+        terminated[m] = False
+        if needs_reset[m]:
+            status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m], live[m],
+                                      sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m],
+                                      vring[m], acc)
+            needs_reset[m] = False
+            _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+            continue
+        r, done, st = _step_market(ep, rates, expected, fp, cum_w, rs[m], rd[m], fs[m], is_[m], live[m], sc[m],
+                                   lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m], vring[m],
+                                   actions[m], acc, summaries[m])
+        status[m] = st
+        rewards[m] = r
+        terminated[m] = done
+        _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+        if done:
+            if same_step:
+                final_obs[m, :] = obs[m, :]
+                status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m],
+                                          live[m], sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m],
+                                          es[m], vring[m], acc)
+                _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+            else:
+                needs_reset[m] = True
+
+
+class LOBExecutionVectorEnv(VectorEnv):
+    """``num_envs`` independent LOB execution episodes stepped in one compiled call.
+
+    :param num_envs: markets ``M``.
+    :param config: an :class:`~envs.lob_execution.LOBExecutionConfig` or mapping (overrides
+        as keywords); ``action`` must be ``"fraction"`` or ``"participation"``.
+    :param autoreset_mode: ``"NextStep"`` (gymnasium's default) or ``"SameStep"``
+        (terminal observations in ``info["final_obs"]``).
+    :param n_levels: price-grid width per market (ticks, centred on the initial mid).
+    :param capacity: order records per market.
+
+    ``info["execution"]`` holds the single env's episode summary keys as ``(M,)`` arrays
+    with ``info["_execution"]`` marking the markets whose episode ended.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int, config: LOBExecutionConfig | Mapping[str, Any] | None = None,
+                 autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, n_levels: int = 1 << 11,
+                 capacity: int = 1 << 11, **overrides: Any) -> None:
+        super().__init__()
+        self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
+        self.config = cfg = LOBExecutionConfig.from_kwargs(config, **overrides)
+        if cfg.action == "placement":
+            raise ValueError("the vectorised LOB env supports action='fraction' or 'participation'; "
+                             "use LOBExecutionEnv (or SyncVectorEnv over it) for 'placement'")
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            raise ValueError("autoreset_mode must be 'NextStep' or 'SameStep', got 'Disabled'")
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        template = LOBExecutionEnv(cfg)
+        self.task = template.task
+        self.single_action_space = template.action_space
+        self.single_observation_space = template.observation_space
+        self.action_space = batch_space(self.single_action_space, m)
+        self.observation_space = batch_space(self.single_observation_space, m)
+        market = cfg.market
+        self._fp, self._cum_w = F.flow_params(market.flow, market.impact, market.lot_size, market.diffusion_step_s)
+        expected = np.asarray(self.task.expected_volume_shares, dtype=np.float64)
+        mean = expected.mean()
+        self._expected = expected
+        self._next_ratio = np.append(expected / mean if mean > 0 else np.ones_like(expected), 0.0)
+        self._rates = np.asarray(cfg.participation_rates, dtype=np.float64)
+        n_levels = check_int("n_levels", n_levels, minimum=64)
+        capacity = check_int("capacity", capacity, minimum=64)
+        ep = np.zeros(N_EP)
+        ep[EP_N_STEPS], ep[EP_DT], ep[EP_X] = cfg.n_steps, cfg.decision_interval_s, cfg.total_shares
+        ep[EP_LOT], ep[EP_SIGN], ep[EP_PENALTY] = market.lot_size, side_sign(cfg.side), cfg.unfilled_penalty_bps
+        ep[EP_RISK], ep[EP_K], ep[EP_WINDOW] = cfg.risk_penalty_bps, cfg.imbalance_levels, cfg.volatility_window
+        ep[EP_START], ep[EP_WARMUP], ep[EP_MID0] = market.start_of_day_s, market.warmup_s, market.initial_mid_ticks
+        ep[EP_BASE0] = max(1, int(market.initial_mid_ticks) - n_levels // 2)
+        ep[EP_MODE] = 0.0 if cfg.action == "fraction" else 1.0
+        ep[EP_DIFF_STEP] = market.diffusion_step_s
+        self._ep = ep
+        self._sc = np.zeros((m, K.N_SC), dtype=np.int64)
+        self._lvl = np.zeros((m, 2, n_levels, 4), dtype=np.int64)
+        self._orders = np.zeros((m, capacity, K.N_O), dtype=np.int64)
+        self._htab = np.zeros((m, 1 << int(2 * capacity - 1).bit_length(), 2), dtype=np.int64)
+        self._fills = np.zeros((m, capacity + 2, K.N_F), dtype=np.int64)
+        self._log = np.zeros((m, 1, K.N_G), dtype=np.int64)
+        self._evbuf = np.zeros((m, 1, K.N_E), dtype=np.int64)
+        self._fs = np.zeros((m, F.N_S))
+        self._is = np.zeros((m, F.N_I), dtype=np.int64)
+        self._live = np.zeros((m, 2 * capacity), dtype=np.int64)
+        self._rs = np.zeros((m, 4), dtype=np.uint64)
+        self._rd = np.zeros((m, 4), dtype=np.uint64)
+        self._next_rs = np.zeros((m, 4), dtype=np.uint64)
+        self._next_rd = np.zeros((m, 4), dtype=np.uint64)
+        self._es = np.zeros((m, N_ES))
+        self._vring = np.zeros((m, cfg.volatility_window))
+        self._obs = np.zeros((m, len(OBS_NAMES)), dtype=np.float32)
+        self._final_obs = np.zeros_like(self._obs)
+        self._rewards = np.zeros(m)
+        self._terminated = np.zeros(m, dtype=bool)
+        self._needs_reset = np.zeros(m, dtype=bool)
+        self._summaries = np.zeros((m, 8))
+        self._status = np.zeros(m, dtype=np.int64)
+        self._episode_rngs: list[np.random.Generator] = []
+
+    # -- seeding: market m follows the single env reset with seed + m ---------------------
+
+    def _prepare_next(self, markets: np.ndarray) -> None:
+        """Draw the next episode's kernel streams for ``markets``, as the single env's reset does."""
+        for i in markets:
+            market_rng = np.random.default_rng(self._episode_rngs[i].integers(0, 2**63 - 1))
+            self._next_rs[i] = new_state(market_rng)
+            self._next_rd[i] = new_state(market_rng)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        super().reset(seed=seed)
+        if seed is None:
+            seeds = [int(self.np_random.integers(0, 2**31 - 1)) for _ in range(self.num_envs)]
+        else:
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        self._episode_rngs = [seeding.np_random(s)[0] for s in seeds]
+        everyone = np.arange(self.num_envs)
+        self._prepare_next(everyone)
+        self._needs_reset[:] = True
+        self._call(np.zeros(self.num_envs))
+        self._prepare_next(everyone)
+        return self._obs.copy(), {}
+
+    def _validate(self, actions: Any) -> np.ndarray:
+        m = self.num_envs
+        if self.config.action == "fraction":
+            a = np.asarray(actions, dtype=np.float32).astype(np.float64).reshape(-1)
+            if a.size != m:
+                raise ValueError(f"actions must have shape ({m}, 1), got {np.shape(actions)}")
+            bad = ~((a >= 0.0) & (a <= 1.0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"actions must be fractions of remaining shares in [0, 1]; env {i} got {a[i]!r}")
+            return a
+        a = np.asarray(actions).reshape(-1)
+        n = self.single_action_space.n
+        if a.size != m or not np.issubdtype(a.dtype, np.integer) or ((a < 0) | (a >= n)).any():
+            raise ValueError(f"actions must be {m} integer indices in [0, {n}), got {actions!r}")
+        return a.astype(np.float64)
+
+    def _call(self, actions: np.ndarray) -> None:
+        _vec_step(self._ep, self._rates, self._expected, self._next_ratio, self._fp, self._cum_w, self._rs,
+                  self._rd, self._next_rs, self._next_rd, self._fs, self._is, self._live, self._sc, self._lvl,
+                  self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring, actions,
+                  self._needs_reset, self.autoreset_mode == AutoresetMode.SAME_STEP, self._obs, self._final_obs,
+                  self._rewards, self._terminated, self._summaries, self._status)
+        if self._status.any():
+            i = int(np.flatnonzero(self._status)[0])
+            code = int(self._status[i])
+            what = "n_levels (the price left the grid)" if code == K.OUT_OF_RANGE else "capacity"
+            raise RuntimeError(f"market {i} ran out of room (kernel status {code}); create the env with a larger {what}")
+
+    def step(self, actions: Any):
+        if not self._episode_rngs:
+            raise RuntimeError("call reset() before step()")
+        a = self._validate(actions)
+        was_pending = self._needs_reset.copy()
+        self._call(a)
+        terminated = self._terminated.copy()
+        infos: dict[str, Any] = {}
+        restarted = terminated if self.autoreset_mode == AutoresetMode.SAME_STEP else was_pending
+        if restarted.any():
+            self._prepare_next(np.flatnonzero(restarted))
+        if terminated.any():
+            infos["execution"] = self._summary(terminated)
+            infos["_execution"] = terminated.copy()
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                final = np.full(self.num_envs, None, dtype=object)
+                for i in np.flatnonzero(terminated):
+                    final[i] = self._final_obs[i].copy()
+                infos["final_obs"], infos["_final_obs"] = final, terminated.copy()
+        return self._obs.copy(), self._rewards.copy(), terminated, np.zeros(self.num_envs, dtype=bool), infos
+
+    def _summary(self, mask: np.ndarray) -> dict[str, np.ndarray]:
+        tick = self.config.market.tick_size
+        s = self._summaries
+        cost, executed, value, mvol, mval, unfilled, steps, arrival = (s[:, j] for j in range(8))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            avg = np.where(executed > 0, value / executed, np.nan)
+            vwap = np.where(mvol > 0, mval / mvol, np.nan)
+            out = {
+                "shortfall_usd": cost * tick,
+                "shortfall_bps": cost / (self.config.total_shares * arrival) * BPS,
+                "executed_shares": executed.copy(),
+                "avg_fill_price": avg * tick,
+                "arrival_price": arrival * tick,
+                "market_vwap": vwap * tick,
+                "vwap_slippage_bps": np.where(executed > 0, side_sign(self.config.side) * (avg - vwap) / vwap * BPS,
+                                              np.nan),
+                "participation": np.where(mvol > 0, executed / mvol, np.nan),
+                "mv_cost_usd": np.full(self.num_envs, np.nan),
+                "mv_cost_bps": np.full(self.num_envs, np.nan),
+                "n_steps": steps.copy(),
+                "unfilled_at_horizon": unfilled.copy(),
+            }
+        return {k: np.where(mask, v, 0.0) for k, v in out.items()} | {f"_{k}": mask.copy() for k in out}
