@@ -42,7 +42,8 @@ OBS_NAMES = (
     "mid_move_bps", "queue_ahead_frac", "has_resting_order",
 )
 (OBS_SPREAD, OBS_IMBALANCE, OBS_MICRO, OBS_VOL, OBS_MID_MOVE, OBS_QUEUE, OBS_RESTING) = range(4, 11)
-_MAX_SPREAD_OBS = 100.0  # ticks reported when one side of the book is empty
+#: spread (ticks) reported when one side of the book is empty
+MAX_SPREAD_OBS = 100.0
 
 
 def default_market() -> SimulatorConfig:
@@ -213,8 +214,8 @@ class LOBExecutionEnv(gym.Env):
             k = float(cfg.placement_max_offset_ticks)
             self.action_space = spaces.Box(np.array([0.0, -k], np.float32), np.array([1.0, k], np.float32),
                                            dtype=np.float32)
-        low = np.array([0, 0, 0, 0, 0, -1, -_MAX_SPREAD_OBS / 2, 0, -np.inf, 0, 0], dtype=np.float32)
-        high = np.array([1, 1, np.inf, np.inf, _MAX_SPREAD_OBS, 1, _MAX_SPREAD_OBS / 2, np.inf, np.inf, 1, 1],
+        low = np.array([0, 0, 0, 0, 0, -1, -MAX_SPREAD_OBS / 2, 0, -np.inf, 0, 0], dtype=np.float32)
+        high = np.array([1, 1, np.inf, np.inf, MAX_SPREAD_OBS, 1, MAX_SPREAD_OBS / 2, np.inf, np.inf, 1, 1],
                         dtype=np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self._sim: MarketSimulator | None = None
@@ -283,7 +284,7 @@ class LOBExecutionEnv(gym.Env):
             mid = 0.5 * (bid + ask)
             micro_offset = (bid * asz + ask * bsz) / (bsz + asz) - mid
         else:
-            spread, mid, micro_offset = _MAX_SPREAD_OBS, self._last_mid, 0.0
+            spread, mid, micro_offset = MAX_SPREAD_OBS, self._last_mid, 0.0
         depth = bvol + avol
         queue_frac, resting = 0.0, 0.0
         if self._child is not None and self._child in book:
@@ -296,7 +297,7 @@ class LOBExecutionEnv(gym.Env):
         obs[1] = self._holdings / cfg.total_shares
         obs[2] = self._last_volume_ratio
         obs[3] = self._next_ratio[self._step]
-        obs[4] = min(spread, _MAX_SPREAD_OBS)
+        obs[4] = min(spread, MAX_SPREAD_OBS)
         obs[5] = (bvol - avol) / depth if depth else 0.0
         obs[6] = micro_offset
         obs[7] = self._vol.std()

@@ -25,11 +25,11 @@ from gymnasium.vector.utils import batch_space
 from numba import njit
 
 from envs.contract import side_sign
-from envs.lob_execution import _MAX_SPREAD_OBS, BPS, OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
+from envs.lob_execution import MAX_SPREAD_OBS, BPS, OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
 from envs.market import _book_kernels as K
 from envs.market import flow as F
 from envs.market.rng import new_state
-from envs.market.simulator import AGENT_OWNER, _AGENT_ID0
+from envs.market.simulator import AGENT_OWNER, AGENT_ID_START
 from envs.market.validation import check_int
 
 __all__ = ["LOBExecutionVectorEnv"]
@@ -153,7 +153,7 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
     es[ES_LAST_MID] = arrival
     es[ES_HOLD] = ep[EP_X]
     es[ES_LAST_VR] = 1.0
-    es[ES_AGENT_ID] = float(_AGENT_ID0)
+    es[ES_AGENT_ID] = float(AGENT_ID_START)
     for j in range(vring.shape[0]):
         vring[j] = 0.0
     return status
@@ -170,7 +170,7 @@ def _observe(ep, next_ratio, sc, lvl, es, vring, out):
         mid = 0.5 * (bid + ask)
         micro = (bid * asz + ask * bsz) / (bsz + asz) - mid
     else:
-        spread = _MAX_SPREAD_OBS
+        spread = MAX_SPREAD_OBS
         mid = es[ES_LAST_MID]
         micro = 0.0
     depth = bvol + avol
@@ -185,7 +185,7 @@ def _observe(ep, next_ratio, sc, lvl, es, vring, out):
     out[1] = es[ES_HOLD] / ep[EP_X]
     out[2] = es[ES_LAST_VR]
     out[3] = next_ratio[k]
-    out[4] = min(spread, _MAX_SPREAD_OBS)
+    out[4] = min(spread, MAX_SPREAD_OBS)
     out[5] = (bvol - avol) / depth if depth else 0.0
     out[6] = micro
     out[7] = vol

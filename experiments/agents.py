@@ -66,12 +66,15 @@ class Trainable:
             return
 
         class _Hook(BaseCallback):
+            """Calls ``on_update`` after each rollout; a False answer stops at the next step."""
+
+            stop = False
+
             def _on_step(self) -> bool:
-                return True
+                return not self.stop
 
             def _on_rollout_end(self) -> None:
-                if on_update(self.num_timesteps) is False:
-                    self.model.num_timesteps = 10**18  # SB3 has no stop from rollout end
+                self.stop = on_update(self.num_timesteps) is False
 
         callbacks: list[BaseCallback] = [_Hook()]
         if checkpoint_dir is not None and checkpoint_every:

@@ -17,8 +17,12 @@ from envs.contract import ExecutionTask
 
 __all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory"]
 
+_CONFIG_OF_ENTRY_POINT = {
+    "envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
+    "envs.lob_execution:LOBExecutionEnv": LOBExecutionConfig,
+}
 #: environment id -> its config dataclass
-ENV_CONFIGS = {env_id: LOBExecutionConfig if "LOB" in env_id else AlmgrenChrissConfig for env_id in envs.ENV_IDS}
+ENV_CONFIGS = {env_id: _CONFIG_OF_ENTRY_POINT[entry] for env_id, (entry, _, _) in envs.ENV_IDS.items()}
 
 
 def _plain(node: Any) -> Any:

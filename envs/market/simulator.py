@@ -28,11 +28,11 @@ from envs.market.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AGENT_OWNER", "BACKGROUND_OWNER", "MarketSimulator", "SimulatorConfig", "StepReport"]
+__all__ = ["AGENT_ID_START", "AGENT_OWNER", "BACKGROUND_OWNER", "MarketSimulator", "SimulatorConfig", "StepReport"]
 
 BACKGROUND_OWNER = 0
 AGENT_OWNER = 1
-_AGENT_ID0 = 1 << 50  # agent order ids start here; background ids count up from 1
+AGENT_ID_START = 1 << 50  # agent order ids start here; background ids count up from 1
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class MarketSimulator:
         self._is[F.I_NEXT_ID] = 1
         self._live = np.zeros(1 << 12, dtype=np.int64)
         self._evbuf = np.zeros((1, K.N_E), dtype=np.int64)
-        self._next_agent_id = _AGENT_ID0
+        self._next_agent_id = AGENT_ID_START
         if cfg.warmup_s > 0:
             self._run_until(cfg.start_of_day_s)
             self.book._take_fills()
