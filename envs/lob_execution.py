@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, side_sign
+from envs.market._book_kernels import fill_totals
 from envs.market.book import FILL_DTYPE
 from envs.market.flow import ImpactConfig
 from envs.market.simulator import MarketSimulator, SimulatorConfig
@@ -366,29 +367,29 @@ class LOBExecutionEnv(gym.Env):
         sim = self._sim
         k = self._step
         fills = [self._send(a)]
+        immediate = _totals(fills[0])
         report = sim.advance(cfg.decision_interval_s)
         fills.append(report.agent_fills)
-        market_volume = report.volume_shares + int(fills[0]["size_shares"].sum())
-        market_value = float(report.value_ticks + int((fills[0]["size_shares"] * fills[0]["price_ticks"]).sum()))
+        market_volume = report.volume_shares + immediate[0]
+        market_value = float(report.value_ticks + immediate[1])
+        executed = immediate[0] + report.agent_volume_shares
+        value = float(immediate[1]) + float(report.agent_value_ticks)
         self._step = k + 1
         terminated = False
         if self._step == cfg.n_steps:
             # the horizon: cancel what rests and walk the book with the remainder
-            held = self._holdings - int(sum(int(f["size_shares"].sum()) for f in fills))
+            held = self._holdings - executed
             self._cancel_child()
             if held > 0:
                 final = sim.submit_market(cfg.side, held)
                 fills.append(final)
-                market_volume += int(final["size_shares"].sum())
-                market_value += float((final["size_shares"] * final["price_ticks"]).sum())
+                final_volume, final_value = _totals(final)
+                market_volume += final_volume
+                market_value += float(final_value)
+                executed += final_volume
+                value += float(final_value)
             terminated = True
-        executed, value, n_fills = 0, 0.0, 0
-        for part in fills:
-            if len(part):
-                sz = part["size_shares"]
-                executed += int(sz.sum())
-                value += float((sz * part["price_ticks"]).sum())
-                n_fills += len(part)
+        n_fills = sum(len(part) for part in fills)
         cost_ticks = self.sign * (value - executed * self._arrival_ticks)
         self._holdings -= executed
         self._executed += executed
@@ -454,6 +455,14 @@ class LOBExecutionEnv(gym.Env):
 
 
 _NO_FILLS = np.zeros(0, dtype=FILL_DTYPE)
+
+
+def _totals(fills: np.ndarray) -> tuple[int, int]:
+    """(shares, tick-shares) of a fill array."""
+    if len(fills) == 0:
+        return 0, 0
+    volume, value, _, _ = fill_totals(fills.view(np.int64).reshape(-1, 8), -2)  # owner -2: nobody
+    return int(volume), int(value)
 
 
 def _concat_field(parts: list[np.ndarray], name: str, n: int) -> np.ndarray:

@@ -556,6 +556,25 @@ def top_of_book(sc, lvl, k, out):
 
 
 @njit(cache=True)
+def fill_totals(fills, owner):
+    """``(volume, value, owner_volume, owner_value)`` of an ``(n, 8)`` fill array: shares and
+    tick-shares, in all and for the fills in which ``owner`` took part (either side)."""
+    volume = 0
+    value = 0
+    own_volume = 0
+    own_value = 0
+    for f in range(fills.shape[0]):
+        size = fills[f, F_SIZE]
+        v = size * fills[f, F_PRICE]
+        volume += size
+        value += v
+        if fills[f, F_AGG_OWNER] == owner or fills[f, F_REST_OWNER] == owner:
+            own_volume += size
+            own_value += v
+    return volume, value, own_volume, own_value
+
+
+@njit(cache=True)
 def queue_ahead(sc, lvl, orders, htab, oid):
     """Shares ahead of order ``oid`` in its level's queue, or -1 if unknown."""
     slot = h_find(htab, oid)

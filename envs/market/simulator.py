@@ -91,7 +91,8 @@ class StepReport:
     Prices in ticks, sizes in shares, times in seconds. ``trades`` and ``agent_fills``
     are :data:`~envs.market.book.FILL_DTYPE` arrays (the agent's fills include its
     passive orders filled by the background flow); ``vwap_ticks`` is NaN without trades;
-    ``value_ticks`` is the exact traded value (sum of size x price, tick-shares).
+    ``value_ticks`` is the exact traded value (sum of size x price, tick-shares), and
+    ``agent_volume_shares`` / ``agent_value_ticks`` the same for the agent's fills.
     """
 
     t_start_s: float
@@ -101,6 +102,8 @@ class StepReport:
     volume_shares: int
     vwap_ticks: float
     value_ticks: int
+    agent_volume_shares: int
+    agent_value_ticks: int
     n_events: int
     best_bid: int | None
     best_ask: int | None
@@ -197,12 +200,15 @@ class MarketSimulator:
         self._run_until(self._fs[F.S_T] + dt_s)
         raw = self.book._take_fills_raw()
         trades = raw.view(FILL_DTYPE).reshape(-1)
-        mine = (raw[:, K.F_AGG_OWNER] == AGENT_OWNER) | (raw[:, K.F_REST_OWNER] == AGENT_OWNER)
-        volume = int(raw[:, K.F_SIZE].sum())
-        value = int((raw[:, K.F_SIZE] * raw[:, K.F_PRICE]).sum())
+        volume, value, agent_volume, agent_value = K.fill_totals(raw, AGENT_OWNER)
+        if agent_volume:
+            mine = (raw[:, K.F_AGG_OWNER] == AGENT_OWNER) | (raw[:, K.F_REST_OWNER] == AGENT_OWNER)
+            agent_fills = trades[mine]
+        else:
+            agent_fills = trades[:0]
         vwap = value / volume if volume else math.nan
         book = self.book
-        return StepReport(t_start, self.time_s, trades, trades[mine], volume, vwap, value,
+        return StepReport(t_start, self.time_s, trades, agent_fills, volume, vwap, value, agent_volume, agent_value,
                           int(self._fs[F.S_N_BG_EVENTS] - n_before), book.best_bid, book.best_ask, book.mid,
                           self.reference_ticks)
 
