@@ -7,6 +7,8 @@ name                   policy                                               modu
 ``vwap``               along the expected volume profile, participation cap :mod:`.vwap`
 ``pov``                fraction of market volume, adaptive                  :mod:`.pov`
 ``almgren_chriss``     the closed-form optimal holdings                     :mod:`.almgren_chriss`
+``stochastic_control`` Cartea-Jaimungal-Penalva feedback speed (closed form  :mod:`.stochastic_control`
+                       or dynamic programming; non-linear impact)
 =====================  ===================================================  =================
 
 Build one by name for an environment's task with :func:`make_baseline`; to add a
@@ -21,11 +23,13 @@ from typing import Any, Callable
 from baselines.almgren_chriss import AlmgrenChrissPolicy
 from baselines.pov import POVPolicy
 from baselines.schedule import SchedulePolicy
+from baselines.stochastic_control import CJPParams, StochasticControlPolicy
 from baselines.twap import TWAPPolicy
 from baselines.vwap import VWAPPolicy
 from envs.contract import ExecutionTask
 
-__all__ = ["BASELINES", "AlmgrenChrissPolicy", "POVPolicy", "SchedulePolicy", "TWAPPolicy", "VWAPPolicy", "make_baseline"]
+__all__ = ["BASELINES", "AlmgrenChrissPolicy", "POVPolicy", "SchedulePolicy", "StochasticControlPolicy", "TWAPPolicy",
+           "VWAPPolicy", "make_baseline"]
 
 
 def _almgren_chriss(task: ExecutionTask, risk_aversion: float | None = None, **model: Any) -> AlmgrenChrissPolicy:
@@ -42,11 +46,26 @@ def _almgren_chriss(task: ExecutionTask, risk_aversion: float | None = None, **m
     return AlmgrenChrissPolicy.from_task_model(task, params, risk_aversion=risk_aversion)
 
 
+def _stochastic_control(task: ExecutionTask, alpha: float = 1.0, phi: float | None = None,
+                        numerical: bool = False, beta: float = 1.0, **model: Any) -> StochasticControlPolicy:
+    """CJP policy from the task's model: ``k = eta``, ``b = gamma``, ``phi = lambda sigma^2``
+    unless given; ``alpha`` (currency/share per share) penalises shares left at the horizon."""
+    params = {**(task.impact_model or {}), **model}
+    missing = {"eta", "gamma"} - set(params)
+    if missing:
+        raise ValueError(f"stochastic_control needs model parameters {sorted(missing)} (or pass them)")
+    if phi is None:
+        phi = params.get("risk_aversion", 0.0) * params.get("sigma", 0.0) ** 2
+    cjp = CJPParams(k=params["eta"], b=params["gamma"], alpha=alpha, phi=phi, horizon=task.horizon)
+    return StochasticControlPolicy(task, cjp, numerical=numerical, beta=beta)
+
+
 BASELINES: dict[str, Callable[..., SchedulePolicy]] = {
     "twap": TWAPPolicy,
     "vwap": VWAPPolicy,
     "pov": POVPolicy,
     "almgren_chriss": _almgren_chriss,
+    "stochastic_control": _stochastic_control,
 }
 
 
