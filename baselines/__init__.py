@@ -22,14 +22,15 @@ from typing import Any, Callable
 
 from baselines.almgren_chriss import AlmgrenChrissPolicy
 from baselines.pov import POVPolicy
+from baselines.robust import RobustExecutionPolicy
 from baselines.schedule import SchedulePolicy
 from baselines.stochastic_control import CJPParams, StochasticControlPolicy
 from baselines.twap import TWAPPolicy
 from baselines.vwap import VWAPPolicy
 from envs.contract import ExecutionTask
 
-__all__ = ["BASELINES", "AlmgrenChrissPolicy", "POVPolicy", "SchedulePolicy", "StochasticControlPolicy", "TWAPPolicy",
-           "VWAPPolicy", "make_baseline"]
+__all__ = ["BASELINES", "AlmgrenChrissPolicy", "POVPolicy", "RobustExecutionPolicy", "SchedulePolicy",
+           "StochasticControlPolicy", "TWAPPolicy", "VWAPPolicy", "make_baseline"]
 
 
 def _almgren_chriss(task: ExecutionTask, risk_aversion: float | None = None, **model: Any) -> AlmgrenChrissPolicy:

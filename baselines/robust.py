@@ -1,0 +1,139 @@
+"""Robust (ambiguity-averse) execution: optimal against the worst case of a set of models.
+
+Two kinds of model uncertainty, in the setting of :mod:`baselines.stochastic_control`:
+
+* **Drift** (Cartea, Donnelly and Jaimungal 2017, "Algorithmic trading with model
+  uncertainty", SIAM J. Financial Math. 8): the agent fears that the midprice has a drift
+  ``mu`` and lets an adversary choose it, penalised by relative entropy with ambiguity
+  aversion ``psi``: ``min_mu { mu q + mu^2 / (2 psi sigma^2) }`` gives ``mu* = -psi sigma^2 q``
+  and adds ``-psi sigma^2 q^2 / 2`` to the HJB. The robust strategy is the
+  Cartea-Jaimungal-Penalva optimum with running penalty ``phi + psi sigma^2 / 2``
+  (:func:`drift_robust_params`): ambiguity makes the agent trade faster.
+* **Parameters within ranges** (temporary impact ``k``, permanent ``b``, volatility
+  through ``phi = lambda sigma^2``): :func:`robust_schedule` finds the deterministic
+  schedule that maximises the worst expected objective over a set of models (by default
+  the corners of the ranges), ``max_q min_m J_m(q)``, where ``J_m`` is the exact
+  discrete-time objective of model ``m`` (the per-step payoff of
+  :func:`baselines.stochastic_control.solve_hjb`). It is solved in epigraph form with
+  SLSQP.
+
+:class:`RobustExecutionPolicy` follows such a schedule through the common ``predict``
+interface.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+
+from baselines.schedule import SchedulePolicy
+from baselines.stochastic_control import CJPParams, closed_form_inventory
+from envs.contract import ExecutionTask
+from envs.market.validation import check_int, check_nonnegative, check_positive
+
+__all__ = ["RobustExecutionPolicy", "corner_models", "drift_robust_params", "expected_objective", "robust_schedule"]
+
+
+def drift_robust_params(params: CJPParams, psi: float, sigma: float) -> CJPParams:
+    """The CJP parameters whose optimum is robust to drift ambiguity ``psi`` (1/currency) at
+    volatility ``sigma``: running penalty ``phi + psi sigma^2 / 2``."""
+    check_nonnegative("psi", psi)
+    check_nonnegative("sigma", sigma)
+    return replace(params, phi=params.phi + 0.5 * psi * sigma**2)
+
+
+def expected_objective(holdings: np.ndarray, params: CJPParams) -> float:
+    """Expected performance (currency, relative to ``x + q S`` at the start) of a deterministic
+    schedule ``holdings[0..N]`` (shares held at each decision time), in model ``params``.
+
+    Per step: ``-k nu^2 dt - b q nu dt + b nu^2 dt^2 - phi q^2 dt`` with ``nu = (q - q') / dt``,
+    and ``-alpha q_N^2`` at the end; higher is better.
+    """
+    q = np.asarray(holdings, dtype=np.float64)
+    n = q.size - 1
+    if n < 1:
+        raise ValueError(f"holdings needs at least two points, got {q.size}")
+    dt = params.horizon / n
+    nu = (q[:-1] - q[1:]) / dt
+    step = -params.k * nu**2 * dt - params.b * q[:-1] * nu * dt + params.b * nu**2 * dt**2 - params.phi * q[:-1] ** 2 * dt
+    return float(step.sum() - params.alpha * q[-1] ** 2)
+
+
+def corner_models(base: CJPParams, k_range: tuple[float, float] | None = None,
+                  b_range: tuple[float, float] | None = None,
+                  phi_range: tuple[float, float] | None = None) -> list[CJPParams]:
+    """The models at every corner of the given parameter ranges (others as in ``base``)."""
+    axes = []
+    for name, rng in (("k", k_range), ("b", b_range), ("phi", phi_range)):
+        if rng is None:
+            axes.append([(name, getattr(base, name))])
+            continue
+        lo, hi = float(rng[0]), float(rng[1])
+        if not lo <= hi:
+            raise ValueError(f"{name}_range must be (low, high) with low <= high, got {rng!r}")
+        axes.append([(name, lo), (name, hi)])
+    return [replace(base, **dict(combo)) for combo in itertools.product(*axes)]
+
+
+def robust_schedule(models: Sequence[CJPParams], q0: float, n_steps: int) -> np.ndarray:
+    """The holdings ``q_0..q_N`` maximising ``min_m J_m`` over ``models`` (deterministic schedules).
+
+    Starts from the best single-model optimum; the worst case is concave in the schedule, so
+    SLSQP on the epigraph (maximise ``z`` subject to ``J_m(q) >= z``) finds the max-min.
+    """
+    if not models:
+        raise ValueError("models must not be empty")
+    check_positive("q0", q0)
+    n = check_int("n_steps", n_steps, minimum=1)
+    horizons = {m.horizon for m in models}
+    if len(horizons) != 1:
+        raise ValueError(f"all models need the same horizon, got {sorted(horizons)}")
+    grid = np.linspace(0.0, models[0].horizon, n + 1)
+    scale = q0
+    # start from the single-model optimum with the best worst case
+    starts = [closed_form_inventory(m, q0, grid) for m in models]
+    start = max(starts, key=lambda h: min(expected_objective(h, m) for m in models))
+
+    def holdings(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([[q0], v[:-1] * scale])
+
+    obj_scale = max(abs(min(expected_objective(start, m) for m in models)), 1.0)
+    x0 = np.append(start[1:] / scale, min(expected_objective(start, m) for m in models) / obj_scale)
+    constraints = [{"type": "ineq", "fun": (lambda v, m=m: expected_objective(holdings(v), m) / obj_scale - v[-1])}
+                   for m in models]
+    bounds = [(0.0, 1.0)] * n + [(None, None)]
+    res = minimize(lambda v: -v[-1], x0, method="SLSQP", bounds=bounds, constraints=constraints,
+                   options={"maxiter": 500, "ftol": 1e-12})
+    best = holdings(res.x)
+    # never return something worse than the start (SLSQP may stop early)
+    if min(expected_objective(best, m) for m in models) < min(expected_objective(start, m) for m in models):
+        best = start
+    return best
+
+
+class RobustExecutionPolicy(SchedulePolicy):
+    """Follows a robust schedule (from :func:`robust_schedule` or :func:`drift_robust_params`).
+
+    At decision ``k`` with ``q`` shares left it keeps the schedule's fraction
+    ``h_{k+1} / h_k`` of them (a feedback form of the schedule).
+
+    :param task: the environment's task.
+    :param holdings: the schedule ``h_0..h_N`` (shares), ``N = task.n_steps``.
+    """
+
+    def __init__(self, task: ExecutionTask, holdings: np.ndarray) -> None:
+        super().__init__(task)
+        h = np.asarray(holdings, dtype=np.float64)
+        if h.shape != (task.n_steps + 1,) or not math.isclose(h[0], task.total_shares, rel_tol=1e-9):
+            raise ValueError(f"holdings must have {task.n_steps + 1} points starting at {task.total_shares}, got {h.shape}")
+        self.holdings = np.maximum(h, 0.0)
+
+    def shares_to_trade(self, step: np.ndarray, remaining: np.ndarray, volume_ratio: np.ndarray) -> np.ndarray:
+        here, nxt = self.holdings[step], self.holdings[np.minimum(step + 1, self.task.n_steps)]
+        keep = np.where(here > 0, nxt / np.where(here > 0, here, 1.0), 0.0)
+        return remaining * (1.0 - np.clip(keep, 0.0, 1.0))
