@@ -75,8 +75,11 @@ class CJPParams:
 
     @property
     def zeta(self) -> float:
+        """``(alpha - b/2 + sqrt(k phi)) / (alpha - b/2 - sqrt(k phi))``; ``inf`` when the
+        terminal penalty equals ``b/2 + sqrt(k phi)`` (then ``g`` is constant)."""
         root = math.sqrt(self.k * self.phi)
-        return (self.alpha - self.b / 2 + root) / (self.alpha - self.b / 2 - root)
+        den = self.alpha - self.b / 2 - root
+        return math.inf if den == 0.0 else (self.alpha - self.b / 2 + root) / den
 
 
 def _g(p: CJPParams, t: np.ndarray) -> np.ndarray:
@@ -86,6 +89,8 @@ def _g(p: CJPParams, t: np.ndarray) -> np.ndarray:
         # g' = -g^2/k, g(T) = -(alpha - b/2)
         return -1.0 / (tau / p.k + 1.0 / (p.alpha - p.b / 2))
     root, gam, zeta = math.sqrt(p.k * p.phi), p.gamma, p.zeta
+    if math.isinf(zeta):  # g(T) = -sqrt(k phi) is the Riccati equation's fixed point
+        return np.full(np.shape(tau), -root)
     # (1 + zeta e^{2 gamma tau}) / (1 - zeta e^{2 gamma tau}), overflow-free for large gamma tau
     e = np.exp(-2.0 * gam * tau)
     return root * (e + zeta) / (e - zeta)
@@ -111,6 +116,8 @@ def closed_form_inventory(p: CJPParams, q0: float, t: np.ndarray) -> np.ndarray:
         c = p.k / (p.alpha - p.b / 2)  # Q_t = q0 (tau + c) / (T + c)
         return q0 * (tau + c) / (p.horizon + c)
     gam, zeta = p.gamma, p.zeta
+    if math.isinf(zeta):  # constant speed gamma q: exponential liquidation
+        return q0 * np.exp(-gam * t)
     # (zeta e^{g tau} - e^{-g tau}) / (zeta e^{g T} - e^{-g T}), scaled by e^{-g T}
     num = zeta * np.exp(gam * (tau - p.horizon)) - np.exp(-gam * (tau + p.horizon))
     den = zeta - math.exp(-2.0 * gam * p.horizon)

@@ -119,3 +119,16 @@ def test_registered_baseline_matches_almgren_chriss_when_alpha_is_large():
     ac = make_baseline("almgren_chriss", env.task)
     # the continuous-time CJP path vs the discrete AC closed form: close on a fine grid
     np.testing.assert_allclose(cjp.path, ac_holdings(ac.params), atol=0.01 * 1e6)
+
+
+def test_terminal_penalty_at_the_fixed_point_gives_exponential_liquidation():
+    k, phi, b = 1e-5, 4e-6, 2e-7
+    p = CJPParams(k=k, b=b, alpha=b / 2 + np.sqrt(k * phi), phi=phi, horizon=3.0)
+    assert p.zeta == np.inf
+    t = np.linspace(0, 3.0, 31)
+    np.testing.assert_allclose(closed_form_inventory(p, 1e5, t), 1e5 * np.exp(-p.gamma * t))
+    # and it is the limit of nearby penalties
+    near = CJPParams(k=k, b=b, alpha=p.alpha * (1 + 1e-9), phi=phi, horizon=3.0)
+    np.testing.assert_allclose(closed_form_inventory(near, 1e5, t), closed_form_inventory(p, 1e5, t), rtol=1e-5)
+    sol = solve_hjb(p, 1e5, 100, 401)
+    assert np.max(np.abs(dp_path(sol, 1e5, 100) - closed_form_inventory(p, 1e5, sol.t))) < 0.01 * 1e5
