@@ -18,13 +18,13 @@ from gymnasium import spaces
 
 from envs.contract import (
     ACTION_KINDS,
+    check_participation_rates,
     ExecutionTask,
     action_to_shares,
     side_sign,
 )
 from envs.market.validation import (
     check_choice,
-    check_fraction,
     check_int,
     check_nonnegative,
     check_positive,
@@ -104,12 +104,7 @@ class AlmgrenChrissConfig:
         check_nonnegative("risk_aversion", self.risk_aversion)
         check_choice("reward", self.reward, REWARD_KINDS)
         check_choice("action", self.action, ACTION_KINDS)
-        rates = tuple(self.participation_rates)
-        if not rates:
-            raise ValueError("participation_rates must not be empty")
-        for r in rates:
-            check_fraction("participation_rates[i]", r, allow_zero=False)
-        object.__setattr__(self, "participation_rates", tuple(float(r) for r in rates))
+        object.__setattr__(self, "participation_rates", check_participation_rates(self.participation_rates))
         check_positive("daily_volume_shares", self.daily_volume_shares)
         if isinstance(self.volume_profile, Mapping):
             object.__setattr__(self, "volume_profile", IntradayVolumeProfile(**self.volume_profile))

@@ -57,6 +57,7 @@ __all__ = [
     "ExecutionTask",
     "PolicyPredictor",
     "action_to_shares",
+    "check_participation_rates",
     "decode_observation",
     "shares_to_action",
     "side_sign",
@@ -90,6 +91,17 @@ class PolicyPredictor(Protocol):
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]: ...
+
+
+def check_participation_rates(rates: Any) -> tuple[float, ...]:
+    """``rates`` as a non-empty tuple of floats in (0, 1]; raises naming the bad entry."""
+    try:
+        out = tuple(rates)
+    except TypeError:
+        raise TypeError(f"participation_rates must be a sequence of fractions, got {rates!r}") from None
+    if not out:
+        raise ValueError("participation_rates must not be empty")
+    return tuple(check_fraction(f"participation_rates[{i}]", r, allow_zero=False) for i, r in enumerate(out))
 
 
 def side_sign(side: str) -> int:
@@ -144,12 +156,7 @@ class ExecutionTask:
             )
         vol.setflags(write=False)
         object.__setattr__(self, "expected_volume_shares", vol)
-        rates = tuple(float(r) for r in self.participation_rates)
-        if not rates:
-            raise ValueError("participation_rates must not be empty")
-        for r in rates:
-            check_fraction("participation_rates[i]", r, allow_zero=True)
-        object.__setattr__(self, "participation_rates", rates)
+        object.__setattr__(self, "participation_rates", check_participation_rates(self.participation_rates))
         check_int("placement_max_offset_ticks", self.placement_max_offset_ticks, minimum=1)
 
     @property

@@ -18,14 +18,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, side_sign
+from envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, check_participation_rates, side_sign
 from envs.market._book_kernels import fill_totals
 from envs.market.book import FILL_DTYPE
 from envs.market.flow import ImpactConfig
 from envs.market.simulator import MarketSimulator, SimulatorConfig
 from envs.market.validation import (
     check_choice,
-    check_fraction,
     check_int,
     check_nonnegative,
     check_positive,
@@ -104,12 +103,7 @@ class LOBExecutionConfig:
                 f"decision_interval_s={self.decision_interval_s!r}"
             )
         check_choice("action", self.action, ACTION_KINDS)
-        rates = tuple(float(r) for r in self.participation_rates)
-        if not rates:
-            raise ValueError("participation_rates must not be empty")
-        for r in rates:
-            check_fraction("participation_rates[i]", r, allow_zero=False)
-        object.__setattr__(self, "participation_rates", rates)
+        object.__setattr__(self, "participation_rates", check_participation_rates(self.participation_rates))
         check_int("placement_max_offset_ticks", self.placement_max_offset_ticks, minimum=1)
         check_nonnegative("risk_penalty_bps", self.risk_penalty_bps)
         check_nonnegative("unfilled_penalty_bps", self.unfilled_penalty_bps)
