@@ -109,3 +109,15 @@ def test_optuna_sweep_runs_and_reports_a_best_value(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "best_value" in (tmp_path / "optimization_results.yaml").read_text()
+
+
+def test_training_on_the_lob_environment_uses_its_native_vector_env(tmp_path):
+    from envs.lob_vector import LOBExecutionVectorEnv
+    from experiments.agents import make_vector_env
+
+    cfg = compose_train("env=lob_execution_discrete", "baselines=lob", "env.params.horizon_s=300",
+                        "env.params.total_shares=5000")
+    make_env, env_config = build_env_factory(cfg.env)
+    assert isinstance(make_vector_env(cfg.env.id, env_config, 2), LOBExecutionVectorEnv)
+    table, _ = run(cfg, tmp_path)
+    assert {"actor_critic", "twap", "vwap", "pov", "almgren_chriss"} == set(table.index)
