@@ -213,6 +213,15 @@ class AlmgrenChrissDynamics:
         """Realised market volume of interval ``step`` (shares)."""
         return self.expected_volume[step] * lognormal_mean_one(z, self.volume_noise_sigma)
 
+    def accumulate(self, acc, shares, fill, cost, holdings, volume, mid, new_price) -> None:
+        """Add one step to the episode accumulators ``acc`` (:data:`EPISODE_ACCUMULATORS`), in place."""
+        acc["cost"] += cost
+        acc["risk_charge"] += self.mv.risk_charge(holdings)
+        acc["fill_value"] += shares * fill
+        acc["executed"] += shares
+        acc["market_volume"] += volume
+        acc["market_value"] += volume * 0.5 * (mid + new_price)
+
 
 def ac_spaces(cfg: AlmgrenChrissConfig) -> tuple[spaces.Space, spaces.Box]:
     """``(action_space, observation_space)`` of one Almgren-Chriss episode."""
@@ -393,12 +402,7 @@ class AlmgrenChrissEnv(gym.Env):
         volume = float(d.market_volume(k, z))
 
         acc = self._acc
-        acc["cost"] += cost
-        acc["risk_charge"] += d.mv.risk_charge(holdings)
-        acc["fill_value"] += shares * fill
-        acc["executed"] += shares
-        acc["market_volume"] += volume
-        acc["market_value"] += volume * 0.5 * (mid + new_price)
+        d.accumulate(acc, shares, fill, cost, holdings, volume, mid, new_price)
         self._holdings = holdings
         self._prev_price, self._price = mid, new_price
         self._last_volume_ratio = volume / d.expected_volume[k]

@@ -152,12 +152,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         volume = d.market_volume(k, z)
 
         acc = self._acc
-        acc["cost"] += cost
-        acc["risk_charge"] += d.mv.risk_charge(holdings)
-        acc["fill_value"] += shares * fill
-        acc["executed"] += shares
-        acc["market_volume"] += volume
-        acc["market_value"] += volume * 0.5 * (self._price + new_price)
+        d.accumulate(acc, shares, fill, cost, holdings, volume, self._price, new_price)
         self._holdings = holdings
         self._prev_price, self._price = self._price, new_price
         self._last_volume_ratio = volume / d.expected_volume[k]

@@ -32,7 +32,7 @@ from envs.market.validation import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market"]
+__all__ = ["LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market", "execution_summary"]
 
 BPS = 1e4
 #: observation features, in order (see :class:`LOBExecutionEnv`)
@@ -427,24 +427,41 @@ class LOBExecutionEnv(gym.Env):
 
     def _summary(self) -> dict[str, float]:
         cfg = self.config
-        tick = cfg.market.tick_size
-        notional_ticks = cfg.total_shares * self._arrival_ticks
-        avg_fill = self._fill_value / self._executed if self._executed else math.nan
-        vwap = self._market_value / self._market_volume if self._market_volume else math.nan
-        shortfall_bps = self._cost_ticks / notional_ticks * BPS
+        summary = execution_summary(
+            np.float64(self._cost_ticks), np.float64(self._executed), np.float64(self._fill_value),
+            np.float64(self._market_volume), np.float64(self._market_value), np.float64(self._unfilled),
+            np.float64(self._step), np.float64(self._arrival_ticks), cfg.total_shares, self.sign, cfg.market.tick_size)
+        return {key: float(value) for key, value in summary.items()}
+
+
+def execution_summary(cost, executed, value, market_volume, market_value, unfilled, steps, arrival,
+                      total_shares: float, sign: int, tick: float) -> dict[str, np.ndarray]:
+    """The episode summary of the LOB environments, from their accumulators (floats or ``(M,)`` arrays).
+
+    Inputs in ticks and shares: ``cost`` (shortfall, tick-shares), ``executed``, ``value``
+    (sum of fill size x price), ``market_volume``, ``market_value``, ``unfilled``, ``steps``
+    and the ``arrival`` mid. Keys: ``shortfall_usd``, ``shortfall_bps``, ``executed_shares``,
+    ``avg_fill_price`` and ``market_vwap`` (currency), ``arrival_price``,
+    ``vwap_slippage_bps`` (+ = worse), ``participation`` (own / all traded volume),
+    ``mv_cost_usd`` / ``mv_cost_bps`` (NaN: no closed-form variance here), ``n_steps``,
+    ``unfilled_at_horizon``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg = np.where(executed > 0, value / executed, np.nan)
+        vwap = np.where(market_volume > 0, market_value / market_volume, np.nan)
         return {
-            "shortfall_usd": self._cost_ticks * tick,
-            "shortfall_bps": shortfall_bps,
-            "executed_shares": float(self._executed),
-            "avg_fill_price": avg_fill * tick,
-            "arrival_price": self._arrival_ticks * tick,
+            "shortfall_usd": cost * tick,
+            "shortfall_bps": cost / (total_shares * arrival) * BPS,
+            "executed_shares": executed + 0.0,
+            "avg_fill_price": avg * tick,
+            "arrival_price": arrival * tick,
             "market_vwap": vwap * tick,
-            "vwap_slippage_bps": self.sign * (avg_fill - vwap) / vwap * BPS if self._executed else math.nan,
-            "participation": self._executed / self._market_volume if self._market_volume else math.nan,
-            "mv_cost_usd": math.nan,  # no closed-form variance in this market
-            "mv_cost_bps": math.nan,
-            "n_steps": float(self._step),
-            "unfilled_at_horizon": float(self._unfilled),
+            "vwap_slippage_bps": np.where(executed > 0, sign * (avg - vwap) / vwap * BPS, np.nan),
+            "participation": np.where(market_volume > 0, executed / market_volume, np.nan),
+            "mv_cost_usd": np.full(np.shape(cost), np.nan),
+            "mv_cost_bps": np.full(np.shape(cost), np.nan),
+            "n_steps": steps + 0.0,
+            "unfilled_at_horizon": unfilled + 0.0,
         }
 
 

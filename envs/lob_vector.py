@@ -25,7 +25,14 @@ from gymnasium.vector.utils import batch_space
 from numba import njit
 
 from envs.contract import side_sign
-from envs.lob_execution import MAX_SPREAD_OBS, BPS, OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
+from envs.lob_execution import (
+    BPS,
+    MAX_SPREAD_OBS,
+    OBS_NAMES,
+    LOBExecutionConfig,
+    LOBExecutionEnv,
+    execution_summary,
+)
 from envs.market import _book_kernels as K
 from envs.market import flow as F
 from envs.market.rng import new_state
@@ -482,25 +489,7 @@ class LOBExecutionVectorEnv(VectorEnv):
         return self._obs.copy(), self._rewards.copy(), terminated, np.zeros(self.num_envs, dtype=bool), infos
 
     def _summary(self, mask: np.ndarray) -> dict[str, np.ndarray]:
-        tick = self.config.market.tick_size
-        s = self._summaries
-        cost, executed, value, mvol, mval, unfilled, steps, arrival = (s[:, j] for j in range(8))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            avg = np.where(executed > 0, value / executed, np.nan)
-            vwap = np.where(mvol > 0, mval / mvol, np.nan)
-            out = {
-                "shortfall_usd": cost * tick,
-                "shortfall_bps": cost / (self.config.total_shares * arrival) * BPS,
-                "executed_shares": executed.copy(),
-                "avg_fill_price": avg * tick,
-                "arrival_price": arrival * tick,
-                "market_vwap": vwap * tick,
-                "vwap_slippage_bps": np.where(executed > 0, side_sign(self.config.side) * (avg - vwap) / vwap * BPS,
-                                              np.nan),
-                "participation": np.where(mvol > 0, executed / mvol, np.nan),
-                "mv_cost_usd": np.full(self.num_envs, np.nan),
-                "mv_cost_bps": np.full(self.num_envs, np.nan),
-                "n_steps": steps.copy(),
-                "unfilled_at_horizon": unfilled.copy(),
-            }
+        cfg = self.config
+        out = execution_summary(*(self._summaries[:, j] for j in range(8)), cfg.total_shares, side_sign(cfg.side),
+                                cfg.market.tick_size)
         return {k: np.where(mask, v, 0.0) for k, v in out.items()} | {f"_{k}": mask.copy() for k in out}

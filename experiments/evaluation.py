@@ -11,7 +11,7 @@ and much less noisy than independent runs.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -24,7 +24,7 @@ from envs.market.validation import check_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["METRICS", "compare_policies", "episode_seeds", "evaluate_policy", "summarize"]
+__all__ = ["METRICS", "compare_policies", "episode_seeds", "evaluate_policy", "play_episode", "summarize"]
 
 #: per-episode metrics (all but ``return`` come from ``info["execution"]``)
 METRICS = (
@@ -45,6 +45,22 @@ def episode_seeds(seed: int, n_episodes: int) -> np.ndarray:
     check_int("seed", seed, minimum=0)
     check_int("n_episodes", n_episodes, minimum=1)
     return np.random.SeedSequence(seed).generate_state(n_episodes, dtype=np.uint32).astype(np.int64)
+
+
+def play_episode(env: gym.Env, policy: PolicyPredictor, seed: int) -> Iterator[tuple[float, dict[str, Any]]]:
+    """Run one episode from ``env.reset(seed=seed)``, yielding ``(reward, info)`` per step.
+
+    The policy is called as SB3 does in evaluation: ``deterministic=True``, its ``state``
+    passed back, ``episode_start`` true on the first step only.
+    """
+    obs, _ = env.reset(seed=seed)
+    state, episode_start, done = None, np.ones((1,), dtype=bool), False
+    while not done:
+        action, state = policy.predict(obs, state=state, episode_start=episode_start, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        episode_start = np.zeros((1,), dtype=bool)
+        done = terminated or truncated
+        yield float(reward), info
 
 
 def evaluate_policy(
@@ -72,15 +88,9 @@ def evaluate_policy(
     rows = []
     seeds = episode_seeds(seed, n_episodes)
     for i, ep_seed in enumerate(tqdm(seeds, desc=name, disable=not progress, leave=False)):
-        obs, _ = env.reset(seed=int(ep_seed))
-        state, episode_start, done, total = None, np.ones((1,), dtype=bool), False, 0.0
-        info: dict[str, Any] = {}
-        while not done:
-            action, state = policy.predict(obs, state=state, episode_start=episode_start, deterministic=True)
-            obs, reward, terminated, truncated, info = env.step(action)
-            total += float(reward)
-            episode_start = np.zeros((1,), dtype=bool)
-            done = terminated or truncated
+        total, info = 0.0, {}
+        for reward, info in play_episode(env, policy, int(ep_seed)):
+            total += reward
         if "execution" not in info:
             raise RuntimeError(f"{env.unwrapped!r} did not report info['execution'] at the end of an episode")
         rows.append({"policy": name, "episode": i, "seed": int(ep_seed), "side": side,

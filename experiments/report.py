@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from baselines.almgren_chriss import ACParams, ac_holdings
 from envs.contract import ExecutionTask, PolicyPredictor
+from experiments.evaluation import play_episode
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +37,10 @@ def execution_trajectory(env: gym.Env, policy: PolicyPredictor, seed: int) -> pd
     """
     task: ExecutionTask = env.unwrapped.task
     time_key = f"time_{task.time_unit}"
-    obs, _ = env.reset(seed=seed)
     rows: list[dict[str, Any]] = []
-    state, episode_start, done = None, np.ones((1,), dtype=bool), False
     holdings = task.total_shares
-    while not done:
-        action, state = policy.predict(obs, state=state, episode_start=episode_start, deterministic=True)
-        obs, _, terminated, truncated, info = env.step(action)
-        episode_start = np.zeros((1,), dtype=bool)
+    info: dict[str, Any] = {}
+    for _, info in play_episode(env, policy, seed):
         rows.append({
             "step": info["step"],
             time_key: info[time_key],
@@ -56,7 +53,6 @@ def execution_trajectory(env: gym.Env, policy: PolicyPredictor, seed: int) -> pd
             "cum_shortfall_bps": info["cum_shortfall_bps"],
         })
         holdings = info["holdings"]
-        done = terminated or truncated
     df = pd.DataFrame(rows)
     df.attrs["execution"] = dict(info.get("execution", {}))
     return df
