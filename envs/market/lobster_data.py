@@ -1,0 +1,403 @@
+"""Loading LOBSTER days into typed DataFrames, and the views derived from them.
+
+:func:`load_lobster` reads a message file and (optionally) its order-book file, of any
+level count and any size (files are read in chunks of ``chunk_rows`` rows, with an
+optional tqdm progress bar over the bytes read), checks them, and returns a
+:class:`LobsterDay`. Units are explicit in every column name:
+
+Messages (:attr:`LobsterDay.messages`), one row per LOBSTER message:
+
+=================  ==============================  ======================================
+column             dtype                           meaning
+=================  ==============================  ======================================
+``time_s``         float64                         seconds after midnight (exchange time)
+``timestamp``      datetime64[ns, America/New_York] the same instant as a timestamp
+``type``           int64                           LOBSTER event type code, 1-7
+``event_type``     category                        its name (:data:`EVENT_TYPES`)
+``order_id``       int64                           LOBSTER order id (0 for hidden executions)
+``size_shares``    int64                           shares
+``price``          int64                           LOBSTER price units (dollars x 10000)
+``price_ticks``    float64                         ``price / price_units_per_tick`` (hidden
+                                                   executions can be at half ticks); NaN for halts
+``price_usd``      float64                         dollars; NaN for halts
+``direction``      int64                           +1 buy limit order, -1 sell
+=================  ==============================  ======================================
+
+The columns ``time_s, type, order_id, size_shares, price, direction`` are those of
+:func:`envs.market.lobster.read_messages`, so the frame goes straight into
+:func:`~envs.market.lobster.messages_to_events` and
+:func:`~envs.market.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook_raw`).
+
+Order book (:attr:`LobsterDay.orderbook`), row ``k`` = the book after message ``k``:
+``time_s``, then per level ``i`` = 1..L ``ask_price_ticks_i``, ``ask_size_shares_i``,
+``bid_price_ticks_i``, ``bid_size_shares_i`` (int64; an empty level has price 0 and size
+0, as :meth:`~envs.market.book.OrderBook.depth` reports it).
+
+Derived views: :func:`trades` (visible and hidden executions, with the aggressor's side),
+:func:`quotes` (the touch, each time it changes), :func:`l2_snapshots` (the top levels
+sampled on a time grid, prices in ticks and USD) and :func:`volume_profile` (traded shares
+per time bucket and their normalised share of the total, what VWAP schedules follow).
+
+Errors name the file and the 1-based row: malformed rows (wrong field count, non-numeric
+or non-integer values), unknown event types or directions, off-grid prices, and a message
+file and order-book file whose row counts differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from envs.market.lobster import MESSAGE_COLUMNS, PRICE_SCALE
+from envs.market.validation import check_int, check_positive
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EVENT_TYPES",
+    "LobsterDay",
+    "l2_snapshots",
+    "load_lobster",
+    "quotes",
+    "trades",
+    "volume_profile",
+]
+
+#: LOBSTER event type code -> name (the categories of ``event_type``)
+EVENT_TYPES = {
+    1: "submission", 2: "cancellation", 3: "deletion", 4: "execution_visible",
+    5: "execution_hidden", 6: "cross_trade", 7: "trading_halt",
+}
+_DUMMY_ASK, _DUMMY_BID = 9_999_999_999, -9_999_999_999
+_EXCHANGE_TZ = "America/New_York"
+_DATE_IN_NAME = re.compile(r"_(\d{4}-\d{2}-\d{2})_")
+
+
+def _bad_row(path: Path, row: int, what: str) -> ValueError:
+    return ValueError(f"{path}: row {row} {what}")
+
+
+def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int) -> ValueError:
+    """Re-read rows ``start..start+n_rows`` as text and name the first row that is not numeric."""
+    text = pd.read_csv(path, header=None, dtype=str, skiprows=start, nrows=n_rows, keep_default_na=False,
+                       names=range(n_columns))
+    for i, row in enumerate(text.itertuples(index=False)):
+        for j, value in enumerate(row):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return _bad_row(path, start + i + 1, f"column {j + 1}: {value!r} is not a number")
+    return ValueError(f"{path}: rows {start + 1}-{start + n_rows} could not be parsed")
+
+
+def _read_numeric(path: Path, n_columns: int | None, chunk_rows: int, progress: bool,
+                  int_columns: slice | list[int]) -> np.ndarray:
+    """A headerless numeric CSV as a float64 ``(n, n_columns)`` array, read in chunks.
+
+    ``n_columns=None`` takes the count from the first line. Columns ``int_columns`` must
+    hold integers. Raises ``ValueError`` naming the file and 1-based row.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"LOBSTER file not found: {path}")
+    if n_columns is None:
+        with open(path) as f:
+            first = f.readline()
+        n_columns = len(first.split(","))
+    size = path.stat().st_size
+    parts, start = [], 0
+    with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
+                                          disable=not progress, leave=False) as bar:
+        reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=np.float64, chunksize=chunk_rows)
+        while True:
+            try:
+                chunk = next(reader)
+            except StopIteration:
+                break
+            except pd.errors.ParserError as err:  # too many fields on a line
+                line = re.search(r"line (\d+)", str(err))
+                where = f"row {line.group(1)}" if line else "a row"
+                raise ValueError(f"{path}: {where} does not have {n_columns} fields ({err})") from err
+            except ValueError as err:  # a field that is not a number
+                raise _first_bad_field(path, start, chunk_rows, n_columns) from err
+            arr = chunk.to_numpy()
+            missing = np.isnan(arr).any(axis=1)
+            if missing.any():
+                row = start + int(np.flatnonzero(missing)[0]) + 1
+                raise _bad_row(path, row, f"has fewer than {n_columns} fields or an empty field")
+            ints = arr[:, int_columns]
+            off = (ints != np.floor(ints)).any(axis=1)
+            if off.any():
+                row = start + int(np.flatnonzero(off)[0]) + 1
+                raise _bad_row(path, row, f"has a non-integer value where an integer is expected: {arr[row - start - 1]}")
+            parts.append(arr)
+            start += len(arr)
+            bar.update(handle.tell() - bar.n)
+    if not parts:
+        raise ValueError(f"{path}: the file is empty")
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_tick: int) -> pd.DataFrame:
+    if raw.shape[1] != len(MESSAGE_COLUMNS):
+        raise ValueError(f"{path}: a message file has {len(MESSAGE_COLUMNS)} columns, got {raw.shape[1]}")
+    time_s = raw[:, 0]
+    mtype = raw[:, 1].astype(np.int64)
+    bad = ~np.isin(mtype, list(EVENT_TYPES))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _bad_row(path, row + 1, f"has unknown event type {mtype[row]} (expected one of {sorted(EVENT_TYPES)})")
+    direction = raw[:, 5].astype(np.int64)
+    bad = ~np.isin(direction, (1, -1))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _bad_row(path, row + 1, f"has direction {direction[row]} (expected 1 or -1)")
+    if np.any(np.diff(time_s) < 0):
+        row = int(np.flatnonzero(np.diff(time_s) < 0)[0]) + 1
+        raise _bad_row(path, row + 1, f"goes back in time ({time_s[row]} s after {time_s[row - 1]} s)")
+    price = raw[:, 4].astype(np.int64)
+    halt = mtype == 7
+    visible = np.isin(mtype, (1, 2, 3, 4))
+    off = visible & (price % price_units_per_tick != 0)
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise _bad_row(path, row + 1, f"price {price[row]} is not on the tick grid of {price_units_per_tick} units")
+    price_ticks = np.where(halt, np.nan, price / price_units_per_tick)
+    midnight = pd.Timestamp(date).tz_localize(_EXCHANGE_TZ)
+    return pd.DataFrame({
+        "time_s": time_s,
+        "timestamp": midnight + pd.to_timedelta(np.rint(time_s * 1e9).astype(np.int64), unit="ns"),
+        "type": mtype,
+        "event_type": pd.Categorical.from_codes(mtype - 1, categories=list(EVENT_TYPES.values())),
+        "order_id": raw[:, 2].astype(np.int64),
+        "size_shares": raw[:, 3].astype(np.int64),
+        "price": price,
+        "price_ticks": price_ticks,
+        "price_usd": np.where(halt, np.nan, price / PRICE_SCALE),
+        "direction": direction,
+    })
+
+
+@dataclass(eq=False)
+class LobsterDay:
+    """One LOBSTER file pair, loaded (module docstring for the columns).
+
+    :param messages: the message frame.
+    :param orderbook_raw: the order-book file as read, int64 LOBSTER units, shape
+        ``(n, 4 * levels)`` (dummy prices for empty levels), or ``None`` if not loaded.
+    :param price_units_per_tick: LOBSTER price units per tick (100: one cent).
+    :param date: the trading day.
+    :param message_path: where the messages came from.
+    """
+
+    messages: pd.DataFrame
+    orderbook_raw: np.ndarray | None
+    price_units_per_tick: int
+    date: dt.date
+    message_path: Path
+
+    @property
+    def levels(self) -> int:
+        """Levels per side in the order-book file."""
+        if self.orderbook_raw is None:
+            raise ValueError(f"no order-book file was loaded with {self.message_path}")
+        return self.orderbook_raw.shape[1] // 4
+
+    @property
+    def tick_size_usd(self) -> float:
+        """Dollars per tick."""
+        return self.price_units_per_tick / PRICE_SCALE
+
+    def book_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(ask_price_ticks, ask_size_shares, bid_price_ticks, bid_size_shares)``, each ``(n, levels)``
+        int64, best level first; empty levels have price 0 and size 0."""
+        raw = self.orderbook_raw
+        if raw is None:
+            raise ValueError(f"no order-book file was loaded with {self.message_path}")
+        unit = self.price_units_per_tick
+        ask_p, ask_s, bid_p, bid_s = (raw[:, j::4] for j in range(4))
+        ask_empty, bid_empty = (ask_p == _DUMMY_ASK) | (ask_s <= 0), (bid_p == _DUMMY_BID) | (bid_s <= 0)
+        return (np.where(ask_empty, 0, ask_p // unit), np.where(ask_empty, 0, ask_s),
+                np.where(bid_empty, 0, bid_p // unit), np.where(bid_empty, 0, bid_s))
+
+    @property
+    def orderbook(self) -> pd.DataFrame:
+        """The order-book file as a DataFrame in ticks and shares (module docstring)."""
+        ask_p, ask_s, bid_p, bid_s = self.book_arrays()
+        cols: dict[str, np.ndarray] = {"time_s": self.messages["time_s"].to_numpy()}
+        for i in range(self.levels):
+            cols |= {f"ask_price_ticks_{i + 1}": ask_p[:, i], f"ask_size_shares_{i + 1}": ask_s[:, i],
+                     f"bid_price_ticks_{i + 1}": bid_p[:, i], f"bid_size_shares_{i + 1}": bid_s[:, i]}
+        return pd.DataFrame(cols)
+
+
+def _date_of(path: Path, date: dt.date | str | None) -> dt.date:
+    if date is not None:
+        return pd.Timestamp(date).date()
+    match = _DATE_IN_NAME.search(path.name)
+    if match is None:
+        raise ValueError(f"{path}: no YYYY-MM-DD date in the file name; pass date=")
+    return dt.date.fromisoformat(match.group(1))
+
+
+def load_lobster(
+    message_path: str | Path,
+    orderbook_path: str | Path | None = None,
+    *,
+    price_units_per_tick: int = 100,
+    date: dt.date | str | None = None,
+    chunk_rows: int = 1_000_000,
+    progress: bool = False,
+) -> LobsterDay:
+    """Read a LOBSTER message file and, optionally, its order-book file (any level count).
+
+    :param price_units_per_tick: LOBSTER price units (dollars x 10000) per tick; 100 is a
+        one-cent tick. Visible-book messages must be on that grid.
+    :param date: the trading day; by default parsed from the file name
+        (``TICKER_YYYY-MM-DD_...``).
+    :param chunk_rows: rows per chunk: files of any size are read chunk by chunk.
+    :param progress: show a tqdm progress bar (bytes read) per file.
+    :raises ValueError: naming the file and 1-based row, for malformed rows, unknown
+        event types, off-grid prices or row counts that differ between the two files.
+    """
+    message_path = Path(message_path)
+    unit = check_int("price_units_per_tick", price_units_per_tick, minimum=1)
+    chunk_rows = check_int("chunk_rows", chunk_rows, minimum=1)
+    day = _date_of(message_path, date)
+    raw = _read_numeric(message_path, len(MESSAGE_COLUMNS), chunk_rows, progress, [1, 2, 3, 4, 5])
+    messages = _message_frame(message_path, raw, day, unit)
+    book = None
+    if orderbook_path is not None:
+        orderbook_path = Path(orderbook_path)
+        arr = _read_numeric(orderbook_path, None, chunk_rows, progress, slice(None))
+        if arr.shape[1] % 4:
+            raise ValueError(f"{orderbook_path}: {arr.shape[1]} columns is not a multiple of 4 "
+                             "(ask price, ask size, bid price, bid size per level)")
+        if len(arr) != len(messages):
+            row = min(len(arr), len(messages)) + 1
+            longer = orderbook_path if len(arr) > len(messages) else message_path
+            raise ValueError(f"{orderbook_path} has {len(arr)} rows but {message_path} has {len(messages)}: "
+                             f"row {row} of {longer} has no counterpart")
+        book = arr.astype(np.int64)
+    logger.info("loaded %s: %d messages, %s levels", message_path.name, len(messages),
+                "no" if book is None else book.shape[1] // 4)
+    return LobsterDay(messages, book, unit, day, message_path)
+
+
+def trades(messages: pd.DataFrame) -> pd.DataFrame:
+    """Executions (types 4 visible, 5 hidden, 6 cross trades) with the aggressor's side.
+
+    Columns: ``time_s``, ``timestamp`` (if present), ``price_ticks``, ``price_usd``,
+    ``size_shares``, ``aggressor_side`` (+1 buyer-initiated: the resting order was a sell,
+    LOBSTER direction -1; 0 for cross trades), ``hidden`` (bool), ``order_id`` (the resting order).
+    """
+    t = messages[messages["type"].isin((4, 5, 6))]
+    out = pd.DataFrame({"time_s": t["time_s"].to_numpy()}, index=t.index)
+    if "timestamp" in t:
+        out["timestamp"] = t["timestamp"]
+    out["price_ticks"] = t["price_ticks"]
+    out["price_usd"] = t["price_usd"]
+    out["size_shares"] = t["size_shares"]
+    out["aggressor_side"] = np.where(t["type"] == 6, 0, -t["direction"]).astype(np.int64)
+    out["hidden"] = (t["type"] == 5).to_numpy()
+    out["order_id"] = t["order_id"]
+    return out
+
+
+def quotes(day: LobsterDay) -> pd.DataFrame:
+    """The touch after each message where it changed (and after the first).
+
+    Columns: ``time_s``, ``timestamp``, ``bid_price_ticks``, ``bid_size_shares``,
+    ``ask_price_ticks``, ``ask_size_shares`` (0 price and size: that side is empty),
+    ``bid_price_usd``, ``ask_price_usd``, ``mid_usd`` and ``spread_ticks`` (NaN unless both
+    sides are quoted). The index is the message row.
+    """
+    ask_p, ask_s, bid_p, bid_s = (a[:, 0] for a in day.book_arrays())
+    top = np.stack([bid_p, bid_s, ask_p, ask_s], axis=1)
+    changed = np.ones(len(top), dtype=bool)
+    changed[1:] = (top[1:] != top[:-1]).any(axis=1)
+    rows = np.flatnonzero(changed)
+    tick = day.tick_size_usd
+    bp, bs, ap, as_ = (x[rows] for x in (bid_p, bid_s, ask_p, ask_s))
+    both = (bp > 0) & (ap > 0)
+    out = pd.DataFrame({
+        "time_s": day.messages["time_s"].to_numpy()[rows],
+        "timestamp": day.messages["timestamp"].iloc[rows].to_numpy(),
+        "bid_price_ticks": bp, "bid_size_shares": bs, "ask_price_ticks": ap, "ask_size_shares": as_,
+        "bid_price_usd": np.where(bp > 0, bp * tick, np.nan), "ask_price_usd": np.where(ap > 0, ap * tick, np.nan),
+        "mid_usd": np.where(both, 0.5 * (bp + ap) * tick, np.nan),
+        "spread_ticks": np.where(both, ap - bp, np.nan),
+    }, index=rows)
+    out["timestamp"] = day.messages["timestamp"].iloc[rows].to_numpy()
+    return out
+
+
+def l2_snapshots(day: LobsterDay, interval_s: float, levels: int | None = None,
+                 start_s: float | None = None, end_s: float | None = None) -> pd.DataFrame:
+    """The top ``levels`` of the book every ``interval_s`` seconds: the last row at or before each time.
+
+    Index: ``time_s`` (the grid, from ``start_s``, default the first message, to ``end_s``);
+    columns per level ``i``: ``bid_price_ticks_i``, ``bid_size_shares_i``,
+    ``ask_price_ticks_i``, ``ask_size_shares_i``, ``bid_price_usd_i``, ``ask_price_usd_i``
+    (NaN for an empty level). Grid times before the first message are dropped.
+    """
+    interval_s = check_positive("interval_s", interval_s)
+    n_levels = day.levels if levels is None else check_int("levels", levels, minimum=1)
+    if n_levels > day.levels:
+        raise ValueError(f"levels={levels} but the file has {day.levels}")
+    t = day.messages["time_s"].to_numpy()
+    start = t[0] if start_s is None else float(start_s)
+    end = t[-1] if end_s is None else float(end_s)
+    grid = np.arange(start, end + 1e-9, interval_s)
+    rows = np.searchsorted(t, grid, side="right") - 1
+    keep = rows >= 0
+    grid, rows = grid[keep], rows[keep]
+    ask_p, ask_s, bid_p, bid_s = (a[rows, :n_levels] for a in day.book_arrays())
+    tick = day.tick_size_usd
+    cols: dict[str, np.ndarray] = {}
+    for i in range(n_levels):
+        cols |= {f"bid_price_ticks_{i + 1}": bid_p[:, i], f"bid_size_shares_{i + 1}": bid_s[:, i],
+                 f"ask_price_ticks_{i + 1}": ask_p[:, i], f"ask_size_shares_{i + 1}": ask_s[:, i],
+                 f"bid_price_usd_{i + 1}": np.where(bid_p[:, i] > 0, bid_p[:, i] * tick, np.nan),
+                 f"ask_price_usd_{i + 1}": np.where(ask_p[:, i] > 0, ask_p[:, i] * tick, np.nan)}
+    return pd.DataFrame(cols, index=pd.Index(grid, name="time_s"))
+
+
+def volume_profile(trade_frame: pd.DataFrame, bucket_s: float, start_s: float, end_s: float,
+                   include_hidden: bool = True) -> pd.DataFrame:
+    """Traded volume per time bucket, and its share of the total: an intraday volume profile.
+
+    Buckets are ``[start_s + i * bucket_s, start_s + (i + 1) * bucket_s)`` up to ``end_s``
+    (the last one may be shorter). Columns: ``start_s``, ``end_s``, ``volume_shares``,
+    ``value_usd``, ``vwap_usd`` (NaN without trades) and ``volume_frac`` (sums to 1; uniform
+    if nothing traded).
+
+    :param trade_frame: :func:`trades` output (``time_s``, ``size_shares``, ``price_usd``, ``hidden``).
+    :param include_hidden: count hidden executions.
+    """
+    bucket_s = check_positive("bucket_s", bucket_s)
+    if not end_s > start_s:
+        raise ValueError(f"end_s must be > start_s, got start_s={start_s!r}, end_s={end_s!r}")
+    edges = np.arange(start_s, end_s, bucket_s)
+    edges = np.append(edges, end_s)
+    t = trade_frame if include_hidden else trade_frame[~trade_frame["hidden"]]
+    time_s = t["time_s"].to_numpy()
+    inside = (time_s >= start_s) & (time_s < end_s)
+    which = np.searchsorted(edges, time_s[inside], side="right") - 1
+    n = len(edges) - 1
+    size = t["size_shares"].to_numpy()[inside].astype(np.float64)
+    volume = np.bincount(which, weights=size, minlength=n)
+    value = np.bincount(which, weights=size * t["price_usd"].to_numpy()[inside], minlength=n)
+    total = volume.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.DataFrame({
+            "start_s": edges[:-1], "end_s": edges[1:], "volume_shares": volume, "value_usd": value,
+            "vwap_usd": np.where(volume > 0, value / volume, np.nan),
+            "volume_frac": volume / total if total > 0 else np.full(n, 1.0 / n),
+        })
