@@ -24,6 +24,9 @@ id                                   what
                                      the remaining shares
 ``execgym/LOBExecutionDiscrete-v0``  the same, discrete participation rates
 ``execgym/LOBExecutionPlacement-v0`` the same, limit orders: size and price offset
+``execgym/LOBReplay-v0``             a recorded LOBSTER day replayed through the book,
+                                     same contract as LOBExecution-v0 (``action=``
+                                     any of its three action kinds)
 ===================================  ==============================================
 """
 
@@ -43,6 +46,7 @@ ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
     "execgym/LOBExecution-v0": (*_LOB, {}),
     "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
     "execgym/LOBExecutionPlacement-v0": (_LOB[0], None, {"action": "placement"}),
+    "execgym/LOBReplay-v0": ("envs.lob_replay:LOBReplayEnv", None, {}),
 }
 
 for _env_id, (_entry, _vector_entry, _kwargs) in ENV_IDS.items():

@@ -32,7 +32,8 @@ from envs.market.validation import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market", "execution_summary"]
+__all__ = ["LOBContractConfig", "LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market",
+           "execution_summary"]
 
 BPS = 1e4
 #: observation features, in order (see :class:`LOBExecutionEnv`)
@@ -53,8 +54,9 @@ def default_market() -> SimulatorConfig:
 
 
 @dataclass(frozen=True)
-class LOBExecutionConfig:
-    """Parameters of ``execgym/LOBExecution-v0``: seconds, shares, ticks and bps.
+class LOBContractConfig:
+    """The parent order, action and observation parameters every LOB execution env shares
+    (seconds, shares, ticks and bps); subclasses add their market.
 
     :param side: ``"sell"`` or ``"buy"``.
     :param total_shares: parent order (shares, a multiple of the market's lot size).
@@ -74,7 +76,6 @@ class LOBExecutionConfig:
         charged at this many bps of the arrival price each, in the shortfall.
     :param imbalance_levels: levels per side of the depth-imbalance feature.
     :param volatility_window: decisions in the recent-volatility feature.
-    :param market: the simulated market (a mapping is converted).
     """
 
     side: str = "sell"
@@ -89,7 +90,6 @@ class LOBExecutionConfig:
     unfilled_penalty_bps: float = 100.0
     imbalance_levels: int = 5
     volatility_window: int = 20
-    market: SimulatorConfig = field(default_factory=lambda: default_market())
 
     def __post_init__(self) -> None:
         check_choice("side", self.side, ("buy", "sell"))
@@ -109,12 +109,6 @@ class LOBExecutionConfig:
         check_nonnegative("unfilled_penalty_bps", self.unfilled_penalty_bps)
         check_int("imbalance_levels", self.imbalance_levels, minimum=1)
         check_int("volatility_window", self.volatility_window, minimum=2)
-        if isinstance(self.market, Mapping):
-            object.__setattr__(self, "market", SimulatorConfig.from_mapping(self.market))
-        if not isinstance(self.market, SimulatorConfig):
-            raise TypeError(f"market must be a SimulatorConfig or a mapping, got {type(self.market).__name__}")
-        if self.total_shares % self.market.lot_size:
-            raise ValueError(f"total_shares={self.total_shares!r} must be a multiple of lot_size={self.market.lot_size}")
 
     @property
     def n_steps(self) -> int:
@@ -122,22 +116,41 @@ class LOBExecutionConfig:
         return int(round(self.horizon_s / self.decision_interval_s))
 
     @classmethod
-    def from_kwargs(cls, config: LOBExecutionConfig | Mapping[str, Any] | None, **overrides: Any) -> LOBExecutionConfig:
+    def from_kwargs(cls, config: Any, **overrides: Any) -> Any:
         """A config from an instance, a mapping (e.g. a Hydra node) and/or keyword overrides."""
-        if isinstance(config, LOBExecutionConfig):
+        if isinstance(config, cls):
             return replace(config, **overrides) if overrides else config
         if config is not None and not isinstance(config, Mapping):
-            raise TypeError(f"config must be a LOBExecutionConfig or a mapping, got {type(config).__name__}")
+            raise TypeError(f"config must be a {cls.__name__} or a mapping, got {type(config).__name__}")
         base = {**dict(config or {}), **overrides}
         unknown = sorted(set(base) - {f.name for f in fields(cls)})
         if unknown:
-            raise TypeError(f"unknown LOBExecutionConfig parameter(s) {unknown}")
+            raise TypeError(f"unknown {cls.__name__} parameter(s) {unknown}")
         if "participation_rates" in base:
             base["participation_rates"] = tuple(base["participation_rates"])
         return cls(**base)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LOBExecutionConfig(LOBContractConfig):
+    """Parameters of ``execgym/LOBExecution-v0``: those of :class:`LOBContractConfig` and the market.
+
+    :param market: the simulated market (a mapping is converted).
+    """
+
+    market: SimulatorConfig = field(default_factory=lambda: default_market())
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.market, Mapping):
+            object.__setattr__(self, "market", SimulatorConfig.from_mapping(self.market))
+        if not isinstance(self.market, SimulatorConfig):
+            raise TypeError(f"market must be a SimulatorConfig or a mapping, got {type(self.market).__name__}")
+        if self.total_shares % self.market.lot_size:
+            raise ValueError(f"total_shares={self.total_shares!r} must be a multiple of lot_size={self.market.lot_size}")
 
 
 class LOBExecutionEnv(gym.Env):
@@ -195,10 +208,12 @@ class LOBExecutionEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    #: the config dataclass (a subclass of :class:`LOBContractConfig`)
+    config_class: type = LOBExecutionConfig
 
-    def __init__(self, config: LOBExecutionConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+    def __init__(self, config: LOBContractConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
         super().__init__()
-        self.config = LOBExecutionConfig.from_kwargs(config, **overrides)
+        self.config = self.config_class.from_kwargs(config, **overrides)
         cfg = self.config
         self.sign = side_sign(cfg.side)
         if cfg.action == "participation":
@@ -219,19 +234,48 @@ class LOBExecutionEnv(gym.Env):
 
     # -- the task -----------------------------------------------------------------------
 
+    # -- the market (subclasses with another market override these) -------------------------
+
+    @property
+    def tick_size(self) -> float:
+        """Currency per tick of the market."""
+        return self.config.market.tick_size
+
+    @property
+    def lot_size(self) -> int:
+        """Shares per lot of the market."""
+        return self.config.market.lot_size
+
+    def _expected_volume_shares(self) -> np.ndarray:
+        """Expected market volume in each decision interval (shares), ``(n_steps,)``."""
+        cfg = self.config
+        sim = MarketSimulator(replace(cfg.market, warmup_s=0.0), np.random.default_rng(0))
+        edges = np.arange(cfg.n_steps + 1) * cfg.decision_interval_s
+        return np.diff([0.0] + [sim.expected_volume_shares(0.0, b) for b in edges[1:]])
+
+    def _initial_arrival_ticks(self) -> float:
+        """The arrival price (ticks) the task reports before the first reset."""
+        return self.config.market.initial_mid_ticks
+
+    def _reset_market(self) -> None:
+        """Put a market, drawn from ``self.np_random``, in ``self._sim``."""
+        market_rng = np.random.default_rng(self.np_random.integers(0, 2**63 - 1))
+        if self._sim is None:
+            self._sim = MarketSimulator(self.config.market, market_rng)
+        else:
+            self._sim.reset(market_rng)
+
     @property
     def task(self) -> ExecutionTask:
         """The parent order: expected volumes from the market model, arrival price from the last reset."""
         if self._task is None:
             cfg = self.config
             if self._expected_volume is None:
-                sim = MarketSimulator(replace(cfg.market, warmup_s=0.0), np.random.default_rng(0))
-                edges = np.arange(cfg.n_steps + 1) * cfg.decision_interval_s
-                self._expected_volume = np.diff([0.0] + [sim.expected_volume_shares(0.0, b) for b in edges[1:]])
-            arrival = (self._arrival_ticks if self._sim is not None else cfg.market.initial_mid_ticks)
+                self._expected_volume = self._expected_volume_shares()
+            arrival = (self._arrival_ticks if self._sim is not None else self._initial_arrival_ticks())
             self._task = ExecutionTask(
                 side=cfg.side, total_shares=float(cfg.total_shares), n_steps=cfg.n_steps, horizon=cfg.horizon_s,
-                time_unit="s", arrival_price=arrival * cfg.market.tick_size,
+                time_unit="s", arrival_price=arrival * self.tick_size,
                 expected_volume_shares=self._expected_volume, action_kind=cfg.action,
                 participation_rates=cfg.participation_rates,
                 placement_max_offset_ticks=cfg.placement_max_offset_ticks, impact_model=None)
@@ -242,11 +286,7 @@ class LOBExecutionEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         cfg = self.config
-        market_rng = np.random.default_rng(self.np_random.integers(0, 2**63 - 1))
-        if self._sim is None:
-            self._sim = MarketSimulator(cfg.market, market_rng)
-        else:
-            self._sim.reset(market_rng)
+        self._reset_market()
         sim = self._sim
         mid = sim.book.mid
         self._arrival_ticks = mid if mid is not None else sim.reference_ticks
@@ -323,7 +363,7 @@ class LOBExecutionEnv(gym.Env):
 
     def _send(self, action: np.ndarray) -> np.ndarray:
         """Send the child order for ``action``; return its immediate fills."""
-        cfg, sim, lot = self.config, self._sim, self.config.market.lot_size
+        cfg, sim, lot = self.config, self._sim, self.lot_size
         remaining = self._holdings
         shares = float(action_to_shares(self.task, action, np.array([float(remaining)]), np.array([self._step]))[0])
         size = min(remaining, int(shares // lot) * lot)
@@ -406,7 +446,7 @@ class LOBExecutionEnv(gym.Env):
         mid = self._last_mid if mid is None else mid
         self._vol.push(mid - self._last_mid)
         self._last_mid = mid
-        tick = cfg.market.tick_size
+        tick = self.tick_size
         info: dict[str, Any] = {
             "step": k,
             "time_s": k * cfg.decision_interval_s,
@@ -430,7 +470,7 @@ class LOBExecutionEnv(gym.Env):
         summary = execution_summary(
             np.float64(self._cost_ticks), np.float64(self._executed), np.float64(self._fill_value),
             np.float64(self._market_volume), np.float64(self._market_value), np.float64(self._unfilled),
-            np.float64(self._step), np.float64(self._arrival_ticks), cfg.total_shares, self.sign, cfg.market.tick_size)
+            np.float64(self._step), np.float64(self._arrival_ticks), cfg.total_shares, self.sign, self.tick_size)
         return {key: float(value) for key, value in summary.items()}
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "EVENT_TYPES",
     "LobsterDay",
+    "default_lobster_dir",
     "l2_snapshots",
     "load_lobster",
     "quotes",
@@ -78,6 +80,13 @@ EVENT_TYPES = {
 _DUMMY_ASK, _DUMMY_BID = 9_999_999_999, -9_999_999_999
 _EXCHANGE_TZ = "America/New_York"
 _DATE_IN_NAME = re.compile(r"_(\d{4}-\d{2}-\d{2})_")
+
+
+def default_lobster_dir() -> Path:
+    """Where the LOBSTER sample files are: ``$EXECGYM_LOBSTER_DIR``, else ``../shared/data/lobster``
+    next to the repository."""
+    env = os.environ.get("EXECGYM_LOBSTER_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
 
 
 def _bad_row(path: Path, row: int, what: str) -> ValueError:
