@@ -25,12 +25,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from envs.market.impact import metaorder_impact
+from envs.market.replay import ReplayDay
 from envs.market.simulator import MarketSimulator, SimulatorConfig
 from envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ACCalibration", "calibrate_almgren_chriss"]
+__all__ = ["ACCalibration", "calibrate_almgren_chriss", "calibrate_almgren_chriss_replay"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,71 @@ def calibrate_almgren_chriss(
                 sigma, epsilon, eta, r2, gamma)
     return ACCalibration(sigma=sigma, epsilon=epsilon, eta=eta, gamma=gamma, eta_r2=float(r2),
                          n_impact_samples=len(xs))
+
+
+def _walk_cost_ticks(prices: np.ndarray, sizes: np.ndarray, n: int) -> float | None:
+    """Average price (ticks) of ``n`` shares taken from one side's levels (best first); None if too thin."""
+    cum = np.cumsum(sizes)
+    if len(cum) == 0 or cum[-1] < n:
+        return None
+    take = np.minimum(sizes, np.maximum(n - (cum - sizes), 0))
+    return float((take * prices).sum()) / n
+
+
+def calibrate_almgren_chriss_replay(
+    day: ReplayDay,
+    interval_s: float,
+    start_s: float,
+    end_s: float,
+    order_sizes_shares: tuple[int, ...] = (100, 200, 400, 800),
+    n_snapshots: int = 400,
+) -> ACCalibration:
+    """Almgren-Chriss parameters of a recorded day (:class:`~envs.market.replay.ReplayDay`), in
+    seconds and currency, for ``execgym/LOBReplay-v0``.
+
+    * ``sigma``: standard deviation of the recorded mid's changes over ``interval_s``, on a
+      grid from ``start_s`` to ``end_s``, divided by ``sqrt(interval_s)``;
+    * ``epsilon``: the mean half spread on that grid;
+    * ``eta``: on ``n_snapshots`` recorded books evenly spread over the window, the cost per
+      share of walking the book with ``n`` shares (average price minus mid, buys on the ask
+      side, sells on the bid side) regressed on ``n / interval_s`` (slope), using the sizes
+      the visible levels can fill;
+    * ``gamma = 0``: a replay has no permanent impact (the recorded flow does not react).
+    """
+    tau = check_positive("interval_s", interval_s)
+    if not end_s - start_s >= 2 * tau:
+        raise ValueError(f"need end_s - start_s >= 2 interval_s, got start_s={start_s!r}, end_s={end_s!r}")
+    snapshots = check_int("n_snapshots", n_snapshots, minimum=2)
+    sizes = tuple(check_int("order_sizes_shares[i]", s, minimum=1) for s in order_sizes_shares)
+    if len(set(sizes)) < 2:
+        raise ValueError(f"order_sizes_shares needs at least two distinct sizes, got {order_sizes_shares!r}")
+    tick = day.tick_size
+    rows = day.row_at(np.arange(start_s, end_s, tau))
+    mids = day.mid_ticks(rows[rows >= 0])
+    ok = np.isfinite(mids)
+    sigma = float(np.std(np.diff(mids[ok]), ddof=1) / np.sqrt(tau) * tick)
+    grid_rows = rows[rows >= 0][ok]
+    spread = day.ask_p[grid_rows, 0] - day.bid_p[grid_rows, 0]
+    epsilon = 0.5 * float(spread.mean()) * tick
+
+    xs, ys = [], []
+    for r in day.row_at(np.linspace(start_s, end_s, snapshots)).tolist():
+        mid = day.mid_ticks(np.array([r]))[0]
+        if r < 0 or not np.isfinite(mid):
+            continue
+        for n in sizes:
+            for prices, levels, sign in ((day.ask_p[r], day.ask_s[r], 1), (day.bid_p[r], day.bid_s[r], -1)):
+                avg = _walk_cost_ticks(prices[levels > 0], levels[levels > 0], n)
+                if avg is not None:
+                    xs.append(n / tau)
+                    ys.append(sign * (avg - mid) * tick)
+    xs, ys = np.array(xs), np.array(ys)
+    if len(set(xs.tolist())) < 2:
+        raise ValueError(f"the recorded books are too thin for order sizes {sizes}")
+    slope, intercept = np.polyfit(xs, ys, 1)
+    resid = ys - (slope * xs + intercept)
+    r2 = 1.0 - resid.var() / ys.var() if ys.var() > 0 else 0.0
+    eta = float(max(slope, 1e-12))
+    logger.info("AC calibration from %s: sigma=%.3g epsilon=%.3g eta=%.3g (R2 %.2f) gamma=0",
+                day.name, sigma, epsilon, eta, r2)
+    return ACCalibration(sigma=sigma, epsilon=epsilon, eta=eta, gamma=0.0, eta_r2=float(r2), n_impact_samples=len(xs))

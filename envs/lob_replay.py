@@ -85,11 +85,13 @@ def expected_volume_over_starts(day: ReplayDay, cfg: LOBReplayConfig, n_starts: 
     """Expected market volume (shares) in each decision interval of an episode whose start is
     uniform over ``cfg.start_window_s``, from the day's volume profile in ``profile_bucket_s`` buckets.
 
-    Volume accrues at a constant rate within each bucket; the expectation over the start
-    time is taken on ``n_starts`` evenly spaced starts.
+    Buckets are aligned on multiples of ``profile_bucket_s`` after midnight; volume accrues
+    at a constant rate within each. The expectation over the start time is taken on
+    ``n_starts`` evenly spaced starts.
     """
     first, last = cfg.start_window_s
-    bucket_frame = volume_profile(_trade_frame(day), cfg.profile_bucket_s, float(day.time_s[0]),
+    bucket = cfg.profile_bucket_s
+    bucket_frame = volume_profile(_trade_frame(day), bucket, np.floor(day.time_s[0] / bucket) * bucket,
                                   float(day.time_s[-1]) + 1e-6)
     edges = np.append(bucket_frame["start_s"].to_numpy(), bucket_frame["end_s"].to_numpy()[-1])
     cum = np.append(0.0, np.cumsum(bucket_frame["volume_shares"].to_numpy()))

@@ -9,10 +9,11 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs
 from baselines import make_baseline
-from baselines.calibration import calibrate_almgren_chriss
+from baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
 from baselines.schedule import SchedulePolicy
 from envs.almgren_chriss import AlmgrenChrissConfig
 from envs.lob_execution import LOBExecutionConfig
+from envs.lob_replay import LOBReplayConfig
 from envs.contract import ExecutionTask
 
 __all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory"]
@@ -20,6 +21,7 @@ __all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory"]
 _CONFIG_OF_ENTRY_POINT = {
     "envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
     "envs.lob_execution:LOBExecutionEnv": LOBExecutionConfig,
+    "envs.lob_replay:LOBReplayEnv": LOBReplayConfig,
 }
 #: environment id -> its config dataclass
 ENV_CONFIGS = {env_id: _CONFIG_OF_ENTRY_POINT[entry] for env_id, (entry, _, _) in envs.ENV_IDS.items()}
@@ -47,7 +49,8 @@ def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: An
     """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``.
 
     ``calibrate: true`` on an ``almgren_chriss`` entry estimates its model parameters from
-    the environment's market (:func:`baselines.calibration.calibrate_almgren_chriss`).
+    the environment's market (:func:`baselines.calibration.calibrate_almgren_chriss`, or
+    :func:`~baselines.calibration.calibrate_almgren_chriss_replay` for a recorded day).
     """
     spec = _plain(spec)
     out = {}
@@ -55,8 +58,13 @@ def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: An
         params = dict(params or {})
         kind = params.pop("kind", name)
         if params.pop("calibrate", False):
-            if not isinstance(env_config, LOBExecutionConfig):
-                raise ValueError(f"baseline {name!r}: calibrate needs a simulated-market environment")
-            params = {**calibrate_almgren_chriss(env_config.market, env_config.decision_interval_s).model(), **params}
+            if isinstance(env_config, LOBExecutionConfig):
+                model = calibrate_almgren_chriss(env_config.market, env_config.decision_interval_s).model()
+            elif isinstance(env_config, LOBReplayConfig):
+                model = calibrate_almgren_chriss_replay(env_config.load_day(), env_config.decision_interval_s,
+                                                        *env_config.start_window_s).model()
+            else:
+                raise ValueError(f"baseline {name!r}: calibrate needs a limit-order-book environment")
+            params = {**model, **params}
         out[name] = make_baseline(kind, task, **params)
     return out

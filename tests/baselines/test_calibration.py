@@ -8,9 +8,11 @@ import pytest
 
 from baselines import make_baseline
 from baselines.almgren_chriss import ac_holdings
-from baselines.calibration import calibrate_almgren_chriss
+from baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
 from envs.lob_execution import LOBExecutionConfig
 from envs.market.flow import ImpactConfig
+from envs.market.lobster_data import load_lobster
+from envs.market.replay import ReplayDay
 from envs.market.simulator import SimulatorConfig
 from tests.helpers import run_episode
 
@@ -55,3 +57,21 @@ def test_bad_calibration_arguments():
         calibrate_almgren_chriss(market, 0.0)
     with pytest.raises(ValueError, match="two distinct sizes"):
         calibrate_almgren_chriss(market, 30.0, order_sizes_shares=(100, 100))
+
+
+def test_replay_calibration_on_a_book_with_known_depth(tmp_path):
+    """Five levels of 100 shares one tick apart each side, spread 1 tick, mid still: walking n
+    shares costs n / 200 ticks a share, so eta = tick * tau / 200 and sigma = 0."""
+    levels = ",".join(f"{1_000_100 + 100 * i},100,{1_000_000 - 100 * i},100" for i in range(5))
+    msg = tmp_path / "K_2012-06-21_message_5.csv"
+    book = tmp_path / "K_2012-06-21_orderbook_5.csv"
+    msg.write_text("".join(f"{34200 + k},1,{k + 1},100,{900_000 - 100 * k},1\n" for k in range(20)))
+    book.write_text(f"{levels}\n" * 20)
+    day = ReplayDay.from_lobster(load_lobster(msg, book))
+    cal = calibrate_almgren_chriss_replay(day, 1.0, 34200.0, 34219.0, order_sizes_shares=(100, 200, 400),
+                                          n_snapshots=5)
+    assert cal.sigma == 0.0 and cal.gamma == 0.0
+    assert cal.epsilon == pytest.approx(0.005)
+    assert cal.eta == pytest.approx(0.01 * 1.0 / 200) and cal.eta_r2 == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="distinct sizes"):
+        calibrate_almgren_chriss_replay(day, 1.0, 34200.0, 34219.0, order_sizes_shares=(100,))
