@@ -10,6 +10,8 @@ same run (best of ``--repeats``):
   message file (timestamps, categoricals, checks);
 * ``book replay``: ``messages_to_events`` + ``OrderBook.process`` in one compiled call
   (replay mode: messages about orders that predate the file are skipped), messages/s;
+* ``LOBReplay-v0``: decision steps per second of the replay environment on the GOOG day
+  (1-second decisions, a 1%-of-remaining market order each);
 * with ``--checked``, also ``replay_lobster``: the replay that reconciles liquidity the
   file cannot explain and compares every level of every order-book row (a Python loop).
 
@@ -23,11 +25,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
+from envs.lob_replay import LOBReplayEnv  # noqa: E402
 from envs.market.book import OrderBook  # noqa: E402
 from envs.market.lobster import messages_to_events, read_orderbook, replay_lobster  # noqa: E402
 from envs.market.lobster_data import default_lobster_dir, load_lobster  # noqa: E402
@@ -76,6 +80,16 @@ def main() -> None:
             checked_s, (_, report) = best_time(lambda: replay_lobster(messages, orderbook), 1)
             line += f"  {len(messages) / checked_s:,.0f}, {checked_s / read_s:.0f}x (mismatched rows {report.mismatched_rows})"
         print(line, flush=True)
+    env = LOBReplayEnv(horizon_s=600.0, decision_interval_s=1.0)
+    action = np.array([0.01], dtype=np.float32)
+    env.reset(seed=0)
+    n, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < 2.0:
+        _, _, done, _, _ = env.step(action)
+        n += 1
+        if done:
+            env.reset()
+    print(f"execgym/LOBReplay-v0 (GOOG, 1 s decisions): {n / elapsed:,.0f} steps/s")
 
 
 if __name__ == "__main__":

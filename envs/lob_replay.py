@@ -130,8 +130,9 @@ class LOBReplayEnv(LOBExecutionEnv):
     submissions at the level queue behind the agent; recorded cancellations of orders whose
     submission the file shows are exactly ahead (submitted before the agent joined) or
     behind; cancellations of liquidity of unknown origin are taken from ahead and behind in
-    proportion to their sizes (Moallemi and Yuan 2017). The agent's orders never change the
-    recorded flow.
+    proportion to their sizes (Moallemi and Yuan 2017); the execution of an order known to be
+    behind, or a trade through the agent's price, proves the queue ahead empty (FIFO, price
+    priority). The agent's orders never change the recorded flow.
 
     **Expected volumes** (``task.expected_volume_shares``, the observation's volume ratios,
     VWAP's schedule and the ``participation`` action): the day's own traded volume in

@@ -20,14 +20,16 @@ against the recorded messages as follows.
   recorded volume at that price when they are placed (0 at a price the file does not
   show). The queue model (:class:`QueuePosition`) then follows the recorded messages at that
   level. Submissions join behind. An execution consumes the queue ahead first; what is
-  left of it fills the agent (FIFO). A cancellation or deletion of an order whose
+  left of it fills the agent (FIFO); the execution of an order known to have queued behind
+  the agent proves that nothing is ahead any more. A cancellation or deletion of an order whose
   submission the file recorded is exact: it is ahead if it was submitted before the agent
   joined, behind otherwise. A cancellation of liquidity of unknown origin (orders placed
   before the file starts or while the level was beyond the file's depth) is taken from
   ahead and behind in proportion to their sizes, the rule of queue-position estimation
   models (Moallemi and Yuan, "A model for queue position valuation in a limit order book",
   2017). Recorded executions at prices *through* the agent's (a sell trade below the
-  agent's bid) would have reached the agent first and fill it, after the queue ahead; a
+  agent's bid) would have reached the agent first and fill it (price priority: nothing was
+  left ahead of it); a
   recorded limit order arriving on the other side at or through the agent's price would
   have traded with it, and fills it at the agent's price (those shares are then hidden on
   the other side, and they add to the market's volume, since they did not trade in the
@@ -100,12 +102,18 @@ class QueuePosition:
                 self.ahead -= from_ahead
                 self.behind -= min(self.behind, size - from_ahead)
 
-    def on_execution(self, size: int) -> int:
+    def on_execution(self, size: int, nothing_ahead: bool = False) -> int:
         """A recorded execution of ``size`` shares at (or through) the level; returns the agent's fill.
 
         FIFO: the queue ahead is consumed first, then the agent, then the orders behind.
+
+        :param nothing_ahead: the execution proves that the queue ahead is empty (the executed
+            order is known to have queued behind the agent, or the trade went through the
+            agent's price): what is left ahead (from proportional estimates) is dropped first.
         """
         size = int(size)
+        if nothing_ahead:
+            self.ahead = 0
         from_ahead = min(self.ahead, size)
         self.ahead -= from_ahead
         fill = min(self.remaining, size - from_ahead)
@@ -474,15 +482,16 @@ class ReplayMarket:
                 s, p = self._order_side, self._order_price
                 fill = 0
                 if dk == s and pk == p:
+                    sub = int(d.submit_row[k])
+                    where = UNKNOWN if sub < 0 else (AHEAD if sub < self._join_row else BEHIND)
                     if t == 1:
                         q.on_submission(sk)
                     elif t in (2, 3):
-                        sub = int(d.submit_row[k])
-                        q.on_cancellation(sk, UNKNOWN if sub < 0 else (AHEAD if sub < self._join_row else BEHIND))
+                        q.on_cancellation(sk, where)
                     elif t == 4:
-                        fill = q.on_execution(sk)
+                        fill = q.on_execution(sk, nothing_ahead=where == BEHIND)
                 elif dk == s and t in (4, 5) and (pk - p) * s < 0:
-                    fill = q.on_execution(sk)  # the trade went through the agent's price
+                    fill = q.on_execution(sk, nothing_ahead=True)  # price priority: through the agent's level
                 elif dk == -s and t == 1 and (pk - p) * s <= 0:
                     fill = min(q.remaining, sk)  # a crossing limit order trades with the agent
                     q.remaining -= fill

@@ -42,6 +42,8 @@ def test_queue_position_rules():
     assert q.on_execution(60) == 0 and q.ahead == 10
     assert q.on_execution(30) == 20 and q.remaining == 30 and q.behind == 200  # 10 ahead, then the agent
     assert q.on_execution(100) == 30 and q.remaining == 0 and q.behind == 130
+    q = QueuePosition(ahead_shares=40, size_shares=50)  # 40 ahead, say, left over from estimates
+    assert q.on_execution(30, nothing_ahead=True) == 30 and q.ahead == 0  # e.g. an order behind traded
     with pytest.raises(ValueError, match="size_shares"):
         QueuePosition(0, 0)
 
@@ -88,21 +90,36 @@ def test_passive_order_waits_for_the_recorded_volume_ahead(tmp_path, side):
     assert report.volume_shares == 30
 
 
-def test_unknown_cancellations_are_proportional_and_executions_through_the_price_fill(tmp_path):
+def test_unknown_cancellations_are_proportional_and_fifo_settles_estimates(tmp_path):
     rows = [
         (f"1,2,200,{A},-1", _book(A, 200, B, 400)),  # 400 on the bid predate the file (unknown origin)
         (f"1,9,100,{B},1", _book(A, 200, B, 500)),   # the agent joins after this: 500 ahead
         (f"1,10,300,{B},1", _book(A, 200, B, 800)),  # 300 behind
         (f"2,77,160,{B},1", _book(A, 200, B, 640)),  # unknown order: 500/800 of 160 = 100 from ahead
-        (f"4,88,50,{B - 100},1", _book(A, 200, B, 640)),  # a sell trade below the bid: went through it
-    ]
+        (f"4,9,50,{B},1", _book(A, 200, B, 590)),    # order 9 (ahead) trades 50
+        (f"4,10,20,{B},1", _book(A, 200, B, 570)),   # order 10, behind the agent, trades: FIFO says the
+    ]                                                # 350 estimated ahead are gone; the agent fills 20
     market = ReplayMarket(_day(tmp_path, rows), start_row=2)
-    oid, _ = market.submit_limit("buy", B // 100, 100)
+    market.submit_limit("buy", B // 100, 100)
     market.advance(2.0)
     q = market._order
     assert (q.ahead, q.behind) == (400, 240)
     report = market.advance(1.0)
-    assert report.agent_volume_shares == 0 and market._order.ahead == 350  # consumed ahead first
+    assert report.agent_volume_shares == 0 and q.ahead == 350
+    report = market.advance(1.0)
+    assert report.agent_volume_shares == 20 and q.ahead == 0 and q.remaining == 80
+
+
+def test_a_trade_through_the_agents_price_fills_it(tmp_path):
+    rows = [
+        (f"1,2,200,{A + 100},-1", _book(A + 100, 200, B, 300)),
+        (f"4,5,300,{B},1", _book(A + 100, 200, 0, 0)),      # the bid at 100.00 trades away
+    ]
+    market = ReplayMarket(_day(tmp_path, rows), start_row=1)
+    market.submit_limit("buy", A // 100, 120)  # 100.01, better than the bid: nobody ahead
+    report = market.advance(1.0)
+    # price priority: a sell that traded at 100.00 would have met the agent's 100.01 first
+    assert report.agent_volume_shares == 120 and report.agent_fills["price_ticks"].tolist() == [A // 100]
 
 
 def test_market_orders_walk_the_book_and_hide_what_they_took(tmp_path):
