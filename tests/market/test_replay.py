@@ -177,3 +177,25 @@ def test_bad_arguments_are_refused(tmp_path):
         market.submit_limit("buy", 9000, 10)
     with pytest.raises(ValueError, match="not a resting order"):
         market.cancel(99)
+
+
+def test_modify_keeps_the_place_on_a_cut_and_requeues_on_growth(tmp_path):
+    rows = [
+        (f"1,2,200,{A},-1", _book(A, 200, B, 100)),
+        (f"4,1,60,{B},1", _book(A, 200, B, 40)),    # 60 of the 100 ahead trade
+        (f"1,3,30,{B},1", _book(A, 200, B, 70)),
+    ]
+    market = ReplayMarket(_day(tmp_path, rows), start_row=1)
+    oid, _ = market.submit_limit("buy", B // 100, 50)
+    market.advance(1.0)
+    assert market.book.order(oid).queue_ahead_shares == 40
+    market.modify(oid, size_shares=30)            # a cut keeps the place
+    assert market.book.order(oid).queue_ahead_shares == 40 and market.book.order(oid).size_shares == 30
+    market.advance(1.0)                           # 30 join behind
+    market.modify(oid, size_shares=80)            # growth: to the back, behind the recorded 70
+    order = market.book.order(oid)
+    assert order.order_id == oid and order.size_shares == 80 and market._order.ahead == 70
+    market.cancel(oid, 20)
+    assert market.book.order(oid).size_shares == 60
+    market.cancel(oid)
+    assert oid not in market.book
