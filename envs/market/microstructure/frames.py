@@ -37,6 +37,7 @@ __all__ = [
     "StepAgent",
     "check_day",
     "executions",
+    "mirror_day",
     "prevailing_quotes",
     "simulate_day",
 ]
@@ -244,3 +245,29 @@ def simulate_day(
     labels = dict(getattr(agent, "labels", {}) or {}) if agent is not None else {}
     logger.info("simulated day %s: %d messages over %.0f s", name, len(messages), duration_s)
     return LobsterDay(messages, ob, price_units_per_tick=unit, name=name, labels=labels)
+
+
+def mirror_day(day: LobsterDay) -> LobsterDay:
+    """The same day with buys and sells exchanged: prices reflected about twice the first mid.
+
+    Every message keeps its time, id and size; its price ``p`` becomes ``c - p`` and its
+    direction flips; ask and bid columns of the order book swap accordingly. Analytics
+    that treat the two sides symmetrically give mirrored answers on it (tested).
+    """
+    unit = day.price_units_per_tick
+    ob = day.orderbook
+    valid = (np.abs(ob[:, 0]) < _DUMMY_ASK) & (np.abs(ob[:, 2]) < _DUMMY_ASK)
+    first = int(np.argmax(valid)) if valid.any() else 0
+    c = int(ob[first, 0] + ob[first, 2]) if valid.any() else int(2 * day.messages["price"].max())
+    c = (c // unit) * unit
+    m = day.messages.copy()
+    m["price"] = np.where(m["type"].isin([1, 2, 3, 4, 5]) & (m["price"] > 0), c - m["price"], m["price"])
+    m["direction"] = -m["direction"]
+    out = np.empty_like(ob)
+    for j in range(day.levels):
+        ap, asz, bp, bsz = ob[:, 4 * j], ob[:, 4 * j + 1], ob[:, 4 * j + 2], ob[:, 4 * j + 3]
+        out[:, 4 * j] = np.where(bp == _DUMMY_BID, _DUMMY_ASK, c - bp)
+        out[:, 4 * j + 1] = bsz
+        out[:, 4 * j + 2] = np.where(ap == _DUMMY_ASK, _DUMMY_BID, c - ap)
+        out[:, 4 * j + 3] = asz
+    return LobsterDay(m, out, day.price_units_per_tick, name=f"{day.name}-mirrored", labels=dict(day.labels))

@@ -91,3 +91,13 @@ def test_on_amzn_lee_ready_beats_the_tick_rule_and_signs_visible_trades_exactly(
     acc = signing_accuracy(amzn_day).set_index(["rule", "subset"])
     assert acc.loc[("lee_ready", "visible"), "accuracy"] > 0.999
     assert acc.loc[("lee_ready", "all"), "accuracy"] > acc.loc[("tick", "all"), "accuracy"] + 0.05
+
+
+def test_mirrored_day_swaps_buy_and_sell_recall(sim_day):
+    from envs.market.microstructure.frames import mirror_day
+
+    a = signing_accuracy(sim_day).set_index(["rule", "subset"])
+    b = signing_accuracy(mirror_day(sim_day)).set_index(["rule", "subset"])
+    assert b.loc[("tick", "all"), "buy_recall"] == pytest.approx(a.loc[("tick", "all"), "sell_recall"])
+    assert b.loc[("tick", "all"), "sell_recall"] == pytest.approx(a.loc[("tick", "all"), "buy_recall"])
+    assert b.loc[("tick", "all"), "accuracy"] == pytest.approx(a.loc[("tick", "all"), "accuracy"])
