@@ -37,6 +37,7 @@ __all__ = [
     "StepAgent",
     "check_day",
     "executions",
+    "mid_ticks",
     "mirror_day",
     "prevailing_quotes",
     "simulate_day",
@@ -89,6 +90,16 @@ def check_day(messages: pd.DataFrame, orderbook: np.ndarray) -> None:
     t = messages["time_s"].to_numpy()
     if len(t) > 1 and np.any(np.diff(t) < 0):
         raise ValueError("messages must be in time order (time_s non-decreasing)")
+
+
+def mid_ticks(day: LobsterDay) -> np.ndarray:
+    """Mid price in ticks after each message (NaN without a two-sided quote)."""
+    ob = day.orderbook
+    ask = ob[:, 0].astype(float)
+    bid = ob[:, 2].astype(float)
+    ask[ob[:, 0] == _DUMMY_ASK] = np.nan
+    bid[ob[:, 2] == _DUMMY_BID] = np.nan
+    return 0.5 * (ask + bid) / day.price_units_per_tick
 
 
 def prevailing_quotes(day: LobsterDay, quote_lag_s: float = 0.0) -> pd.DataFrame:

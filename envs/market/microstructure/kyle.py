@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from envs.market.microstructure.frames import LobsterDay
+from envs.market.microstructure.frames import LobsterDay, mid_ticks
 from envs.market.microstructure.signing import sign_trades
 from envs.market.validation import check_int, check_positive
 
@@ -101,15 +101,6 @@ def ols_hac(y, x, lags: int | None = None) -> OLSResult:
     return OLSResult(beta, se_ols, se_hac, float(r2), n, lags)
 
 
-def _mid_ticks(day: LobsterDay) -> np.ndarray:
-    ob = day.orderbook
-    ask = ob[:, 0].astype(float)
-    bid = ob[:, 2].astype(float)
-    ask[np.abs(ob[:, 0]) >= 9_999_999_999] = np.nan
-    bid[np.abs(ob[:, 2]) >= 9_999_999_999] = np.nan
-    return 0.5 * (ask + bid) / day.price_units_per_tick
-
-
 def interval_flow(
     day: LobsterDay,
     interval_s: float,
@@ -144,7 +135,7 @@ def interval_flow(
     vol = np.concatenate([[0.0], np.cumsum(ex["size_shares"].to_numpy())])
     # trades in [t0, t1): cumulative sums at the first trade at or after each boundary
     i0, i1 = np.searchsorted(et, t0, side="left"), np.searchsorted(et, t1, side="left")
-    mid = _mid_ticks(day)
+    mid = mid_ticks(day)
     j0, j1 = np.searchsorted(t, t0, side="left") - 1, np.searchsorted(t, t1, side="left") - 1
     m0 = np.where(j0 >= 0, mid[np.maximum(j0, 0)], np.nan)
     m1 = np.where(j1 >= 0, mid[np.maximum(j1, 0)], np.nan)
