@@ -38,12 +38,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from envs.market.microstructure.frames import OPEN_S, LobsterDay
-from envs.market.validation import check_fraction, check_int, check_positive
+from envs.market.microstructure.frames import OPEN_S, LobsterDay, time_split
+from envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FEATURES", "FillModels", "QueueProbeAgent", "time_split", "evaluate_fill_models", "fill_dataset", "fill_rate_table", "virtual_fill_times"]
+__all__ = ["FEATURES", "FillModels", "QueueProbeAgent", "evaluate_fill_models", "fill_dataset", "fill_rate_table", "virtual_fill_times"]
 
 _DUMMY = 9_999_999_999
 
@@ -234,16 +234,6 @@ class FillModels:
     n_train: int
     n_test: int
     models: dict
-
-
-def time_split(data: pd.DataFrame, train_frac: float, time_col: str = "t_s") -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks ``(train, test)``: the first ``train_frac`` of the time span trains."""
-    train_frac = check_fraction("train_frac", train_frac, allow_zero=False)
-    if train_frac >= 1.0:
-        raise ValueError(f"train_frac must be < 1, got {train_frac}")
-    t = data[time_col].to_numpy()
-    cut = t.min() + train_frac * (t.max() - t.min())
-    return t < cut, t >= cut
 
 
 def evaluate_fill_models(data: pd.DataFrame, train_frac: float = 0.7, n_bins: int = 10, seed: int = 0,

@@ -27,7 +27,7 @@ from envs.market import _book_kernels as K
 from envs.market.book import OrderBook
 from envs.market.lobster import MESSAGE_COLUMNS, PRICE_SCALE, messages_to_events
 from envs.market.simulator import MarketSimulator, SimulatorConfig, StepReport
-from envs.market.validation import check_int, check_positive
+from envs.market.validation import check_fraction, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ __all__ = [
     "mirror_day",
     "prevailing_quotes",
     "simulate_day",
+    "time_split",
 ]
 
 #: seconds after midnight of the open (09:30); a simulated session's time 0
@@ -282,3 +283,13 @@ def mirror_day(day: LobsterDay) -> LobsterDay:
         out[:, 4 * j + 2] = np.where(ap == _DUMMY_ASK, _DUMMY_BID, c - ap)
         out[:, 4 * j + 3] = asz
     return LobsterDay(m, out, day.price_units_per_tick, name=f"{day.name}-mirrored", labels=dict(day.labels))
+
+
+def time_split(data: pd.DataFrame, train_frac: float, time_col: str = "t_s") -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks ``(train, test)``: the first ``train_frac`` of the time span trains."""
+    train_frac = check_fraction("train_frac", train_frac, allow_zero=False)
+    if train_frac >= 1.0:
+        raise ValueError(f"train_frac must be < 1, got {train_frac}")
+    t = data[time_col].to_numpy()
+    cut = t.min() + train_frac * (t.max() - t.min())
+    return t < cut, t >= cut
