@@ -85,8 +85,8 @@ def impact_vs_size(
     :param volume_per_s: the market's volume rate (default: the flow's expected rate).
     :param slice_every_s: one market-order slice this often.
     :return: ``(table, paths)``: one row per size with ``size_shares``, ``duration_s``,
-        ``peak_ticks``, ``peak_stderr_ticks``, ``permanent_ticks``, ``temporary_ticks``,
-        ``decay_rate_per_s``; ``paths[size]`` is :func:`metaorder_impact`'s path.
+        ``peak_ticks``, ``peak_stderr_ticks``, ``permanent_ticks``, ``permanent_stderr_ticks``
+        (mean pointwise error over the window), ``temporary_ticks``, ``decay_rate_per_s``; ``paths[size]`` is :func:`metaorder_impact`'s path.
     """
     check_choice("side", side, ("buy", "sell"))
     sizes = [check_int("sizes_shares[i]", int(q), minimum=1) for q in np.atleast_1d(sizes_shares)]
@@ -102,11 +102,16 @@ def impact_vs_size(
                                 post_s=post_s, dt_s=dt_s, n_runs=n_runs, seed=seed)
         end = path.index[path["time_s"] >= dur - 1e-9][0]
         peak = float(path.loc[end, "impact_ticks"])
-        decay = fit_decay(path, dur)
+        late = path["time_s"] >= dur + 0.5 * post_s
+        permanent = float(path.loc[late, "impact_ticks"].mean())
+        try:
+            rate = fit_decay(path, dur)["rate_per_s"]
+        except (RuntimeError, ValueError):  # no decay to fit (e.g. a path that never moved)
+            rate = float("nan")
         rows.append({"size_shares": q, "duration_s": dur, "peak_ticks": peak,
                      "peak_stderr_ticks": float(path.loc[end, "stderr_ticks"]),
-                     "permanent_ticks": decay["permanent_ticks"], "temporary_ticks": peak - decay["permanent_ticks"],
-                     "decay_rate_per_s": decay["rate_per_s"]})
+                     "permanent_ticks": permanent, "permanent_stderr_ticks": float(path.loc[late, "stderr_ticks"].mean()),
+                     "temporary_ticks": peak - permanent, "decay_rate_per_s": rate})
         paths[q] = path
         logger.info("metaorder %d shares over %.0f s: peak %.2f ticks", q, dur, peak)
     return pd.DataFrame(rows), paths

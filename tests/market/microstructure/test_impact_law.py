@@ -76,3 +76,11 @@ def test_fixed_participation_makes_impact_concave_in_size(impacted):
     fit = fit_square_root(tab["size_shares"], tab["peak_ticks"], tab["peak_stderr_ticks"], 0.26, 100.0)
     assert fit.delta < 0.8
     assert tab["duration_s"].tolist() == [50.0, 200.0, 800.0]
+
+
+def test_permanent_impact_is_gamma_times_size(impacted):
+    # after several 1/rho the transient part is gone: what stays is gamma Q
+    tab, _ = impact_vs_size(impacted, [8000], participation=None, duration_s=40.0, n_runs=16, post_s=100.0, seed=3)
+    row = tab.iloc[0]
+    assert row["permanent_ticks"] == pytest.approx(1e-4 * 8000, abs=3 * row["permanent_stderr_ticks"] + 0.25)
+    assert row["temporary_ticks"] > 0
