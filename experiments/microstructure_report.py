@@ -19,6 +19,7 @@ Writes every table as CSV, ``calibration.png`` (fill-probability calibration cur
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -151,13 +152,17 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     rows = []
     for d in real:
         s = manip.detect_quote_stuffing(d.messages, confs["stuffing"])
-        f, ep = manip.detect_layering(d, confs["layering"])
-        rows.append({"day": d.name, "stuffing_episodes": len(s),
-                     "stuffing_messages": int(s["n_messages"].sum()) if len(s) else 0,
-                     "layering_orders": len(f), "layering_buy": int((f["side"] == 1).sum()),
-                     "layering_sell": int((f["side"] == -1).sum()), "layering_episodes": len(ep)})
-        if len(f):
-            tables[f"layering_flagged_{d.name}"] = f
+        for factor in sorted({confs["layering"].size_factor, *man.real_size_factors}):
+            f, ep = manip.detect_layering(d, dataclasses.replace(confs["layering"], size_factor=float(factor)))
+            rows.append({"day": d.name, "stuffing_episodes": len(s),
+                         "stuffing_messages": int(s["n_messages"].sum()) if len(s) else 0,
+                         "stuffing_time_frac": float((s["t_end"] - s["t_start"]).sum()
+                                                     / np.ptp(d.messages["time_s"].to_numpy())),
+                         "layering_size_factor": factor, "layering_orders": len(f),
+                         "layering_buy": int((f["side"] == 1).sum()), "layering_sell": int((f["side"] == -1).sum()),
+                         "layering_episodes": len(ep)})
+            if len(f):
+                tables[f"layering_flagged_{d.name}_x{factor:g}"] = f
     tables["detections_real"] = pd.DataFrame(rows)
 
     for name, table in tables.items():
@@ -227,7 +232,9 @@ def main(cfg: DictConfig) -> None:
     _print("5b. Empirical fill rates by level and queue ahead", t["fill_rates"])
     _print("6a. Quote stuffing on the simulated day with injected bursts", t["stuffing_scores"])
     _print("6b. Layering on the simulated day with injected episodes", t["layering_scores"])
-    _print("6c. Detections on the real days", t["detections_real"])
+    _print("6c. Detections on the real days (layering at several size thresholds)", t["detections_real"])
+    for name in sorted(k for k in t if k.startswith("layering_flagged_")):
+        _print(f"6d. {name}", t[name].head(10))
     print(f"\ntables (CSV), calibration.png and impact_paths.png: {out_dir}")
 
 

@@ -121,5 +121,5 @@ def signing_accuracy(day: LobsterDay, quote_lag_s: float = 0.0) -> pd.DataFrame:
                 "volume_accuracy": float(w[ok].sum() / w.sum()),
             })
     out = pd.DataFrame(rows)
-    logger.info("signing accuracy on %s:\n%s", day.name, out)
+    logger.debug("signing accuracy on %s:\n%s", day.name, out)
     return out
