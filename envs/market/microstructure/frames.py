@@ -15,6 +15,7 @@ book after message ``k``; the quote prevailing at message ``k`` is row ``k - 1``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -224,7 +225,7 @@ def simulate_day(
     dt_s = check_positive("dt_s", dt_s)
     levels = check_int("levels", levels, minimum=1)
     if not config.log_events:
-        config = SimulatorConfig(**{**config.__dict__, "log_events": True})
+        config = dataclasses.replace(config, log_events=True)
     sim = MarketSimulator(config, rng)
     n_steps = int(np.ceil(duration_s / dt_s - 1e-9))
     if agent is not None:
