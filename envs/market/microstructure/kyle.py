@@ -15,8 +15,10 @@ Standard errors: the classical OLS one, and Newey and West (1987), "A simple, po
 semi-definite, heteroskedasticity and autocorrelation consistent covariance matrix",
 Econometrica 55(3), with Bartlett weights ``1 - l / (L + 1)``. Overlapping intervals
 (``step_s < interval_s``) share flow, so their errors are a moving average of order
-``ceil(interval_s / step_s) - 1`` at least; that is the default lag ``L`` then, and
-``floor(4 (n / 100)^(2/9))`` for non-overlapping intervals.
+``h - 1`` at least, ``h = ceil(interval_s / step_s)``; the default lag ``L`` is then
+``2 (h - 1)`` (the Bartlett weights shrink the autocovariances at lags near ``L``: with
+``L = h - 1`` the errors come out about 10% too small in the tests' Monte Carlo, with
+``2 (h - 1)`` within 6%), and never below Newey and West's ``floor(4 (n / 100)^(2/9))``.
 """
 
 from __future__ import annotations
@@ -189,13 +191,13 @@ def kyle_lambda(
 ) -> KyleLambda:
     """Kyle's lambda of ``day`` from intervals of ``interval_s`` (see :func:`interval_flow`).
 
-    :param lags: Newey-West lag; default ``max(ceil(interval_s / step_s) - 1,
-        newey_west_lags(n))``, which covers the overlap.
+    :param lags: Newey-West lag; default ``max(2 (ceil(interval_s / step_s) - 1),
+        newey_west_lags(n))``, which covers the overlap (module docstring).
     """
     flow = interval_flow(day, interval_s, step_s, rule, start_s, end_s)
     step = interval_s if step_s is None else step_s
     if lags is None:
-        lags = max(int(math.ceil(interval_s / step - 1e-9)) - 1, newey_west_lags(len(flow)))
+        lags = max(2 * (int(math.ceil(interval_s / step - 1e-9)) - 1), newey_west_lags(len(flow)))
     res = ols_hac(flow["dmid_ticks"].to_numpy(), flow["signed_volume_shares"].to_numpy(), lags)
     out = KyleLambda(day.name, rule, float(interval_s), float(step), res.n, float(res.params[1]),
                      float(res.se_ols[1]), float(res.se_hac[1]), float(res.params[0]), res.r2, res.lags)
