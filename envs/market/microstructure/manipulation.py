@@ -404,7 +404,7 @@ def detect_layering(day: LobsterDay, params: LayeringParams | None = None) -> tu
         lg[ok] = td[ok] - et[k[ok]]
         lag[mine] = lg
     subs = subs.assign(lag_s=lag)
-    flagged = subs[(subs["lag_s"] <= p.reaction_s) & (subs["t_delete"] > subs["t_submit"] - 1e-12)]
+    flagged = subs[subs["lag_s"] <= p.reaction_s]
     flagged = flagged.sort_values("t_delete").reset_index(drop=True)
     episodes, keep = [], np.zeros(len(flagged), bool)
     for s in (1, -1):
