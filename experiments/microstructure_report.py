@@ -36,7 +36,7 @@ from envs.market.microstructure.fill_probability import evaluate_fill_models, fi
 from envs.market.microstructure.frames import LobsterDay, simulate_day
 from envs.market.microstructure.impact_law import fit_square_root, impact_vs_size, market_scale
 from envs.market.microstructure.impact_model import evaluate_impact_models, impact_dataset
-from envs.market.microstructure.kyle import kyle_lambda
+from envs.market.microstructure.kyle import kyle_lambda, simulator_lambda
 from envs.market.microstructure import manipulation as manip
 from envs.market.microstructure.signing import signing_accuracy
 from envs.market.simulator import SimulatorConfig
@@ -99,7 +99,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     for d in days:
         for interval, step in cfg.kyle.windows:
             for rule in ("truth", "lee_ready"):
-                rows.append(kyle_lambda(d, float(interval), float(step), rule=rule).as_row())
+                row = kyle_lambda(d, float(interval), float(step), rule=rule).as_row()
+                # what the simulator's impact parameters imply (the real days have no such answer)
+                row["configured_per_1000sh"] = (1000 * simulator_lambda(
+                    market.impact.transient_ticks_per_share, market.impact.permanent_ticks_per_share,
+                    market.flow.resilience_per_s, float(interval)) if d is sim else np.nan)
+                rows.append(row)
     tables["kyle_lambda"] = pd.DataFrame(rows)
 
     # 3. square-root law on simulated metaorders, buy and sell

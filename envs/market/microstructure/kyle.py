@@ -32,11 +32,12 @@ import pandas as pd
 
 from envs.market.microstructure.frames import LobsterDay, mid_ticks
 from envs.market.microstructure.signing import sign_trades
-from envs.market.validation import check_int, check_positive
+from envs.market.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["KyleLambda", "OLSResult", "interval_flow", "kyle_lambda", "newey_west_lags", "ols_hac"]
+__all__ = ["KyleLambda", "OLSResult", "interval_flow", "kyle_lambda", "newey_west_lags", "ols_hac",
+           "simulator_lambda"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,22 @@ class OLSResult:
     r2: float
     n: int
     lags: int
+
+
+def simulator_lambda(kappa: float, gamma: float, rho: float, interval_s: float) -> float:
+    """Kyle's lambda the simulated market should show (ticks per share).
+
+    In :mod:`envs.market.flow` a share of aggressive volume moves the reference price by
+    ``gamma`` for good and by ``kappa`` decaying at rate ``rho``. For flow spread evenly
+    over an interval of length ``D`` (and uncorrelated across intervals), the expected
+    change over the interval per share of its net flow is the permanent part plus the
+    transient part averaged over how long each share had to decay:
+    ``gamma + kappa (1 - exp(-rho D)) / (rho D)``.
+    """
+    kappa = check_nonnegative("kappa", kappa)
+    gamma = check_nonnegative("gamma", gamma)
+    x = check_positive("rho", rho) * check_positive("interval_s", interval_s)
+    return gamma + kappa * (-math.expm1(-x)) / x
 
 
 def newey_west_lags(n: int) -> int:

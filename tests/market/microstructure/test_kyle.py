@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from envs.market.microstructure.frames import mirror_day, simulate_day
-from envs.market.microstructure.kyle import interval_flow, kyle_lambda, newey_west_lags, ols_hac
+from envs.market.microstructure.kyle import interval_flow, kyle_lambda, newey_west_lags, ols_hac, simulator_lambda
 
 from .conftest import flat_config, needs_data
 
@@ -62,10 +62,12 @@ def test_ols_refuses_bad_input():
     assert newey_west_lags(100) == 4
 
 
-def _theory(kappa, gamma, interval_s, rho=0.1):
-    # permanent gamma per share, plus the transient kappa of flow spread over the interval,
-    # decayed at rho by its end: kappa (1 - exp(-rho D)) / (rho D)
-    return gamma + kappa * (1 - math.exp(-rho * interval_s)) / (rho * interval_s)
+def test_simulator_lambda_limits():
+    # long intervals: only the permanent part; short ones: all of kappa
+    assert simulator_lambda(1e-3, 2e-4, 0.1, 1e6) == pytest.approx(2e-4, rel=1e-3)
+    assert simulator_lambda(1e-3, 2e-4, 0.1, 1e-6) == pytest.approx(1.2e-3, rel=1e-6)
+    with pytest.raises(ValueError, match="rho"):
+        simulator_lambda(1e-3, 0.0, 0.0, 60.0)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_simulated_lambda_rises_with_permanent_and_transient_impact(lambdas):
 @pytest.mark.parametrize("kappa, gamma", [(0.0, 2e-4), (0.0, 5e-4), (1e-3, 2e-4)])
 def test_simulated_lambda_matches_the_configured_impact(lambdas, kappa, gamma):
     est = lambdas[kappa, gamma].lambda_ticks_per_share
-    assert est == pytest.approx(_theory(kappa, gamma, 60.0), rel=0.2)
+    assert est == pytest.approx(simulator_lambda(kappa, gamma, 0.1, 60.0), rel=0.2)
 
 
 def test_lambda_is_the_same_for_the_mirrored_day(sim_day):
