@@ -239,7 +239,10 @@ def main(cfg: DictConfig) -> None:
     _print("6b. Layering on the simulated day with injected episodes", t["layering_scores"])
     _print("6c. Detections on the real days (layering at several size thresholds)", t["detections_real"])
     for name in sorted(k for k in t if k.startswith("layering_flagged_")):
-        _print(f"6d. {name}", t[name].head(10))
+        flagged = t[name].head(10).copy()
+        for col in ("t_submit", "t_delete"):  # seconds after midnight -> clock time
+            flagged[col] = pd.to_datetime(flagged[col], unit="s").dt.strftime("%H:%M:%S.%f")
+        _print(f"6d. {name} (first 10)", flagged)
     print(f"\ntables (CSV), calibration.png and impact_paths.png: {out_dir}")
 
 
