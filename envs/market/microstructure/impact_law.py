@@ -1,0 +1,191 @@
+"""Metaorder impact and the square-root law.
+
+The square-root law (Torre 1997; Almgren, Thum, Hauptmann and Li 2005, "Direct estimation
+of equity market impact", Risk 18; Toth et al. 2011, "Anomalous price impact and the
+critical nature of liquidity in financial markets", Phys. Rev. X 1): the peak impact of
+a metaorder of ``Q`` shares is
+
+    I(Q) = Y * sigma * sqrt(Q / V),
+
+with ``sigma`` the volatility and ``V`` the volume over the same reference period, and
+``Y`` of order one. For a diffusive price ``sigma_T = sigma_1 sqrt(T)`` and ``V_T = v T``,
+so ``sigma_T sqrt(Q / V_T) = sigma_1 sqrt(Q / v)`` does not depend on the period: here
+``sigma`` is in ticks per sqrt(second) and ``V`` in shares per second (:func:`market_scale`).
+
+:func:`impact_vs_size` measures metaorders of several sizes in the simulated market with
+:func:`envs.market.impact.metaorder_impact` (paired control runs): the peak impact at the
+end of execution, its permanent part (the plateau of :func:`~envs.market.impact.fit_decay`
+after the end) and the temporary part (peak minus permanent). Metaorders run at a fixed
+participation rate (their duration grows with ``Q``, as real metaorders do) or over a
+fixed duration.
+
+:func:`fit_square_root` fits ``Y`` with the exponent fixed at 1/2 (weighted least squares,
+weights ``1 / stderr^2``, errors scaled by the reduced chi-square when it exceeds one, a
+Student-t interval), and the free exponent ``delta`` of ``I = A (Q / V)^delta`` by a
+weighted log-log regression, so a linear (``delta = 1``) or concave response is told apart
+from the square root.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from envs.market.impact import fit_decay, metaorder_impact
+from envs.market.microstructure.frames import LobsterDay, mid_ticks
+from envs.market.simulator import SimulatorConfig
+from envs.market.validation import check_choice, check_fraction, check_int, check_positive
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SquareRootFit", "fit_square_root", "impact_vs_size", "market_scale"]
+
+
+def market_scale(day: LobsterDay, interval_s: float = 60.0) -> tuple[float, float]:
+    """``(sigma, v)``: mid volatility in ticks/sqrt(s) (from ``interval_s`` mid changes) and
+    traded volume in shares/s (visible and hidden executions) of a day."""
+    interval_s = check_positive("interval_s", interval_s)
+    t = day.messages["time_s"].to_numpy()
+    mid = mid_ticks(day)
+    grid = np.arange(t[0], t[-1], interval_s)
+    idx = np.searchsorted(t, grid, side="right") - 1
+    m = mid[idx]
+    dm = np.diff(m[np.isfinite(m)])
+    if len(dm) < 2:
+        raise ValueError(f"the day is too short for interval_s={interval_s}")
+    sigma = float(np.sqrt(np.mean(dm ** 2) / interval_s))
+    ex = day.messages["type"].isin([4, 5]).to_numpy()
+    v = float(day.messages["size_shares"].to_numpy()[ex].sum() / (t[-1] - t[0]))
+    return sigma, v
+
+
+def impact_vs_size(
+    config: SimulatorConfig,
+    sizes_shares,
+    side: str = "buy",
+    participation: float | None = 0.1,
+    duration_s: float = 60.0,
+    volume_per_s: float | None = None,
+    slice_every_s: float = 2.0,
+    post_s: float = 120.0,
+    dt_s: float = 1.0,
+    n_runs: int = 20,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict]:
+    """Peak, permanent and temporary impact of metaorders of each size (ticks, signed so
+    that buys and sells both show positive impact).
+
+    :param participation: execute at this fraction of the market's volume (duration
+        ``Q / (participation * volume_per_s)``); ``None``: every metaorder over ``duration_s``.
+    :param volume_per_s: the market's volume rate (default: the flow's expected rate).
+    :param slice_every_s: one market-order slice this often.
+    :return: ``(table, paths)``: one row per size with ``size_shares``, ``duration_s``,
+        ``peak_ticks``, ``peak_stderr_ticks``, ``permanent_ticks``, ``permanent_stderr_ticks``
+        (mean pointwise error over the window), ``temporary_ticks``, ``decay_rate_per_s``; ``paths[size]`` is :func:`metaorder_impact`'s path.
+    """
+    check_choice("side", side, ("buy", "sell"))
+    sizes = [check_int("sizes_shares[i]", int(q), minimum=1) for q in np.atleast_1d(sizes_shares)]
+    if participation is not None:
+        check_fraction("participation", participation, allow_zero=False)
+    v = config.flow.expected_volume_per_s() if volume_per_s is None else check_positive("volume_per_s", volume_per_s)
+    rows, paths = [], {}
+    for q in sizes:
+        dur = duration_s if participation is None else q / (participation * v)
+        dur = max(dt_s, round(dur / dt_s) * dt_s)
+        n_slices = max(1, int(round(dur / slice_every_s)))
+        path = metaorder_impact(config, side=side, total_shares=q, duration_s=dur, n_slices=n_slices,
+                                post_s=post_s, dt_s=dt_s, n_runs=n_runs, seed=seed)
+        end = path.index[path["time_s"] >= dur - 1e-9][0]
+        peak = float(path.loc[end, "impact_ticks"])
+        late = path["time_s"] >= dur + 0.5 * post_s
+        permanent = float(path.loc[late, "impact_ticks"].mean())
+        try:
+            rate = fit_decay(path, dur)["rate_per_s"]
+        except (RuntimeError, ValueError):  # no decay to fit (e.g. a path that never moved)
+            rate = float("nan")
+        rows.append({"size_shares": q, "duration_s": dur, "peak_ticks": peak,
+                     "peak_stderr_ticks": float(path.loc[end, "stderr_ticks"]),
+                     "permanent_ticks": permanent, "permanent_stderr_ticks": float(path.loc[late, "stderr_ticks"].mean()),
+                     "temporary_ticks": peak - permanent, "decay_rate_per_s": rate})
+        paths[q] = path
+        logger.info("metaorder %d shares over %.0f s: peak %.2f ticks", q, dur, peak)
+    return pd.DataFrame(rows), paths
+
+
+@dataclass(frozen=True)
+class SquareRootFit:
+    """``I = Y sigma sqrt(Q / V)`` with ``Y`` and its interval, and the free-exponent fit.
+
+    ``y``, ``y_se``, ``y_ci95``: the prefactor with the exponent fixed at 1/2;
+    ``delta``, ``delta_se``, ``delta_ci95``: the exponent of ``I = A (Q/V)^delta``;
+    ``chi2_dof``: reduced chi-square of the square-root fit (about 1 if it fits).
+    """
+
+    y: float
+    y_se: float
+    y_ci95: tuple[float, float]
+    delta: float
+    delta_se: float
+    delta_ci95: tuple[float, float]
+    chi2_dof: float
+    n: int
+
+    def as_row(self) -> dict:
+        return {"Y": self.y, "Y_se": self.y_se, "Y_ci95_lo": self.y_ci95[0], "Y_ci95_hi": self.y_ci95[1],
+                "delta": self.delta, "delta_se": self.delta_se, "delta_ci95_lo": self.delta_ci95[0],
+                "delta_ci95_hi": self.delta_ci95[1], "chi2_dof": self.chi2_dof, "n_sizes": self.n}
+
+
+def fit_square_root(size_shares, impact_ticks, stderr_ticks, sigma: float, volume: float) -> SquareRootFit:
+    """Fit the square-root law to measured impacts (see the module docstring).
+
+    :param size_shares: metaorder sizes ``Q``.
+    :param impact_ticks: their peak impacts (> 0 for the log-log fit).
+    :param stderr_ticks: standard errors of the impacts; zeros (a quantised mid that never
+        moved) are raised to the smallest positive one.
+    :param sigma: volatility (ticks per sqrt(unit of time)).
+    :param volume: volume per the same unit of time (shares).
+    """
+    q = np.asarray(size_shares, dtype=float)
+    i = np.asarray(impact_ticks, dtype=float)
+    se = np.asarray(stderr_ticks, dtype=float)
+    if not (q.ndim == i.ndim == se.ndim == 1 and len(q) == len(i) == len(se)):
+        raise ValueError(f"size_shares, impact_ticks and stderr_ticks must be 1-D of equal length, got "
+                         f"{q.shape}, {i.shape}, {se.shape}")
+    n = len(q)
+    if n < 3:
+        raise ValueError(f"need at least 3 sizes, got {n}")
+    if np.any(q <= 0) or np.any(se < 0) or not (np.all(np.isfinite(i)) and np.all(np.isfinite(se))):
+        raise ValueError("sizes must be > 0, standard errors >= 0 and both finite, impacts finite")
+    if not np.any(se > 0):
+        raise ValueError("at least one standard error must be > 0")
+    se = np.maximum(se, se[se > 0].min())  # a zero error (every run alike) gets the smallest seen
+    sigma = check_positive("sigma", sigma)
+    volume = check_positive("volume", volume)
+    x = sigma * np.sqrt(q / volume)
+    w = 1.0 / se ** 2
+    y = float(np.sum(w * x * i) / np.sum(w * x * x))
+    chi2 = float(np.sum(w * (i - y * x) ** 2) / (n - 1))
+    y_se = math.sqrt(1.0 / np.sum(w * x * x)) * math.sqrt(max(1.0, chi2))
+    t1 = stats.t.ppf(0.975, n - 1)
+    # free exponent: weighted log-log regression (var(log I) ~ (se / I)^2)
+    if np.any(i <= 0):
+        delta = delta_se = float("nan")
+        dci = (float("nan"), float("nan"))
+    else:
+        lx, ly = np.log(q / volume), np.log(i)
+        wl = (i / se) ** 2
+        X = np.column_stack([np.ones(n), lx])
+        cov = np.linalg.inv(X.T @ (X * wl[:, None]))
+        beta = cov @ X.T @ (wl * ly)
+        chi2_l = float(np.sum(wl * (ly - X @ beta) ** 2) / (n - 2)) if n > 2 else 1.0
+        delta = float(beta[1])
+        delta_se = float(math.sqrt(cov[1, 1] * max(1.0, chi2_l)))
+        t2 = stats.t.ppf(0.975, max(n - 2, 1))
+        dci = (delta - t2 * delta_se, delta + t2 * delta_se)
+    return SquareRootFit(y, y_se, (y - t1 * y_se, y + t1 * y_se), delta, delta_se, dci, chi2, n)

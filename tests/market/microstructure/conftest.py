@@ -1,0 +1,36 @@
+"""Shared simulated and real days for the microstructure analytics tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.market.flow import FlowConfig, ImpactConfig
+from envs.market.lobster import read_messages, read_orderbook
+from envs.market.microstructure.frames import LobsterDay, simulate_day
+from envs.market.simulator import SimulatorConfig
+
+DATA = Path(os.environ.get("EXECGYM_LOBSTER_DIR", Path(__file__).resolve().parents[4] / "shared" / "data" / "lobster"))
+needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"),
+                                reason=f"LOBSTER sample not found at {DATA} (set EXECGYM_LOBSTER_DIR)")
+
+
+def flat_config(**impact) -> SimulatorConfig:
+    """A market without intraday seasonality (stationary flow), with the given impact."""
+    return SimulatorConfig(flow=FlowConfig(intraday=None), impact=ImpactConfig(**impact), warmup_s=100.0)
+
+
+@pytest.fixture(scope="session")
+def sim_day() -> LobsterDay:
+    """Twenty minutes of the default market as a LOBSTER day (5 levels)."""
+    return simulate_day(SimulatorConfig(warmup_s=100.0), np.random.default_rng(7), 1200.0, levels=5, name="sim")
+
+
+@pytest.fixture(scope="session")
+def amzn_day() -> LobsterDay:
+    m = read_messages(DATA / "AMZN_2012-06-21_34200000_57600000_message_1.csv")
+    ob = read_orderbook(DATA / "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv")
+    return LobsterDay(m, ob, name="AMZN")
