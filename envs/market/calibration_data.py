@@ -450,7 +450,7 @@ class FlowCalibration:
             "tick_size": tick_size, "lot_size": 1, "initial_mid_ticks": float(initial_mid_ticks),
             "warmup_s": float(warmup_s), "start_of_day_s": 0.0, "log_events": False,
             "flow": {
-                "depth_shares": [round(float(x), 1) for x in f.depth_shares],
+                "depth_shares": [_sig(x, 4) for x in f.depth_shares],
                 "resilience_per_s": _sig(f.resilience_per_s), "mean_limit_size_shares": _sig(f.mean_limit_size_shares),
                 "market_rate_per_s": _sig(f.market_rate_per_s), "mean_market_size_shares": _sig(f.mean_market_size_shares),
                 "hawkes_alpha_per_s": _sig(f.hawkes_alpha_per_s), "hawkes_beta_per_s": _sig(f.hawkes_beta_per_s),
