@@ -11,7 +11,9 @@ the opposite best quote (``anchor="opposite_best"``: a buy at price ``p`` is at
 * **Limit arrivals** ``lambda(d)`` (orders/s, per side): submissions (type 1) at
   distance ``d``, divided by the *exposure* of ``d``: the seconds during which distance
   ``d`` lay inside the file's ``L`` visible levels (an order placed deeper is never in a
-  level-``L`` message file).
+  level-``L`` message file), each second weighted by the fitted intraday activity
+  ``w(t)``, since the flow's arrival rate at ``t`` is ``lambda(d) w(t)`` and the book is
+  deeper (so its window narrower) when activity is high.
 * **Cancellations** ``theta(d)`` (1/s, per resting share): shares cancelled (types 2 and
   3) at distance ``d``, divided by the share-seconds resting there (the time integral of
   the visible depth at ``d``). CST's ``theta(i) = cancels(i) / (Q_i T)`` with ``Q_i``
@@ -89,6 +91,8 @@ __all__ = [
 _DUMMY = 9_999_999_999
 #: distances a visible window reaches when a side has fewer than L occupied levels
 _UNBOUNDED = 1 << 30
+#: :func:`calibrate_flow` warns when a distance was visible for less of the session than this
+MIN_VISIBLE_FRAC = 0.1
 
 
 @dataclass(frozen=True)
@@ -207,12 +211,21 @@ def book_before(day: LobsterDay, anchor: str = "opposite_best") -> pd.DataFrame:
     return pd.DataFrame({"distance_ticks": dist, "window_ticks": window})
 
 
-def _exposure_and_depth(day: LobsterDay, anchor: str, max_distance: int) -> dict[str, np.ndarray]:
-    """Per side, for d = 1..K: seconds visible and share-seconds resting at d."""
+def _exposure_and_depth(day: LobsterDay, anchor: str, max_distance: int,
+                        profile: IntradayVolumeProfile | None = None) -> dict[str, np.ndarray]:
+    """Per side, for d = 1..K: seconds visible and share-seconds resting at d.
+
+    With a ``profile`` the visible seconds are weighted by the intraday activity ``w(t)``
+    (mean 1 over the session): the expected number of arrivals at ``d`` is then
+    ``lambda(d)`` times the weighted exposure, also when visibility varies with the time
+    of day. Share-seconds are never weighted (cancellations do not follow the profile).
+    """
     s = book_levels(day)
     buy_a, sell_a, ok = _anchors(s, anchor)
     buy_max, sell_max = _window(s, buy_a, sell_a)
     dur = np.where(ok, day.durations_s(), 0.0)
+    t = np.clip(day.messages["time_s"].to_numpy(), day.start_s, day.end_s)
+    activity = _profile_weights(profile, t + 0.5 * dur, day.start_s, day.end_s)[0]
     n_bins = max_distance + 1
     out = {}
     for side, win, dist, size in (
@@ -220,7 +233,7 @@ def _exposure_and_depth(day: LobsterDay, anchor: str, max_distance: int) -> dict
         ("sell", sell_max, s["ask_p"] - sell_a[:, None], s["ask_s"]),
     ):
         # exposure(d) = seconds with window >= d: reverse cumulative sum of time per window depth
-        per_window = np.bincount(np.clip(win, 0, max_distance), weights=dur, minlength=n_bins)
+        per_window = np.bincount(np.clip(win, 0, max_distance), weights=dur * activity, minlength=n_bins)
         exposure = np.cumsum(per_window[::-1])[::-1]
         live = (size > 0) & (dist >= 1) & (dist <= max_distance)
         share_s = np.bincount(dist[live], weights=(size * dur[:, None])[live], minlength=n_bins)
@@ -245,8 +258,12 @@ def _message_counts(day: LobsterDay, types: tuple[int, ...], anchor: str, max_di
     return out
 
 
-def limit_arrival_rates(day: LobsterDay, max_distance: int, anchor: str = "opposite_best") -> pd.DataFrame:
+def limit_arrival_rates(day: LobsterDay, max_distance: int, anchor: str = "opposite_best",
+                        profile: IntradayVolumeProfile | None = None) -> pd.DataFrame:
     """``lambda(d)`` (orders/s per side) for ``d = 1..max_distance`` ticks from the anchor.
+
+    With an intraday ``profile`` the rate is the one at average activity, ``lambda(d) w(t)``
+    being the rate at time ``t`` (the exposure is activity-weighted).
 
     Columns ``buy_per_s``, ``sell_per_s`` (NaN where ``d`` was never visible),
     ``buy_count``, ``sell_count``, ``buy_exposure_s``, ``sell_exposure_s``, indexed by
@@ -254,7 +271,7 @@ def limit_arrival_rates(day: LobsterDay, max_distance: int, anchor: str = "oppos
     """
     max_distance = check_int("max_distance", max_distance, minimum=1)
     counts = _message_counts(day, (1,), anchor, max_distance, None)
-    expo = _exposure_and_depth(day, anchor, max_distance)
+    expo = _exposure_and_depth(day, anchor, max_distance, profile)
     out = pd.DataFrame(index=pd.RangeIndex(1, max_distance + 1, name="distance_ticks"))
     for side in ("buy", "sell"):
         e = expo[side][0]
@@ -498,8 +515,6 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
     check_choice("match", match, ("arrivals", "depth"))
-    lam = limit_arrival_rates(day, max_distance, anchor)
-    theta = cancellation_rates(day, max_distance, anchor)
     m = day.messages
     t = m["time_s"].to_numpy()
     in_session = (t >= day.start_s) & (t < day.end_s)
@@ -508,6 +523,14 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         raise ValueError(f"only {len(mo)} marketable orders in the session: too few to calibrate")
     profile, intraday = fit_intraday_profile(mo["time_s"].to_numpy(), mo["size_shares"].to_numpy(),
                                              day.start_s, day.end_s, bucket_s)
+    lam = limit_arrival_rates(day, max_distance, anchor, profile)
+    theta = cancellation_rates(day, max_distance, anchor)
+    seen = np.minimum(lam["buy_exposure_s"], lam["sell_exposure_s"]) / day.duration_s
+    if seen.iloc[-1] < MIN_VISIBLE_FRAC:
+        logger.warning("distances beyond %d ticks were visible less than %.0f%% of the session in this %d-level "
+                       "file (%.1f%% at %d ticks): their rates and depth rest on little data; lower max_distance "
+                       "or use a file with more levels", int(np.argmax(seen.to_numpy() < MIN_VISIBLE_FRAC)),
+                       100 * MIN_VISIBLE_FRAC, day.levels, 100 * seen.iloc[-1], max_distance)
 
     # sizes: submissions that were counted as arrivals at 1..K
     before = book_before(day, anchor)

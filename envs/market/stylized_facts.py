@@ -188,6 +188,7 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     vol = intraday_volume(day, bucket_s)
     sp = grid.spread_ticks[np.isfinite(grid.spread_ticks)]
     scalars = {
+        "time share with a side empty": float(np.mean(~np.isfinite(grid.spread_ticks))),
         "spread mean (ticks)": float(sp.mean()),
         "spread median (ticks)": float(np.median(sp)),
         "spread p10 (ticks)": float(np.quantile(sp, 0.1)),

@@ -48,8 +48,30 @@ def test_limit_arrival_rates_recovered_on_both_sides(calibration):
 def test_cancellation_rate_per_share_recovered_at_every_distance_and_pooled(calibration):
     for side in ("buy", "sell"):
         np.testing.assert_allclose(calibration.table[f"theta_{side}_per_s"], TRUE_FLOW.resilience_per_s, rtol=0.15)
-    assert calibration.flow.resilience_per_s == pytest.approx(TRUE_FLOW.resilience_per_s, rel=0.06)
+    assert calibration.flow.resilience_per_s == pytest.approx(TRUE_FLOW.resilience_per_s, rel=0.03)
     np.testing.assert_allclose(calibration.flow.depth_shares, TRUE_FLOW.depth_shares, rtol=0.12)
+
+
+def test_cancellation_rate_is_rho_also_under_heavy_market_order_flow():
+    # market orders fill resting orders; the flow must still cancel each survivor at exactly rho
+    flow = FlowConfig(depth_shares=(1000.0, 1500.0, 2000.0), resilience_per_s=0.2, mean_limit_size_shares=200.0,
+                      market_rate_per_s=1.5, mean_market_size_shares=200.0, anchor="opposite_best", intraday=None)
+    cfg = SimulatorConfig(flow=flow, impact=ImpactConfig(0.0, 0.0, 0.0), warmup_s=50.0)
+    messages, orderbook = simulate_lobster_day(cfg, 1500.0, np.random.default_rng(2), open_time_s=0.0)
+    cal = calibrate_flow(LobsterDay(messages, orderbook, start_s=0.0, end_s=1500.0), 3, hawkes=False)
+    assert cal.flow.resilience_per_s == pytest.approx(0.2, rel=0.03)
+
+
+def test_calibration_warns_about_distances_the_file_rarely_shows(simulated_day, caplog):
+    # keep only the best level of each side: beyond the spread nothing is visible
+    top = LobsterDay(simulated_day.messages, simulated_day.orderbook[:, :4], start_s=0.0, end_s=DURATION_S)
+    with caplog.at_level("WARNING", logger="envs.market.calibration_data"):
+        calibrate_flow(top, max_distance=5, hawkes=False)
+    assert "visible less than 10% of the session in this 1-level file" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="envs.market.calibration_data"):
+        calibrate_flow(simulated_day, max_distance=5, hawkes=False)
+    assert caplog.text == ""
 
 
 def test_sizes_recovered(calibration):
