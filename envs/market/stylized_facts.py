@@ -244,35 +244,47 @@ class FactTolerance:
         check_positive("absolute", self.absolute)
 
 
-def compare_facts(real: dict[str, float], sim: dict[str, float], tol: FactTolerance | None = None,
-                  stderr_real: dict[str, float] | None = None, stderr_sim: dict[str, float] | None = None
-                  ) -> pd.DataFrame:
-    """The two days' scalar facts side by side; ``differs`` flags the differences beyond ``tol``.
+def compare_facts(real: dict[str, float], sim: dict[str, float] | list[dict[str, float]],
+                  tol: FactTolerance | None = None, stderr_real: dict[str, float] | None = None,
+                  stderr_sim: dict[str, float] | None = None) -> pd.DataFrame:
+    """Real and simulated scalar facts side by side; ``differs`` flags the real differences.
 
-    A fact with standard errors (``stderr_real``, ``stderr_sim``) is flagged only if the
-    difference also exceeds twice their combined error (``noise``), so sampling noise is
-    not reported as a difference.
+    :param sim: one simulated day's facts, or a list of several days' (then ``simulated``
+        is their mean, and ``sim_min`` / ``sim_max`` their range).
+    :param stderr_real: iid standard errors of the real facts, where known.
+    :param stderr_sim: the same for one simulated day (divided by ``sqrt(n_days)`` for the mean).
 
-    Columns ``real``, ``simulated``, ``difference`` (relative for magnitudes, absolute
-    for correlations and shares), ``kind``, ``tolerance``, ``noise`` (2 combined standard
-    errors, absolute; 0 if unknown), ``differs``; indexed by fact.
+    A fact is flagged when the difference exceeds ``tol``, exceeds twice the combined
+    standard error (``noise``: sampling noise is not a difference) and, with several
+    simulated days, the real value lies outside their range (day-to-day variation of the
+    model is not a difference either).
+
+    Columns ``real``, ``simulated``, ``sim_min``, ``sim_max``, ``difference`` (relative for
+    magnitudes, absolute for correlations and shares), ``kind``, ``tolerance``, ``noise``
+    (absolute; 0 if unknown), ``differs``; indexed by fact.
     """
     tol = tol or FactTolerance()
-    if set(real) != set(sim):
-        raise ValueError(f"facts differ: only real {sorted(set(real) - set(sim))}, only simulated "
-                         f"{sorted(set(sim) - set(real))}")
+    days = [sim] if isinstance(sim, dict) else list(sim)
+    if not days:
+        raise ValueError("sim must hold at least one simulated day's facts")
+    for d in days:
+        if set(real) != set(d):
+            raise ValueError(f"facts differ: only real {sorted(set(real) - set(d))}, only simulated "
+                             f"{sorted(set(d) - set(real))}")
     se_r, se_s = stderr_real or {}, stderr_sim or {}
     rows = []
     for name in real:
-        a, b = float(real[name]), float(sim[name])
+        values = np.array([float(d[name]) for d in days])
+        a, b = float(real[name]), float(values.mean())
         absolute = "ACF" in name or " share " in name
         if absolute:
             diff, t = b - a, tol.absolute
         else:
             diff, t = (b / a - 1.0 if a != 0 else np.inf), tol.relative
-        noise = 2.0 * float(np.hypot(se_r.get(name, 0.0), se_s.get(name, 0.0)))
+        noise = 2.0 * float(np.hypot(se_r.get(name, 0.0), se_s.get(name, 0.0) / np.sqrt(len(days))))
         beyond = not np.isfinite(diff) or abs(diff) > t
-        rows.append({"fact": name, "real": a, "simulated": b, "difference": diff,
-                     "kind": "absolute" if absolute else "relative", "tolerance": t, "noise": noise,
-                     "differs": bool(beyond and abs(b - a) > noise)})
+        outside = len(days) == 1 or not values.min() <= a <= values.max()
+        rows.append({"fact": name, "real": a, "simulated": b, "sim_min": values.min(), "sim_max": values.max(),
+                     "difference": diff, "kind": "absolute" if absolute else "relative", "tolerance": t,
+                     "noise": noise, "differs": bool(beyond and abs(b - a) > noise and outside)})
     return pd.DataFrame(rows).set_index("fact")

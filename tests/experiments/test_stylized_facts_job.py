@@ -29,7 +29,7 @@ def compose_cfg(config_name, *overrides):
 @needs_data
 def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
-                      "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100",
+                      "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100", "n_days=2",
                       "progress=false", f"write_market_config={tmp_path / 'copy.yaml'}")
     res = run(cfg, tmp_path)
     table = pd.read_csv(tmp_path / "facts.csv", index_col="fact")

@@ -106,6 +106,19 @@ def test_compare_flags_beyond_tolerance_but_not_within_sampling_noise():
     assert not noisy.loc["return ACF lag 1 (10s)", "differs"]  # 0.08 < 2 * sqrt(2) * 0.05
     with pytest.raises(ValueError, match="only real"):
         compare_facts(real, {"spread mean (ticks)": 1.0})
+    with pytest.raises(ValueError, match="at least one"):
+        compare_facts(real, [])
+
+
+def test_compare_with_several_simulated_days_uses_their_mean_and_range():
+    real = {"spread mean (ticks)": 10.0, "return excess kurtosis 1s": 20.0}
+    days = [{"spread mean (ticks)": 14.0, "return excess kurtosis 1s": 5.0},
+            {"spread mean (ticks)": 13.0, "return excess kurtosis 1s": 50.0}]
+    table = compare_facts(real, days)
+    assert table.loc["spread mean (ticks)", "simulated"] == 13.5
+    assert (table.loc["spread mean (ticks)", "sim_min"], table.loc["spread mean (ticks)", "sim_max"]) == (13.0, 14.0)
+    # the kurtosis mean (27.5) is 38% off, but the real value lies inside the days' range
+    assert table["differs"].to_dict() == {"spread mean (ticks)": True, "return excess kurtosis 1s": False}
     with pytest.raises(ValueError, match="relative"):
         FactTolerance(relative=0.0)
 
