@@ -39,6 +39,11 @@ Known structural gaps of the zero-intelligence flow (what calibration cannot fix
   memory; real ones are;
 * **order splitting**: trade signs are correlated only through the Hawkes excitation of
   each side (a short memory), while real signs have long memory from split metaorders;
+* **impact does not decay**: with the opposite-best anchor the book re-forms around its
+  own quotes, so the calibrated market has no resilience towards a fundamental price and
+  a metaorder's impact is permanent (``python -m experiments.metaorder_impact
+  market=goog_2012_06_21 total_shares=2000``: about 38 ticks left 150 s after a 2,000-share
+  buy over 60 s, and no decay); the data set has no metaorders to calibrate a decay on;
 * **hidden liquidity**: about 30% of GOOG's volume that day executed against hidden
   orders (type 5), which the simulated book does not have; the calibration and the
   facts use visible executions only.
@@ -159,7 +164,8 @@ def _markdown(table: pd.DataFrame) -> str:
         diff = f"{100 * r['difference']:+.0f}%" if r["kind"] == "relative" else f"{r['difference']:+.3f}"
         tol = f"{100 * r['tolerance']:.0f}%" if r["kind"] == "relative" else f"{r['tolerance']:.2f}"
         noise = f"{r['noise']:.3g}" if r["noise"] else ""
-        lines.append(f"| {name} | {r['real']:.4g} | {r['simulated']:.4g} | {r['sim_min']:.4g} to {r['sim_max']:.4g} | "
+        label = name.replace("|", "\\|")  # a markdown cell must escape pipes
+        lines.append(f"| {label} | {r['real']:.4g} | {r['simulated']:.4g} | {r['sim_min']:.4g} to {r['sim_max']:.4g} | "
                      f"{diff} | {tol} | {noise} | {'**yes**' if r['differs'] else 'no'} |")
     return "\n".join(lines) + "\n"
 

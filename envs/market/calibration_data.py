@@ -45,6 +45,12 @@ cancellation rate ``rho`` and a depth profile with ``lambda_d = rho * depth_d / 
 * all rates are at average intraday activity because every count is divided by the
   whole session's seconds and the profile has mean 1.
 
+Units: LOBSTER prices (dollars x 10000) become ticks by integer division by
+``tick_size * 10000`` (100 for a one-cent tick); times stay in seconds, and rates are per
+second of the session ``[start_s, end_s)``; sizes stay in shares (the config's lot size is
+1 share, so the geometric sizes have the measured means exactly). ``theta`` is per resting
+share, which equals the flow's per-order rate because the flow cancels whole orders.
+
 The price: with ``anchor="opposite_best"`` the book alone forms it (CST), and the impact
 parameters only place orders when one side of the book is empty, so the calibration sets
 the transient and permanent impact to 0. The measured volatility of the mid
