@@ -5,7 +5,9 @@ model for order book dynamics", Operations Research 58(3):
 
 * **limit orders** arrive as Poisson processes, at rate ``lambda_d`` (orders/s) at
   distance ``d = 1..K`` ticks from an anchor: the opposite best quote, as in CST
-  (``anchor="opposite_best"``), or the reference price ``m`` the flow centres on
+  (``anchor="opposite_best"``; when the opposite side is empty, as if the spread were one
+  tick from the order's own side's best, and ``m`` only for an empty book), or the
+  reference price ``m`` the flow centres on
   (``anchor="reference"``, the default: a buy at distance ``d`` goes to
   ``ceil(m) - d``, a sell to ``floor(m) + d``). Background limit orders never cross the
   book: when ``m`` has moved through the opposite quote they join one tick inside the
@@ -304,11 +306,25 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 else:
                     bb = sc[K.S_BEST_BID]
                     ba = sc[K.S_BEST_ASK]
+                    has_bid = bb >= 0
+                    has_ask = ba < sc[K.S_N_LEVELS]
+                    # an empty opposite side: as if the spread were one tick from this side's best;
+                    # only an empty book falls back on the centre m
                     if direction > 0:
-                        opp = sc[K.S_BASE] + ba if ba < sc[K.S_N_LEVELS] else np.int64(math.floor(m)) + 1
+                        if has_ask:
+                            opp = sc[K.S_BASE] + ba
+                        elif has_bid:
+                            opp = sc[K.S_BASE] + bb + 1
+                        else:
+                            opp = np.int64(math.floor(m)) + 1
                         price = opp - dist
                     else:
-                        opp = sc[K.S_BASE] + bb if bb >= 0 else np.int64(math.ceil(m)) - 1
+                        if has_bid:
+                            opp = sc[K.S_BASE] + bb
+                        elif has_ask:
+                            opp = sc[K.S_BASE] + ba - 1
+                        else:
+                            opp = np.int64(math.ceil(m)) - 1
                         price = opp + dist
                 if price < 1:
                     price = 1
@@ -319,17 +335,14 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS) * lot
                 is_[I_NEXT_ID] += 1
             elif u < lam_lim + theta * n_live:
-                # cancel a uniformly chosen live background order (drop ids filled meanwhile)
-                oid = -1
-                while is_[I_N_LIVE] > 0:
-                    j = R.uniform_below(rs, is_[I_N_LIVE])
-                    cand = live[j]
-                    is_[I_N_LIVE] -= 1
-                    live[j] = live[is_[I_N_LIVE]]
-                    if K.h_find(htab, cand) != -1:
-                        oid = cand
-                        break
-                if oid == -1:
+                # cancel a uniformly chosen entry of the live list; an entry whose order was
+                # filled meanwhile is dropped and the proposal rejected (thinning), so that each
+                # resting order is cancelled at exactly theta (drawing again would raise it)
+                j = R.uniform_below(rs, n_live)
+                oid = live[j]
+                is_[I_N_LIVE] -= 1
+                live[j] = live[is_[I_N_LIVE]]
+                if K.h_find(htab, oid) == -1:
                     continue
                 evbuf[0, K.E_TYPE] = K.EV_CANCEL
                 evbuf[0, K.E_ID] = oid

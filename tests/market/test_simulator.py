@@ -170,6 +170,23 @@ def test_opposite_best_anchor_is_the_classic_cst_model():
     assert fp[F.P_ANCHOR_REF] == 0.0
 
 
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_opposite_best_anchor_refills_an_emptied_side_next_to_the_book_not_at_a_stale_centre(side):
+    # the centre m diffuses far from the CST book (sigma 40 ticks/sqrt(s)); sweeping one side
+    # must not send the next quotes to m: they are placed from the remaining side's best
+    flow = FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(300.0, 300.0, 300.0),
+                      resilience_per_s=0.5, market_rate_per_s=0.0, mean_limit_size_shares=100.0)
+    cfg = SimulatorConfig(flow=flow, impact=ImpactConfig(0.0, 0.0, 40.0), warmup_s=30.0)
+    sim = MarketSimulator(cfg, np.random.default_rng(3))
+    sim.advance(60.0)
+    assert abs(sim.reference_ticks - sim.book.mid) > 20  # the centre has wandered away
+    mid = sim.book.mid
+    for _ in range(20):  # each time, the first order after the sweep is a buy or a sell at random
+        sim.submit_market(side, 100_000)  # sweeps the whole opposite side
+        r = sim.advance(0.5)
+        assert r.best_bid is None or r.best_ask is None or abs(0.5 * (r.best_bid + r.best_ask) - mid) < 10
+
+
 def test_simulated_session_exports_as_lobster_and_replays_to_the_same_book(tmp_path):
     from envs.market.book import OrderBook
     from envs.market.lobster import messages_to_events, read_messages

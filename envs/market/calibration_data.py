@@ -1,0 +1,601 @@
+"""Calibrate the background-flow model (:mod:`envs.market.flow`) to a LOBSTER day.
+
+The estimators follow Cont, Stoikov and Talreja (2010), "A stochastic model for order
+book dynamics", Operations Research 58(3), section 3, with two corrections that a
+level-``L`` LOBSTER file needs. A distance ``d`` (ticks) is measured, as in
+:class:`~envs.market.flow.FlowConfig`, from the anchor of the book *before* the message:
+the opposite best quote (``anchor="opposite_best"``: a buy at price ``p`` is at
+``d = best_ask - p``) or the mid standing in for the unobservable reference price
+(``anchor="reference"``: ``d = ceil(mid) - p`` for a buy, ``p - floor(mid)`` for a sell).
+
+* **Limit arrivals** ``lambda(d)`` (orders/s, per side): submissions (type 1) at
+  distance ``d``, divided by the *exposure* of ``d``: the seconds during which distance
+  ``d`` lay inside the file's ``L`` visible levels (an order placed deeper is never in a
+  level-``L`` message file), each second weighted by the fitted intraday activity
+  ``w(t)``, since the flow's arrival rate at ``t`` is ``lambda(d) w(t)`` and the book is
+  deeper (so its window narrower) when activity is high.
+* **Cancellations** ``theta(d)`` (1/s, per resting share): shares cancelled (types 2 and
+  3) at distance ``d``, divided by the share-seconds resting there (the time integral of
+  the visible depth at ``d``). CST's ``theta(i) = cancels(i) / (Q_i T)`` with ``Q_i``
+  in shares.
+* **Market orders**: visible executions (type 4) sharing a time stamp and resting side
+  are one marketable order; its size is their sum, its sign ``-direction`` (+1 buyer-
+  initiated). Hidden executions (type 5) do not touch the visible book and are left out
+  (:attr:`FlowCalibration.hidden_volume_frac` says how much volume that is).
+* **Hawkes excitation** per side: maximum likelihood of the intensity
+  ``mu w(t) + sum_i alpha exp(-beta (t - t_i))`` over the side's marketable-order times,
+  with the intraday profile ``w`` (mean 1) fitted first: exactly the flow's model.
+* **Intraday profile**: :class:`~envs.market.volume.IntradayVolumeProfile` fitted by
+  least squares to the share of visible traded volume in each bucket; ``noise_sigma`` is
+  the standard deviation of log(realised / fitted) over the buckets.
+* **Sizes**: the flow draws sizes geometric in lots with a given mean, so the estimates
+  are the mean submission size (at distances ``1..K``) and the mean marketable-order size.
+
+Mapping onto :class:`~envs.market.flow.FlowConfig`, whose Obizhaeva-Wang form has one
+cancellation rate ``rho`` and a depth profile with ``lambda_d = rho * depth_d / mean_size``:
+
+* ``resilience_per_s`` = the pooled ``theta`` (all cancelled shares at ``1..K`` over all
+  share-seconds resting there), the maximum-likelihood common rate;
+* ``depth_shares[d-1] = lambda(d) * mean_limit_size_shares / rho`` with ``lambda(d)`` the
+  mean of the two sides, so the arrival rates are reproduced exactly. Where the real
+  ``theta(d)`` differs from ``rho`` the simulated steady-state depth differs from the
+  real one; :attr:`FlowCalibration.table` lists both;
+* ``market_rate_per_s`` = the Hawkes baseline ``mu`` (mean of the sides), so the mean
+  rate ``mu / (1 - alpha / beta)`` matches; ``hawkes_alpha_per_s``, ``hawkes_beta_per_s``;
+* all rates are at average intraday activity because every count is divided by the
+  whole session's seconds and the profile has mean 1.
+
+Units: LOBSTER prices (dollars x 10000) become ticks by integer division by
+``tick_size * 10000`` (100 for a one-cent tick); times stay in seconds, and rates are per
+second of the session ``[start_s, end_s)``; sizes stay in shares (the config's lot size is
+1 share, so the geometric sizes have the measured means exactly). ``theta`` is per resting
+share, which equals the flow's per-order rate because the flow cancels whole orders.
+
+The price: with ``anchor="opposite_best"`` the book alone forms it (CST), and the impact
+parameters only place orders when one side of the book is empty, so the calibration sets
+the transient and permanent impact to 0. The measured volatility of the mid
+(:attr:`FlowCalibration.sigma_ticks_per_sqrt_s`) is reported but, for the same reason, not
+injected as a diffusion (it would double the book's own). With ``anchor="reference"`` the
+price is the flow's centre, and that volatility becomes the fundamental's diffusion.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit
+from scipy.optimize import least_squares, minimize
+
+from envs.market.flow import FlowConfig, ImpactConfig
+from envs.market.lobster import MESSAGE_COLUMNS, read_messages, read_orderbook
+from envs.market.simulated_day import price_units_per_tick
+from envs.market.validation import check_choice, check_int, check_positive
+from envs.market.volume import IntradayVolumeProfile
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FlowCalibration",
+    "LobsterDay",
+    "book_before",
+    "book_levels",
+    "calibrate_flow",
+    "cancellation_rates",
+    "fit_hawkes",
+    "fit_intraday_profile",
+    "limit_arrival_rates",
+    "marketable_orders",
+]
+
+#: LOBSTER's placeholder price of an empty ask (bid) level
+_DUMMY = 9_999_999_999
+#: distances a visible window reaches when a side has fewer than L occupied levels
+_UNBOUNDED = 1 << 30
+#: :func:`calibrate_flow` warns when a distance was visible for less of the session than this
+MIN_VISIBLE_FRAC = 0.1
+
+
+@dataclass(frozen=True)
+class LobsterDay:
+    """One LOBSTER day (or a simulated one): messages and the book after each.
+
+    :param messages: columns :data:`~envs.market.lobster.MESSAGE_COLUMNS`.
+    :param orderbook: ``(n, 4 * levels)`` int rows, row ``k`` the book after message ``k``.
+    :param tick_size: dollars per tick.
+    :param start_s: session start, seconds after midnight.
+    :param end_s: session end, seconds after midnight.
+    """
+
+    messages: pd.DataFrame
+    orderbook: np.ndarray
+    tick_size: float = 0.01
+    start_s: float = 34_200.0
+    end_s: float = 57_600.0
+
+    def __post_init__(self) -> None:
+        missing = [c for c in MESSAGE_COLUMNS if c not in self.messages.columns]
+        if missing:
+            raise ValueError(f"messages lack column(s) {missing}; expected {list(MESSAGE_COLUMNS)}")
+        ob = np.asarray(self.orderbook)
+        if ob.ndim != 2 or ob.shape[1] % 4 or ob.shape[1] == 0:
+            raise ValueError(f"orderbook must be (n, 4 * levels), got shape {ob.shape}")
+        if ob.shape[0] != len(self.messages):
+            raise ValueError(f"orderbook has {ob.shape[0]} rows for {len(self.messages)} messages")
+        if len(self.messages) < 2:
+            raise ValueError(f"need at least 2 messages, got {len(self.messages)}")
+        check_positive("tick_size", self.tick_size)
+        if not self.end_s > self.start_s:
+            raise ValueError(f"end_s={self.end_s!r} must be > start_s={self.start_s!r}")
+        t = self.messages["time_s"].to_numpy()
+        if np.any(np.diff(t) < 0):
+            raise ValueError("message times must be non-decreasing")
+        object.__setattr__(self, "orderbook", ob.astype(np.int64, copy=False))
+
+    @classmethod
+    def load(cls, message_path: str | Path, orderbook_path: str | Path, **kwargs: Any) -> LobsterDay:
+        """Read a LOBSTER message file and its order-book file."""
+        return cls(read_messages(message_path), read_orderbook(orderbook_path), **kwargs)
+
+    @property
+    def levels(self) -> int:
+        return self.orderbook.shape[1] // 4
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def units_per_tick(self) -> int:
+        return price_units_per_tick(self.tick_size)
+
+    def mid_ticks(self) -> np.ndarray:
+        """The mid (ticks) after each message; NaN where a side of the book is empty."""
+        s = book_levels(self)
+        ok = s["ask_ok"][:, 0] & s["bid_ok"][:, 0]
+        return np.where(ok, 0.5 * (s["ask_p"][:, 0] + s["bid_p"][:, 0]), np.nan)
+
+    def durations_s(self) -> np.ndarray:
+        """How long the book after each message lasted, clipped to the session (s)."""
+        t = np.clip(self.messages["time_s"].to_numpy(), self.start_s, self.end_s)
+        return np.diff(np.append(t, self.end_s))
+
+
+def book_levels(day: LobsterDay) -> dict[str, np.ndarray]:
+    """The order-book rows per side: ``ask_p``/``bid_p`` (ticks), ``ask_s``/``bid_s`` (shares) and
+    ``ask_ok``/``bid_ok`` (level occupied), each ``(n, L)``; empty levels have price and size 0."""
+    ob, u = day.orderbook, day.units_per_tick
+    ask_p, ask_s, bid_p, bid_s = ob[:, 0::4], ob[:, 1::4], ob[:, 2::4], ob[:, 3::4]
+    ask_ok = (ask_s > 0) & (ask_p != _DUMMY)
+    bid_ok = (bid_s > 0) & (bid_p != -_DUMMY)
+    return {"ask_p": np.where(ask_ok, ask_p // u, 0), "ask_s": np.where(ask_ok, ask_s, 0), "ask_ok": ask_ok,
+            "bid_p": np.where(bid_ok, bid_p // u, 0), "bid_s": np.where(bid_ok, bid_s, 0), "bid_ok": bid_ok}
+
+
+def _anchors(s: dict[str, np.ndarray], anchor: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per book row: (buy anchor, sell anchor, valid). A buy at ``p`` is at ``buy_anchor - p``."""
+    ok = s["ask_ok"][:, 0] & s["bid_ok"][:, 0]
+    ask, bid = s["ask_p"][:, 0], s["bid_p"][:, 0]
+    if anchor == "opposite_best":
+        return ask, bid, ok
+    mid2 = ask + bid  # twice the mid: ceil(mid) = (mid2 + 1) // 2, floor(mid) = mid2 // 2
+    return (mid2 + 1) // 2, mid2 // 2, ok
+
+
+def _window(s: dict[str, np.ndarray], buy_anchor: np.ndarray, sell_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per book row, the largest distance each side's visible levels reach (``_UNBOUNDED``: all visible)."""
+    full_bid, full_ask = s["bid_ok"][:, -1], s["ask_ok"][:, -1]
+    buy_max = np.where(full_bid, buy_anchor - s["bid_p"][:, -1], _UNBOUNDED)
+    sell_max = np.where(full_ask, s["ask_p"][:, -1] - sell_anchor, _UNBOUNDED)
+    return buy_max, sell_max
+
+
+def book_before(day: LobsterDay, anchor: str = "opposite_best") -> pd.DataFrame:
+    """For every message: its distance (ticks) from the anchor of the book before it.
+
+    Columns: ``distance_ticks`` (NaN where the previous book lacks a side), and
+    ``window_ticks``: how deep the previous book's visible levels reached on the message's
+    side (a message beyond it could not have been recorded). The first message has no
+    previous book and uses the book after it.
+    """
+    check_choice("anchor", anchor, ("opposite_best", "reference"))
+    s = book_levels(day)
+    buy_a, sell_a, ok = _anchors(s, anchor)
+    buy_max, sell_max = _window(s, buy_a, sell_a)
+    prev = np.r_[0, np.arange(len(ok) - 1)]
+    m = day.messages
+    price = m["price"].to_numpy() // day.units_per_tick
+    buy = m["direction"].to_numpy() > 0
+    dist = np.where(buy, buy_a[prev] - price, price - sell_a[prev]).astype(np.float64)
+    dist[~ok[prev]] = np.nan
+    window = np.where(buy, buy_max[prev], sell_max[prev])
+    return pd.DataFrame({"distance_ticks": dist, "window_ticks": window})
+
+
+def _exposure_and_depth(day: LobsterDay, anchor: str, max_distance: int,
+                        profile: IntradayVolumeProfile | None = None) -> dict[str, np.ndarray]:
+    """Per side, for d = 1..K: seconds visible and share-seconds resting at d.
+
+    With a ``profile`` the visible seconds are weighted by the intraday activity ``w(t)``
+    (mean 1 over the session): the expected number of arrivals at ``d`` is then
+    ``lambda(d)`` times the weighted exposure, also when visibility varies with the time
+    of day. Share-seconds are never weighted (cancellations do not follow the profile).
+    """
+    s = book_levels(day)
+    buy_a, sell_a, ok = _anchors(s, anchor)
+    buy_max, sell_max = _window(s, buy_a, sell_a)
+    dur = np.where(ok, day.durations_s(), 0.0)
+    t = np.clip(day.messages["time_s"].to_numpy(), day.start_s, day.end_s)
+    activity = _profile_weights(profile, t + 0.5 * dur, day.start_s, day.end_s)[0]
+    n_bins = max_distance + 1
+    out = {}
+    for side, win, dist, size in (
+        ("buy", buy_max, buy_a[:, None] - s["bid_p"], s["bid_s"]),
+        ("sell", sell_max, s["ask_p"] - sell_a[:, None], s["ask_s"]),
+    ):
+        # exposure(d) = seconds with window >= d: reverse cumulative sum of time per window depth
+        per_window = np.bincount(np.clip(win, 0, max_distance), weights=dur * activity, minlength=n_bins)
+        exposure = np.cumsum(per_window[::-1])[::-1]
+        live = (size > 0) & (dist >= 1) & (dist <= max_distance)
+        share_s = np.bincount(dist[live], weights=(size * dur[:, None])[live], minlength=n_bins)
+        out[side] = (exposure[1:], share_s[1:])
+    return out
+
+
+def _message_counts(day: LobsterDay, types: tuple[int, ...], anchor: str, max_distance: int,
+                    weight: str | None) -> dict[str, np.ndarray]:
+    """Per side, for d = 1..K: count (or sum of ``weight``) of in-session, visible messages of ``types``."""
+    before = book_before(day, anchor)
+    m = day.messages
+    t = m["time_s"].to_numpy()
+    d = before["distance_ticks"].to_numpy()
+    sel = (m["type"].isin(types).to_numpy() & (t >= day.start_s) & (t < day.end_s) & np.isfinite(d)
+           & (d >= 1) & (d <= max_distance) & (d <= before["window_ticks"].to_numpy()))
+    w = m[weight].to_numpy().astype(np.float64) if weight else np.ones(len(m))
+    out = {}
+    for side, sign in (("buy", 1), ("sell", -1)):
+        pick = sel & (m["direction"].to_numpy() == sign)
+        out[side] = np.bincount(d[pick].astype(np.int64), weights=w[pick], minlength=max_distance + 1)[1:]
+    return out
+
+
+def limit_arrival_rates(day: LobsterDay, max_distance: int, anchor: str = "opposite_best",
+                        profile: IntradayVolumeProfile | None = None) -> pd.DataFrame:
+    """``lambda(d)`` (orders/s per side) for ``d = 1..max_distance`` ticks from the anchor.
+
+    With an intraday ``profile`` the rate is the one at average activity, ``lambda(d) w(t)``
+    being the rate at time ``t`` (the exposure is activity-weighted).
+
+    Columns ``buy_per_s``, ``sell_per_s`` (NaN where ``d`` was never visible),
+    ``buy_count``, ``sell_count``, ``buy_exposure_s``, ``sell_exposure_s``, indexed by
+    ``distance_ticks``.
+    """
+    max_distance = check_int("max_distance", max_distance, minimum=1)
+    counts = _message_counts(day, (1,), anchor, max_distance, None)
+    expo = _exposure_and_depth(day, anchor, max_distance, profile)
+    out = pd.DataFrame(index=pd.RangeIndex(1, max_distance + 1, name="distance_ticks"))
+    for side in ("buy", "sell"):
+        e = expo[side][0]
+        out[f"{side}_per_s"] = np.where(e > 0, counts[side] / np.where(e > 0, e, 1.0), np.nan)
+        out[f"{side}_count"] = counts[side]
+        out[f"{side}_exposure_s"] = e
+    return out
+
+
+def cancellation_rates(day: LobsterDay, max_distance: int, anchor: str = "opposite_best") -> pd.DataFrame:
+    """``theta(d)`` (1/s per resting share) and the mean visible depth (shares) at ``d = 1..K``.
+
+    Columns ``buy_per_s``, ``sell_per_s``, ``buy_depth_shares``, ``sell_depth_shares``,
+    ``buy_cancelled_shares``, ``sell_cancelled_shares``, ``buy_share_s``, ``sell_share_s``.
+    """
+    max_distance = check_int("max_distance", max_distance, minimum=1)
+    cancelled = _message_counts(day, (2, 3), anchor, max_distance, "size_shares")
+    expo = _exposure_and_depth(day, anchor, max_distance)
+    out = pd.DataFrame(index=pd.RangeIndex(1, max_distance + 1, name="distance_ticks"))
+    for side in ("buy", "sell"):
+        e, share_s = expo[side]
+        out[f"{side}_per_s"] = np.where(share_s > 0, cancelled[side] / np.where(share_s > 0, share_s, 1.0), np.nan)
+        out[f"{side}_depth_shares"] = np.where(e > 0, share_s / np.where(e > 0, e, 1.0), np.nan)
+        out[f"{side}_cancelled_shares"] = cancelled[side]
+        out[f"{side}_share_s"] = share_s
+    return out
+
+
+def marketable_orders(messages: pd.DataFrame, start_s: float = -math.inf, end_s: float = math.inf) -> pd.DataFrame:
+    """Visible executions grouped into marketable orders.
+
+    Consecutive type-4 messages with the same time stamp and resting side are one order.
+    :return: columns ``time_s``, ``sign`` (+1 buyer-initiated, -1 seller-initiated),
+        ``size_shares``, ``n_fills``, ``first_price``, ``last_price`` (LOBSTER units).
+    """
+    ex = messages[(messages["type"] == 4) & (messages["time_s"] >= start_s) & (messages["time_s"] < end_s)]
+    t = ex["time_s"].to_numpy()
+    direction = ex["direction"].to_numpy()
+    new = np.ones(len(ex), dtype=bool)
+    new[1:] = (t[1:] != t[:-1]) | (direction[1:] != direction[:-1])
+    group = np.cumsum(new) - 1
+    price = ex["price"].to_numpy()
+    return pd.DataFrame({
+        "time_s": t[new],
+        "sign": -direction[new],
+        "size_shares": np.bincount(group, weights=ex["size_shares"].to_numpy()).astype(np.int64),
+        "n_fills": np.bincount(group).astype(np.int64),
+        "first_price": price[new],
+        "last_price": price[np.r_[np.flatnonzero(new)[1:] - 1, len(ex) - 1]] if len(ex) else price[new],
+    })
+
+
+# --- intraday profile ---------------------------------------------------------------------
+
+
+def fit_intraday_profile(times_s: np.ndarray, weights: np.ndarray, start_s: float, end_s: float,
+                         bucket_s: float = 300.0) -> tuple[IntradayVolumeProfile, pd.DataFrame]:
+    """Fit the U-shape of :class:`IntradayVolumeProfile` to weighted event times.
+
+    :param times_s: event times (s), e.g. trades; ``weights`` their volumes (shares).
+    :param start_s: session start (s); the session is ``[start_s, end_s)``.
+    :param bucket_s: bucket length (s) for the fit and for ``noise_sigma``.
+    :return: the fitted profile and a per-bucket table (``observed_frac``, ``fitted_frac``).
+    """
+    bucket_s = check_positive("bucket_s", bucket_s)
+    times_s, weights = np.asarray(times_s, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    if times_s.shape != weights.shape:
+        raise ValueError(f"times_s {times_s.shape} and weights {weights.shape} must have the same shape")
+    session = end_s - start_s
+    n_b = int(round(session / bucket_s))
+    if n_b < 4 or abs(n_b * bucket_s - session) > 1e-6 * session:
+        raise ValueError(f"bucket_s={bucket_s!r} must divide the session ({session} s) into >= 4 buckets")
+    inside = (times_s >= start_s) & (times_s < end_s)
+    vol = np.bincount(((times_s[inside] - start_s) // bucket_s).astype(np.int64), weights=weights[inside],
+                      minlength=n_b)[:n_b]
+    if vol.sum() <= 0:
+        raise ValueError("no volume inside the session to fit an intraday profile")
+    obs = vol / vol.sum()
+    edges = np.linspace(0.0, 1.0, n_b + 1)
+
+    def frac(x: np.ndarray) -> np.ndarray:
+        prof = IntradayVolumeProfile(open_boost=x[0], close_boost=x[1], decay_frac=x[2], noise_sigma=0.0)
+        return np.diff(prof.cumulative_fraction(edges))
+
+    res = least_squares(lambda x: frac(x) - obs, x0=[1.0, 1.0, 0.08], bounds=([0.0, 0.0, 0.005], [50.0, 50.0, 0.5]))
+    fitted = frac(res.x)
+    pos = obs > 0
+    noise = float(np.std(np.log(obs[pos] / fitted[pos]))) if pos.sum() > 1 else 0.0
+    profile = IntradayVolumeProfile(open_boost=float(res.x[0]), close_boost=float(res.x[1]),
+                                    decay_frac=float(res.x[2]), noise_sigma=noise)
+    table = pd.DataFrame({"bucket_start_s": start_s + edges[:-1] * session, "observed_frac": obs,
+                          "fitted_frac": fitted})
+    return profile, table
+
+
+# --- Hawkes market orders ---------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _hawkes_excitation(t, beta):
+    """``R_i = sum_{j<i} exp(-beta (t_i - t_j))`` for sorted times ``t``."""
+    r = np.zeros(t.shape[0])
+    for i in range(1, t.shape[0]):
+        r[i] = math.exp(-beta * (t[i] - t[i - 1])) * (r[i - 1] + 1.0)
+    return r
+
+
+def _profile_weights(profile: IntradayVolumeProfile | None, times_s: np.ndarray, start_s: float, end_s: float
+                     ) -> tuple[np.ndarray, float]:
+    """``w(t_i)`` with mean 1 over the session, and its integral over ``[start_s, end_s]`` (s)."""
+    session = end_s - start_s
+    if profile is None:
+        return np.ones_like(times_s), session
+    u = (times_s - start_s) / session
+    return profile.intensity(u) / profile.mean_intensity(), session
+
+
+def fit_hawkes(times_s: np.ndarray, start_s: float, end_s: float,
+               profile: IntradayVolumeProfile | None = None) -> dict[str, float]:
+    """Maximum-likelihood exponential Hawkes fit of one side's event times.
+
+    Intensity ``mu w(t) + sum_{t_i < t} alpha exp(-beta (t - t_i))`` with ``w`` the
+    intraday profile normalised to mean 1 over ``[start_s, end_s]`` (flat if ``None``).
+
+    :return: ``mu_per_s``, ``alpha_per_s``, ``beta_per_s``, ``branching_ratio`` (alpha /
+        beta), ``mean_rate_per_s`` (events / s) and ``log_likelihood``; for a Poisson
+        process (no excitation) the fit returns ``alpha`` close to 0.
+    """
+    t = np.sort(np.asarray(times_s, dtype=np.float64))
+    t = t[(t >= start_s) & (t <= end_s)]
+    if len(t) < 10:
+        raise ValueError(f"need at least 10 event times in [{start_s}, {end_s}] for a Hawkes fit, got {len(t)}")
+    w, total_w = _profile_weights(profile, t, start_s, end_s)
+    tail = end_s - t
+    n = len(t)
+    rate = n / (end_s - start_s)
+
+    def nll(x: np.ndarray) -> float:
+        mu, br, beta = math.exp(x[0]), 1.0 / (1.0 + math.exp(-x[1])), math.exp(x[2])
+        alpha = br * beta
+        lam = mu * w + alpha * _hawkes_excitation(t, beta)
+        comp = mu * total_w + br * np.sum(-np.expm1(-beta * tail))
+        return float(comp - np.sum(np.log(lam)))
+
+    best = None
+    for br0 in (0.1, 0.5):
+        for beta0 in (0.1, 1.0, 10.0):
+            x0 = [math.log(rate * (1 - br0)), math.log(br0 / (1 - br0)), math.log(beta0)]
+            r = minimize(nll, x0, method="Nelder-Mead", options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 4000})
+            if best is None or r.fun < best.fun:
+                best = r
+    mu, br, beta = math.exp(best.x[0]), 1.0 / (1.0 + math.exp(-best.x[1])), math.exp(best.x[2])
+    return {"mu_per_s": mu, "alpha_per_s": br * beta, "beta_per_s": beta, "branching_ratio": br,
+            "mean_rate_per_s": rate, "log_likelihood": -float(best.fun)}
+
+
+# --- everything together -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowCalibration:
+    """The estimates from one day and the flow config they map to (module docstring).
+
+    :param flow: the calibrated background flow.
+    :param impact: the calibrated impact dynamics.
+    :param table: per distance: real ``lambda(d)``, ``theta(d)`` and depth per side, and
+        the config's ``lambda_d`` and steady-state depth.
+    :param intraday: per-bucket observed and fitted volume shares.
+    :param hawkes: the per-side Hawkes fits.
+    :param scalars: every scalar estimate (rates, sizes, volatility), by name.
+    """
+
+    flow: FlowConfig
+    impact: ImpactConfig
+    table: pd.DataFrame
+    intraday: pd.DataFrame
+    hawkes: pd.DataFrame
+    scalars: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sigma_ticks_per_sqrt_s(self) -> float:
+        return self.scalars["sigma_ticks_per_sqrt_s"]
+
+    @property
+    def hidden_volume_frac(self) -> float:
+        return self.scalars["hidden_volume_frac"]
+
+    def market_config(self, tick_size: float, initial_mid_ticks: float, warmup_s: float) -> dict[str, Any]:
+        """A plain mapping of :class:`~envs.market.simulator.SimulatorConfig` fields (for YAML)."""
+        f, i = self.flow, self.impact
+        prof = f.intraday
+        return {
+            "tick_size": tick_size, "lot_size": 1, "initial_mid_ticks": float(initial_mid_ticks),
+            "warmup_s": float(warmup_s), "start_of_day_s": 0.0, "log_events": False,
+            "flow": {
+                "depth_shares": [_sig(x, 4) for x in f.depth_shares],
+                "resilience_per_s": _sig(f.resilience_per_s), "mean_limit_size_shares": _sig(f.mean_limit_size_shares),
+                "market_rate_per_s": _sig(f.market_rate_per_s), "mean_market_size_shares": _sig(f.mean_market_size_shares),
+                "hawkes_alpha_per_s": _sig(f.hawkes_alpha_per_s), "hawkes_beta_per_s": _sig(f.hawkes_beta_per_s),
+                "size_distribution": f.size_distribution, "anchor": f.anchor, "session_s": float(f.session_s),
+                "intraday": None if prof is None else {
+                    "open_boost": _sig(prof.open_boost), "close_boost": _sig(prof.close_boost),
+                    "decay_frac": _sig(prof.decay_frac), "noise_sigma": _sig(prof.noise_sigma)},
+            },
+            "impact": {"transient_ticks_per_share": _sig(i.transient_ticks_per_share),
+                       "permanent_ticks_per_share": _sig(i.permanent_ticks_per_share),
+                       "sigma_ticks_per_sqrt_s": _sig(i.sigma_ticks_per_sqrt_s)},
+        }
+
+
+def _sig(x: float, digits: int = 5) -> float:
+    """``x`` rounded to ``digits`` significant digits (for readable YAML)."""
+    return 0.0 if x == 0 else float(f"{x:.{digits}g}")
+
+
+def _mid_volatility(day: LobsterDay, horizon_s: float) -> float:
+    """Volatility of the mid (ticks/sqrt(s)) from its changes over ``horizon_s`` on a grid."""
+    mid = day.mid_ticks()
+    t = day.messages["time_s"].to_numpy()
+    grid = np.arange(day.start_s + horizon_s, day.end_s + 1e-9, horizon_s)
+    idx = np.searchsorted(t, grid, side="right") - 1
+    m = pd.Series(np.where(idx >= 0, mid[np.clip(idx, 0, None)], np.nan)).ffill().to_numpy()
+    dm = np.diff(m)
+    dm = dm[np.isfinite(dm)]
+    return float(math.sqrt(np.mean(dm**2) / horizon_s)) if len(dm) else 0.0
+
+
+def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
+                   bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0) -> FlowCalibration:
+    """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
+
+    :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
+    :param anchor: where distances are measured from (module docstring).
+    :param match: with one cancellation rate ``rho`` the flow can reproduce either the real
+        arrival rates ``lambda(d)`` (``"arrivals"``) or the real mean depth at each
+        distance (``"depth"``: ``depth_shares`` = the measured depth, and so
+        ``lambda_d = rho * depth / mean size``), not both unless ``theta(d)`` is flat.
+    :param bucket_s: bucket length (s) of the intraday-profile fit.
+    :param hawkes: fit self-excitation of market orders (else Poisson: ``alpha = 0``).
+    :param volatility_horizon_s: horizon of the mid-volatility estimate (s).
+    """
+    check_choice("anchor", anchor, ("opposite_best", "reference"))
+    check_choice("match", match, ("arrivals", "depth"))
+    m = day.messages
+    t = m["time_s"].to_numpy()
+    in_session = (t >= day.start_s) & (t < day.end_s)
+    mo = marketable_orders(m, day.start_s, day.end_s)
+    if len(mo) < 20:
+        raise ValueError(f"only {len(mo)} marketable orders in the session: too few to calibrate")
+    profile, intraday = fit_intraday_profile(mo["time_s"].to_numpy(), mo["size_shares"].to_numpy(),
+                                             day.start_s, day.end_s, bucket_s)
+    lam = limit_arrival_rates(day, max_distance, anchor, profile)
+    theta = cancellation_rates(day, max_distance, anchor)
+    seen = np.minimum(lam["buy_exposure_s"], lam["sell_exposure_s"]) / day.duration_s
+    if seen.iloc[-1] < MIN_VISIBLE_FRAC:
+        logger.warning("distances beyond %d ticks were visible less than %.0f%% of the session in this %d-level "
+                       "file (%.1f%% at %d ticks): their rates and depth rest on little data; lower max_distance "
+                       "or use a file with more levels", int(np.argmax(seen.to_numpy() < MIN_VISIBLE_FRAC)),
+                       100 * MIN_VISIBLE_FRAC, day.levels, 100 * seen.iloc[-1], max_distance)
+
+    # sizes: submissions that were counted as arrivals at 1..K
+    before = book_before(day, anchor)
+    d = before["distance_ticks"].to_numpy()
+    counted = (m["type"].to_numpy() == 1) & in_session & (d >= 1) & (d <= max_distance) & (
+        d <= before["window_ticks"].to_numpy())
+    mean_limit = float(m["size_shares"].to_numpy()[counted].mean())
+    mean_market = float(mo["size_shares"].mean())
+
+    # cancellation: pooled per-share rate over both sides and all distances
+    cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()
+    share_s = theta["buy_share_s"].sum() + theta["sell_share_s"].sum()
+    rho = float(cancelled / share_s)
+    lam_mean = np.nan_to_num(0.5 * (lam["buy_per_s"] + lam["sell_per_s"]).to_numpy())
+    if match == "arrivals":
+        depth = lam_mean * mean_limit / rho
+    else:
+        depth = np.nan_to_num(0.5 * (theta["buy_depth_shares"] + theta["sell_depth_shares"]).to_numpy())
+
+    rows = []
+    for side, sign in (("buy", 1), ("sell", -1)):
+        times = mo.loc[mo["sign"] == sign, "time_s"].to_numpy()
+        if hawkes:
+            fit = fit_hawkes(times, day.start_s, day.end_s, profile)
+        else:
+            rate = len(times) / day.duration_s
+            fit = {"mu_per_s": rate, "alpha_per_s": 0.0, "beta_per_s": 1.0, "branching_ratio": 0.0,
+                   "mean_rate_per_s": rate, "log_likelihood": math.nan}
+        rows.append({"side": side, "n_orders": len(times), **fit})
+    hk = pd.DataFrame(rows).set_index("side")
+    br = float(hk["branching_ratio"].mean())
+    beta = float(hk["beta_per_s"].mean())
+    mean_rate = float(hk["mean_rate_per_s"].mean())
+    mu = mean_rate * (1.0 - br)  # keeps the mean rate mu / (1 - alpha/beta) of the data
+
+    sigma = _mid_volatility(day, volatility_horizon_s)
+    flow = FlowConfig(depth_shares=tuple(depth), resilience_per_s=rho, mean_limit_size_shares=mean_limit,
+                      market_rate_per_s=mu, mean_market_size_shares=mean_market, hawkes_alpha_per_s=br * beta,
+                      hawkes_beta_per_s=beta if br > 0 else 1.0, size_distribution="geometric", anchor=anchor,
+                      session_s=day.duration_s, intraday=profile)
+    impact = ImpactConfig(transient_ticks_per_share=0.0, permanent_ticks_per_share=0.0,
+                          sigma_ticks_per_sqrt_s=sigma if anchor == "reference" else 0.0)
+
+    table = pd.DataFrame({
+        "lambda_buy_per_s": lam["buy_per_s"], "lambda_sell_per_s": lam["sell_per_s"],
+        "theta_buy_per_s": theta["buy_per_s"], "theta_sell_per_s": theta["sell_per_s"],
+        "depth_buy_shares": theta["buy_depth_shares"], "depth_sell_shares": theta["sell_depth_shares"],
+        "config_lambda_per_s": flow.limit_rates_per_s(), "config_depth_shares": np.asarray(flow.depth_shares),
+    })
+    hidden = m.loc[in_session & (m["type"].to_numpy() == 5), "size_shares"].sum()
+    visible = m.loc[in_session & (m["type"].to_numpy() == 4), "size_shares"].sum()
+    scalars = {
+        "resilience_per_s": rho, "mean_limit_size_shares": mean_limit, "mean_market_size_shares": mean_market,
+        "market_rate_mean_per_s": mean_rate, "market_rate_buy_per_s": float(hk.loc["buy", "mean_rate_per_s"]),
+        "market_rate_sell_per_s": float(hk.loc["sell", "mean_rate_per_s"]), "hawkes_branching_ratio": br,
+        "sigma_ticks_per_sqrt_s": sigma,
+        "hidden_volume_frac": float(hidden / (hidden + visible)) if hidden + visible else 0.0,
+        "limit_orders_per_s": float(lam_mean.sum() * 2),
+    }
+    logger.info("calibrated flow: rho=%.4g/s, K=%d, lambda total=%.3g/s, mu=%.3g/s, alpha/beta=%.3g, beta=%.3g/s",
+                rho, max_distance, 2 * lam_mean.sum(), mu, br, beta)
+    return FlowCalibration(flow, impact, table, intraday, hk, scalars)

@@ -1,0 +1,313 @@
+"""Calibrate the simulator to a LOBSTER day and compare the stylised facts of both days.
+
+    python -m experiments.stylized_facts [hydra overrides]
+
+Steps: read the day (``conf/stylized_facts.yaml``: GOOG, 2012-06-21, 10 levels); estimate
+the background flow with :func:`envs.market.calibration_data.calibrate_flow`; simulate the
+calibrated market over the same session, ``n_days`` times from ``seed``, and record it as
+LOBSTER would (:func:`envs.market.simulated_day.simulate_lobster_day`); compute the facts
+of all with :mod:`envs.market.stylized_facts`. Prints the side-by-side table (the real
+day, the simulated days' mean and range) and the facts that differ beyond the tolerance,
+beyond sampling noise and outside the simulated days' range, and writes to Hydra's run
+directory:
+
+* ``facts.csv`` / ``facts.md``: the table (real, simulated mean and range, difference, flag);
+* ``consistency.csv``: the configured parameters beside those the same estimators find in
+  the simulated day (a check of the estimators at this scale);
+* ``calibration.csv`` (per distance: real ``lambda``, ``theta``, depth, and the config's),
+  ``hawkes.csv``, ``intraday_fit.csv``, ``returns.csv``;
+* ``market.yaml``: the calibrated market, a ``conf/market`` group file (also written to
+  ``write_market_config`` if set);
+* PNGs: ``spread.png``, ``depth.png``, ``return_tails.png``, ``return_acf.png``,
+  ``sign_acf.png``, ``intraday_volume.png``, ``calibration.png`` and all panels in
+  ``stylized_facts.png``.
+
+Known structural gaps of the zero-intelligence flow (what calibration cannot fix):
+
+* **one cancellation rate**: the flow cancels every resting order at ``rho``; real
+  orders placed inside the spread are cancelled an order of magnitude faster than those
+  deep in the book (``calibration.csv``: ``theta(d)``). So the flow reproduces either
+  the arrival rates or the depth profile (``calibration.match``), not both, and the
+  spread follows from that choice;
+* **no order stacking**: orders arrive independently on every tick, so an occupied
+  level holds about one order; real orders cluster on fewer price levels, each holding
+  more shares (depth per occupied level);
+* **sizes** are geometric with the real mean, while real sizes are bimodal (round lots
+  of 100 and small odd lots);
+* **volatility clustering**: rates depend only on the time of day, not on recent
+  activity, so absolute returns are barely autocorrelated beyond the book's own
+  memory; real ones are;
+* **order splitting**: trade signs are correlated only through the Hawkes excitation of
+  each side (a short memory), while real signs have long memory from split metaorders;
+* **impact does not decay**: with the opposite-best anchor the book re-forms around its
+  own quotes, so the calibrated market has no resilience towards a fundamental price and
+  a metaorder's impact is permanent (``python -m experiments.metaorder_impact
+  market=goog_2012_06_21 total_shares=2000``: about 38 ticks left 150 s after a 2,000-share
+  buy over 60 s, and no decay); the data set has no metaorders to calibrate a decay on;
+* **hidden liquidity**: about 30% of GOOG's volume that day executed against hidden
+  orders (type 5), which the simulated book does not have; the calibration and the
+  facts use visible executions only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from omegaconf import DictConfig, OmegaConf
+from scipy.stats import norm
+
+from envs.market.calibration_data import LobsterDay, calibrate_flow
+from envs.market.simulated_day import simulate_lobster_day
+from envs.market.simulator import SimulatorConfig
+from envs.market.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
+
+logger = logging.getLogger(__name__)
+
+REAL, SIM = "real", "simulated"
+_STYLE = {REAL: {"color": "C0", "ls": "-"}, SIM: {"color": "C3", "ls": "--"}}
+
+
+def load_day(data: DictConfig) -> LobsterDay:
+    """The configured LOBSTER day."""
+    folder = Path(data.dir)
+    return LobsterDay.load(folder / data.messages, folder / data.orderbook, tick_size=float(data.tick_size),
+                           start_s=float(data.start_s), end_s=float(data.end_s))
+
+
+def _facts_kwargs(cfg: DictConfig) -> dict:
+    f = OmegaConf.to_container(cfg.facts, resolve=True)
+    f["horizons_s"] = tuple(float(h) for h in f["horizons_s"])
+    return f
+
+
+def run(cfg: DictConfig, out_dir: Path) -> dict:
+    """Calibrate, simulate, compare; write the outputs to ``out_dir``; return everything."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    day = load_day(cfg.data)
+    logger.info("calibrating on %d messages", len(day.messages))
+    cal = calibrate_flow(day, **OmegaConf.to_container(cfg.calibration, resolve=True))
+    mids = day.mid_ticks()
+    first = float(mids[np.isfinite(mids)][0])
+    first += 0.5 if first == int(first) else 0.0  # a half-integer centre: the flow's convention
+    market_dict = cal.market_config(day.tick_size, first, float(cfg.warmup_s))
+    market = SimulatorConfig.from_mapping(market_dict)
+    sim_facts = []
+    for k, seq in enumerate(np.random.SeedSequence(int(cfg.seed)).spawn(int(cfg.n_days))):
+        logger.info("simulating day %d of %d", k + 1, cfg.n_days)
+        messages, orderbook = simulate_lobster_day(market, day.duration_s, np.random.default_rng(seq),
+                                                   levels=day.levels, open_time_s=day.start_s,
+                                                   progress=bool(cfg.progress))
+        sim_day_k = LobsterDay(messages, orderbook, tick_size=day.tick_size, start_s=day.start_s, end_s=day.end_s)
+        if k == 0:
+            sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
+        sim_facts.append(summary_facts(sim_day_k, **_facts_kwargs(cfg)))
+    recal = calibrate_flow(sim_day, **OmegaConf.to_container(cfg.calibration, resolve=True))
+    consistency = consistency_table(cal, recal)
+    facts = {REAL: summary_facts(day, **_facts_kwargs(cfg)), SIM: sim_facts[0]}
+    table = compare_facts(facts[REAL]["scalars"], [f["scalars"] for f in sim_facts], FactTolerance(**cfg.tolerance),
+                          facts[REAL]["stderr"], facts[SIM]["stderr"])
+
+    table.to_csv(out_dir / "facts.csv")
+    (out_dir / "facts.md").write_text(_markdown(table))
+    cal.table.to_csv(out_dir / "calibration.csv")
+    cal.hawkes.to_csv(out_dir / "hawkes.csv")
+    consistency.to_csv(out_dir / "consistency.csv")
+    cal.intraday.to_csv(out_dir / "intraday_fit.csv", index=False)
+    pd.concat({k: v["returns"] for k, v in facts.items()}, names=["day"]).to_csv(out_dir / "returns.csv")
+    text = _market_yaml(market_dict, cfg)
+    (out_dir / "market.yaml").write_text(text)
+    if cfg.write_market_config:
+        Path(cfg.write_market_config).write_text(text)
+    plot_facts(facts, cal, out_dir, _facts_kwargs(cfg))
+    return {"day": day, "sim_day": sim_day, "calibration": cal, "market": market, "facts": facts, "table": table,
+            "consistency": consistency, "sim_facts": sim_facts}
+
+
+def consistency_table(cal, recal) -> pd.DataFrame:
+    """The configured flow beside the same estimators run on the simulated day.
+
+    The simulated day is generated by exactly the configured model, so the estimators
+    should give its parameters back (up to sampling noise): a check of the estimators at
+    the real day's scale, visible window included.
+    """
+    f, g = cal.flow, recal.flow
+    lam_sim = float(np.nansum(recal.table["lambda_buy_per_s"] + recal.table["lambda_sell_per_s"]))
+    rows = {
+        "resilience_per_s (rho)": (f.resilience_per_s, recal.scalars["resilience_per_s"]),
+        "limit orders/s (both sides)": (2 * f.limit_rates_per_s().sum(), lam_sim),
+        "mean limit size (shares)": (f.mean_limit_size_shares, g.mean_limit_size_shares),
+        "market orders/s per side (mean)": (f.expected_volume_per_s() / 2 / f.mean_market_size_shares,
+                                            recal.scalars["market_rate_mean_per_s"]),
+        "hawkes branching ratio": (f.hawkes_alpha_per_s / f.hawkes_beta_per_s, recal.scalars["hawkes_branching_ratio"]),
+        "hawkes beta (1/s)": (f.hawkes_beta_per_s, g.hawkes_beta_per_s),
+        "mean market size (shares)": (f.mean_market_size_shares, g.mean_market_size_shares),
+        "intraday open_boost": (f.intraday.open_boost, g.intraday.open_boost),
+        "intraday close_boost": (f.intraday.close_boost, g.intraday.close_boost),
+    }
+    out = pd.DataFrame(rows, index=["configured", "re-estimated on simulated day"]).T
+    out["ratio"] = out.iloc[:, 1] / out.iloc[:, 0]
+    return out
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    lines = ["| fact | real | simulated (mean) | simulated range | difference | tolerance | 2 s.e. | differs |",
+             "|---|---:|---:|---:|---:|---:|---:|:-:|"]
+    for name, r in table.iterrows():
+        diff = f"{100 * r['difference']:+.0f}%" if r["kind"] == "relative" else f"{r['difference']:+.3f}"
+        tol = f"{100 * r['tolerance']:.0f}%" if r["kind"] == "relative" else f"{r['tolerance']:.2f}"
+        noise = f"{r['noise']:.3g}" if r["noise"] else ""
+        label = name.replace("|", "\\|")  # a markdown cell must escape pipes
+        lines.append(f"| {label} | {r['real']:.4g} | {r['simulated']:.4g} | {r['sim_min']:.4g} to {r['sim_max']:.4g} | "
+                     f"{diff} | {tol} | {noise} | {'**yes**' if r['differs'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def differences(table: pd.DataFrame) -> list[str]:
+    """One sentence per fact that differs beyond its tolerance."""
+    out = []
+    for name, r in table[table["differs"]].iterrows():
+        how = (f"{100 * r['difference']:+.0f}%" if r["kind"] == "relative" else f"{r['difference']:+.3f}")
+        noise = f", beyond 2 s.e. = {r['noise']:.3g}" if r["noise"] else ""
+        out.append(f"{name}: real {r['real']:.4g}, simulated {r['simulated']:.4g} (days {r['sim_min']:.4g} to "
+                   f"{r['sim_max']:.4g}; {how}; "
+                   f"tolerance {r['tolerance']:g} {r['kind']}{noise})")
+    return out
+
+
+def _market_yaml(market: dict, cfg: DictConfig) -> str:
+    src = f"{cfg.data.messages}"
+    head = (f"# Calibrated by: python -m experiments.stylized_facts (calibration: "
+            f"{OmegaConf.to_container(cfg.calibration, resolve=True)})\n"
+            f"# from the LOBSTER file {src}. Fields of envs.market.simulator.SimulatorConfig\n"
+            "# (ticks, shares, seconds); the estimates and their mapping: envs/market/calibration_data.py.\n")
+    return head + yaml.safe_dump(market, sort_keys=False, default_flow_style=None, width=100)
+
+
+# --- plots ------------------------------------------------------------------------------------
+
+
+def _spread(ax, facts):
+    for k, f in facts.items():
+        s = f["spread"]
+        ax.step(s.index, s.to_numpy(), where="mid", label=k, **_STYLE[k])
+    hi = max(float(np.quantile(f["grid"].spread_ticks[np.isfinite(f["grid"].spread_ticks)], 0.995))
+             for f in facts.values())
+    ax.set(xlabel="spread (ticks)", ylabel="share of time", title="spread distribution", xlim=(0, hi))
+
+
+def _depth(ax, facts):
+    for k, f in facts.items():
+        d = f["depth"]
+        ax.plot(d.index, d["mean_shares"], marker="o", label=k, **_STYLE[k])
+    ax.set(xlabel="occupied level", ylabel="mean depth (shares, mean of sides)", title="depth profile", ylim=(0, None))
+
+
+def _tails(ax, facts, fk):
+    step = fk["step_s"]
+    for k, f in facts.items():
+        for h, marker in zip(fk["horizons_s"], "os^v"):
+            r = log_returns(f["grid"].mid_ticks, int(round(h / step)))
+            if len(r) < 2 or np.std(r) == 0:
+                continue
+            r = np.abs(r[r != 0]) / np.std(r)
+            x = np.sort(r)
+            ax.loglog(x, 1.0 - np.arange(len(x)) / len(x), marker=marker, ms=2, lw=0.8,
+                      label=f"{k} {h:g}s", **_STYLE[k])
+    z = np.linspace(0.1, 12, 200)
+    ax.loglog(z, 2 * norm.sf(z), color="k", lw=0.8, label="Gaussian")
+    ax.set(xlabel="|return| / std (non-zero returns)", ylabel="P(|r| > x)", title="return tails", ylim=(1e-5, 1.2))
+
+
+def _acf(ax, facts, key, title, n_key):
+    for k, f in facts.items():
+        a = f[key]
+        ax.plot(np.arange(1, len(a) + 1), a, marker=".", label=k, **_STYLE[k])
+        band = 2 / np.sqrt(f[n_key])
+        ax.axhspan(-band, band, color=_STYLE[k]["color"], alpha=0.1)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="lag", ylabel="autocorrelation (band: 2 / sqrt(n))", title=title)
+
+
+def _volume(ax, facts):
+    for k, f in facts.items():
+        v = f["volume"]
+        edges = np.append(v.index.to_numpy(), 2 * v.index[-1] - v.index[-2]) / 3600.0
+        ax.stairs(v.to_numpy(), edges, label=k, **_STYLE[k])
+    ax.set(xlabel="hour of day (ET, from LOBSTER's clock)", ylabel="share of visible volume", title="intraday volume")
+
+
+def _calibration(ax, cal):
+    t = cal.table
+    ax.plot(t.index, 0.5 * (t["lambda_buy_per_s"] + t["lambda_sell_per_s"]), label="real lambda(d)", color="C0")
+    ax.plot(t.index, t["config_lambda_per_s"], label="config lambda_d", color="C3", ls="--")
+    ax.set(xlabel="distance from anchor (ticks)", ylabel="limit orders/s per side", title="calibration: arrivals and cancellations by distance")
+    ax2 = ax.twinx()
+    ax2.semilogy(t.index, 0.5 * (t["theta_buy_per_s"] + t["theta_sell_per_s"]), color="C2", lw=0.8,
+                 label="real theta(d)")
+    ax2.axhline(cal.flow.resilience_per_s, color="C2", ls=":", label="config rho")
+    ax2.set_ylabel("cancellation rate (1/s per share)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7)
+
+
+def plot_facts(facts: dict, cal, out_dir: Path, fk: dict) -> None:
+    """One PNG per fact and all of them in ``stylized_facts.png``."""
+    panels = {
+        "spread": lambda ax: _spread(ax, facts),
+        "depth": lambda ax: _depth(ax, facts),
+        "return_tails": lambda ax: _tails(ax, facts, fk),
+        "return_acf": lambda ax: (_acf(ax, facts, "acf_returns", f"ACF of {fk['acf_horizon_s']:g}s returns",
+                                       "n_returns_acf")),
+        "abs_return_acf": lambda ax: (_acf(ax, facts, "acf_abs_returns",
+                                           f"ACF of |{fk['acf_horizon_s']:g}s returns|", "n_returns_acf")),
+        "sign_acf": lambda ax: _acf(ax, facts, "acf_signs", "trade-sign ACF (marketable orders)", "n_signs"),
+        "intraday_volume": lambda ax: _volume(ax, facts),
+        "calibration": lambda ax: _calibration(ax, cal),
+    }
+    big = Figure(figsize=(20, 9), constrained_layout=True)
+    axes = big.subplots(2, 4).ravel()
+    for (name, draw), ax_big in zip(panels.items(), axes):
+        fig = Figure(figsize=(6, 4), constrained_layout=True)
+        ax = fig.subplots()
+        for a in (ax, ax_big):
+            draw(a)
+            if name != "calibration":
+                a.legend(fontsize=7)
+        fig.savefig(out_dir / f"{name}.png", dpi=110)
+    big.savefig(out_dir / "stylized_facts.png", dpi=90)
+
+
+@hydra.main(version_base=None, config_path="../conf", config_name="stylized_facts")
+def main(cfg: DictConfig) -> None:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    res = run(cfg, out_dir)
+    cal, table = res["calibration"], res["table"]
+    print(f"\ncalibrated flow ({cfg.calibration.anchor} anchor, match={cfg.calibration.match}):")
+    for k, v in cal.scalars.items():
+        print(f"  {k:28s} {v:.5g}")
+    print(f"  hawkes per side:\n{cal.hawkes.round(4).to_string()}")
+    print("\nconsistency: the estimators on the simulated day give back the configured flow:\n")
+    print(res["consistency"].to_string(float_format=lambda x: f"{x:10.4g}"))
+    print(f"\nstylised facts, {cfg.data.messages} vs {cfg.n_days} simulated days of the calibrated market "
+          f"(seed {cfg.seed}; simulated = their mean, plots: the first):\n")
+    print(table.to_string(float_format=lambda x: f"{x:10.4g}"))
+    diffs = differences(table)
+    print(f"\n{len(diffs)} of {len(table)} facts differ (beyond tolerance, beyond 2 s.e. where known, real value "
+          f"outside the simulated days' range):")
+    for line in diffs:
+        print(f"  - {line}")
+    print(f"\ntables, market config and plots: {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

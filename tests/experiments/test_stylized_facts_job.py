@@ -1,0 +1,68 @@
+"""The calibration report runs from its Hydra config; the calibrated market builds the LOB env."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+
+from envs.market.simulator import SimulatorConfig
+from experiments.builders import build_env_factory
+from experiments.stylized_facts import differences, run
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+DATA = Path(os.environ.get("EXECGYM_LOBSTER_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"))
+needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"),
+                                reason=f"LOBSTER sample not found at {DATA} (set EXECGYM_LOBSTER_DIR)")
+
+
+def compose_cfg(config_name, *overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        return compose(config_name=config_name, overrides=list(overrides))
+
+
+@needs_data
+def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
+    cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
+                      "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100", "n_days=2",
+                      "progress=false", f"write_market_config={tmp_path / 'copy.yaml'}")
+    res = run(cfg, tmp_path)
+    table = pd.read_csv(tmp_path / "facts.csv", index_col="fact")
+    assert {"spread mean (ticks)", "depth level 1 (shares)", "return excess kurtosis 1s", "trade-sign ACF lag 1",
+            "volume share first 10 min"} <= set(table.index)
+    assert table["real"].notna().all() and table["simulated"].notna().all()
+    assert (table["differs"] == res["table"]["differs"]).all()
+    assert len(differences(res["table"])) == int(res["table"]["differs"].sum())
+    # the real column is the real day's: 30 minutes of GOOG from the open
+    assert table.loc["visible volume (shares)", "real"] == res["day"].messages.query(
+        "type == 4 and time_s < 36000")["size_shares"].sum()
+    market = SimulatorConfig.from_mapping(yaml.safe_load((tmp_path / "market.yaml").read_text()))
+    assert market.flow.anchor == "opposite_best" and len(market.flow.depth_shares) == 60
+    assert 57_000 < market.initial_mid_ticks < 59_000  # GOOG near $580 in one-cent ticks
+    assert (tmp_path / "copy.yaml").read_text() == (tmp_path / "market.yaml").read_text()
+    for name in ["spread", "depth", "return_tails", "return_acf", "abs_return_acf", "sign_acf", "intraday_volume",
+                 "calibration", "stylized_facts"]:
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_calibrated_goog_market_builds_the_lob_env_through_its_env_group():
+    cfg = compose_cfg("compare_lob", "env=lob_goog_2012_06_21")
+    make_env, config = build_env_factory(cfg.env)
+    assert config.market.flow.anchor == "opposite_best" and config.total_shares == 2000
+    assert config.market.impact.sigma_ticks_per_sqrt_s == 0.0  # the calibrated market's, not the env default
+    env = make_env()
+    obs, _ = env.reset(seed=0)
+    obs2, reward, _, _, info = env.step(np.array([0.1], dtype=np.float32))
+    assert np.isfinite(obs2).all() and np.isfinite(reward)
+    assert 570.0 < info["mid"] < 590.0  # GOOG near $580
+
+
+def test_any_lob_env_group_takes_the_calibrated_market():
+    cfg = compose_cfg("compare_lob", "env=lob_execution_discrete", "+market@env.params.market=goog_2012_06_21")
+    _, config = build_env_factory(cfg.env)
+    assert config.action == "participation" and config.market.flow.anchor == "opposite_best"

@@ -1,0 +1,48 @@
+"""A simulated day recorded in LOBSTER's format reproduces the simulator's book."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.market.flow import FlowConfig
+from envs.market.lobster import read_messages
+from envs.market.simulated_day import DUMMY_ASK, price_units_per_tick, simulate_lobster_day
+from envs.market.simulator import MarketSimulator, SimulatorConfig
+
+CFG = SimulatorConfig(flow=FlowConfig(anchor="opposite_best"), warmup_s=50.0)
+
+
+def test_last_order_book_row_is_the_simulators_book():
+    messages, orderbook = simulate_lobster_day(CFG, 150.0, np.random.default_rng(1), levels=5, open_time_s=34_200.0)
+    sim = MarketSimulator(CFG, np.random.default_rng(1))
+    sim.advance(60.0), sim.advance(60.0), sim.advance(30.0)  # the same chunks as simulate_lobster_day
+    bid_p, bid_s, ask_p, ask_s = sim.book.depth(5)
+    last = orderbook[-1]
+    np.testing.assert_array_equal(last[0::4], np.where(ask_s > 0, ask_p * 100, DUMMY_ASK))
+    np.testing.assert_array_equal(last[1::4], ask_s)
+    np.testing.assert_array_equal(last[2::4], bid_p * 100)
+    np.testing.assert_array_equal(last[3::4], bid_s)
+    assert messages["time_s"].between(34_200.0, 34_350.0).all()
+    assert set(messages["type"]) <= {1, 2, 3, 4} and {1, 3, 4} <= set(messages["type"])
+    assert (orderbook[:, 0] > orderbook[:, 2]).all()  # never crossed
+
+
+def test_same_seed_same_day_and_the_messages_read_back(tmp_path):
+    a, ob_a = simulate_lobster_day(CFG, 60.0, np.random.default_rng(4))
+    b, ob_b = simulate_lobster_day(CFG, 60.0, np.random.default_rng(4))
+    c, _ = simulate_lobster_day(CFG, 60.0, np.random.default_rng(5))
+    assert a.equals(b) and np.array_equal(ob_a, ob_b) and not a.equals(c)
+    path = tmp_path / "m.csv"
+    a.to_csv(path, header=False, index=False)
+    back = read_messages(path)
+    np.testing.assert_array_equal(back["price"], a["price"])
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="tick_size"):
+        price_units_per_tick(0.00001)
+    with pytest.raises(ValueError, match="duration_s"):
+        simulate_lobster_day(CFG, 0.0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="levels"):
+        simulate_lobster_day(CFG, 10.0, np.random.default_rng(0), levels=0)
