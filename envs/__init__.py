@@ -10,7 +10,8 @@ namespace, so that ``gymnasium.make`` finds them::
     vec = gym.make_vec("execgym/AlmgrenChriss-v0", num_envs=1024, vectorization_mode="vector_entry_point")
 
 Keyword arguments are fields of the environment's config dataclass
-(:class:`envs.almgren_chriss.AlmgrenChrissConfig`, :class:`envs.lob_execution.LOBExecutionConfig`).
+(:class:`envs.almgren_chriss.AlmgrenChrissConfig`, :class:`envs.lob_execution.LOBExecutionConfig`,
+:class:`envs.routing.RoutingConfig`).
 In worker processes that have not imported ``envs`` (SB3's ``SubprocVecEnv`` starts them
 with forkserver), use gymnasium's module prefix: ``gym.make("envs:execgym/LOBExecution-v0")``.
 
@@ -24,6 +25,8 @@ id                                   what
                                      the remaining shares
 ``execgym/LOBExecutionDiscrete-v0``  the same, discrete participation rates
 ``execgym/LOBExecutionPlacement-v0`` the same, limit orders: size and price offset
+``execgym/SmartOrderRouting-v0``     several venues (fees, latencies, ticks): split
+                                     each child order of a fixed schedule
 ===================================  ==============================================
 """
 
@@ -43,6 +46,7 @@ ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
     "execgym/LOBExecution-v0": (*_LOB, {}),
     "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
     "execgym/LOBExecutionPlacement-v0": (_LOB[0], None, {"action": "placement"}),
+    "execgym/SmartOrderRouting-v0": ("envs.routing:SmartOrderRoutingEnv", None, {}),
 }
 
 for _env_id, (_entry, _vector_entry, _kwargs) in ENV_IDS.items():
