@@ -47,6 +47,10 @@ class RoutingConfig:
         touch plus (buy) or minus (sell) this many bps of the arrival mid.
     :param unfilled_penalty_bps: shares still unfilled after the last child are charged
         this many bps of the arrival mid each (an urgent clean-up elsewhere).
+    :param reward: ``"arrival"``: minus the all-in shortfall against the arrival mid;
+        ``"decision_mid"``: minus the routing cost, each child measured against the NBBO
+        mid when it was routed (the market's drift, which no split changes, left out: a
+        less noisy signal for learning). See :class:`SmartOrderRoutingEnv`.
     :param market: the venues (a mapping is converted).
     """
 
@@ -57,6 +61,7 @@ class RoutingConfig:
     n_levels: int = 3
     limit_slippage_bps: float = 5.0
     unfilled_penalty_bps: float = 25.0
+    reward: str = "arrival"
     market: VenueMarketConfig = field(default_factory=VenueMarketConfig)
 
     def __post_init__(self) -> None:
@@ -66,6 +71,7 @@ class RoutingConfig:
         check_int("n_levels", self.n_levels, minimum=1)
         check_nonnegative("limit_slippage_bps", self.limit_slippage_bps)
         check_nonnegative("unfilled_penalty_bps", self.unfilled_penalty_bps)
+        check_choice("reward", self.reward, ("arrival", "decision_mid"))
         if isinstance(self.market, Mapping):
             object.__setattr__(self, "market", VenueMarketConfig.from_mapping(self.market))
         if not isinstance(self.market, VenueMarketConfig):
@@ -181,21 +187,27 @@ class SmartOrderRoutingEnv(gym.Env):
 
     (``b = 2L + 2`` features per venue; :func:`decode_routing_observation` reads them.)
 
-    Reward: minus the step's all-in shortfall against the arrival NBBO mid, in bps of
-    arrival notional: ``(side * (fill value - filled * arrival) + taker fees) / (X *
-    arrival) * 1e4``; after the last child, shares still unfilled cost
-    ``unfilled_penalty_bps`` each. The rewards of an episode sum to minus its all-in
-    shortfall (latency slippage included, since fills happen on the moved books).
+    Reward (``reward="arrival"``, the default): minus the step's all-in shortfall against
+    the arrival NBBO mid, in bps of arrival notional: ``(side * (fill value - filled *
+    arrival) + taker fees) / (X * arrival) * 1e4``; after the last child, shares still
+    unfilled cost ``unfilled_penalty_bps`` each. The rewards of an episode sum to minus its
+    all-in shortfall (latency slippage included, since fills happen on the moved books).
+    With ``reward="decision_mid"`` each child is measured against the NBBO mid at its
+    decision instead of the arrival mid; the rewards then sum to minus the routing cost
+    (``info["execution"]["routing_cost_bps"]``), which is the shortfall less
+    ``side * (decision mid - arrival) * filled`` summed over children. The market's drift is
+    the same whatever the split (the agent's impact reaches every venue alike), so this is
+    the same objective for a router with much less noise.
 
     Episode end: terminated when the order is complete or after the last child; no
     truncation.
 
     ``info`` every step: ``routed_shares``, ``filled_shares``, ``value_usd`` (fill price x
     size), ``fees_usd``, ``latency_slippage_usd`` (per venue, lists), ``child_shares``,
-    ``holdings``, ``cum_shortfall_bps``; at the end ``info["execution"]``: the
+    ``holdings``, ``decision_mid_usd``, ``cum_shortfall_bps``; at the end ``info["execution"]``: the
     keys of :func:`envs.lob_execution.execution_summary` (shortfall incl. fees and the
-    penalty) plus ``fees_usd``, ``fees_bps``, ``latency_slippage_bps`` and ``fill_rate``
-    (shares filled by routed slices / ``total_shares``).
+    penalty) plus ``fees_usd``, ``fees_bps``, ``latency_slippage_bps``, ``routing_cost_bps``
+    and ``fill_rate`` (shares filled by routed slices / ``total_shares``).
     """
 
     metadata = {"render_modes": []}
@@ -242,7 +254,8 @@ class SmartOrderRoutingEnv(gym.Env):
         self._step = 0
         self._holdings = int(cfg.total_shares)
         self._last_volume_ratio = 1.0
-        self._acc = dict.fromkeys(("cost", "executed", "value", "market_volume", "market_value", "fees", "latency"), 0.0)
+        self._acc = dict.fromkeys(("cost", "routing_cost", "executed", "value", "market_volume", "market_value", "fees",
+                                   "latency"), 0.0)
         self._unfilled = 0
         return self._observation(), {}
 
@@ -292,10 +305,12 @@ class SmartOrderRoutingEnv(gym.Env):
         far = ask if self.sign > 0 else bid
         if not math.isfinite(far):
             far = self._arrival
+        decision_mid = 0.5 * (bid + ask) if math.isfinite(bid + ask) else self._arrival
         limit = far + self.sign * cfg.limit_slippage_bps / BPS * self._arrival
         r = m.route(cfg.side, sizes, limit, cfg.decision_interval_s)
         executed, value, fees = float(r.filled_shares.sum()), float(r.value_usd.sum()), float(r.fees_usd.sum())
         cost = self.sign * (value - executed * self._arrival) + fees
+        routing_cost = self.sign * (value - executed * decision_mid) + fees
         self._holdings -= int(executed)
         self._step += 1
         acc = self._acc
@@ -306,21 +321,26 @@ class SmartOrderRoutingEnv(gym.Env):
         terminated = self._holdings <= 0 or self._step == cfg.n_steps
         if terminated and self._holdings > 0:
             self._unfilled = self._holdings
-            cost += self._unfilled * self._arrival * cfg.unfilled_penalty_bps / BPS
+            penalty = self._unfilled * self._arrival * cfg.unfilled_penalty_bps / BPS
+            cost += penalty
+            routing_cost += penalty
         acc["cost"] += cost
+        acc["routing_cost"] += routing_cost
         notional = cfg.total_shares * self._arrival
         volume = float(r.market_volume_shares.sum())
         expected = self._expected[self._step - 1]
         self._last_volume_ratio = volume / expected if expected > 0 else 1.0
         info: dict[str, Any] = {
             "step": self._step - 1, "child_shares": child, "holdings": float(self._holdings),
+            "decision_mid_usd": decision_mid,
             "routed_shares": sizes.tolist(), "filled_shares": r.filled_shares.tolist(), "value_usd": r.value_usd.tolist(),
             "fees_usd": r.fees_usd.tolist(), "latency_slippage_usd": r.latency_slippage_usd.tolist(),
             "cum_shortfall_bps": acc["cost"] / notional * BPS,
         }
         if terminated:
             info["execution"] = self._summary()
-        return self._observation(), float(-cost / notional * BPS), terminated, False, info
+        reward = -(cost if cfg.reward == "arrival" else routing_cost) / notional * BPS
+        return self._observation(), float(reward), terminated, False, info
 
     def _summary(self) -> dict[str, float]:
         cfg, acc = self.config, self._acc
@@ -332,5 +352,6 @@ class SmartOrderRoutingEnv(gym.Env):
         out = {key: float(value) for key, value in summary.items()}
         out |= {"fees_usd": acc["fees"], "fees_bps": acc["fees"] / notional * BPS,
                 "latency_slippage_bps": acc["latency"] / notional * BPS,
+                "routing_cost_bps": acc["routing_cost"] / notional * BPS,
                 "fill_rate": acc["executed"] / cfg.total_shares}
         return out

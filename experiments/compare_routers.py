@@ -8,7 +8,11 @@ evaluation curve logged to TensorBoard beside the routers' levels, under the tag
 ``n_episodes`` seeded episodes (common random numbers). The table gives the all-in
 shortfall (bps of arrival notional: price vs the arrival NBBO mid, taker fees, latency
 slippage, unfilled penalty) with its 95% CI and std, the paired difference to
-``reference`` with its 95% CI, the fees, the latency slippage and the fill rate.
+``reference`` with its 95% CI, the routing cost (each child against the NBBO mid at its
+decision: the part a router controls), the fees, the latency slippage and the fill rate.
+PPO trains on the routing-cost reward (``ppo.reward``; less noisy, same optimum, see
+:class:`envs.routing.SmartOrderRoutingEnv`); all policies are evaluated on the all-in
+shortfall.
 
 Hydra's run directory gets, per side, ``episodes.csv``, ``summary.csv``, ``summary.md``
 and the agent's final model; ``tensorboard/<side>/`` holds the learning curve, the
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -39,7 +44,7 @@ from experiments.train import seed_everything
 logger = logging.getLogger(__name__)
 
 #: the routing environment's own episode metrics, recorded beside evaluation.METRICS
-ROUTING_METRICS = ("fees_bps", "fees_usd", "latency_slippage_bps", "fill_rate")
+ROUTING_METRICS = ("fees_bps", "fees_usd", "latency_slippage_bps", "routing_cost_bps", "fill_rate")
 
 
 def paired_difference(episodes: pd.DataFrame, reference: str, confidence: float = 0.95) -> pd.DataFrame:
@@ -62,6 +67,7 @@ def routing_table(episodes: pd.DataFrame, summary: pd.DataFrame, reference: str)
         "all-in shortfall bps (mean ± 95% CI)": [f"{m:.2f} ± {h:.2f}" for m, h in zip(summary["shortfall_bps_mean"], ci)],
         "std bps": summary["shortfall_bps_std"].round(2),
         f"vs {reference} bps (paired, ± 95% CI)": [f"{m:+.3f} ± {h:.3f}" for m, h in zip(diff["mean"], diff["half"])],
+        "routing cost bps": summary["routing_cost_bps_mean"].round(3),
         "fees bps": summary["fees_bps_mean"].round(3),
         "fees USD": summary["fees_usd_mean"].round(2),
         "latency slippage bps": summary["latency_slippage_bps_mean"].round(3),
@@ -71,10 +77,12 @@ def routing_table(episodes: pd.DataFrame, summary: pd.DataFrame, reference: str)
 
 
 def _train_agent(cfg: DictConfig, env_config, make_env, routers, tb_dir: Path, out_dir: Path):
-    """PPO (or the configured agent) trained in the routing env, with periodic evaluation logged."""
+    """PPO (or the configured agent) trained in the routing env with ``cfg.ppo.reward``, with
+    periodic evaluation (on the evaluation env) logged."""
     agent_cfg = OmegaConf.to_container(cfg.agent, resolve=True)
     name = agent_cfg.pop("name", agent_cfg["kind"])
-    agent = build_agent(agent_cfg, cfg.env.id, env_config, int(cfg.seed), int(cfg.ppo.n_envs),
+    train_config = replace(env_config, reward=str(cfg.ppo.reward))
+    agent = build_agent(agent_cfg, cfg.env.id, train_config, int(cfg.seed), int(cfg.ppo.n_envs),
                         tensorboard_dir=str(tb_dir / "sb3"))
     evaluator = PeriodicEvaluator(make_env, routers, tb_dir, int(cfg.eval.every_steps), int(cfg.eval.n_episodes),
                                   int(cfg.eval.seed))

@@ -130,3 +130,21 @@ def test_bad_actions_and_configs_raise_naming_the_problem():
     with pytest.raises(ValueError, match="routing"):
         from envs.contract import action_to_shares
         action_to_shares(env.unwrapped.task, np.ones((1, 3)), np.ones(1), np.zeros(1, dtype=int))
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_decision_mid_rewards_sum_to_the_routing_cost_the_shortfall_less_the_drift(side):
+    weights = lambda obs: np.array([0.3, 0.3, 0.4], np.float32)  # noqa: E731
+    by_arrival = run(make(side=side), 8, weights)
+    by_decision = run(make(side=side, reward="decision_mid"), 8, weights)
+    ex, ex2 = by_arrival[-1][2]["execution"], by_decision[-1][2]["execution"]
+    np.testing.assert_equal(ex, ex2)  # the reward changes nothing else: same episode, same summary (NaN = NaN)
+    sign = 1 if side == "buy" else -1
+    drift_usd = sum(sign * (info["decision_mid_usd"] - ex["arrival_price"]) * sum(info["filled_shares"])
+                    for _, _, info in by_decision[1:])
+    notional = 6000 * ex["arrival_price"]
+    assert ex["routing_cost_bps"] == pytest.approx(ex["shortfall_bps"] - drift_usd / notional * 1e4, abs=1e-9)
+    assert sum(r for _, r, _ in by_decision[1:]) == pytest.approx(-ex["routing_cost_bps"], rel=1e-9)
+    assert abs(drift_usd) > 0  # the mid did move
+    with pytest.raises(ValueError, match="reward"):
+        RoutingConfig(reward="vwap")
