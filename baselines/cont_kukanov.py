@@ -42,7 +42,8 @@ from envs.market.validation import check_choice, check_int, check_nonnegative
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PlacementResult", "marketable_cost", "marketable_split", "optimal_placement", "placement_cost"]
+__all__ = ["PlacementResult", "marketable_cost", "marketable_split", "optimal_placement", "placement_cost",
+           "single_venue_placement"]
 
 
 def _check_placement(S, queues, outflows, rebates):
@@ -154,6 +155,32 @@ def optimal_placement(S: int, queues, outflows, half_spread: float, taker_fee: f
         M, L = float(round(M)), np.round(L)
     cost = float(placement_cost(M, L, S, Q, xi, half_spread, taker_fee, r, lambda_under, lambda_over).mean())
     return PlacementResult(M, L, cost)
+
+
+def single_venue_placement(S: int, queue: float, outflows, half_spread: float, taker_fee: float, rebate: float,
+                           lambda_under: float) -> PlacementResult:
+    """Cont and Kukanov's closed form for one venue when overfilling is never worth it.
+
+    With ``lambda_u > h + f`` (completing with a market order beats the underfill penalty)
+    and a prohibitive overfill penalty, the optimum sends ``M = S - L`` as a market order
+    and ``L`` as a limit order where ``P(xi - Q > L) = (lambda_u - h - f) / (lambda_u + h + r)``:
+    setting the derivative of ``(h + f)(S - L) - (h + r + lambda_u) E[min(c, L)] + lambda_u L``
+    (``c = (xi - Q)_+``) to zero. Here ``F`` is the empirical distribution of ``outflows``
+    (1-D), so ``L`` is its quantile by the inverted CDF, clipped to ``[0, S]``.
+
+    :return: ``(M, [L], expected cost)``; the cost has no overfill term (there is none).
+    """
+    S = check_int("S", S, minimum=1)
+    if lambda_under <= half_spread + taker_fee:
+        raise ValueError(f"lambda_under must exceed half_spread + taker_fee = {half_spread + taker_fee!r}, "
+                         f"got {lambda_under!r}")
+    xi = np.asarray(outflows, dtype=np.float64).reshape(-1, 1)
+    c = np.maximum(xi[:, 0] - check_nonnegative("queue", queue), 0.0)
+    p = (lambda_under - half_spread - taker_fee) / (lambda_under + half_spread + rebate)
+    L = float(np.clip(np.quantile(c, 1.0 - p, method="inverted_cdf"), 0.0, S)) if p < 1.0 else 0.0
+    M = S - L
+    cost = float(placement_cost(M, [L], S, [queue], xi, half_spread, taker_fee, [rebate], lambda_under, 0.0).mean())
+    return PlacementResult(M, np.array([L]), cost)
 
 
 def _all_in(side: str, prices, sizes, fees) -> tuple[np.ndarray, np.ndarray]:

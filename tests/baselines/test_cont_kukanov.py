@@ -7,7 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from baselines.cont_kukanov import marketable_cost, marketable_split, optimal_placement, placement_cost
+from baselines.cont_kukanov import (
+    marketable_cost,
+    marketable_split,
+    optimal_placement,
+    placement_cost,
+    single_venue_placement,
+)
 
 
 def brute_force_placement(S, Q, xi, h, f, r, lu, lo):
@@ -49,6 +55,20 @@ def test_placement_known_answers_for_a_certain_outflow():
     # no venue can fill: a market order for exactly S beats the underfill penalty
     res = optimal_placement(S, Q, np.array([[1.0, 0.0]]), 0.005, 0.003, [0.002, 0.004], 0.05, 0.05)
     assert res.market == 10 and res.cost == pytest.approx(0.008 * 10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_venue_closed_form_quantile_is_optimal_when_overfill_is_prohibitive(seed):
+    rng = np.random.default_rng(seed)
+    S, Q = 40, float(rng.integers(0, 20))
+    xi = rng.poisson(35.0, size=(30, 1)).astype(float)
+    h, f, r, lu = 0.005, 0.003, float(rng.uniform(0.0, 0.003)), float(rng.uniform(0.01, 0.03))
+    closed = single_venue_placement(S, Q, xi, h, f, r, lu)
+    assert closed.market + closed.limits[0] == S
+    exact = optimal_placement(S, [Q], xi, h, f, [r], lu, lambda_over=10.0)
+    assert closed.cost == pytest.approx(exact.cost, abs=1e-12)
+    with pytest.raises(ValueError, match="lambda_under"):
+        single_venue_placement(S, Q, xi, h, f, r, lambda_under=0.008)
 
 
 def test_placement_rejects_bad_input_with_its_name():
