@@ -31,7 +31,7 @@ BPS = 1e4
 #: price offset (bps) reported for a level absent from a venue's book
 MAX_OFFSET_BPS = 100.0
 OBS_CHILD, OBS_SPREAD, OBS_MID_MOVE = N_COMMON_FEATURES, N_COMMON_FEATURES + 1, N_COMMON_FEATURES + 2
-N_GLOBAL = 7
+N_GLOBAL = OBS_MID_MOVE + 1
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ class RoutingConfig:
         this many bps of the arrival mid each (an urgent clean-up elsewhere).
     :param reward: ``"arrival"``: minus the all-in shortfall against the arrival mid;
         ``"decision_mid"``: minus the routing cost, each child measured against the NBBO
-        mid when it was routed (the market's drift, which no split changes, left out: a
-        less noisy signal for learning). See :class:`SmartOrderRoutingEnv`.
+        mid when it was routed (the market's drift left out, which the split changes only
+        through shares that fail to fill and roll over: a less noisy signal for learning). See :class:`SmartOrderRoutingEnv`.
     :param market: the venues (a mapping is converted).
     """
 
@@ -195,9 +195,10 @@ class SmartOrderRoutingEnv(gym.Env):
     With ``reward="decision_mid"`` each child is measured against the NBBO mid at its
     decision instead of the arrival mid; the rewards then sum to minus the routing cost
     (``info["execution"]["routing_cost_bps"]``), which is the shortfall less
-    ``side * (decision mid - arrival) * filled`` summed over children. The market's drift is
-    the same whatever the split (the agent's impact reaches every venue alike), so this is
-    the same objective for a router with much less noise.
+    ``side * (decision mid - arrival) * filled`` summed over children. The market's drift
+    is the same whatever the split (the agent's impact reaches every venue alike) except
+    through shares that fail to fill and roll over, so for a router this is nearly the
+    same objective with much less noise.
 
     Episode end: terminated when the order is complete or after the last child; no
     truncation.
