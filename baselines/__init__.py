@@ -14,6 +14,10 @@ name                   policy                                               modu
 Build one by name for an environment's task with :func:`make_baseline`; to add a
 baseline, subclass :class:`~baselines.schedule.SchedulePolicy`, implement
 ``shares_to_trade`` and add it to :data:`BASELINES`.
+
+The routers of ``execgym/SmartOrderRouting-v0`` (best price, liquidity-proportional,
+score-based and Cont-Kukanov; :mod:`.routing`) split child orders across venues instead
+of scheduling them: build them with :func:`make_router` from :data:`ROUTERS`.
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ from typing import Any, Callable
 from baselines.almgren_chriss import AlmgrenChrissPolicy
 from baselines.pov import POVPolicy
 from baselines.robust import RobustExecutionPolicy
+from baselines.routing import ROUTERS, make_router
 from baselines.schedule import SchedulePolicy
 from baselines.stochastic_control import CJPParams, StochasticControlPolicy
 from baselines.twap import TWAPPolicy
 from baselines.vwap import VWAPPolicy
 from envs.contract import ExecutionTask
 
-__all__ = ["BASELINES", "AlmgrenChrissPolicy", "POVPolicy", "RobustExecutionPolicy", "SchedulePolicy",
-           "StochasticControlPolicy", "TWAPPolicy", "VWAPPolicy", "make_baseline"]
+__all__ = ["BASELINES", "ROUTERS", "AlmgrenChrissPolicy", "POVPolicy", "RobustExecutionPolicy", "SchedulePolicy",
+           "StochasticControlPolicy", "TWAPPolicy", "VWAPPolicy", "make_baseline", "make_router"]
 
 
 def _almgren_chriss(task: ExecutionTask, risk_aversion: float | None = None, **model: Any) -> AlmgrenChrissPolicy:

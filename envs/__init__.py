@@ -10,7 +10,8 @@ namespace, so that ``gymnasium.make`` finds them::
     vec = gym.make_vec("execgym/AlmgrenChriss-v0", num_envs=1024, vectorization_mode="vector_entry_point")
 
 Keyword arguments are fields of the environment's config dataclass
-(:class:`envs.almgren_chriss.AlmgrenChrissConfig`, :class:`envs.lob_execution.LOBExecutionConfig`).
+(:class:`envs.almgren_chriss.AlmgrenChrissConfig`, :class:`envs.lob_execution.LOBExecutionConfig`,
+:class:`envs.routing.RoutingConfig`).
 In worker processes that have not imported ``envs`` (SB3's ``SubprocVecEnv`` starts them
 with forkserver), use gymnasium's module prefix: ``gym.make("envs:execgym/LOBExecution-v0")``.
 
@@ -27,6 +28,8 @@ id                                   what
 ``execgym/LOBReplay-v0``             a recorded LOBSTER day replayed through the book,
                                      same contract as LOBExecution-v0 (``action=``
                                      any of its three action kinds)
+``execgym/SmartOrderRouting-v0``     several venues (fees, latencies, ticks): split
+                                     each child order of a fixed schedule
 ===================================  ==============================================
 """
 
@@ -47,6 +50,7 @@ ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
     "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
     "execgym/LOBExecutionPlacement-v0": (_LOB[0], None, {"action": "placement"}),
     "execgym/LOBReplay-v0": ("envs.lob_replay:LOBReplayEnv", None, {}),
+    "execgym/SmartOrderRouting-v0": ("envs.routing:SmartOrderRoutingEnv", None, {}),
 }
 
 for _env_id, (_entry, _vector_entry, _kwargs) in ENV_IDS.items():

@@ -26,7 +26,10 @@ Actions come in two kinds (``ExecutionTask.action_kind``):
   the remaining shares);
 * ``"placement"``: ``Box([0, -K], [1, K], (2,), float32)``: a limit order for a fraction
   ``a[0]`` of the remaining shares at ``round(a[1])`` ticks behind the own-side touch
-  (negative: through it, so that ``-K`` crosses the spread by up to ``K - spread`` ticks).
+  (negative: through it, so that ``-K`` crosses the spread by up to ``K - spread`` ticks);
+* ``"routing"``: the schedule of child orders is fixed and the action splits each child
+  across venues (``execgym/SmartOrderRouting-v0``, :mod:`envs.routing`); the share
+  conversions below do not apply.
 
 :func:`action_to_shares` and :func:`shares_to_action` convert between the two views,
 so environments and policies agree on them by construction.
@@ -70,7 +73,7 @@ OBS_NEXT_VOLUME_RATIO = 3
 N_COMMON_FEATURES = 4
 
 SIDES = ("buy", "sell")
-ACTION_KINDS = ("fraction", "participation", "placement")
+ACTION_KINDS = ("fraction", "participation", "placement", "routing")
 
 
 @runtime_checkable
@@ -203,6 +206,12 @@ def decode_observation(
     return step, remaining, ratio
 
 
+def _check_not_routing(task: ExecutionTask) -> None:
+    if task.action_kind == "routing":
+        raise ValueError("a routing task's actions split child orders across venues; they do not convert to "
+                         "shares of the parent order (use baselines.routing for routing policies)")
+
+
 def action_to_shares(
     task: ExecutionTask, action: np.ndarray, remaining: np.ndarray, step: np.ndarray
 ) -> np.ndarray:
@@ -214,6 +223,7 @@ def action_to_shares(
     :param remaining: shares left, shape ``(M,)``.
     :param step: 0-based decision step, shape ``(M,)``.
     """
+    _check_not_routing(task)
     if task.action_kind == "fraction":
         return np.asarray(action, dtype=np.float64).reshape(-1) * remaining
     if task.action_kind == "placement":
@@ -232,6 +242,7 @@ def shares_to_action(
     marketable order), shape ``(M, 2)``. For ``"participation"`` it is the index whose
     traded shares are nearest, shape ``(M,)``.
     """
+    _check_not_routing(task)
     shares = np.asarray(shares, dtype=np.float64)
     remaining = np.asarray(remaining, dtype=np.float64)
     if task.action_kind in ("fraction", "placement"):

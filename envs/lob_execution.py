@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
 import gymnasium as gym
@@ -25,9 +25,10 @@ from envs.market.flow import ImpactConfig
 from envs.market.simulator import MarketSimulator, SimulatorConfig
 from envs.market.validation import (
     check_choice,
+    check_decision_grid,
     check_int,
     check_nonnegative,
-    check_positive,
+    config_from_kwargs,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,14 +95,7 @@ class LOBContractConfig:
     def __post_init__(self) -> None:
         check_choice("side", self.side, ("buy", "sell"))
         check_int("total_shares", self.total_shares, minimum=1)
-        check_positive("horizon_s", self.horizon_s)
-        check_positive("decision_interval_s", self.decision_interval_s)
-        n = self.horizon_s / self.decision_interval_s
-        if abs(n - round(n)) > 1e-9 or round(n) < 1:
-            raise ValueError(
-                f"horizon_s={self.horizon_s!r} must be a whole number (>= 1) of "
-                f"decision_interval_s={self.decision_interval_s!r}"
-            )
+        check_decision_grid(self.horizon_s, self.decision_interval_s)
         check_choice("action", self.action, ACTION_KINDS)
         object.__setattr__(self, "participation_rates", check_participation_rates(self.participation_rates))
         check_int("placement_max_offset_ticks", self.placement_max_offset_ticks, minimum=1)
@@ -118,17 +112,7 @@ class LOBContractConfig:
     @classmethod
     def from_kwargs(cls, config: Any, **overrides: Any) -> Any:
         """A config from an instance, a mapping (e.g. a Hydra node) and/or keyword overrides."""
-        if isinstance(config, cls):
-            return replace(config, **overrides) if overrides else config
-        if config is not None and not isinstance(config, Mapping):
-            raise TypeError(f"config must be a {cls.__name__} or a mapping, got {type(config).__name__}")
-        base = {**dict(config or {}), **overrides}
-        unknown = sorted(set(base) - {f.name for f in fields(cls)})
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} parameter(s) {unknown}")
-        if "participation_rates" in base:
-            base["participation_rates"] = tuple(base["participation_rates"])
-        return cls(**base)
+        return config_from_kwargs(cls, config, overrides, tuple_fields=("participation_rates",))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,18 +10,21 @@ from omegaconf import DictConfig, OmegaConf
 import envs
 from baselines import make_baseline
 from baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
+from baselines.routing import Router, make_router
 from baselines.schedule import SchedulePolicy
 from envs.almgren_chriss import AlmgrenChrissConfig
 from envs.lob_execution import LOBExecutionConfig
 from envs.lob_replay import LOBReplayConfig
+from envs.routing import RoutingConfig
 from envs.contract import ExecutionTask
 
-__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory"]
+__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers"]
 
 _CONFIG_OF_ENTRY_POINT = {
     "envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
     "envs.lob_execution:LOBExecutionEnv": LOBExecutionConfig,
     "envs.lob_replay:LOBReplayEnv": LOBReplayConfig,
+    "envs.routing:SmartOrderRoutingEnv": RoutingConfig,
 }
 #: environment id -> its config dataclass
 ENV_CONFIGS = {env_id: _CONFIG_OF_ENTRY_POINT[entry] for env_id, (entry, _, _) in envs.ENV_IDS.items()}
@@ -67,4 +70,17 @@ def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: An
                 raise ValueError(f"baseline {name!r}: calibrate needs a limit-order-book environment")
             params = {**model, **params}
         out[name] = make_baseline(kind, task, **params)
+    return out
+
+
+def build_routers(spec: Mapping[str, Any], env_config: RoutingConfig) -> dict[str, Router]:
+    """Named routers from a ``routers`` config group (``name: {kind: ..., **params}``) for the
+    routing environment configured by ``env_config``."""
+    if not isinstance(env_config, RoutingConfig):
+        raise TypeError(f"routers need a RoutingConfig (execgym/SmartOrderRouting-v0), got {type(env_config).__name__}")
+    out = {}
+    for name, params in _plain(spec).items():
+        params = dict(params or {})
+        kind = params.pop("kind", name)
+        out[name] = make_router(kind, env_config.n_venues, env_config.n_levels, **params)
     return out

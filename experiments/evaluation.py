@@ -70,6 +70,7 @@ def evaluate_policy(
     seed: int = 0,
     policy_name: str | None = None,
     progress: bool = False,
+    extra_metrics: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Run ``policy`` for ``n_episodes`` seeded episodes; one row per episode.
 
@@ -77,7 +78,10 @@ def evaluate_policy(
     :param make_env: builds the environment (called once); it must report
         ``info["execution"]`` at the end of an episode, as execgym's environments do.
     :param seed: evaluation seed; see :func:`episode_seeds`.
-    :return: columns ``policy``, ``episode``, ``seed``, ``side`` and :data:`METRICS`.
+    :param extra_metrics: further keys of the environment's ``info["execution"]`` to record
+        (for example the routing environment's ``fees_bps`` and ``fill_rate``).
+    :return: columns ``policy``, ``episode``, ``seed``, ``side``, :data:`METRICS` and
+        ``extra_metrics``.
     """
     if not callable(getattr(policy, "predict", None)):
         raise TypeError(f"policy must have a predict(observation, ...) method, got {type(policy).__name__}")
@@ -94,7 +98,8 @@ def evaluate_policy(
         if "execution" not in info:
             raise RuntimeError(f"{env.unwrapped!r} did not report info['execution'] at the end of an episode")
         rows.append({"policy": name, "episode": i, "seed": int(ep_seed), "side": side,
-                     **{k: info["execution"][k] for k in METRICS if k != "return"}, "return": total})
+                     **{k: info["execution"][k] for k in METRICS if k != "return"}, "return": total,
+                     **{k: info["execution"][k] for k in extra_metrics}})
     env.close()
     df = pd.DataFrame(rows)
     logger.info("%s: %d episodes, shortfall_bps mean=%.3f std=%.3f", name, n_episodes,
@@ -108,16 +113,20 @@ def compare_policies(
     n_episodes: int,
     seed: int = 0,
     progress: bool = False,
+    extra_metrics: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """:func:`evaluate_policy` for each named policy on the same episode seeds, concatenated."""
     if not policies:
         raise ValueError("policies must name at least one policy")
-    frames = [evaluate_policy(p, make_env, n_episodes, seed, name, progress) for name, p in policies.items()]
+    frames = [evaluate_policy(p, make_env, n_episodes, seed, name, progress, extra_metrics)
+              for name, p in policies.items()]
     return pd.concat(frames, ignore_index=True)
 
 
-def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confidence: float = 0.95) -> pd.DataFrame:
-    """Per policy: mean, std and a ``confidence`` t-interval of the mean of each metric.
+def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confidence: float = 0.95,
+              extra_metrics: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per policy: mean, std and a ``confidence`` t-interval of the mean of each metric
+    (:data:`METRICS` and ``extra_metrics``).
 
     Columns ``<metric>_mean``, ``<metric>_std``, ``<metric>_ci_low``, ``<metric>_ci_high``
     and ``n_episodes``. With ``risk_aversion = lambda`` (1/currency) it adds
@@ -131,7 +140,7 @@ def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confid
         n = len(group)
         row: dict[str, float] = {"n_episodes": n}
         t = stats.t.ppf(0.5 + confidence / 2.0, n - 1) if n > 1 else np.nan
-        for metric in METRICS:
+        for metric in (*METRICS, *extra_metrics):
             values = group[metric].to_numpy(dtype=np.float64)
             mean, std = float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else np.nan
             half = t * std / np.sqrt(n)

@@ -8,6 +8,9 @@ traded volume and VWAP, and the book at the end.
 
 Everything random comes from the ``np.random.Generator`` given to the constructor (or to
 :meth:`MarketSimulator.reset`): the same seed reproduces the same event stream exactly.
+A separate ``diffusion_rng`` may seed the fundamental's diffusion on its own, so that
+several markets (venues, :mod:`envs.market.venues`) share one fundamental path while their
+order flows stay independent.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from envs.market import flow as F
 from envs.market.book import FILL_DTYPE, OrderBook
 from envs.market.flow import FlowConfig, ImpactConfig
 from envs.market.rng import new_state
-from envs.market.validation import check_int, check_nonnegative, check_positive
+from envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +119,12 @@ class MarketSimulator:
 
     :param config: the market's configuration.
     :param rng: the source of every random number.
+    :param diffusion_rng: if given, seeds the fundamental's diffusion stream instead of
+        ``rng`` (markets given generators with the same seed share the diffusion path).
     """
 
-    def __init__(self, config: SimulatorConfig | None = None, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, config: SimulatorConfig | None = None, rng: np.random.Generator | None = None,
+                 diffusion_rng: np.random.Generator | None = None) -> None:
         self.config = config if config is not None else SimulatorConfig()
         if not isinstance(self.config, SimulatorConfig):
             raise TypeError(f"config must be a SimulatorConfig, got {type(config).__name__}")
@@ -126,21 +132,27 @@ class MarketSimulator:
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         self._fp, self._cum_w = F.flow_params(self.config.flow, self.config.impact, self.config.lot_size,
                                               self.config.diffusion_step_s)
-        self.reset(rng if rng is not None else np.random.default_rng())
+        self.reset(rng if rng is not None else np.random.default_rng(), diffusion_rng)
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def reset(self, rng: np.random.Generator | None = None) -> None:
-        """Empty the book, restart the clock and run ``warmup_s`` of background flow."""
+    def reset(self, rng: np.random.Generator | None = None, diffusion_rng: np.random.Generator | None = None) -> None:
+        """Empty the book, restart the clock and run ``warmup_s`` of background flow.
+
+        :param diffusion_rng: seeds the fundamental's diffusion stream (default: ``rng``).
+        """
+        for name, value in (("rng", rng), ("diffusion_rng", diffusion_rng)):
+            if value is not None and not isinstance(value, np.random.Generator):
+                raise TypeError(f"{name} must be a numpy.random.Generator, got {type(value).__name__}")
         if rng is not None:
-            if not isinstance(rng, np.random.Generator):
-                raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
             self.rng = rng
         cfg = self.config
-        # two kernel streams from the user's generator: the order flow, and the fundamental's
-        # diffusion (its own stream: the same seed, the same path, whatever the agent does)
+        # two kernel streams: the order flow, and the fundamental's diffusion (its own
+        # stream: the same seed, the same path, whatever the agent does)
         self._rs = new_state(self.rng)
         self._rd = new_state(self.rng)
+        if diffusion_rng is not None:
+            self._rd = new_state(diffusion_rng)
         depth_levels = len(cfg.flow.depth_shares)
         self.book = OrderBook(tick_size=cfg.tick_size, lot_size=cfg.lot_size, n_levels=1 << 14,
                               base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
@@ -228,6 +240,16 @@ class MarketSimulator:
     @property
     def _time_ns(self) -> int:
         return int(self._fs[F.S_T] * 1e9)
+
+    def apply_external_impact(self, signed_shares: float) -> None:
+        """Move the reference as aggressive volume traded elsewhere (another venue) would.
+
+        :param signed_shares: shares of aggressive volume, + for buys; the configured
+            transient and permanent impact per share apply, as for the agent's own trades.
+        """
+        signed = check_finite("signed_shares", signed_shares)
+        if signed:
+            F.apply_impact(self._fs, self._fp, signed)
 
     def submit_market(self, side: Any, size_shares: int) -> np.ndarray:
         """The agent's market order; returns its fills (walks the book; impact applies)."""

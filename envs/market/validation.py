@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from dataclasses import fields, replace
+from typing import Any, Mapping
 
 __all__ = [
     "check_choice",
+    "check_decision_grid",
     "check_finite",
     "check_fraction",
     "check_int",
     "check_nonnegative",
     "check_positive",
+    "config_from_kwargs",
 ]
 
 
@@ -71,3 +74,32 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
+
+
+def check_decision_grid(horizon_s: Any, decision_interval_s: Any) -> int:
+    """The number of decisions; raise unless ``horizon_s`` is a whole number (>= 1) of
+    ``decision_interval_s`` (both seconds, > 0)."""
+    horizon_s = check_positive("horizon_s", horizon_s)
+    decision_interval_s = check_positive("decision_interval_s", decision_interval_s)
+    n = horizon_s / decision_interval_s
+    if abs(n - round(n)) > 1e-9 or round(n) < 1:
+        raise ValueError(f"horizon_s={horizon_s!r} must be a whole number (>= 1) of "
+                         f"decision_interval_s={decision_interval_s!r}")
+    return int(round(n))
+
+
+def config_from_kwargs(cls: type, config: Any, overrides: Mapping[str, Any], tuple_fields: tuple[str, ...] = ()) -> Any:
+    """A frozen config dataclass ``cls`` from an instance, a mapping (e.g. a Hydra node) and/or
+    keyword overrides; ``tuple_fields`` (lists in YAML) become tuples. Raises naming unknown keys."""
+    if isinstance(config, cls):
+        return replace(config, **overrides) if overrides else config
+    if config is not None and not isinstance(config, Mapping):
+        raise TypeError(f"config must be a {cls.__name__} or a mapping, got {type(config).__name__}")
+    base = {**dict(config or {}), **overrides}
+    unknown = sorted(set(base) - {f.name for f in fields(cls)})
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} parameter(s) {unknown}")
+    for name in tuple_fields:
+        if name in base:
+            base[name] = tuple(base[name])
+    return cls(**base)

@@ -219,3 +219,29 @@ def test_fixed_size_distribution_gives_exact_sizes():
         per_order[int(f["aggressor_id"])] = per_order.get(int(f["aggressor_id"]), 0) + int(f["size_shares"])
     assert per_order and np.median(list(per_order.values())) == 50
     assert sum(v == 50 for v in per_order.values()) > 0.5 * len(per_order)
+
+
+def test_a_separate_diffusion_seed_shares_the_fundamental_path_but_not_the_flow():
+    cfg = SimulatorConfig(flow=FlowConfig(intraday=None), warmup_s=50.0,
+                          impact=ImpactConfig(0.0, 0.0, sigma_ticks_per_sqrt_s=1.0))
+    a = MarketSimulator(cfg, np.random.default_rng(1), diffusion_rng=np.random.default_rng(9))
+    b = MarketSimulator(cfg, np.random.default_rng(2), diffusion_rng=np.random.default_rng(9))
+    c = MarketSimulator(cfg, np.random.default_rng(1))
+    ra, rb = a.advance(30.0), b.advance(30.0)
+    c.advance(30.0)
+    assert a.fundamental_ticks == b.fundamental_ticks != c.fundamental_ticks
+    assert not np.array_equal(ra.trades, rb.trades)
+    with pytest.raises(TypeError, match="diffusion_rng"):
+        a.reset(np.random.default_rng(0), diffusion_rng=9)
+
+
+def test_external_impact_moves_the_reference_like_own_aggressive_volume():
+    cfg = SimulatorConfig(flow=FlowConfig(intraday=None), warmup_s=10.0,
+                          impact=ImpactConfig(transient_ticks_per_share=1e-3, permanent_ticks_per_share=2e-4))
+    sim = MarketSimulator(cfg, np.random.default_rng(0))
+    ref, fund = sim.reference_ticks, sim.fundamental_ticks
+    sim.apply_external_impact(-500.0)
+    assert sim.fundamental_ticks == pytest.approx(fund - 0.1)
+    assert sim.reference_ticks == pytest.approx(ref - 0.6)
+    with pytest.raises(ValueError, match="signed_shares"):
+        sim.apply_external_impact(float("nan"))
