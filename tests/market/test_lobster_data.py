@@ -65,7 +65,7 @@ def test_columns_are_typed_with_units(day_files):
                                             "execution_hidden"]
     assert m["price_ticks"].tolist()[:5] == [10000, 10001, 9999, 10001, 10000.5]  # hidden trade at half a tick
     assert m["price_usd"].iloc[1] == pytest.approx(100.01)
-    book = day.orderbook
+    book = day.orderbook_frame
     assert book["ask_price_ticks_1"].tolist()[:2] == [0, 10001]  # empty level: price 0, size 0
     assert book["bid_price_ticks_2"].tolist()[2] == 9999 and book["bid_size_shares_2"].tolist()[2] == 50
     assert all(book[c].dtype == np.int64 for c in book.columns if c != "time_s")
@@ -75,7 +75,7 @@ def test_chunked_reading_gives_the_same_frames_with_a_progress_bar(day_files, ca
     whole = load_lobster(*day_files)
     chunked = load_lobster(*day_files, chunk_rows=3, progress=True)
     pd.testing.assert_frame_equal(whole.messages, chunked.messages)
-    assert np.array_equal(whole.orderbook_raw, chunked.orderbook_raw)
+    assert np.array_equal(whole.orderbook, chunked.orderbook)
     assert "TEST_2012-06-21" in capsys.readouterr().err  # tqdm writes its bar to stderr
 
 
@@ -85,7 +85,7 @@ def test_any_level_count(tmp_path):
     book = tmp_path / "X_2020-01-02_orderbook_3.csv"
     book.write_text("500000,10,-9999999999,0,9999999999,0,-9999999999,0,9999999999,0,-9999999999,0\n")
     day = load_lobster(msg, book)
-    assert day.levels == 3 and day.orderbook.shape == (1, 13)
+    assert day.levels == 3 and day.orderbook_frame.shape == (1, 13)
 
 
 @pytest.mark.parametrize("text, row, match", [
@@ -163,7 +163,7 @@ def test_loader_reads_the_sample_as_the_replay_reader_does(ticker):
     day = load_lobster(DATA / msg_file, DATA / book_file)
     old = read_messages(DATA / msg_file)
     pd.testing.assert_frame_equal(day.messages[list(old.columns)], old)
-    assert np.array_equal(day.orderbook_raw, read_orderbook(DATA / book_file, levels))
+    assert np.array_equal(day.orderbook, read_orderbook(DATA / book_file, levels))
     if ticker == "AMZN":  # the faster replay: the loaded frames go straight into replay_lobster
-        _, report = replay_lobster(day.messages, day.orderbook_raw)
+        _, report = replay_lobster(day.messages, day.orderbook)
         assert report.mismatched_levels == 0 and report.rows_compared == len(day.messages) - 1

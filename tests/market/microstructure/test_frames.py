@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.microstructure.frames import (
-    LobsterDay,
-    executions,
-    mirror_day,
-    prevailing_quotes,
-    simulate_day,
-    time_split,
-)
+from envs.market.lobster_data import LobsterDay
+from envs.market.microstructure.frames import executions, mirror_day, prevailing_quotes, time_split
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 
 
