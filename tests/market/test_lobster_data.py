@@ -11,10 +11,12 @@ import pytest
 from envs.market.lobster import read_messages, read_orderbook, replay_lobster
 from envs.market.lobster_data import (
     EVENT_TYPES,
+    LobsterDay,
     l2_snapshots,
     load_lobster,
     quotes,
     trades,
+    units_per_tick,
     volume_profile,
 )
 from tests.market.test_lobster import DATA, SAMPLES, needs_data
@@ -167,3 +169,43 @@ def test_loader_reads_the_sample_as_the_replay_reader_does(ticker):
     if ticker == "AMZN":  # the faster replay: the loaded frames go straight into replay_lobster
         _, report = replay_lobster(day.messages, day.orderbook)
         assert report.mismatched_levels == 0 and report.rows_compared == len(day.messages) - 1
+
+
+def test_one_day_shape_for_loaded_and_hand_built_days(day_files):
+    """A day built from the six raw columns gives the loader's book levels, mid and durations."""
+    loaded = load_lobster(*day_files, start_s=34_200.0, end_s=34_210.0)
+    built = LobsterDay(read_messages(day_files[0]), read_orderbook(day_files[1]), start_s=34_200.0, end_s=34_210.0)
+    for a, b in zip(loaded.book_levels(), built.book_levels(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    s = built.book_levels()
+    assert s.ask_price_ticks[:, 0].tolist() == [0, 10001, 10001, 10001, 10001, 10001, 10001, 0]
+    assert s.bid_ok[:, 1].tolist() == [False, False, True, True, True, True, False, False]
+    mid = built.mid_ticks()
+    assert np.isnan(mid[0]) and np.isnan(mid[7]) and mid[1] == 10000.5
+    np.testing.assert_array_equal(mid, loaded.mid_ticks())
+    # how long each book lasted, the last one until the session's end
+    assert built.durations_s() == pytest.approx([0.5, 0.5, 1.0, 1.25, 1.75, 1.0, 1.0, 3.0])
+    assert loaded.duration_s == 10.0 and loaded.tick_size_usd == 0.01 and loaded.name == day_files[0].name
+    assert loaded.orderbook_frame["bid_size_shares_1"].tolist() == s.bid_size_shares[:, 0].tolist()
+
+
+def test_a_day_without_its_book_and_bad_days_are_refused_naming_the_value(day_files):
+    messages_only = load_lobster(day_files[0])
+    assert messages_only.orderbook is None
+    with pytest.raises(ValueError, match="has no order book"):
+        messages_only.book_levels()
+    m = read_messages(day_files[0])
+    with pytest.raises(TypeError, match="DataFrame, got ndarray"):
+        LobsterDay(m.to_numpy())
+    with pytest.raises(ValueError, match=r"end_s=34200.0 must be > start_s=34300.0"):
+        LobsterDay(m, start_s=34_300.0, end_s=34_200.0)
+    with pytest.raises(ValueError, match="price_units_per_tick"):
+        LobsterDay(m, price_units_per_tick=0)
+    with pytest.raises(ValueError, match=r"shape \(n, 4 \* levels\), got \(8, 6\)"):
+        LobsterDay(m, np.zeros((8, 6), dtype=np.int64))
+    back = m.iloc[[0, 2, 1]].reset_index(drop=True)
+    with pytest.raises(ValueError, match="message 2 at 34200.5 s follows 34201.0 s"):
+        LobsterDay(back)
+    with pytest.raises(ValueError, match="tick_size=0.00015"):
+        units_per_tick(0.00015)
+    assert units_per_tick(0.01) == 100 and units_per_tick(0.0001) == 1

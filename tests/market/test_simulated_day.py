@@ -47,3 +47,26 @@ def test_bad_input_is_refused():
         simulate_day(CFG, np.random.default_rng(0), 0.0)
     with pytest.raises(ValueError, match="levels"):
         simulate_day(CFG, np.random.default_rng(0), 10.0, levels=0)
+
+
+def test_the_day_covers_its_session_and_an_agent_acts_between_steps_and_leaves_its_labels():
+    class Recorder:
+        def __init__(self):
+            self.labels = {"clock_s": []}
+
+        def act(self, sim, report):
+            self.labels["clock_s"].append(sim.time_s)
+
+    agent = Recorder()
+    day = simulate_day(CFG, np.random.default_rng(2), 25.0, dt_s=10.0, levels=2, agent=agent, name="rec",
+                       open_time_s=1000.0)
+    assert agent.labels["clock_s"] == pytest.approx([0.0, 10.0, 20.0, 25.0])  # two whole steps and the rest
+    assert day.labels == {"clock_s": agent.labels["clock_s"]} and day.labels is not agent.labels
+    assert (day.start_s, day.end_s, day.name, day.levels) == (1000.0, 1025.0, "rec", 2)
+    assert day.messages["time_s"].between(1000.0, 1025.0).all()
+    sim = MarketSimulator(CFG, np.random.default_rng(2))
+    sim.advance(10.0), sim.advance(10.0), sim.advance(5.0)
+    bid_p, bid_s, ask_p, ask_s = sim.book.depth(2)
+    s = day.book_levels()
+    np.testing.assert_array_equal(s.bid_price_ticks[-1], np.where(bid_s > 0, bid_p, 0))
+    np.testing.assert_array_equal(s.ask_size_shares[-1], ask_s)
