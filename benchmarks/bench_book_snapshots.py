@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import best_time, machine  # noqa: E402
 from envs.market.book import OrderBook  # noqa: E402
 from envs.market.lobster import MESSAGE_COLUMNS, messages_to_events  # noqa: E402
 from envs.market.lobster_data import DUMMY_ASK, DUMMY_BID  # noqa: E402
@@ -47,15 +46,6 @@ def per_event_rows(events: np.ndarray, levels: int, unit: int, tick_size: float)
         out[i, 2::4] = np.where(bid_s > 0, bid_p * unit, DUMMY_BID)
         out[i, 3::4] = bid_s
     return out
-
-
-def best_time(fn, repeats: int) -> tuple[float, np.ndarray]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def main() -> None:
