@@ -30,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import best_time, machine  # noqa: E402
 from envs.lob_replay import LOBReplayEnv  # noqa: E402
 from envs.market.book import OrderBook  # noqa: E402
 from envs.market.lobster import messages_to_events, read_orderbook, replay_lobster  # noqa: E402
@@ -40,15 +40,6 @@ SAMPLES = {
     "GOOG": ("GOOG_2012-06-21_34200000_57600000_message_10.csv", "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv"),
     "AMZN": ("AMZN_2012-06-21_34200000_57600000_message_1.csv", "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"),
 }
-
-
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def replay_compiled(messages: pd.DataFrame) -> OrderBook:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from pathlib import Path
 
 import hydra
@@ -31,25 +30,21 @@ from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from envs.market.lobster import read_messages, read_orderbook
+from envs.market.lobster_data import LobsterDay, default_lobster_dir, load_lobster
+from envs.market.microstructure import manipulation as manip
 from envs.market.microstructure.fill_probability import evaluate_fill_models, fill_dataset, fill_rate_table
-from envs.market.microstructure.frames import LobsterDay, simulate_day
 from envs.market.microstructure.impact_law import fit_square_root, impact_vs_size, market_scale
 from envs.market.microstructure.impact_model import evaluate_impact_models, impact_dataset
 from envs.market.microstructure.kyle import kyle_lambda, simulator_lambda
-from envs.market.microstructure import manipulation as manip
 from envs.market.microstructure.signing import signing_accuracy
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 
 logger = logging.getLogger(__name__)
 
-_DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster"
-
 
 def _data_dir(cfg: DictConfig) -> Path:
-    if cfg.data_dir is not None:
-        return Path(cfg.data_dir)
-    return Path(os.environ.get("EXECGYM_LOBSTER_DIR", _DEFAULT_DATA))
+    return Path(cfg.data_dir) if cfg.data_dir is not None else default_lobster_dir()
 
 
 def load_real_days(cfg: DictConfig) -> list[LobsterDay]:
@@ -63,7 +58,7 @@ def load_real_days(cfg: DictConfig) -> list[LobsterDay]:
             continue
         msg = found[0]
         book = msg.with_name(msg.name.replace("_message_", "_orderbook_"))
-        days.append(LobsterDay(read_messages(msg), read_orderbook(book), name=ticker))
+        days.append(load_lobster(msg, book, name=ticker))
     return days
 
 

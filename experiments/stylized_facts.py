@@ -5,7 +5,7 @@
 Steps: read the day (``conf/stylized_facts.yaml``: GOOG, 2012-06-21, 10 levels); estimate
 the background flow with :func:`envs.market.calibration_data.calibrate_flow`; simulate the
 calibrated market over the same session, ``n_days`` times from ``seed``, and record it as
-LOBSTER would (:func:`envs.market.simulated_day.simulate_lobster_day`); compute the facts
+LOBSTER would (:func:`envs.market.simulated_day.simulate_day`); compute the facts
 of all with :mod:`envs.market.stylized_facts`. Prints the side-by-side table (the real
 day, the simulated days' mean and range) and the facts that differ beyond the tolerance,
 beyond sampling noise and outside the simulated days' range, and writes to Hydra's run
@@ -64,8 +64,9 @@ from matplotlib.ticker import MaxNLocator
 from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
-from envs.market.calibration_data import LobsterDay, calibrate_flow
-from envs.market.simulated_day import simulate_lobster_day
+from envs.market.calibration_data import calibrate_flow
+from envs.market.lobster_data import LobsterDay, load_lobster, units_per_tick
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 from envs.market.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
 
@@ -78,8 +79,9 @@ _STYLE = {REAL: {"color": "C0", "ls": "-"}, SIM: {"color": "C3", "ls": "--"}}
 def load_day(data: DictConfig) -> LobsterDay:
     """The configured LOBSTER day."""
     folder = Path(data.dir)
-    return LobsterDay.load(folder / data.messages, folder / data.orderbook, tick_size=float(data.tick_size),
-                           start_s=float(data.start_s), end_s=float(data.end_s))
+    return load_lobster(folder / data.messages, folder / data.orderbook,
+                        price_units_per_tick=units_per_tick(float(data.tick_size)), start_s=float(data.start_s),
+                        end_s=float(data.end_s))
 
 
 def _facts_kwargs(cfg: DictConfig) -> dict:
@@ -97,15 +99,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     mids = day.mid_ticks()
     first = float(mids[np.isfinite(mids)][0])
     first += 0.5 if first == int(first) else 0.0  # a half-integer centre: the flow's convention
-    market_dict = cal.market_config(day.tick_size, first, float(cfg.warmup_s))
+    market_dict = cal.market_config(day.tick_size_usd, first, float(cfg.warmup_s))
     market = SimulatorConfig.from_mapping(market_dict)
     sim_facts = []
     for k, seq in enumerate(np.random.SeedSequence(int(cfg.seed)).spawn(int(cfg.n_days))):
         logger.info("simulating day %d of %d", k + 1, cfg.n_days)
-        messages, orderbook = simulate_lobster_day(market, day.duration_s, np.random.default_rng(seq),
-                                                   levels=day.levels, open_time_s=day.start_s,
-                                                   progress=bool(cfg.progress))
-        sim_day_k = LobsterDay(messages, orderbook, tick_size=day.tick_size, start_s=day.start_s, end_s=day.end_s)
+        sim_day_k = simulate_day(market, np.random.default_rng(seq), day.duration_s, dt_s=60.0, levels=day.levels,
+                                 open_time_s=day.start_s, progress=bool(cfg.progress))
         if k == 0:
             sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
         sim_facts.append(summary_facts(sim_day_k, **_facts_kwargs(cfg)))

@@ -45,8 +45,13 @@ cancellation rate ``rho`` and a depth profile with ``lambda_d = rho * depth_d / 
 * all rates are at average intraday activity because every count is divided by the
   whole session's seconds and the profile has mean 1.
 
-Units: LOBSTER prices (dollars x 10000) become ticks by integer division by
-``tick_size * 10000`` (100 for a one-cent tick); times stay in seconds, and rates are per
+The day is a :class:`~envs.market.lobster_data.LobsterDay` (read by
+:func:`~envs.market.lobster_data.load_lobster`, or simulated by
+:func:`~envs.market.simulated_day.simulate_day`); its book is read through
+:meth:`~envs.market.lobster_data.LobsterDay.book_levels`.
+
+Units: LOBSTER prices (dollars x 10000) become ticks by integer division by the day's
+``price_units_per_tick`` (100 for a one-cent tick); times stay in seconds, and rates are per
 second of the session ``[start_s, end_s)``; sizes stay in shares (the config's lot size is
 1 share, so the geometric sizes have the measured means exactly). ``theta`` is per resting
 share, which equals the flow's per-order rate because the flow cancels whole orders.
@@ -64,7 +69,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,8 +77,7 @@ from numba import njit
 from scipy.optimize import least_squares, minimize
 
 from envs.market.flow import FlowConfig, ImpactConfig
-from envs.market.lobster import MESSAGE_COLUMNS, read_messages, read_orderbook
-from envs.market.simulated_day import price_units_per_tick
+from envs.market.lobster_data import BookLevels, LobsterDay
 from envs.market.validation import check_choice, check_int, check_positive
 from envs.market.volume import IntradayVolumeProfile
 
@@ -82,9 +85,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "FlowCalibration",
-    "LobsterDay",
     "book_before",
-    "book_levels",
     "calibrate_flow",
     "cancellation_rates",
     "fit_hawkes",
@@ -93,105 +94,27 @@ __all__ = [
     "marketable_orders",
 ]
 
-#: LOBSTER's placeholder price of an empty ask (bid) level
-_DUMMY = 9_999_999_999
 #: distances a visible window reaches when a side has fewer than L occupied levels
 _UNBOUNDED = 1 << 30
 #: :func:`calibrate_flow` warns when a distance was visible for less of the session than this
 MIN_VISIBLE_FRAC = 0.1
 
 
-@dataclass(frozen=True)
-class LobsterDay:
-    """One LOBSTER day (or a simulated one): messages and the book after each.
-
-    :param messages: columns :data:`~envs.market.lobster.MESSAGE_COLUMNS`.
-    :param orderbook: ``(n, 4 * levels)`` int rows, row ``k`` the book after message ``k``.
-    :param tick_size: dollars per tick.
-    :param start_s: session start, seconds after midnight.
-    :param end_s: session end, seconds after midnight.
-    """
-
-    messages: pd.DataFrame
-    orderbook: np.ndarray
-    tick_size: float = 0.01
-    start_s: float = 34_200.0
-    end_s: float = 57_600.0
-
-    def __post_init__(self) -> None:
-        missing = [c for c in MESSAGE_COLUMNS if c not in self.messages.columns]
-        if missing:
-            raise ValueError(f"messages lack column(s) {missing}; expected {list(MESSAGE_COLUMNS)}")
-        ob = np.asarray(self.orderbook)
-        if ob.ndim != 2 or ob.shape[1] % 4 or ob.shape[1] == 0:
-            raise ValueError(f"orderbook must be (n, 4 * levels), got shape {ob.shape}")
-        if ob.shape[0] != len(self.messages):
-            raise ValueError(f"orderbook has {ob.shape[0]} rows for {len(self.messages)} messages")
-        if len(self.messages) < 2:
-            raise ValueError(f"need at least 2 messages, got {len(self.messages)}")
-        check_positive("tick_size", self.tick_size)
-        if not self.end_s > self.start_s:
-            raise ValueError(f"end_s={self.end_s!r} must be > start_s={self.start_s!r}")
-        t = self.messages["time_s"].to_numpy()
-        if np.any(np.diff(t) < 0):
-            raise ValueError("message times must be non-decreasing")
-        object.__setattr__(self, "orderbook", ob.astype(np.int64, copy=False))
-
-    @classmethod
-    def load(cls, message_path: str | Path, orderbook_path: str | Path, **kwargs: Any) -> LobsterDay:
-        """Read a LOBSTER message file and its order-book file."""
-        return cls(read_messages(message_path), read_orderbook(orderbook_path), **kwargs)
-
-    @property
-    def levels(self) -> int:
-        return self.orderbook.shape[1] // 4
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-    @property
-    def units_per_tick(self) -> int:
-        return price_units_per_tick(self.tick_size)
-
-    def mid_ticks(self) -> np.ndarray:
-        """The mid (ticks) after each message; NaN where a side of the book is empty."""
-        s = book_levels(self)
-        ok = s["ask_ok"][:, 0] & s["bid_ok"][:, 0]
-        return np.where(ok, 0.5 * (s["ask_p"][:, 0] + s["bid_p"][:, 0]), np.nan)
-
-    def durations_s(self) -> np.ndarray:
-        """How long the book after each message lasted, clipped to the session (s)."""
-        t = np.clip(self.messages["time_s"].to_numpy(), self.start_s, self.end_s)
-        return np.diff(np.append(t, self.end_s))
-
-
-def book_levels(day: LobsterDay) -> dict[str, np.ndarray]:
-    """The order-book rows per side: ``ask_p``/``bid_p`` (ticks), ``ask_s``/``bid_s`` (shares) and
-    ``ask_ok``/``bid_ok`` (level occupied), each ``(n, L)``; empty levels have price and size 0."""
-    ob, u = day.orderbook, day.units_per_tick
-    ask_p, ask_s, bid_p, bid_s = ob[:, 0::4], ob[:, 1::4], ob[:, 2::4], ob[:, 3::4]
-    ask_ok = (ask_s > 0) & (ask_p != _DUMMY)
-    bid_ok = (bid_s > 0) & (bid_p != -_DUMMY)
-    return {"ask_p": np.where(ask_ok, ask_p // u, 0), "ask_s": np.where(ask_ok, ask_s, 0), "ask_ok": ask_ok,
-            "bid_p": np.where(bid_ok, bid_p // u, 0), "bid_s": np.where(bid_ok, bid_s, 0), "bid_ok": bid_ok}
-
-
-def _anchors(s: dict[str, np.ndarray], anchor: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _anchors(s: BookLevels, anchor: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per book row: (buy anchor, sell anchor, valid). A buy at ``p`` is at ``buy_anchor - p``."""
-    ok = s["ask_ok"][:, 0] & s["bid_ok"][:, 0]
-    ask, bid = s["ask_p"][:, 0], s["bid_p"][:, 0]
+    ok = s.ask_ok[:, 0] & s.bid_ok[:, 0]
+    ask, bid = s.ask_price_ticks[:, 0], s.bid_price_ticks[:, 0]
     if anchor == "opposite_best":
         return ask, bid, ok
     mid2 = ask + bid  # twice the mid: ceil(mid) = (mid2 + 1) // 2, floor(mid) = mid2 // 2
     return (mid2 + 1) // 2, mid2 // 2, ok
 
 
-def _window(s: dict[str, np.ndarray], buy_anchor: np.ndarray, sell_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _window(s: BookLevels, buy_anchor: np.ndarray, sell_anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per book row, the largest distance each side's visible levels reach (``_UNBOUNDED``: all visible)."""
-    full_bid, full_ask = s["bid_ok"][:, -1], s["ask_ok"][:, -1]
-    buy_max = np.where(full_bid, buy_anchor - s["bid_p"][:, -1], _UNBOUNDED)
-    sell_max = np.where(full_ask, s["ask_p"][:, -1] - sell_anchor, _UNBOUNDED)
+    full_bid, full_ask = s.bid_ok[:, -1], s.ask_ok[:, -1]
+    buy_max = np.where(full_bid, buy_anchor - s.bid_price_ticks[:, -1], _UNBOUNDED)
+    sell_max = np.where(full_ask, s.ask_price_ticks[:, -1] - sell_anchor, _UNBOUNDED)
     return buy_max, sell_max
 
 
@@ -204,12 +127,12 @@ def book_before(day: LobsterDay, anchor: str = "opposite_best") -> pd.DataFrame:
     previous book and uses the book after it.
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
-    s = book_levels(day)
+    s = day.book_levels()
     buy_a, sell_a, ok = _anchors(s, anchor)
     buy_max, sell_max = _window(s, buy_a, sell_a)
     prev = np.r_[0, np.arange(len(ok) - 1)]
     m = day.messages
-    price = m["price"].to_numpy() // day.units_per_tick
+    price = m["price"].to_numpy() // day.price_units_per_tick
     buy = m["direction"].to_numpy() > 0
     dist = np.where(buy, buy_a[prev] - price, price - sell_a[prev]).astype(np.float64)
     dist[~ok[prev]] = np.nan
@@ -226,7 +149,7 @@ def _exposure_and_depth(day: LobsterDay, anchor: str, max_distance: int,
     ``lambda(d)`` times the weighted exposure, also when visibility varies with the time
     of day. Share-seconds are never weighted (cancellations do not follow the profile).
     """
-    s = book_levels(day)
+    s = day.book_levels()
     buy_a, sell_a, ok = _anchors(s, anchor)
     buy_max, sell_max = _window(s, buy_a, sell_a)
     dur = np.where(ok, day.durations_s(), 0.0)
@@ -235,8 +158,8 @@ def _exposure_and_depth(day: LobsterDay, anchor: str, max_distance: int,
     n_bins = max_distance + 1
     out = {}
     for side, win, dist, size in (
-        ("buy", buy_max, buy_a[:, None] - s["bid_p"], s["bid_s"]),
-        ("sell", sell_max, s["ask_p"] - sell_a[:, None], s["ask_s"]),
+        ("buy", buy_max, buy_a[:, None] - s.bid_price_ticks, s.bid_size_shares),
+        ("sell", sell_max, s.ask_price_ticks - sell_a[:, None], s.ask_size_shares),
     ):
         # exposure(d) = seconds with window >= d: reverse cumulative sum of time per window depth
         per_window = np.bincount(np.clip(win, 0, max_distance), weights=dur * activity, minlength=n_bins)

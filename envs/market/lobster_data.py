@@ -26,9 +26,13 @@ column             dtype                           meaning
 The columns ``time_s, type, order_id, size_shares, price, direction`` are those of
 :func:`envs.market.lobster.read_messages`, so the frame goes straight into
 :func:`~envs.market.lobster.messages_to_events` and
-:func:`~envs.market.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook_raw`).
+:func:`~envs.market.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook`, the file's
+int64 rows in LOBSTER units). A :class:`LobsterDay` built from those six columns alone (a
+simulated day, or :func:`~envs.market.lobster.read_messages` output) works with everything
+here that does not need the typed columns.
 
-Order book (:attr:`LobsterDay.orderbook`), row ``k`` = the book after message ``k``:
+Order book (:attr:`LobsterDay.orderbook_frame`; :meth:`LobsterDay.book_levels` gives the same
+as arrays), row ``k`` = the book after message ``k``:
 ``time_s``, then per level ``i`` = 1..L ``ask_price_ticks_i``, ``ask_size_shares_i``,
 ``bid_price_ticks_i``, ``bid_size_shares_i`` (int64; an empty level has price 0 and size
 0, as :meth:`~envs.market.book.OrderBook.depth` reports it).
@@ -49,8 +53,9 @@ import datetime as dt
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,13 +67,19 @@ from envs.market.validation import check_int, check_positive
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CLOSE_S",
+    "DUMMY_ASK",
+    "DUMMY_BID",
     "EVENT_TYPES",
+    "OPEN_S",
+    "BookLevels",
     "LobsterDay",
     "default_lobster_dir",
     "l2_snapshots",
     "load_lobster",
     "quotes",
     "trades",
+    "units_per_tick",
     "volume_profile",
 ]
 
@@ -77,7 +88,10 @@ EVENT_TYPES = {
     1: "submission", 2: "cancellation", 3: "deletion", 4: "execution_visible",
     5: "execution_hidden", 6: "cross_trade", 7: "trading_halt",
 }
-_DUMMY_ASK, _DUMMY_BID = 9_999_999_999, -9_999_999_999
+#: LOBSTER's placeholder prices of an empty ask / bid level
+DUMMY_ASK, DUMMY_BID = 9_999_999_999, -9_999_999_999
+#: seconds after midnight of the regular session's open (09:30) and close (16:00)
+OPEN_S, CLOSE_S = 34_200.0, 57_600.0
 _EXCHANGE_TZ = "America/New_York"
 _DATE_IN_NAME = re.compile(r"_(\d{4}-\d{2}-\d{2})_")
 
@@ -193,57 +207,140 @@ def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_t
     })
 
 
-@dataclass(eq=False)
-class LobsterDay:
-    """One LOBSTER file pair, loaded (module docstring for the columns).
+class BookLevels(NamedTuple):
+    """The order-book rows per side, each ``(n, levels)`` int64, best level first; an empty
+    level has price 0 and size 0 (as :meth:`~envs.market.book.OrderBook.depth` reports it)."""
 
-    :param messages: the message frame.
-    :param orderbook_raw: the order-book file as read, int64 LOBSTER units, shape
-        ``(n, 4 * levels)`` (dummy prices for empty levels), or ``None`` if not loaded.
+    ask_price_ticks: np.ndarray
+    ask_size_shares: np.ndarray
+    bid_price_ticks: np.ndarray
+    bid_size_shares: np.ndarray
+
+    @property
+    def ask_ok(self) -> np.ndarray:
+        """Ask level occupied."""
+        return self.ask_size_shares > 0
+
+    @property
+    def bid_ok(self) -> np.ndarray:
+        """Bid level occupied."""
+        return self.bid_size_shares > 0
+
+
+@dataclass(frozen=True, eq=False)
+class LobsterDay:
+    """One LOBSTER day, real (:func:`load_lobster`) or simulated
+    (:func:`~envs.market.simulated_day.simulate_day`): messages and the book after each.
+
+    :param messages: at least the LOBSTER columns :data:`~envs.market.lobster.MESSAGE_COLUMNS`
+        (``time_s`` seconds after midnight, ``price`` dollars x 10000); :func:`load_lobster`
+        adds the typed ones of the module docstring.
+    :param orderbook: the order-book file, int64 LOBSTER units, shape ``(n, 4 * levels)``
+        (ask price, ask size, bid price, bid size per level; dummy prices +-9999999999 for
+        empty levels), row ``k`` the book after message ``k``; or ``None`` if not loaded.
     :param price_units_per_tick: LOBSTER price units per tick (100: one cent).
-    :param date: the trading day.
-    :param message_path: where the messages came from.
+    :param name: a label for tables.
+    :param labels: ground truth recorded by an injecting agent (simulated days only).
+    :param start_s: session start, seconds after midnight (09:30 by default).
+    :param end_s: session end, seconds after midnight (16:00 by default).
+    :param date: the trading day, if known.
+    :param message_path: where the messages came from, if read from a file.
+    :raises TypeError, ValueError: naming the offending value, for a frame without LOBSTER's
+        columns, an order book of the wrong shape or length, messages out of time order, a
+        bad ``price_units_per_tick`` or an empty session.
     """
 
     messages: pd.DataFrame
-    orderbook_raw: np.ndarray | None
-    price_units_per_tick: int
-    date: dt.date
-    message_path: Path
+    orderbook: np.ndarray | None = None
+    price_units_per_tick: int = 100
+    name: str = "day"
+    labels: dict = field(default_factory=dict)
+    start_s: float = OPEN_S
+    end_s: float = CLOSE_S
+    date: dt.date | None = None
+    message_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        m = self.messages
+        if not isinstance(m, pd.DataFrame):
+            raise TypeError(f"messages must be a pandas DataFrame, got {type(m).__name__}")
+        missing = [c for c in MESSAGE_COLUMNS if c not in m.columns]
+        if missing:
+            raise ValueError(f"messages lack LOBSTER columns {missing} (expected {list(MESSAGE_COLUMNS)})")
+        t = m["time_s"].to_numpy()
+        back = np.flatnonzero(np.diff(t) < 0)
+        if len(back):
+            k = int(back[0]) + 1
+            raise ValueError(f"messages must be in time order (time_s non-decreasing): message {k} at {t[k]} s "
+                             f"follows {t[k - 1]} s")
+        if self.orderbook is not None:
+            ob = np.asarray(self.orderbook)
+            if ob.ndim != 2 or ob.shape[1] % 4 or ob.shape[1] == 0:
+                raise ValueError(f"orderbook must have shape (n, 4 * levels), got {ob.shape}")
+            if len(ob) != len(m):
+                raise ValueError(f"orderbook has {len(ob)} rows for {len(m)} messages: "
+                                 "messages and orderbook differ in length")
+            object.__setattr__(self, "orderbook", ob.astype(np.int64, copy=False))
+        check_int("price_units_per_tick", self.price_units_per_tick, minimum=1)
+        if not self.end_s > self.start_s:
+            raise ValueError(f"end_s={self.end_s!r} must be > start_s={self.start_s!r}")
+
+    def _book(self) -> np.ndarray:
+        if self.orderbook is None:
+            raise ValueError(f"day {self.name!r} has no order book (load_lobster with orderbook_path)")
+        return self.orderbook
 
     @property
     def levels(self) -> int:
-        """Levels per side in the order-book file."""
-        if self.orderbook_raw is None:
-            raise ValueError(f"no order-book file was loaded with {self.message_path}")
-        return self.orderbook_raw.shape[1] // 4
+        """Levels per side in the order book."""
+        return self._book().shape[1] // 4
 
     @property
     def tick_size_usd(self) -> float:
         """Dollars per tick."""
         return self.price_units_per_tick / PRICE_SCALE
 
-    def book_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(ask_price_ticks, ask_size_shares, bid_price_ticks, bid_size_shares)``, each ``(n, levels)``
-        int64, best level first; empty levels have price 0 and size 0."""
-        raw = self.orderbook_raw
-        if raw is None:
-            raise ValueError(f"no order-book file was loaded with {self.message_path}")
-        unit = self.price_units_per_tick
+    @property
+    def duration_s(self) -> float:
+        """Session length (s)."""
+        return self.end_s - self.start_s
+
+    def book_levels(self) -> BookLevels:
+        """The order book in ticks and shares (:class:`BookLevels`): the one accessor of its levels."""
+        raw, unit = self._book(), self.price_units_per_tick
         ask_p, ask_s, bid_p, bid_s = (raw[:, j::4] for j in range(4))
-        ask_empty, bid_empty = (ask_p == _DUMMY_ASK) | (ask_s <= 0), (bid_p == _DUMMY_BID) | (bid_s <= 0)
-        return (np.where(ask_empty, 0, ask_p // unit), np.where(ask_empty, 0, ask_s),
-                np.where(bid_empty, 0, bid_p // unit), np.where(bid_empty, 0, bid_s))
+        ask_ok, bid_ok = (ask_s > 0) & (ask_p != DUMMY_ASK), (bid_s > 0) & (bid_p != DUMMY_BID)
+        return BookLevels(np.where(ask_ok, ask_p // unit, 0), np.where(ask_ok, ask_s, 0),
+                          np.where(bid_ok, bid_p // unit, 0), np.where(bid_ok, bid_s, 0))
+
+    def mid_ticks(self) -> np.ndarray:
+        """The mid (ticks) after each message; NaN where a side of the book is empty."""
+        s = self.book_levels()
+        ok = s.ask_ok[:, 0] & s.bid_ok[:, 0]
+        return np.where(ok, 0.5 * (s.ask_price_ticks[:, 0] + s.bid_price_ticks[:, 0]), np.nan)
+
+    def durations_s(self) -> np.ndarray:
+        """How long the book after each message lasted, clipped to the session (s)."""
+        t = np.clip(self.messages["time_s"].to_numpy(), self.start_s, self.end_s)
+        return np.diff(np.append(t, self.end_s))
 
     @property
-    def orderbook(self) -> pd.DataFrame:
-        """The order-book file as a DataFrame in ticks and shares (module docstring)."""
-        ask_p, ask_s, bid_p, bid_s = self.book_arrays()
+    def orderbook_frame(self) -> pd.DataFrame:
+        """The order book as a DataFrame in ticks and shares (module docstring)."""
+        ask_p, ask_s, bid_p, bid_s = self.book_levels()
         cols: dict[str, np.ndarray] = {"time_s": self.messages["time_s"].to_numpy()}
         for i in range(self.levels):
             cols |= {f"ask_price_ticks_{i + 1}": ask_p[:, i], f"ask_size_shares_{i + 1}": ask_s[:, i],
                      f"bid_price_ticks_{i + 1}": bid_p[:, i], f"bid_size_shares_{i + 1}": bid_s[:, i]}
         return pd.DataFrame(cols)
+
+
+def units_per_tick(tick_size_usd: float) -> int:
+    """LOBSTER price units (dollars x 10000) per tick of ``tick_size_usd`` dollars."""
+    units = check_positive("tick_size", tick_size_usd) * PRICE_SCALE
+    if abs(units - round(units)) > 1e-9 or round(units) < 1:
+        raise ValueError(f"tick_size={tick_size_usd!r} is not a whole number of LOBSTER price units (1e-4 dollars)")
+    return int(round(units))
 
 
 def _date_of(path: Path, date: dt.date | str | None) -> dt.date:
@@ -263,6 +360,9 @@ def load_lobster(
     date: dt.date | str | None = None,
     chunk_rows: int = 1_000_000,
     progress: bool = False,
+    name: str | None = None,
+    start_s: float = OPEN_S,
+    end_s: float = CLOSE_S,
 ) -> LobsterDay:
     """Read a LOBSTER message file and, optionally, its order-book file (any level count).
 
@@ -272,6 +372,9 @@ def load_lobster(
         (``TICKER_YYYY-MM-DD_...``).
     :param chunk_rows: rows per chunk: files of any size are read chunk by chunk.
     :param progress: show a tqdm progress bar (bytes read) per file.
+    :param name: the day's label (default: the message file's name).
+    :param start_s: session start, seconds after midnight (rates and durations are per session).
+    :param end_s: session end, seconds after midnight.
     :raises ValueError: naming the file and 1-based row, for malformed rows, unknown
         event types, off-grid prices or row counts that differ between the two files.
     """
@@ -296,7 +399,8 @@ def load_lobster(
         book = arr.astype(np.int64)
     logger.info("loaded %s: %d messages, %s levels", message_path.name, len(messages),
                 "no" if book is None else book.shape[1] // 4)
-    return LobsterDay(messages, book, unit, day, message_path)
+    return LobsterDay(messages, book, unit, name=message_path.name if name is None else name, start_s=start_s,
+                      end_s=end_s, date=day, message_path=message_path)
 
 
 def trades(messages: pd.DataFrame) -> pd.DataFrame:
@@ -327,7 +431,7 @@ def quotes(day: LobsterDay) -> pd.DataFrame:
     ``bid_price_usd``, ``ask_price_usd``, ``mid_usd`` and ``spread_ticks`` (NaN unless both
     sides are quoted). The index is the message row.
     """
-    ask_p, ask_s, bid_p, bid_s = (a[:, 0] for a in day.book_arrays())
+    ask_p, ask_s, bid_p, bid_s = (a[:, 0] for a in day.book_levels())
     top = np.stack([bid_p, bid_s, ask_p, ask_s], axis=1)
     changed = np.ones(len(top), dtype=bool)
     changed[1:] = (top[1:] != top[:-1]).any(axis=1)
@@ -367,7 +471,7 @@ def l2_snapshots(day: LobsterDay, interval_s: float, levels: int | None = None,
     rows = np.searchsorted(t, grid, side="right") - 1
     keep = rows >= 0
     grid, rows = grid[keep], rows[keep]
-    ask_p, ask_s, bid_p, bid_s = (a[rows, :n_levels] for a in day.book_arrays())
+    ask_p, ask_s, bid_p, bid_s = (a[rows, :n_levels] for a in day.book_levels())
     tick = day.tick_size_usd
     cols: dict[str, np.ndarray] = {}
     for i in range(n_levels):

@@ -165,13 +165,13 @@ class ReplayDay:
         size = m["size_shares"].to_numpy()
         price = np.nan_to_num(m["price_ticks"].to_numpy())
         vol = np.where(executed, size, 0).astype(np.float64)
-        ask_p, ask_s, bid_p, bid_s = day.book_arrays()
+        ask_p, ask_s, bid_p, bid_s = day.book_levels()
         return cls(time_s=m["time_s"].to_numpy(), mtype=mtype, order_id=oid, size=size,
                    price_ticks=price, direction=m["direction"].to_numpy(), submit_row=submit_row,
                    cum_volume=np.concatenate([[0.0], np.cumsum(vol)]),
                    cum_value_ticks=np.concatenate([[0.0], np.cumsum(vol * price)]),
                    ask_p=ask_p, ask_s=ask_s, bid_p=bid_p, bid_s=bid_s, tick_size=day.tick_size_usd,
-                   name=day.message_path.name)
+                   name=day.name)
 
     @staticmethod
     @functools.lru_cache(maxsize=4)

@@ -1,105 +1,172 @@
-"""A simulated trading day in LOBSTER's format: message file and order-book file.
+"""A simulated trading day in LOBSTER's format: the one way to simulate a :class:`LobsterDay`.
 
-:func:`simulate_lobster_day` runs :class:`~envs.market.simulator.MarketSimulator` with its
-event log on and returns what LOBSTER would have recorded of that market: one message per
-book event (submission, partial cancellation, deletion, visible execution) and the top
-``levels`` occupied price levels of the book after each message. Real and simulated days
-can then go through exactly the same code (calibration, stylised facts).
+:func:`simulate_day` runs :class:`~envs.market.simulator.MarketSimulator` with its event log
+on (and, optionally, an agent acting through the simulator's agent-order API between its
+steps) and returns what LOBSTER would have recorded of that market as a
+:class:`~envs.market.lobster_data.LobsterDay`: one message per book event (submission,
+partial cancellation, deletion, visible execution) and the top ``levels`` price levels of
+the book after each message. Real and simulated days then go through exactly the same code
+(calibration, stylised facts, microstructure analytics).
+
+The order-book file is rebuilt by :func:`book_snapshots`, which replays the simulator's
+complete log (warm-up included) into an empty book in one numba loop, so every row is exact
+(:mod:`benchmarks.bench_book_snapshots` compares it with replaying event by event through
+:meth:`~envs.market.book.OrderBook.process`).
 
 Conventions are LOBSTER's (:mod:`envs.market.lobster`): times in seconds after midnight
 (the session opens at ``open_time_s``, 09:30 = 34200 s), prices in dollars x 10000,
-``direction`` +1 for a buy limit order (for an execution, the side of the resting order),
-empty levels with the dummy prices +-9999999999 and size 0.
+``direction`` +1 for a buy limit order (for an execution, the side of the resting order,
+so the trade sign is ``-direction``), empty levels with the dummy prices +-9999999999 and
+size 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from tqdm.auto import tqdm
 
+from envs.market import _book_kernels as K
 from envs.market.book import OrderBook
-from envs.market.lobster import MESSAGE_COLUMNS, PRICE_SCALE, messages_to_events
-from envs.market.simulator import MarketSimulator, SimulatorConfig
+from envs.market.lobster import MESSAGE_COLUMNS, messages_to_events
+from envs.market.lobster_data import DUMMY_ASK, DUMMY_BID, OPEN_S, LobsterDay, units_per_tick
+from envs.market.simulator import MarketSimulator, SimulatorConfig, StepReport
 from envs.market.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DUMMY_ASK", "DUMMY_BID", "book_snapshots", "price_units_per_tick", "simulate_lobster_day"]
-
-DUMMY_ASK, DUMMY_BID = 9_999_999_999, -9_999_999_999
+__all__ = ["StepAgent", "book_snapshots", "simulate_day"]
 
 
-def price_units_per_tick(tick_size: float) -> int:
-    """LOBSTER price units (dollars x 10000) per tick of ``tick_size`` dollars."""
-    units = check_positive("tick_size", tick_size) * PRICE_SCALE
-    if abs(units - round(units)) > 1e-9 or round(units) < 1:
-        raise ValueError(f"tick_size={tick_size!r} is not a whole number of LOBSTER price units (1e-4 dollars)")
-    return int(round(units))
+class StepAgent(Protocol):
+    """Something that acts in a :class:`MarketSimulator` between its time steps."""
+
+    def act(self, sim: MarketSimulator, report: StepReport | None) -> None:
+        """Submit/cancel through ``sim``'s agent-order API; ``report`` is the last step's (None first)."""
 
 
-def book_snapshots(events: np.ndarray, levels: int, units_per_tick: int, tick_size: float = 0.01) -> np.ndarray:
+@njit(cache=True)
+def _replay_rows(sc, lvl, orders, htab, fills, log, events, start, levels, out, depth_buf):
+    """Apply events one by one from ``start``, writing the top ``levels`` (ticks) after each into ``out``.
+
+    Returns ``(next_index, status)``; a non-OK status leaves event ``next_index`` unapplied.
+    """
+    n = events.shape[0]
+    i = start
+    while i < n:
+        if sc[K.S_N_FILLS] > fills.shape[0] - 4 * (sc[K.S_N_ORDERS] + 2):
+            sc[K.S_N_FILLS] = 0  # fills are not needed here: recycle the buffer
+        _, status = K.process(sc, lvl, orders, htab, fills, log, events[i : i + 1], 0)
+        if status != K.OK:
+            return i, status
+        K.depth(sc, lvl, levels, depth_buf)
+        for j in range(levels):
+            out[i, 4 * j] = depth_buf[2, j]
+            out[i, 4 * j + 1] = depth_buf[3, j]
+            out[i, 4 * j + 2] = depth_buf[0, j]
+            out[i, 4 * j + 3] = depth_buf[1, j]
+        i += 1
+    return i, K.OK
+
+
+def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, tick_size: float = 0.01) -> np.ndarray:
     """Replay book ``events`` from an empty book; the top ``levels`` after each, as LOBSTER rows.
 
     :param events: ``(n, 7)`` events (:data:`~envs.market.book.EVENT_FIELDS`), e.g. from
         :func:`~envs.market.lobster.messages_to_events`; they must be complete (every order
         cancelled or executed was submitted before).
     :param levels: occupied price levels per side in each row.
-    :param units_per_tick: LOBSTER price units per tick.
-    :return: int64 ``(n, 4 * levels)``: ask price, ask size, bid price, bid size per level.
+    :param price_units_per_tick: LOBSTER price units per tick.
+    :param tick_size: dollars per tick of the replay book.
+    :return: int64 ``(n, 4 * levels)``: ask price, ask size, bid price, bid size per level
+        (LOBSTER units; an empty level has the dummy price and size 0).
+    :raises ValueError: for an event the book cannot apply (e.g. an unknown order id).
     """
     levels = check_int("levels", levels, minimum=1)
-    units_per_tick = check_int("units_per_tick", units_per_tick, minimum=1)
-    book = OrderBook(tick_size=tick_size, log_events=False)
-    n = len(events)
-    out = np.zeros((n, 4 * levels), dtype=np.int64)
-    for i in range(n):
-        book.process(events[i : i + 1])
-        bid_p, bid_s, ask_p, ask_s = book.depth(levels)
-        out[i, 0::4] = np.where(ask_s > 0, ask_p * units_per_tick, DUMMY_ASK)
-        out[i, 1::4] = ask_s
-        out[i, 2::4] = np.where(bid_s > 0, bid_p * units_per_tick, DUMMY_BID)
-        out[i, 3::4] = bid_s
+    unit = check_int("price_units_per_tick", price_units_per_tick, minimum=1)
+    prices = events[:, K.E_PRICE][events[:, K.E_PRICE] > 0] if len(events) else events[:0, 0]
+    book = OrderBook(tick_size=tick_size, log_events=False,
+                     base_price_ticks=max(1, int(np.median(prices)) - (1 << 13)) if len(prices) else None)
+    out = np.zeros((len(events), 4 * levels), dtype=np.int64)
+    buf = np.zeros((4, levels), dtype=np.int64)
+    i = 0
+    while i < len(events):
+        i, status = _replay_rows(book._sc, book._lvl, book._orders, book._htab, book._fills, book._log,
+                                 events, i, levels, out, buf)
+        if status != K.OK and not book._make_room(status, events[i]):
+            raise ValueError(f"event {i} ({events[i].tolist()}) could not be replayed (status {status})")
+    for col, dummy in ((0, DUMMY_ASK), (2, DUMMY_BID)):  # ticks -> LOBSTER units; empty -> dummy
+        price, size = out[:, col::4], out[:, col + 1 :: 4]
+        price[:] = np.where(size > 0, price * unit, dummy)
     return out
 
 
-def simulate_lobster_day(config: SimulatorConfig, duration_s: float, rng: np.random.Generator, levels: int = 10,
-                         open_time_s: float = 34_200.0, progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
-    """Simulate ``duration_s`` seconds of ``config``'s market and record it as LOBSTER would.
+def simulate_day(
+    config: SimulatorConfig,
+    rng: np.random.Generator,
+    duration_s: float,
+    dt_s: float = 1.0,
+    levels: int = 10,
+    agent: StepAgent | None = None,
+    name: str = "simulated",
+    open_time_s: float = OPEN_S,
+    progress: bool = False,
+) -> LobsterDay:
+    """Simulate ``duration_s`` seconds of ``config``'s market and return it as LOBSTER would record it.
 
-    The market starts at ``config.start_of_day_s`` seconds into the session (after its
-    warm-up, whose messages are replayed into the book but not returned).
+    The market starts at ``config.start_of_day_s`` seconds into the session, after its
+    warm-up, whose messages are replayed into the book but not returned. The day's session
+    is ``[open_time_s + start_of_day_s, ... + duration_s]``.
 
     :param config: the market (its ``log_events`` is switched on here).
-    :param duration_s: seconds simulated after the warm-up.
     :param rng: the source of every random number.
+    :param duration_s: seconds simulated after the warm-up.
+    :param dt_s: the simulator's step (s): ``duration_s`` is run in whole steps and a last
+        shorter one for any remainder; ``agent.act`` is called before the first and after
+        every step.
     :param levels: order-book levels per side recorded after each message.
+    :param agent: acts through the simulator's agent-order API; its ``labels`` attribute
+        (if any) is copied into :attr:`LobsterDay.labels`.
+    :param name: the day's label.
     :param open_time_s: session open, seconds after midnight (LOBSTER's clock).
-    :param progress: show a progress bar.
-    :return: ``(messages, orderbook)``: a DataFrame with columns
-        :data:`~envs.market.lobster.MESSAGE_COLUMNS` and the ``(n, 4 * levels)`` book rows.
+    :param progress: show a progress bar over the steps.
     """
+    if not isinstance(config, SimulatorConfig):
+        raise TypeError(f"config must be a SimulatorConfig, got {type(config).__name__}")
     duration_s = check_positive("duration_s", duration_s)
+    dt_s = check_positive("dt_s", dt_s)
+    levels = check_int("levels", levels, minimum=1)
     check_nonnegative("open_time_s", open_time_s)
-    units = price_units_per_tick(config.tick_size)
-    sim = MarketSimulator(replace(config, log_events=True), rng)
-    chunk_s = 60.0
-    n_chunks = int(np.ceil(duration_s / chunk_s))
-    for k in tqdm(range(n_chunks), disable=not progress, desc="simulating", unit="min"):
-        sim.advance(min(chunk_s, duration_s - k * chunk_s))
+    unit = units_per_tick(config.tick_size)
+    if not config.log_events:
+        config = dataclasses.replace(config, log_events=True)
+    sim = MarketSimulator(config, rng)
+    n_full = int(np.floor(duration_s / dt_s + 1e-9))
+    rest = duration_s - n_full * dt_s
+    steps = [dt_s] * n_full + ([rest] if rest > 1e-9 * dt_s else [])
+    if agent is not None:
+        agent.act(sim, None)
+    for step_s in tqdm(steps, disable=not progress, desc="simulating", unit="step"):
+        report = sim.advance(step_s)
+        if agent is not None:
+            agent.act(sim, report)
     log = sim.book.event_log()
-    messages = pd.DataFrame({
-        "time_s": open_time_s + log["time"].to_numpy(),
-        "type": log["type"].to_numpy(),
-        "order_id": log["order_id"].to_numpy(),
-        "size_shares": log["size"].to_numpy(),
-        "price": log["price"].to_numpy() * units,
-        "direction": log["direction"].to_numpy(),
-    }, columns=list(MESSAGE_COLUMNS))
-    logger.info("replaying %d simulated messages for the order-book file", len(messages))
-    rows = book_snapshots(messages_to_events(messages, units), levels, units, config.tick_size)
-    keep = messages["time_s"].to_numpy() >= open_time_s + config.start_of_day_s
-    return messages[keep].reset_index(drop=True), rows[keep]
+    t = log["time"].to_numpy()
+    raw = pd.DataFrame({"time_s": t, "type": log["type"].to_numpy(), "order_id": log["order_id"].to_numpy(),
+                        "size_shares": log["size"].to_numpy(), "price": log["price"].to_numpy(),
+                        "direction": log["direction"].to_numpy()}, columns=list(MESSAGE_COLUMNS))
+    rows = book_snapshots(messages_to_events(raw, price_units_per_tick=1), levels, unit, config.tick_size)
+    session = t >= config.start_of_day_s - 1e-9
+    messages = raw[session].reset_index(drop=True)
+    messages["time_s"] = open_time_s + messages["time_s"].to_numpy()
+    messages["price"] = messages["price"].to_numpy() * unit
+    labels = dict(getattr(agent, "labels", {}) or {}) if agent is not None else {}
+    start_s = open_time_s + config.start_of_day_s
+    logger.info("simulated day %s: %d messages over %.0f s", name, len(messages), duration_s)
+    return LobsterDay(messages, rows[session], unit, name=name, labels=labels, start_s=start_s,
+                      end_s=start_s + duration_s)

@@ -1,7 +1,7 @@
 """Stylised facts of a limit-order-book day, computed the same way for real and simulated data.
 
-Input is a :class:`~envs.market.calibration_data.LobsterDay` (a LOBSTER day, or a simulated
-one from :func:`~envs.market.simulated_day.simulate_lobster_day`). The book is sampled on
+Input is a :class:`~envs.market.lobster_data.LobsterDay` (a LOBSTER day, or a simulated
+one from :func:`~envs.market.simulated_day.simulate_day`). The book is sampled on
 a clock grid (the state in force at each grid time), so the spread and depth
 distributions are time-weighted. Trades are marketable orders
 (:func:`~envs.market.calibration_data.marketable_orders`: visible executions grouped by
@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from envs.market.calibration_data import LobsterDay, book_levels, marketable_orders
+from envs.market.calibration_data import marketable_orders
+from envs.market.lobster_data import LobsterDay
 from envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
@@ -72,12 +73,12 @@ def book_on_grid(day: LobsterDay, step_s: float = 1.0) -> BookGrid:
     idx = np.searchsorted(t, grid, side="right") - 1
     keep = idx >= 0
     grid, idx = grid[keep], idx[keep]
-    s = book_levels(day)
-    ok = s["ask_ok"][idx, 0] & s["bid_ok"][idx, 0]
-    ask, bid = s["ask_p"][idx, 0].astype(float), s["bid_p"][idx, 0].astype(float)
-    mid = np.where(ok, 0.5 * (ask + bid), np.nan)
+    s = day.book_levels()
+    ok = s.ask_ok[idx, 0] & s.bid_ok[idx, 0]
+    ask, bid = s.ask_price_ticks[idx, 0].astype(float), s.bid_price_ticks[idx, 0].astype(float)
+    mid = day.mid_ticks()[idx]
     spread = np.where(ok, ask - bid, np.nan)
-    return BookGrid(grid, mid, spread, s["bid_s"][idx].astype(float), s["ask_s"][idx].astype(float))
+    return BookGrid(grid, mid, spread, s.bid_size_shares[idx].astype(float), s.ask_size_shares[idx].astype(float))
 
 
 def spread_distribution(spread_ticks: np.ndarray, max_ticks: int | None = None) -> pd.Series:

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from envs.market.calibration_data import (
-    LobsterDay,
     book_before,
     calibrate_flow,
     fit_hawkes,
@@ -16,7 +15,8 @@ from envs.market.calibration_data import (
     marketable_orders,
 )
 from envs.market.flow import FlowConfig, ImpactConfig
-from envs.market.simulated_day import simulate_lobster_day
+from envs.market.lobster_data import LobsterDay
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 from envs.market.volume import IntradayVolumeProfile
 
@@ -29,8 +29,7 @@ DURATION_S = 3000.0
 @pytest.fixture(scope="module")
 def simulated_day():
     cfg = SimulatorConfig(flow=TRUE_FLOW, impact=ImpactConfig(0.0, 0.0, 0.0), warmup_s=100.0)
-    messages, orderbook = simulate_lobster_day(cfg, DURATION_S, np.random.default_rng(7), levels=10, open_time_s=0.0)
-    return LobsterDay(messages, orderbook, start_s=0.0, end_s=DURATION_S)
+    return simulate_day(cfg, np.random.default_rng(7), DURATION_S, dt_s=60.0, levels=10, open_time_s=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +56,8 @@ def test_cancellation_rate_is_rho_also_under_heavy_market_order_flow():
     flow = FlowConfig(depth_shares=(1000.0, 1500.0, 2000.0), resilience_per_s=0.2, mean_limit_size_shares=200.0,
                       market_rate_per_s=1.5, mean_market_size_shares=200.0, anchor="opposite_best", intraday=None)
     cfg = SimulatorConfig(flow=flow, impact=ImpactConfig(0.0, 0.0, 0.0), warmup_s=50.0)
-    messages, orderbook = simulate_lobster_day(cfg, 1500.0, np.random.default_rng(2), open_time_s=0.0)
-    cal = calibrate_flow(LobsterDay(messages, orderbook, start_s=0.0, end_s=1500.0), 3, hawkes=False)
+    cal = calibrate_flow(simulate_day(cfg, np.random.default_rng(2), 1500.0, dt_s=60.0, open_time_s=0.0), 3,
+                         hawkes=False)
     assert cal.flow.resilience_per_s == pytest.approx(0.2, rel=0.03)
 
 

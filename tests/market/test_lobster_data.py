@@ -11,10 +11,12 @@ import pytest
 from envs.market.lobster import read_messages, read_orderbook, replay_lobster
 from envs.market.lobster_data import (
     EVENT_TYPES,
+    LobsterDay,
     l2_snapshots,
     load_lobster,
     quotes,
     trades,
+    units_per_tick,
     volume_profile,
 )
 from tests.market.test_lobster import DATA, SAMPLES, needs_data
@@ -65,7 +67,7 @@ def test_columns_are_typed_with_units(day_files):
                                             "execution_hidden"]
     assert m["price_ticks"].tolist()[:5] == [10000, 10001, 9999, 10001, 10000.5]  # hidden trade at half a tick
     assert m["price_usd"].iloc[1] == pytest.approx(100.01)
-    book = day.orderbook
+    book = day.orderbook_frame
     assert book["ask_price_ticks_1"].tolist()[:2] == [0, 10001]  # empty level: price 0, size 0
     assert book["bid_price_ticks_2"].tolist()[2] == 9999 and book["bid_size_shares_2"].tolist()[2] == 50
     assert all(book[c].dtype == np.int64 for c in book.columns if c != "time_s")
@@ -75,7 +77,7 @@ def test_chunked_reading_gives_the_same_frames_with_a_progress_bar(day_files, ca
     whole = load_lobster(*day_files)
     chunked = load_lobster(*day_files, chunk_rows=3, progress=True)
     pd.testing.assert_frame_equal(whole.messages, chunked.messages)
-    assert np.array_equal(whole.orderbook_raw, chunked.orderbook_raw)
+    assert np.array_equal(whole.orderbook, chunked.orderbook)
     assert "TEST_2012-06-21" in capsys.readouterr().err  # tqdm writes its bar to stderr
 
 
@@ -85,7 +87,7 @@ def test_any_level_count(tmp_path):
     book = tmp_path / "X_2020-01-02_orderbook_3.csv"
     book.write_text("500000,10,-9999999999,0,9999999999,0,-9999999999,0,9999999999,0,-9999999999,0\n")
     day = load_lobster(msg, book)
-    assert day.levels == 3 and day.orderbook.shape == (1, 13)
+    assert day.levels == 3 and day.orderbook_frame.shape == (1, 13)
 
 
 @pytest.mark.parametrize("text, row, match", [
@@ -163,7 +165,47 @@ def test_loader_reads_the_sample_as_the_replay_reader_does(ticker):
     day = load_lobster(DATA / msg_file, DATA / book_file)
     old = read_messages(DATA / msg_file)
     pd.testing.assert_frame_equal(day.messages[list(old.columns)], old)
-    assert np.array_equal(day.orderbook_raw, read_orderbook(DATA / book_file, levels))
+    assert np.array_equal(day.orderbook, read_orderbook(DATA / book_file, levels))
     if ticker == "AMZN":  # the faster replay: the loaded frames go straight into replay_lobster
-        _, report = replay_lobster(day.messages, day.orderbook_raw)
+        _, report = replay_lobster(day.messages, day.orderbook)
         assert report.mismatched_levels == 0 and report.rows_compared == len(day.messages) - 1
+
+
+def test_one_day_shape_for_loaded_and_hand_built_days(day_files):
+    """A day built from the six raw columns gives the loader's book levels, mid and durations."""
+    loaded = load_lobster(*day_files, start_s=34_200.0, end_s=34_210.0)
+    built = LobsterDay(read_messages(day_files[0]), read_orderbook(day_files[1]), start_s=34_200.0, end_s=34_210.0)
+    for a, b in zip(loaded.book_levels(), built.book_levels(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    s = built.book_levels()
+    assert s.ask_price_ticks[:, 0].tolist() == [0, 10001, 10001, 10001, 10001, 10001, 10001, 0]
+    assert s.bid_ok[:, 1].tolist() == [False, False, True, True, True, True, False, False]
+    mid = built.mid_ticks()
+    assert np.isnan(mid[0]) and np.isnan(mid[7]) and mid[1] == 10000.5
+    np.testing.assert_array_equal(mid, loaded.mid_ticks())
+    # how long each book lasted, the last one until the session's end
+    assert built.durations_s() == pytest.approx([0.5, 0.5, 1.0, 1.25, 1.75, 1.0, 1.0, 3.0])
+    assert loaded.duration_s == 10.0 and loaded.tick_size_usd == 0.01 and loaded.name == day_files[0].name
+    assert loaded.orderbook_frame["bid_size_shares_1"].tolist() == s.bid_size_shares[:, 0].tolist()
+
+
+def test_a_day_without_its_book_and_bad_days_are_refused_naming_the_value(day_files):
+    messages_only = load_lobster(day_files[0])
+    assert messages_only.orderbook is None
+    with pytest.raises(ValueError, match="has no order book"):
+        messages_only.book_levels()
+    m = read_messages(day_files[0])
+    with pytest.raises(TypeError, match="DataFrame, got ndarray"):
+        LobsterDay(m.to_numpy())
+    with pytest.raises(ValueError, match=r"end_s=34200.0 must be > start_s=34300.0"):
+        LobsterDay(m, start_s=34_300.0, end_s=34_200.0)
+    with pytest.raises(ValueError, match="price_units_per_tick"):
+        LobsterDay(m, price_units_per_tick=0)
+    with pytest.raises(ValueError, match=r"shape \(n, 4 \* levels\), got \(8, 6\)"):
+        LobsterDay(m, np.zeros((8, 6), dtype=np.int64))
+    back = m.iloc[[0, 2, 1]].reset_index(drop=True)
+    with pytest.raises(ValueError, match="message 2 at 34200.5 s follows 34201.0 s"):
+        LobsterDay(back)
+    with pytest.raises(ValueError, match="tick_size=0.00015"):
+        units_per_tick(0.00015)
+    assert units_per_tick(0.01) == 100 and units_per_tick(0.0001) == 1

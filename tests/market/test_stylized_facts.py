@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.calibration_data import LobsterDay
+from envs.market.lobster_data import LobsterDay
 from envs.market.stylized_facts import (
     FactTolerance,
     autocorrelation,

@@ -38,14 +38,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from envs.market.microstructure.frames import OPEN_S, LobsterDay, time_split
+from envs.market.lobster_data import OPEN_S, LobsterDay
+from envs.market.microstructure.frames import time_split
 from envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["FEATURES", "FillModels", "QueueProbeAgent", "evaluate_fill_models", "fill_dataset", "fill_rate_table", "virtual_fill_times"]
 
-_DUMMY = 9_999_999_999
 
 #: features of a sampled order (units in the names)
 FEATURES = (
@@ -126,12 +126,6 @@ def virtual_fill_times(day: LobsterDay, t_s, side, price, ahead_shares, max_hori
     return out
 
 
-def _book_levels(row_ob: np.ndarray, levels: int):
-    ask_p, ask_s = row_ob[:, 0 : 4 * levels : 4], row_ob[:, 1 : 4 * levels : 4]
-    bid_p, bid_s = row_ob[:, 2 : 4 * levels : 4], row_ob[:, 3 : 4 * levels : 4]
-    return ask_p, ask_s, bid_p, bid_s
-
-
 def _past_flow(day: LobsterDay, t: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Executed shares of bid-side and ask-side resting orders, and execution messages, in ``[t - window, t)``."""
     m = day.messages
@@ -179,17 +173,18 @@ def fill_dataset(
         grid = grid + rng.uniform(0.0, every_s, len(grid))
         grid = grid[grid < end]
     row = np.searchsorted(mt, grid, side="right") - 1  # the book in force at each sample
-    ob = day.orderbook[row]
-    ask_p, ask_s, bid_p, bid_s = _book_levels(ob, levels)
     unit = day.price_units_per_tick
-    valid = (ask_p[:, 0] != _DUMMY) & (bid_p[:, 0] != -_DUMMY)
+    book = day.book_levels()
+    ask_p, bid_p = book.ask_price_ticks[row, :levels] * unit, book.bid_price_ticks[row, :levels] * unit  # LOBSTER units
+    ask_s, bid_s = book.ask_size_shares[row, :levels], book.bid_size_shares[row, :levels]
+    valid = (ask_s[:, 0] > 0) & (bid_s[:, 0] > 0)
     spread = (ask_p[:, 0] - bid_p[:, 0]) / unit
     bid_flow, ask_flow, rate = _past_flow(day, grid, flow_window_s)
     parts = []
     for side, px, sz, opx, osz, toward, away in ((1, bid_p, bid_s, ask_p, ask_s, bid_flow, ask_flow),
                                                  (-1, ask_p, ask_s, bid_p, bid_s, ask_flow, bid_flow)):
         for lev in range(levels):
-            ok = valid & (np.abs(px[:, lev]) != _DUMMY) & (sz[:, lev] > 0)
+            ok = valid & (sz[:, lev] > 0)
             same, opp = sz[:, 0].astype(float), osz[:, 0].astype(float)
             parts.append(pd.DataFrame({
                 "t_s": grid[ok], "side": side, "price": px[ok, lev],
@@ -282,7 +277,7 @@ def evaluate_fill_models(data: pd.DataFrame, train_frac: float = 0.7, n_bins: in
 
 
 class QueueProbeAgent:
-    """One-lot limit orders at the back of both best queues, held ``horizon_s`` (a :class:`~.frames.StepAgent`).
+    """One-lot limit orders at the back of both best queues, held ``horizon_s`` (a :class:`~envs.market.simulated_day.StepAgent`).
 
     Every ``every_s`` seconds it joins the best bid and the best ask with one lot each
     and cancels whatever has not traded ``horizon_s`` later. ``labels["probes"]`` lists

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from envs.market.impact import fit_decay, metaorder_impact
-from envs.market.microstructure.frames import LobsterDay, mid_ticks
+from envs.market.lobster_data import LobsterDay
 from envs.market.simulator import SimulatorConfig
 from envs.market.validation import check_choice, check_fraction, check_int, check_positive
 
@@ -51,7 +51,7 @@ def market_scale(day: LobsterDay, interval_s: float = 60.0) -> tuple[float, floa
     traded volume in shares/s (visible and hidden executions) of a day."""
     interval_s = check_positive("interval_s", interval_s)
     t = day.messages["time_s"].to_numpy()
-    mid = mid_ticks(day)
+    mid = day.mid_ticks()
     grid = np.arange(t[0], t[-1], interval_s)
     idx = np.searchsorted(t, grid, side="right") - 1
     m = mid[idx]

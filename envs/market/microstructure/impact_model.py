@@ -27,7 +27,8 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from threadpoolctl import threadpool_limits
 
-from envs.market.microstructure.frames import LobsterDay, mid_ticks, prevailing_quotes, time_split
+from envs.market.lobster_data import LobsterDay
+from envs.market.microstructure.frames import prevailing_quotes, time_split
 from envs.market.validation import check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def impact_dataset(day: LobsterDay, horizon_s: float = 10.0, flow_window_s: floa
     else:
         gap = np.full(len(sign), np.nan)
     same = np.where(sign == 1, bid_sz, ask_sz)
-    mid = mid_ticks(day)
+    mid = day.mid_ticks()
     mid_met = 0.5 * (bid + ask) / unit
     t = orders["t_s"].to_numpy()
     if horizon_s > 0:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from envs.market.microstructure.frames import LobsterDay, mid_ticks
+from envs.market.lobster_data import LobsterDay
 from envs.market.microstructure.signing import sign_trades
 from envs.market.validation import check_int, check_nonnegative, check_positive
 
@@ -154,7 +154,7 @@ def interval_flow(
     vol = np.concatenate([[0.0], np.cumsum(ex["size_shares"].to_numpy())])
     # trades in [t0, t1): cumulative sums at the first trade at or after each boundary
     i0, i1 = np.searchsorted(et, t0, side="left"), np.searchsorted(et, t1, side="left")
-    mid = mid_ticks(day)
+    mid = day.mid_ticks()
     j0, j1 = np.searchsorted(t, t0, side="left") - 1, np.searchsorted(t, t1, side="left") - 1
     m0 = np.where(j0 >= 0, mid[np.maximum(j0, 0)], np.nan)
     m1 = np.where(j1 >= 0, mid[np.maximum(j1, 0)], np.nan)

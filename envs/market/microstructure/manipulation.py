@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from envs.market.microstructure.frames import OPEN_S, LobsterDay, prevailing_quotes
+from envs.market.lobster_data import OPEN_S, LobsterDay
+from envs.market.microstructure.frames import prevailing_quotes
 from envs.market.simulator import MarketSimulator, StepReport
 from envs.market.validation import check_choice, check_int, check_nonnegative, check_positive
 
@@ -113,7 +114,7 @@ class ManipulationConfig:
 
 
 class ManipulationAgent:
-    """Injects quote stuffing and layering into a simulated day (a :class:`~.frames.StepAgent`).
+    """Injects quote stuffing and layering into a simulated day (a :class:`~envs.market.simulated_day.StepAgent`).
 
     Event start times (session seconds) are drawn once, uniformly over the day, non-
     overlapping and ``margin_s`` apart. ``labels`` (times in seconds after midnight, like

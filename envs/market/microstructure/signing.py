@@ -24,7 +24,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from envs.market.microstructure.frames import LobsterDay, executions
+from envs.market.lobster_data import LobsterDay
+from envs.market.microstructure.frames import executions
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ import pytest
 
 from envs.market.flow import FlowConfig, ImpactConfig
 from envs.market.lobster import read_messages, read_orderbook
-from envs.market.microstructure.frames import LobsterDay, simulate_day
+from envs.market.lobster_data import LobsterDay
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 
 DATA = Path(os.environ.get("EXECGYM_LOBSTER_DIR", Path(__file__).resolve().parents[4] / "shared" / "data" / "lobster"))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from envs.market.lobster_data import LobsterDay
 from envs.market.microstructure.fill_probability import (
     QueueProbeAgent,
     evaluate_fill_models,
@@ -13,7 +14,8 @@ from envs.market.microstructure.fill_probability import (
     fill_rate_table,
     virtual_fill_times,
 )
-from envs.market.microstructure.frames import LobsterDay, mirror_day, simulate_day
+from envs.market.microstructure.frames import mirror_day
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 
 from .conftest import flat_config

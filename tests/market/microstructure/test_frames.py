@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.microstructure.frames import (
-    LobsterDay,
-    executions,
-    mirror_day,
-    prevailing_quotes,
-    simulate_day,
-    time_split,
-)
+from envs.market.lobster_data import LobsterDay
+from envs.market.microstructure.frames import executions, mirror_day, prevailing_quotes, time_split
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 
 
@@ -40,7 +35,11 @@ def test_a_simulated_day_is_in_lobster_units_and_session_time():
     # the true sign of an execution is the opposite of the resting order's direction
     ex = executions(day)
     assert set(ex["sign"]) == {1, -1}
-    assert np.all((ex["sign"] == 1) == (ex["price"] >= ex["ask"]))
+    # executions at the first time stamp have no earlier book row, hence no prevailing quote
+    first = ex["time_s"] == m["time_s"].iloc[0]
+    assert ex.loc[first, "ask"].isna().all() and ex.loc[~first, "ask"].notna().all()
+    quoted = ex[~first]
+    assert np.all((quoted["sign"] == 1) == (quoted["price"] >= quoted["ask"]))
 
 
 def test_prevailing_quote_is_the_book_before_the_timestamp():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from envs.market.microstructure.frames import mirror_day, simulate_day
+from envs.market.microstructure.frames import mirror_day
 from envs.market.microstructure.kyle import interval_flow, kyle_lambda, newey_west_lags, ols_hac, simulator_lambda
+from envs.market.simulated_day import simulate_day
 
 from .conftest import flat_config, needs_data
 

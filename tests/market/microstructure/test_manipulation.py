@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.microstructure.frames import mirror_day, simulate_day
+from envs.market.microstructure.frames import mirror_day
 from envs.market.microstructure.manipulation import (
     LayeringParams,
     ManipulationAgent,
@@ -17,6 +17,7 @@ from envs.market.microstructure.manipulation import (
     interval_scores,
     layering_scores,
 )
+from envs.market.simulated_day import simulate_day
 from envs.market.simulator import SimulatorConfig
 
 DAY_S = 1800.0

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from envs.market.lobster import replay_lobster
-from envs.market.microstructure.frames import LobsterDay, executions
+from envs.market.lobster_data import LobsterDay
+from envs.market.microstructure.frames import executions
 from envs.market.microstructure.signing import lee_ready, quote_rule, sign_trades, signing_accuracy, tick_rule
 
 from .conftest import needs_data
