@@ -69,15 +69,17 @@ def test_route_fills_within_the_limit_charges_taker_fees_and_ends_every_venue_at
 
 
 def test_a_slices_book_moves_during_its_latency_and_not_without_one():
+    # the touch moves within 5 s in roughly a fifth of these quiet markets; 40 seeds make
+    # "it moves sometimes" a statement about the dynamics, not about a lucky seed
     moved = 0
-    for seed in range(12):
+    for seed in range(40):
         slow = market(seed, venues=(VenueConfig("a", latency_s=0.0), VenueConfig("b", latency_s=5.0)))
         r = slow.route("buy", np.array([50, 50]), 101.0, 10.0)
         assert r.touch_at_arrival_usd[0] == r.touch_at_decision_usd[0]
         moved += r.touch_at_arrival_usd[1] != r.touch_at_decision_usd[1]
         np.testing.assert_allclose(r.latency_slippage_usd,
                                    (r.touch_at_arrival_usd - r.touch_at_decision_usd) * r.filled_shares)
-    assert moved >= 3
+    assert moved >= 4
 
 
 def test_a_fill_on_one_venue_moves_the_reference_of_the_others():
