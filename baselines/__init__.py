@@ -9,6 +9,8 @@ name                   policy                                               modu
 ``almgren_chriss``     the closed-form optimal holdings                     :mod:`.almgren_chriss`
 ``stochastic_control`` Cartea-Jaimungal-Penalva feedback speed (closed form  :mod:`.stochastic_control`
                        or dynamic programming; non-linear impact)
+``robust``             max-min schedule over an ambiguity set of impact,    :mod:`.robust`
+                       volatility and drift (Cartea-Donnelly-Jaimungal)
 =====================  ===================================================  =================
 
 Build one by name for an environment's task with :func:`make_baseline`; to add a
@@ -26,7 +28,7 @@ from typing import Any, Callable
 
 from baselines.almgren_chriss import AlmgrenChrissPolicy
 from baselines.pov import POVPolicy
-from baselines.robust import RobustExecutionPolicy
+from baselines.robust import RobustExecutionPolicy, ambiguity_models, robust_schedule
 from baselines.routing import ROUTERS, make_router
 from baselines.schedule import SchedulePolicy
 from baselines.stochastic_control import CJPParams, StochasticControlPolicy
@@ -52,18 +54,47 @@ def _almgren_chriss(task: ExecutionTask, risk_aversion: float | None = None, **m
     return AlmgrenChrissPolicy.from_task_model(task, params, risk_aversion=risk_aversion)
 
 
-def _stochastic_control(task: ExecutionTask, alpha: float = 1.0, phi: float | None = None,
-                        numerical: bool = False, beta: float = 1.0, **model: Any) -> StochasticControlPolicy:
-    """CJP policy from the task's model: ``k = eta``, ``b = gamma``, ``phi = lambda sigma^2``
-    unless given; ``alpha`` (currency/share per share) penalises shares left at the horizon."""
+def _model_params(name: str, task: ExecutionTask, model: dict[str, Any]) -> dict[str, Any]:
+    """The task's ``impact_model`` updated by ``model``; needs ``eta`` and ``gamma``."""
     params = {**(task.impact_model or {}), **model}
     missing = {"eta", "gamma"} - set(params)
     if missing:
-        raise ValueError(f"stochastic_control needs model parameters {sorted(missing)} (or pass them)")
+        raise ValueError(f"{name} needs model parameters {sorted(missing)} (or pass them)")
+    return params
+
+
+def _stochastic_control(task: ExecutionTask, alpha: float = 1.0, phi: float | None = None,
+                        numerical: bool = False, beta: float = 1.0, k: float | None = None,
+                        **model: Any) -> StochasticControlPolicy:
+    """CJP policy from the task's model: ``k = eta``, ``b = gamma``, ``phi = lambda sigma^2``
+    unless given; ``alpha`` (currency/share per share) penalises shares left at the horizon.
+
+    With non-linear impact (``beta != 1``, cost ``k |nu|^(1 + beta)`` per unit time) and no
+    ``k`` given, ``k = eta (X / T)^(1 - beta)``: the same cost as the linear model when
+    trading at the TWAP speed ``X / T`` (shares/time)."""
+    params = _model_params("stochastic_control", task, model)
     if phi is None:
         phi = params.get("risk_aversion", 0.0) * params.get("sigma", 0.0) ** 2
-    cjp = CJPParams(k=params["eta"], b=params["gamma"], alpha=alpha, phi=phi, horizon=task.horizon)
+    if k is None:
+        k = params["eta"] * (task.total_shares / task.horizon) ** (1.0 - beta)
+    cjp = CJPParams(k=k, b=params["gamma"], alpha=alpha, phi=phi, horizon=task.horizon)
     return StochasticControlPolicy(task, cjp, numerical=numerical, beta=beta)
+
+
+def _robust(task: ExecutionTask, impact_range: tuple[float, float] = (1.0, 1.0),
+            sigma_range: tuple[float, float] = (1.0, 1.0), psi: float = 0.0, alpha: float = 1.0,
+            **model: Any) -> RobustExecutionPolicy:
+    """Robust policy around the task's model (``eta``, ``gamma``, ``sigma``, ``risk_aversion``
+    unless given): the max-min schedule over the corners of ``impact_range`` (multipliers of
+    both impacts ``eta`` and ``gamma``) x ``sigma_range`` (multipliers of ``sigma``), with drift
+    ambiguity aversion ``psi`` (1/currency; the adversary's drift is ``psi sigma^2 q``,
+    currency/share/time at ``q`` shares held). See :func:`baselines.robust.ambiguity_models`."""
+    params = _model_params("robust", task, model)
+    if "sigma" not in params:
+        raise ValueError("robust needs model parameter 'sigma' (or pass it)")
+    models = ambiguity_models(params["eta"], params["gamma"], params["sigma"], params.get("risk_aversion", 0.0),
+                              task.horizon, tuple(impact_range), tuple(sigma_range), psi, alpha)
+    return RobustExecutionPolicy(task, robust_schedule(models, task.total_shares, task.n_steps))
 
 
 BASELINES: dict[str, Callable[..., SchedulePolicy]] = {
@@ -72,6 +103,7 @@ BASELINES: dict[str, Callable[..., SchedulePolicy]] = {
     "pov": POVPolicy,
     "almgren_chriss": _almgren_chriss,
     "stochastic_control": _stochastic_control,
+    "robust": _robust,
 }
 
 

@@ -34,9 +34,9 @@ from scipy.optimize import minimize
 from baselines.schedule import SchedulePolicy
 from baselines.stochastic_control import CJPParams, closed_form_inventory
 from envs.contract import ExecutionTask
-from envs.market.validation import check_int, check_nonnegative, check_positive
+from envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
 
-__all__ = ["RobustExecutionPolicy", "corner_models", "drift_robust_params", "expected_objective", "robust_schedule"]
+__all__ = ["RobustExecutionPolicy", "ambiguity_models", "corner_models", "drift_robust_params", "expected_objective", "robust_schedule"]
 
 
 def drift_robust_params(params: CJPParams, psi: float, sigma: float) -> CJPParams:
@@ -47,21 +47,25 @@ def drift_robust_params(params: CJPParams, psi: float, sigma: float) -> CJPParam
     return replace(params, phi=params.phi + 0.5 * psi * sigma**2)
 
 
-def expected_objective(holdings: np.ndarray, params: CJPParams) -> float:
+def expected_objective(holdings: np.ndarray, params: CJPParams, drift: float = 0.0) -> float:
     """Expected performance (currency, relative to ``x + q S`` at the start) of a deterministic
     schedule ``holdings[0..N]`` (shares held at each decision time), in model ``params``.
 
-    Per step: ``-k nu^2 dt - b q nu dt + b nu^2 dt^2 - phi q^2 dt`` with ``nu = (q - q') / dt``,
-    and ``-alpha q_N^2`` at the end; higher is better.
+    Per step: ``-k nu^2 dt - b q nu dt + b nu^2 dt^2 - phi q^2 dt + drift q' dt`` with
+    ``nu = (q - q') / dt`` and ``q'`` the holdings after the step's trade, and
+    ``-alpha q_N^2`` at the end; higher is better. ``drift`` (currency/share/time) is the
+    midprice drift in the liquidation frame: positive when the price moves in favour of
+    the shares still held (a rising price for a seller, a falling one for a buyer).
     """
     q = np.asarray(holdings, dtype=np.float64)
     n = q.size - 1
     if n < 1:
         raise ValueError(f"holdings needs at least two points, got {q.size}")
+    drift = check_finite("drift", drift)
     dt = params.horizon / n
     nu = (q[:-1] - q[1:]) / dt
     step = -params.k * nu**2 * dt - params.b * q[:-1] * nu * dt + params.b * nu**2 * dt**2 - params.phi * q[:-1] ** 2 * dt
-    return float(step.sum() - params.alpha * q[-1] ** 2)
+    return float(step.sum() + drift * dt * q[1:].sum() - params.alpha * q[-1] ** 2)
 
 
 def corner_models(base: CJPParams, k_range: tuple[float, float] | None = None,
@@ -80,16 +84,55 @@ def corner_models(base: CJPParams, k_range: tuple[float, float] | None = None,
     return [replace(base, **dict(combo)) for combo in itertools.product(*axes)]
 
 
-def robust_schedule(models: Sequence[CJPParams], q0: float, n_steps: int) -> np.ndarray:
-    """The holdings ``q_0..q_N`` maximising ``min_m J_m`` over ``models`` (deterministic schedules).
+def ambiguity_models(k: float, b: float, sigma: float, risk_aversion: float, horizon: float,
+                     impact_range: tuple[float, float] = (1.0, 1.0), sigma_range: tuple[float, float] = (1.0, 1.0),
+                     psi: float = 0.0, alpha: float = 1.0) -> list[CJPParams]:
+    """The models at the corners of an ambiguity set around a nominal model.
 
-    Starts from the best single-model optimum; the worst case is concave in the schedule, so
-    SLSQP on the epigraph (maximise ``z`` subject to ``J_m(q) >= z``) finds the max-min.
+    The nominal model has temporary impact ``k``, permanent impact ``b``, volatility
+    ``sigma`` and risk aversion ``lambda = risk_aversion`` (1/currency). The truth may have
+    both impacts scaled by a factor in ``impact_range`` and the volatility by a factor in
+    ``sigma_range`` (dimensionless multipliers, ``0 < low <= high``); the drift is
+    ambiguous with aversion ``psi`` (1/currency, :func:`drift_robust_params`). Each corner
+    has running penalty ``phi = (lambda + psi / 2) sigma^2`` at its own ``sigma``.
+    """
+    ranges = {}
+    for name, rng in (("impact_range", impact_range), ("sigma_range", sigma_range)):
+        if len(rng) != 2:
+            raise ValueError(f"{name} must be (low, high) multipliers, got {rng!r}")
+        lo, hi = check_positive(name, rng[0]), check_positive(name, rng[1])
+        if lo > hi:
+            raise ValueError(f"{name} must be (low, high) multipliers with 0 < low <= high, got {rng!r}")
+        ranges[name] = sorted({lo, hi})
+    check_nonnegative("risk_aversion", risk_aversion)
+    nominal = CJPParams(k=k, b=b, alpha=alpha, phi=risk_aversion * sigma**2, horizon=horizon)
+    out = []
+    for m_impact, m_sigma in itertools.product(ranges["impact_range"], ranges["sigma_range"]):
+        s = sigma * m_sigma
+        corner = replace(nominal, k=k * m_impact, b=b * m_impact, phi=risk_aversion * s**2)
+        out.append(drift_robust_params(corner, psi, s))
+    return out
+
+
+def robust_schedule(models: Sequence[CJPParams], q0: float, n_steps: int,
+                    drifts: Sequence[float] | None = None) -> np.ndarray:
+    """The holdings ``q_0..q_N`` maximising ``min_m J_m`` over ``models`` (deterministic schedules,
+    ``0 <= q_n <= q0``).
+
+    ``drifts[m]`` (currency/share/time, liquidation frame; see :func:`expected_objective`)
+    is model ``m``'s drift, 0 by default. One model gives its own optimum (with a drift,
+    which the closed form lacks). Starts from the best single-model closed-form optimum;
+    the worst case is concave in the schedule, so SLSQP on the epigraph (maximise ``z``
+    subject to ``J_m(q) >= z``) finds the max-min.
     """
     if not models:
         raise ValueError("models must not be empty")
     check_positive("q0", q0)
     n = check_int("n_steps", n_steps, minimum=1)
+    drifts = [0.0] * len(models) if drifts is None else [check_finite("drifts", d) for d in drifts]
+    if len(drifts) != len(models):
+        raise ValueError(f"drifts must have one entry per model ({len(models)}), got {len(drifts)}")
+    pairs = list(zip(models, drifts))
     horizons = {m.horizon for m in models}
     if len(horizons) != 1:
         raise ValueError(f"all models need the same horizon, got {sorted(horizons)}")
@@ -97,21 +140,25 @@ def robust_schedule(models: Sequence[CJPParams], q0: float, n_steps: int) -> np.
     scale = q0
     # start from the single-model optimum with the best worst case
     starts = [closed_form_inventory(m, q0, grid) for m in models]
-    start = max(starts, key=lambda h: min(expected_objective(h, m) for m in models))
+
+    def worst(h: np.ndarray) -> float:
+        return min(expected_objective(h, m, d) for m, d in pairs)
+
+    start = max(starts, key=worst)
 
     def holdings(v: np.ndarray) -> np.ndarray:
         return np.concatenate([[q0], v[:-1] * scale])
 
-    obj_scale = max(abs(min(expected_objective(start, m) for m in models)), 1.0)
-    x0 = np.append(start[1:] / scale, min(expected_objective(start, m) for m in models) / obj_scale)
-    constraints = [{"type": "ineq", "fun": (lambda v, m=m: expected_objective(holdings(v), m) / obj_scale - v[-1])}
-                   for m in models]
+    obj_scale = max(abs(worst(start)), 1.0)
+    x0 = np.append(start[1:] / scale, worst(start) / obj_scale)
+    constraints = [{"type": "ineq", "fun": (lambda v, m=m, d=d: expected_objective(holdings(v), m, d) / obj_scale - v[-1])}
+                   for m, d in pairs]
     bounds = [(0.0, 1.0)] * n + [(None, None)]
     res = minimize(lambda v: -v[-1], x0, method="SLSQP", bounds=bounds, constraints=constraints,
                    options={"maxiter": 500, "ftol": 1e-12})
     best = holdings(res.x)
     # never return something worse than the start (SLSQP may stop early)
-    if min(expected_objective(best, m) for m in models) < min(expected_objective(start, m) for m in models):
+    if worst(best) < worst(start):
         best = start
     return best
 

@@ -25,6 +25,7 @@ from envs.contract import (
 )
 from envs.market.validation import (
     check_choice,
+    check_finite,
     check_int,
     check_nonnegative,
     check_positive,
@@ -63,6 +64,9 @@ class AlmgrenChrissConfig:
     :param n_steps: ``N`` decision intervals, ``tau = T / N``.
     :param arrival_price_usd: ``S_0`` (USD/share).
     :param sigma: volatility of the arithmetic random walk (USD/share/sqrt(day)).
+    :param drift_usd_per_day: drift ``mu`` of the unaffected price (USD/share/day), the
+        same for both sides (a rising price helps a seller and hurts a buyer); 0 by
+        default (the paper's driftless walk). Used to simulate a misspecified model.
     :param epsilon: fixed temporary cost per share traded (USD/share).
     :param eta: temporary impact (USD/share per share/day): a trade of ``n`` shares in
         one interval pays ``epsilon + eta * n / tau`` per share over the unaffected price.
@@ -81,6 +85,7 @@ class AlmgrenChrissConfig:
     n_steps: int = 50
     arrival_price_usd: float = 50.0
     sigma: float = 0.95
+    drift_usd_per_day: float = 0.0
     epsilon: float = 0.0625
     eta: float = 2.5e-6
     gamma: float = 2.5e-7
@@ -98,6 +103,7 @@ class AlmgrenChrissConfig:
         check_int("n_steps", self.n_steps, minimum=1)
         check_positive("arrival_price_usd", self.arrival_price_usd)
         check_nonnegative("sigma", self.sigma)
+        object.__setattr__(self, "drift_usd_per_day", check_finite("drift_usd_per_day", self.drift_usd_per_day))
         check_nonnegative("epsilon", self.epsilon)
         check_nonnegative("eta", self.eta)
         check_nonnegative("gamma", self.gamma)
@@ -146,8 +152,8 @@ class AlmgrenChrissDynamics:
 
     * fill price ``S + s (epsilon 1[n > 0] + eta n / tau)`` (temporary impact);
     * cost ``s n (fill - S_0)`` (currency, positive = worse than arrival);
-    * next unaffected price ``S + sigma sqrt(tau) xi + s gamma n`` (random walk plus
-      permanent impact), ``xi ~ N(0, 1)``;
+    * next unaffected price ``S + sigma sqrt(tau) xi + s gamma n + mu tau`` (random walk
+      plus permanent impact plus drift ``mu = drift_usd_per_day``), ``xi ~ N(0, 1)``;
     * market volume ``E[V_k] exp(s_v z - s_v^2/2)``, ``z ~ N(0, 1)``.
     """
 
@@ -158,6 +164,7 @@ class AlmgrenChrissDynamics:
         self.tau = cfg.horizon_days / cfg.n_steps
         self.sqrt_tau = math.sqrt(self.tau)
         self.eta_over_tau = cfg.eta / self.tau
+        self.drift_per_step = cfg.drift_usd_per_day * self.tau
         self.arrival = cfg.arrival_price_usd
         self.notional = cfg.total_shares * cfg.arrival_price_usd
         edges = np.linspace(0.0, cfg.horizon_days, cfg.n_steps + 1)
@@ -207,7 +214,8 @@ class AlmgrenChrissDynamics:
 
     def next_price(self, price, shares, xi):
         """Unaffected price after the interval (USD/share)."""
-        return price + self.cfg.sigma * self.sqrt_tau * xi + self.sign * self.cfg.gamma * shares
+        # the drift is added last: with mu = 0 the prices are bit-identical to the driftless walk
+        return price + self.cfg.sigma * self.sqrt_tau * xi + self.sign * self.cfg.gamma * shares + self.drift_per_step
 
     def market_volume(self, step, z):
         """Realised market volume of interval ``step`` (shares)."""
