@@ -14,8 +14,12 @@ Two kinds of model uncertainty, in the setting of :mod:`baselines.stochastic_con
   schedule that maximises the worst expected objective over a set of models (by default
   the corners of the ranges), ``max_q min_m J_m(q)``, where ``J_m`` is the exact
   discrete-time objective of model ``m`` (the per-step payoff of
-  :func:`baselines.stochastic_control.solve_hjb`). It is solved in epigraph form with
-  SLSQP.
+  :func:`baselines.stochastic_control.solve_hjb`, plus an optional known drift). It is
+  solved in epigraph form with SLSQP. :func:`ambiguity_models` builds the set around a
+  nominal model: both impacts and the volatility scaled within ranges, each corner with
+  the drift-averse penalty. Each ``J_m`` decreases in ``k``, ``b`` and ``phi`` for every
+  schedule, so for such boxes the max-min is the optimum of the worst corner; the
+  epigraph form also handles sets without that order (e.g. models with different drifts).
 
 :class:`RobustExecutionPolicy` follows such a schedule through the common ``predict``
 interface.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from baselines import make_baseline
 from baselines.robust import (
     RobustExecutionPolicy,
+    ambiguity_models,
     corner_models,
     drift_robust_params,
     expected_objective,
@@ -70,11 +72,48 @@ def test_bad_inputs():
         RobustExecutionPolicy(AlmgrenChrissEnv(n_steps=5).task, np.ones(3))
 
 
-def test_robust_execution_experiment_shows_the_trade_off(capsys):
-    from experiments.robust_execution import main
+def test_drift_enters_the_objective_through_the_holdings_after_each_trade():
+    h = closed_form_inventory(BASE, 1e6, GRID)
+    dt = 5.0 / 20
+    assert expected_objective(h, BASE, drift=0.1) - expected_objective(h, BASE) == pytest.approx(0.1 * dt * h[1:].sum())
+    with pytest.raises(ValueError, match="drift"):
+        expected_objective(h, BASE, drift=float("nan"))
 
-    table = main()
-    right = table[(np.isclose(table["k / eta"], 1.0)) & (np.isclose(table["phi / (lambda sigma^2)"], 1.0))].iloc[0]
-    assert right["nominal objective bps"] <= right["robust objective bps"]  # right model: nominal is optimal
-    assert table["robust objective bps"].max() < table["nominal objective bps"].max()  # better worst case
-    assert "worst case over the range" in capsys.readouterr().out
+
+def test_the_optimum_under_a_drift_trades_slower_when_it_helps_and_faster_when_it_hurts():
+    flat = robust_schedule([BASE], 1e6, 20)
+    helped = robust_schedule([BASE], 1e6, 20, drifts=[0.1])
+    hurt = robust_schedule([BASE], 1e6, 20, drifts=[-0.1])
+    assert np.all(helped[1:-1] > flat[1:-1]) and np.all(hurt[1:-1] < flat[1:-1])
+    for schedule, drift in ((helped, 0.1), (hurt, -0.1)):  # and each is the best of the three for its model
+        assert expected_objective(schedule, BASE, drift) >= max(expected_objective(h, BASE, drift) for h in (flat, helped, hurt)) - 1e-6
+    with pytest.raises(ValueError, match="drifts"):
+        robust_schedule([BASE], 1e6, 20, drifts=[0.1, 0.2])
+
+
+def test_ambiguity_models_are_the_corners_with_the_drift_averse_penalty():
+    lam, sigma, psi = 1e-6, 0.95, 2e-7
+    models = ambiguity_models(2.5e-6, 2.5e-7, sigma, lam, 5.0, impact_range=(0.5, 2.0), sigma_range=(1.0, 3.0), psi=psi)
+    assert len(models) == 4
+    assert {(m.k, m.b) for m in models} == {(1.25e-6, 1.25e-7), (5e-6, 5e-7)}
+    assert sorted({m.phi for m in models}) == pytest.approx([(lam + psi / 2) * s**2 for s in (sigma, 3 * sigma)])
+    assert len(ambiguity_models(2.5e-6, 2.5e-7, sigma, lam, 5.0)) == 1  # no ambiguity: the nominal model
+    for kwargs, match in (({"impact_range": (2.0, 1.0)}, "impact_range"), ({"sigma_range": (0.0, 1.0)}, "sigma_range"),
+                          ({"sigma_range": (1.0,)}, "sigma_range"), ({"psi": -1.0}, "psi")):
+        with pytest.raises(ValueError, match=match):
+            ambiguity_models(2.5e-6, 2.5e-7, sigma, lam, 5.0, **kwargs)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_registered_robust_baseline_has_a_better_worst_case_than_the_nominal_optimum(side):
+    env = AlmgrenChrissEnv(side=side, n_steps=20)
+    ranges = {"impact_range": (0.5, 2.0), "sigma_range": (0.5, 2.0), "psi": 2e-7}
+    robust = make_baseline("robust", env.task, **ranges)
+    nominal = make_baseline("stochastic_control", env.task)
+    models = ambiguity_models(2.5e-6, 2.5e-7, 0.95, 1e-6, 5.0, **ranges)
+    worst = lambda h: min(expected_objective(h, m) for m in models)  # noqa: E731
+    assert worst(robust.holdings) >= worst(nominal.path) - 1e-9 * abs(worst(nominal.path))
+    assert worst(robust.holdings) > worst(nominal.path)  # strictly: the nominal model is not the worst case
+    np.testing.assert_allclose(robust.holdings, robust_schedule(models, 1e6, 20))
+    with pytest.raises(ValueError, match="sigma"):
+        make_baseline("robust", AlmgrenChrissEnv(n_steps=5).task, sigma_range=(2.0, 1.0))

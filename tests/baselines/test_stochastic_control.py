@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from baselines import make_baseline
 from baselines.almgren_chriss import ACParams, continuous_holdings
 from baselines.stochastic_control import (
     CJPParams,
@@ -132,3 +133,12 @@ def test_terminal_penalty_at_the_fixed_point_gives_exponential_liquidation():
     np.testing.assert_allclose(closed_form_inventory(near, 1e5, t), closed_form_inventory(p, 1e5, t), rtol=1e-5)
     sol = solve_hjb(p, 1e5, 100, 401)
     assert np.max(np.abs(dp_path(sol, 1e5, 100) - closed_form_inventory(p, 1e5, sol.t))) < 0.01 * 1e5
+
+
+def test_registered_non_linear_policy_matches_the_linear_cost_at_twap_speed():
+    task = AlmgrenChrissEnv(n_steps=10).task
+    policy = make_baseline("stochastic_control", task, beta=0.5)
+    speed = task.total_shares / task.horizon  # shares/day
+    assert policy.numerical and policy.params.k * speed**1.5 == pytest.approx(2.5e-6 * speed**2)
+    assert make_baseline("stochastic_control", task, beta=0.5, k=1e-3).params.k == 1e-3
+    assert make_baseline("stochastic_control", task).params.k == 2.5e-6

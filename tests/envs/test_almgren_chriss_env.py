@@ -165,11 +165,53 @@ def test_step_before_reset_and_after_the_end_raise():
     [({"side": "short"}, "side"), ({"total_shares": -1}, "total_shares"), ({"n_steps": 0}, "n_steps"),
      ({"sigma": float("nan")}, "sigma"), ({"reward": "pnl"}, "reward"), ({"action": "x"}, "action"),
      ({"participation_rates": (0.1, 1.5)}, "participation_rates"), ({"eta": -1.0}, "eta"),
-     ({"volume_profile": {"decay_frac": 0.0}}, "decay_frac")],
+     ({"volume_profile": {"decay_frac": 0.0}}, "decay_frac"), ({"drift_usd_per_day": float("inf")}, "drift_usd_per_day")],
 )
 def test_invalid_config_raises_value_error_naming_the_field(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gym.make("execgym/AlmgrenChriss-v0", **kwargs)
+
+
+def test_a_non_numeric_drift_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="drift_usd_per_day"):
+        AlmgrenChrissEnv(drift_usd_per_day="up")
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_drift_moves_the_price_as_configured_and_leaves_the_noise_unchanged(side):
+    """Same seed: every mid is the driftless one plus mu t, and the shortfall moves by
+    -s mu sum_k n_k t_k (a rising price helps a seller and hurts a buyer)."""
+    mu, n_steps = 0.3, 10
+    policy_env = AlmgrenChrissEnv(side=side, n_steps=n_steps)
+    policy = TWAPPolicy(policy_env.task)
+    _, flat = run_episode(AlmgrenChrissEnv(side=side, n_steps=n_steps), policy, seed=3)
+    _, drifting = run_episode(AlmgrenChrissEnv(side=side, n_steps=n_steps, drift_usd_per_day=mu), policy, seed=3)
+    tau = 5.0 / n_steps
+    times = np.array([i["time_days"] for i in flat])
+    np.testing.assert_allclose([i["mid"] for i in drifting], np.array([i["mid"] for i in flat]) + mu * times,
+                               rtol=0, atol=1e-9)
+    shares = np.array([i["shares"] for i in flat])
+    np.testing.assert_array_equal(shares, [i["shares"] for i in drifting])
+    sign = 1.0 if side == "buy" else -1.0
+    change = drifting[-1]["execution"]["shortfall_usd"] - flat[-1]["execution"]["shortfall_usd"]
+    assert change == pytest.approx(sign * mu * np.dot(shares, np.arange(n_steps) * tau), rel=1e-9)
+    assert (change > 0) == (side == "buy")
+
+
+def test_zero_drift_reproduces_the_driftless_walk_bit_for_bit():
+    env = AlmgrenChrissEnv(n_steps=6)
+    _, default = run_episode(env, TWAPPolicy(env.task), seed=11)
+    _, zero = run_episode(AlmgrenChrissEnv(n_steps=6, drift_usd_per_day=0.0), TWAPPolicy(env.task), seed=11)
+    assert [i["mid"] for i in default] == [i["mid"] for i in zero]
+    # the walk itself: S_{k+1} = S_k + sigma sqrt(tau) xi_k - gamma n_k with the env's own draws
+    rng = np.random.default_rng(11)  # gymnasium seeds np_random with default_rng(seed)
+    price, mids = 50.0, []
+    for i in default:
+        mids.append(price)
+        xi = rng.standard_normal()
+        rng.standard_normal()  # the volume draw
+        price = price + 0.95 * math.sqrt(5.0 / 6) * xi - 2.5e-7 * i["shares"]
+    assert mids == [i["mid"] for i in default]
 
 
 def test_unknown_config_field_is_a_type_error():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from pathlib import Path
@@ -57,3 +58,18 @@ def compose_lob(*overrides):
     conf_dir = Path(__file__).resolve().parents[2] / "conf"
     with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
         return compose(config_name="compare_lob", overrides=list(overrides))
+
+
+def test_the_advanced_baselines_run_through_the_same_evaluation_for_both_sides(tmp_path):
+    cfg = compose_cfg("baselines=advanced", "n_episodes=8", "progress=false", "env.params.n_steps=10",
+                      "sides=[buy,sell]", "report.policies=[robust]")
+    tables = run(cfg, tmp_path)
+    names = {"almgren_chriss", "stochastic_control", "stochastic_control_hjb", "stochastic_control_concave", "robust"}
+    for side in ("buy", "sell"):
+        assert set(tables[side].index) == names
+        episodes = pd.read_csv(tmp_path / side / "episodes.csv")
+        assert len(episodes) == 5 * 8 and np.allclose(episodes["executed_shares"], 1e6)
+        assert (tmp_path / side / "reports" / "robust_execution.png").exists()
+        # the closed form and its dynamic program (discrete time, 10 steps) trade nearly alike on the same episodes
+        mean = episodes.groupby("policy")["shortfall_bps"].mean()
+        assert mean["stochastic_control_hjb"] == pytest.approx(mean["stochastic_control"], rel=0.02)
