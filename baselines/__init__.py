@@ -89,6 +89,10 @@ def _robust(task: ExecutionTask, impact_range: tuple[float, float] = (1.0, 1.0),
     both impacts ``eta`` and ``gamma``) x ``sigma_range`` (multipliers of ``sigma``), with drift
     ambiguity aversion ``psi`` (1/currency; the adversary's drift is ``psi sigma^2 q``,
     currency/share/time at ``q`` shares held). See :func:`baselines.robust.ambiguity_models`."""
+    unknown = sorted(set(model) - {"eta", "gamma", "sigma", "risk_aversion", "epsilon"})
+    if unknown:
+        raise TypeError(f"robust got unknown parameter(s) {unknown}; it takes impact_range, sigma_range, psi, "
+                        "alpha and the model's eta, gamma, sigma, risk_aversion")
     params = _model_params("robust", task, model)
     if "sigma" not in params:
         raise ValueError("robust needs model parameter 'sigma' (or pass it)")

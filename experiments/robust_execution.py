@@ -107,11 +107,10 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     for side in cfg.sides:
         env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
         env_cfg["params"]["side"] = side
-        _, nominal_cfg = build_env_factory(env_cfg)  # validates the nominal model
+        make_nominal, nominal_cfg = build_env_factory(env_cfg)  # validates the nominal model
         if nominal_cfg.drift_usd_per_day != 0.0:
             raise ValueError(f"the nominal model has no drift; got env.params.drift_usd_per_day="
                              f"{nominal_cfg.drift_usd_per_day!r} (set the true drifts in truth.drift_usd_per_day)")
-        make_nominal, _ = build_env_factory(env_cfg)
         task = make_nominal().unwrapped.task
         fixed = {"nominal": make_baseline("stochastic_control", task, alpha=alpha),
                  "robust": make_baseline("robust", task, alpha=alpha, **ambiguity)}

@@ -117,3 +117,5 @@ def test_registered_robust_baseline_has_a_better_worst_case_than_the_nominal_opt
     np.testing.assert_allclose(robust.holdings, robust_schedule(models, 1e6, 20))
     with pytest.raises(ValueError, match="sigma"):
         make_baseline("robust", AlmgrenChrissEnv(n_steps=5).task, sigma_range=(2.0, 1.0))
+    with pytest.raises(TypeError, match="sigma_rnage"):
+        make_baseline("robust", AlmgrenChrissEnv(n_steps=5).task, sigma_rnage=(1.0, 2.0))

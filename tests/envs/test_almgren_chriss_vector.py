@@ -30,9 +30,9 @@ def _vector_episode(venv, policy, seed):
     raise AssertionError("episodes did not end within n_steps")
 
 
-@pytest.mark.parametrize("action", ["fraction", "participation"])
-def test_zero_noise_paths_are_identical_to_the_single_env(side, action):
-    kw = dict(side=side, n_steps=12, action=action, **NOISE_FREE)
+@pytest.mark.parametrize("action, drift", [("fraction", 0.0), ("participation", 0.0), ("fraction", 0.3)])
+def test_zero_noise_paths_are_identical_to_the_single_env(side, action, drift):
+    kw = dict(side=side, n_steps=12, action=action, drift_usd_per_day=drift, **NOISE_FREE)
     venv = AlmgrenChrissVectorEnv(3, **kw)
     single = AlmgrenChrissEnv(**kw)
     policy = POVPolicy(single.task)  # adapts to observed volume, so it exercises the whole obs
