@@ -35,6 +35,7 @@ from envs.lob_execution import (
 )
 from envs.market import _book_kernels as K
 from envs.market import flow as F
+from envs.market._jit import HOT
 from envs.market.rng import new_state
 from envs.market.simulator import AGENT_OWNER, AGENT_ID_START
 from envs.market.validation import check_int
@@ -49,11 +50,13 @@ N_EP = 16
 ES_STEP, ES_HOLD, ES_ARRIVAL, ES_COST, ES_VALUE, ES_EXEC, ES_MVOL, ES_MVAL = range(8)
 ES_LAST_VR, ES_LAST_MID, ES_VTOT, ES_VTOT2, ES_VN, ES_VHEAD, ES_AGENT_ID, ES_UNFILLED, ES_DONE = range(8, 17)
 N_ES = 18
+# int64 scratch entries of ``_vec_step``
+N_WORK = 18
 # kernel statuses beyond the book's
 ERR_CAPACITY = 200
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _consume(sc, fills, acc):
     """Add the fills in the buffer to ``acc`` (volume, value, agent passive volume, value) and empty it."""
     n = sc[K.S_N_FILLS]
@@ -68,7 +71,7 @@ def _consume(sc, fills, acc):
     sc[K.S_N_FILLS] = 0
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end, acc):
     """Run the flow to ``t_end``, consuming fills as the buffer fills; a book error code or OK."""
     while True:
@@ -80,7 +83,7 @@ def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, ev
             return status
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, acc):
     """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
     evbuf[0, K.E_TYPE] = K.EV_MARKET
@@ -103,7 +106,7 @@ def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, si
     return K.OK
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _mid(sc, fallback):
     bb, ba = sc[K.S_BEST_BID], sc[K.S_BEST_ASK]
     if bb >= 0 and ba < sc[K.S_N_LEVELS]:
@@ -111,7 +114,7 @@ def _mid(sc, fallback):
     return fallback
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
                   evbuf, es, vring, acc):
     """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
@@ -166,10 +169,9 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
     return status
 
 
-@njit(cache=True)
-def _observe(ep, next_ratio, sc, lvl, es, vring, out):
+@njit(**HOT)
+def _observe(ep, next_ratio, sc, lvl, es, vring, top, out):
     n_steps = ep[EP_N_STEPS]
-    top = np.zeros(6, dtype=np.int64)
     K.top_of_book(sc, lvl, np.int64(ep[EP_K]), top)
     bid, ask, bsz, asz, bvol, avol = top[0], top[1], top[2], top[3], top[4], top[5]
     if bid >= 0 and ask >= 0:
@@ -201,7 +203,7 @@ def _observe(ep, next_ratio, sc, lvl, es, vring, out):
     out[10] = 0.0
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _push_vol(es, vring, x):
     """The single env's rolling std, operation for operation."""
     window = vring.shape[0]
@@ -220,9 +222,9 @@ def _push_vol(es, vring, x):
     es[ES_VTOT2] += x * x
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
-                 evbuf, es, vring, action, acc, out_exec):
+                 evbuf, es, vring, action, acc, own, final, out_exec):
     """One decision of one market; returns (reward, terminated, status)."""
     n_steps = np.int64(ep[EP_N_STEPS])
     lot = np.int64(ep[EP_LOT])
@@ -236,7 +238,8 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     size = min(remaining, np.int64(shares // lot) * lot)
     for j in range(4):
         acc[j] = 0
-    own = np.zeros(4, dtype=np.int64)  # immediate: volume, value
+        own[j] = 0  # immediate fills: volume, value
+        final[j] = 0
     if size > 0:
         st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, own)
         if st != K.OK:
@@ -256,7 +259,6 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     if k + 1 == n_steps:
         held = remaining - executed
         if held > 0:
-            final = np.zeros(4, dtype=np.int64)
             st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, held, final)
             if st != K.OK:
                 return 0.0, False, st
@@ -299,12 +301,15 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     return reward, terminated, K.OK
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl,
               orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, same_step, obs, final_obs,
-              rewards, terminated, summaries, status):
-    """Step every market once (or reset it, NextStep mode); see the module docstring."""
-    acc = np.zeros(4, dtype=np.int64)
+              rewards, terminated, summaries, status, work):
+    """Step every market once (or reset it, NextStep mode); see the module docstring.
+
+    ``work`` is an int64 scratch array of :data:`N_WORK` entries.
+    """
+    acc, own, final, top = work[0:4], work[4:8], work[8:12], work[12:18]
     for m in range(actions.shape[0]):
         status[m] = K.OK
         rewards[m] = 0.0
@@ -314,22 +319,23 @@ def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_
                                       sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m],
                                       vring[m], acc)
             needs_reset[m] = False
-            _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+            _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
             continue
         r, done, st = _step_market(ep, rates, expected, fp, cum_w, rs[m], rd[m], fs[m], is_[m], live[m], sc[m],
                                    lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m], vring[m],
-                                   actions[m], acc, summaries[m])
+                                   actions[m], acc, own, final, summaries[m])
         status[m] = st
         rewards[m] = r
         terminated[m] = done
-        _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+        _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
         if done:
             if same_step:
-                final_obs[m, :] = obs[m, :]
+                for j in range(obs.shape[1]):
+                    final_obs[m, j] = obs[m, j]
                 status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m],
                                           live[m], sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m],
                                           es[m], vring[m], acc)
-                _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+                _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
             else:
                 needs_reset[m] = True
 
@@ -411,6 +417,7 @@ class LOBExecutionVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(m, dtype=bool)
         self._summaries = np.zeros((m, 8))
         self._status = np.zeros(m, dtype=np.int64)
+        self._work = np.zeros(N_WORK, dtype=np.int64)
         self._episode_rngs: list[np.random.Generator] = []
 
     # -- seeding: market m follows the single env reset with seed + m ---------------------
@@ -460,7 +467,7 @@ class LOBExecutionVectorEnv(VectorEnv):
                   self._rd, self._next_rs, self._next_rd, self._fs, self._is, self._live, self._sc, self._lvl,
                   self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring, actions,
                   self._needs_reset, self.autoreset_mode == AutoresetMode.SAME_STEP, self._obs, self._final_obs,
-                  self._rewards, self._terminated, self._summaries, self._status)
+                  self._rewards, self._terminated, self._summaries, self._status, self._work)
         if self._status.any():
             i = int(np.flatnonzero(self._status)[0])
             code = int(self._status[i])

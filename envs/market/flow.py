@@ -57,6 +57,7 @@ from numba import njit
 
 from envs.market import _book_kernels as K
 from envs.market import rng as R
+from envs.market._jit import HOT
 from envs.market.validation import (
     check_choice,
     check_nonnegative,
@@ -219,7 +220,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     return fp, cum
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _tod(fp, t):
     """Intraday activity multiplier (mean 1 over the session) at time ``t`` seconds."""
     if fp[P_TOD_ON] == 0.0:
@@ -229,7 +230,7 @@ def _tod(fp, t):
     return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u / d) + fp[P_CLOSE] * math.exp(-(1.0 - u) / d))
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _size_lots(rs, fp, p_index, fixed_index):
     """An order size in lots: geometric with success probability ``fp[p_index]``, or fixed."""
     if fp[P_FIXED] == 1.0:
@@ -240,7 +241,7 @@ def _size_lots(rs, fp, p_index, fixed_index):
     return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / math.log(1.0 - p))
 
 
-@njit(cache=True)
+@njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
     fs[S_M_TRANS] += fp[P_KAPPA] * signed_volume
@@ -248,7 +249,7 @@ def apply_impact(fs, fp, signed_volume):
     fs[S_SIGNED_VOL] += signed_volume
 
 
-@njit(cache=True)
+@njit(**HOT)
 def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """Generate and apply background events until ``t_end`` (s); return a book status.
 
@@ -373,7 +374,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
             is_[I_N_LIVE] += 1
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _decay(fp, fs, dt):
     """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact."""
     decay = math.exp(-fp[P_BETA] * dt)
@@ -382,7 +383,7 @@ def _decay(fp, fs, dt):
     fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step at each grid time passed."""
     t = fs[S_T]
