@@ -40,7 +40,7 @@ from envs.market.rng import new_state
 from envs.market.simulator import AGENT_OWNER, AGENT_ID_START
 from envs.market.validation import check_int
 
-__all__ = ["LOBExecutionVectorEnv"]
+__all__ = ["LOBExecutionVectorEnv", "default_capacity"]
 
 # env parameters (ep, float64)
 EP_N_STEPS, EP_DT, EP_X, EP_LOT, EP_SIGN, EP_PENALTY, EP_RISK, EP_K, EP_WINDOW = range(9)
@@ -340,6 +340,20 @@ def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_
                 needs_reset[m] = True
 
 
+def default_capacity(fp: np.ndarray) -> int:
+    """Order records per market for flow parameters ``fp`` (:func:`envs.market.flow.flow_params`).
+
+    Resting background orders form an immigration-death queue: arrivals at most
+    ``lambda_total * tod_max`` per second, each cancelled at rate ``theta``, so their number
+    is Poisson with mean at most ``n = lambda_total * tod_max / theta``. The capacity covers
+    ``n`` plus ten standard deviations plus 64 (the agent's orders and slack), rounded up
+    to a power of two: small, so each market's order records and hash table stay compact
+    in the cache, and far beyond what the flow reaches.
+    """
+    n = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / fp[F.P_THETA]
+    return 1 << int(math.ceil(n + 10.0 * math.sqrt(n) + 64.0) - 1).bit_length()
+
+
 class LOBExecutionVectorEnv(VectorEnv):
     """``num_envs`` independent LOB execution episodes stepped in one compiled call.
 
@@ -349,7 +363,8 @@ class LOBExecutionVectorEnv(VectorEnv):
     :param autoreset_mode: ``"NextStep"`` (gymnasium's default) or ``"SameStep"``
         (terminal observations in ``info["final_obs"]``).
     :param n_levels: price-grid width per market (ticks, centred on the initial mid).
-    :param capacity: order records per market.
+    :param capacity: order records per market; by default :func:`default_capacity` of
+        the market (the background queue's steady state plus ten standard deviations).
 
     ``info["execution"]`` holds the single env's episode summary keys as ``(M,)`` arrays
     with ``info["_execution"]`` marking the markets whose episode ended.
@@ -359,7 +374,7 @@ class LOBExecutionVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int, config: LOBExecutionConfig | Mapping[str, Any] | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, n_levels: int = 1 << 11,
-                 capacity: int = 1 << 11, **overrides: Any) -> None:
+                 capacity: int | None = None, **overrides: Any) -> None:
         super().__init__()
         self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
         self.config = cfg = LOBExecutionConfig.from_kwargs(config, **overrides)
@@ -384,7 +399,8 @@ class LOBExecutionVectorEnv(VectorEnv):
         self._next_ratio = np.append(expected / mean if mean > 0 else np.ones_like(expected), 0.0)
         self._rates = np.asarray(cfg.participation_rates, dtype=np.float64)
         n_levels = check_int("n_levels", n_levels, minimum=64)
-        capacity = check_int("capacity", capacity, minimum=64)
+        capacity = default_capacity(self._fp) if capacity is None else check_int("capacity", capacity, minimum=64)
+        self.capacity = capacity
         ep = np.zeros(N_EP)
         ep[EP_N_STEPS], ep[EP_DT], ep[EP_X] = cfg.n_steps, cfg.decision_interval_s, cfg.total_shares
         ep[EP_LOT], ep[EP_SIGN], ep[EP_PENALTY] = market.lot_size, side_sign(cfg.side), cfg.unfilled_penalty_bps

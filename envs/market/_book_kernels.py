@@ -90,7 +90,10 @@ ERR_ID = 17
 
 EMPTY_KEY = np.iinfo(np.int64).min
 
-_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser (Steele, Lea, Flood 2014)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_BLOCK_BITS = np.uint64(4)  # ids 16 k .. 16 k + 15 share a home block of 16 buckets
+_IN_BLOCK = np.uint64(15)
 
 
 # --- hash map id -> slot ---------------------------------------------------------------
@@ -98,10 +101,17 @@ _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
 
 @njit(cache=True, inline="always")
 def _h_home(htab, key):
-    # Fibonacci hashing, with the high half folded into the low bits that the mask keeps
-    h = np.uint64(key) * _HASH_MULT
-    h ^= h >> np.uint64(32)
-    return np.int64(h & np.uint64(htab.shape[0] - 1))
+    # The block (key // 16) is mixed by splitmix64's finaliser, every input bit reaching the
+    # bits the mask keeps; the key's low 4 bits pick the bucket within the block. So
+    # consecutive ids (how the flow and exchanges number orders) land in the same 256-byte
+    # block and inserting a new order rarely misses the cache, while ids sharing their low
+    # bits still spread over all blocks (linear probing fills each block's unused buckets).
+    k = np.uint64(key)
+    z = k >> _BLOCK_BITS
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z ^= z >> np.uint64(31)
+    return np.int64(((z << _BLOCK_BITS) | (k & _IN_BLOCK)) & np.uint64(htab.shape[0] - 1))
 
 
 @njit(**HOT)

@@ -225,20 +225,29 @@ def _tod(fp, t):
     """Intraday activity multiplier (mean 1 over the session) at time ``t`` seconds."""
     if fp[P_TOD_ON] == 0.0:
         return 1.0
-    u = (t % fp[P_SESSION]) / fp[P_SESSION]
+    session = fp[P_SESSION]
+    # within the first session t % session is t itself: skip the floating-point modulo
+    u = (t if 0.0 <= t < session else t % session) / session
     d = fp[P_DECAY]
     return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u / d) + fp[P_CLOSE] * math.exp(-(1.0 - u) / d))
 
 
 @njit(**HOT)
-def _size_lots(rs, fp, p_index, fixed_index):
-    """An order size in lots: geometric with success probability ``fp[p_index]``, or fixed."""
+def _log_q(fp, p_index):
+    """``log(1 - p)`` of a geometric size distribution (0 when every order is one lot)."""
+    p = fp[p_index]
+    return math.log(1.0 - p) if p < 1.0 else 0.0
+
+
+@njit(**HOT)
+def _size_lots(rs, fp, p_index, fixed_index, log_q):
+    """An order size in lots: geometric with success probability ``fp[p_index]`` (``log_q``:
+    its :func:`_log_q`, computed once per call of the flow), or fixed."""
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
-    p = fp[p_index]
-    if p >= 1.0:
+    if fp[p_index] >= 1.0:
         return 1
-    return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / math.log(1.0 - p))
+    return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / log_q)
 
 
 @njit(**HOT)
@@ -263,6 +272,8 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
     lot = sc[K.S_LOT]
     n_k = cum_w.shape[0]
     theta = fp[P_THETA]
+    log_q_limit = _log_q(fp, P_P_LIMIT)
+    log_q_market = _log_q(fp, P_P_MARKET)
     while True:
         if fs[S_PENDING] == 0.0:
             n_live = is_[I_N_LIVE]
@@ -317,7 +328,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = price
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
                 is_[I_NEXT_ID] += 1
             elif u < lam_lim + theta * n_live:
                 # cancel a uniformly chosen live background order (drop ids filled meanwhile)
@@ -343,7 +354,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot
                 is_[I_NEXT_ID] += 1
                 if direction > 0:
                     fs[S_EXC_BUY] += fp[P_ALPHA]
@@ -377,9 +388,10 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
 @njit(**HOT)
 def _decay(fp, fs, dt):
     """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact."""
-    decay = math.exp(-fp[P_BETA] * dt)
-    fs[S_EXC_BUY] *= decay
-    fs[S_EXC_SELL] *= decay
+    if fs[S_EXC_BUY] != 0.0 or fs[S_EXC_SELL] != 0.0:  # zero stays zero (no Hawkes, or none yet)
+        decay = math.exp(-fp[P_BETA] * dt)
+        fs[S_EXC_BUY] *= decay
+        fs[S_EXC_SELL] *= decay
     fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
 
 
