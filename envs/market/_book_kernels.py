@@ -496,6 +496,11 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
     return i, status
 
 
+#: :func:`process` compiled into its caller (the background flow calls it once per event:
+#: inlined, the call and its ~80 flattened array arguments disappear from the event loop)
+process_inline = njit(inline="always", **HOT)(process.py_func)
+
+
 # --- queries ----------------------------------------------------------------------------
 
 

@@ -365,7 +365,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
             evbuf[0, K.E_OWNER] = 0
             evbuf[0, K.E_TIME] = time_ns
         n_fills_before = sc[K.S_N_FILLS]
-        _, status = K.process(sc, lvl, orders, htab, fills, log, evbuf, 0)
+        _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
             fs[S_PENDING] = 1.0
             return status
