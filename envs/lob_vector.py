@@ -140,12 +140,7 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
     for i in range(htab.shape[0]):
         htab[i, 0] = K.EMPTY_KEY
         htab[i, 1] = -1
-    for j in range(fs.shape[0]):
-        fs[j] = 0.0
-    fs[F.S_M_FUND] = ep[EP_MID0]
-    fs[F.S_T] = ep[EP_START] - ep[EP_WARMUP]
-    step = ep[EP_DIFF_STEP]
-    fs[F.S_NEXT_GRID] = (math.floor(fs[F.S_T] / step) + 1.0) * step
+    F.start_state(fs, ep[EP_START] - ep[EP_WARMUP], ep[EP_MID0], ep[EP_DIFF_STEP])
     for j in range(is_.shape[0]):
         is_[j] = 0
     is_[F.I_NEXT_ID] = 1

@@ -251,6 +251,49 @@ def _size_lots(rs, fp, p_index, fixed_index, log_q):
 
 
 @njit(**HOT)
+def _tod_between(fp, u_open, u_close):
+    """The intraday formula with its open bump at session fraction ``u_open`` and its close
+    bump at ``u_close`` (both ``u`` for :func:`_tod`; apart, they bound it on an interval)."""
+    d = fp[P_DECAY]
+    return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u_open / d) + fp[P_CLOSE] * math.exp(-(1.0 - u_close) / d))
+
+
+@njit(**HOT)
+def _tod_bounds(fp, t0, t1):
+    """``(lo, hi)`` with ``lo <= _tod(fp, t) <= hi`` for every ``t`` in ``[t0, t1]``.
+
+    The open bump decreases and the close bump increases through a session, so the
+    bounds come from the interval's ends (or the session's, when the interval wraps),
+    widened by a relative 1e-9 that covers every rounding difference.
+    """
+    if fp[P_TOD_ON] == 0.0:
+        return 1.0, 1.0
+    session = fp[P_SESSION]
+    k0 = math.floor(t0 / session)
+    k1 = math.floor(t1 / session)
+    u0 = t0 / session - k0
+    u1 = t1 / session - k1
+    if k0 == k1:
+        lo, hi = _tod_between(fp, u1, u0), _tod_between(fp, u0, u1)
+    elif k1 == k0 + 1:
+        lo = min(_tod_between(fp, 1.0, u0), _tod_between(fp, u1, 0.0))
+        hi = max(_tod_between(fp, u0, 1.0), _tod_between(fp, 0.0, u1))
+    else:
+        lo, hi = _tod_between(fp, 1.0, 0.0), _tod_between(fp, 0.0, 1.0)
+    return lo * (1.0 - 1e-9), hi * (1.0 + 1e-9)
+
+
+@njit(**HOT)
+def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
+    """A fresh float state ``fs`` (``N_S``): the clock at ``t0_s``, the centre at ``mid_ticks``."""
+    for j in range(fs.shape[0]):
+        fs[j] = 0.0
+    fs[S_M_FUND] = mid_ticks
+    fs[S_T] = t0_s
+    fs[S_NEXT_GRID] = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
+
+
+@njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
     fs[S_M_TRANS] += fp[P_KAPPA] * signed_volume
@@ -274,6 +317,12 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
     theta = fp[P_THETA]
     log_q_limit = _log_q(fp, P_P_LIMIT)
     log_q_market = _log_q(fp, P_P_MARKET)
+    # the limit-order rate lies in [lam_lo, lam_hi] until t_end: most proposals fall clearly
+    # on one side of the limit/cancellation boundaries and need no intraday factor; the
+    # others take the exact path, so every decision is the one the exact rate gives
+    tod_lo, tod_hi = _tod_bounds(fp, fs[S_T], t_end)
+    lam_lo = fp[P_LAM_TOTAL] * tod_lo
+    lam_hi = fp[P_LAM_TOTAL] * tod_hi
     while True:
         if fs[S_PENDING] == 0.0:
             n_live = is_[I_N_LIVE]
@@ -292,14 +341,28 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 return K.OK
             t += dt
             _advance_to(rd, fp, fs, t)
-            tod = _tod(fp, t)
             u = R.uniform(rs) * bound
-            lam_lim = fp[P_LAM_TOTAL] * tod
-            lam_buy = mu * tod + fs[S_EXC_BUY]
-            lam_sell = mu * tod + fs[S_EXC_SELL]
+            lam_cancel = theta * n_live
+            if u < lam_lo:
+                kind = K.EV_LIMIT
+            elif u >= lam_hi and u < lam_lo + lam_cancel:
+                kind = K.EV_CANCEL
+            else:
+                tod = _tod(fp, t)
+                lam_lim = fp[P_LAM_TOTAL] * tod
+                lam_buy = mu * tod + fs[S_EXC_BUY]
+                lam_sell = mu * tod + fs[S_EXC_SELL]
+                if u < lam_lim:
+                    kind = K.EV_LIMIT
+                elif u < lam_lim + lam_cancel:
+                    kind = K.EV_CANCEL
+                elif u < lam_lim + lam_cancel + lam_buy + lam_sell:
+                    kind = K.EV_MARKET
+                else:
+                    continue  # thinning: a rejected proposal
             m = fs[S_M_FUND] + fs[S_M_TRANS]
             time_ns = np.int64(t * 1e9)
-            if u < lam_lim:
+            if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < 0.5 else -1
                 v = R.uniform(rs)
                 d = 0
@@ -330,7 +393,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_PRICE] = price
                 evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
                 is_[I_NEXT_ID] += 1
-            elif u < lam_lim + theta * n_live:
+            elif kind == K.EV_CANCEL:
                 # cancel a uniformly chosen live background order (drop ids filled meanwhile)
                 oid = -1
                 while is_[I_N_LIVE] > 0:
@@ -348,8 +411,8 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_SIDE] = 0
                 evbuf[0, K.E_PRICE] = 0
                 evbuf[0, K.E_SIZE] = 0
-            elif u < lam_lim + theta * n_live + lam_buy + lam_sell:
-                direction = 1 if u < lam_lim + theta * n_live + lam_buy else -1
+            else:
+                direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 evbuf[0, K.E_TYPE] = K.EV_MARKET
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
@@ -360,8 +423,6 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                     fs[S_EXC_BUY] += fp[P_ALPHA]
                 else:
                     fs[S_EXC_SELL] += fp[P_ALPHA]
-            else:
-                continue  # thinning: a rejected proposal
             evbuf[0, K.E_OWNER] = 0
             evbuf[0, K.E_TIME] = time_ns
         n_fills_before = sc[K.S_N_FILLS]
@@ -372,15 +433,17 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
         fs[S_PENDING] = 0.0
         fs[S_N_BG_EVENTS] += 1.0
         signed = 0
+        filled = 0
         for f in range(n_fills_before, sc[K.S_N_FILLS]):
             signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
+            filled += fills[f, K.F_SIZE]
             fs[S_VOL] += fills[f, K.F_SIZE]
             fs[S_VALUE] += fills[f, K.F_SIZE] * fills[f, K.F_PRICE]
         # only market orders carry impact (with the opposite-best anchor a background limit
         # order can still cross; it is a quote repositioning, not information)
         if signed != 0 and evbuf[0, K.E_TYPE] == K.EV_MARKET:
             apply_impact(fs, fp, signed)
-        if evbuf[0, K.E_TYPE] == K.EV_LIMIT and K.h_find(htab, evbuf[0, K.E_ID]) != -1:
+        if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
             live[is_[I_N_LIVE]] = evbuf[0, K.E_ID]
             is_[I_N_LIVE] += 1
 
