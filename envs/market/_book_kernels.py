@@ -92,8 +92,8 @@ EMPTY_KEY = np.iinfo(np.int64).min
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser (Steele, Lea, Flood 2014)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_BLOCK_BITS = np.uint64(4)  # ids 16 k .. 16 k + 15 share a home block of 16 buckets
-_IN_BLOCK = np.uint64(15)
+_BLOCK_BITS = np.uint64(2)  # ids 4 k .. 4 k + 3 share a home block of 4 buckets (one cache line)
+_IN_BLOCK = np.uint64(3)
 
 
 # --- hash map id -> slot ---------------------------------------------------------------
@@ -101,10 +101,10 @@ _IN_BLOCK = np.uint64(15)
 
 @njit(cache=True, inline="always")
 def _h_home(htab, key):
-    # The block (key // 16) is mixed by splitmix64's finaliser, every input bit reaching the
-    # bits the mask keeps; the key's low 4 bits pick the bucket within the block. So
-    # consecutive ids (how the flow and exchanges number orders) land in the same 256-byte
-    # block and inserting a new order rarely misses the cache, while ids sharing their low
+    # The block (key // 4) is mixed by splitmix64's finaliser, every input bit reaching the
+    # bits the mask keeps; the key's low 2 bits pick the bucket within the block. So
+    # consecutive ids (how the flow and exchanges number orders) share one 64-byte cache
+    # line and inserting a new order rarely misses the cache, while ids sharing their low
     # bits still spread over all blocks (linear probing fills each block's unused buckets).
     k = np.uint64(key)
     z = k >> _BLOCK_BITS
