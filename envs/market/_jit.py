@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["HOT"]
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+__all__ = ["HOT", "prefetch"]
 
 #: options of the hot-path kernels (the book's event path and everything it calls, the
 #: background flow, the vectorised environments' steps). ``_nrt=False`` compiles them
@@ -12,3 +16,24 @@ __all__ = ["HOT"]
 #: flow, measured with ``perf``). Allocating an array inside such a function is a
 #: compile-time error, so the restriction cannot be broken silently.
 HOT = {"cache": True, "_nrt": False}
+
+
+@intrinsic
+def prefetch(typingctx, arr, index):
+    """Hint the CPU to bring the cache line of ``arr.flat[index]`` (a C-contiguous array) into
+    its caches, without waiting for it (LLVM's ``llvm.prefetch``: read, high locality)."""
+    if not isinstance(arr, types.Array) or arr.layout != "C" or not isinstance(index, types.Integer):
+        return None
+    sig = types.void(arr, index)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen

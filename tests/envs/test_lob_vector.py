@@ -101,3 +101,21 @@ def test_default_capacity_follows_the_market_and_covers_its_queue():
     assert deep.capacity >= 8 * venv.capacity  # ten times the depth
     deep.reset(seed=0)
     deep.step(np.array([[0.1]], np.float32))
+
+
+def test_prefetching_the_next_market_changes_nothing_but_speed():
+    runs = []
+    for prefetch in (True, False):
+        venv = LOBExecutionVectorEnv(3, prefetch=prefetch, **KW)
+        assert venv.prefetch is prefetch
+        obs, _ = venv.reset(seed=5)
+        out = [obs]
+        rng = np.random.default_rng(1)
+        for _ in range(14):  # two episodes and a half, through autoresets
+            o, r, term, _, _ = venv.step((rng.random((3, 1)) * 0.3).astype(np.float32))
+            out += [o, r, term]
+        runs.append(out)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="prefetch"):
+        LOBExecutionVectorEnv(2, prefetch="yes", **KW)
