@@ -1,8 +1,8 @@
-"""Numba options shared by the compiled kernels of the market."""
+"""Numba options and a prefetch intrinsic shared by the compiled kernels of the market."""
 
 from __future__ import annotations
 
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
@@ -18,10 +18,15 @@ __all__ = ["HOT", "prefetch"]
 HOT = {"cache": True, "_nrt": False}
 
 
+# the intrinsic's name carries its pointer type: opaque pointers from LLVM 15 on
+_PREFETCH = "llvm.prefetch.p0" if binding.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"
+
+
 @intrinsic
 def prefetch(typingctx, arr, index):
     """Hint the CPU to bring the cache line of ``arr.flat[index]`` (a C-contiguous array) into
-    its caches, without waiting for it (LLVM's ``llvm.prefetch``: read, high locality)."""
+    its caches, without waiting for it (LLVM's ``llvm.prefetch``: a read, kept in the L2
+    cache and above: locality 2 of 3, so it does not evict the L1 working set)."""
     if not isinstance(arr, types.Array) or arr.layout != "C" or not isinstance(index, types.Integer):
         return None
     sig = types.void(arr, index)
@@ -32,7 +37,7 @@ def prefetch(typingctx, arr, index):
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
         return context.get_dummy_value()
 
