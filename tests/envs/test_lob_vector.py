@@ -90,7 +90,7 @@ def test_default_capacity_follows_the_market_and_covers_its_queue():
     fp = venv._fp
     mean = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / fp[F.P_THETA]
     assert venv.capacity == default_capacity(fp) >= mean + 10 * np.sqrt(mean)
-    assert venv.capacity & (venv.capacity - 1) == 0  # a power of two
+    assert venv.capacity % 64 == 0 and venv._htab.shape[1] >= 1.25 * venv.capacity
     venv.reset(seed=0)
     most = 0
     for _ in range(120):
@@ -98,7 +98,9 @@ def test_default_capacity_follows_the_market_and_covers_its_queue():
         most = max(most, int(venv._sc[:, K.S_N_ORDERS].max()))
     assert mean / 2 < most < mean + 6 * np.sqrt(mean)
     deep = LOBExecutionVectorEnv(1, market={"flow": {"depth_shares": [20_000.0] * 10}}, **KW)
-    assert deep.capacity >= 8 * venv.capacity  # ten times the depth
+    deep_mean = deep._fp[F.P_LAM_TOTAL] * deep._fp[F.P_TOD_MAX] / deep._fp[F.P_THETA]
+    assert np.isclose(deep_mean, mean * 200_000 / sum(F.FlowConfig().depth_shares))  # the depth's ratio
+    assert deep.capacity >= deep_mean + 10 * np.sqrt(deep_mean) > 5 * venv.capacity
     deep.reset(seed=0)
     deep.step(np.array([[0.1]], np.float32))
 
