@@ -320,7 +320,7 @@ def _prefetch_book(q, sc, is_, lvl, orders, htab, fills, live):
     for i in range(0, n_ht, 8):
         prefetch(htab, q * n_ht + i)
     n_o = orders.shape[1]
-    used = min(n_o, sc[q, K.S_N_ORDERS] + 64)
+    used = min(n_o, sc[q, K.S_N_ORDERS] + 32)  # the free list is LIFO: slots in use stay low
     for i in range(used):
         prefetch(orders, (q * n_o + i) * K.N_O)
     n_l = live.shape[1]
