@@ -16,6 +16,7 @@ Supports the market-order action modes (``"fraction"``, ``"participation"``); th
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Mapping
 
 import numpy as np
@@ -35,25 +36,28 @@ from envs.lob_execution import (
 )
 from envs.market import _book_kernels as K
 from envs.market import flow as F
+from envs.market._jit import HOT, prefetch
 from envs.market.rng import new_state
 from envs.market.simulator import AGENT_OWNER, AGENT_ID_START
 from envs.market.validation import check_int
 
-__all__ = ["LOBExecutionVectorEnv"]
+__all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
 # env parameters (ep, float64)
 EP_N_STEPS, EP_DT, EP_X, EP_LOT, EP_SIGN, EP_PENALTY, EP_RISK, EP_K, EP_WINDOW = range(9)
-EP_START, EP_WARMUP, EP_MID0, EP_BASE0, EP_MODE, EP_DIFF_STEP = 9, 10, 11, 12, 13, 14
+EP_START, EP_WARMUP, EP_MID0, EP_BASE0, EP_MODE, EP_DIFF_STEP, EP_PREFETCH = 9, 10, 11, 12, 13, 14, 15
 N_EP = 16
 # per-market env state (es, float64)
 ES_STEP, ES_HOLD, ES_ARRIVAL, ES_COST, ES_VALUE, ES_EXEC, ES_MVOL, ES_MVAL = range(8)
 ES_LAST_VR, ES_LAST_MID, ES_VTOT, ES_VTOT2, ES_VN, ES_VHEAD, ES_AGENT_ID, ES_UNFILLED, ES_DONE = range(8, 17)
 N_ES = 18
+# int64 scratch entries of ``_vec_step``
+N_WORK = 18
 # kernel statuses beyond the book's
 ERR_CAPACITY = 200
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _consume(sc, fills, acc):
     """Add the fills in the buffer to ``acc`` (volume, value, agent passive volume, value) and empty it."""
     n = sc[K.S_N_FILLS]
@@ -68,7 +72,7 @@ def _consume(sc, fills, acc):
     sc[K.S_N_FILLS] = 0
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end, acc):
     """Run the flow to ``t_end``, consuming fills as the buffer fills; a book error code or OK."""
     while True:
@@ -80,7 +84,7 @@ def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, ev
             return status
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, acc):
     """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
     evbuf[0, K.E_TYPE] = K.EV_MARKET
@@ -103,7 +107,7 @@ def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, si
     return K.OK
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _mid(sc, fallback):
     bb, ba = sc[K.S_BEST_BID], sc[K.S_BEST_ASK]
     if bb >= 0 and ba < sc[K.S_N_LEVELS]:
@@ -111,7 +115,7 @@ def _mid(sc, fallback):
     return fallback
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
                   evbuf, es, vring, acc):
     """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
@@ -137,12 +141,7 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
     for i in range(htab.shape[0]):
         htab[i, 0] = K.EMPTY_KEY
         htab[i, 1] = -1
-    for j in range(fs.shape[0]):
-        fs[j] = 0.0
-    fs[F.S_M_FUND] = ep[EP_MID0]
-    fs[F.S_T] = ep[EP_START] - ep[EP_WARMUP]
-    step = ep[EP_DIFF_STEP]
-    fs[F.S_NEXT_GRID] = (math.floor(fs[F.S_T] / step) + 1.0) * step
+    F.start_state(fs, ep[EP_START] - ep[EP_WARMUP], ep[EP_MID0], ep[EP_DIFF_STEP])
     for j in range(is_.shape[0]):
         is_[j] = 0
     is_[F.I_NEXT_ID] = 1
@@ -166,10 +165,9 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
     return status
 
 
-@njit(cache=True)
-def _observe(ep, next_ratio, sc, lvl, es, vring, out):
+@njit(**HOT)
+def _observe(ep, next_ratio, sc, lvl, es, vring, top, out):
     n_steps = ep[EP_N_STEPS]
-    top = np.zeros(6, dtype=np.int64)
     K.top_of_book(sc, lvl, np.int64(ep[EP_K]), top)
     bid, ask, bsz, asz, bvol, avol = top[0], top[1], top[2], top[3], top[4], top[5]
     if bid >= 0 and ask >= 0:
@@ -201,7 +199,7 @@ def _observe(ep, next_ratio, sc, lvl, es, vring, out):
     out[10] = 0.0
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _push_vol(es, vring, x):
     """The single env's rolling std, operation for operation."""
     window = vring.shape[0]
@@ -220,9 +218,9 @@ def _push_vol(es, vring, x):
     es[ES_VTOT2] += x * x
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
-                 evbuf, es, vring, action, acc, out_exec):
+                 evbuf, es, vring, action, acc, own, final, out_exec):
     """One decision of one market; returns (reward, terminated, status)."""
     n_steps = np.int64(ep[EP_N_STEPS])
     lot = np.int64(ep[EP_LOT])
@@ -236,7 +234,8 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     size = min(remaining, np.int64(shares // lot) * lot)
     for j in range(4):
         acc[j] = 0
-    own = np.zeros(4, dtype=np.int64)  # immediate: volume, value
+        own[j] = 0  # immediate fills: volume, value
+        final[j] = 0
     if size > 0:
         st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, own)
         if st != K.OK:
@@ -256,7 +255,6 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     if k + 1 == n_steps:
         held = remaining - executed
         if held > 0:
-            final = np.zeros(4, dtype=np.int64)
             st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, held, final)
             if st != K.OK:
                 return 0.0, False, st
@@ -299,13 +297,62 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     return reward, terminated, K.OK
 
 
-@njit(cache=True)
+@njit(**HOT)
+def _prefetch_rows(q, sc, fs, is_, es, rs, rd, evbuf, vring):
+    """Ask for market ``q``'s small state rows (one or two cache lines each)."""
+    prefetch(sc, q * sc.shape[1])
+    prefetch(is_, q * is_.shape[1])
+    prefetch(evbuf, q * evbuf.shape[1] * evbuf.shape[2])
+    prefetch(fs, q * fs.shape[1])
+    prefetch(es, q * es.shape[1])
+    prefetch(vring, q * vring.shape[1])
+    prefetch(rs, q * 4)
+    prefetch(rd, q * 4)
+
+
+@njit(**HOT)
+def _prefetch_book(q, sc, is_, lvl, orders, htab, fills, live):
+    """Ask for the parts of market ``q``'s book that its next step is likely to touch: the
+    hash table, the order records in use, the live list and the levels around the touch.
+    The markets' states do not fit in the cache together; fetched while the previous
+    market computes, they need not be waited for."""
+    n_ht = htab.shape[1] * 2
+    for i in range(0, n_ht, 8):
+        prefetch(htab, q * n_ht + i)
+    n_o = orders.shape[1]
+    used = min(n_o, sc[q, K.S_N_ORDERS] + 32)  # the free list is LIFO: slots in use stay low
+    for i in range(used):
+        prefetch(orders, (q * n_o + i) * K.N_O)
+    n_l = live.shape[1]
+    for i in range(0, min(n_l, is_[q, F.I_N_LIVE]), 8):
+        prefetch(live, q * n_l + i)
+    n_levels = lvl.shape[2]
+    bb = sc[q, K.S_BEST_BID]
+    ba = sc[q, K.S_BEST_ASK]
+    for i in range(max(0, bb - 10), min(n_levels, bb + 3), 2):
+        prefetch(lvl, ((q * 2) * n_levels + i) * 4)
+    for i in range(max(0, ba - 2), min(n_levels, ba + 11), 2):
+        prefetch(lvl, ((q * 2 + 1) * n_levels + i) * 4)
+    for i in range(0, 4 * K.N_F, 8):
+        prefetch(fills, q * fills.shape[1] * K.N_F + i)
+
+
+@njit(**HOT)
 def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl,
               orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, same_step, obs, final_obs,
-              rewards, terminated, summaries, status):
-    """Step every market once (or reset it, NextStep mode); see the module docstring."""
-    acc = np.zeros(4, dtype=np.int64)
-    for m in range(actions.shape[0]):
+              rewards, terminated, summaries, status, work):
+    """Step every market once (or reset it, NextStep mode); see the module docstring.
+
+    ``work`` is an int64 scratch array of :data:`N_WORK` entries.
+    """
+    acc, own, final, top = work[0:4], work[4:8], work[8:12], work[12:18]
+    n = actions.shape[0]
+    ahead = ep[EP_PREFETCH] != 0.0
+    for m in range(n):
+        if ahead and m + 2 < n:
+            _prefetch_rows(m + 2, sc, fs, is_, es, rs, rd, evbuf, vring)
+        if ahead and m + 1 < n:
+            _prefetch_book(m + 1, sc, is_, lvl, orders, htab, fills, live)
         status[m] = K.OK
         rewards[m] = 0.0
         terminated[m] = False
@@ -314,24 +361,48 @@ def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_
                                       sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m],
                                       vring[m], acc)
             needs_reset[m] = False
-            _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+            _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
             continue
         r, done, st = _step_market(ep, rates, expected, fp, cum_w, rs[m], rd[m], fs[m], is_[m], live[m], sc[m],
                                    lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m], vring[m],
-                                   actions[m], acc, summaries[m])
+                                   actions[m], acc, own, final, summaries[m])
         status[m] = st
         rewards[m] = r
         terminated[m] = done
-        _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+        _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
         if done:
             if same_step:
-                final_obs[m, :] = obs[m, :]
+                for j in range(obs.shape[1]):
+                    final_obs[m, j] = obs[m, j]
                 status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m],
                                           live[m], sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m],
                                           es[m], vring[m], acc)
-                _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], obs[m])
+                _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
             else:
                 needs_reset[m] = True
+
+
+def l2_cache_bytes() -> int:
+    """The CPU's per-core L2 cache size (bytes) as the C library reports it, else 2 MiB."""
+    try:
+        size = os.sysconf("SC_LEVEL2_CACHE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        size = 0
+    return size if size > 0 else 1 << 21
+
+
+def default_capacity(fp: np.ndarray) -> int:
+    """Order records per market for flow parameters ``fp`` (:func:`envs.market.flow.flow_params`).
+
+    Resting background orders form an immigration-death queue: arrivals at most
+    ``lambda_total * tod_max`` per second, each cancelled at rate ``theta``, so their number
+    is Poisson with mean at most ``n = lambda_total * tod_max / theta``. The capacity covers
+    ``n`` plus ten standard deviations plus 64 (the agent's orders and slack), rounded up
+    to a multiple of 64: small, so each market's order records and hash table stay compact
+    in the cache, and far beyond what the flow reaches.
+    """
+    n = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / fp[F.P_THETA]
+    return 64 * math.ceil((n + 10.0 * math.sqrt(n) + 64.0) / 64.0)
 
 
 class LOBExecutionVectorEnv(VectorEnv):
@@ -343,7 +414,14 @@ class LOBExecutionVectorEnv(VectorEnv):
     :param autoreset_mode: ``"NextStep"`` (gymnasium's default) or ``"SameStep"``
         (terminal observations in ``info["final_obs"]``).
     :param n_levels: price-grid width per market (ticks, centred on the initial mid).
-    :param capacity: order records per market.
+    :param capacity: order records per market; by default :func:`default_capacity` of
+        the market (the background queue's steady state plus ten standard deviations).
+    :param prefetch: while one market steps, ask the CPU for the next market's book (its
+        hash table, order records, live list and levels near the touch). It pays when the
+        markets' books do not fit in the L2 cache together (at M = 1,024 on the benchmark
+        machine: 2.3x the steps per second) and costs when they nearly do; by default
+        (``None``) it is on when the books take more than four times the L2 cache
+        (:func:`l2_cache_bytes`).
 
     ``info["execution"]`` holds the single env's episode summary keys as ``(M,)`` arrays
     with ``info["_execution"]`` marking the markets whose episode ended.
@@ -353,7 +431,7 @@ class LOBExecutionVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int, config: LOBExecutionConfig | Mapping[str, Any] | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, n_levels: int = 1 << 11,
-                 capacity: int = 1 << 11, **overrides: Any) -> None:
+                 capacity: int | None = None, prefetch: bool | None = None, **overrides: Any) -> None:
         super().__init__()
         self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
         self.config = cfg = LOBExecutionConfig.from_kwargs(config, **overrides)
@@ -378,7 +456,8 @@ class LOBExecutionVectorEnv(VectorEnv):
         self._next_ratio = np.append(expected / mean if mean > 0 else np.ones_like(expected), 0.0)
         self._rates = np.asarray(cfg.participation_rates, dtype=np.float64)
         n_levels = check_int("n_levels", n_levels, minimum=64)
-        capacity = check_int("capacity", capacity, minimum=64)
+        capacity = default_capacity(self._fp) if capacity is None else check_int("capacity", capacity, minimum=64)
+        self.capacity = capacity
         ep = np.zeros(N_EP)
         ep[EP_N_STEPS], ep[EP_DT], ep[EP_X] = cfg.n_steps, cfg.decision_interval_s, cfg.total_shares
         ep[EP_LOT], ep[EP_SIGN], ep[EP_PENALTY] = market.lot_size, side_sign(cfg.side), cfg.unfilled_penalty_bps
@@ -391,7 +470,9 @@ class LOBExecutionVectorEnv(VectorEnv):
         self._sc = np.zeros((m, K.N_SC), dtype=np.int64)
         self._lvl = np.zeros((m, 2, n_levels, 4), dtype=np.int64)
         self._orders = np.zeros((m, capacity, K.N_O), dtype=np.int64)
-        self._htab = np.zeros((m, 1 << int(2 * capacity - 1).bit_length(), 2), dtype=np.int64)
+        # hash buckets: the power of two above 1.25 x capacity (load <= 0.8 even when full; the
+        # flow keeps it near a third), a small table being fewer cache lines to prefetch
+        self._htab = np.zeros((m, 1 << int(capacity + capacity // 4 - 1).bit_length(), 2), dtype=np.int64)
         self._fills = np.zeros((m, capacity + 2, K.N_F), dtype=np.int64)
         self._log = np.zeros((m, 1, K.N_G), dtype=np.int64)
         self._evbuf = np.zeros((m, 1, K.N_E), dtype=np.int64)
@@ -411,6 +492,13 @@ class LOBExecutionVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(m, dtype=bool)
         self._summaries = np.zeros((m, 8))
         self._status = np.zeros(m, dtype=np.int64)
+        self._work = np.zeros(N_WORK, dtype=np.int64)
+        if prefetch is None:
+            prefetch = self._htab.nbytes + self._orders.nbytes + self._live.nbytes > 4 * l2_cache_bytes()
+        elif not isinstance(prefetch, (bool, np.bool_)):
+            raise TypeError(f"prefetch must be a bool or None, got {prefetch!r}")
+        self.prefetch = bool(prefetch)
+        ep[EP_PREFETCH] = 1.0 if self.prefetch else 0.0
         self._episode_rngs: list[np.random.Generator] = []
 
     # -- seeding: market m follows the single env reset with seed + m ---------------------
@@ -460,7 +548,7 @@ class LOBExecutionVectorEnv(VectorEnv):
                   self._rd, self._next_rs, self._next_rd, self._fs, self._is, self._live, self._sc, self._lvl,
                   self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring, actions,
                   self._needs_reset, self.autoreset_mode == AutoresetMode.SAME_STEP, self._obs, self._final_obs,
-                  self._rewards, self._terminated, self._summaries, self._status)
+                  self._rewards, self._terminated, self._summaries, self._status, self._work)
         if self._status.any():
             i = int(np.flatnonzero(self._status)[0])
             code = int(self._status[i])

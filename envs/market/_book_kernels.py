@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs.market._jit import HOT
+
 # --- layout constants ------------------------------------------------------------------
 # scalars
 S_BEST_BID = 0  # level index of best bid, -1 if no bids
@@ -87,7 +89,11 @@ ERR_LOT = 16
 ERR_ID = 17
 
 EMPTY_KEY = np.iinfo(np.int64).min
-_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser (Steele, Lea, Flood 2014)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_BLOCK_BITS = np.uint64(2)  # ids 4 k .. 4 k + 3 share a home block of 4 buckets (one cache line)
+_IN_BLOCK = np.uint64(3)
 
 
 # --- hash map id -> slot ---------------------------------------------------------------
@@ -95,13 +101,20 @@ _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
 
 @njit(cache=True, inline="always")
 def _h_home(htab, key):
-    # Fibonacci hashing, with the high half folded into the low bits that the mask keeps
-    h = np.uint64(key) * _HASH_MULT
-    h ^= h >> np.uint64(32)
-    return np.int64(h & np.uint64(htab.shape[0] - 1))
+    # The block (key // 4) is mixed by splitmix64's finaliser, every input bit reaching the
+    # bits the mask keeps; the key's low 2 bits pick the bucket within the block. So
+    # consecutive ids (how the flow and exchanges number orders) share one 64-byte cache
+    # line and inserting a new order rarely misses the cache, while ids sharing their low
+    # bits still spread over all blocks (linear probing fills each block's unused buckets).
+    k = np.uint64(key)
+    z = k >> _BLOCK_BITS
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z ^= z >> np.uint64(31)
+    return np.int64(((z << _BLOCK_BITS) | (k & _IN_BLOCK)) & np.uint64(htab.shape[0] - 1))
 
 
-@njit(cache=True)
+@njit(**HOT)
 def h_find(htab, key):
     """Slot of order ``key``, or -1."""
     mask = htab.shape[0] - 1
@@ -115,7 +128,7 @@ def h_find(htab, key):
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(**HOT)
 def h_insert(htab, key, slot):
     mask = htab.shape[0] - 1
     i = _h_home(htab, key)
@@ -125,7 +138,7 @@ def h_insert(htab, key, slot):
     htab[i, 1] = slot
 
 
-@njit(cache=True)
+@njit(**HOT)
 def h_delete(htab, key):
     """Remove ``key`` (which must be present), shifting its probe chain back."""
     mask = htab.shape[0] - 1
@@ -156,7 +169,7 @@ def _side_index(direction):
     return 0 if direction > 0 else 1
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _write_log(log, n, time, mtype, oid, size, price, direction):
     log[n, G_TIME] = time
     log[n, G_TYPE] = mtype
@@ -166,7 +179,7 @@ def _write_log(log, n, time, mtype, oid, size, price, direction):
     log[n, G_DIR] = direction
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _write_fill(fills, n, time, price, size, agg_side, agg_id, rest_id, agg_owner, rest_owner):
     fills[n, F_TIME] = time
     fills[n, F_PRICE] = price
@@ -178,7 +191,7 @@ def _write_fill(fills, n, time, price, size, agg_side, agg_id, rest_id, agg_owne
     fills[n, F_REST_OWNER] = rest_owner
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _rescan_best(sc, lvl, s):
     """Recompute the best level of side ``s`` after its best level emptied."""
     n_levels = sc[S_N_LEVELS]
@@ -209,7 +222,7 @@ def _rescan_best(sc, lvl, s):
 # aggressive order and rest its remainder.
 
 
-@njit(cache=True)
+@njit(**HOT)
 def process(sc, lvl, orders, htab, fills, log, events, start):
     """Apply ``events[start:]`` in order; stop at the first non-OK status.
 
@@ -483,10 +496,15 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
     return i, status
 
 
+#: :func:`process` compiled into its caller (the background flow calls it once per event:
+#: inlined, the call and its ~80 flattened array arguments disappear from the event loop)
+process_inline = njit(inline="always", **HOT)(process.py_func)
+
+
 # --- queries ----------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(**HOT)
 def depth(sc, lvl, n, out):
     """Top ``n`` occupied levels per side into ``out`` (4, n): bid px, bid sz, ask px, ask sz.
 
@@ -523,7 +541,7 @@ def depth(sc, lvl, n, out):
     return nb, na
 
 
-@njit(cache=True)
+@njit(**HOT)
 def top_of_book(sc, lvl, k, out):
     """Into ``out`` (6,): best bid, best ask (ticks, -1 if none), their sizes, and the
     volume of the top ``k`` occupied levels per side."""
@@ -555,7 +573,7 @@ def top_of_book(sc, lvl, k, out):
         i += 1
 
 
-@njit(cache=True)
+@njit(**HOT)
 def fill_totals(fills, owner):
     """``(volume, value, owner_volume, owner_value)`` of an ``(n, 8)`` fill array: shares and
     tick-shares, in all and for the fills in which ``owner`` took part (either side)."""
@@ -574,7 +592,7 @@ def fill_totals(fills, owner):
     return volume, value, own_volume, own_value
 
 
-@njit(cache=True)
+@njit(**HOT)
 def queue_ahead(sc, lvl, orders, htab, oid):
     """Shares ahead of order ``oid`` in its level's queue, or -1 if unknown."""
     slot = h_find(htab, oid)
@@ -588,7 +606,7 @@ def queue_ahead(sc, lvl, orders, htab, oid):
     return ahead
 
 
-@njit(cache=True)
+@njit(**HOT)
 def level_orders(sc, lvl, orders, s, li, out):
     """The queue at side ``s``, level ``li`` in FIFO order into ``out`` (k, 4): id, size, owner, time."""
     k = 0
@@ -603,7 +621,7 @@ def level_orders(sc, lvl, orders, s, li, out):
     return k
 
 
-@njit(cache=True)
+@njit(**HOT)
 def rebuild_hash(orders, htab):
     """Insert every live order of ``orders`` into an empty ``htab``."""
     for slot in range(orders.shape[0]):

@@ -59,6 +59,7 @@ from numba import njit
 
 from envs.market import _book_kernels as K
 from envs.market import rng as R
+from envs.market._jit import HOT
 from envs.market.validation import (
     check_choice,
     check_nonnegative,
@@ -221,28 +222,80 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     return fp, cum
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _tod(fp, t):
     """Intraday activity multiplier (mean 1 over the session) at time ``t`` seconds."""
     if fp[P_TOD_ON] == 0.0:
         return 1.0
-    u = (t % fp[P_SESSION]) / fp[P_SESSION]
+    session = fp[P_SESSION]
+    # within the first session t % session is t itself: skip the floating-point modulo
+    u = (t if 0.0 <= t < session else t % session) / session
     d = fp[P_DECAY]
     return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u / d) + fp[P_CLOSE] * math.exp(-(1.0 - u) / d))
 
 
-@njit(cache=True)
-def _size_lots(rs, fp, p_index, fixed_index):
-    """An order size in lots: geometric with success probability ``fp[p_index]``, or fixed."""
+@njit(**HOT)
+def _log_q(fp, p_index):
+    """``log(1 - p)`` of a geometric size distribution (0 when every order is one lot)."""
+    p = fp[p_index]
+    return math.log(1.0 - p) if p < 1.0 else 0.0
+
+
+@njit(**HOT)
+def _size_lots(rs, fp, p_index, fixed_index, log_q):
+    """An order size in lots: geometric with success probability ``fp[p_index]`` (``log_q``:
+    its :func:`_log_q`, computed once per call of the flow), or fixed."""
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
-    p = fp[p_index]
-    if p >= 1.0:
+    if fp[p_index] >= 1.0:
         return 1
-    return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / math.log(1.0 - p))
+    return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / log_q)
 
 
-@njit(cache=True)
+@njit(**HOT)
+def _tod_between(fp, u_open, u_close):
+    """The intraday formula with its open bump at session fraction ``u_open`` and its close
+    bump at ``u_close`` (both ``u`` for :func:`_tod`; apart, they bound it on an interval)."""
+    d = fp[P_DECAY]
+    return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u_open / d) + fp[P_CLOSE] * math.exp(-(1.0 - u_close) / d))
+
+
+@njit(**HOT)
+def _tod_bounds(fp, t0, t1):
+    """``(lo, hi)`` with ``lo <= _tod(fp, t) <= hi`` for every ``t`` in ``[t0, t1]``.
+
+    The open bump decreases and the close bump increases through a session, so the
+    bounds come from the interval's ends (or the session's, when the interval wraps),
+    widened by a relative 1e-9 that covers every rounding difference.
+    """
+    if fp[P_TOD_ON] == 0.0:
+        return 1.0, 1.0
+    session = fp[P_SESSION]
+    k0 = math.floor(t0 / session)
+    k1 = math.floor(t1 / session)
+    u0 = t0 / session - k0
+    u1 = t1 / session - k1
+    if k0 == k1:
+        lo, hi = _tod_between(fp, u1, u0), _tod_between(fp, u0, u1)
+    elif k1 == k0 + 1:
+        lo = min(_tod_between(fp, 1.0, u0), _tod_between(fp, u1, 0.0))
+        hi = max(_tod_between(fp, u0, 1.0), _tod_between(fp, 0.0, u1))
+    else:
+        lo, hi = _tod_between(fp, 1.0, 0.0), _tod_between(fp, 0.0, 1.0)
+    return lo * (1.0 - 1e-9), hi * (1.0 + 1e-9)
+
+
+@njit(**HOT)
+def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
+    """A fresh float state ``fs`` (``N_S``): the clock at ``t0_s``, the centre at ``mid_ticks``."""
+    for j in range(fs.shape[0]):
+        fs[j] = 0.0
+    fs[S_M_FUND] = mid_ticks
+    fs[S_T] = t0_s
+    fs[S_NEXT_GRID] = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
+
+
+@njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
     fs[S_M_TRANS] += fp[P_KAPPA] * signed_volume
@@ -250,7 +303,7 @@ def apply_impact(fs, fp, signed_volume):
     fs[S_SIGNED_VOL] += signed_volume
 
 
-@njit(cache=True)
+@njit(**HOT)
 def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """Generate and apply background events until ``t_end`` (s); return a book status.
 
@@ -264,6 +317,14 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
     lot = sc[K.S_LOT]
     n_k = cum_w.shape[0]
     theta = fp[P_THETA]
+    log_q_limit = _log_q(fp, P_P_LIMIT)
+    log_q_market = _log_q(fp, P_P_MARKET)
+    # the limit-order rate lies in [lam_lo, lam_hi] until t_end: most proposals fall clearly
+    # on one side of the limit/cancellation boundaries and need no intraday factor; the
+    # others take the exact path, so every decision is the one the exact rate gives
+    tod_lo, tod_hi = _tod_bounds(fp, fs[S_T], t_end)
+    lam_lo = fp[P_LAM_TOTAL] * tod_lo
+    lam_hi = fp[P_LAM_TOTAL] * tod_hi
     while True:
         if fs[S_PENDING] == 0.0:
             n_live = is_[I_N_LIVE]
@@ -282,14 +343,28 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 return K.OK
             t += dt
             _advance_to(rd, fp, fs, t)
-            tod = _tod(fp, t)
             u = R.uniform(rs) * bound
-            lam_lim = fp[P_LAM_TOTAL] * tod
-            lam_buy = mu * tod + fs[S_EXC_BUY]
-            lam_sell = mu * tod + fs[S_EXC_SELL]
+            lam_cancel = theta * n_live
+            if u < lam_lo:
+                kind = K.EV_LIMIT
+            elif u >= lam_hi and u < lam_lo + lam_cancel:
+                kind = K.EV_CANCEL
+            else:
+                tod = _tod(fp, t)
+                lam_lim = fp[P_LAM_TOTAL] * tod
+                lam_buy = mu * tod + fs[S_EXC_BUY]
+                lam_sell = mu * tod + fs[S_EXC_SELL]
+                if u < lam_lim:
+                    kind = K.EV_LIMIT
+                elif u < lam_lim + lam_cancel:
+                    kind = K.EV_CANCEL
+                elif u < lam_lim + lam_cancel + lam_buy + lam_sell:
+                    kind = K.EV_MARKET
+                else:
+                    continue  # thinning: a rejected proposal
             m = fs[S_M_FUND] + fs[S_M_TRANS]
             time_ns = np.int64(t * 1e9)
-            if u < lam_lim:
+            if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < 0.5 else -1
                 v = R.uniform(rs)
                 d = 0
@@ -332,9 +407,9 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = price
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
                 is_[I_NEXT_ID] += 1
-            elif u < lam_lim + theta * n_live:
+            elif kind == K.EV_CANCEL:
                 # cancel a uniformly chosen entry of the live list; an entry whose order was
                 # filled meanwhile is dropped and the proposal rejected (thinning), so that each
                 # resting order is cancelled at exactly theta (drawing again would raise it)
@@ -349,53 +424,54 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 evbuf[0, K.E_SIDE] = 0
                 evbuf[0, K.E_PRICE] = 0
                 evbuf[0, K.E_SIZE] = 0
-            elif u < lam_lim + theta * n_live + lam_buy + lam_sell:
-                direction = 1 if u < lam_lim + theta * n_live + lam_buy else -1
+            else:
+                direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 evbuf[0, K.E_TYPE] = K.EV_MARKET
                 evbuf[0, K.E_ID] = is_[I_NEXT_ID]
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot
                 is_[I_NEXT_ID] += 1
                 if direction > 0:
                     fs[S_EXC_BUY] += fp[P_ALPHA]
                 else:
                     fs[S_EXC_SELL] += fp[P_ALPHA]
-            else:
-                continue  # thinning: a rejected proposal
             evbuf[0, K.E_OWNER] = 0
             evbuf[0, K.E_TIME] = time_ns
         n_fills_before = sc[K.S_N_FILLS]
-        _, status = K.process(sc, lvl, orders, htab, fills, log, evbuf, 0)
+        _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
             fs[S_PENDING] = 1.0
             return status
         fs[S_PENDING] = 0.0
         fs[S_N_BG_EVENTS] += 1.0
         signed = 0
+        filled = 0
         for f in range(n_fills_before, sc[K.S_N_FILLS]):
             signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
+            filled += fills[f, K.F_SIZE]
             fs[S_VOL] += fills[f, K.F_SIZE]
             fs[S_VALUE] += fills[f, K.F_SIZE] * fills[f, K.F_PRICE]
         # only market orders carry impact (with the opposite-best anchor a background limit
         # order can still cross; it is a quote repositioning, not information)
         if signed != 0 and evbuf[0, K.E_TYPE] == K.EV_MARKET:
             apply_impact(fs, fp, signed)
-        if evbuf[0, K.E_TYPE] == K.EV_LIMIT and K.h_find(htab, evbuf[0, K.E_ID]) != -1:
+        if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
             live[is_[I_N_LIVE]] = evbuf[0, K.E_ID]
             is_[I_N_LIVE] += 1
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _decay(fp, fs, dt):
     """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact."""
-    decay = math.exp(-fp[P_BETA] * dt)
-    fs[S_EXC_BUY] *= decay
-    fs[S_EXC_SELL] *= decay
+    if fs[S_EXC_BUY] != 0.0 or fs[S_EXC_SELL] != 0.0:  # zero stays zero (no Hawkes, or none yet)
+        decay = math.exp(-fp[P_BETA] * dt)
+        fs[S_EXC_BUY] *= decay
+        fs[S_EXC_SELL] *= decay
     fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step at each grid time passed."""
     t = fs[S_T]

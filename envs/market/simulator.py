@@ -158,10 +158,7 @@ class MarketSimulator:
                               base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
                               capacity=max(1 << 10, 8 * depth_levels * 16), log_events=cfg.log_events)
         self._fs = np.zeros(F.N_S)
-        self._fs[F.S_M_FUND] = cfg.initial_mid_ticks
-        self._fs[F.S_T] = cfg.start_of_day_s - cfg.warmup_s
-        step = cfg.diffusion_step_s
-        self._fs[F.S_NEXT_GRID] = (np.floor(self._fs[F.S_T] / step) + 1.0) * step
+        F.start_state(self._fs, cfg.start_of_day_s - cfg.warmup_s, cfg.initial_mid_ticks, cfg.diffusion_step_s)
         self._is = np.zeros(F.N_I, dtype=np.int64)
         self._is[F.I_NEXT_ID] = 1
         self._live = np.zeros(1 << 12, dtype=np.int64)

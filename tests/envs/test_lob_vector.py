@@ -8,7 +8,9 @@ import pytest
 
 from agents.sb3 import GymnasiumVecEnv, make_sb3_model
 from envs.lob_execution import LOBExecutionEnv
-from envs.lob_vector import LOBExecutionVectorEnv
+from envs.lob_vector import LOBExecutionVectorEnv, default_capacity
+from envs.market import _book_kernels as K
+from envs.market import flow as F
 
 KW = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000)
 
@@ -79,3 +81,43 @@ def test_refusals_and_errors_name_the_problem():
     with pytest.raises(RuntimeError, match="n_levels"):  # already in the warm-up's background flow
         tiny.reset(seed=0)
         tiny.step(np.array([[1.0]], np.float32))
+
+
+def test_default_capacity_follows_the_market_and_covers_its_queue():
+    """The order records per market follow the background queue (mean at most
+    ``lambda_total * tod_max / theta``), and the flow stays well inside them."""
+    venv = LOBExecutionVectorEnv(4, horizon_s=120.0, decision_interval_s=1.0)
+    fp = venv._fp
+    mean = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / fp[F.P_THETA]
+    assert venv.capacity == default_capacity(fp) >= mean + 10 * np.sqrt(mean)
+    assert venv.capacity % 64 == 0 and venv._htab.shape[1] >= 1.25 * venv.capacity
+    venv.reset(seed=0)
+    most = 0
+    for _ in range(120):
+        venv.step(np.full((4, 1), 0.01, np.float32))
+        most = max(most, int(venv._sc[:, K.S_N_ORDERS].max()))
+    assert mean / 2 < most < mean + 6 * np.sqrt(mean)
+    deep = LOBExecutionVectorEnv(1, market={"flow": {"depth_shares": [20_000.0] * 10}}, **KW)
+    deep_mean = deep._fp[F.P_LAM_TOTAL] * deep._fp[F.P_TOD_MAX] / deep._fp[F.P_THETA]
+    assert np.isclose(deep_mean, mean * 200_000 / sum(F.FlowConfig().depth_shares))  # the depth's ratio
+    assert deep.capacity >= deep_mean + 10 * np.sqrt(deep_mean) > 5 * venv.capacity
+    deep.reset(seed=0)
+    deep.step(np.array([[0.1]], np.float32))
+
+
+def test_prefetching_the_next_market_changes_nothing_but_speed():
+    runs = []
+    for prefetch in (True, False):
+        venv = LOBExecutionVectorEnv(3, prefetch=prefetch, **KW)
+        assert venv.prefetch is prefetch
+        obs, _ = venv.reset(seed=5)
+        out = [obs]
+        rng = np.random.default_rng(1)
+        for _ in range(14):  # two episodes and a half, through autoresets
+            o, r, term, _, _ = venv.step((rng.random((3, 1)) * 0.3).astype(np.float32))
+            out += [o, r, term]
+        runs.append(out)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="prefetch"):
+        LOBExecutionVectorEnv(2, prefetch="yes", **KW)

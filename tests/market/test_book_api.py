@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from envs.market import _book_kernels as K
 from envs.market.book import EV_CANCEL, EV_LIMIT, EV_MARKET, OrderBook
 
 
@@ -158,6 +159,35 @@ def test_repeated_adds_and_cancels_keep_the_hash_map_consistent():
     assert set(b.orders()["order_id"]) == live
     assert all(oid in b for oid in live)
     b.check_invariants()
+
+
+@pytest.mark.parametrize("stride", [1, 3, 16, 4096, 1 << 40])
+def test_any_id_pattern_is_found_removed_and_probed_briefly(stride):
+    """Consecutive ids, ids that share their low bits and huge ids: the id -> record map
+    stays exact through growth, and keys sit near their home bucket (short probes)."""
+    b = OrderBook(n_levels=64, base_price_ticks=968, capacity=8, log_events=False)
+    rng = np.random.default_rng(stride)
+    live = []
+    for k in range(3_000):
+        oid = 7 + k * stride
+        side = 1 if rng.random() < 0.5 else -1
+        price = 999 - int(rng.integers(0, 10)) if side > 0 else 1_001 + int(rng.integers(0, 10))
+        b.limit(side, price, 1, order_id=oid)
+        live.append(oid)
+        if rng.random() < 0.45:
+            j = int(rng.integers(len(live)))
+            b.cancel(live[j])
+            live[j] = live[-1]
+            live.pop()
+    assert sorted(b.orders()["order_id"]) == sorted(live)
+    assert all((7 + k * stride in b) == (7 + k * stride in set(live)) for k in range(3_000))
+    b.check_invariants()
+    htab = b._htab
+    mask = htab.shape[0] - 1
+    used = np.flatnonzero(htab[:, 0] != K.EMPTY_KEY)
+    assert len(used) == len(live)
+    distance = [(i - K._h_home(htab, htab[i, 0])) & mask for i in used]
+    assert np.mean(distance) < 4.0, np.mean(distance)
 
 
 def test_market_event_ignores_its_price_field():

@@ -245,3 +245,17 @@ def test_external_impact_moves_the_reference_like_own_aggressive_volume():
     assert sim.reference_ticks == pytest.approx(ref - 0.6)
     with pytest.raises(ValueError, match="signed_shares"):
         sim.apply_external_impact(float("nan"))
+
+
+@pytest.mark.parametrize("t0, t1", [(-300.0, 0.0), (0.0, 1.0), (100.0, 1_900.0), (23_000.0, 23_600.0),
+                                     (-50_000.0, 10.0), (46_700.0, 46_900.0)])
+def test_intraday_bounds_contain_the_factor_on_the_whole_interval(t0, t1):
+    """The flow decides most proposals from bounds of the intraday factor over the call's
+    interval; the decisions are exact only if the bounds hold at every time inside."""
+    fp, _ = F.flow_params(F.FlowConfig(), F.ImpactConfig(), 1)
+    lo, hi = F._tod_bounds(fp, t0, t1)
+    ts = np.concatenate([np.linspace(t0, t1, 2_001), [t0, t1, np.nextafter(t1, t0)]])
+    tod = np.array([F._tod(fp, t) for t in ts])
+    assert lo <= tod.min() and tod.max() <= hi
+    if t1 - t0 < fp[F.P_SESSION]:  # and tight (up to the sampling of the interval)
+        assert hi - lo <= tod.max() - tod.min() + 1e-3 * hi
