@@ -21,8 +21,12 @@ class POVPolicy(SchedulePolicy):
 
     * ``adaptive=False``: ``p = target_participation``.
     * ``adaptive=True`` (default): ``p`` is the participation that would finish exactly at
-      the horizon, ``remaining / (ratio * sum_{j>=k} E[V_j])``, clipped to
-      ``[min_participation, max_participation]`` (the reference module's adaptive rule).
+      the horizon if the market traded its expected volume from now on,
+      ``remaining / sum_{j>=k} E[V_j]``, clipped to ``[min_participation,
+      max_participation]`` (the reference module's adaptive rule). The shares traded,
+      ``p * E[V_k] * ratio``, follow the volume the market actually trades: a busy market
+      is met with more shares, a quiet one with fewer, and the rate then catches up. (Scaling
+      the volume to go by ``ratio`` too would cancel ``ratio`` and turn POV into VWAP.)
 
     The last step trades what is left, so the order completes by the horizon.
 
@@ -59,9 +63,9 @@ class POVPolicy(SchedulePolicy):
         """The participation rate used at ``step``, shape ``(M,)`` (fraction of volume)."""
         if not self.adaptive:
             return np.full(step.shape, self.target_participation)
-        forecast_to_go = np.maximum(volume_ratio, 0.0) * self._volume_to_go[step]
+        volume_to_go = self._volume_to_go[step]
         with np.errstate(divide="ignore", invalid="ignore"):
-            required = np.where(forecast_to_go > 0, remaining / forecast_to_go, np.inf)
+            required = np.where(volume_to_go > 0, remaining / volume_to_go, np.inf)
         return np.clip(required, self.min_participation, self.max_participation)
 
     def shares_to_trade(

@@ -31,6 +31,7 @@ def comparison_table(summary: pd.DataFrame, notional: float) -> pd.DataFrame:
         "shortfall bps (mean ± 95% CI)": [f"{m:.2f} ± {h:.2f}" for m, h in zip(summary["shortfall_bps_mean"], ci)],
         "shortfall std bps": summary["shortfall_bps_std"].round(2),
         "vs market VWAP bps": summary["vwap_slippage_bps_mean"].round(2),
+        "VWAP tracking RMS bps": summary["vwap_slippage_bps_rms"].round(2),
         "participation %": (100 * summary["participation_mean"]).round(2),
     }, index=summary.index)
     if "mean_variance_usd" in summary and summary["mean_variance_usd"].notna().all():

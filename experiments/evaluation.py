@@ -128,8 +128,9 @@ def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confid
     """Per policy: mean, std and a ``confidence`` t-interval of the mean of each metric
     (:data:`METRICS` and ``extra_metrics``).
 
-    Columns ``<metric>_mean``, ``<metric>_std``, ``<metric>_ci_low``, ``<metric>_ci_high``
-    and ``n_episodes``. With ``risk_aversion = lambda`` (1/currency) it adds
+    Columns ``<metric>_mean``, ``<metric>_std``, ``<metric>_ci_low``, ``<metric>_ci_high``,
+    ``n_episodes`` and ``vwap_slippage_bps_rms`` (root mean square over episodes of the
+    slippage vs market VWAP: the tracking error that VWAP minimises). With ``risk_aversion = lambda`` (1/currency) it adds
     ``mean_variance_usd = mean(shortfall_usd) + lambda var(shortfall_usd)``, the sample
     estimate of the Almgren-Chriss objective ``E + lambda V``.
     """
@@ -146,6 +147,9 @@ def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confid
             half = t * std / np.sqrt(n)
             row |= {f"{metric}_mean": mean, f"{metric}_std": std,
                     f"{metric}_ci_low": mean - half, f"{metric}_ci_high": mean + half}
+        # how closely fills track the market's VWAP, whatever the average cost
+        slippage = group["vwap_slippage_bps"].to_numpy(dtype=np.float64)
+        row["vwap_slippage_bps_rms"] = float(np.sqrt(np.mean(slippage**2)))
         if risk_aversion is not None:
             is_usd = group["shortfall_usd"].to_numpy(dtype=np.float64)
             row["mean_variance_usd"] = float(is_usd.mean() + risk_aversion * is_usd.var(ddof=1))

@@ -88,6 +88,22 @@ def test_pov_participation_adapts_within_bounds(side):
         ratio = info["market_volume"] / expected[k]
 
 
+def test_adaptive_pov_follows_realised_volume_where_vwap_does_not():
+    """POV scales its child order with how the market's volume came in; VWAP keeps to the
+    expected profile. Within the bounds, twice the expected volume means twice the shares."""
+    env = AlmgrenChrissEnv(n_steps=20, total_shares=1.5e6)
+    pov = POVPolicy(env.task, target_participation=0.1, min_participation=0.01, max_participation=0.5)
+    vwap = make_baseline("vwap", env.task)
+    step, remaining = np.array([3, 3, 3]), np.full(3, 1.4e6)
+    ratio = np.array([0.5, 1.0, 2.0])
+    p = pov.shares_to_trade(step, remaining, ratio)
+    np.testing.assert_allclose(p / p[1], ratio, rtol=1e-12)
+    v = vwap.shares_to_trade(step, remaining, ratio)
+    assert v[1] > 0
+    np.testing.assert_allclose(v, v[1], rtol=1e-12)
+    assert not np.allclose(p, v)
+
+
 def test_pov_non_adaptive_trades_its_target_of_forecast_volume():
     env = AlmgrenChrissEnv(n_steps=20, total_shares=1e7)
     policy = POVPolicy(env.task, target_participation=0.1, adaptive=False)

@@ -48,7 +48,7 @@ def test_lob_comparison_evaluates_four_baselines_on_both_sides(tmp_path):
     for side, table in tables.items():
         assert set(table.index) == {"twap", "vwap", "pov", "almgren_chriss"}
         assert {"shortfall bps (mean ± 95% CI)", "shortfall std bps", "vs market VWAP bps",
-                "participation %"} <= set(table.columns)
+                "VWAP tracking RMS bps", "participation %"} <= set(table.columns)
         episodes = pd.read_csv(tmp_path / side / "episodes.csv")
         assert len(episodes) == 4 * 8 and (episodes["side"] == side).all()
         assert (tmp_path / side / "reports" / "vwap_execution.png").exists()

@@ -64,6 +64,7 @@ def test_summary_gives_mean_std_and_t_interval_per_policy():
     usd = values * 100
     assert s["mean_variance_usd"] == pytest.approx(usd.mean() + 0.01 * usd.var(ddof=1))
     assert s["n_episodes"] == 50
+    assert s["vwap_slippage_bps_rms"] == pytest.approx(np.sqrt(np.mean(values**2)))
 
 
 def test_evaluation_rejects_non_policies_and_bad_counts():
