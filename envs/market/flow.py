@@ -67,7 +67,7 @@ from envs.market.validation import (
 )
 from envs.market.volume import IntradayVolumeProfile
 
-__all__ = ["FlowConfig", "ImpactConfig", "flow_params"]
+__all__ = ["FlowConfig", "ImpactConfig", "flow_params", "transient"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,9 @@ N_P = 24
 # float state (fs)
 S_T, S_M_FUND, S_M_TRANS, S_EXC_BUY, S_EXC_SELL = 0, 1, 2, 3, 4
 S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL, S_NEXT_GRID = 5, 6, 7, 8, 9, 10
+#: ``fs[S_M_TRANS]`` is the transient impact as of the time ``fs[S_TRANS_T]`` (the last
+#: impact); :func:`transient` decays it to the clock ``fs[S_T]`` when it is needed
+S_TRANS_T = 11
 N_S = 12
 # int state (is_): next background order id, live background orders
 I_NEXT_ID, I_N_LIVE = 0, 1
@@ -293,12 +296,56 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs[S_M_FUND] = mid_ticks
     fs[S_T] = t0_s
     fs[S_NEXT_GRID] = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
+    fs[S_TRANS_T] = t0_s
+
+
+@njit(**HOT)
+def transient(fp, fs):
+    """The transient impact (ticks) at the clock ``fs[S_T]``.
+
+    It decays at rate ``rho`` from its value ``fs[S_M_TRANS]`` at its last change
+    ``fs[S_TRANS_T]``: one exponential per read instead of one per event, and a value that
+    does not depend on how the clock got there (event by event, or in one call).
+    """
+    x = fs[S_M_TRANS]
+    if x == 0.0:
+        return 0.0
+    return x * math.exp(-fp[P_RHO] * (fs[S_T] - fs[S_TRANS_T]))
+
+
+@njit(**HOT)
+def _rounded_centre(fp, fs, up):
+    """``ceil(m)`` (``up``) or ``floor(m)`` of the centre ``m = m_fundamental + transient``.
+
+    The decay factor ``exp(-x)`` lies in ``[1 - x, 1]``: when the centre's enclosure from
+    those ends (widened by 1e-9 tick for every rounding) rounds to one integer, that is
+    the answer, without the exponential; otherwise the exact centre decides.
+    """
+    fund = fs[S_M_FUND]
+    x0 = fs[S_M_TRANS]
+    if x0 != 0.0:
+        e_lo = 1.0 - fp[P_RHO] * (fs[S_T] - fs[S_TRANS_T])
+        a = fund + x0 * e_lo
+        b = fund + x0
+        lo = min(a, b) - 1e-9
+        hi = max(a, b) + 1e-9
+        if up:
+            r = math.ceil(lo)
+            if r == math.ceil(hi):
+                return np.int64(r)
+            return np.int64(math.ceil(fund + transient(fp, fs)))
+        r = math.floor(lo)
+        if r == math.floor(hi):
+            return np.int64(r)
+        return np.int64(math.floor(fund + transient(fp, fs)))
+    return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
 
 
 @njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
-    fs[S_M_TRANS] += fp[P_KAPPA] * signed_volume
+    fs[S_M_TRANS] = transient(fp, fs) + fp[P_KAPPA] * signed_volume
+    fs[S_TRANS_T] = fs[S_T]
     fs[S_M_FUND] += fp[P_GAMMA] * signed_volume
     fs[S_SIGNED_VOL] += signed_volume
 
@@ -362,7 +409,6 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                     kind = K.EV_MARKET
                 else:
                     continue  # thinning: a rejected proposal
-            m = fs[S_M_FUND] + fs[S_M_TRANS]
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < 0.5 else -1
@@ -372,7 +418,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                     d += 1
                 dist = d + 1
                 if fp[P_ANCHOR_REF] == 1.0:
-                    price = np.int64(math.ceil(m)) - dist if direction > 0 else np.int64(math.floor(m)) + dist
+                    price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
                     # never cross: liquidity providers quote at most one tick inside the spread
                     if direction > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
                         price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
@@ -391,7 +437,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                         elif has_bid:
                             opp = sc[K.S_BASE] + bb + 1
                         else:
-                            opp = np.int64(math.floor(m)) + 1
+                            opp = _rounded_centre(fp, fs, False) + 1
                         price = opp - dist
                     else:
                         if has_bid:
@@ -399,7 +445,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                         elif has_ask:
                             opp = sc[K.S_BASE] + ba - 1
                         else:
-                            opp = np.int64(math.ceil(m)) - 1
+                            opp = _rounded_centre(fp, fs, True) - 1
                         price = opp + dist
                 if price < 1:
                     price = 1
@@ -463,12 +509,12 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
 
 @njit(**HOT)
 def _decay(fp, fs, dt):
-    """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact."""
+    """Deterministic decay over ``dt`` s of the Hawkes excitation (the transient impact
+    decays lazily: :func:`transient`)."""
     if fs[S_EXC_BUY] != 0.0 or fs[S_EXC_SELL] != 0.0:  # zero stays zero (no Hawkes, or none yet)
         decay = math.exp(-fp[P_BETA] * dt)
         fs[S_EXC_BUY] *= decay
         fs[S_EXC_SELL] *= decay
-    fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
 
 
 @njit(**HOT)
