@@ -183,7 +183,10 @@ S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL, S_NEXT_GRID = 5, 6, 7, 8
 #: ``fs[S_M_TRANS]`` is the transient impact as of the time ``fs[S_TRANS_T]`` (the last
 #: impact); :func:`transient` decays it to the clock ``fs[S_T]`` when it is needed
 S_TRANS_T = 11
-N_S = 12
+#: the intraday factor's bounds ``[lo, hi]`` over the window of the call to ``run_flow``
+#: that ends at ``fs[S_WIN_END]``, from the clock at its first call (re-entries reuse them)
+S_WIN_END, S_WIN_LO, S_WIN_HI = 12, 13, 14
+N_S = 16
 # int state (is_): next background order id, live background orders
 I_NEXT_ID, I_N_LIVE = 0, 1
 N_I = 4
@@ -297,6 +300,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs[S_T] = t0_s
     fs[S_NEXT_GRID] = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
     fs[S_TRANS_T] = t0_s
+    fs[S_WIN_END] = math.nan  # no window yet
 
 
 @njit(**HOT)
@@ -366,10 +370,20 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
     theta = fp[P_THETA]
     log_q_limit = _log_q(fp, P_P_LIMIT)
     log_q_market = _log_q(fp, P_P_MARKET)
-    # the limit-order rate lies in [lam_lo, lam_hi] until t_end: most proposals fall clearly
-    # on one side of the limit/cancellation boundaries and need no intraday factor; the
-    # others take the exact path, so every decision is the one the exact rate gives
-    tod_lo, tod_hi = _tod_bounds(fp, fs[S_T], t_end)
+    # the intraday factor lies in [tod_lo, tod_hi] until t_end. The proposals' rate uses
+    # tod_hi (not the day's maximum), so few proposals are rejected; a proposal past t_end
+    # is discarded (memoryless) and the next window draws afresh. The bounds are those of
+    # the window from the clock at the first call ending at t_end: a re-entry after a
+    # non-OK status reuses them, so the random stream depends only on the windows' ends,
+    # not on where the caller had to make room (the single and vector envs agree).
+    # Most proposals fall clearly on one side of the limit/cancellation boundaries
+    # [lam_lo, lam_hi] and need no intraday factor; the others take the exact path, so
+    # every decision is the one the exact rate gives
+    if fs[S_WIN_END] != t_end:
+        fs[S_WIN_LO], fs[S_WIN_HI] = _tod_bounds(fp, fs[S_T], t_end)
+        fs[S_WIN_END] = t_end
+    tod_lo = fs[S_WIN_LO]
+    tod_hi = fs[S_WIN_HI]
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     while True:
@@ -379,7 +393,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
             t = fs[S_T]
             mu = fp[P_MU]
-            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * fp[P_TOD_MAX] + theta * n_live + fs[S_EXC_BUY] + fs[S_EXC_SELL]
+            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs[S_EXC_BUY] + fs[S_EXC_SELL]
             if bound <= 0.0:
                 fs[S_T] = t_end
                 return K.OK
