@@ -154,7 +154,7 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
                       ep[EP_START], acc)
     for j in range(es.shape[0]):
         es[j] = 0.0
-    arrival = _mid(sc, fs[F.S_M_FUND] + fs[F.S_M_TRANS])
+    arrival = _mid(sc, fs[F.S_M_FUND] + F.transient(fp, fs))
     es[ES_ARRIVAL] = arrival
     es[ES_LAST_MID] = arrival
     es[ES_HOLD] = ep[EP_X]

@@ -67,7 +67,7 @@ from envs.market.validation import (
 )
 from envs.market.volume import IntradayVolumeProfile
 
-__all__ = ["FlowConfig", "ImpactConfig", "flow_params"]
+__all__ = ["FlowConfig", "ImpactConfig", "flow_params", "transient"]
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,13 @@ N_P = 24
 # float state (fs)
 S_T, S_M_FUND, S_M_TRANS, S_EXC_BUY, S_EXC_SELL = 0, 1, 2, 3, 4
 S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL, S_NEXT_GRID = 5, 6, 7, 8, 9, 10
-N_S = 12
+#: ``fs[S_M_TRANS]`` is the transient impact as of the time ``fs[S_TRANS_T]`` (the last
+#: impact); :func:`transient` decays it to the clock ``fs[S_T]`` when it is needed
+S_TRANS_T = 11
+#: the intraday factor's bounds ``[lo, hi]`` over the window of the call to ``run_flow``
+#: that ends at ``fs[S_WIN_END]``, from the clock at its first call (re-entries reuse them)
+S_WIN_END, S_WIN_LO, S_WIN_HI = 12, 13, 14
+N_S = 16
 # int state (is_): next background order id, live background orders
 I_NEXT_ID, I_N_LIVE = 0, 1
 N_I = 4
@@ -293,12 +299,57 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs[S_M_FUND] = mid_ticks
     fs[S_T] = t0_s
     fs[S_NEXT_GRID] = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
+    fs[S_TRANS_T] = t0_s
+    fs[S_WIN_END] = math.nan  # no window yet
+
+
+@njit(**HOT)
+def transient(fp, fs):
+    """The transient impact (ticks) at the clock ``fs[S_T]``.
+
+    It decays at rate ``rho`` from its value ``fs[S_M_TRANS]`` at its last change
+    ``fs[S_TRANS_T]``: one exponential per read instead of one per event, and a value that
+    does not depend on how the clock got there (event by event, or in one call).
+    """
+    x = fs[S_M_TRANS]
+    if x == 0.0:
+        return 0.0
+    return x * math.exp(-fp[P_RHO] * (fs[S_T] - fs[S_TRANS_T]))
+
+
+@njit(**HOT)
+def _rounded_centre(fp, fs, up):
+    """``ceil(m)`` (``up``) or ``floor(m)`` of the centre ``m = m_fundamental + transient``.
+
+    The decay factor ``exp(-x)`` lies in ``[1 - x, 1]``: when the centre's enclosure from
+    those ends (widened by 1e-9 tick for every rounding) rounds to one integer, that is
+    the answer, without the exponential; otherwise the exact centre decides.
+    """
+    fund = fs[S_M_FUND]
+    x0 = fs[S_M_TRANS]
+    if x0 != 0.0:
+        e_lo = 1.0 - fp[P_RHO] * (fs[S_T] - fs[S_TRANS_T])
+        a = fund + x0 * e_lo
+        b = fund + x0
+        lo = min(a, b) - 1e-9
+        hi = max(a, b) + 1e-9
+        if up:
+            r = math.ceil(lo)
+            if r == math.ceil(hi):
+                return np.int64(r)
+            return np.int64(math.ceil(fund + transient(fp, fs)))
+        r = math.floor(lo)
+        if r == math.floor(hi):
+            return np.int64(r)
+        return np.int64(math.floor(fund + transient(fp, fs)))
+    return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
 
 
 @njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
-    fs[S_M_TRANS] += fp[P_KAPPA] * signed_volume
+    fs[S_M_TRANS] = transient(fp, fs) + fp[P_KAPPA] * signed_volume
+    fs[S_TRANS_T] = fs[S_T]
     fs[S_M_FUND] += fp[P_GAMMA] * signed_volume
     fs[S_SIGNED_VOL] += signed_volume
 
@@ -319,10 +370,20 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
     theta = fp[P_THETA]
     log_q_limit = _log_q(fp, P_P_LIMIT)
     log_q_market = _log_q(fp, P_P_MARKET)
-    # the limit-order rate lies in [lam_lo, lam_hi] until t_end: most proposals fall clearly
-    # on one side of the limit/cancellation boundaries and need no intraday factor; the
-    # others take the exact path, so every decision is the one the exact rate gives
-    tod_lo, tod_hi = _tod_bounds(fp, fs[S_T], t_end)
+    # the intraday factor lies in [tod_lo, tod_hi] until t_end. The proposals' rate uses
+    # tod_hi (not the day's maximum), so few proposals are rejected; a proposal past t_end
+    # is discarded (memoryless) and the next window draws afresh. The bounds are those of
+    # the window from the clock at the first call ending at t_end: a re-entry after a
+    # non-OK status reuses them, so the random stream depends only on the windows' ends,
+    # not on where the caller had to make room (the single and vector envs agree).
+    # Most proposals fall clearly on one side of the limit/cancellation boundaries
+    # [lam_lo, lam_hi] and need no intraday factor; the others take the exact path, so
+    # every decision is the one the exact rate gives
+    if fs[S_WIN_END] != t_end:
+        fs[S_WIN_LO], fs[S_WIN_HI] = _tod_bounds(fp, fs[S_T], t_end)
+        fs[S_WIN_END] = t_end
+    tod_lo = fs[S_WIN_LO]
+    tod_hi = fs[S_WIN_HI]
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     while True:
@@ -332,7 +393,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
             t = fs[S_T]
             mu = fp[P_MU]
-            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * fp[P_TOD_MAX] + theta * n_live + fs[S_EXC_BUY] + fs[S_EXC_SELL]
+            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs[S_EXC_BUY] + fs[S_EXC_SELL]
             if bound <= 0.0:
                 fs[S_T] = t_end
                 return K.OK
@@ -362,7 +423,6 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                     kind = K.EV_MARKET
                 else:
                     continue  # thinning: a rejected proposal
-            m = fs[S_M_FUND] + fs[S_M_TRANS]
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < 0.5 else -1
@@ -372,7 +432,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                     d += 1
                 dist = d + 1
                 if fp[P_ANCHOR_REF] == 1.0:
-                    price = np.int64(math.ceil(m)) - dist if direction > 0 else np.int64(math.floor(m)) + dist
+                    price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
                     # never cross: liquidity providers quote at most one tick inside the spread
                     if direction > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
                         price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
@@ -391,7 +451,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                         elif has_bid:
                             opp = sc[K.S_BASE] + bb + 1
                         else:
-                            opp = np.int64(math.floor(m)) + 1
+                            opp = _rounded_centre(fp, fs, False) + 1
                         price = opp - dist
                     else:
                         if has_bid:
@@ -399,7 +459,7 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
                         elif has_ask:
                             opp = sc[K.S_BASE] + ba - 1
                         else:
-                            opp = np.int64(math.ceil(m)) - 1
+                            opp = _rounded_centre(fp, fs, True) - 1
                         price = opp + dist
                 if price < 1:
                     price = 1
@@ -463,12 +523,12 @@ def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log
 
 @njit(**HOT)
 def _decay(fp, fs, dt):
-    """Deterministic decays over ``dt`` s: Hawkes excitation and transient impact."""
+    """Deterministic decay over ``dt`` s of the Hawkes excitation (the transient impact
+    decays lazily: :func:`transient`)."""
     if fs[S_EXC_BUY] != 0.0 or fs[S_EXC_SELL] != 0.0:  # zero stays zero (no Hawkes, or none yet)
         decay = math.exp(-fp[P_BETA] * dt)
         fs[S_EXC_BUY] *= decay
         fs[S_EXC_SELL] *= decay
-    fs[S_M_TRANS] *= math.exp(-fp[P_RHO] * dt)
 
 
 @njit(**HOT)

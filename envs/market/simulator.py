@@ -177,7 +177,7 @@ class MarketSimulator:
     @property
     def reference_ticks(self) -> float:
         """The price the background flow centres on: fundamental + transient (ticks)."""
-        return float(self._fs[F.S_M_FUND] + self._fs[F.S_M_TRANS])
+        return float(self._fs[F.S_M_FUND] + F.transient(self._fp, self._fs))
 
     @property
     def fundamental_ticks(self) -> float:

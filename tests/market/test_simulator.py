@@ -20,6 +20,20 @@ def sim_with(seed=0, **flow_kw):
                            np.random.default_rng(seed))
 
 
+def test_making_room_mid_window_does_not_change_the_event_stream():
+    # a simulator whose live list and fill buffer are tiny returns to Python to grow them
+    # many times within a decision window; each re-entry must continue the same stream
+    a, b = MarketSimulator(rng=np.random.default_rng(3)), MarketSimulator(rng=np.random.default_rng(3))
+    b._live = b._live[: int(b._is[F.I_N_LIVE]) + 1].copy()
+    b.book._fills = b.book._fills[:2].copy()
+    ra = [a.advance(1.0) for _ in range(120)]
+    rb = [b.advance(1.0) for _ in range(120)]
+    assert b._live.shape[0] < a._live.shape[0]  # it did have to grow
+    for x, y in zip(ra, rb):
+        assert np.array_equal(x.trades, y.trades) and x.reference_ticks == y.reference_ticks
+    assert np.array_equal(a._fs, b._fs) and a.book.orders().equals(b.book.orders())
+
+
 def test_same_seed_reproduces_the_event_stream_exactly():
     def run(seed):
         sim = sim_with(seed)
