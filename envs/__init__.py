@@ -48,7 +48,7 @@ ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
     "execgym/AlmgrenChrissDiscrete-v0": (*_AC, {"action": "participation"}),
     "execgym/LOBExecution-v0": (*_LOB, {}),
     "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
-    "execgym/LOBExecutionPlacement-v0": (_LOB[0], None, {"action": "placement"}),
+    "execgym/LOBExecutionPlacement-v0": (*_LOB, {"action": "placement"}),
     "execgym/LOBReplay-v0": ("envs.lob_replay:LOBReplayEnv", None, {}),
     "execgym/SmartOrderRouting-v0": ("envs.routing:SmartOrderRoutingEnv", None, {}),
 }

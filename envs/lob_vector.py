@@ -7,8 +7,11 @@ of :class:`envs.lob_execution.LOBExecutionEnv`, operation for operation: market 
 with seed ``s + m`` replays the single environment reset with seed ``s + m`` exactly
 (tested), as ``SyncVectorEnv`` would.
 
-Supports the market-order action modes (``"fraction"``, ``"participation"``); the
-``"placement"`` mode runs in the single environment. Buffers are fixed per market
+Supports the three action modes of the single environment: market orders (``"fraction"``,
+``"participation"``) and limit orders (``"placement"``: the agent's child order rests in its
+market's book, is cancelled or kept (``keep_unfilled``) at the next decision, fills against
+the background flow and is cancelled at the horizon, where the remainder walks the book).
+Buffers are fixed per market
 (``n_levels`` ticks of price grid, ``capacity`` resting orders); exceeding one raises a
 ``RuntimeError`` that says which to raise.
 """
@@ -45,11 +48,14 @@ __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
 # env parameters (ep, float64)
 EP_N_STEPS, EP_DT, EP_X, EP_LOT, EP_SIGN, EP_PENALTY, EP_RISK, EP_K, EP_WINDOW = range(9)
-EP_START, EP_WARMUP, EP_MID0, EP_BASE0, EP_MODE, EP_DIFF_STEP, EP_PREFETCH = 9, 10, 11, 12, 13, 14, 15
-N_EP = 16
+EP_START, EP_WARMUP, EP_MID0, EP_BASE0, EP_MODE, EP_DIFF_STEP, EP_PREFETCH, EP_KEEP = 9, 10, 11, 12, 13, 14, 15, 16
+N_EP = 17
+# EP_MODE values
+MODE_FRACTION, MODE_PARTICIPATION, MODE_PLACEMENT = 0.0, 1.0, 2.0
 # per-market env state (es, float64)
 ES_STEP, ES_HOLD, ES_ARRIVAL, ES_COST, ES_VALUE, ES_EXEC, ES_MVOL, ES_MVAL = range(8)
 ES_LAST_VR, ES_LAST_MID, ES_VTOT, ES_VTOT2, ES_VN, ES_VHEAD, ES_AGENT_ID, ES_UNFILLED, ES_DONE = range(8, 17)
+ES_CHILD = 17  # id of the agent's last limit order (placement), 0 if none
 N_ES = 18
 # int64 scratch entries of ``_vec_step``
 N_WORK = 18
@@ -85,16 +91,16 @@ def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, ev
 
 
 @njit(**HOT)
-def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, acc):
-    """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
-    evbuf[0, K.E_TYPE] = K.EV_MARKET
-    evbuf[0, K.E_ID] = np.int64(es[ES_AGENT_ID])
+def _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, etype, oid, side, price, size, owner, acc):
+    """One event of the agent's (an order, a cancel or a modify), with the impact of its
+    fills as ``MarketSimulator`` applies it; fills into ``acc``."""
+    evbuf[0, K.E_TYPE] = etype
+    evbuf[0, K.E_ID] = oid
     evbuf[0, K.E_SIDE] = side
-    evbuf[0, K.E_PRICE] = 0
+    evbuf[0, K.E_PRICE] = price
     evbuf[0, K.E_SIZE] = size
-    evbuf[0, K.E_OWNER] = AGENT_OWNER
+    evbuf[0, K.E_OWNER] = owner
     evbuf[0, K.E_TIME] = np.int64(fs[F.S_T] * 1e9)
-    es[ES_AGENT_ID] += 1.0
     _, status = K.process(sc, lvl, orders, htab, fills, log, evbuf, 0)
     if status != K.OK:
         return status
@@ -105,6 +111,76 @@ def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, si
         F.apply_impact(fs, fp, float(signed))
     _consume(sc, fills, acc)
     return K.OK
+
+
+@njit(**HOT)
+def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, acc):
+    """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
+    oid = np.int64(es[ES_AGENT_ID])
+    es[ES_AGENT_ID] += 1.0
+    return _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_MARKET, oid, side, 0, size,
+                        AGENT_OWNER, acc)
+
+
+@njit(**HOT)
+def _round_half_even(x):
+    """Python's ``int(round(x))`` for a float."""
+    r = math.floor(x)
+    d = x - r
+    if d > 0.5 or (d == 0.5 and r % 2.0 != 0.0):
+        r += 1.0
+    return np.int64(r)
+
+
+@njit(**HOT)
+def _child_resting(htab, es):
+    """Whether the agent's last limit order still rests in the book."""
+    child = np.int64(es[ES_CHILD])
+    return child != 0 and K.h_find(htab, child) != -1
+
+
+@njit(**HOT)
+def _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, acc):
+    """Cancel the agent's resting limit order, if any (``LOBExecutionEnv._cancel_child``)."""
+    status = K.OK
+    if _child_resting(htab, es):
+        status = _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_CANCEL,
+                              np.int64(es[ES_CHILD]), 0, 0, 0, 0, acc)
+    es[ES_CHILD] = 0.0
+    return status
+
+
+@njit(**HOT)
+def _agent_place(ep, sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, offset_ticks, acc):
+    """The placement action (``LOBExecutionEnv._send``): a limit order of ``size`` shares
+    ``round(offset_ticks)`` ticks behind the own-side touch, after cancelling (or, with
+    ``keep_unfilled`` and the same price, resizing) the previous child; fills into ``acc``."""
+    offset = _round_half_even(offset_ticks)
+    bb, ba, n_levels, base = sc[K.S_BEST_BID], sc[K.S_BEST_ASK], sc[K.S_N_LEVELS], sc[K.S_BASE]
+    own_quoted = bb >= 0 if side > 0 else ba < n_levels
+    if own_quoted:
+        touch = base + (bb if side > 0 else ba)
+    else:  # own side empty: measure from the opposite touch
+        if (ba < n_levels) if side > 0 else (bb >= 0):
+            touch = base + (ba if side > 0 else bb) - side
+        else:
+            touch = _round_half_even(fs[F.S_M_FUND] + F.transient(fp, fs))
+    price = max(1, touch - side * offset)
+    if _child_resting(htab, es):
+        slot = K.h_find(htab, np.int64(es[ES_CHILD]))
+        if ep[EP_KEEP] != 0.0 and orders[slot, K.O_PRICE] == price and size > 0:
+            return _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_MODIFY,
+                                np.int64(es[ES_CHILD]), 0, price, size, 0, acc)
+        status = _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, acc)
+        if status != K.OK:
+            return status
+    if size <= 0:
+        return K.OK
+    oid = np.int64(es[ES_AGENT_ID])
+    es[ES_AGENT_ID] += 1.0
+    es[ES_CHILD] = float(oid)
+    return _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_LIMIT, oid, side, price, size,
+                        AGENT_OWNER, acc)
 
 
 @njit(**HOT)
@@ -166,7 +242,7 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
 
 
 @njit(**HOT)
-def _observe(ep, next_ratio, sc, lvl, es, vring, top, out):
+def _observe(ep, next_ratio, sc, lvl, orders, htab, es, vring, top, out):
     n_steps = ep[EP_N_STEPS]
     K.top_of_book(sc, lvl, np.int64(ep[EP_K]), top)
     bid, ask, bsz, asz, bvol, avol = top[0], top[1], top[2], top[3], top[4], top[5]
@@ -195,8 +271,18 @@ def _observe(ep, next_ratio, sc, lvl, es, vring, top, out):
     out[6] = micro
     out[7] = vol
     out[8] = (mid - es[ES_ARRIVAL]) / es[ES_ARRIVAL] * BPS
-    out[9] = 0.0
-    out[10] = 0.0
+    queue_frac = 0.0
+    resting = 0.0
+    if es[ES_CHILD] != 0.0:
+        slot = K.h_find(htab, np.int64(es[ES_CHILD]))
+        if slot != -1:
+            s = 0 if orders[slot, K.O_SIDE] > 0 else 1
+            level = lvl[s, orders[slot, K.O_PRICE] - sc[K.S_BASE], K.L_VOLUME]
+            ahead = K.queue_ahead(sc, lvl, orders, htab, np.int64(es[ES_CHILD]))
+            queue_frac = ahead / level if level else 0.0
+            resting = 1.0
+    out[9] = queue_frac
+    out[10] = resting
 
 
 @njit(**HOT)
@@ -220,14 +306,16 @@ def _push_vol(es, vring, x):
 
 @njit(**HOT)
 def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
-                 evbuf, es, vring, action, acc, own, final, out_exec):
-    """One decision of one market; returns (reward, terminated, status)."""
+                 evbuf, es, vring, action, offset_ticks, acc, own, final, out_exec):
+    """One decision of one market (``action``: the fraction, index or placement fraction;
+    ``offset_ticks``: the placement's offset); returns (reward, terminated, status)."""
     n_steps = np.int64(ep[EP_N_STEPS])
     lot = np.int64(ep[EP_LOT])
     side = np.int64(ep[EP_SIGN])
     k = np.int64(es[ES_STEP])
     remaining = np.int64(es[ES_HOLD])
-    if ep[EP_MODE] == 0.0:
+    placing = ep[EP_MODE] == MODE_PLACEMENT
+    if ep[EP_MODE] != MODE_PARTICIPATION:
         shares = action * float(remaining)
     else:
         shares = min(rates[np.int64(action)] * expected[k], float(remaining))
@@ -236,7 +324,11 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
         acc[j] = 0
         own[j] = 0  # immediate fills: volume, value
         final[j] = 0
-    if size > 0:
+    if placing:
+        st = _agent_place(ep, sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, offset_ticks, own)
+        if st != K.OK:
+            return 0.0, False, st
+    elif size > 0:
         st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, own)
         if st != K.OK:
             return 0.0, False, st
@@ -253,7 +345,12 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     es[ES_STEP] = k + 1
     terminated = False
     if k + 1 == n_steps:
+        # the horizon: cancel what rests and walk the book with the remainder
         held = remaining - executed
+        if placing:
+            st = _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, final)
+            if st != K.OK:
+                return 0.0, False, st
         if held > 0:
             st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, held, final)
             if st != K.OK:
@@ -276,6 +373,10 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
         cost += es[ES_UNFILLED] * arrival * ep[EP_PENALTY] / BPS
         es[ES_COST] += es[ES_UNFILLED] * arrival * ep[EP_PENALTY] / BPS
     if es[ES_HOLD] <= 0:
+        if placing:
+            st = _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, final)
+            if st != K.OK:
+                return 0.0, False, st
         terminated = True
     notional = ep[EP_X] * arrival
     frac = es[ES_HOLD] / ep[EP_X]
@@ -361,15 +462,15 @@ def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_
                                       sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m],
                                       vring[m], acc)
             needs_reset[m] = False
-            _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
+            _observe(ep, next_ratio, sc[m], lvl[m], orders[m], htab[m], es[m], vring[m], top, obs[m])
             continue
         r, done, st = _step_market(ep, rates, expected, fp, cum_w, rs[m], rd[m], fs[m], is_[m], live[m], sc[m],
                                    lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m], vring[m],
-                                   actions[m], acc, own, final, summaries[m])
+                                   actions[m, 0], actions[m, 1], acc, own, final, summaries[m])
         status[m] = st
         rewards[m] = r
         terminated[m] = done
-        _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
+        _observe(ep, next_ratio, sc[m], lvl[m], orders[m], htab[m], es[m], vring[m], top, obs[m])
         if done:
             if same_step:
                 for j in range(obs.shape[1]):
@@ -377,7 +478,7 @@ def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_
                 status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m],
                                           live[m], sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m],
                                           es[m], vring[m], acc)
-                _observe(ep, next_ratio, sc[m], lvl[m], es[m], vring[m], top, obs[m])
+                _observe(ep, next_ratio, sc[m], lvl[m], orders[m], htab[m], es[m], vring[m], top, obs[m])
             else:
                 needs_reset[m] = True
 
@@ -410,7 +511,7 @@ class LOBExecutionVectorEnv(VectorEnv):
 
     :param num_envs: markets ``M``.
     :param config: an :class:`~envs.lob_execution.LOBExecutionConfig` or mapping (overrides
-        as keywords); ``action`` must be ``"fraction"`` or ``"participation"``.
+        as keywords): any of the single env's action modes.
     :param autoreset_mode: ``"NextStep"`` (gymnasium's default) or ``"SameStep"``
         (terminal observations in ``info["final_obs"]``).
     :param n_levels: price-grid width per market (ticks, centred on the initial mid).
@@ -435,9 +536,6 @@ class LOBExecutionVectorEnv(VectorEnv):
         super().__init__()
         self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
         self.config = cfg = LOBExecutionConfig.from_kwargs(config, **overrides)
-        if cfg.action == "placement":
-            raise ValueError("the vectorised LOB env supports action='fraction' or 'participation'; "
-                             "use LOBExecutionEnv (or SyncVectorEnv over it) for 'placement'")
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         if self.autoreset_mode == AutoresetMode.DISABLED:
             raise ValueError("autoreset_mode must be 'NextStep' or 'SameStep', got 'Disabled'")
@@ -464,7 +562,9 @@ class LOBExecutionVectorEnv(VectorEnv):
         ep[EP_RISK], ep[EP_K], ep[EP_WINDOW] = cfg.risk_penalty_bps, cfg.imbalance_levels, cfg.volatility_window
         ep[EP_START], ep[EP_WARMUP], ep[EP_MID0] = market.start_of_day_s, market.warmup_s, market.initial_mid_ticks
         ep[EP_BASE0] = max(1, int(market.initial_mid_ticks) - n_levels // 2)
-        ep[EP_MODE] = 0.0 if cfg.action == "fraction" else 1.0
+        ep[EP_MODE] = {"fraction": MODE_FRACTION, "participation": MODE_PARTICIPATION,
+                       "placement": MODE_PLACEMENT}[cfg.action]
+        ep[EP_KEEP] = 1.0 if cfg.keep_unfilled else 0.0
         ep[EP_DIFF_STEP] = market.diffusion_step_s
         self._ep = ep
         self._sc = np.zeros((m, K.N_SC), dtype=np.int64)
@@ -522,12 +622,31 @@ class LOBExecutionVectorEnv(VectorEnv):
         everyone = np.arange(self.num_envs)
         self._prepare_next(everyone)
         self._needs_reset[:] = True
-        self._call(np.zeros(self.num_envs))
+        self._call(np.zeros((self.num_envs, 2)))
         self._prepare_next(everyone)
         return self._obs.copy(), {}
 
     def _validate(self, actions: Any) -> np.ndarray:
+        """The actions as an ``(M, 2)`` float64 array (column 1 used by placement only)."""
         m = self.num_envs
+        out = np.zeros((m, 2))
+        if self.config.action == "placement":
+            k = self.config.placement_max_offset_ticks
+            a = np.asarray(actions, dtype=np.float64)
+            if a.size != 2 * m:
+                raise ValueError(f"actions must have shape ({m}, 2), got {np.shape(actions)}")
+            a = a.reshape(m, 2)
+            bad = ~((a[:, 0] >= 0.0) & (a[:, 0] <= 1.0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"actions[:, 0] must be fractions of remaining shares in [0, 1]; "
+                                 f"env {i} got {a[i, 0]!r}")
+            bad = ~(np.abs(a[:, 1]) <= k)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"actions[:, 1] must be offsets in [-{k}, {k}] ticks; env {i} got {a[i, 1]!r}")
+            out[:] = a
+            return out
         if self.config.action == "fraction":
             a = np.asarray(actions, dtype=np.float32).astype(np.float64).reshape(-1)
             if a.size != m:
@@ -536,12 +655,14 @@ class LOBExecutionVectorEnv(VectorEnv):
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"actions must be fractions of remaining shares in [0, 1]; env {i} got {a[i]!r}")
-            return a
+            out[:, 0] = a
+            return out
         a = np.asarray(actions).reshape(-1)
         n = self.single_action_space.n
         if a.size != m or not np.issubdtype(a.dtype, np.integer) or ((a < 0) | (a >= n)).any():
             raise ValueError(f"actions must be {m} integer indices in [0, {n}), got {actions!r}")
-        return a.astype(np.float64)
+        out[:, 0] = a
+        return out
 
     def _call(self, actions: np.ndarray) -> None:
         _vec_step(self._ep, self._rates, self._expected, self._next_ratio, self._fp, self._cum_w, self._rs,

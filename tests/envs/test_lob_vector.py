@@ -11,31 +11,39 @@ from envs.lob_execution import LOBExecutionEnv
 from envs.lob_vector import LOBExecutionVectorEnv, default_capacity
 from envs.market import _book_kernels as K
 from envs.market import flow as F
+from envs.market.simulator import MarketSimulator
 
 KW = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000)
+
+
+#: placement offsets (ticks): crossing, at the touch, passive, and halves (rounded to even)
+OFFSETS = np.array([-5.0, -2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0], np.float32)
 
 
 def actions_for(action, rng, m):
     if action == "fraction":
         return (rng.random((m, 1)) * 0.4).astype(np.float32)
+    if action == "placement":
+        # fractions of 0 (cancel only), small and large; the same offset often (kept orders)
+        frac = rng.choice([0.0, 0.1, 0.3, 0.6], size=m)
+        return np.stack([frac, rng.choice(OFFSETS, size=m)], axis=1).astype(np.float32)
     return rng.integers(0, 5, size=m)
 
 
-@pytest.mark.parametrize("action", ["fraction", "participation"])
-@pytest.mark.parametrize("side", ["buy", "sell"])
-@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
-def test_each_market_is_the_single_env_with_seed_plus_index(action, side, mode):
-    m = 3
-    venv = LOBExecutionVectorEnv(m, autoreset_mode=mode, action=action, side=side, **KW)
-    singles = [LOBExecutionEnv(action=action, side=side, **KW) for _ in range(m)]
+def assert_replays_single_envs(venv, singles, action, mode, n_steps, rng):
+    """Step ``venv`` and ``singles`` (reset with seeds 21 + i) with the same random actions;
+    assert equal observations, rewards, terminations and summaries. Returns the episodes
+    compared and the single envs' observations."""
+    m = len(singles)
     vobs, _ = venv.reset(seed=21)
     sobs = [e.reset(seed=21 + i)[0] for i, e in enumerate(singles)]
     np.testing.assert_array_equal(vobs, np.stack(sobs))
-    rng = np.random.default_rng(0)
     episodes_done = 0
-    for _ in range(16):  # several episodes of 6 decisions, through autoresets
+    seen = list(sobs)
+    for _ in range(n_steps):
         a = actions_for(action, rng, m)
-        vo, vr, vt, _, vinfo = venv.step(a)
+        vo, vr, vt, vtr, vinfo = venv.step(a)
+        assert not vtr.any()
         for i, e in enumerate(singles):
             if mode == "NextStep" and (e._step >= e.config.n_steps or e._holdings <= 0):
                 o, r, term = e.reset()[0], 0.0, False
@@ -51,7 +59,55 @@ def test_each_market_is_the_single_env_with_seed_plus_index(action, side, mode):
                         o = e.reset()[0]
             np.testing.assert_array_equal(vo[i], o)
             assert vr[i] == r and vt[i] == term
+            seen.append(o)
+    return episodes_done, np.stack(seen)
+
+
+@pytest.mark.parametrize("action", ["fraction", "participation"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_each_market_is_the_single_env_with_seed_plus_index(action, side, mode):
+    m = 3
+    venv = LOBExecutionVectorEnv(m, autoreset_mode=mode, action=action, side=side, **KW)
+    singles = [LOBExecutionEnv(action=action, side=side, **KW) for _ in range(m)]
+    # several episodes of 6 decisions, through autoresets
+    episodes_done, _ = assert_replays_single_envs(venv, singles, action, mode, 16, np.random.default_rng(0))
     assert episodes_done >= 6
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
+def test_placement_markets_are_the_single_env_with_seed_plus_index(keep, side, mode):
+    """Limit orders: crossing, at-touch and passive, cancelled or kept, filled by the flow
+    while they rest, cancelled at the horizon where the remainder walks the book."""
+    m = 3
+    kw = dict(KW, action="placement", side=side, keep_unfilled=keep)
+    venv = LOBExecutionVectorEnv(m, autoreset_mode=mode, **kw)
+    singles = [LOBExecutionEnv(**kw) for _ in range(m)]
+    kept, passive = [], []
+    original_send, original_advance = LOBExecutionEnv._send, MarketSimulator.advance
+
+    def send(env, a):  # record the single env's resizes of a kept order
+        before = env._child
+        out = original_send(env, a)
+        kept.append(before is not None and env._child == before and before in env._sim.book)
+        return out
+
+    def advance(sim, dt):  # record the flow's fills of the agent's resting orders
+        report = original_advance(sim, dt)
+        passive.append(report.agent_volume_shares)
+        return report
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LOBExecutionEnv, "_send", send)
+        mp.setattr(MarketSimulator, "advance", advance)
+        episodes_done, seen = assert_replays_single_envs(venv, singles, "placement", mode, 24,
+                                                         np.random.default_rng(3))
+    assert episodes_done >= 9
+    resting = seen[:, 10] == 1.0
+    assert resting.any() and (seen[resting, 9] > 0).any() and (seen[resting, 9] == 0).any()
+    assert any(kept) == keep and sum(p > 0 for p in passive) >= 5
 
 
 def test_make_vec_and_sb3_use_the_native_env():
@@ -64,8 +120,6 @@ def test_make_vec_and_sb3_use_the_native_env():
 
 
 def test_refusals_and_errors_name_the_problem():
-    with pytest.raises(ValueError, match="placement"):
-        LOBExecutionVectorEnv(2, action="placement", **KW)
     venv = LOBExecutionVectorEnv(2, **KW)
     venv.reset(seed=0)
     with pytest.raises(ValueError, match="env 1"):
@@ -81,6 +135,74 @@ def test_refusals_and_errors_name_the_problem():
     with pytest.raises(RuntimeError, match="n_levels"):  # already in the warm-up's background flow
         tiny.reset(seed=0)
         tiny.step(np.array([[1.0]], np.float32))
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_placement_from_a_thin_book_measures_from_the_opposite_touch_or_the_reference(side):
+    """Without warm-up the book starts empty: the touch is the opposite touch less a tick,
+    or the rounded reference price when both sides are empty, as in the single env."""
+    kw = dict(KW, decision_interval_s=0.1, horizon_s=0.6, action="placement", side=side,
+              market={"warmup_s": 0.0})
+    venv = LOBExecutionVectorEnv(3, **kw)
+    singles = [LOBExecutionEnv(**kw) for _ in range(3)]
+    empty = []
+    original = LOBExecutionEnv._send
+
+    def send(env, a):  # which of the touch's fallbacks the single env takes
+        b = env._sim.book
+        own, opp = (b.best_bid, b.best_ask) if env.sign > 0 else (b.best_ask, b.best_bid)
+        empty.append("quoted" if own is not None else "opposite" if opp is not None else "reference")
+        return original(env, a)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LOBExecutionEnv, "_send", send)
+        assert_replays_single_envs(venv, singles, "placement", "NextStep", 24, np.random.default_rng(3))
+    assert {"quoted", "opposite", "reference"} <= set(empty)
+
+
+@pytest.mark.parametrize("bad, row, match, single_match", [
+    ([[0.1, 0.0], [np.nan, 0.0], [0.2, 1.0]], 1, "fraction.*env 1", r"action\[0\]"),
+    ([[0.1, 0.0], [0.2, 1.0], [1.5, 0.0]], 2, "fraction.*env 2", r"action\[0\]"),
+    ([[0.1, 0.0], [0.2, 5.5], [0.2, 1.0]], 1, "offset.*env 1", r"action\[1\]"),
+    ([[0.1, -6.0], [0.2, 0.0], [0.2, 1.0]], 0, "offset.*env 0", r"action\[1\]"),
+    ([[0.1, 0.0], [0.2, np.nan], [0.2, 1.0]], 1, "offset.*env 1", r"action\[1\]"),
+    ([[0.1], [0.2], [0.3]], 0, "shape", "shape"),
+])
+def test_bad_placement_actions_raise_like_the_single_env_and_change_nothing(bad, row, match, single_match):
+    venv = LOBExecutionVectorEnv(3, action="placement", **KW)
+    single = LOBExecutionEnv(action="placement", **KW)
+    single.reset(seed=0)
+    venv.reset(seed=0)
+    venv.step(np.array([[0.2, 2.0], [0.1, 0.0], [0.3, 1.0]], np.float32))  # orders resting
+    state = [a.copy() for a in (venv._es, venv._sc, venv._orders, venv._lvl, venv._fs)]
+    a = np.array(bad, np.float32)
+    with pytest.raises(ValueError, match=match):
+        venv.step(a)
+    with pytest.raises(ValueError, match=single_match):
+        single.step(a[row])
+    for before, after in zip(state, (venv._es, venv._sc, venv._orders, venv._lvl, venv._fs)):
+        np.testing.assert_array_equal(before, after)
+    venv.step(np.array([[0.2, -5.0], [0.0, 5.0], [1.0, 0.0]], np.float32))  # the bounds are valid
+
+
+def test_make_vec_gives_the_native_placement_env_within_its_spaces():
+    """``gym.make_vec`` finds the vector entry point; observations stay in the batched
+    observation space through episodes and autoresets of sampled actions."""
+    venv = gym.make_vec("execgym/LOBExecutionPlacement-v0", num_envs=4, vectorization_mode="vector_entry_point",
+                        keep_unfilled=True, **KW)
+    assert isinstance(venv.unwrapped, LOBExecutionVectorEnv) and venv.unwrapped.config.action == "placement"
+    assert venv.single_action_space == LOBExecutionEnv(action="placement", **KW).action_space
+    assert venv.action_space.shape == (4, 2)
+    venv.action_space.seed(0)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (4, 11) and venv.observation_space.contains(obs)
+    resting = 0
+    for _ in range(14):
+        obs, rewards, term, trunc, _ = venv.step(venv.action_space.sample())
+        assert venv.observation_space.contains(obs) and np.isfinite(rewards).all()
+        assert term.dtype == bool and trunc.dtype == bool
+        resting += int(obs[:, 10].sum())
+    assert resting > 0
 
 
 def test_default_capacity_follows_the_market_and_covers_its_queue():
