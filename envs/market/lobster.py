@@ -30,11 +30,13 @@ it does not is reported as ``mismatched_rows``.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from envs.market import _book_kernels as K
 from envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
@@ -43,11 +45,17 @@ from envs.market.validation import check_int
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "DUMMY_ASK",
+    "DUMMY_BID",
+    "EVENT_TYPES",
     "GHOST_OWNER",
     "MESSAGE_COLUMNS",
     "ReplayReport",
+    "bad_row",
+    "check_message_codes",
     "messages_to_events",
     "read_messages",
+    "read_numeric",
     "read_orderbook",
     "replay_lobster",
 ]
@@ -57,40 +65,117 @@ MESSAGE_COLUMNS = ("time_s", "type", "order_id", "size_shares", "price", "direct
 GHOST_OWNER = -1
 #: LOBSTER prices are dollars x 10000
 PRICE_SCALE = 10_000
-_DUMMY_ASK, _DUMMY_BID = 9_999_999_999, -9_999_999_999
+#: LOBSTER event type code -> name (the categories of ``event_type``)
+EVENT_TYPES = {
+    1: "submission", 2: "cancellation", 3: "deletion", 4: "execution_visible",
+    5: "execution_hidden", 6: "cross_trade", 7: "trading_halt",
+}
+#: LOBSTER's placeholder prices of an empty ask / bid level
+DUMMY_ASK, DUMMY_BID = 9_999_999_999, -9_999_999_999
 
 
-def read_messages(path: str | Path) -> pd.DataFrame:
+def bad_row(path: Path, row: int, what: str) -> ValueError:
+    """A ``ValueError`` naming ``path`` and its 1-based ``row``."""
+    return ValueError(f"{path}: row {row} {what}")
+
+
+def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int) -> ValueError:
+    """Re-read rows ``start..start+n_rows`` as text and name the first row that is not numeric."""
+    text = pd.read_csv(path, header=None, dtype=str, skiprows=start, nrows=n_rows, keep_default_na=False,
+                       names=range(n_columns))
+    for i, row in enumerate(text.itertuples(index=False)):
+        for j, value in enumerate(row):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return bad_row(path, start + i + 1, f"column {j + 1}: {value!r} is not a number")
+    return ValueError(f"{path}: rows {start + 1}-{start + n_rows} could not be parsed")
+
+
+def read_numeric(path: Path, n_columns: int | None, chunk_rows: int, progress: bool,
+                  int_columns: slice | list[int]) -> np.ndarray:
+    """A headerless numeric CSV as a float64 ``(n, n_columns)`` array, read in chunks.
+
+    ``n_columns=None`` takes the count from the first line. Columns ``int_columns`` must
+    hold integers. Raises ``ValueError`` naming the file and 1-based row.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"LOBSTER file not found: {path}")
+    if n_columns is None:
+        with open(path) as f:
+            first = f.readline()
+        n_columns = len(first.split(","))
+    size = path.stat().st_size
+    parts, start = [], 0
+    with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
+                                          disable=not progress, leave=False) as bar:
+        reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=np.float64, chunksize=chunk_rows)
+        while True:
+            try:
+                chunk = next(reader)
+            except StopIteration:
+                break
+            except pd.errors.ParserError as err:  # too many fields on a line
+                line = re.search(r"line (\d+)", str(err))
+                where = f"row {line.group(1)}" if line else "a row"
+                raise ValueError(f"{path}: {where} does not have {n_columns} fields ({err})") from err
+            except ValueError as err:  # a field that is not a number
+                raise _first_bad_field(path, start, chunk_rows, n_columns) from err
+            arr = chunk.to_numpy()
+            missing = np.isnan(arr).any(axis=1)
+            if missing.any():
+                row = start + int(np.flatnonzero(missing)[0]) + 1
+                raise bad_row(path, row, f"has fewer than {n_columns} fields or an empty field")
+            ints = arr[:, int_columns]
+            off = (ints != np.floor(ints)).any(axis=1)
+            if off.any():
+                row = start + int(np.flatnonzero(off)[0]) + 1
+                raise bad_row(path, row, f"has a non-integer value where an integer is expected: {arr[row - start - 1]}")
+            parts.append(arr)
+            start += len(arr)
+            bar.update(handle.tell() - bar.n)
+    if not parts:
+        raise ValueError(f"{path}: the file is empty")
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def check_message_codes(path: Path, mtype: np.ndarray, direction: np.ndarray) -> None:
+    """Raise ``ValueError`` naming ``path`` and the first row with an unknown event type
+    (:data:`EVENT_TYPES`) or a direction other than +1/-1."""
+    bad = ~np.isin(mtype, list(EVENT_TYPES))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise bad_row(path, row + 1, f"has unknown event type {mtype[row]} (expected one of {sorted(EVENT_TYPES)})")
+    bad = ~np.isin(direction, (1, -1))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise bad_row(path, row + 1, f"has direction {direction[row]} (expected 1 or -1)")
+
+
+def read_messages(path: str | Path, chunk_rows: int = 1_000_000) -> pd.DataFrame:
     """A LOBSTER message file as a DataFrame with columns :data:`MESSAGE_COLUMNS`.
 
     ``time_s`` is float seconds after midnight, ``price`` integer dollars x 10000, the
-    rest int64. Raises ``ValueError`` naming the file and row for malformed rows or
-    unknown event types.
+    rest int64. The file is read ``chunk_rows`` rows at a time. Raises ``ValueError``
+    naming the file and row for malformed rows or unknown event types.
     """
     path = Path(path)
-    try:
-        df = pd.read_csv(path, header=None, names=list(MESSAGE_COLUMNS),
-                         dtype={"time_s": np.float64, "type": np.int64, "order_id": np.int64,
-                                "size_shares": np.int64, "price": np.int64, "direction": np.int64})
-    except (ValueError, pd.errors.ParserError) as err:
-        raise ValueError(f"{path}: malformed LOBSTER message file ({err})") from err
-    bad = ~df["type"].between(1, 7)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{path}: row {row + 1} has unknown event type {int(df['type'].iloc[row])} (expected 1-7)")
-    bad = ~df["direction"].isin([1, -1])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{path}: row {row + 1} has direction {int(df['direction'].iloc[row])} (expected 1 or -1)")
+    raw = read_numeric(path, len(MESSAGE_COLUMNS), check_int("chunk_rows", chunk_rows, minimum=1), False,
+                       [1, 2, 3, 4, 5])
+    df = pd.DataFrame({name: raw[:, j] if name == "time_s" else raw[:, j].astype(np.int64)
+                       for j, name in enumerate(MESSAGE_COLUMNS)})
+    check_message_codes(path, df["type"].to_numpy(), df["direction"].to_numpy())
     return df
 
 
-def read_orderbook(path: str | Path, levels: int | None = None) -> np.ndarray:
+def read_orderbook(path: str | Path, levels: int | None = None, chunk_rows: int = 1_000_000) -> np.ndarray:
     """A LOBSTER order-book file as an int64 array of shape ``(n, 4 * levels)``."""
     path = Path(path)
-    arr = pd.read_csv(path, header=None, dtype=np.int64).to_numpy()
+    arr = read_numeric(path, None, check_int("chunk_rows", chunk_rows, minimum=1), False,
+                       slice(None)).astype(np.int64)
     if arr.shape[1] % 4:
-        raise ValueError(f"{path}: {arr.shape[1]} columns is not a multiple of 4")
+        raise ValueError(f"{path}: {arr.shape[1]} columns is not a multiple of 4 "
+                         "(ask price, ask size, bid price, bid size per level)")
     if levels is not None and arr.shape[1] != 4 * check_int("levels", levels, minimum=1):
         raise ValueError(f"{path}: expected {4 * levels} columns for {levels} levels, got {arr.shape[1]}")
     return arr
@@ -192,9 +277,9 @@ def _window(row: np.ndarray, levels: int) -> tuple[dict, dict, tuple]:
     asks, bids = {}, {}
     for i in range(levels):
         ap, asz, bp, bsz = row[4 * i : 4 * i + 4]
-        if ap != _DUMMY_ASK and asz > 0:
+        if ap != DUMMY_ASK and asz > 0:
             asks[int(ap)] = int(asz)
-        if bp != _DUMMY_BID and bsz > 0:
+        if bp != DUMMY_BID and bsz > 0:
             bids[int(bp)] = int(bsz)
     full = len(asks) == levels, len(bids) == levels
     ask_hi = max(asks) if asks and full[0] else None  # None: the whole side is visible
@@ -289,12 +374,12 @@ def replay_lobster(
         ok = True
         for i in range(levels):
             wap, was, wbp, wbs = want[4 * i : 4 * i + 4]
-            if wap != _DUMMY_ASK:
+            if wap != DUMMY_ASK:
                 report.levels_compared += 1
                 if ap[i] * unit != wap or as_[i] != was:
                     report.mismatched_levels += 1
                     ok = False
-            if wbp != _DUMMY_BID:
+            if wbp != DUMMY_BID:
                 report.levels_compared += 1
                 if bp[i] * unit != wbp or bs[i] != wbs:
                     report.mismatched_levels += 1

@@ -59,9 +59,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from envs.market.lobster import MESSAGE_COLUMNS, PRICE_SCALE
+from envs.market.lobster import (DUMMY_ASK, DUMMY_BID, EVENT_TYPES, MESSAGE_COLUMNS, PRICE_SCALE, bad_row,
+                                 check_message_codes, read_numeric)
 from envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
@@ -83,13 +83,6 @@ __all__ = [
     "volume_profile",
 ]
 
-#: LOBSTER event type code -> name (the categories of ``event_type``)
-EVENT_TYPES = {
-    1: "submission", 2: "cancellation", 3: "deletion", 4: "execution_visible",
-    5: "execution_hidden", 6: "cross_trade", 7: "trading_halt",
-}
-#: LOBSTER's placeholder prices of an empty ask / bid level
-DUMMY_ASK, DUMMY_BID = 9_999_999_999, -9_999_999_999
 #: seconds after midnight of the regular session's open (09:30) and close (16:00)
 OPEN_S, CLOSE_S = 34_200.0, 57_600.0
 _EXCHANGE_TZ = "America/New_York"
@@ -103,94 +96,23 @@ def default_lobster_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
 
 
-def _bad_row(path: Path, row: int, what: str) -> ValueError:
-    return ValueError(f"{path}: row {row} {what}")
-
-
-def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int) -> ValueError:
-    """Re-read rows ``start..start+n_rows`` as text and name the first row that is not numeric."""
-    text = pd.read_csv(path, header=None, dtype=str, skiprows=start, nrows=n_rows, keep_default_na=False,
-                       names=range(n_columns))
-    for i, row in enumerate(text.itertuples(index=False)):
-        for j, value in enumerate(row):
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                return _bad_row(path, start + i + 1, f"column {j + 1}: {value!r} is not a number")
-    return ValueError(f"{path}: rows {start + 1}-{start + n_rows} could not be parsed")
-
-
-def _read_numeric(path: Path, n_columns: int | None, chunk_rows: int, progress: bool,
-                  int_columns: slice | list[int]) -> np.ndarray:
-    """A headerless numeric CSV as a float64 ``(n, n_columns)`` array, read in chunks.
-
-    ``n_columns=None`` takes the count from the first line. Columns ``int_columns`` must
-    hold integers. Raises ``ValueError`` naming the file and 1-based row.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"LOBSTER file not found: {path}")
-    if n_columns is None:
-        with open(path) as f:
-            first = f.readline()
-        n_columns = len(first.split(","))
-    size = path.stat().st_size
-    parts, start = [], 0
-    with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
-                                          disable=not progress, leave=False) as bar:
-        reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=np.float64, chunksize=chunk_rows)
-        while True:
-            try:
-                chunk = next(reader)
-            except StopIteration:
-                break
-            except pd.errors.ParserError as err:  # too many fields on a line
-                line = re.search(r"line (\d+)", str(err))
-                where = f"row {line.group(1)}" if line else "a row"
-                raise ValueError(f"{path}: {where} does not have {n_columns} fields ({err})") from err
-            except ValueError as err:  # a field that is not a number
-                raise _first_bad_field(path, start, chunk_rows, n_columns) from err
-            arr = chunk.to_numpy()
-            missing = np.isnan(arr).any(axis=1)
-            if missing.any():
-                row = start + int(np.flatnonzero(missing)[0]) + 1
-                raise _bad_row(path, row, f"has fewer than {n_columns} fields or an empty field")
-            ints = arr[:, int_columns]
-            off = (ints != np.floor(ints)).any(axis=1)
-            if off.any():
-                row = start + int(np.flatnonzero(off)[0]) + 1
-                raise _bad_row(path, row, f"has a non-integer value where an integer is expected: {arr[row - start - 1]}")
-            parts.append(arr)
-            start += len(arr)
-            bar.update(handle.tell() - bar.n)
-    if not parts:
-        raise ValueError(f"{path}: the file is empty")
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-
 def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_tick: int) -> pd.DataFrame:
     if raw.shape[1] != len(MESSAGE_COLUMNS):
         raise ValueError(f"{path}: a message file has {len(MESSAGE_COLUMNS)} columns, got {raw.shape[1]}")
     time_s = raw[:, 0]
     mtype = raw[:, 1].astype(np.int64)
-    bad = ~np.isin(mtype, list(EVENT_TYPES))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _bad_row(path, row + 1, f"has unknown event type {mtype[row]} (expected one of {sorted(EVENT_TYPES)})")
     direction = raw[:, 5].astype(np.int64)
-    bad = ~np.isin(direction, (1, -1))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _bad_row(path, row + 1, f"has direction {direction[row]} (expected 1 or -1)")
+    check_message_codes(path, mtype, direction)
     if np.any(np.diff(time_s) < 0):
         row = int(np.flatnonzero(np.diff(time_s) < 0)[0]) + 1
-        raise _bad_row(path, row + 1, f"goes back in time ({time_s[row]} s after {time_s[row - 1]} s)")
+        raise bad_row(path, row + 1, f"goes back in time ({time_s[row]} s after {time_s[row - 1]} s)")
     price = raw[:, 4].astype(np.int64)
     halt = mtype == 7
     visible = np.isin(mtype, (1, 2, 3, 4))
     off = visible & (price % price_units_per_tick != 0)
     if off.any():
         row = int(np.flatnonzero(off)[0])
-        raise _bad_row(path, row + 1, f"price {price[row]} is not on the tick grid of {price_units_per_tick} units")
+        raise bad_row(path, row + 1, f"price {price[row]} is not on the tick grid of {price_units_per_tick} units")
     price_ticks = np.where(halt, np.nan, price / price_units_per_tick)
     midnight = pd.Timestamp(date).tz_localize(_EXCHANGE_TZ)
     return pd.DataFrame({
@@ -382,12 +304,12 @@ def load_lobster(
     unit = check_int("price_units_per_tick", price_units_per_tick, minimum=1)
     chunk_rows = check_int("chunk_rows", chunk_rows, minimum=1)
     day = _date_of(message_path, date)
-    raw = _read_numeric(message_path, len(MESSAGE_COLUMNS), chunk_rows, progress, [1, 2, 3, 4, 5])
+    raw = read_numeric(message_path, len(MESSAGE_COLUMNS), chunk_rows, progress, [1, 2, 3, 4, 5])
     messages = _message_frame(message_path, raw, day, unit)
     book = None
     if orderbook_path is not None:
         orderbook_path = Path(orderbook_path)
-        arr = _read_numeric(orderbook_path, None, chunk_rows, progress, slice(None))
+        arr = read_numeric(orderbook_path, None, chunk_rows, progress, slice(None))
         if arr.shape[1] % 4:
             raise ValueError(f"{orderbook_path}: {arr.shape[1]} columns is not a multiple of 4 "
                              "(ask price, ask size, bid price, bid size per level)")
