@@ -361,7 +361,7 @@ def quotes(day: LobsterDay) -> pd.DataFrame:
     tick = day.tick_size_usd
     bp, bs, ap, as_ = (x[rows] for x in (bid_p, bid_s, ask_p, ask_s))
     both = (bp > 0) & (ap > 0)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "time_s": day.messages["time_s"].to_numpy()[rows],
         "timestamp": day.messages["timestamp"].iloc[rows].to_numpy(),
         "bid_price_ticks": bp, "bid_size_shares": bs, "ask_price_ticks": ap, "ask_size_shares": as_,
@@ -369,8 +369,6 @@ def quotes(day: LobsterDay) -> pd.DataFrame:
         "mid_usd": np.where(both, 0.5 * (bp + ap) * tick, np.nan),
         "spread_ticks": np.where(both, ap - bp, np.nan),
     }, index=rows)
-    out["timestamp"] = day.messages["timestamp"].iloc[rows].to_numpy()
-    return out
 
 
 def l2_snapshots(day: LobsterDay, interval_s: float, levels: int | None = None,
