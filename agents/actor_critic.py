@@ -34,7 +34,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
-from envs.market.validation import check_fraction, check_int, check_nonnegative, check_positive
+from execgym.envs.market.validation import check_fraction, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ name                   policy                                               modu
 =====================  ===================================================  =================
 
 Build one by name for an environment's task with :func:`make_baseline`; to add a
-baseline, subclass :class:`~baselines.schedule.SchedulePolicy`, implement
+baseline, subclass :class:`~execgym.baselines.schedule.SchedulePolicy`, implement
 ``shares_to_trade`` and add it to :data:`BASELINES`.
 
 The routers of ``execgym/SmartOrderRouting-v0`` (best price, liquidity-proportional,
@@ -26,15 +26,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from baselines.almgren_chriss import AlmgrenChrissPolicy
-from baselines.pov import POVPolicy
-from baselines.robust import RobustExecutionPolicy, ambiguity_models, robust_schedule
-from baselines.routing import ROUTERS, make_router
-from baselines.schedule import SchedulePolicy
-from baselines.stochastic_control import CJPParams, StochasticControlPolicy
-from baselines.twap import TWAPPolicy
-from baselines.vwap import VWAPPolicy
-from envs.contract import ExecutionTask
+from execgym.baselines.almgren_chriss import AlmgrenChrissPolicy
+from execgym.baselines.pov import POVPolicy
+from execgym.baselines.robust import RobustExecutionPolicy, ambiguity_models, robust_schedule
+from execgym.baselines.routing import ROUTERS, make_router
+from execgym.baselines.schedule import SchedulePolicy
+from execgym.baselines.stochastic_control import CJPParams, StochasticControlPolicy
+from execgym.baselines.twap import TWAPPolicy
+from execgym.baselines.vwap import VWAPPolicy
+from execgym.envs.contract import ExecutionTask
 
 __all__ = ["BASELINES", "ROUTERS", "AlmgrenChrissPolicy", "POVPolicy", "RobustExecutionPolicy", "SchedulePolicy",
            "StochasticControlPolicy", "TWAPPolicy", "VWAPPolicy", "make_baseline", "make_router"]
@@ -88,7 +88,7 @@ def _robust(task: ExecutionTask, impact_range: tuple[float, float] = (1.0, 1.0),
     unless given): the max-min schedule over the corners of ``impact_range`` (multipliers of
     both impacts ``eta`` and ``gamma``) x ``sigma_range`` (multipliers of ``sigma``), with drift
     ambiguity aversion ``psi`` (1/currency; the adversary's drift is ``psi sigma^2 q``,
-    currency/share/time at ``q`` shares held). See :func:`baselines.robust.ambiguity_models`."""
+    currency/share/time at ``q`` shares held). See :func:`execgym.baselines.robust.ambiguity_models`."""
     unknown = sorted(set(model) - {"eta", "gamma", "sigma", "risk_aversion", "epsilon"})
     if unknown:
         raise TypeError(f"robust got unknown parameter(s) {unknown}; it takes impact_range, sigma_range, psi, "

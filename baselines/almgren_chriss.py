@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from baselines.schedule import SchedulePolicy
-from envs.contract import ExecutionTask
-from envs.market.validation import check_int, check_nonnegative, check_positive
+from execgym.baselines.schedule import SchedulePolicy
+from execgym.envs.contract import ExecutionTask
+from execgym.envs.market.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -359,7 +359,7 @@ class AlmgrenChrissPolicy(SchedulePolicy):
     ``x_{k+1}``: ``shares = remaining - x_{k+1}``, never negative. The schedule is
     open-loop (a deterministic function of time), so ``deterministic`` changes nothing.
 
-    :param task: the environment's :class:`~envs.contract.ExecutionTask`.
+    :param task: the environment's :class:`~execgym.envs.contract.ExecutionTask`.
     :param params: model parameters; ``total_shares``, ``horizon`` and ``n_steps`` must
         agree with the task.
     """

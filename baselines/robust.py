@@ -1,6 +1,6 @@
 """Robust (ambiguity-averse) execution: optimal against the worst case of a set of models.
 
-Two kinds of model uncertainty, in the setting of :mod:`baselines.stochastic_control`:
+Two kinds of model uncertainty, in the setting of :mod:`execgym.baselines.stochastic_control`:
 
 * **Drift** (Cartea, Donnelly and Jaimungal 2017, "Algorithmic trading with model
   uncertainty", SIAM J. Financial Math. 8): the agent fears that the midprice has a drift
@@ -14,7 +14,7 @@ Two kinds of model uncertainty, in the setting of :mod:`baselines.stochastic_con
   schedule that maximises the worst expected objective over a set of models (by default
   the corners of the ranges), ``max_q min_m J_m(q)``, where ``J_m`` is the exact
   discrete-time objective of model ``m`` (the per-step payoff of
-  :func:`baselines.stochastic_control.solve_hjb`, plus an optional known drift). It is
+  :func:`execgym.baselines.stochastic_control.solve_hjb`, plus an optional known drift). It is
   solved in epigraph form with SLSQP. :func:`ambiguity_models` builds the set around a
   nominal model: both impacts and the volatility scaled within ranges, each corner with
   the drift-averse penalty. Each ``J_m`` decreases in ``k``, ``b`` and ``phi`` for every
@@ -35,10 +35,10 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from baselines.schedule import SchedulePolicy
-from baselines.stochastic_control import CJPParams, closed_form_inventory
-from envs.contract import ExecutionTask
-from envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
+from execgym.baselines.schedule import SchedulePolicy
+from execgym.baselines.stochastic_control import CJPParams, closed_form_inventory
+from execgym.envs.contract import ExecutionTask
+from execgym.envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
 
 __all__ = ["RobustExecutionPolicy", "ambiguity_models", "corner_models", "drift_robust_params", "expected_objective", "robust_schedule"]
 

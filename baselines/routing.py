@@ -1,7 +1,7 @@
 """Routers for ``execgym/SmartOrderRouting-v0``, behind SB3's ``predict`` interface.
 
 Each router reads only the observation (decoded by
-:func:`envs.routing.decode_routing_observation`: per venue, its ladder's price offsets
+:func:`execgym.envs.routing.decode_routing_observation`: per venue, its ladder's price offsets
 beyond the NBBO far touch and sizes, its taker fee and latency) and returns split weights
 over venues, the environment's action. Prices are in bps of the arrival mid and
 side-adjusted (larger is worse for the order), so every router serves buys and sells.
@@ -14,7 +14,7 @@ name                       split
 ``score``                  a weighted score of price, fee, depth and latency, each an estimated
                            cost in bps of the child sent there alone; softmax of minus the score
 ``cont_kukanov``           the cheapest split of the child over the visible ladders with fees
-                           (Cont-Kukanov's deterministic case, :func:`~baselines.cont_kukanov.marketable_split`)
+                           (Cont-Kukanov's deterministic case, :func:`~execgym.baselines.cont_kukanov.marketable_split`)
 =========================  =====================================================================
 
 The score router fixes the reference module's sketch. There, the score added a capped
@@ -32,9 +32,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from baselines.cont_kukanov import marketable_split
-from envs.market.validation import check_int, check_nonnegative
-from envs.routing import MAX_OFFSET_BPS, RoutingView, decode_routing_observation
+from execgym.baselines.cont_kukanov import marketable_split
+from execgym.envs.market.validation import check_int, check_nonnegative
+from execgym.envs.routing import MAX_OFFSET_BPS, RoutingView, decode_routing_observation
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class ScoreRouter(Router):
 class ContKukanovRouter(Router):
     """The cheapest split of the child over the visible ladders, fees included.
 
-    Per observation, :func:`~baselines.cont_kukanov.marketable_split` on all-in offsets
+    Per observation, :func:`~execgym.baselines.cont_kukanov.marketable_split` on all-in offsets
     (the ladder is side-adjusted, so it is solved as a buy). A child larger than the
     visible depth of all venues takes all of it and sends the rest in proportion.
     """

@@ -2,7 +2,7 @@
 
 A baseline decides how many shares to trade this step from the decision step, the
 shares left and the last interval's market volume, all read from the observation's
-common header (:mod:`envs.contract`). :class:`SchedulePolicy` turns that into SB3's
+common header (:mod:`execgym.envs.contract`). :class:`SchedulePolicy` turns that into SB3's
 ``predict`` interface for single observations and batches, and into whichever action
 space the environment uses.
 """
@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from envs.contract import (
+from execgym.envs.contract import (
     N_COMMON_FEATURES,
     ExecutionTask,
     decode_observation,
@@ -29,14 +29,14 @@ class SchedulePolicy(ABC):
     At the last decision step every policy trades all remaining shares, so each
     baseline completes its order whether or not the environment forces it.
 
-    :param task: the environment's :class:`~envs.contract.ExecutionTask`
+    :param task: the environment's :class:`~execgym.envs.contract.ExecutionTask`
         (``env.unwrapped.task``).
     """
 
     def __init__(self, task: ExecutionTask) -> None:
         if not isinstance(task, ExecutionTask):
             raise TypeError(
-                f"task must be an envs.contract.ExecutionTask (env.unwrapped.task), got {type(task).__name__}"
+                f"task must be an execgym.envs.contract.ExecutionTask (env.unwrapped.task), got {type(task).__name__}"
             )
         self.task = task
 

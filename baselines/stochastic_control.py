@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.schedule import SchedulePolicy
-from envs.contract import ExecutionTask
-from envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
+from execgym.baselines.schedule import SchedulePolicy
+from execgym.envs.contract import ExecutionTask
+from execgym.envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
 
 __all__ = ["CJPParams", "HJBSolution", "StochasticControlPolicy", "closed_form_h2", "closed_form_inventory",
            "closed_form_speed", "solve_hjb"]

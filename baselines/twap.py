@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.schedule import SchedulePolicy
-from envs.contract import ExecutionTask
-from envs.market.validation import check_fraction
+from execgym.baselines.schedule import SchedulePolicy
+from execgym.envs.contract import ExecutionTask
+from execgym.envs.market.validation import check_fraction
 
 __all__ = ["TWAPPolicy"]
 

@@ -21,8 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
-from envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
-from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv  # noqa: E402
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
+from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv  # noqa: E402
 
 
 def steps_per_second(venv: gym.vector.VectorEnv, seconds: float, repeats: int = 3) -> float:

@@ -3,7 +3,7 @@
     python benchmarks/bench_book.py [--events 1000000] [--reference-events 200000]
 
 Streams:
-  (a) synthetic: ``envs.market.synthetic.synthetic_event_stream``, one million events with
+  (a) synthetic: ``execgym.envs.market.synthetic.synthetic_event_stream``, one million events with
       the GOOG sample's mix (~48% limit orders, most near the touch, 5% of them marketable;
       ~44% cancellations of resting orders; ~8% market orders), stationary book;
   (b) replay: the shared GOOG 2012-06-21 level-10 sample's book-changing messages
@@ -32,10 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine  # noqa: E402
-from envs.market.book import OrderBook  # noqa: E402
-from envs.market.lobster import messages_to_events, read_messages  # noqa: E402
-from envs.market.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
-from envs.market.synthetic import synthetic_event_stream  # noqa: E402
+from execgym.envs.market.book import OrderBook  # noqa: E402
+from execgym.envs.market.lobster import messages_to_events, read_messages  # noqa: E402
+from execgym.envs.market.lobster_data import default_lobster_dir  # noqa: E402
+from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
+from execgym.envs.market.synthetic import synthetic_event_stream  # noqa: E402
 from tests.market.reference_book import ReferenceBook  # noqa: E402
 
 GOOG = "GOOG_2012-06-21_34200000_57600000_message_10.csv"
@@ -98,12 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--reference-events", type=int, default=200_000)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "lobster")
+    parser.add_argument("--data", type=Path, default=default_lobster_dir())
     args = parser.parse_args()
     print(f"machine: {machine()}")
     synthetic = synthetic_event_stream(args.events, np.random.default_rng(0))
     ref_rate = report("(a) synthetic GOOG-mix stream", synthetic, min(args.reference_events, args.events), replay=False)
-    if (args.data / GOOG).exists():
+    if any((args.data / (GOOG + s)).exists() for s in ("", ".xz", ".gz", ".bz2")):
         events = messages_to_events(read_messages(args.data / GOOG))
         report("(b) GOOG 2012-06-21 replay", events, len(events), replay=True)
     else:

@@ -29,12 +29,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
-import envs  # noqa: E402,F401
-from envs import lob_vector as lob_vector_module  # noqa: E402
-from envs.lob_execution import LOBExecutionEnv  # noqa: E402
-from envs.lob_vector import LOBExecutionVectorEnv  # noqa: E402
-from envs.market import flow as F  # noqa: E402
-from envs.market import simulator as simulator_module  # noqa: E402
+from execgym import envs  # noqa: E402,F401
+from execgym.envs import lob_vector as lob_vector_module  # noqa: E402
+from execgym.envs.lob_execution import LOBExecutionEnv  # noqa: E402
+from execgym.envs.lob_vector import LOBExecutionVectorEnv  # noqa: E402
+from execgym.envs.market import flow as F  # noqa: E402
+from execgym.envs.market import simulator as simulator_module  # noqa: E402
 
 KW = dict(decision_interval_s=1.0, horizon_s=600.0)
 ACTION = np.array([0.01], dtype=np.float32)

@@ -4,16 +4,16 @@ Importing this package registers the environment ids under the ``execgym/``
 namespace, so that ``gymnasium.make`` finds them::
 
     import gymnasium as gym
-    import envs  # noqa: F401  (registers execgym/*)
+    from execgym import envs  # noqa: F401  (registers execgym/*)
 
     env = gym.make("execgym/AlmgrenChriss-v0", side="buy", n_steps=20)
     vec = gym.make_vec("execgym/AlmgrenChriss-v0", num_envs=1024, vectorization_mode="vector_entry_point")
 
 Keyword arguments are fields of the environment's config dataclass
-(:class:`envs.almgren_chriss.AlmgrenChrissConfig`, :class:`envs.lob_execution.LOBExecutionConfig`,
-:class:`envs.routing.RoutingConfig`).
+(:class:`execgym.envs.almgren_chriss.AlmgrenChrissConfig`, :class:`execgym.envs.lob_execution.LOBExecutionConfig`,
+:class:`execgym.envs.routing.RoutingConfig`).
 In worker processes that have not imported ``envs`` (SB3's ``SubprocVecEnv`` starts them
-with forkserver), use gymnasium's module prefix: ``gym.make("envs:execgym/LOBExecution-v0")``.
+with forkserver), use gymnasium's module prefix: ``gym.make("execgym:execgym/LOBExecution-v0")``.
 
 ===================================  ==============================================
 id                                   what
@@ -39,8 +39,8 @@ from gymnasium.envs.registration import register, registry
 
 __all__ = ["ENV_IDS"]
 
-_AC = ("envs.almgren_chriss:AlmgrenChrissEnv", "envs.almgren_chriss_vector:AlmgrenChrissVectorEnv")
-_LOB = ("envs.lob_execution:LOBExecutionEnv", "envs.lob_vector:LOBExecutionVectorEnv")
+_AC = ("execgym.envs.almgren_chriss:AlmgrenChrissEnv", "execgym.envs.almgren_chriss_vector:AlmgrenChrissVectorEnv")
+_LOB = ("execgym.envs.lob_execution:LOBExecutionEnv", "execgym.envs.lob_vector:LOBExecutionVectorEnv")
 
 #: id -> (entry point, vector entry point, default kwargs)
 ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
@@ -49,8 +49,8 @@ ENV_IDS: dict[str, tuple[str, str | None, dict]] = {
     "execgym/LOBExecution-v0": (*_LOB, {}),
     "execgym/LOBExecutionDiscrete-v0": (*_LOB, {"action": "participation"}),
     "execgym/LOBExecutionPlacement-v0": (*_LOB, {"action": "placement"}),
-    "execgym/LOBReplay-v0": ("envs.lob_replay:LOBReplayEnv", None, {}),
-    "execgym/SmartOrderRouting-v0": ("envs.routing:SmartOrderRoutingEnv", None, {}),
+    "execgym/LOBReplay-v0": ("execgym.envs.lob_replay:LOBReplayEnv", None, {}),
+    "execgym/SmartOrderRouting-v0": ("execgym.envs.routing:SmartOrderRoutingEnv", None, {}),
 }
 
 for _env_id, (_entry, _vector_entry, _kwargs) in ENV_IDS.items():

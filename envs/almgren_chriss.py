@@ -1,7 +1,7 @@
 """The Almgren-Chriss execution environment: the paper's dynamics as a simulation.
 
 :class:`AlmgrenChrissConfig` holds the parameters, :class:`AlmgrenChrissDynamics` the
-model (shared with the vectorised :mod:`envs.almgren_chriss_vector`), and
+model (shared with the vectorised :mod:`execgym.envs.almgren_chriss_vector`), and
 :class:`AlmgrenChrissEnv` the Gymnasium environment ``execgym/AlmgrenChriss-v0``.
 """
 
@@ -16,22 +16,22 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.contract import (
+from execgym.envs.contract import (
     ACTION_KINDS,
-    check_participation_rates,
     ExecutionTask,
     action_to_shares,
+    check_participation_rates,
     side_sign,
 )
-from envs.market.validation import (
+from execgym.envs.market.validation import (
     check_choice,
     check_finite,
     check_int,
     check_nonnegative,
     check_positive,
 )
-from envs.market.volume import IntradayVolumeProfile, lognormal_mean_one
-from envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
+from execgym.envs.market.volume import IntradayVolumeProfile, lognormal_mean_one
+from execgym.envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ __all__ = [
     "execution_summary",
 ]
 
-# environment-specific observation features, after the common header (envs.contract)
+# environment-specific observation features, after the common header (execgym.envs.contract)
 OBS_LAST_RETURN_Z = 4
 OBS_PRICE_MOVE_Z = 5
 N_OBS = 6
@@ -72,7 +72,7 @@ class AlmgrenChrissConfig:
         one interval pays ``epsilon + eta * n / tau`` per share over the unaffected price.
     :param gamma: permanent impact (USD/share per share).
     :param risk_aversion: ``lambda`` (1/USD) of the mean-variance reward.
-    :param reward: ``"shortfall"`` or ``"mean_variance"`` (:mod:`envs.rewards`).
+    :param reward: ``"shortfall"`` or ``"mean_variance"`` (:mod:`execgym.envs.rewards`).
     :param action: ``"fraction"`` (continuous) or ``"participation"`` (discrete).
     :param participation_rates: the discrete choices, fractions of expected volume.
     :param daily_volume_shares: expected market volume per day (shares).
@@ -313,7 +313,7 @@ class AlmgrenChrissEnv(gym.Env):
     =====  ======================  =====================================  ============
 
     Rewards (``config.reward``), in bps of arrival notional ``X S_0``
-    (:mod:`envs.rewards`):
+    (:mod:`execgym.envs.rewards`):
       * ``"shortfall"``: minus the step's implementation shortfall; the episode sums to
         minus its shortfall in bps;
       * ``"mean_variance"``: also minus ``lambda sigma^2 tau x_k^2``, so the expected

@@ -1,7 +1,7 @@
 """A natively vectorised Almgren-Chriss environment: M episodes stepped as numpy arrays.
 
-Same model and spaces as :class:`envs.almgren_chriss.AlmgrenChrissEnv` (the equations
-are the shared :class:`~envs.almgren_chriss.AlmgrenChrissDynamics`), with every
+Same model and spaces as :class:`execgym.envs.almgren_chriss.AlmgrenChrissEnv` (the equations
+are the shared :class:`~execgym.envs.almgren_chriss.AlmgrenChrissDynamics`), with every
 episode's state in ``(M,)`` arrays and termination and autoreset handled by boolean
 masks, never by a Python loop over episodes.
 
@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.almgren_chriss import (
+from execgym.envs.almgren_chriss import (
     EPISODE_ACCUMULATORS,
     N_OBS,
     AlmgrenChrissConfig,
@@ -26,8 +26,8 @@ from envs.almgren_chriss import (
     ac_spaces,
     execution_summary,
 )
-from envs.contract import action_to_shares
-from envs.market.validation import check_int
+from execgym.envs.contract import action_to_shares
+from execgym.envs.market.validation import check_int
 
 __all__ = ["AlmgrenChrissVectorEnv"]
 
@@ -36,7 +36,7 @@ class AlmgrenChrissVectorEnv(VectorEnv):
     """``num_envs`` independent Almgren-Chriss episodes in one set of arrays.
 
     :param num_envs: number of episodes ``M`` stepped together.
-    :param config: an :class:`~envs.almgren_chriss.AlmgrenChrissConfig` or a mapping;
+    :param config: an :class:`~execgym.envs.almgren_chriss.AlmgrenChrissConfig` or a mapping;
         keyword ``overrides`` are config fields, as for the single environment.
     :param autoreset_mode: ``"NextStep"`` (Gymnasium's default: the step after an
         episode ends returns the reset observation, reward 0) or ``"SameStep"`` (the

@@ -28,7 +28,7 @@ Actions come in two kinds (``ExecutionTask.action_kind``):
   ``a[0]`` of the remaining shares at ``round(a[1])`` ticks behind the own-side touch
   (negative: through it, so that ``-K`` crosses the spread by up to ``K - spread`` ticks);
 * ``"routing"``: the schedule of child orders is fixed and the action splits each child
-  across venues (``execgym/SmartOrderRouting-v0``, :mod:`envs.routing`); the share
+  across venues (``execgym/SmartOrderRouting-v0``, :mod:`execgym.envs.routing`); the share
   conversions below do not apply.
 
 :func:`action_to_shares` and :func:`shares_to_action` convert between the two views,
@@ -42,7 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from envs.market.validation import (
+from execgym.envs.market.validation import (
     check_choice,
     check_fraction,
     check_int,
@@ -209,7 +209,7 @@ def decode_observation(
 def _check_not_routing(task: ExecutionTask) -> None:
     if task.action_kind == "routing":
         raise ValueError("a routing task's actions split child orders across venues; they do not convert to "
-                         "shares of the parent order (use baselines.routing for routing policies)")
+                         "shares of the parent order (use execgym.baselines.routing for routing policies)")
 
 
 def action_to_shares(

@@ -1,6 +1,6 @@
 """The limit-order-book execution environment ``execgym/LOBExecution-v0``.
 
-A parent order placed into a warmed-up simulated market (:mod:`envs.market.simulator`):
+A parent order placed into a warmed-up simulated market (:mod:`execgym.envs.market.simulator`):
 at each decision the agent sends a child order, then the background flow runs for one
 decision interval. Variants (action modes, side, market) are configurations of the one
 class :class:`LOBExecutionEnv`.
@@ -18,12 +18,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, check_participation_rates, side_sign
-from envs.market._book_kernels import fill_totals
-from envs.market.book import FILL_DTYPE
-from envs.market.flow import ImpactConfig
-from envs.market.simulator import MarketSimulator, SimulatorConfig
-from envs.market.validation import (
+from execgym.envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, check_participation_rates, side_sign
+from execgym.envs.market._book_kernels import fill_totals
+from execgym.envs.market.book import FILL_DTYPE
+from execgym.envs.market.flow import ImpactConfig
+from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.market.validation import (
     check_choice,
     check_decision_grid,
     check_int,
@@ -65,7 +65,7 @@ class LOBContractConfig:
     :param decision_interval_s: time between decisions (seconds); ``horizon_s`` must be a
         whole number of intervals.
     :param action: ``"participation"`` (discrete), ``"fraction"`` (continuous) or
-        ``"placement"`` (size and price offset); see :mod:`envs.contract`.
+        ``"placement"`` (size and price offset); see :mod:`execgym.envs.contract`.
     :param participation_rates: discrete choices (fractions of the interval's expected volume).
     :param placement_max_offset_ticks: ``K`` of the placement action.
     :param keep_unfilled: placement only: keep the previous unfilled child order when the

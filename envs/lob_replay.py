@@ -1,8 +1,8 @@
 """The historical replay environment ``execgym/LOBReplay-v0``.
 
 The contract of ``execgym/LOBExecution-v0`` (observation, actions, reward, episode end,
-``info``; :class:`~envs.lob_execution.LOBExecutionEnv` is the one implementation of it),
-with a recorded LOBSTER day (:mod:`envs.market.replay`) as the market instead of the
+``info``; :class:`~execgym.envs.lob_execution.LOBExecutionEnv` is the one implementation of it),
+with a recorded LOBSTER day (:mod:`execgym.envs.market.replay`) as the market instead of the
 simulator. Every baseline and agent runs in it through the same ``predict`` interface
 and the same evaluation.
 """
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from envs.lob_execution import LOBContractConfig, LOBExecutionEnv
-from envs.market.lobster import PRICE_SCALE
-from envs.market.lobster_data import default_lobster_dir, trades, volume_profile
-from envs.market.replay import ReplayDay, ReplayMarket
-from envs.market.validation import check_int, check_positive
+from execgym.envs.lob_execution import LOBContractConfig, LOBExecutionEnv
+from execgym.envs.market.lobster import PRICE_SCALE, resolve_lobster_file
+from execgym.envs.market.lobster_data import default_lobster_dir, trades, volume_profile
+from execgym.envs.market.replay import ReplayDay, ReplayMarket
+from execgym.envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ GOOG_ORDERBOOK = "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv"
 
 @dataclass(frozen=True)
 class LOBReplayConfig(LOBContractConfig):
-    """Parameters of ``execgym/LOBReplay-v0``: those of :class:`~envs.lob_execution.LOBContractConfig`
+    """Parameters of ``execgym/LOBReplay-v0``: those of :class:`~execgym.envs.lob_execution.LOBContractConfig`
     (seconds, shares, bps) and the recorded day.
 
     Defaults: sell 5,000 GOOG shares (about 7% of the recorded volume in an average 30 minutes)
@@ -41,7 +41,7 @@ class LOBReplayConfig(LOBContractConfig):
 
     :param message_file: LOBSTER message file (relative paths are under ``data_dir``).
     :param orderbook_file: its order-book file.
-    :param data_dir: directory of relative files; empty: :func:`~envs.market.lobster_data.default_lobster_dir`.
+    :param data_dir: directory of relative files; empty: :func:`~execgym.envs.market.lobster_data.default_lobster_dir`.
     :param price_units_per_tick: LOBSTER price units (dollars x 10000) per tick (100: a cent).
     :param start_window_s: ``(earliest start, latest end)`` of an episode, seconds after
         midnight; the start is uniform in ``[earliest, latest - horizon_s]``.
@@ -66,14 +66,16 @@ class LOBReplayConfig(LOBContractConfig):
                              f"horizon_s={self.horizon_s} apart, got {self.start_window_s!r}")
         object.__setattr__(self, "start_window_s", window)
         for name in ("message_file", "orderbook_file"):
-            if not self.path(name).is_file():
-                raise ValueError(f"{name}={getattr(self, name)!r}: no such file {self.path(name)} "
-                                 "(set data_dir or EXECGYM_LOBSTER_DIR)")
+            try:
+                self.path(name)
+            except FileNotFoundError as err:
+                raise ValueError(f"{name}={getattr(self, name)!r}: {err} (set data_dir or EXECGYM_LOBSTER_DIR)") from None
 
     def path(self, name: str) -> Path:
-        """The resolved path of ``message_file`` or ``orderbook_file``."""
+        """The resolved path of ``message_file`` or ``orderbook_file`` (its compressed copy when
+        only that exists: :func:`~execgym.envs.market.lobster.resolve_lobster_file`)."""
         p = Path(getattr(self, name))
-        return p if p.is_absolute() else Path(self.data_dir or default_lobster_dir()) / p
+        return resolve_lobster_file(p if p.is_absolute() else Path(self.data_dir or default_lobster_dir()) / p)
 
     def load_day(self) -> ReplayDay:
         """The recorded day (loaded once per process and file pair)."""
@@ -113,7 +115,7 @@ class LOBReplayEnv(LOBExecutionEnv):
     """Execute a parent order against a recorded trading day (LOBSTER), replayed through the order book.
 
     Observation, action spaces, reward, episode end and ``info`` are those of
-    :class:`~envs.lob_execution.LOBExecutionEnv` (see its docstring; this class *is* that
+    :class:`~execgym.envs.lob_execution.LOBExecutionEnv` (see its docstring; this class *is* that
     environment with another market). The differences are the market and where the
     expected volumes come from:
 
@@ -122,7 +124,7 @@ class LOBReplayEnv(LOBExecutionEnv):
     the market is the recorded book at that time and the recorded messages after it,
     replayed as the clock advances. The arrival price is the recorded mid at the start.
 
-    **Matching** (full rules in :mod:`envs.market.replay`). Marketable child orders walk
+    **Matching** (full rules in :mod:`execgym.envs.market.replay`). Marketable child orders walk
     the recorded book (only the levels the file holds) at the recorded prices; the shares
     they take are hidden from the agent's view of those levels for the rest of the episode.
     Passive child orders join the back of their level and are filled only when recorded
@@ -136,7 +138,7 @@ class LOBReplayEnv(LOBExecutionEnv):
 
     **Expected volumes** (``task.expected_volume_shares``, the observation's volume ratios,
     VWAP's schedule and the ``participation`` action): the day's own traded volume in
-    ``profile_bucket_s`` buckets (:func:`~envs.market.lobster_data.volume_profile`), averaged over
+    ``profile_bucket_s`` buckets (:func:`~execgym.envs.market.lobster_data.volume_profile`), averaged over
     the episode's random start (:func:`expected_volume_over_starts`). They come from the
     same day: at the resolution of the buckets this is in-sample knowledge.
 

@@ -3,7 +3,7 @@
 Each market has its own order book, background flow and random streams, held in stacked
 arrays; :func:`_vec_step` steps them all (agent orders, background flow, the horizon,
 rewards, observations and autoreset) without returning to Python. The dynamics are those
-of :class:`envs.lob_execution.LOBExecutionEnv`, operation for operation: market ``m`` reset
+of :class:`execgym.envs.lob_execution.LOBExecutionEnv`, operation for operation: market ``m`` reset
 with seed ``s + m`` replays the single environment reset with seed ``s + m`` exactly
 (tested), as ``SyncVectorEnv`` would.
 
@@ -28,8 +28,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numba import njit
 
-from envs.contract import side_sign
-from envs.lob_execution import (
+from execgym.envs.contract import side_sign
+from execgym.envs.lob_execution import (
     BPS,
     MAX_SPREAD_OBS,
     OBS_NAMES,
@@ -37,12 +37,12 @@ from envs.lob_execution import (
     LOBExecutionEnv,
     execution_summary,
 )
-from envs.market import _book_kernels as K
-from envs.market import flow as F
-from envs.market._jit import HOT, prefetch
-from envs.market.rng import new_state
-from envs.market.simulator import AGENT_OWNER, AGENT_ID_START
-from envs.market.validation import check_int
+from execgym.envs.market import _book_kernels as K
+from execgym.envs.market import flow as F
+from execgym.envs.market._jit import HOT, prefetch
+from execgym.envs.market.rng import new_state
+from execgym.envs.market.simulator import AGENT_ID_START, AGENT_OWNER
+from execgym.envs.market.validation import check_int
 
 __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
@@ -493,7 +493,7 @@ def l2_cache_bytes() -> int:
 
 
 def default_capacity(fp: np.ndarray) -> int:
-    """Order records per market for flow parameters ``fp`` (:func:`envs.market.flow.flow_params`).
+    """Order records per market for flow parameters ``fp`` (:func:`execgym.envs.market.flow.flow_params`).
 
     Resting background orders form an immigration-death queue: arrivals at most
     ``lambda_total * tod_max`` per second, each cancelled at rate ``theta``, so their number
@@ -510,7 +510,7 @@ class LOBExecutionVectorEnv(VectorEnv):
     """``num_envs`` independent LOB execution episodes stepped in one compiled call.
 
     :param num_envs: markets ``M``.
-    :param config: an :class:`~envs.lob_execution.LOBExecutionConfig` or mapping (overrides
+    :param config: an :class:`~execgym.envs.lob_execution.LOBExecutionConfig` or mapping (overrides
         as keywords): any of the single env's action modes.
     :param autoreset_mode: ``"NextStep"`` (gymnasium's default) or ``"SameStep"``
         (terminal observations in ``info["final_obs"]``).

@@ -1,8 +1,8 @@
 """Smart order routing, ``execgym/SmartOrderRouting-v0``: split each child order across venues.
 
 A parent order is worked on a fixed schedule of marketable child orders over several
-venues (:mod:`envs.market.venues`); the agent decides only how each child is split.
-Everything the routers of :mod:`baselines.routing` know comes from the observation,
+venues (:mod:`execgym.envs.market.venues`); the agent decides only how each child is split.
+Everything the routers of :mod:`execgym.baselines.routing` know comes from the observation,
 decoded by :func:`decode_routing_observation`.
 """
 
@@ -17,10 +17,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.contract import N_COMMON_FEATURES, ExecutionTask, side_sign
-from envs.lob_execution import execution_summary
-from envs.market.venues import VenueMarket, VenueMarketConfig
-from envs.market.validation import check_choice, check_decision_grid, check_int, check_nonnegative, config_from_kwargs
+from execgym.envs.contract import N_COMMON_FEATURES, ExecutionTask, side_sign
+from execgym.envs.lob_execution import execution_summary
+from execgym.envs.market.validation import (
+    check_choice,
+    check_decision_grid,
+    check_int,
+    check_nonnegative,
+    config_from_kwargs,
+)
+from execgym.envs.market.venues import VenueMarket, VenueMarketConfig
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +165,7 @@ class SmartOrderRoutingEnv(gym.Env):
     The agent splits each child across the ``K`` venues; each slice is an
     immediate-or-cancel order limited to the decision-time NBBO far touch +/-
     ``limit_slippage_bps``, arriving after its venue's latency while the books move
-    (:meth:`envs.market.venues.VenueMarket.route`). Taker fees are charged per share filled.
+    (:meth:`execgym.envs.market.venues.VenueMarket.route`). Taker fees are charged per share filled.
 
     Action space: ``Box(0, 1, (K,), float32)``: split weights over venues. They are
     normalised by their sum (all zero: an equal split) and turned into integer shares by
@@ -206,7 +212,7 @@ class SmartOrderRoutingEnv(gym.Env):
     ``info`` every step: ``routed_shares``, ``filled_shares``, ``value_usd`` (fill price x
     size), ``fees_usd``, ``latency_slippage_usd`` (per venue, lists), ``child_shares``,
     ``holdings``, ``decision_mid_usd``, ``cum_shortfall_bps``; at the end ``info["execution"]``: the
-    keys of :func:`envs.lob_execution.execution_summary` (shortfall incl. fees and the
+    keys of :func:`execgym.envs.lob_execution.execution_summary` (shortfall incl. fees and the
     penalty) plus ``fees_usd``, ``fees_bps``, ``latency_slippage_bps``, ``routing_cost_bps``
     and ``fill_rate`` (shares filled by routed slices / ``total_shares``).
     """

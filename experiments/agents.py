@@ -11,9 +11,9 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 
-import envs
-from agents.actor_critic import ActorCritic, ActorCriticConfig
-from agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
+from execgym import envs
+from execgym.agents.actor_critic import ActorCritic, ActorCriticConfig
+from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Do the agents find the optimum? PPO and the actor-critic against Almgren-Chriss, then in the LOB.
 
-    python -m experiments.agents_vs_optimum [--ppo-timesteps 300000] [--ac-timesteps 1000000]
+    python -m execgym.experiments.agents_vs_optimum [--ppo-timesteps 300000] [--ac-timesteps 1000000]
                                             [--lob-timesteps 60000] [--episodes 1000]
 
 Part 1, ``execgym/AlmgrenChriss-v0`` with the mean-variance reward (N = 10): PPO on the
@@ -26,12 +26,12 @@ import time
 import pandas as pd
 from omegaconf import OmegaConf
 
-from baselines import make_baseline
-from baselines.almgren_chriss import ACParams, ac_expected_cost, ac_variance
-from experiments.agents import build_agent
-from experiments.builders import build_baselines, build_env_factory
-from experiments.compare_baselines import comparison_table
-from experiments.evaluation import compare_policies, summarize
+from execgym.baselines import make_baseline
+from execgym.baselines.almgren_chriss import ACParams, ac_expected_cost, ac_variance
+from execgym.experiments.agents import build_agent
+from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.compare_baselines import comparison_table
+from execgym.experiments.evaluation import compare_policies, summarize
 
 logger = logging.getLogger(__name__)
 

@@ -7,24 +7,24 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 from omegaconf import DictConfig, OmegaConf
 
-import envs
-from baselines import make_baseline
-from baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
-from baselines.routing import Router, make_router
-from baselines.schedule import SchedulePolicy
-from envs.almgren_chriss import AlmgrenChrissConfig
-from envs.lob_execution import LOBExecutionConfig
-from envs.lob_replay import LOBReplayConfig
-from envs.routing import RoutingConfig
-from envs.contract import ExecutionTask
+from execgym import envs
+from execgym.baselines import make_baseline
+from execgym.baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
+from execgym.baselines.routing import Router, make_router
+from execgym.baselines.schedule import SchedulePolicy
+from execgym.envs.almgren_chriss import AlmgrenChrissConfig
+from execgym.envs.contract import ExecutionTask
+from execgym.envs.lob_execution import LOBExecutionConfig
+from execgym.envs.lob_replay import LOBReplayConfig
+from execgym.envs.routing import RoutingConfig
 
 __all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers"]
 
 _CONFIG_OF_ENTRY_POINT = {
-    "envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
-    "envs.lob_execution:LOBExecutionEnv": LOBExecutionConfig,
-    "envs.lob_replay:LOBReplayEnv": LOBReplayConfig,
-    "envs.routing:SmartOrderRoutingEnv": RoutingConfig,
+    "execgym.envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
+    "execgym.envs.lob_execution:LOBExecutionEnv": LOBExecutionConfig,
+    "execgym.envs.lob_replay:LOBReplayEnv": LOBReplayConfig,
+    "execgym.envs.routing:SmartOrderRoutingEnv": RoutingConfig,
 }
 #: environment id -> its config dataclass
 ENV_CONFIGS = {env_id: _CONFIG_OF_ENTRY_POINT[entry] for env_id, (entry, _, _) in envs.ENV_IDS.items()}
@@ -52,8 +52,8 @@ def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: An
     """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``.
 
     ``calibrate: true`` on an ``almgren_chriss`` entry estimates its model parameters from
-    the environment's market (:func:`baselines.calibration.calibrate_almgren_chriss`, or
-    :func:`~baselines.calibration.calibrate_almgren_chriss_replay` for a recorded day).
+    the environment's market (:func:`execgym.baselines.calibration.calibrate_almgren_chriss`, or
+    :func:`~execgym.baselines.calibration.calibrate_almgren_chriss_replay` for a recorded day).
     """
     spec = _plain(spec)
     out = {}

@@ -1,6 +1,6 @@
 """The main job: evaluate the classical baselines on identical seeded episodes.
 
-    python -m experiments.compare_baselines [hydra overrides]
+    python -m execgym.experiments.compare_baselines [hydra overrides]
 
 Prints a comparison table and writes, in Hydra's run directory: ``episodes.csv`` (one
 row per policy and episode), ``summary.csv`` / ``summary.md`` (mean, std and 95% CI
@@ -17,15 +17,15 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.builders import build_baselines, build_env_factory
-from experiments.evaluation import compare_policies, summarize
-from experiments.report import execution_report
+from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.evaluation import compare_policies, summarize
+from execgym.experiments.report import execution_report
 
 logger = logging.getLogger(__name__)
 
 
 def comparison_table(summary: pd.DataFrame, notional: float) -> pd.DataFrame:
-    """The headline columns of :func:`~experiments.evaluation.summarize`, formatted."""
+    """The headline columns of :func:`~execgym.experiments.evaluation.summarize`, formatted."""
     ci = (summary["shortfall_bps_ci_high"] - summary["shortfall_bps_ci_low"]) / 2.0
     table = pd.DataFrame({
         "shortfall bps (mean ± 95% CI)": [f"{m:.2f} ± {h:.2f}" for m, h in zip(summary["shortfall_bps_mean"], ci)],

@@ -1,17 +1,17 @@
 """Smart order routing: the routers and a PPO agent on identical seeded episodes.
 
-    python -m experiments.compare_routers [hydra overrides]
+    python -m execgym.experiments.compare_routers [hydra overrides]
 
 For each side in ``sides``: PPO trains briefly in ``execgym/SmartOrderRouting-v0`` (its
 evaluation curve logged to TensorBoard beside the routers' levels, under the tags of
-:mod:`experiments.tensorboard_eval`), then every router and the agent run the same
+:mod:`execgym.experiments.tensorboard_eval`), then every router and the agent run the same
 ``n_episodes`` seeded episodes (common random numbers). The table gives the all-in
 shortfall (bps of arrival notional: price vs the arrival NBBO mid, taker fees, latency
 slippage, unfilled penalty) with its 95% CI and std, the paired difference to
 ``reference`` with its 95% CI, the routing cost (each child against the NBBO mid at its
 decision: the part a router controls), the fees, the latency slippage and the fill rate.
 PPO trains on the routing-cost reward (``ppo.reward``; less noisy, same optimum, see
-:class:`envs.routing.SmartOrderRoutingEnv`); all policies are evaluated on the all-in
+:class:`execgym.envs.routing.SmartOrderRoutingEnv`); all policies are evaluated on the all-in
 shortfall.
 
 Hydra's run directory gets, per side, ``episodes.csv``, ``summary.csv``, ``summary.md``
@@ -35,11 +35,11 @@ from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 from torch.utils.tensorboard import SummaryWriter
 
-from experiments.agents import build_agent
-from experiments.builders import build_env_factory, build_routers
-from experiments.evaluation import compare_policies, summarize
-from experiments.tensorboard_eval import PeriodicEvaluator
-from experiments.train import seed_everything
+from execgym.experiments.agents import build_agent
+from execgym.experiments.builders import build_env_factory, build_routers
+from execgym.experiments.evaluation import compare_policies, summarize
+from execgym.experiments.tensorboard_eval import PeriodicEvaluator
+from execgym.experiments.train import seed_everything
 
 logger = logging.getLogger(__name__)
 

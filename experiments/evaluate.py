@@ -1,6 +1,6 @@
 """Evaluate trained checkpoints and the baselines on the same seeded episodes.
 
-    python -m experiments.evaluate +checkpoints.ac=outputs/.../actor_critic_final.pt [env=...]
+    python -m execgym.experiments.evaluate +checkpoints.ac=outputs/.../actor_critic_final.pt [env=...]
 
 (Hydra's ``+`` adds a key to the empty ``checkpoints`` mapping.)
 
@@ -17,10 +17,10 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from experiments.agents import load_policy
-from experiments.builders import build_baselines, build_env_factory
-from experiments.compare_baselines import comparison_table
-from experiments.evaluation import compare_policies, summarize
+from execgym.experiments.agents import load_policy
+from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.compare_baselines import comparison_table
+from execgym.experiments.evaluation import compare_policies, summarize
 
 
 def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:

@@ -19,8 +19,8 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
-from envs.contract import PolicyPredictor
-from envs.market.validation import check_int
+from execgym.envs.contract import PolicyPredictor
+from execgym.envs.market.validation import check_int
 
 logger = logging.getLogger(__name__)
 

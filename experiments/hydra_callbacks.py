@@ -10,7 +10,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from experiments.evaluation import summarize
+from execgym.experiments.evaluation import summarize
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Measure a metaorder's impact in the simulated market and its decay after execution.
 
-    python -m experiments.metaorder_impact [hydra overrides]
+    python -m execgym.experiments.metaorder_impact [hydra overrides]
 
 Prints the average impact path (ticks, signed so that buys and sells both show positive
 impact) during and after the metaorder, and the fitted decay
@@ -20,8 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from envs.market.impact import fit_decay, metaorder_impact
-from envs.market.simulator import SimulatorConfig
+from execgym.envs.market.impact import fit_decay, metaorder_impact
+from execgym.envs.market.simulator import SimulatorConfig
 
 logger = logging.getLogger(__name__)
 

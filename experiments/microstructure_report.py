@@ -1,8 +1,8 @@
 """Every microstructure analytic on the real LOBSTER sample and on simulated days.
 
-    python -m experiments.microstructure_report [hydra overrides]
+    python -m execgym.experiments.microstructure_report [hydra overrides]
 
-Prints, for GOOG and AMZN (2012-06-21) and a simulated day (:mod:`envs.market.microstructure`):
+Prints, for GOOG and AMZN (2012-06-21) and a simulated day (:mod:`execgym.envs.market.microstructure`):
 
 1. trade-signing accuracy (tick rule, quote rule, Lee-Ready) against LOBSTER's direction;
 2. Kyle's lambda with OLS and Newey-West standard errors;
@@ -30,15 +30,15 @@ from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from envs.market.lobster_data import LobsterDay, default_lobster_dir, load_lobster
-from envs.market.microstructure import manipulation as manip
-from envs.market.microstructure.fill_probability import evaluate_fill_models, fill_dataset, fill_rate_table
-from envs.market.microstructure.impact_law import fit_square_root, impact_vs_size, market_scale
-from envs.market.microstructure.impact_model import evaluate_impact_models, impact_dataset
-from envs.market.microstructure.kyle import kyle_lambda, simulator_lambda
-from envs.market.microstructure.signing import signing_accuracy
-from envs.market.simulated_day import simulate_day
-from envs.market.simulator import SimulatorConfig
+from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir, load_lobster
+from execgym.envs.market.microstructure import manipulation as manip
+from execgym.envs.market.microstructure.fill_probability import evaluate_fill_models, fill_dataset, fill_rate_table
+from execgym.envs.market.microstructure.impact_law import fit_square_root, impact_vs_size, market_scale
+from execgym.envs.market.microstructure.impact_model import evaluate_impact_models, impact_dataset
+from execgym.envs.market.microstructure.kyle import kyle_lambda, simulator_lambda
+from execgym.envs.market.microstructure.signing import signing_accuracy
+from execgym.envs.market.simulated_day import simulate_day
+from execgym.envs.market.simulator import SimulatorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def load_real_days(cfg: DictConfig) -> list[LobsterDay]:
     days = []
     root = _data_dir(cfg)
     for ticker in cfg.tickers:
-        found = sorted(root.glob(f"{ticker}_*_message_*.csv"))
+        found = sorted(root.glob(f"{ticker}_*_message_*.csv*"))
         if not found:
             logger.warning("no LOBSTER message file for %s in %s: skipped", ticker, root)
             continue

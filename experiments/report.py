@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from baselines.almgren_chriss import ACParams, ac_holdings
-from envs.contract import ExecutionTask, PolicyPredictor
-from experiments.evaluation import play_episode
+from execgym.baselines.almgren_chriss import ACParams, ac_holdings
+from execgym.envs.contract import ExecutionTask, PolicyPredictor
+from execgym.experiments.evaluation import play_episode
 
 logger = logging.getLogger(__name__)
 

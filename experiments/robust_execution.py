@@ -1,6 +1,6 @@
 """Robust vs non-robust execution when the model is right and when it is misspecified.
 
-    python -m experiments.robust_execution [hydra overrides]   # conf/robust_execution.yaml
+    python -m execgym.experiments.robust_execution [hydra overrides]   # conf/robust_execution.yaml
 
 The environment's parameters (``env.params``) are the *nominal* model. Three policies:
 
@@ -38,12 +38,12 @@ from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 from tqdm.auto import tqdm
 
-from baselines import make_baseline
-from baselines.robust import RobustExecutionPolicy, expected_objective, robust_schedule
-from baselines.stochastic_control import CJPParams
-from envs.contract import side_sign
-from experiments.builders import build_env_factory
-from experiments.evaluation import compare_policies, summarize
+from execgym.baselines import make_baseline
+from execgym.baselines.robust import RobustExecutionPolicy, expected_objective, robust_schedule
+from execgym.baselines.stochastic_control import CJPParams
+from execgym.envs.contract import side_sign
+from execgym.experiments.builders import build_env_factory
+from execgym.experiments.evaluation import compare_policies, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def worst_case(table: pd.DataFrame) -> pd.DataFrame:
 @hydra.main(version_base=None, config_path="../conf", config_name="robust_execution")
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    logging.getLogger("experiments.evaluation").setLevel(logging.WARNING)  # one line per evaluation is too many
+    logging.getLogger("execgym.experiments.evaluation").setLevel(logging.WARNING)  # one line per evaluation is too many
     table = run(cfg, out_dir)
     for side in cfg.sides:
         print(f"\n{side} {cfg.env.params.total_shares:,} shares over {cfg.env.params.horizon_days} days, "

@@ -1,12 +1,12 @@
 """Calibrate the simulator to a LOBSTER day and compare the stylised facts of both days.
 
-    python -m experiments.stylized_facts [hydra overrides]
+    python -m execgym.experiments.stylized_facts [hydra overrides]
 
 Steps: read the day (``conf/stylized_facts.yaml``: GOOG, 2012-06-21, 10 levels); estimate
-the background flow with :func:`envs.market.calibration_data.calibrate_flow`; simulate the
+the background flow with :func:`execgym.envs.market.calibration_data.calibrate_flow`; simulate the
 calibrated market over the same session, ``n_days`` times from ``seed``, and record it as
-LOBSTER would (:func:`envs.market.simulated_day.simulate_day`); compute the facts
-of all with :mod:`envs.market.stylized_facts`. Prints the side-by-side table (the real
+LOBSTER would (:func:`execgym.envs.market.simulated_day.simulate_day`); compute the facts
+of all with :mod:`execgym.envs.market.stylized_facts`. Prints the side-by-side table (the real
 day, the simulated days' mean and range) and the facts that differ beyond the tolerance,
 beyond sampling noise and outside the simulated days' range, and writes to Hydra's run
 directory:
@@ -41,7 +41,7 @@ Known structural gaps of the zero-intelligence flow (what calibration cannot fix
   each side (a short memory), while real signs have long memory from split metaorders;
 * **impact does not decay**: with the opposite-best anchor the book re-forms around its
   own quotes, so the calibrated market has no resilience towards a fundamental price and
-  a metaorder's impact is permanent (``python -m experiments.metaorder_impact
+  a metaorder's impact is permanent (``python -m execgym.experiments.metaorder_impact
   market=goog_2012_06_21 total_shares=2000``: about 38 ticks left 150 s after a 2,000-share
   buy over 60 s, and no decay); the data set has no metaorders to calibrate a decay on;
 * **hidden liquidity**: about 30% of GOOG's volume that day executed against hidden
@@ -64,11 +64,11 @@ from matplotlib.ticker import MaxNLocator
 from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
-from envs.market.calibration_data import calibrate_flow
-from envs.market.lobster_data import LobsterDay, load_lobster, units_per_tick
-from envs.market.simulated_day import simulate_day
-from envs.market.simulator import SimulatorConfig
-from envs.market.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
+from execgym.envs.market.calibration_data import calibrate_flow
+from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
+from execgym.envs.market.simulated_day import simulate_day
+from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ _STYLE = {REAL: {"color": "C0", "ls": "-"}, SIM: {"color": "C3", "ls": "--"}}
 
 def load_day(data: DictConfig) -> LobsterDay:
     """The configured LOBSTER day."""
-    folder = Path(data.dir)
+    folder = Path(data.dir) if data.dir else default_lobster_dir()
     return load_lobster(folder / data.messages, folder / data.orderbook,
                         price_units_per_tick=units_per_tick(float(data.tick_size)), start_s=float(data.start_s),
                         end_s=float(data.end_s))
@@ -184,9 +184,9 @@ def differences(table: pd.DataFrame) -> list[str]:
 
 def _market_yaml(market: dict, cfg: DictConfig) -> str:
     src = f"{cfg.data.messages}"
-    head = (f"# Calibrated by: python -m experiments.stylized_facts (calibration: "
+    head = (f"# Calibrated by: python -m execgym.experiments.stylized_facts (calibration: "
             f"{OmegaConf.to_container(cfg.calibration, resolve=True)})\n"
-            f"# from the LOBSTER file {src}. Fields of envs.market.simulator.SimulatorConfig\n"
+            f"# from the LOBSTER file {src}. Fields of execgym.envs.market.simulator.SimulatorConfig\n"
             "# (ticks, shares, seconds); the estimates and their mapping: envs/market/calibration_data.py.\n")
     return head + yaml.safe_dump(market, sort_keys=False, default_flow_style=None, width=100)
 

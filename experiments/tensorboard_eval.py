@@ -19,7 +19,7 @@ import gymnasium as gym
 import pandas as pd
 from torch.utils.tensorboard import SummaryWriter
 
-from experiments.evaluation import evaluate_policy
+from execgym.experiments.evaluation import evaluate_policy
 
 logger = logging.getLogger(__name__)
 

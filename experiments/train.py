@@ -1,7 +1,7 @@
 """Train an agent, watch it against the baselines in TensorBoard, and compare them at the end.
 
-    python -m experiments.train [env=<group>] [agent=<group>] [seed=<n>] [overrides]
-    python -m experiments.train -m seed=0,1 agent=actor_critic,ppo      # joblib, 2 workers
+    python -m execgym.experiments.train [env=<group>] [agent=<group>] [seed=<n>] [overrides]
+    python -m execgym.experiments.train -m seed=0,1 agent=actor_critic,ppo      # joblib, 2 workers
 
 In Hydra's run directory: ``.hydra/`` (the config), ``checkpoints/`` (periodic and final),
 ``tensorboard/`` (agent and baseline series under the same tags, SB3's own logs, HParams),
@@ -25,11 +25,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.agents import build_agent
-from experiments.builders import build_baselines, build_env_factory
-from experiments.compare_baselines import comparison_table
-from experiments.evaluation import compare_policies, summarize
-from experiments.tensorboard_eval import PeriodicEvaluator, eval_metrics
+from execgym.experiments.agents import build_agent
+from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.compare_baselines import comparison_table
+from execgym.experiments.evaluation import compare_policies, summarize
+from execgym.experiments.tensorboard_eval import PeriodicEvaluator, eval_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import envs  # noqa: E402,F401  (registers execgym/*)
-from envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
+from execgym import envs  # noqa: E402,F401  (registers execgym/*)
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
 
 
 @pytest.fixture(params=["sell", "buy"])

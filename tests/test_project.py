@@ -10,24 +10,39 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# package -> top-level packages it must not import
+# folder -> modules it must not import (execgym.<folder> is the folder, see pyproject.toml)
 FORBIDDEN = {
-    "envs/market": {"gymnasium", "torch", "hydra", "omegaconf", "stable_baselines3", "envs.almgren_chriss",
-                    "baselines", "agents", "experiments"},
-    "envs": {"torch", "hydra", "omegaconf", "stable_baselines3", "baselines", "agents", "experiments"},
-    "baselines": {"torch", "hydra", "omegaconf", "agents", "experiments"},
-    "agents": {"hydra", "omegaconf", "baselines", "experiments"},
+    "envs/market": {"gymnasium", "torch", "hydra", "omegaconf", "stable_baselines3", "execgym.envs.almgren_chriss",
+                    "execgym.baselines", "execgym.agents", "execgym.experiments"},
+    "envs": {"torch", "hydra", "omegaconf", "stable_baselines3", "execgym.baselines", "execgym.agents",
+             "execgym.experiments"},
+    "baselines": {"torch", "hydra", "omegaconf", "execgym.agents", "execgym.experiments"},
+    "agents": {"hydra", "omegaconf", "execgym.baselines", "execgym.experiments"},
 }
+#: the folders' old top-level names: nothing imports them any more
+OLD_TOP_LEVEL = {"envs", "agents", "baselines", "experiments", "conf"}
 
 
 def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, ``from execgym import envs`` counted as ``execgym.envs``."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
     return names
+
+
+def _python_files() -> list[Path]:
+    return [p for p in ROOT.rglob("*.py") if not {".venv", "outputs", "build"} & set(p.relative_to(ROOT).parts)]
+
+
+def test_code_and_tests_import_execgym_only():
+    for path in _python_files():
+        for name in _imports(path):
+            assert name.split(".")[0] not in OLD_TOP_LEVEL, f"{path} imports {name}: use execgym.{name}"
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -52,7 +67,7 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
           and not line.startswith("cd ")]
     assert ci == [commands[1]]
     assert "pytest" in commands[1] and "constraints.txt" in commands[1]
-    assert "experiments.train" in commands[0] and "constraints.txt" in commands[0]
+    assert "execgym.experiments.train" in commands[0] and "constraints.txt" in commands[0]
 
 
 def test_torch_is_pinned_to_the_cpu_build_version():

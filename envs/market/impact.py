@@ -14,12 +14,13 @@ close to ``rho`` and ``I_inf`` close to the permanent impact ``gamma * X``.
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit
 
-from envs.market.simulator import MarketSimulator, SimulatorConfig
-from envs.market.validation import check_choice, check_int, check_positive
+from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.market.validation import check_choice, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ row ``k`` is the top ``L`` levels *after* message ``k``: ask price, ask size, bi
 bid size for level 1, then level 2, ...; empty levels carry the dummy prices
 +-9999999999 and size 0.
 
-Replaying a file into :class:`~envs.market.book.OrderBook` reconstructs the visible book
+Replaying a file into :class:`~execgym.envs.market.book.OrderBook` reconstructs the visible book
 exactly, up to what the messages cannot know. :func:`replay_lobster` makes that explicit:
 
 * the book before the first message is not in the data: it starts from the first
@@ -29,7 +29,10 @@ it does not is reported as ``mismatched_rows``.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import logging
+import lzma
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +41,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from envs.market import _book_kernels as K
-from envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
-from envs.market.validation import check_int
+from execgym.envs.market import _book_kernels as K
+from execgym.envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
+from execgym.envs.market.validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ __all__ = [
     "DUMMY_ASK",
     "DUMMY_BID",
     "EVENT_TYPES",
+    "COMPRESSIONS",
     "GHOST_OWNER",
     "MESSAGE_COLUMNS",
     "ReplayReport",
@@ -58,6 +62,7 @@ __all__ = [
     "read_numeric",
     "read_orderbook",
     "replay_lobster",
+    "resolve_lobster_file",
 ]
 
 MESSAGE_COLUMNS = ("time_s", "type", "order_id", "size_shares", "price", "direction")
@@ -74,6 +79,33 @@ EVENT_TYPES = {
 DUMMY_ASK, DUMMY_BID = 9_999_999_999, -9_999_999_999
 
 
+#: file suffix -> opener of a compressed LOBSTER file (binary, over an open raw file)
+COMPRESSIONS = {".xz": lzma.LZMAFile, ".gz": lambda raw: gzip.GzipFile(fileobj=raw), ".bz2": bz2.BZ2File}
+
+
+def resolve_lobster_file(path: str | Path) -> Path:
+    """``path`` if it is a file, else its compressed copy beside it (``path`` + ``.xz``,
+    ``.gz`` or ``.bz2``, in that order), so configs name files by their LOBSTER names.
+
+    :raises FileNotFoundError: naming ``path`` and the suffixes tried.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    for suffix in COMPRESSIONS:
+        packed = path.with_name(path.name + suffix)
+        if packed.is_file():
+            return packed
+    raise FileNotFoundError(f"LOBSTER file not found: {path} (nor a compressed copy "
+                            f"{', '.join(path.name + s for s in COMPRESSIONS)} beside it)")
+
+
+def _decompressed(path: Path, raw):
+    """A binary reader of ``path``'s content over its open ``raw`` file (``raw`` itself if uncompressed)."""
+    opener = COMPRESSIONS.get(path.suffix)
+    return raw if opener is None else opener(raw)
+
+
 def bad_row(path: Path, row: int, what: str) -> ValueError:
     """A ``ValueError`` naming ``path`` and its 1-based ``row``."""
     return ValueError(f"{path}: row {row} {what}")
@@ -81,7 +113,7 @@ def bad_row(path: Path, row: int, what: str) -> ValueError:
 
 def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int) -> ValueError:
     """Re-read rows ``start..start+n_rows`` as text and name the first row that is not numeric."""
-    text = pd.read_csv(path, header=None, dtype=str, skiprows=start, nrows=n_rows, keep_default_na=False,
+    text = pd.read_csv(path, compression="infer", header=None, dtype=str, skiprows=start, nrows=n_rows, keep_default_na=False,
                        names=range(n_columns))
     for i, row in enumerate(text.itertuples(index=False)):
         for j, value in enumerate(row):
@@ -97,18 +129,19 @@ def read_numeric(path: Path, n_columns: int | None, chunk_rows: int, progress: b
     """A headerless numeric CSV as a float64 ``(n, n_columns)`` array, read in chunks.
 
     ``n_columns=None`` takes the count from the first line. Columns ``int_columns`` must
-    hold integers. Raises ``ValueError`` naming the file and 1-based row.
+    hold integers. ``path`` may be compressed (:data:`COMPRESSIONS`, by suffix), or name a
+    plain file that exists only compressed (:func:`resolve_lobster_file`). Raises
+    ``ValueError`` naming the file and 1-based row.
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"LOBSTER file not found: {path}")
+    path = resolve_lobster_file(path)
     if n_columns is None:
-        with open(path) as f:
-            first = f.readline()
+        with open(path, "rb") as raw, _decompressed(path, raw) as f:
+            first = f.readline().decode("ascii", errors="replace")
         n_columns = len(first.split(","))
     size = path.stat().st_size
     parts, start = [], 0
-    with open(path, "rb") as handle, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
-                                          disable=not progress, leave=False) as bar:
+    with open(path, "rb") as raw, _decompressed(path, raw) as handle, \
+            tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress, leave=False) as bar:
         reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=np.float64, chunksize=chunk_rows)
         while True:
             try:
@@ -133,7 +166,7 @@ def read_numeric(path: Path, n_columns: int | None, chunk_rows: int, progress: b
                 raise bad_row(path, row, f"has a non-integer value where an integer is expected: {arr[row - start - 1]}")
             parts.append(arr)
             start += len(arr)
-            bar.update(handle.tell() - bar.n)
+            bar.update(raw.tell() - bar.n)
     if not parts:
         raise ValueError(f"{path}: the file is empty")
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -182,7 +215,7 @@ def read_orderbook(path: str | Path, levels: int | None = None, chunk_rows: int 
 
 
 def messages_to_events(messages: pd.DataFrame, price_units_per_tick: int = 100) -> np.ndarray:
-    """Book events (``(n, 7)``, :data:`~envs.market.book.EVENT_FIELDS`) for the book-changing messages.
+    """Book events (``(n, 7)``, :data:`~execgym.envs.market.book.EVENT_FIELDS`) for the book-changing messages.
 
     Types 1 -> limit order, 2 -> partial cancel, 3 -> deletion, 4 -> execution of the
     named resting order; 5-7 change no visible book and are dropped. Prices become ticks

@@ -24,18 +24,18 @@ column             dtype                           meaning
 =================  ==============================  ======================================
 
 The columns ``time_s, type, order_id, size_shares, price, direction`` are those of
-:func:`envs.market.lobster.read_messages`, so the frame goes straight into
-:func:`~envs.market.lobster.messages_to_events` and
-:func:`~envs.market.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook`, the file's
+:func:`execgym.envs.market.lobster.read_messages`, so the frame goes straight into
+:func:`~execgym.envs.market.lobster.messages_to_events` and
+:func:`~execgym.envs.market.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook`, the file's
 int64 rows in LOBSTER units). A :class:`LobsterDay` built from those six columns alone (a
-simulated day, or :func:`~envs.market.lobster.read_messages` output) works with everything
+simulated day, or :func:`~execgym.envs.market.lobster.read_messages` output) works with everything
 here that does not need the typed columns.
 
 Order book (:attr:`LobsterDay.orderbook_frame`; :meth:`LobsterDay.book_levels` gives the same
 as arrays), row ``k`` = the book after message ``k``:
 ``time_s``, then per level ``i`` = 1..L ``ask_price_ticks_i``, ``ask_size_shares_i``,
 ``bid_price_ticks_i``, ``bid_size_shares_i`` (int64; an empty level has price 0 and size
-0, as :meth:`~envs.market.book.OrderBook.depth` reports it).
+0, as :meth:`~execgym.envs.market.book.OrderBook.depth` reports it).
 
 Derived views: :func:`trades` (visible and hidden executions, with the aggressor's side),
 :func:`quotes` (the touch, each time it changes), :func:`l2_snapshots` (the top levels
@@ -54,15 +54,25 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from envs.market.lobster import (DUMMY_ASK, DUMMY_BID, EVENT_TYPES, MESSAGE_COLUMNS, PRICE_SCALE, bad_row,
-                                 check_message_codes, read_numeric)
-from envs.market.validation import check_int, check_positive
+from execgym.envs.market.lobster import (
+    DUMMY_ASK,
+    DUMMY_BID,
+    EVENT_TYPES,
+    MESSAGE_COLUMNS,
+    PRICE_SCALE,
+    bad_row,
+    check_message_codes,
+    read_numeric,
+    resolve_lobster_file,
+)
+from execgym.envs.market.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +85,8 @@ __all__ = [
     "BookLevels",
     "LobsterDay",
     "default_lobster_dir",
+    "resolve_lobster_file",
+    "sample_lobster_dir",
     "l2_snapshots",
     "load_lobster",
     "quotes",
@@ -89,11 +101,17 @@ _EXCHANGE_TZ = "America/New_York"
 _DATE_IN_NAME = re.compile(r"_(\d{4}-\d{2}-\d{2})_")
 
 
+def sample_lobster_dir() -> Path:
+    """The LOBSTER sample days shipped in the package (``execgym/data/lobster``: GOOG 10 levels
+    and AMZN 1 level, 2012-06-21, xz-compressed; their README states the origin)."""
+    return Path(str(resources.files("execgym.data").joinpath("lobster")))
+
+
 def default_lobster_dir() -> Path:
-    """Where the LOBSTER sample files are: ``$EXECGYM_LOBSTER_DIR``, else ``../shared/data/lobster``
-    next to the repository."""
+    """Where LOBSTER files named without a folder are looked up: ``$EXECGYM_LOBSTER_DIR`` when
+    set (a folder of your own files, plain or compressed), else :func:`sample_lobster_dir`."""
     env = os.environ.get("EXECGYM_LOBSTER_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
+    return Path(env) if env else sample_lobster_dir()
 
 
 def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_tick: int) -> pd.DataFrame:
@@ -131,7 +149,7 @@ def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_t
 
 class BookLevels(NamedTuple):
     """The order-book rows per side, each ``(n, levels)`` int64, best level first; an empty
-    level has price 0 and size 0 (as :meth:`~envs.market.book.OrderBook.depth` reports it)."""
+    level has price 0 and size 0 (as :meth:`~execgym.envs.market.book.OrderBook.depth` reports it)."""
 
     ask_price_ticks: np.ndarray
     ask_size_shares: np.ndarray
@@ -152,9 +170,9 @@ class BookLevels(NamedTuple):
 @dataclass(frozen=True, eq=False)
 class LobsterDay:
     """One LOBSTER day, real (:func:`load_lobster`) or simulated
-    (:func:`~envs.market.simulated_day.simulate_day`): messages and the book after each.
+    (:func:`~execgym.envs.market.simulated_day.simulate_day`): messages and the book after each.
 
-    :param messages: at least the LOBSTER columns :data:`~envs.market.lobster.MESSAGE_COLUMNS`
+    :param messages: at least the LOBSTER columns :data:`~execgym.envs.market.lobster.MESSAGE_COLUMNS`
         (``time_s`` seconds after midnight, ``price`` dollars x 10000); :func:`load_lobster`
         adds the typed ones of the module docstring.
     :param orderbook: the order-book file, int64 LOBSTER units, shape ``(n, 4 * levels)``

@@ -1,6 +1,6 @@
 """Several venues trading one asset: fragmented order books, a consolidated quote, routing.
 
-Each venue is a :class:`~envs.market.simulator.MarketSimulator` with its own tick size
+Each venue is a :class:`~execgym.envs.market.simulator.MarketSimulator` with its own tick size
 (USD), fee schedule (taker fee and maker rebate, USD per share), latency (seconds between
 the router's decision and the order's arrival) and liquidity (a multiple of the base
 flow's depth profile and market-order rate). The venues share one fundamental price:
@@ -32,9 +32,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from envs.market.flow import FlowConfig, ImpactConfig
-from envs.market.simulator import MarketSimulator, SimulatorConfig
-from envs.market.validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
+from execgym.envs.market.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.market.validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class VenueConfig:
         rebate to takers, as on an inverted venue).
     :param maker_rebate_usd_per_share: received per share of a resting order filled
         (negative: a maker fee). Marketable routing does not earn it; the Cont-Kukanov
-        placement model (:mod:`baselines.cont_kukanov`) does.
+        placement model (:mod:`execgym.baselines.cont_kukanov`) does.
     :param latency_s: seconds from the routing decision to the order's arrival.
     :param liquidity_scale: multiple of the base flow's depth profile and market-order
         rate (> 0).

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from agents.actor_critic import ActorCritic, ActorCriticConfig
-from baselines import make_baseline
-from envs.almgren_chriss import AlmgrenChrissEnv
-from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
-from experiments.evaluation import compare_policies
+from execgym.agents.actor_critic import ActorCritic, ActorCriticConfig
+from execgym.baselines import make_baseline
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
+from execgym.experiments.evaluation import compare_policies
 
 KW = dict(n_steps=10, reward="mean_variance", action="participation")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.sb3 import GymnasiumVecEnv, make_sb3_model
-from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
+from execgym.agents.sb3 import GymnasiumVecEnv, make_sb3_model
+from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
 
 
 def test_adapter_reports_terminal_observations_like_sb3_expects():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import make_baseline
-from baselines.almgren_chriss import ac_expected_cost, ac_variance
-from envs.almgren_chriss import AlmgrenChrissEnv
-from experiments.evaluation import compare_policies, evaluate_policy
+from execgym.baselines import make_baseline
+from execgym.baselines.almgren_chriss import ac_expected_cost, ac_variance
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.experiments.evaluation import compare_policies, evaluate_policy
 
 N_EPISODES = 2000
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from baselines.almgren_chriss import (
+from execgym.baselines.almgren_chriss import (
     ACParams,
     ac_expected_cost,
     ac_half_life,

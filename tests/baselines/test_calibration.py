@@ -6,14 +6,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from baselines import make_baseline
-from baselines.almgren_chriss import ac_holdings
-from baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
-from envs.lob_execution import LOBExecutionConfig
-from envs.market.flow import ImpactConfig
-from envs.market.lobster_data import load_lobster
-from envs.market.replay import ReplayDay
-from envs.market.simulator import SimulatorConfig
+from execgym.baselines import make_baseline
+from execgym.baselines.almgren_chriss import ac_holdings
+from execgym.baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
+from execgym.envs.lob_execution import LOBExecutionConfig
+from execgym.envs.market.flow import ImpactConfig
+from execgym.envs.market.lobster_data import load_lobster
+from execgym.envs.market.replay import ReplayDay
+from execgym.envs.market.simulator import SimulatorConfig
 from tests.helpers import run_episode
 
 

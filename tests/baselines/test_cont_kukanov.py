@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from baselines.cont_kukanov import (
+from execgym.baselines.cont_kukanov import (
     marketable_cost,
     marketable_split,
     optimal_placement,

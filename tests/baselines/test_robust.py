@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import make_baseline
-from baselines.robust import (
+from execgym.baselines import make_baseline
+from execgym.baselines.robust import (
     RobustExecutionPolicy,
     ambiguity_models,
     corner_models,
@@ -14,8 +14,8 @@ from baselines.robust import (
     expected_objective,
     robust_schedule,
 )
-from baselines.stochastic_control import CJPParams, closed_form_inventory
-from envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.baselines.stochastic_control import CJPParams, closed_form_inventory
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
 from tests.helpers import run_episode
 
 BASE = CJPParams(k=2.5e-6, b=2.5e-7, alpha=1e-2, phi=9e-7, horizon=5.0)

@@ -6,10 +6,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401
-from baselines import ROUTERS, make_router
-from baselines.cont_kukanov import marketable_cost
-from envs.routing import decode_routing_observation
+from execgym import envs  # noqa: F401
+from execgym.baselines import ROUTERS, make_router
+from execgym.baselines.cont_kukanov import marketable_cost
+from execgym.envs.routing import decode_routing_observation
 
 K, L = 3, 2
 

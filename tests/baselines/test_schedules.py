@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baselines import BASELINES, make_baseline
-from baselines.almgren_chriss import ac_holdings
-from baselines.pov import POVPolicy
-from baselines.twap import TWAPPolicy
-from baselines.vwap import VWAPPolicy
-from envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.baselines import BASELINES, make_baseline
+from execgym.baselines.almgren_chriss import ac_holdings
+from execgym.baselines.pov import POVPolicy
+from execgym.baselines.twap import TWAPPolicy
+from execgym.baselines.vwap import VWAPPolicy
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
 from tests.helpers import run_episode
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import make_baseline
-from baselines.almgren_chriss import ACParams, continuous_holdings
-from baselines.stochastic_control import (
+from execgym.baselines import make_baseline
+from execgym.baselines.almgren_chriss import ACParams, continuous_holdings
+from execgym.baselines.stochastic_control import (
     CJPParams,
     StochasticControlPolicy,
     closed_form_h2,
@@ -15,7 +15,7 @@ from baselines.stochastic_control import (
     closed_form_speed,
     solve_hjb,
 )
-from envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
 from tests.helpers import run_episode
 
 # terminal boundary layers of width ~ k / alpha well inside the horizon, so that the grids
@@ -112,8 +112,8 @@ def test_invalid_parameters_raise_naming_them(kw, match):
 
 
 def test_registered_baseline_matches_almgren_chriss_when_alpha_is_large():
-    from baselines import make_baseline
-    from baselines.almgren_chriss import ac_holdings
+    from execgym.baselines import make_baseline
+    from execgym.baselines.almgren_chriss import ac_holdings
 
     env = AlmgrenChrissEnv(n_steps=200)
     cjp = make_baseline("stochastic_control", env.task, alpha=1e3)

@@ -10,8 +10,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from baselines.twap import TWAPPolicy
-from envs.almgren_chriss import AlmgrenChrissConfig, AlmgrenChrissEnv
+from execgym.baselines.twap import TWAPPolicy
+from execgym.envs.almgren_chriss import AlmgrenChrissConfig, AlmgrenChrissEnv
 from tests.helpers import run_episode
 
 

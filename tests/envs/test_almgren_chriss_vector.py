@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from baselines.pov import POVPolicy
-from baselines.twap import TWAPPolicy
-from envs.almgren_chriss import AlmgrenChrissEnv
-from envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
+from execgym.baselines.pov import POVPolicy
+from execgym.baselines.twap import TWAPPolicy
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
 from tests.helpers import run_episode
 
 NOISE_FREE = dict(sigma=0.0, volume_profile={"noise_sigma": 0.0})

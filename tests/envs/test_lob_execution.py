@@ -9,11 +9,11 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from baselines import make_baseline
-from envs.lob_execution import OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
-from envs.market.flow import FlowConfig
-from envs.market.simulator import SimulatorConfig
-from experiments.evaluation import compare_policies
+from execgym.baselines import make_baseline
+from execgym.envs.lob_execution import OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
+from execgym.envs.market.flow import FlowConfig
+from execgym.envs.market.simulator import SimulatorConfig
+from execgym.experiments.evaluation import compare_policies
 
 IDS = ["execgym/LOBExecution-v0", "execgym/LOBExecutionDiscrete-v0", "execgym/LOBExecutionPlacement-v0"]
 SMALL = dict(horizon_s=300.0, decision_interval_s=10.0, total_shares=5_000)
@@ -159,7 +159,7 @@ def test_bad_config_raises_naming_the_field(kwargs, match):
 
 def test_works_in_sb3_and_gymnasium_vector_envs():
     # "envs:" makes gymnasium import the registering module first, in any (sub)process
-    make = lambda: gym.make("envs:execgym/LOBExecutionDiscrete-v0", **SMALL)  # noqa: E731
+    make = lambda: gym.make("execgym:execgym/LOBExecutionDiscrete-v0", **SMALL)  # noqa: E731
     for vec in (DummyVecEnv([make, make]), SubprocVecEnv([make, make])):
         vec.seed(0)
         obs = vec.reset()

@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401
-from envs.lob_execution import LOBExecutionEnv
-from envs.lob_replay import LOBReplayConfig, LOBReplayEnv, expected_volume_over_starts
-from tests.market.test_lobster import needs_data
-
-pytestmark = needs_data
+from execgym import envs  # noqa: F401
+from execgym.envs.lob_execution import LOBExecutionEnv
+from execgym.envs.lob_replay import LOBReplayConfig, LOBReplayEnv, expected_volume_over_starts
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.sb3 import GymnasiumVecEnv, make_sb3_model
-from envs.lob_execution import LOBExecutionEnv
-from envs.lob_vector import LOBExecutionVectorEnv, default_capacity
-from envs.market import _book_kernels as K
-from envs.market import flow as F
-from envs.market.simulator import MarketSimulator
+from execgym.agents.sb3 import GymnasiumVecEnv, make_sb3_model
+from execgym.envs.lob_execution import LOBExecutionEnv
+from execgym.envs.lob_vector import LOBExecutionVectorEnv, default_capacity
+from execgym.envs.market import _book_kernels as K
+from execgym.envs.market import flow as F
+from execgym.envs.market.simulator import MarketSimulator
 
 KW = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000)
 

@@ -8,8 +8,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs  # noqa: F401
-from envs.routing import RoutingConfig, SmartOrderRoutingEnv, decode_routing_observation, split_shares
+from execgym import envs  # noqa: F401
+from execgym.envs.routing import RoutingConfig, SmartOrderRoutingEnv, decode_routing_observation, split_shares
 
 SMALL = dict(total_shares=6000, horizon_s=120.0, decision_interval_s=20.0)
 
@@ -128,7 +128,7 @@ def test_bad_actions_and_configs_raise_naming_the_problem():
     with pytest.raises(TypeError, match="unknown"):
         RoutingConfig.from_kwargs({"venues": 3})
     with pytest.raises(ValueError, match="routing"):
-        from envs.contract import action_to_shares
+        from execgym.envs.contract import action_to_shares
         action_to_shares(env.unwrapped.task, np.ones((1, 3)), np.ones(1), np.zeros(1, dtype=int))
 
 

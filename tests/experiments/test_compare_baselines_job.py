@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from pathlib import Path
-
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.builders import build_env_factory
-from experiments.compare_baselines import run
+from execgym.experiments.builders import build_env_factory
+from execgym.experiments.compare_baselines import run
 
 
 def compose_cfg(*overrides):

@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
-from experiments.builders import build_baselines, build_env_factory
-from experiments.compare_baselines import run
-from tests.market.test_lobster import needs_data
+from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.compare_baselines import run
 
 
 def compose_replay(*overrides):
@@ -18,7 +17,6 @@ def compose_replay(*overrides):
         return compose(config_name="compare_replay", overrides=list(overrides))
 
 
-@needs_data
 def test_replay_comparison_evaluates_four_baselines_on_both_sides(tmp_path):
     cfg = compose_replay("n_episodes=4", "progress=false", "env.params.horizon_s=300",
                          "env.params.total_shares=1000", "report.policies=[]")
@@ -34,7 +32,6 @@ def test_replay_comparison_evaluates_four_baselines_on_both_sides(tmp_path):
         assert (episodes["executed_shares"] == 1000).all()
 
 
-@needs_data
 def test_almgren_chriss_is_calibrated_from_the_recorded_day():
     cfg = compose_replay()
     make_env, env_config = build_env_factory(cfg.env)

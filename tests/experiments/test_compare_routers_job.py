@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from experiments.builders import build_env_factory, build_routers
-from experiments.compare_routers import paired_difference, run
+from execgym.experiments.builders import build_env_factory, build_routers
+from execgym.experiments.compare_routers import paired_difference, run
 
 ROUTERS = {"best_price", "liquidity_proportional", "score", "cont_kukanov"}
 

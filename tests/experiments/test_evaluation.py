@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from baselines import make_baseline
-from envs.almgren_chriss import AlmgrenChrissEnv
-from experiments.evaluation import METRICS, compare_policies, episode_seeds, evaluate_policy, summarize
-from experiments.report import execution_report, execution_trajectory, reference_schedules
+from execgym.baselines import make_baseline
+from execgym.envs.almgren_chriss import AlmgrenChrissEnv
+from execgym.experiments.evaluation import METRICS, compare_policies, episode_seeds, evaluate_policy, summarize
+from execgym.experiments.report import execution_report, execution_trajectory, reference_schedules
 
 
 def make_env():

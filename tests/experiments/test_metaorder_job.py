@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
-from experiments.metaorder_impact import run
+from execgym.experiments.metaorder_impact import run
 
 
 def test_metaorder_experiment_writes_path_and_plot(tmp_path):

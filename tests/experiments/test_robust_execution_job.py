@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from experiments.robust_execution import run, side_table, worst_case
+from execgym.experiments.robust_execution import run, side_table, worst_case
 
 TINY = ["n_episodes=60", "progress=false", "env.params.n_steps=8"]
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from envs.market.simulator import SimulatorConfig
-from experiments.builders import build_env_factory
-from experiments.stylized_facts import differences, run
+from execgym.envs.market.lobster_data import default_lobster_dir
+from execgym.envs.market.simulator import SimulatorConfig
+from execgym.experiments.builders import build_env_factory
+from execgym.experiments.stylized_facts import differences, run
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
-DATA = Path(os.environ.get("EXECGYM_LOBSTER_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"))
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"),
-                                reason=f"LOBSTER sample not found at {DATA} (set EXECGYM_LOBSTER_DIR)")
+DATA = default_lobster_dir()
 
 
 def compose_cfg(config_name, *overrides):
@@ -26,7 +23,6 @@ def compose_cfg(config_name, *overrides):
         return compose(config_name=config_name, overrides=list(overrides))
 
 
-@needs_data
 def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
                       "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100", "n_days=2",

@@ -1,4 +1,4 @@
-"""experiments.train: outputs, TensorBoard series, checkpoints, resume, multirun aggregation."""
+"""execgym.experiments.train: outputs, TensorBoard series, checkpoints, resume, multirun aggregation."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments.agents_vs_optimum import part_ac
-from experiments.builders import build_baselines, build_env_factory
-from experiments.evaluation import evaluate_policy
-from experiments.tensorboard_eval import TAGS, eval_metrics
-from experiments.train import run
+from execgym.experiments.agents_vs_optimum import part_ac
+from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.evaluation import evaluate_policy
+from execgym.experiments.tensorboard_eval import TAGS, eval_metrics
+from execgym.experiments.train import run
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["total_timesteps=1600", "n_envs=16", "eval.every_steps=800", "eval.n_episodes=6",
@@ -73,7 +73,7 @@ def test_training_resumes_from_a_checkpoint(tmp_path):
 
 
 def test_multirun_over_two_seeds_and_two_agents_writes_one_table(tmp_path):
-    cmd = [sys.executable, "-m", "experiments.train", "-m", "seed=0,1", "agent=actor_critic,ppo",
+    cmd = [sys.executable, "-m", "execgym.experiments.train", "-m", "seed=0,1", "agent=actor_critic,ppo",
            *TINY, "final_eval.n_episodes=5", f"hydra.sweep.dir={tmp_path}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -90,7 +90,7 @@ def test_agents_vs_optimum_smoke():
 
 
 def test_evaluate_compares_checkpoints_with_baselines_on_the_same_seeds(tmp_path):
-    from experiments.evaluate import run as evaluate_run
+    from execgym.experiments.evaluate import run as evaluate_run
 
     run(compose_train(), tmp_path / "train")
     ckpt = tmp_path / "train" / "checkpoints" / "actor_critic_final.pt"
@@ -103,7 +103,7 @@ def test_evaluate_compares_checkpoints_with_baselines_on_the_same_seeds(tmp_path
 
 
 def test_optuna_sweep_runs_and_reports_a_best_value(tmp_path):
-    cmd = [sys.executable, "-m", "experiments.train", "-m", "hydra/sweeper=optuna_actor_critic",
+    cmd = [sys.executable, "-m", "execgym.experiments.train", "-m", "hydra/sweeper=optuna_actor_critic",
            "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", *TINY, "final_eval.n_episodes=4",
            f"hydra.sweep.dir={tmp_path}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -112,8 +112,8 @@ def test_optuna_sweep_runs_and_reports_a_best_value(tmp_path):
 
 
 def test_training_on_the_lob_environment_uses_its_native_vector_env(tmp_path):
-    from envs.lob_vector import LOBExecutionVectorEnv
-    from experiments.agents import make_vector_env
+    from execgym.envs.lob_vector import LOBExecutionVectorEnv
+    from execgym.experiments.agents import make_vector_env
 
     cfg = compose_train("env=lob_execution_discrete", "baselines=lob", "env.params.horizon_s=300",
                         "env.params.total_shares=5000")

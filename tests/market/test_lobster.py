@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
-from envs.market.lobster import messages_to_events, read_messages, read_orderbook, replay_lobster
+from execgym.envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
+from execgym.envs.market.lobster import messages_to_events, read_messages, read_orderbook, replay_lobster
+from execgym.envs.market.lobster_data import default_lobster_dir
 
-DATA = Path(os.environ.get("EXECGYM_LOBSTER_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"))
+DATA = default_lobster_dir()
 SAMPLES = {
     "AMZN": ("AMZN_2012-06-21_34200000_57600000_message_1.csv", "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv", 1),
     "GOOG": ("GOOG_2012-06-21_34200000_57600000_message_10.csv", "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv", 10),
 }
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"),
-                                reason=f"LOBSTER sample not found at {DATA} (set EXECGYM_LOBSTER_DIR)")
 
 
-@needs_data
 @pytest.mark.parametrize("ticker", sorted(SAMPLES))
 def test_replay_reproduces_every_recorded_level(ticker):
     msg_file, book_file, levels = SAMPLES[ticker]
@@ -42,7 +37,6 @@ def test_replay_reproduces_every_recorded_level(ticker):
     book.check_invariants()
 
 
-@needs_data
 def test_messages_convert_to_book_events():
     messages = read_messages(DATA / SAMPLES["GOOG"][0])
     assert list(messages.dtypes) == [np.float64] + [np.int64] * 5

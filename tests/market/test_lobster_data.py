@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.lobster import read_messages, read_orderbook, replay_lobster
-from envs.market.lobster_data import (
+from execgym.envs.market.lobster import read_messages, read_orderbook, replay_lobster
+from execgym.envs.market.lobster_data import (
     EVENT_TYPES,
     LobsterDay,
     l2_snapshots,
@@ -19,7 +19,7 @@ from envs.market.lobster_data import (
     units_per_tick,
     volume_profile,
 )
-from tests.market.test_lobster import DATA, SAMPLES, needs_data
+from tests.market.test_lobster import DATA, SAMPLES
 
 # a hand-built two-level day: prices in dollars x 10000, one-cent ticks
 MESSAGES = """\
@@ -158,7 +158,6 @@ def test_volume_profile_sums_to_one_and_buckets_trades(day_files):
         volume_profile(t, 4.0, 10.0, 10.0)
 
 
-@needs_data
 @pytest.mark.parametrize("ticker", sorted(SAMPLES))
 def test_loader_reads_the_sample_as_the_replay_reader_does(ticker):
     msg_file, book_file, levels = SAMPLES[ticker]

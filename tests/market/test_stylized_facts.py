@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.lobster_data import LobsterDay
-from envs.market.stylized_facts import (
+from execgym.envs.market.lobster_data import LobsterDay
+from execgym.envs.market.stylized_facts import (
     FactTolerance,
     autocorrelation,
     book_on_grid,

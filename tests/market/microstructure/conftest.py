@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from envs.market.flow import FlowConfig, ImpactConfig
-from envs.market.lobster import read_messages, read_orderbook
-from envs.market.lobster_data import LobsterDay
-from envs.market.simulated_day import simulate_day
-from envs.market.simulator import SimulatorConfig
+from execgym.envs.market.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.lobster import read_messages, read_orderbook
+from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir
+from execgym.envs.market.simulated_day import simulate_day
+from execgym.envs.market.simulator import SimulatorConfig
 
-DATA = Path(os.environ.get("EXECGYM_LOBSTER_DIR", Path(__file__).resolve().parents[4] / "shared" / "data" / "lobster"))
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"),
-                                reason=f"LOBSTER sample not found at {DATA} (set EXECGYM_LOBSTER_DIR)")
+DATA = default_lobster_dir()
 
 
 def flat_config(**impact) -> SimulatorConfig:

@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from envs.market.microstructure.frames import mirror_day
-from envs.market.microstructure.kyle import interval_flow, kyle_lambda, newey_west_lags, ols_hac, simulator_lambda
-from envs.market.simulated_day import simulate_day
+from execgym.envs.market.microstructure.frames import mirror_day
+from execgym.envs.market.microstructure.kyle import (
+    interval_flow,
+    kyle_lambda,
+    newey_west_lags,
+    ols_hac,
+    simulator_lambda,
+)
+from execgym.envs.market.simulated_day import simulate_day
 
-from .conftest import flat_config, needs_data
+from .conftest import flat_config
 
 
 def test_ols_matches_scipy_linregress_and_recovers_a_known_slope():
@@ -116,7 +122,6 @@ def test_interval_flow_refuses_intervals_longer_than_the_day(sim_day):
         interval_flow(sim_day, 0.0)
 
 
-@needs_data
 def test_amzn_lambda_is_positive_and_signing_by_lee_ready_agrees_with_the_truth(amzn_day):
     truth = kyle_lambda(amzn_day, 300.0)
     lr = kyle_lambda(amzn_day, 300.0, rule="lee_ready")

@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.market.lobster import replay_lobster
-from envs.market.lobster_data import LobsterDay
-from envs.market.microstructure.frames import executions
-from envs.market.microstructure.signing import lee_ready, quote_rule, sign_trades, signing_accuracy, tick_rule
-
-from .conftest import needs_data
+from execgym.envs.market.lobster import replay_lobster
+from execgym.envs.market.lobster_data import LobsterDay
+from execgym.envs.market.microstructure.frames import executions
+from execgym.envs.market.microstructure.signing import lee_ready, quote_rule, sign_trades, signing_accuracy, tick_rule
 
 
 def test_tick_rule_carries_the_last_price_change_over_zero_ticks():
@@ -87,7 +85,6 @@ def test_simulated_day_replays_exactly_as_a_lobster_file(sim_day):
     assert report.mismatched_rows == 0
 
 
-@needs_data
 def test_on_amzn_lee_ready_beats_the_tick_rule_and_signs_visible_trades_exactly(amzn_day):
     acc = signing_accuracy(amzn_day).set_index(["rule", "subset"])
     assert acc.loc[("lee_ready", "visible"), "accuracy"] > 0.999
@@ -95,7 +92,7 @@ def test_on_amzn_lee_ready_beats_the_tick_rule_and_signs_visible_trades_exactly(
 
 
 def test_mirrored_day_swaps_buy_and_sell_recall(sim_day):
-    from envs.market.microstructure.frames import mirror_day
+    from execgym.envs.market.microstructure.frames import mirror_day
 
     a = signing_accuracy(sim_day).set_index(["rule", "subset"])
     b = signing_accuracy(mirror_day(sim_day)).set_index(["rule", "subset"])

@@ -1,0 +1,1 @@
+"""Data shipped with execgym: the LOBSTER sample days in ``lobster/`` (see its README.md)."""
