@@ -31,6 +31,7 @@ from execgym.envs.market.validation import (
     check_positive,
 )
 from execgym.envs.market.volume import IntradayVolumeProfile, lognormal_mean_one
+from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
 from execgym.envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
 
 logger = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def execution_summary(dynamics: AlmgrenChrissDynamics, acc: dict[str, Any], n_st
 EPISODE_ACCUMULATORS = ("cost", "risk_charge", "fill_value", "executed", "market_volume", "market_value")
 
 
-class AlmgrenChrissEnv(gym.Env):
+class AlmgrenChrissEnv(RenderMixin, gym.Env):
     """Optimal execution in the Almgren-Chriss (2000) model.
 
     A parent order of ``total_shares`` is bought or sold over ``n_steps`` intervals; the
@@ -331,10 +332,12 @@ class AlmgrenChrissEnv(gym.Env):
     ``info["execution"]`` summarises the episode (see :func:`execution_summary`).
     """
 
-    metadata = {"render_modes": []}
+    metadata = dict(RENDER_METADATA)
 
-    def __init__(self, config: AlmgrenChrissConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+    def __init__(self, config: AlmgrenChrissConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
         super().__init__()
+        self.render_mode = check_render_mode(render_mode)
         self.config = AlmgrenChrissConfig.from_kwargs(config, **overrides)
         self.dynamics = AlmgrenChrissDynamics(self.config)
         self.task = self.dynamics.task
@@ -363,10 +366,19 @@ class AlmgrenChrissEnv(gym.Env):
         self._holdings = float(self.config.total_shares)
         self._price = self._prev_price = float(self.dynamics.arrival)
         self._last_volume_ratio = 1.0
+        self._last_fill = math.nan
         # USD: shortfall; lambda sigma^2 tau sum x_k^2; sum of shares * fill; shares executed;
         # market shares; market volume * interval mean price (USD)
         self._acc = dict.fromkeys(EPISODE_ACCUMULATORS, 0.0)
         return self._observation(), {}
+
+    def _render_state(self) -> dict[str, Any]:
+        d, step = self.dynamics, self._step
+        left = d.n_steps - (step or 0)
+        return dict(step=step, n_steps=d.n_steps, time_left=f"{left} steps ({left * d.tau:.4g} days)",
+                    holdings_shares=getattr(self, "_holdings", self.config.total_shares),
+                    total_shares=self.config.total_shares, side=self.config.side,
+                    last_fill=getattr(self, "_last_fill", math.nan), spread="none (no book in this model)")
 
     def _validate_action(self, action: Any) -> Any:
         if self.config.action == "fraction":
@@ -414,6 +426,7 @@ class AlmgrenChrissEnv(gym.Env):
         self._holdings = holdings
         self._prev_price, self._price = mid, new_price
         self._last_volume_ratio = volume / d.expected_volume[k]
+        self._last_fill = fill if shares > 0 else math.nan
         self._step = k + 1
 
         reward = float(d.reward_fn(cost, holdings))

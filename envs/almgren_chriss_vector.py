@@ -28,6 +28,7 @@ from execgym.envs.almgren_chriss import (
 )
 from execgym.envs.contract import action_to_shares
 from execgym.envs.market.validation import check_int
+from execgym.envs.rendering import check_render_mode
 
 __all__ = ["AlmgrenChrissVectorEnv"]
 
@@ -54,9 +55,11 @@ class AlmgrenChrissVectorEnv(VectorEnv):
         num_envs: int,
         config: AlmgrenChrissConfig | Mapping[str, Any] | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
         super().__init__()
+        self.render_mode = check_render_mode(render_mode, allowed=())
         self.num_envs = check_int("num_envs", num_envs, minimum=1)
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         if self.autoreset_mode == AutoresetMode.DISABLED:

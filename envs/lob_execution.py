@@ -30,6 +30,7 @@ from execgym.envs.market.validation import (
     check_nonnegative,
     config_from_kwargs,
 )
+from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class LOBExecutionConfig(LOBContractConfig):
             raise ValueError(f"total_shares={self.total_shares!r} must be a multiple of lot_size={self.market.lot_size}")
 
 
-class LOBExecutionEnv(gym.Env):
+class LOBExecutionEnv(RenderMixin, gym.Env):
     """Execute a parent order in a simulated limit order book with impact dynamics.
 
     Each step: the agent's child order is sent (cancelling its previous resting order
@@ -191,12 +192,14 @@ class LOBExecutionEnv(gym.Env):
     participation = own volume / total traded volume) and ``unfilled_at_horizon``.
     """
 
-    metadata = {"render_modes": []}
+    metadata = dict(RENDER_METADATA)
     #: the config dataclass (a subclass of :class:`LOBContractConfig`)
     config_class: type = LOBExecutionConfig
 
-    def __init__(self, config: LOBContractConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+    def __init__(self, config: LOBContractConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
         super().__init__()
+        self.render_mode = check_render_mode(render_mode)
         self.config = self.config_class.from_kwargs(config, **overrides)
         cfg = self.config
         self.sign = side_sign(cfg.side)
@@ -284,6 +287,7 @@ class LOBExecutionEnv(gym.Env):
         self._holdings = int(cfg.total_shares)
         self._child: int | None = None
         self._last_volume_ratio = 1.0
+        self._last_fill = math.nan
         self._last_mid = self._arrival_ticks
         self._vol = _RollingStd(cfg.volatility_window)
         self._obs = np.zeros(len(OBS_NAMES), dtype=np.float32)
@@ -324,6 +328,18 @@ class LOBExecutionEnv(gym.Env):
         obs[9] = queue_frac
         obs[10] = resting
         return obs.copy()
+
+    def _render_state(self) -> dict[str, Any]:
+        cfg = self.config
+        step = self._step if self._sim is not None else None
+        spread = "-"
+        if step is not None:
+            bid, ask = self._sim.book.top(1)[:2]
+            spread = f"{ask - bid} ticks ({(ask - bid) * self.tick_size:.4g})" if bid >= 0 and ask >= 0 else "one side empty"
+        return dict(step=step, n_steps=cfg.n_steps, time_left=f"{(cfg.n_steps - (step or 0)) * cfg.decision_interval_s:g} s",
+                    holdings_shares=self._holdings if step is not None else cfg.total_shares,
+                    total_shares=cfg.total_shares, side=cfg.side, last_fill=getattr(self, "_last_fill", math.nan),
+                    spread=spread)
 
     def _validate_action(self, action: Any) -> np.ndarray:
         cfg = self.config
@@ -431,6 +447,7 @@ class LOBExecutionEnv(gym.Env):
         self._vol.push(mid - self._last_mid)
         self._last_mid = mid
         tick = self.tick_size
+        self._last_fill = value / executed * tick if executed else math.nan
         info: dict[str, Any] = {
             "step": k,
             "time_s": k * cfg.decision_interval_s,

@@ -152,8 +152,8 @@ class LOBReplayEnv(LOBExecutionEnv):
 
     config_class = LOBReplayConfig
 
-    def __init__(self, config: LOBReplayConfig | None = None, **overrides: Any) -> None:
-        super().__init__(config, **overrides)
+    def __init__(self, config: LOBReplayConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
+        super().__init__(config, render_mode=render_mode, **overrides)
         self.day = self.config.load_day()
 
     @property

@@ -43,6 +43,7 @@ from execgym.envs.market._jit import HOT, prefetch
 from execgym.envs.market.rng import new_state
 from execgym.envs.market.simulator import AGENT_ID_START, AGENT_OWNER
 from execgym.envs.market.validation import check_int
+from execgym.envs.rendering import check_render_mode
 
 __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
@@ -532,8 +533,10 @@ class LOBExecutionVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int, config: LOBExecutionConfig | Mapping[str, Any] | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, n_levels: int = 1 << 11,
-                 capacity: int | None = None, prefetch: bool | None = None, **overrides: Any) -> None:
+                 capacity: int | None = None, prefetch: bool | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
         super().__init__()
+        self.render_mode = check_render_mode(render_mode, allowed=())
         self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
         self.config = cfg = LOBExecutionConfig.from_kwargs(config, **overrides)
         self.autoreset_mode = AutoresetMode(autoreset_mode)

@@ -27,6 +27,7 @@ from execgym.envs.market.validation import (
     config_from_kwargs,
 )
 from execgym.envs.market.venues import VenueMarket, VenueMarketConfig
+from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def split_shares(weights: np.ndarray, shares: int) -> np.ndarray:
     return out
 
 
-class SmartOrderRoutingEnv(gym.Env):
+class SmartOrderRoutingEnv(RenderMixin, gym.Env):
     """Route the child orders of a parent order across venues with different fees and latencies.
 
     The parent order (``total_shares``, ``side``) is worked in ``n_steps`` marketable child
@@ -217,10 +218,12 @@ class SmartOrderRoutingEnv(gym.Env):
     and ``fill_rate`` (shares filled by routed slices / ``total_shares``).
     """
 
-    metadata = {"render_modes": []}
+    metadata = dict(RENDER_METADATA)
 
-    def __init__(self, config: RoutingConfig | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+    def __init__(self, config: RoutingConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
         super().__init__()
+        self.render_mode = check_render_mode(render_mode)
         self.config = RoutingConfig.from_kwargs(config, **overrides)
         cfg = self.config
         self.sign = side_sign(cfg.side)
@@ -260,6 +263,7 @@ class SmartOrderRoutingEnv(gym.Env):
         self._expected = self.task.expected_volume_shares
         self._step = 0
         self._holdings = int(cfg.total_shares)
+        self._last_fill = math.nan
         self._last_volume_ratio = 1.0
         self._acc = dict.fromkeys(("cost", "routing_cost", "executed", "value", "market_volume", "market_value", "fees",
                                    "latency"), 0.0)
@@ -298,6 +302,18 @@ class SmartOrderRoutingEnv(gym.Env):
             raise ValueError(f"action must be {K} split weights in [0, 1] (one per venue), got {action!r}")
         return a
 
+    def _render_state(self) -> dict[str, Any]:
+        cfg = self.config
+        step = self._step if self._market is not None else None
+        spread = "-"
+        if step is not None:
+            bid, _, ask, _ = self._market.nbbo()
+            spread = f"{ask - bid:.4f} USD (NBBO)" if math.isfinite(bid + ask) else "one side empty"
+        return dict(step=step, n_steps=cfg.n_steps, time_left=f"{(cfg.n_steps - (step or 0)) * cfg.decision_interval_s:g} s",
+                    holdings_shares=self._holdings if step is not None else cfg.total_shares,
+                    total_shares=cfg.total_shares, side=cfg.side, last_fill=getattr(self, "_last_fill", math.nan),
+                    spread=spread)
+
     def step(self, action: Any):
         if self._market is None:
             raise RuntimeError("call reset() before step()")
@@ -319,6 +335,7 @@ class SmartOrderRoutingEnv(gym.Env):
         cost = self.sign * (value - executed * self._arrival) + fees
         routing_cost = self.sign * (value - executed * decision_mid) + fees
         self._holdings -= int(executed)
+        self._last_fill = value / executed if executed else math.nan
         self._step += 1
         acc = self._acc
         for key, x in (("executed", executed), ("value", value), ("fees", fees),

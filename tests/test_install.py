@@ -1,0 +1,146 @@
+"""execgym as users install it: a wheel in a fresh virtual environment, run from another
+folder; beside packages named like its folders; resolved together with rl_zoo3.
+
+These tests build and install the package, so they take a minute; they are what a user
+on a fresh machine does, and what the editable install used by the other tests cannot show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the folders' names, taken on PyPI by other projects (envs, baselines, ...) and common in users' trees
+SHADOWED = ("envs", "agents", "baselines", "experiments", "conf")
+
+#: run inside the installed environment: every id makes, resets and steps; nothing leaks from the source tree
+CHECK_ALL_IDS = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+
+    import gymnasium as gym
+    import execgym
+    import execgym.envs.market.book
+    import execgym.conf
+
+    expected_root = Path(sys.argv[1]).resolve()
+    for module in (execgym, execgym.envs.market.book, execgym.conf):
+        where = Path(module.__file__).resolve()
+        assert where.is_relative_to(expected_root), (module.__name__, where, expected_root)
+    for env_id in execgym.ENV_IDS:
+        env = gym.make("execgym:" + env_id)
+        obs, info = env.reset(seed=0)
+        assert env.observation_space.contains(obs), env_id
+        env.action_space.seed(0)
+        env.step(env.action_space.sample())
+        env.close()
+        print("made", env_id)
+    leaked = set(sys.modules) & %r
+    assert not leaked, f"execgym imported same-named packages: {leaked}"
+""" % (set(SHADOWED),))
+
+
+def _run(cmd: list, cwd: Path, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def _clean_env(**extra: str) -> dict:
+    """This process's environment without anything that would put the source tree on the path."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"}}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the tracked-looking tree, so no stale ``build/`` or local file leaks in."""
+    out = tmp_path_factory.mktemp("dist")
+    src = out / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "outputs", "multirun",
+                                                            "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis"))
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, src], cwd=out)
+    (built,) = out.glob("execgym-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh venv holding the wheel; its dependencies come from this environment's
+    site-packages, added as a plain path (its .pth files, among them the editable install's
+    finder, are not processed, so the source tree stays invisible)."""
+    root = tmp_path_factory.mktemp("fresh")
+    venv.create(root / "venv", with_pip=False)
+    python = root / "venv" / "bin" / "python"
+    purelib = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                        cwd=root).stdout.strip())
+    (purelib / "_execgym_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel],
+         cwd=root)
+    return python
+
+
+def test_the_wheel_carries_every_module_config_and_sample_day(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in ("envs", "agents", "baselines", "experiments", "conf"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ".yaml"} and "__pycache__" not in path.parts:
+                assert f"execgym/{folder}/{path.relative_to(ROOT / folder)}" in names, path
+    for path in (ROOT / "execgym").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert str(path.relative_to(ROOT)) in names, path
+    assert not {n for n in names if n.split("/")[0] in SHADOWED}, "the wheel installs a generic top-level name"
+
+
+def test_wheel_in_a_fresh_venv_makes_every_id_and_trains_from_another_folder(installed, tmp_path):
+    site = Path(_run([installed, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     cwd=tmp_path).stdout.strip())
+    made = _run([installed, "-c", CHECK_ALL_IDS, site], cwd=tmp_path, env=_clean_env()).stdout
+    assert made.count("made ") == len(__import__("execgym").ENV_IDS)
+    run_dir = tmp_path / "run"
+    _run([installed, "-m", "execgym.experiments.train", "total_timesteps=1024", "n_envs=16", "eval.every_steps=512",
+          "eval.n_episodes=4", "final_eval.n_episodes=6", "checkpoint_every_steps=1024", f"hydra.run.dir={run_dir}"],
+         cwd=tmp_path, env=_clean_env())
+    assert (run_dir / "evaluation.csv").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
+    assert any((run_dir / "checkpoints").glob("actor_critic_final.pt"))
+
+
+@pytest.mark.parametrize("where", ["wheel", "editable"])
+def test_same_named_packages_first_on_the_path_change_nothing(where, installed, tmp_path):
+    shadow = tmp_path / "users_tree"
+    for name in SHADOWED:  # what PyPI's envs, OpenAI's baselines or a user's own folders look like
+        (shadow / name).mkdir(parents=True)
+        (shadow / name / "__init__.py").write_text(f'"""Someone else\'s {name}."""\nclass Env: ...\n')
+    python = installed if where == "wheel" else Path(sys.executable)
+    expected = Path(_run([python, "-c", "import execgym, pathlib; print(pathlib.Path(execgym.__file__).parents[1])"],
+                         cwd=tmp_path, env=_clean_env()).stdout.strip())
+    proc = _run([python, "-c", CHECK_ALL_IDS, expected], cwd=shadow, env=_clean_env(PYTHONPATH=str(shadow)))
+    assert "made execgym/LOBReplay-v0" in proc.stdout
+
+
+def test_base_install_resolves_beside_rl_zoo3_and_current_optuna(wheel, tmp_path):
+    """pip's resolver, dry run: execgym's base requirements, rl_zoo3 and optuna >= 3 together."""
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q", "--report", report,
+           wheel, "rl_zoo3", "optuna>=3"]
+    proc = subprocess.run([str(c) for c in cmd], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 and any(s in proc.stderr for s in ("NewConnectionError", "Temporary failure in name",
+                                                               "Network is unreachable", "ConnectTimeout")):
+        pytest.skip(f"the package index is unreachable: {proc.stderr[-300:]}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    chosen = {i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"]
+              for i in json.loads(report.read_text())["install"]}
+    assert {"execgym", "rl-zoo3", "optuna", "stable-baselines3", "gymnasium"} <= set(chosen)
+    assert int(chosen["optuna"].split(".")[0]) >= 3
