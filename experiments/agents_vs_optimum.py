@@ -29,8 +29,8 @@ from omegaconf import OmegaConf
 from execgym.baselines import make_baseline
 from execgym.baselines.almgren_chriss import ACParams, ac_expected_cost, ac_variance
 from execgym.experiments.agents import build_agent
-from execgym.experiments.builders import build_baselines, build_env_factory
-from execgym.experiments.compare_baselines import comparison_table
+from execgym.experiments.builders import build_baselines, build_env_factory, conf_file
+from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def part_ac(timesteps: dict[str, int], episodes: int, seed: int) -> pd.DataFrame
 
 def part_lob(timesteps: int, episodes: int, seed: int) -> dict[str, pd.DataFrame]:
     tables = {}
-    baselines_cfg = OmegaConf.load("conf/baselines/lob.yaml")
+    baselines_cfg = OmegaConf.load(conf_file("baselines", "lob.yaml"))
     for name, (agent_cfg, action) in AGENTS.items():
         spec = {"id": "execgym/LOBExecution-v0", "params": {"action": action}}
         policy, wall, make_env, cfg = train(agent_cfg, spec, timesteps, seed, 8)
@@ -88,7 +88,7 @@ def part_lob(timesteps: int, episodes: int, seed: int) -> dict[str, pd.DataFrame
         policies = {name: policy, **build_baselines(baselines_cfg, task, cfg)}
         df = compare_policies(policies, make_env, episodes, seed + 1)
         tables[f"{name} ({action} actions, trained {timesteps:,} steps in {wall:.0f} s)"] = comparison_table(
-            summarize(df), task.notional)
+            summarize(df), task.notional, df, "twap")
     return tables
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import gymnasium as gym
@@ -18,7 +20,7 @@ from execgym.envs.lob_execution import LOBExecutionConfig
 from execgym.envs.lob_replay import LOBReplayConfig
 from execgym.envs.routing import RoutingConfig
 
-__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers"]
+__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers", "conf_file"]
 
 _CONFIG_OF_ENTRY_POINT = {
     "execgym.envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
@@ -28,6 +30,11 @@ _CONFIG_OF_ENTRY_POINT = {
 }
 #: environment id -> its config dataclass
 ENV_CONFIGS = {env_id: _CONFIG_OF_ENTRY_POINT[entry] for env_id, (entry, _, _) in envs.ENV_IDS.items()}
+
+
+def conf_file(*parts: str) -> Path:
+    """A file of the packaged Hydra configs (``execgym.conf``), wherever execgym is installed."""
+    return Path(str(resources.files("execgym.conf").joinpath(*parts)))
 
 
 def _plain(node: Any) -> Any:

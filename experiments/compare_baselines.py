@@ -4,7 +4,7 @@
 
 Prints a comparison table and writes, in Hydra's run directory: ``episodes.csv`` (one
 row per policy and episode), ``summary.csv`` / ``summary.md`` (mean, std and 95% CI
-per policy) and, per reported policy, its execution trajectory (CSV) and plot (PNG).
+per policy, and each policy's paired difference to ``reference_policy`` with its 95% CI) and, per reported policy, its execution trajectory (CSV) and plot (PNG).
 """
 
 from __future__ import annotations
@@ -18,26 +18,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 from execgym.experiments.report import execution_report
 
 logger = logging.getLogger(__name__)
-
-
-def comparison_table(summary: pd.DataFrame, notional: float) -> pd.DataFrame:
-    """The headline columns of :func:`~execgym.experiments.evaluation.summarize`, formatted."""
-    ci = (summary["shortfall_bps_ci_high"] - summary["shortfall_bps_ci_low"]) / 2.0
-    table = pd.DataFrame({
-        "shortfall bps (mean ± 95% CI)": [f"{m:.2f} ± {h:.2f}" for m, h in zip(summary["shortfall_bps_mean"], ci)],
-        "shortfall std bps": summary["shortfall_bps_std"].round(2),
-        "vs market VWAP bps": summary["vwap_slippage_bps_mean"].round(2),
-        "VWAP tracking RMS bps": summary["vwap_slippage_bps_rms"].round(2),
-        "participation %": (100 * summary["participation_mean"]).round(2),
-    }, index=summary.index)
-    if "mean_variance_usd" in summary and summary["mean_variance_usd"].notna().all():
-        table["E + λV bps"] = (summary["mean_variance_usd"] / notional * 1e4).round(2)
-    order = table["E + λV bps"] if "E + λV bps" in table else summary["shortfall_bps_mean"]
-    return table.loc[order.sort_values().index]
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
@@ -54,7 +39,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
         episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed), progress=bool(cfg.progress))
         risk_aversion = getattr(env_config, "risk_aversion", None)
         summary = summarize(episodes, risk_aversion=risk_aversion)
-        table = comparison_table(summary, task.notional)
+        table = comparison_table(summary, task.notional, episodes, cfg.reference_policy)
         side_dir = out_dir / side
         side_dir.mkdir(parents=True, exist_ok=True)
         episodes.to_csv(side_dir / "episodes.csv", index=False)

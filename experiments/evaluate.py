@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from execgym.experiments.agents import load_policy
 from execgym.experiments.builders import build_baselines, build_env_factory
-from execgym.experiments.compare_baselines import comparison_table
+from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 
 
@@ -29,7 +29,8 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     policies = {name: load_policy(path) for name, path in (cfg.checkpoints or {}).items()}
     policies.update(build_baselines(cfg.baselines, task, env_config))
     episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed))
-    table = comparison_table(summarize(episodes, getattr(env_config, "risk_aversion", None)), task.notional)
+    table = comparison_table(summarize(episodes, getattr(env_config, "risk_aversion", None)), task.notional,
+                             episodes, cfg.reference_policy)
     out_dir.mkdir(parents=True, exist_ok=True)
     episodes.to_csv(out_dir / "evaluation.csv", index=False)
     (out_dir / "evaluation.md").write_text(table.to_markdown() + "\n")

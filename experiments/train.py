@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from execgym.experiments.agents import build_agent
 from execgym.experiments.builders import build_baselines, build_env_factory
-from execgym.experiments.compare_baselines import comparison_table
+from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 from execgym.experiments.tensorboard_eval import PeriodicEvaluator, eval_metrics
 
@@ -78,11 +78,12 @@ def run(cfg: DictConfig, out_dir: Path) -> tuple[pd.DataFrame, float]:
 
     policies = {name: agent.policy, **baselines}
     episodes = compare_policies(policies, make_env, int(cfg.final_eval.n_episodes), int(cfg.final_eval.seed))
+    episodes.insert(0, "run_env", cfg.env.id)
     episodes.insert(0, "run_seed", seed)
     episodes.insert(0, "run_agent", name)
     episodes.to_csv(out_dir / "evaluation.csv", index=False)
     summary = summarize(episodes, risk_aversion=getattr(env_config, "risk_aversion", None))
-    table = comparison_table(summary, task.notional)
+    table = comparison_table(summary, task.notional, episodes, cfg.reference_policy)
     (out_dir / "evaluation.md").write_text(table.to_markdown() + "\n")
     mine = episodes[episodes["policy"] == name]
     final = eval_metrics(mine, task.total_shares)

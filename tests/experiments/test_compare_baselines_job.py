@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from scipy import stats
 
 from execgym.experiments.builders import build_env_factory
 from execgym.experiments.compare_baselines import run
@@ -30,6 +31,21 @@ def test_main_job_compares_all_baselines_and_writes_outputs(tmp_path, env):
     assert (tmp_path / "sell" / "summary.md").read_text().count("|") > 20
     for name in ["almgren_chriss", "twap", "vwap", "pov"]:
         assert (tmp_path / "sell" / "reports" / f"{name}_execution.png").exists()
+    # the paired difference to TWAP, recomputed from the episodes with scipy's paired t-test
+    column = "vs twap bps, paired (95% CI)"
+    assert table.at["twap", column] == "reference"
+    ref = episodes[episodes["policy"] == "twap"].set_index("seed")["shortfall_bps"]
+    mine = episodes[episodes["policy"] == "almgren_chriss"].set_index("seed")["shortfall_bps"].loc[ref.index]
+    ci = stats.ttest_rel(mine, ref).confidence_interval(0.95)
+    assert table.at["almgren_chriss", column] == f"{(mine - ref).mean():+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]"
+    assert column in (tmp_path / "sell" / "summary.md").read_text()
+
+
+def test_a_reference_policy_that_was_not_evaluated_is_refused_by_name(tmp_path):
+    cfg = compose_cfg("n_episodes=4", "progress=false", "env.params.n_steps=10", "reference_policy=twapp",
+                      "report.policies=[]")
+    with pytest.raises(ValueError, match="'twapp' is not in the evaluation"):
+        run(cfg, tmp_path)
 
 
 def test_a_bad_env_value_fails_before_any_simulation_with_its_name():
@@ -64,11 +80,12 @@ def test_the_advanced_baselines_run_through_the_same_evaluation_for_both_sides(t
     cfg = compose_cfg("baselines=advanced", "n_episodes=8", "progress=false", "env.params.n_steps=10",
                       "sides=[buy,sell]", "report.policies=[robust]")
     tables = run(cfg, tmp_path)
-    names = {"almgren_chriss", "stochastic_control", "stochastic_control_hjb", "stochastic_control_concave", "robust"}
+    names = {"twap", "almgren_chriss", "stochastic_control", "stochastic_control_hjb", "stochastic_control_concave",
+             "robust"}
     for side in ("buy", "sell"):
         assert set(tables[side].index) == names
         episodes = pd.read_csv(tmp_path / side / "episodes.csv")
-        assert len(episodes) == 5 * 8 and np.allclose(episodes["executed_shares"], 1e6)
+        assert len(episodes) == 6 * 8 and np.allclose(episodes["executed_shares"], 1e6)
         assert (tmp_path / side / "reports" / "robust_execution.png").exists()
         # the closed form and its dynamic program (discrete time, 10 steps) trade nearly alike on the same episodes
         mean = episodes.groupby("policy")["shortfall_bps"].mean()

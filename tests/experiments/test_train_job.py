@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
@@ -81,6 +82,58 @@ def test_multirun_over_two_seeds_and_two_agents_writes_one_table(tmp_path):
     runs = table.groupby(["run_agent", "run_seed"]).size()
     assert set(runs.index) == {("actor_critic", 0), ("actor_critic", 1), ("ppo", 0), ("ppo", 1)}
     assert "ppo" in (tmp_path / "evaluation_all.md").read_text()
+    _check_seed_aggregate(tmp_path, table, {"actor_critic", "ppo"})
+
+
+def _check_seed_aggregate(sweep_dir: Path, episodes: pd.DataFrame, agents: set[str]) -> None:
+    """The multirun's aggregate over seeds, recomputed by hand (2 seeds: the IQM is the mean)."""
+    seeds = pd.read_csv(sweep_dir / "evaluation_seeds.csv", index_col="agent")
+    assert set(seeds.index) == agents and (seeds["n_seeds"] == 2).all()
+    for agent in agents:
+        runs = episodes[episodes["run_agent"] == agent]
+        per_seed = [g[g["policy"] == agent]["shortfall_bps"].mean() for _, g in runs.groupby("run_seed")]
+        paired = []
+        for _, g in runs.groupby("run_seed"):
+            ref = g[g["policy"] == "twap"].set_index("seed")["shortfall_bps"]
+            paired.append((g[g["policy"] == agent].set_index("seed")["shortfall_bps"].loc[ref.index] - ref).mean())
+        assert seeds.at[agent, "shortfall_bps_iqm"] == pytest.approx(np.mean(per_seed))
+        assert seeds.at[agent, "shortfall_bps_vs_twap_iqm"] == pytest.approx(np.mean(paired))
+        low, high = seeds.at[agent, "shortfall_bps_vs_twap_iqm_ci_low"], seeds.at[agent, "shortfall_bps_vs_twap_iqm_ci_high"]
+        assert min(paired) - 1e-9 <= low <= high <= max(paired) + 1e-9  # a bootstrap of 2 seeds stays between them
+    assert "IQM" in (sweep_dir / "evaluation_seeds.md").read_text()
+    assert "vs_twap_bps" in (sweep_dir / "evaluation_all.md").read_text()
+
+
+def test_submitit_local_multirun_over_two_seeds_runs_end_to_end(tmp_path):
+    """hydra/launcher=submitit_local: the cluster launcher's code path (pickled jobs in new processes)."""
+    cmd = [sys.executable, "-m", "execgym.experiments.train", "-m", "seed=0,1", "hydra/launcher=submitit_local",
+           *TINY, "final_eval.n_episodes=5", f"hydra.sweep.dir={tmp_path}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Submitit 'local' sweep" in proc.stdout + proc.stderr
+    table = pd.read_csv(tmp_path / "evaluation_all.csv")
+    assert set(table["run_seed"]) == {0, 1}
+    assert any((tmp_path / ".submitit").iterdir())  # submitit's own job records
+    _check_seed_aggregate(tmp_path, table, {"actor_critic"})
+
+
+@pytest.mark.parametrize("launcher, target", [("local", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
+                                              ("submitit_local", "LocalLauncher")])
+def test_every_launcher_composes_with_the_train_config(launcher, target):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        cfg = compose(config_name="train", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(target)
+    if launcher == "local":
+        assert cfg.hydra.launcher.n_jobs == 2
+
+
+def test_the_final_table_shows_the_paired_difference_to_twap(tmp_path):
+    table, _ = run(compose_train(), tmp_path)
+    episodes = pd.read_csv(tmp_path / "evaluation.csv")
+    ref = episodes[episodes["policy"] == "twap"].set_index("seed")["shortfall_bps"]
+    mine = episodes[episodes["policy"] == "actor_critic"].set_index("seed")["shortfall_bps"].loc[ref.index]
+    assert table.at["actor_critic", "vs twap bps, paired (95% CI)"].startswith(f"{(mine - ref).mean():+.2f} [")
+    assert "vs twap bps, paired" in (tmp_path / "evaluation.md").read_text()
 
 
 def test_agents_vs_optimum_smoke():
