@@ -23,6 +23,7 @@ come from ``seed``, so the same seed gives the same learning curve on CPU.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,6 +128,11 @@ class ActorCritic:
     :param config: hyperparameters.
     :param n_envs: copies when ``env`` is a callable.
     :param seed: seeds weights, action sampling and the environments.
+    :param tensorboard_log: a folder for TensorBoard: after every update, ``learn`` writes
+        (under ``<folder>/actor_critic``, at the step count) SB3's tags where they mean the same:
+        ``train/policy_loss``, ``train/value_loss``, ``train/entropy``,
+        ``train/explained_variance``, ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean``
+        (last 100 episodes) and ``time/fps`` (environment steps per second of this ``learn``).
     """
 
     def __init__(
@@ -137,8 +143,10 @@ class ActorCritic:
         seed: int = 0,
         observation_space: gym.spaces.Box | None = None,
         action_space: gym.spaces.Discrete | None = None,
+        tensorboard_log: str | Path | None = None,
     ) -> None:
         self.config = config or ActorCriticConfig()
+        self.tensorboard_log = tensorboard_log
         self.seed = check_int("seed", seed, minimum=0)
         self.env = None
         if env is not None:
@@ -219,7 +227,12 @@ class ActorCritic:
             self._obs, _ = env.reset(seed=self.seed)
         target = self.num_timesteps + total
         start, next_log = time.perf_counter(), self.num_timesteps + max(total // 10, 1)
-        ep_returns, running = [], np.zeros(n_envs)
+        ep_returns, ep_lengths, running, length = [], [], np.zeros(n_envs), np.zeros(n_envs, dtype=np.int64)
+        writer = None
+        if self.tensorboard_log is not None:
+            from torch.utils.tensorboard import SummaryWriter  # only when logging: it imports tensorboard
+
+            writer = SummaryWriter(log_dir=str(Path(self.tensorboard_log) / "actor_critic"))
         while self.num_timesteps < target:
             obs_buf = np.zeros((cfg.n_steps, n_envs, *self.observation_space.shape))
             act_buf = np.zeros((cfg.n_steps, n_envs), dtype=np.int64)
@@ -235,16 +248,21 @@ class ActorCritic:
                 rew_buf[t] = reward * cfg.reward_scale
                 done_buf[t] = np.logical_or(terminated, truncated)
                 running += reward
+                length += 1
                 for i in np.flatnonzero(truncated & ~terminated):
                     with torch.no_grad():
                         final = np.asarray(info["final_obs"][i], dtype=np.float64)[None]
                         boot_buf[t, i] = float(self.critic(self._prepare(final)))
                 for i in np.flatnonzero(done_buf[t]):
                     ep_returns.append(running[i])
-                    running[i] = 0.0
+                    ep_lengths.append(int(length[i]))
+                    running[i], length[i] = 0.0, 0
                 self._obs = next_obs
             self._update(obs_buf, act_buf, rew_buf, done_buf, boot_buf)
             self.num_timesteps += cfg.n_steps * n_envs
+            if writer is not None:
+                fps = (self.num_timesteps - target + total) / (time.perf_counter() - start)
+                self._log(writer, ep_returns[-100:], ep_lengths[-100:], fps)
             if progress and self.num_timesteps >= next_log:
                 recent = np.mean(ep_returns[-50:]) if ep_returns else float("nan")
                 logger.info("actor-critic: %d/%d steps, mean episode return %.3f, %.0f steps/s",
@@ -253,7 +271,22 @@ class ActorCritic:
                 next_log += max(total // 10, 1)
             if callback is not None and callback(self, self.num_timesteps) is False:
                 break
+        if writer is not None:
+            writer.close()
         return self
+
+    def _log(self, writer, returns: list[float], lengths: list[int], fps: float) -> None:
+        """One TensorBoard point per update, at the step count (tags: see the class docstring)."""
+        n = self.num_timesteps
+        for tag, value in (("train/policy_loss", self.last_losses["policy"]),
+                           ("train/value_loss", self.last_losses["value"]),
+                           ("train/entropy", self.last_losses["entropy"]),
+                           ("train/explained_variance", self.last_losses["explained_variance"]),
+                           ("time/fps", fps)):
+            writer.add_scalar(tag, value, n)
+        if returns:
+            writer.add_scalar("rollout/ep_rew_mean", float(np.mean(returns)), n)
+            writer.add_scalar("rollout/ep_len_mean", float(np.mean(lengths)), n)
 
     def _update(self, obs, actions, rewards, dones, bootstrap) -> None:
         cfg = self.config
@@ -287,7 +320,10 @@ class ActorCritic:
         loss.backward()
         nn.utils.clip_grad_norm_(list(self.actor.parameters()) + list(self.critic.parameters()), cfg.max_grad_norm)
         self.optimizer.step()
-        self.last_losses = {"policy": policy_loss.item(), "value": value_loss.item(), "entropy": entropy.item()}
+        target_var = float(returns.var())
+        explained = 1.0 - float((returns - values.detach().reshape(-1)).var()) / target_var if target_var > 0 else math.nan
+        self.last_losses = {"policy": policy_loss.item(), "value": value_loss.item(), "entropy": entropy.item(),
+                            "explained_variance": explained}
 
     # -- persistence -------------------------------------------------------------------
 
@@ -306,11 +342,12 @@ class ActorCritic:
 
     @classmethod
     def load(cls, path: str | Path, env: gym.vector.VectorEnv | Callable[[], gym.Env] | None = None,
-             n_envs: int = 8) -> ActorCritic:
+             n_envs: int = 8, tensorboard_log: str | Path | None = None) -> ActorCritic:
         """Load a saved agent; pass ``env`` to continue training (resume), omit it to predict."""
         data = torch.load(Path(path), weights_only=False)
         agent = cls(env, ActorCriticConfig(**data["config"]), n_envs=n_envs, seed=data["seed"],
-                    observation_space=data["observation_space"], action_space=data["action_space"])
+                    observation_space=data["observation_space"], action_space=data["action_space"],
+                    tensorboard_log=tensorboard_log)
         agent.actor.load_state_dict(data["actor"])
         agent.critic.load_state_dict(data["critic"])
         agent.optimizer.load_state_dict(data["optimizer"])

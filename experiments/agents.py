@@ -10,6 +10,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.vec_env import VecMonitor
 
 from execgym import envs
 from execgym.agents.actor_critic import ActorCritic, ActorCriticConfig
@@ -94,6 +95,8 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
                 tensorboard_dir: str | None = None, resume_from: str | None = None) -> Trainable:
     """An agent from its config group (``kind`` + hyperparameters), on ``n_envs`` env copies.
 
+    :param tensorboard_dir: the learner's own TensorBoard logs (SB3's, or the actor-critic's
+        losses, entropy, explained variance, episode returns and steps/s).
     :param resume_from: a checkpoint saved by :meth:`Trainable.save` to continue from.
     """
     cfg = dict(agent_cfg)
@@ -103,12 +106,13 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
     venv = make_vector_env(env_id, env_config, n_envs)
     if kind == "actor_critic":
         if resume_from:
-            return Trainable(kind, ActorCritic.load(resume_from, env=venv))
-        return Trainable(kind, ActorCritic(venv, ActorCriticConfig(**cfg), seed=seed))
-    sb3_env = GymnasiumVecEnv(venv)
+            return Trainable(kind, ActorCritic.load(resume_from, env=venv, tensorboard_log=tensorboard_dir))
+        return Trainable(kind, ActorCritic(venv, ActorCriticConfig(**cfg), seed=seed, tensorboard_log=tensorboard_dir))
+    # VecMonitor: episode returns and lengths, so SB3 logs rollout/ep_rew_mean and ep_len_mean
+    sb3_env = VecMonitor(GymnasiumVecEnv(venv))
     if resume_from:
         cls = SB3_ALGORITHMS[kind][0]
-        return Trainable(kind, cls.load(resume_from, env=sb3_env, device="cpu"))
+        return Trainable(kind, cls.load(resume_from, env=sb3_env, device="cpu", tensorboard_log=tensorboard_dir))
     return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir))
 
 

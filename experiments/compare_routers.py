@@ -83,7 +83,7 @@ def _train_agent(cfg: DictConfig, env_config, make_env, routers, tb_dir: Path, o
     name = agent_cfg.pop("name", agent_cfg["kind"])
     train_config = replace(env_config, reward=str(cfg.ppo.reward))
     agent = build_agent(agent_cfg, cfg.env.id, train_config, int(cfg.seed), int(cfg.ppo.n_envs),
-                        tensorboard_dir=str(tb_dir / "sb3"))
+                        tensorboard_dir=str(tb_dir / "train"))
     evaluator = PeriodicEvaluator(make_env, routers, tb_dir, int(cfg.eval.every_steps), int(cfg.eval.n_episodes),
                                   int(cfg.eval.seed))
     start = time.perf_counter()

@@ -4,7 +4,9 @@
     python -m execgym.experiments.train -m seed=0,1 agent=actor_critic,ppo      # joblib, 2 workers
 
 In Hydra's run directory: ``.hydra/`` (the config), ``checkpoints/`` (periodic and final),
-``tensorboard/`` (agent and baseline series under the same tags, SB3's own logs, HParams),
+``tensorboard/`` (agent and baseline series under the same tags, HParams; ``train/``: the
+learner's own logs, SB3's or the actor-critic's losses, entropy, explained variance, episode
+returns and steps/s),
 ``evaluation.csv`` (every episode of the final comparison, agent and baselines on the
 same seeds) and ``evaluation.md``. A multirun also writes ``evaluation_all.csv`` / ``.md``
 for all its runs in the sweep directory.
@@ -58,7 +60,7 @@ def run(cfg: DictConfig, out_dir: Path) -> tuple[pd.DataFrame, float]:
     name = agent_cfg.pop("name", agent_cfg["kind"])
     tb_dir = out_dir / "tensorboard"
     agent = build_agent(agent_cfg, cfg.env.id, env_config, seed, int(cfg.n_envs),
-                        tensorboard_dir=str(tb_dir / "sb3"), resume_from=cfg.resume_from)
+                        tensorboard_dir=str(tb_dir / "train"), resume_from=cfg.resume_from)
     evaluator = PeriodicEvaluator(make_env, baselines, tb_dir, int(cfg.eval.every_steps),
                                   int(cfg.eval.n_episodes), int(cfg.eval.seed))
     ckpt_dir = out_dir / "checkpoints"

@@ -61,6 +61,17 @@ def test_train_writes_table_checkpoints_and_shared_tensorboard_tags(tmp_path, ag
             assert series[tag][0][1] == pytest.approx(value, rel=1e-5)
     hparams = list((tb / "agent").glob("**/events.out.tfevents*"))
     assert len(hparams) >= 2  # the scalar log and the HParams summary
+    # the learner's own logs: SB3's (through VecMonitor) or the actor-critic's, under SB3's tag names
+    (own,) = [p for p in (tb / "train").iterdir() if p.is_dir()]
+    learner = scalars(own)
+    wanted = {"rollout/ep_rew_mean", "rollout/ep_len_mean", "time/fps", "train/entropy_loss" if agent == "ppo"
+              else "train/entropy", "train/value_loss", "train/explained_variance",
+              "train/policy_gradient_loss" if agent == "ppo" else "train/policy_loss"}
+    assert wanted <= set(learner), sorted(learner)
+    assert all(np.isfinite(v) for _, v in learner["rollout/ep_rew_mean"])
+    if agent == "actor_critic":
+        assert [s for s, _ in learner["train/value_loss"]] == sorted({s for s, _ in learner["train/value_loss"]})
+        assert all(v <= 1.0 for _, v in learner["train/explained_variance"])
 
 
 def test_training_resumes_from_a_checkpoint(tmp_path):
