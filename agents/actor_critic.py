@@ -35,9 +35,20 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
+from execgym.agents.checkpoint import (
+    atomic_save,
+    from_tensors,
+    load_checkpoint,
+    space_from_dict,
+    space_to_dict,
+    to_tensors,
+)
 from execgym.envs.market.validation import check_fraction, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
+
+#: the ``format`` of the actor-critic's checkpoint files
+CHECKPOINT_FORMAT = "execgym.actor_critic/2"
 
 __all__ = ["ActorCritic", "ActorCriticConfig", "RunningMeanStd", "TrainingCallback"]
 
@@ -147,6 +158,8 @@ class ActorCritic:
     ) -> None:
         self.config = config or ActorCriticConfig()
         self.tensorboard_log = tensorboard_log
+        #: plain values saved with the agent (the trainer records the env id and agent name)
+        self.metadata: dict[str, Any] = {}
         self.seed = check_int("seed", seed, minimum=0)
         self.env = None
         if env is not None:
@@ -327,31 +340,69 @@ class ActorCritic:
 
     # -- persistence -------------------------------------------------------------------
 
-    def save(self, path: str | Path) -> Path:
-        """Save weights, optimiser, observation statistics, config and counters (one ``.pt`` file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({
-            "config": asdict(self.config), "seed": self.seed, "num_timesteps": self.num_timesteps,
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-            "obs_rms": (self.obs_rms.mean, self.obs_rms.var, self.obs_rms.count),
-            "observation_space": self.observation_space, "action_space": self.action_space,
-        }, path)
-        return path
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+        """Save everything needed to continue exactly (one ``.pt`` file, written atomically):
+        weights, optimiser, observation statistics, config, seed, step count, the action
+        sampler's generator and, while training on a native vector env, that env's full
+        state (markets, random streams, episode counters) and its current observations.
+
+        :param metadata: plain values stored with it (e.g. the env id and agent name);
+            defaults to :attr:`metadata`.
+        """
+        data: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT, "config": asdict(self.config), "seed": self.seed,
+            "num_timesteps": int(self.num_timesteps), "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "obs_rms": to_tensors({"mean": np.asarray(self.obs_rms.mean), "var": np.asarray(self.obs_rms.var),
+                                   "count": float(self.obs_rms.count)}),
+            "observation_space": space_to_dict(self.observation_space),
+            "action_space": space_to_dict(self.action_space),
+            "metadata": dict(self.metadata if metadata is None else metadata),
+        }
+        if self.env is not None and self._obs is not None and hasattr(self.env, "get_state"):
+            data["training"] = to_tensors({"env_state": self.env.get_state(), "last_obs": np.asarray(self._obs)})
+        return atomic_save(data, path)
 
     @classmethod
     def load(cls, path: str | Path, env: gym.vector.VectorEnv | Callable[[], gym.Env] | None = None,
              n_envs: int = 8, tensorboard_log: str | Path | None = None) -> ActorCritic:
-        """Load a saved agent; pass ``env`` to continue training (resume), omit it to predict."""
-        data = torch.load(Path(path), weights_only=False)
+        """Load a saved agent; pass ``env`` to continue training (resume), omit it to predict.
+
+        With a native vector env of the same config, training continues exactly where the
+        checkpoint was taken (bit for bit on CPU); other envs restart their episodes.
+
+        :raises ValueError: naming the file, if it is not a readable actor-critic checkpoint,
+            or if ``env``'s spaces differ from the checkpoint's (both are named).
+        """
+        data = load_checkpoint(path, CHECKPOINT_FORMAT)
+        observation_space = space_from_dict(data["observation_space"])
+        action_space = space_from_dict(data["action_space"])
         agent = cls(env, ActorCriticConfig(**data["config"]), n_envs=n_envs, seed=data["seed"],
-                    observation_space=data["observation_space"], action_space=data["action_space"],
+                    observation_space=observation_space, action_space=action_space,
                     tensorboard_log=tensorboard_log)
+        if agent.observation_space != observation_space or agent.action_space != action_space:
+            raise ValueError(f"{path}: the checkpoint's spaces (observation {observation_space}, action "
+                             f"{action_space}) differ from the env's (observation {agent.observation_space}, "
+                             f"action {agent.action_space})")
         agent.actor.load_state_dict(data["actor"])
         agent.critic.load_state_dict(data["critic"])
         agent.optimizer.load_state_dict(data["optimizer"])
         agent.generator.set_state(data["generator"])
-        agent.obs_rms.mean, agent.obs_rms.var, agent.obs_rms.count = data["obs_rms"]
-        agent.num_timesteps = data["num_timesteps"]
+        rms = from_tensors(data["obs_rms"])
+        agent.obs_rms.mean, agent.obs_rms.var, agent.obs_rms.count = rms["mean"], rms["var"], rms["count"]
+        agent.num_timesteps = int(data["num_timesteps"])
+        agent.metadata = dict(data.get("metadata", {}))
+        if agent.env is not None:
+            training = data.get("training")
+            if training is not None and hasattr(agent.env, "set_state"):
+                state = from_tensors(training)
+                try:
+                    agent.env.set_state(state["env_state"])
+                except ValueError as err:
+                    raise ValueError(f"{path}: the checkpoint was trained on another env: {err}") from err
+                agent._obs = state["last_obs"]
+            else:
+                logger.warning("%s: no env state to restore (or a non-native vector env): training continues "
+                               "from fresh episodes, not bit for bit", path)
         return agent

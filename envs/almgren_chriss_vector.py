@@ -29,11 +29,12 @@ from execgym.envs.almgren_chriss import (
 from execgym.envs.contract import action_to_shares
 from execgym.envs.market.validation import check_int
 from execgym.envs.rendering import check_render_mode
+from execgym.envs.state import SnapshotMixin
 
 __all__ = ["AlmgrenChrissVectorEnv"]
 
 
-class AlmgrenChrissVectorEnv(VectorEnv):
+class AlmgrenChrissVectorEnv(SnapshotMixin, VectorEnv):
     """``num_envs`` independent Almgren-Chriss episodes in one set of arrays.
 
     :param num_envs: number of episodes ``M`` stepped together.

@@ -44,6 +44,7 @@ from execgym.envs.market.rng import new_state
 from execgym.envs.market.simulator import AGENT_ID_START, AGENT_OWNER
 from execgym.envs.market.validation import check_int
 from execgym.envs.rendering import check_render_mode
+from execgym.envs.state import SnapshotMixin
 
 __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
@@ -507,7 +508,7 @@ def default_capacity(fp: np.ndarray) -> int:
     return 64 * math.ceil((n + 10.0 * math.sqrt(n) + 64.0) / 64.0)
 
 
-class LOBExecutionVectorEnv(VectorEnv):
+class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
     """``num_envs`` independent LOB execution episodes stepped in one compiled call.
 
     :param num_envs: markets ``M``.

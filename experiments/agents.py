@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -10,10 +11,12 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecMonitor
 
 from execgym import envs
-from execgym.agents.actor_critic import ActorCritic, ActorCriticConfig
+from execgym.agents.actor_critic import CHECKPOINT_FORMAT, ActorCritic, ActorCriticConfig
+from execgym.agents.checkpoint import load_checkpoint
 from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
 
 logger = logging.getLogger(__name__)
@@ -34,10 +37,34 @@ def make_vector_env(env_id: str, config: Any, n_envs: int) -> gym.vector.VectorE
 
 
 class Trainable:
-    """One interface over both kinds of agent: ``learn``, ``save``, and ``policy.predict``."""
+    """One interface over both kinds of agent: ``learn``, ``save``, and ``policy.predict``.
 
-    def __init__(self, kind: str, model: ActorCritic | BaseAlgorithm) -> None:
+    :param metadata: what the checkpoints record about the run (env id, agent kind and
+        name, seed) and what a resume checks; loaded agents carry their checkpoint's.
+    """
+
+    def __init__(self, kind: str, model: ActorCritic | BaseAlgorithm, metadata: Mapping[str, Any] | None = None
+                 ) -> None:
         self.kind, self.model = kind, model
+        self.metadata = dict(metadata or {})
+
+    @property
+    def steps_per_update(self) -> int:
+        """Environment steps (all copies) between two updates: training budgets are whole updates."""
+        if isinstance(self.model, ActorCritic):
+            return self.model.config.n_steps * self.model.env.num_envs
+        n_envs = self.model.get_env().num_envs
+        if isinstance(self.model, OnPolicyAlgorithm):
+            return self.model.n_steps * n_envs
+        return int(self.model.train_freq.frequency) * n_envs if self.model.train_freq.unit.value == "step" else n_envs
+
+    def planned_timesteps(self, total_timesteps: int) -> int:
+        """The step count training to ``total_timesteps`` ends at: whole updates from here."""
+        remaining = total_timesteps - self.num_timesteps
+        if remaining <= 0:
+            return self.num_timesteps
+        per = self.steps_per_update
+        return self.num_timesteps + -(-remaining // per) * per
 
     @property
     def policy(self):
@@ -59,7 +86,7 @@ class Trainable:
 
             def callback(agent: ActorCritic, n: int) -> bool:
                 if checkpoint_dir is not None and checkpoint_every and n >= next_save[0]:
-                    agent.save(Path(checkpoint_dir) / f"{name}_{n}_steps.pt")
+                    self.save(Path(checkpoint_dir) / f"{name}_{n}_steps")
                     next_save[0] = n + checkpoint_every
                 return on_update(n)
 
@@ -85,10 +112,17 @@ class Trainable:
                          progress_bar=False)
 
     def save(self, path: Path) -> Path:
+        """A checkpoint at ``path`` (``.pt`` actor-critic, written atomically; ``.zip`` SB3)
+        recording :attr:`metadata` and the step count."""
+        meta = {**self.metadata, "num_timesteps": self.num_timesteps}
         if isinstance(self.model, ActorCritic):
-            return self.model.save(path.with_suffix(".pt"))
-        self.model.save(path.with_suffix(".zip"))
-        return path.with_suffix(".zip")
+            return self.model.save(path.with_suffix(".pt"), metadata=meta)
+        self.model.execgym_metadata = meta  # SB3 saves the model's attributes, and restores them on load
+        final = path.with_suffix(".zip")
+        tmp = final.with_name(f".{final.name}.tmp")
+        self.model.save(tmp)  # SB3 appends ".zip" to names without it: tmp keeps its name
+        os.replace(tmp, final)
+        return final
 
 
 def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed: int, n_envs: int,
@@ -103,28 +137,78 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
     kind = cfg.pop("kind")
     if kind not in AGENT_KINDS:
         raise ValueError(f"agent.kind must be one of {AGENT_KINDS}, got {kind!r}")
+    meta = {"env_id": env_id, "agent_kind": kind, "seed": int(seed), "n_envs": int(n_envs)}
     venv = make_vector_env(env_id, env_config, n_envs)
     if kind == "actor_critic":
         if resume_from:
-            return Trainable(kind, ActorCritic.load(resume_from, env=venv, tensorboard_log=tensorboard_dir))
-        return Trainable(kind, ActorCritic(venv, ActorCriticConfig(**cfg), seed=seed, tensorboard_log=tensorboard_dir))
+            checked = _resume_metadata(resume_from, load_checkpoint(resume_from, CHECKPOINT_FORMAT)["metadata"], meta)
+            return Trainable(kind, ActorCritic.load(resume_from, env=venv, tensorboard_log=tensorboard_dir), checked)
+        model = ActorCritic(venv, ActorCriticConfig(**cfg), seed=seed, tensorboard_log=tensorboard_dir)
+        return Trainable(kind, model, meta)
     # VecMonitor: episode returns and lengths, so SB3 logs rollout/ep_rew_mean and ep_len_mean
     sb3_env = VecMonitor(GymnasiumVecEnv(venv))
     if resume_from:
+        if Path(resume_from).suffix != ".zip":
+            raise ValueError(f"resume_from={resume_from!r}: agent.kind={kind!r} resumes from an SB3 .zip checkpoint")
         cls = SB3_ALGORITHMS[kind][0]
-        return Trainable(kind, cls.load(resume_from, env=sb3_env, device="cpu", tensorboard_log=tensorboard_dir))
-    return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir))
+        try:
+            model = cls.load(resume_from, env=sb3_env, device="cpu", tensorboard_log=tensorboard_dir)
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # zip, pickle, space mismatch: name the file
+            raise ValueError(f"{resume_from}: not a {kind} checkpoint this env can resume "
+                             f"({type(err).__name__}: {err})") from err
+        return Trainable(kind, model, _resume_metadata(resume_from, getattr(model, "execgym_metadata", {}), meta))
+    return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir), meta)
 
 
-def load_policy(path: str | Path):
-    """A trained policy from a checkpoint (``.pt``: actor-critic; ``.zip``: SB3), for evaluation."""
+def _resume_metadata(path: str | Path, saved: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's metadata after checking that the checkpoint at ``path`` belongs to it: same
+    env id, agent kind, seed and env count (each mismatch named, with both values)."""
+    wrong = {k: (saved[k], run[k]) for k in ("env_id", "agent_kind", "seed", "n_envs") if k in saved and saved[k] != run[k]}
+    if wrong:
+        detail = "; ".join(f"{k}: checkpoint {a!r}, this run {b!r}" for k, (a, b) in wrong.items())
+        raise ValueError(f"{path} cannot resume this run ({detail}); resume with the original command's "
+                         "settings (drop the conflicting overrides)")
+    return {**run, **{k: v for k, v in saved.items() if k != "num_timesteps"}}
+
+
+def load_policy(path: str | Path, env_id: str | None = None, env: gym.Env | None = None):
+    """A trained policy from a checkpoint (``.pt``: actor-critic; ``.zip``: SB3), for evaluation.
+
+    With ``env_id`` and ``env``, the checkpoint must have been trained on that id (when it
+    records one) and have the env's observation and action spaces.
+
+    :raises FileNotFoundError: naming the path.
+    :raises ValueError: naming the file, if it cannot be read or does not fit the env (both
+        sides named).
+    """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    policy, meta = None, {}
     if path.suffix == ".pt":
-        return ActorCritic.load(path)
-    if path.suffix == ".zip":
-        for cls, _, _ in SB3_ALGORITHMS.values():
+        policy = ActorCritic.load(path)
+        meta = policy.metadata
+    elif path.suffix == ".zip":
+        errors = []
+        for name, (cls, _, _) in SB3_ALGORITHMS.items():
             try:
-                return cls.load(path, device="cpu")
-            except (ValueError, KeyError, TypeError, AssertionError):  # wrong algorithm class
-                continue
-    raise ValueError(f"{path}: not a checkpoint this project can load (.pt actor-critic or .zip SB3)")
+                policy = cls.load(path, device="cpu")
+                meta = getattr(policy, "execgym_metadata", {})
+                break
+            except Exception as err:  # wrong algorithm class, or not a readable zip: try the next, then report
+                errors.append(f"{name}: {type(err).__name__}: {err}")
+        if policy is None:
+            raise ValueError(f"{path}: not a readable SB3 checkpoint ({errors[0]})")
+    else:
+        raise ValueError(f"{path}: not a checkpoint this project can load (.pt actor-critic or .zip SB3)")
+    if env_id is not None and meta.get("env_id") not in (None, env_id):
+        raise ValueError(f"{path} was trained on {meta['env_id']!r}, but this evaluation runs {env_id!r}")
+    if env is not None:
+        for what in ("observation_space", "action_space"):
+            mine, theirs = getattr(policy, what), getattr(env, what)
+            if mine != theirs:
+                raise ValueError(f"{path}: the checkpoint's {what} {mine} differs from the env's {theirs}"
+                                 + (f" ({env_id})" if env_id else ""))
+    return policy

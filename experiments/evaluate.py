@@ -25,8 +25,10 @@ from execgym.experiments.evaluation import compare_policies, summarize
 
 def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     make_env, env_config = build_env_factory(cfg.env)
-    task = make_env().unwrapped.task
-    policies = {name: load_policy(path) for name, path in (cfg.checkpoints or {}).items()}
+    env = make_env()
+    task = env.unwrapped.task
+    policies = {name: load_policy(path, cfg.env.id, env) for name, path in (cfg.checkpoints or {}).items()}
+    env.close()
     policies.update(build_baselines(cfg.baselines, task, env_config))
     episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed))
     table = comparison_table(summarize(episodes, getattr(env_config, "risk_aversion", None)), task.notional,

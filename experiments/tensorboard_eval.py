@@ -47,6 +47,8 @@ class PeriodicEvaluator:
     :param make_env: builds one evaluation environment.
     :param baselines: name -> policy, logged as ``baseline_<name>``.
     :param tb_dir: TensorBoard root of the run.
+    :param every_steps: environment steps between evaluations; 0 turns periodic evaluation
+        off (:meth:`evaluate` still runs when called).
     """
 
     def __init__(self, make_env: Callable[[], gym.Env], baselines: Mapping[str, Any], tb_dir: str | Path,
@@ -65,8 +67,14 @@ class PeriodicEvaluator:
         self.history: list[dict[str, float]] = []
 
     def __call__(self, policy: Any, num_timesteps: int) -> bool:
-        if num_timesteps < self.next_at:
+        """The periodic hook: evaluate if ``every_steps`` have passed since the last time."""
+        if self.every <= 0 or num_timesteps < self.next_at:
             return True
+        self.evaluate(policy, num_timesteps)
+        return True
+
+    def evaluate(self, policy: Any, num_timesteps: int) -> None:
+        """Evaluate ``policy`` now and log it, with the baselines' levels, at ``num_timesteps``."""
         self.next_at = num_timesteps + self.every
         episodes = evaluate_policy(policy, self.make_env, self.n_episodes, self.seed, "agent")
         metrics = eval_metrics(episodes, self.total_shares)
@@ -79,7 +87,6 @@ class PeriodicEvaluator:
         logger.info("eval at %d steps: shortfall %.3f bps (baselines: %s)", num_timesteps,
                     metrics["eval/shortfall_bps_mean"],
                     ", ".join(f"{n} {m['eval/shortfall_bps_mean']:.3f}" for n, m in self.baseline_metrics.items()))
-        return True
 
     def log_hparams(self, hparams: Mapping[str, Any], final: Mapping[str, float]) -> None:
         """Hyperparameters and final metrics for TensorBoard's HParams view."""

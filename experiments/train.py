@@ -17,8 +17,12 @@ from __future__ import annotations
 import logging
 import math
 import random
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import hydra
 import numpy as np
@@ -27,6 +31,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from execgym.envs.market.validation import check_int
 from execgym.experiments.agents import build_agent
 from execgym.experiments.builders import build_baselines, build_env_factory
 from execgym.experiments.comparison import comparison_table
@@ -43,43 +48,122 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run(cfg: DictConfig, out_dir: Path) -> tuple[pd.DataFrame, float]:
+#: the run's integer settings: (key, minimum); 0 where allowed means "off"
+INT_SETTINGS = (("seed", 0), ("total_timesteps", 1), ("n_envs", 1), ("checkpoint_every_steps", 0),
+                ("eval.every_steps", 0), ("eval.n_episodes", 1), ("eval.seed", 0), ("final_eval.n_episodes", 1),
+                ("final_eval.seed", 0))
+
+
+def check_settings(cfg: DictConfig) -> dict[str, int]:
+    """The run's integer settings, validated before anything is built (:data:`INT_SETTINGS`:
+    integers, not floats or bools; ``checkpoint_every_steps`` and ``eval.every_steps`` may
+    be 0, meaning off). Raises ``TypeError``/``ValueError`` naming the key and value."""
+    out = {}
+    for key, minimum in INT_SETTINGS:
+        value = OmegaConf.select(cfg, key)
+        try:
+            out[key] = check_int(key, value, minimum=minimum)
+        except TypeError:
+            raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})") from None
+    return out
+
+
+class StopRequest:
+    """SIGINT/SIGTERM during training ask for a clean stop: the current update finishes, a
+    checkpoint is written, and the run ends with a message saying how to resume. A second
+    signal aborts at once."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+        logger.warning("%s: finishing the current update, then writing a checkpoint (send it again to abort)",
+                       self.signal)
+
+    @contextmanager
+    def installed(self):
+        """Handle SIGINT and SIGTERM inside the block (main thread only; elsewhere a no-op)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def run(cfg: DictConfig, out_dir: Path, command: str | None = None) -> tuple[pd.DataFrame | None, float]:
     """Train and evaluate as configured; return the comparison table and the agent's objective.
 
     The objective (what an Optuna sweep minimises) is the agent's mean mean-variance cost
     in bps where the environment defines it, else its mean shortfall in bps.
+
+    ``total_timesteps`` is the run's total: training stops at the first whole update at or
+    after it (the log says where), and a run resumed from its checkpoint
+    (``resume_from=...``) trains up to the same total, not that much more. A SIGINT or SIGTERM
+    stops training after the current update and writes a checkpoint; the table is then
+    ``None`` and the message says how to resume (``command``: the command line to repeat).
     """
-    seed = int(cfg.seed)
+    settings = check_settings(cfg)
+    seed, total = settings["seed"], settings["total_timesteps"]
     seed_everything(seed)
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     make_env, env_config = build_env_factory(cfg.env)
-    task = make_env().unwrapped.task
+    probe = make_env()
+    task = probe.unwrapped.task
+    probe.close()
     baselines = build_baselines(cfg.baselines, task, env_config)
+    if cfg.reference_policy not in baselines:
+        raise ValueError(f"reference_policy={cfg.reference_policy!r} is not among the baselines {sorted(baselines)}")
     agent_cfg = OmegaConf.to_container(cfg.agent, resolve=True)
     name = agent_cfg.pop("name", agent_cfg["kind"])
     tb_dir = out_dir / "tensorboard"
-    agent = build_agent(agent_cfg, cfg.env.id, env_config, seed, int(cfg.n_envs),
+    agent = build_agent(agent_cfg, cfg.env.id, env_config, seed, settings["n_envs"],
                         tensorboard_dir=str(tb_dir / "train"), resume_from=cfg.resume_from)
-    evaluator = PeriodicEvaluator(make_env, baselines, tb_dir, int(cfg.eval.every_steps),
-                                  int(cfg.eval.n_episodes), int(cfg.eval.seed))
+    agent.metadata["agent_name"] = name
+    evaluator = PeriodicEvaluator(make_env, baselines, tb_dir, settings["eval.every_steps"],
+                                  settings["eval.n_episodes"], settings["eval.seed"])
     ckpt_dir = out_dir / "checkpoints"
+    planned = agent.planned_timesteps(total)
+    if agent.num_timesteps:
+        logger.info("resuming %s from %s at %d steps", name, cfg.resume_from, agent.num_timesteps)
+    if planned != total and planned > agent.num_timesteps:
+        logger.info("total_timesteps=%d trains %d steps: whole updates of %d steps", total, planned,
+                    agent.steps_per_update)
+    stop = StopRequest()
 
     def on_update(num_timesteps: int) -> bool:
-        return evaluator(agent.policy, num_timesteps)
+        evaluator(agent.policy, num_timesteps)
+        return not stop
 
-    logger.info("training %s on %s for %d steps (seed %d, %d envs)", name, cfg.env.id, cfg.total_timesteps,
-                seed, cfg.n_envs)
+    logger.info("training %s on %s to %d steps (seed %d, %d envs)", name, cfg.env.id, planned, seed, settings["n_envs"])
     start = time.perf_counter()
-    agent.learn(int(cfg.total_timesteps), on_update, checkpoint_dir=ckpt_dir,
-                checkpoint_every=int(cfg.checkpoint_every_steps), name=name)
+    if agent.num_timesteps < total:
+        with stop.installed():
+            agent.learn(total - agent.num_timesteps, on_update, checkpoint_dir=ckpt_dir,
+                        checkpoint_every=settings["checkpoint_every_steps"], name=name)
     train_s = time.perf_counter() - start
+    if stop:
+        path = agent.save(ckpt_dir / f"{name}_{agent.num_timesteps}_steps")
+        again = f"{command} resume_from={path}" if command else f"the same command with resume_from={path}"
+        logger.warning("%s: training stopped at %d of %d steps; checkpoint %s. Resume with: %s",
+                       stop.signal, agent.num_timesteps, planned, path, again)
+        evaluator.close()
+        return None, float("inf")
     final_ckpt = agent.save(ckpt_dir / f"{name}_final")
-    evaluator.next_at = 0
-    evaluator(agent.policy, agent.num_timesteps)
+    evaluator.evaluate(agent.policy, agent.num_timesteps)
 
     policies = {name: agent.policy, **baselines}
-    episodes = compare_policies(policies, make_env, int(cfg.final_eval.n_episodes), int(cfg.final_eval.seed))
+    episodes = compare_policies(policies, make_env, settings["final_eval.n_episodes"], settings["final_eval.seed"])
     episodes.insert(0, "run_env", cfg.env.id)
     episodes.insert(0, "run_seed", seed)
     episodes.insert(0, "run_agent", name)
@@ -87,21 +171,29 @@ def run(cfg: DictConfig, out_dir: Path) -> tuple[pd.DataFrame, float]:
     summary = summarize(episodes, risk_aversion=getattr(env_config, "risk_aversion", None))
     table = comparison_table(summary, task.notional, episodes, cfg.reference_policy)
     (out_dir / "evaluation.md").write_text(table.to_markdown() + "\n")
+    table.attrs["trained_timesteps"] = agent.num_timesteps
     mine = episodes[episodes["policy"] == name]
     final = eval_metrics(mine, task.total_shares)
     objective = final.get("eval/mean_variance_bps", final["eval/shortfall_bps_mean"])
-    evaluator.log_hparams({"agent": name, "seed": seed, "total_timesteps": int(cfg.total_timesteps),
+    evaluator.log_hparams({"agent": name, "seed": seed, "total_timesteps": agent.num_timesteps,
                            **{k: v for k, v in agent_cfg.items() if k != "kind"}}, final)
     evaluator.close()
-    logger.info("trained in %.1f s; final checkpoint %s", train_s, final_ckpt)
+    logger.info("trained to %d steps in %.1f s; final checkpoint %s", agent.num_timesteps, train_s, final_ckpt)
     return table, float(objective) if not math.isnan(objective) else float("inf")
 
 
 @hydra.main(version_base=None, config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    table, objective = run(cfg, out_dir)
-    print(f"\n{cfg.agent.name} (seed {cfg.seed}, {cfg.total_timesteps:,} steps) against the baselines on "
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume_from=")]
+    command = " ".join(["python -m execgym.experiments.train", *overrides])
+    table, objective = run(cfg, out_dir, command)
+    if table is None:
+        print(f"\ntraining was interrupted; the checkpoint and the command that resumes it are in the log above "
+              f"(run directory: {out_dir})")
+        return objective
+    steps = table.attrs["trained_timesteps"]
+    print(f"\n{cfg.agent.name} (seed {cfg.seed}, trained {steps:,} steps) against the baselines on "
           f"{cfg.final_eval.n_episodes} seeded episodes of {cfg.env.id}:\n")
     print(table.to_markdown())
     print(f"\nrun directory: {out_dir}")

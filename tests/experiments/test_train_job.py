@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -74,14 +75,77 @@ def test_train_writes_table_checkpoints_and_shared_tensorboard_tags(tmp_path, ag
         assert all(v <= 1.0 for _, v in learner["train/explained_variance"])
 
 
-def test_training_resumes_from_a_checkpoint(tmp_path):
-    first = tmp_path / "first"
-    run(compose_train(), first)
-    ckpt = first / "checkpoints" / "actor_critic_final.pt"
-    second = tmp_path / "second"
-    run(compose_train(f"resume_from={ckpt}"), second)
-    steps = [s for s, _ in scalars(second / "tensorboard" / "agent")["eval/shortfall_bps_mean"]]
-    assert min(steps) > 1600  # continued counting from the checkpoint
+def _final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "actor_critic_final.pt", weights_only=True)
+
+
+def _assert_same_training(a: dict, b: dict) -> None:
+    """Bit-for-bit equal weights, optimiser and step count of two actor-critic checkpoints."""
+    assert a["num_timesteps"] == b["num_timesteps"]
+    for net in ("actor", "critic"):
+        for key in a[net]:
+            assert torch.equal(a[net][key], b[net][key]), (net, key)
+    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert torch.equal(a["obs_rms"]["mean"], b["obs_rms"]["mean"])
+
+
+@pytest.mark.parametrize("env", ["almgren_chriss_discrete", "lob_execution_discrete"])
+def test_a_resumed_run_trains_to_the_original_total_and_ends_bit_for_bit_as_the_uninterrupted_one(tmp_path, env):
+    extra = ["baselines=lob", "env.params.horizon_s=300", "env.params.total_shares=5000"] if "lob" in env else []
+    full = compose_train(f"env={env}", *extra, "total_timesteps=3200", "checkpoint_every_steps=800",
+                         "n_envs=8", "eval.every_steps=0")
+    table, _ = run(full, tmp_path / "full")
+    assert table.attrs["trained_timesteps"] == 3200
+    midway = tmp_path / "full" / "checkpoints" / "actor_critic_800_steps.pt"
+    assert midway.is_file()
+    resumed = compose_train(f"env={env}", *extra, "total_timesteps=3200", "checkpoint_every_steps=800",
+                            "n_envs=8", "eval.every_steps=0", f"resume_from={midway}")
+    again, _ = run(resumed, tmp_path / "resumed")
+    assert again.attrs["trained_timesteps"] == 3200  # the original total, not 800 more
+    _assert_same_training(_final_state(tmp_path / "full"), _final_state(tmp_path / "resumed"))
+    first = pd.read_csv(tmp_path / "full" / "evaluation.csv")
+    pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "resumed" / "evaluation.csv"))
+    # resuming a finished run trains nothing more
+    done, _ = run(compose_train(f"env={env}", *extra, "total_timesteps=3200", "n_envs=8", "eval.every_steps=0",
+                                f"resume_from={tmp_path / 'full' / 'checkpoints' / 'actor_critic_final.pt'}"),
+                  tmp_path / "done")
+    assert done.attrs["trained_timesteps"] == 3200
+
+
+@pytest.mark.parametrize("override, match", [("seed=1", "seed: checkpoint 0, this run 1"),
+                                             ("n_envs=16", "n_envs: checkpoint 8, this run 16"),
+                                             ("env=almgren_chriss_rl", "trained on another env.*n_steps")])
+def test_resume_refuses_a_checkpoint_of_another_run_naming_both_sides(tmp_path, override, match):
+    run(compose_train("env=almgren_chriss_discrete", "n_envs=8", "total_timesteps=512", "eval.every_steps=0"),
+        tmp_path / "a")
+    ckpt = tmp_path / "a" / "checkpoints" / "actor_critic_final.pt"
+    cfg = compose_train("env=almgren_chriss_discrete", "n_envs=8", "total_timesteps=1024", override,
+                        f"resume_from={ckpt}")
+    with pytest.raises(ValueError, match=match):
+        run(cfg, tmp_path / "b")
+
+
+@pytest.mark.parametrize("override, error", [("seed=1.5", TypeError), ("seed=-1", ValueError),
+                                             ("total_timesteps=0", ValueError), ("total_timesteps=true", TypeError),
+                                             ("checkpoint_every_steps=-5", ValueError),
+                                             ("eval.every_steps=-1", ValueError), ("n_envs=2.0", TypeError),
+                                             ("final_eval.n_episodes=0", ValueError)])
+def test_bad_budgets_and_intervals_are_refused_before_anything_runs(tmp_path, override, error):
+    key, value = override.split("=")
+    with pytest.raises(error, match=rf"{key} must be"):
+        run(compose_train(override), tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_the_budget_is_rounded_up_to_whole_updates_and_reported(tmp_path, caplog):
+    caplog.set_level("INFO")
+    cfg = compose_train("total_timesteps=2000", "n_envs=16", "agent.n_steps=7")
+    table, _ = run(cfg, tmp_path)
+    per_update = 16 * 7
+    expected = -(-2000 // per_update) * per_update
+    assert table.attrs["trained_timesteps"] == expected
+    assert f"total_timesteps=2000 trains {expected} steps" in caplog.text
 
 
 def test_multirun_over_two_seeds_and_two_agents_writes_one_table(tmp_path):
