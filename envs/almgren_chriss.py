@@ -21,10 +21,12 @@ from execgym.envs.contract import (
     ExecutionTask,
     action_to_shares,
     check_participation_rates,
+    real_action,
     side_sign,
 )
 from execgym.envs.market.validation import (
     check_choice,
+    check_field_types,
     check_finite,
     check_int,
     check_nonnegative,
@@ -98,6 +100,7 @@ class AlmgrenChrissConfig:
     volume_profile: IntradayVolumeProfile = field(default_factory=IntradayVolumeProfile)
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         check_choice("side", self.side, ("buy", "sell"))
         check_positive("total_shares", self.total_shares)
         check_positive("horizon_days", self.horizon_days)
@@ -110,7 +113,8 @@ class AlmgrenChrissConfig:
         check_nonnegative("gamma", self.gamma)
         check_nonnegative("risk_aversion", self.risk_aversion)
         check_choice("reward", self.reward, REWARD_KINDS)
-        check_choice("action", self.action, ACTION_KINDS)
+        # the model has no book to place limit orders in: market-order actions only
+        check_choice("action", self.action, tuple(k for k in ACTION_KINDS if k != "placement"))
         object.__setattr__(self, "participation_rates", check_participation_rates(self.participation_rates))
         check_positive("daily_volume_shares", self.daily_volume_shares)
         if isinstance(self.volume_profile, Mapping):
@@ -382,16 +386,13 @@ class AlmgrenChrissEnv(RenderMixin, gym.Env):
 
     def _validate_action(self, action: Any) -> Any:
         if self.config.action == "fraction":
-            a = np.asarray(action, dtype=np.float64)
-            if a.size != 1:
-                raise ValueError(f"action must be one fraction in [0, 1] (shape (1,)), got {action!r}")
-            value = float(a.reshape(-1)[0])
+            value = float(real_action(action, ((1,),))[0])
             if not (0.0 <= value <= 1.0):  # also rejects NaN
                 raise ValueError(f"action must be a fraction of remaining shares in [0, 1], got {action!r}")
             return np.array([value])
-        a = np.asarray(action)
+        a = real_action(action, ((), (1,)), integer=True)
         n = self.action_space.n
-        if a.size != 1 or not np.issubdtype(a.dtype, np.integer) or not (0 <= int(a.reshape(-1)[0]) < n):
+        if not (0 <= int(a.reshape(-1)[0]) < n):
             raise ValueError(
                 f"action must be an integer index in [0, {n}) into participation_rates "
                 f"{self.config.participation_rates}, got {action!r}"

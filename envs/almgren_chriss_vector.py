@@ -26,7 +26,7 @@ from execgym.envs.almgren_chriss import (
     ac_spaces,
     execution_summary,
 )
-from execgym.envs.contract import action_to_shares
+from execgym.envs.contract import action_to_shares, real_action
 from execgym.envs.market.validation import check_int
 from execgym.envs.rendering import check_render_mode
 from execgym.envs.state import SnapshotMixin
@@ -114,9 +114,7 @@ class AlmgrenChrissVectorEnv(SnapshotMixin, VectorEnv):
     def _validate_actions(self, actions: Any) -> np.ndarray:
         m = self.num_envs
         if self.config.action == "fraction":
-            a = np.asarray(actions, dtype=np.float64).reshape(-1)
-            if a.size != m:
-                raise ValueError(f"actions must have shape ({m}, 1), got {np.shape(actions)}")
+            a = real_action(actions, ((m, 1), (m,)), name="actions").reshape(-1)
             bad = ~((a >= 0.0) & (a <= 1.0))  # NaN fails both comparisons
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
@@ -124,10 +122,8 @@ class AlmgrenChrissVectorEnv(SnapshotMixin, VectorEnv):
                     f"actions must be fractions of remaining shares in [0, 1]; env {i} got {a[i]!r}"
                 )
             return a
-        a = np.asarray(actions).reshape(-1)
+        a = real_action(actions, ((m,), (m, 1)), integer=True, name="actions").reshape(-1)
         n = self.single_action_space.n
-        if a.size != m or not np.issubdtype(a.dtype, np.integer):
-            raise ValueError(f"actions must be {m} integer indices in [0, {n}), got {actions!r}")
         bad = (a < 0) | (a >= n)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])

@@ -63,6 +63,7 @@ __all__ = [
     "check_participation_rates",
     "decode_observation",
     "shares_to_action",
+    "real_action",
     "side_sign",
 ]
 
@@ -94,6 +95,30 @@ class PolicyPredictor(Protocol):
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]: ...
+
+
+def real_action(action: Any, shapes: tuple[tuple[int, ...], ...], integer: bool = False,
+                name: str = "action") -> np.ndarray:
+    """``action`` as a float64 (or, ``integer``, int64) array of one of the documented ``shapes``.
+
+    Only real numbers pass: strings, bytes, bools, complex numbers and objects raise
+    ``TypeError``; an integer action must have an integer dtype; any other shape (a
+    transposed batch included) raises ``ValueError``. Both name the value and what was
+    expected. Ranges are the caller's to check.
+    """
+    what = "integers" if integer else "real numbers"
+    if isinstance(action, (str, bytes)):
+        raise TypeError(f"{name} must be {what}, got {action!r} ({type(action).__name__})")
+    try:
+        a = np.asarray(action)
+    except (ValueError, TypeError) as err:  # ragged sequences
+        raise TypeError(f"{name} must be an array of real numbers, got {action!r}") from err
+    allowed = "iu" if integer else "iuf"
+    if a.dtype.kind not in allowed:
+        raise TypeError(f"{name} must be {what}, got {action!r} (dtype {a.dtype})")
+    if a.shape not in shapes:
+        raise ValueError(f"{name} must have shape {' or '.join(map(str, shapes))}, got {a.shape}: {action!r}")
+    return a.astype(np.int64 if integer else np.float64)
 
 
 def check_participation_rates(rates: Any) -> tuple[float, ...]:

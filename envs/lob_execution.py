@@ -18,7 +18,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from execgym.envs.contract import ACTION_KINDS, ExecutionTask, action_to_shares, check_participation_rates, side_sign
+from execgym.envs.contract import (
+    ACTION_KINDS,
+    ExecutionTask,
+    action_to_shares,
+    check_participation_rates,
+    real_action,
+    side_sign,
+)
 from execgym.envs.market._book_kernels import fill_totals
 from execgym.envs.market.book import FILL_DTYPE
 from execgym.envs.market.flow import ImpactConfig
@@ -26,6 +33,7 @@ from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
 from execgym.envs.market.validation import (
     check_choice,
     check_decision_grid,
+    check_field_types,
     check_int,
     check_nonnegative,
     config_from_kwargs,
@@ -94,6 +102,7 @@ class LOBContractConfig:
     volatility_window: int = 20
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         check_choice("side", self.side, ("buy", "sell"))
         check_int("total_shares", self.total_shares, minimum=1)
         check_decision_grid(self.horizon_s, self.decision_interval_s)
@@ -129,6 +138,7 @@ class LOBExecutionConfig(LOBContractConfig):
     market: SimulatorConfig = field(default_factory=lambda: default_market())
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         super().__post_init__()
         if isinstance(self.market, Mapping):
             object.__setattr__(self, "market", SimulatorConfig.from_mapping(self.market))
@@ -344,16 +354,14 @@ class LOBExecutionEnv(RenderMixin, gym.Env):
     def _validate_action(self, action: Any) -> np.ndarray:
         cfg = self.config
         if cfg.action == "participation":
-            a = np.asarray(action)
+            a = real_action(action, ((), (1,)), integer=True)
             n = self.action_space.n
-            if a.size != 1 or not np.issubdtype(a.dtype, np.integer) or not 0 <= int(a.reshape(-1)[0]) < n:
+            if not 0 <= int(a.reshape(-1)[0]) < n:
                 raise ValueError(f"action must be an integer index in [0, {n}) into participation_rates "
                                  f"{cfg.participation_rates}, got {action!r}")
             return np.array([int(a.reshape(-1)[0])])
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
         want = 1 if cfg.action == "fraction" else 2
-        if a.size != want:
-            raise ValueError(f"action must have shape ({want},), got {np.shape(action)}")
+        a = real_action(action, ((want,),))
         if not 0.0 <= a[0] <= 1.0:
             raise ValueError(f"action[0] must be a fraction of remaining shares in [0, 1], got {action!r}")
         if want == 2 and not abs(a[1]) <= cfg.placement_max_offset_ticks:

@@ -21,7 +21,7 @@ from execgym.envs.lob_execution import LOBContractConfig, LOBExecutionEnv
 from execgym.envs.market.lobster import PRICE_SCALE, resolve_lobster_file
 from execgym.envs.market.lobster_data import default_lobster_dir, trades, volume_profile
 from execgym.envs.market.replay import ReplayDay, ReplayMarket
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.envs.market.validation import check_field_types, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class LOBReplayConfig(LOBContractConfig):
     profile_bucket_s: float = 1800.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         super().__post_init__()
         check_int("price_units_per_tick", self.price_units_per_tick, minimum=1)
         check_positive("profile_bucket_s", self.profile_bucket_s)
@@ -155,6 +156,11 @@ class LOBReplayEnv(LOBExecutionEnv):
     def __init__(self, config: LOBReplayConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
         super().__init__(config, render_mode=render_mode, **overrides)
         self.day = self.config.load_day()
+        first, last = float(self.day.time_s[0]), float(self.day.time_s[-1])
+        earliest, latest = self.config.start_window_s
+        if earliest < first or latest > last:
+            raise ValueError(f"start_window_s={self.config.start_window_s!r} must lie inside the recorded session "
+                             f"[{first:.3f}, {last:.3f}] s after midnight of {self.config.message_file}")
 
     @property
     def tick_size(self) -> float:

@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numba import njit
 
-from execgym.envs.contract import side_sign
+from execgym.envs.contract import real_action, side_sign
 from execgym.envs.lob_execution import (
     BPS,
     MAX_SPREAD_OBS,
@@ -636,10 +636,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         out = np.zeros((m, 2))
         if self.config.action == "placement":
             k = self.config.placement_max_offset_ticks
-            a = np.asarray(actions, dtype=np.float64)
-            if a.size != 2 * m:
-                raise ValueError(f"actions must have shape ({m}, 2), got {np.shape(actions)}")
-            a = a.reshape(m, 2)
+            a = real_action(actions, ((m, 2),), name="actions")  # exactly (M, 2): a transposed batch is refused
             bad = ~((a[:, 0] >= 0.0) & (a[:, 0] <= 1.0))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
@@ -652,18 +649,16 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
             out[:] = a
             return out
         if self.config.action == "fraction":
-            a = np.asarray(actions, dtype=np.float32).astype(np.float64).reshape(-1)
-            if a.size != m:
-                raise ValueError(f"actions must have shape ({m}, 1), got {np.shape(actions)}")
+            a = real_action(actions, ((m, 1), (m,)), name="actions").reshape(-1)
             bad = ~((a >= 0.0) & (a <= 1.0))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(f"actions must be fractions of remaining shares in [0, 1]; env {i} got {a[i]!r}")
-            out[:, 0] = a
+            out[:, 0] = a.astype(np.float32)  # the single env's Box is float32: same rounding, bit for bit
             return out
-        a = np.asarray(actions).reshape(-1)
+        a = real_action(actions, ((m,), (m, 1)), integer=True, name="actions").reshape(-1)
         n = self.single_action_space.n
-        if a.size != m or not np.issubdtype(a.dtype, np.integer) or ((a < 0) | (a >= n)).any():
+        if ((a < 0) | (a >= n)).any():
             raise ValueError(f"actions must be {m} integer indices in [0, {n}), got {actions!r}")
         out[:, 0] = a
         return out

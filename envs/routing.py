@@ -17,11 +17,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from execgym.envs.contract import N_COMMON_FEATURES, ExecutionTask, side_sign
+from execgym.envs.contract import N_COMMON_FEATURES, ExecutionTask, real_action, side_sign
 from execgym.envs.lob_execution import execution_summary
 from execgym.envs.market.validation import (
     check_choice,
     check_decision_grid,
+    check_field_types,
     check_int,
     check_nonnegative,
     config_from_kwargs,
@@ -72,6 +73,7 @@ class RoutingConfig:
     market: VenueMarketConfig = field(default_factory=VenueMarketConfig)
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         check_choice("side", self.side, ("buy", "sell"))
         check_int("total_shares", self.total_shares, minimum=1)
         check_decision_grid(self.horizon_s, self.decision_interval_s)
@@ -296,9 +298,9 @@ class SmartOrderRoutingEnv(RenderMixin, gym.Env):
         return np.concatenate([head, venues.reshape(-1)]).astype(np.float32)
 
     def _validate_action(self, action: Any) -> np.ndarray:
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
         K = self.config.n_venues
-        if a.shape != (K,) or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
+        a = real_action(action, ((K,),), name="action (split weights in [0, 1], one per venue)")
+        if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
             raise ValueError(f"action must be {K} split weights in [0, 1] (one per venue), got {action!r}")
         return a
 

@@ -62,6 +62,7 @@ from execgym.envs.market import rng as R
 from execgym.envs.market._jit import HOT
 from execgym.envs.market.validation import (
     check_choice,
+    check_field_types,
     check_nonnegative,
     check_positive,
 )
@@ -85,6 +86,7 @@ class ImpactConfig:
     sigma_ticks_per_sqrt_s: float = 0.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         check_nonnegative("transient_ticks_per_share", self.transient_ticks_per_share)
         check_nonnegative("permanent_ticks_per_share", self.permanent_ticks_per_share)
         check_nonnegative("sigma_ticks_per_sqrt_s", self.sigma_ticks_per_sqrt_s)
@@ -129,6 +131,7 @@ class FlowConfig:
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         depth = tuple(float(x) for x in self.depth_shares)
         if not depth:
             raise ValueError("depth_shares must list at least one level")

@@ -59,7 +59,11 @@ __all__ = [
     "check_message_codes",
     "messages_to_events",
     "read_messages",
-    "read_numeric",
+    "check_messages",
+    "check_orderbook",
+    "read_columns",
+    "read_message_columns",
+    "read_orderbook_rows",
     "read_orderbook",
     "replay_lobster",
     "resolve_lobster_file",
@@ -111,65 +115,170 @@ def bad_row(path: Path, row: int, what: str) -> ValueError:
     return ValueError(f"{path}: row {row} {what}")
 
 
-def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int) -> ValueError:
-    """Re-read rows ``start..start+n_rows`` as text and name the first row that is not numeric."""
-    text = pd.read_csv(path, compression="infer", header=None, dtype=str, skiprows=start, nrows=n_rows, keep_default_na=False,
-                       names=range(n_columns))
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SESSION_IN_NAME = re.compile(r"_(\d+)_(\d+)_message_\d+\.csv")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int, float_columns: tuple[int, ...]
+                     ) -> ValueError:
+    """Re-read rows ``start..start+n_rows`` as text and name the first bad field: missing,
+    not a number, not an integer where one is expected, or outside int64."""
+    text = pd.read_csv(path, compression="infer", header=None, dtype=str, skiprows=start, nrows=n_rows,
+                       keep_default_na=False, names=range(n_columns), encoding="ascii")
     for i, row in enumerate(text.itertuples(index=False)):
         for j, value in enumerate(row):
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                return bad_row(path, start + i + 1, f"column {j + 1}: {value!r} is not a number")
+            where = f"column {j + 1}:"
+            if not isinstance(value, str) or value.strip() == "":
+                return bad_row(path, start + i + 1, f"{where} a field is missing (expected {n_columns} fields)")
+            if j in float_columns:
+                try:
+                    float(value)
+                except ValueError:
+                    return bad_row(path, start + i + 1, f"{where} {value!r} is not a number")
+            elif not _INTEGER.match(value.strip()):
+                return bad_row(path, start + i + 1, f"{where} {value!r} is not an integer")
+            elif not _INT64_MIN <= int(value) <= _INT64_MAX:
+                return bad_row(path, start + i + 1, f"{where} {value.strip()} is outside the 64-bit integer range")
     return ValueError(f"{path}: rows {start + 1}-{start + n_rows} could not be parsed")
 
 
-def read_numeric(path: Path, n_columns: int | None, chunk_rows: int, progress: bool,
-                  int_columns: slice | list[int]) -> np.ndarray:
-    """A headerless numeric CSV as a float64 ``(n, n_columns)`` array, read in chunks.
+def read_columns(path: Path, n_columns: int | None, chunk_rows: int, progress: bool,
+                 float_columns: tuple[int, ...] = ()) -> list[np.ndarray]:
+    """A headerless numeric CSV as one array per column, read in chunks: float64 for
+    ``float_columns``, int64 for the others (parsed as integers, never through a float, so
+    ids up to 2^63 - 1 stay exact).
 
-    ``n_columns=None`` takes the count from the first line. Columns ``int_columns`` must
-    hold integers. ``path`` may be compressed (:data:`COMPRESSIONS`, by suffix), or name a
-    plain file that exists only compressed (:func:`resolve_lobster_file`). Raises
-    ``ValueError`` naming the file and 1-based row.
+    ``n_columns=None`` takes the count from the first line. ``path`` may be compressed
+    (:data:`COMPRESSIONS`, by suffix), or name a plain file that exists only compressed
+    (:func:`resolve_lobster_file`). Raises ``ValueError`` naming the file, the 1-based row and
+    the column of a bad field, or saying that the file is not text.
     """
     path = resolve_lobster_file(path)
-    if n_columns is None:
-        with open(path, "rb") as raw, _decompressed(path, raw) as f:
-            first = f.readline().decode("ascii", errors="replace")
-        n_columns = len(first.split(","))
-    size = path.stat().st_size
-    parts, start = [], 0
-    with open(path, "rb") as raw, _decompressed(path, raw) as handle, \
-            tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress, leave=False) as bar:
-        reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=np.float64, chunksize=chunk_rows)
-        while True:
-            try:
-                chunk = next(reader)
-            except StopIteration:
-                break
-            except pd.errors.ParserError as err:  # too many fields on a line
-                line = re.search(r"line (\d+)", str(err))
-                where = f"row {line.group(1)}" if line else "a row"
-                raise ValueError(f"{path}: {where} does not have {n_columns} fields ({err})") from err
-            except ValueError as err:  # a field that is not a number
-                raise _first_bad_field(path, start, chunk_rows, n_columns) from err
-            arr = chunk.to_numpy()
-            missing = np.isnan(arr).any(axis=1)
-            if missing.any():
-                row = start + int(np.flatnonzero(missing)[0]) + 1
-                raise bad_row(path, row, f"has fewer than {n_columns} fields or an empty field")
-            ints = arr[:, int_columns]
-            off = (ints != np.floor(ints)).any(axis=1)
-            if off.any():
-                row = start + int(np.flatnonzero(off)[0]) + 1
-                raise bad_row(path, row, f"has a non-integer value where an integer is expected: {arr[row - start - 1]}")
-            parts.append(arr)
-            start += len(arr)
-            bar.update(raw.tell() - bar.n)
+    try:
+        if n_columns is None:
+            with open(path, "rb") as raw, _decompressed(path, raw) as f:
+                first = f.readline().decode("ascii")
+            n_columns = len(first.split(","))
+        dtypes = {j: np.float64 if j in float_columns else np.int64 for j in range(n_columns)}
+        size = path.stat().st_size
+        parts, start = [], 0
+        with open(path, "rb") as raw, _decompressed(path, raw) as handle, \
+                tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress, leave=False) as bar:
+            reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=dtypes, chunksize=chunk_rows,
+                                 encoding="ascii")
+            while True:
+                try:
+                    chunk = next(reader)
+                except StopIteration:
+                    break
+                except pd.errors.ParserError as err:  # too many fields on a line
+                    line = re.search(r"line (\d+)", str(err))
+                    where = f"row {line.group(1)}" if line else "a row"
+                    raise ValueError(f"{path}: {where} does not have {n_columns} fields ({err})") from err
+                except UnicodeDecodeError:
+                    raise
+                except (ValueError, OverflowError, TypeError) as err:  # not a number, not an integer, out of range
+                    raise _first_bad_field(path, start, chunk_rows, n_columns, float_columns) from err
+                if float_columns:
+                    missing = np.isnan(chunk[list(float_columns)].to_numpy()).any(axis=1)
+                    if missing.any():
+                        row = start + int(np.flatnonzero(missing)[0]) + 1
+                        raise bad_row(path, row, f"has fewer than {n_columns} fields or an empty field")
+                parts.append([chunk[j].to_numpy() for j in range(n_columns)])
+                start += len(chunk)
+                bar.update(raw.tell() - bar.n)
+    except (UnicodeDecodeError, lzma.LZMAError, gzip.BadGzipFile, EOFError) as err:
+        raise ValueError(f"{path}: not a LOBSTER text file ({type(err).__name__}: {err})") from None
+    except OSError as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable LOBSTER file ({type(err).__name__}: {err})") from None
     if not parts:
         raise ValueError(f"{path}: the file is empty")
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return [np.concatenate([p[j] for p in parts]) for j in range(n_columns)]
+
+
+def check_messages(path: Path, columns: dict[str, np.ndarray], session_s: tuple[float, float] = (0.0, 86_400.0)
+                   ) -> None:
+    """Validate message columns (:data:`MESSAGE_COLUMNS`); raise ``ValueError`` naming the file,
+    the 1-based row and the column of the first violation: event type and direction codes,
+    times finite, inside ``session_s`` (seconds after midnight) and non-decreasing, sizes > 0
+    and prices > 0 (but for trading halts, type 7), order ids >= 0."""
+    time_s, mtype = columns["time_s"], columns["type"]
+    check_message_codes(path, mtype, columns["direction"])
+    trade = mtype != 7
+
+    def first(mask: np.ndarray, column: str, what: str) -> None:
+        if mask.any():
+            row = int(np.flatnonzero(mask)[0])
+            raise bad_row(path, row + 1, f"column {column}: {columns[column][row].item()!r} {what}")
+
+    first(~np.isfinite(time_s), "time_s", "is not a finite time")
+    lo, hi = session_s
+    first((time_s < lo) | (time_s > hi), "time_s", f"is outside the session [{lo}, {hi}] s after midnight")
+    back = np.flatnonzero(np.diff(time_s) < 0)
+    if back.size:
+        row = int(back[0]) + 1
+        raise bad_row(path, row + 1, f"column time_s: goes back in time ({time_s[row]} s after {time_s[row - 1]} s)")
+    first(trade & (columns["size_shares"] <= 0), "size_shares", "is not a positive size (shares)")
+    first(trade & (columns["price"] <= 0), "price", "is not a positive price (USD x 10000)")
+    first(columns["order_id"] < 0, "order_id", "is not a valid (non-negative) order id")
+
+
+def check_orderbook(path: Path, book: np.ndarray) -> None:
+    """Validate order-book rows (ask price, ask size, bid price, bid size per level); raise
+    ``ValueError`` naming the file, row and column: sizes >= 0, prices of occupied levels > 0
+    (empty levels carry LOBSTER's placeholder prices), the best ask above the best bid."""
+    if book.shape[1] % 4:
+        raise ValueError(f"{path}: {book.shape[1]} columns is not a multiple of 4 "
+                         "(ask price, ask size, bid price, bid size per level)")
+
+    def first(mask: np.ndarray, what: str) -> None:
+        if mask.any():
+            rows, cols = np.nonzero(mask)
+            row, col = int(rows[0]), int(cols[0])
+            raise bad_row(path, row + 1, f"column {col + 1}: {book[row, col]} {what}")
+
+    negative = np.zeros(book.shape, dtype=bool)
+    negative[:, 1::2] = book[:, 1::2] < 0
+    first(negative, "is a negative size (shares)")
+    ask_p, ask_s, bid_p, bid_s = (book[:, j::4] for j in range(4))
+    prices = np.zeros(book.shape, dtype=bool)
+    prices[:, 0::4] = (ask_p <= 0) & (ask_p != DUMMY_ASK)
+    prices[:, 2::4] = (bid_p <= 0) & (bid_p != DUMMY_BID)
+    first(prices, "is not a positive price (USD x 10000) nor the empty-level placeholder")
+    both = (ask_p[:, 0] != DUMMY_ASK) & (bid_p[:, 0] != DUMMY_BID) & (ask_s[:, 0] > 0) & (bid_s[:, 0] > 0)
+    crossed = both & (ask_p[:, 0] <= bid_p[:, 0])
+    if crossed.any():
+        row = int(np.flatnonzero(crossed)[0])
+        raise bad_row(path, row + 1, f"is crossed: best ask {ask_p[row, 0]} <= best bid {bid_p[row, 0]}")
+
+
+def file_session_s(path: Path) -> tuple[float, float]:
+    """The session a LOBSTER file's name states (``TICKER_DATE_<start ms>_<end ms>_message_L``),
+    in seconds after midnight; the whole day if the name states none."""
+    match = _SESSION_IN_NAME.search(Path(path).name)
+    if match is None:
+        return 0.0, 86_400.0
+    return int(match.group(1)) / 1000.0, int(match.group(2)) / 1000.0
+
+
+def read_message_columns(path: Path, chunk_rows: int = 1_000_000, progress: bool = False,
+                         session_s: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+    """The validated columns of a LOBSTER message file (:func:`read_columns`,
+    :func:`check_messages`); ``session_s`` defaults to the one the file name states."""
+    arrays = read_columns(path, len(MESSAGE_COLUMNS), chunk_rows, progress, float_columns=(0,))
+    columns = dict(zip(MESSAGE_COLUMNS, arrays))
+    check_messages(resolve_lobster_file(path), columns, session_s or file_session_s(path))
+    return columns
+
+
+def read_orderbook_rows(path: Path, chunk_rows: int = 1_000_000, progress: bool = False) -> np.ndarray:
+    """The validated rows of a LOBSTER order-book file, int64 ``(n, 4 * levels)``."""
+    book = np.column_stack(read_columns(path, None, chunk_rows, progress)).astype(np.int64, copy=False)
+    check_orderbook(resolve_lobster_file(path), book)
+    return book
 
 
 def check_message_codes(path: Path, mtype: np.ndarray, direction: np.ndarray) -> None:
@@ -189,26 +298,18 @@ def read_messages(path: str | Path, chunk_rows: int = 1_000_000) -> pd.DataFrame
     """A LOBSTER message file as a DataFrame with columns :data:`MESSAGE_COLUMNS`.
 
     ``time_s`` is float seconds after midnight, ``price`` integer dollars x 10000, the
-    rest int64. The file is read ``chunk_rows`` rows at a time. Raises ``ValueError``
-    naming the file and row for malformed rows or unknown event types.
+    rest int64 (parsed as integers). The file is read ``chunk_rows`` rows at a time. Raises
+    ``ValueError`` naming the file, row and column of a malformed field or of a message that
+    breaks :func:`check_messages`.
     """
-    path = Path(path)
-    raw = read_numeric(path, len(MESSAGE_COLUMNS), check_int("chunk_rows", chunk_rows, minimum=1), False,
-                       [1, 2, 3, 4, 5])
-    df = pd.DataFrame({name: raw[:, j] if name == "time_s" else raw[:, j].astype(np.int64)
-                       for j, name in enumerate(MESSAGE_COLUMNS)})
-    check_message_codes(path, df["type"].to_numpy(), df["direction"].to_numpy())
-    return df
+    columns = read_message_columns(Path(path), check_int("chunk_rows", chunk_rows, minimum=1))
+    return pd.DataFrame(columns)
 
 
 def read_orderbook(path: str | Path, levels: int | None = None, chunk_rows: int = 1_000_000) -> np.ndarray:
     """A LOBSTER order-book file as an int64 array of shape ``(n, 4 * levels)``."""
     path = Path(path)
-    arr = read_numeric(path, None, check_int("chunk_rows", chunk_rows, minimum=1), False,
-                       slice(None)).astype(np.int64)
-    if arr.shape[1] % 4:
-        raise ValueError(f"{path}: {arr.shape[1]} columns is not a multiple of 4 "
-                         "(ask price, ask size, bid price, bid size per level)")
+    arr = read_orderbook_rows(path, check_int("chunk_rows", chunk_rows, minimum=1))
     if levels is not None and arr.shape[1] != 4 * check_int("levels", levels, minimum=1):
         raise ValueError(f"{path}: expected {4 * levels} columns for {levels} levels, got {arr.shape[1]}")
     return arr

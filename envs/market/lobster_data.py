@@ -68,8 +68,8 @@ from execgym.envs.market.lobster import (
     MESSAGE_COLUMNS,
     PRICE_SCALE,
     bad_row,
-    check_message_codes,
-    read_numeric,
+    read_message_columns,
+    read_orderbook_rows,
     resolve_lobster_file,
 )
 from execgym.envs.market.validation import check_int, check_positive
@@ -114,17 +114,11 @@ def default_lobster_dir() -> Path:
     return Path(env) if env else sample_lobster_dir()
 
 
-def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_tick: int) -> pd.DataFrame:
-    if raw.shape[1] != len(MESSAGE_COLUMNS):
-        raise ValueError(f"{path}: a message file has {len(MESSAGE_COLUMNS)} columns, got {raw.shape[1]}")
-    time_s = raw[:, 0]
-    mtype = raw[:, 1].astype(np.int64)
-    direction = raw[:, 5].astype(np.int64)
-    check_message_codes(path, mtype, direction)
-    if np.any(np.diff(time_s) < 0):
-        row = int(np.flatnonzero(np.diff(time_s) < 0)[0]) + 1
-        raise bad_row(path, row + 1, f"goes back in time ({time_s[row]} s after {time_s[row - 1]} s)")
-    price = raw[:, 4].astype(np.int64)
+def _message_frame(path: Path, columns: dict[str, np.ndarray], date: dt.date, price_units_per_tick: int
+                   ) -> pd.DataFrame:
+    """The typed frame of validated message columns (:func:`~execgym.envs.market.lobster.check_messages`)."""
+    time_s, mtype, direction = columns["time_s"], columns["type"], columns["direction"]
+    price = columns["price"]
     halt = mtype == 7
     visible = np.isin(mtype, (1, 2, 3, 4))
     off = visible & (price % price_units_per_tick != 0)
@@ -138,8 +132,8 @@ def _message_frame(path: Path, raw: np.ndarray, date: dt.date, price_units_per_t
         "timestamp": midnight + pd.to_timedelta(np.rint(time_s * 1e9).astype(np.int64), unit="ns"),
         "type": mtype,
         "event_type": pd.Categorical.from_codes(mtype - 1, categories=list(EVENT_TYPES.values())),
-        "order_id": raw[:, 2].astype(np.int64),
-        "size_shares": raw[:, 3].astype(np.int64),
+        "order_id": columns["order_id"],
+        "size_shares": columns["size_shares"],
         "price": price,
         "price_ticks": price_ticks,
         "price_usd": np.where(halt, np.nan, price / PRICE_SCALE),
@@ -322,15 +316,12 @@ def load_lobster(
     unit = check_int("price_units_per_tick", price_units_per_tick, minimum=1)
     chunk_rows = check_int("chunk_rows", chunk_rows, minimum=1)
     day = _date_of(message_path, date)
-    raw = read_numeric(message_path, len(MESSAGE_COLUMNS), chunk_rows, progress, [1, 2, 3, 4, 5])
-    messages = _message_frame(message_path, raw, day, unit)
+    columns = read_message_columns(message_path, chunk_rows, progress)
+    messages = _message_frame(message_path, columns, day, unit)
     book = None
     if orderbook_path is not None:
         orderbook_path = Path(orderbook_path)
-        arr = read_numeric(orderbook_path, None, chunk_rows, progress, slice(None))
-        if arr.shape[1] % 4:
-            raise ValueError(f"{orderbook_path}: {arr.shape[1]} columns is not a multiple of 4 "
-                             "(ask price, ask size, bid price, bid size per level)")
+        arr = read_orderbook_rows(orderbook_path, chunk_rows, progress)
         if len(arr) != len(messages):
             row = min(len(arr), len(messages)) + 1
             longer = orderbook_path if len(arr) > len(messages) else message_path

@@ -27,7 +27,7 @@ from execgym.envs.market import flow as F
 from execgym.envs.market.book import FILL_DTYPE, OrderBook
 from execgym.envs.market.flow import FlowConfig, ImpactConfig
 from execgym.envs.market.rng import new_state
-from execgym.envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
+from execgym.envs.market.validation import check_field_types, check_finite, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class SimulatorConfig:
     diffusion_step_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         check_positive("tick_size", self.tick_size)
         check_int("lot_size", self.lot_size, minimum=1)
         check_positive("initial_mid_ticks", self.initial_mid_ticks)

@@ -6,13 +6,17 @@ so a bad config fails in its first second with a message a user can act on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import fields, replace
 from typing import Any, Mapping
 
+import numpy as np
+
 __all__ = [
     "check_choice",
+    "check_field_types",
     "check_decision_grid",
     "check_finite",
     "check_fraction",
@@ -103,3 +107,30 @@ def config_from_kwargs(cls: type, config: Any, overrides: Mapping[str, Any], tup
         if name in base:
             base[name] = tuple(base[name])
     return cls(**base)
+
+
+def check_field_types(obj: Any) -> None:
+    """Type-check the fields of dataclass ``obj`` annotated ``bool``, ``int``, ``float`` or
+    ``str`` (optionally ``| None``): bools must be bools, ints integers (not floats or
+    bools), floats real numbers (not bools), strings strings. Raises ``TypeError`` naming the
+    field, the value and the expected type; other annotations are left to the class."""
+    for f in dataclasses.fields(obj):
+        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        optional = annotation.endswith("| None")
+        kind = annotation.removesuffix("| None").strip()
+        if kind not in ("bool", "int", "float", "str"):
+            continue
+        value = getattr(obj, f.name)
+        if value is None and optional:
+            continue
+        if kind == "bool":
+            ok = isinstance(value, (bool, np.bool_))
+        elif kind == "int":
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+        elif kind == "float":
+            ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise TypeError(f"{type(obj).__name__}.{f.name} must be {'an' if kind == 'int' else 'a'} {kind}"
+                            f"{' or None' if optional else ''}, got {value!r} ({type(value).__name__})")

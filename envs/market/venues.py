@@ -34,7 +34,14 @@ import numpy as np
 
 from execgym.envs.market.flow import FlowConfig, ImpactConfig
 from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
-from execgym.envs.market.validation import check_choice, check_finite, check_int, check_nonnegative, check_positive
+from execgym.envs.market.validation import (
+    check_choice,
+    check_field_types,
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class VenueConfig:
     liquidity_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         check_positive("tick_size_usd", self.tick_size_usd)
@@ -117,6 +125,7 @@ class VenueMarketConfig:
     diffusion_step_s: float = 1.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         venues = tuple(VenueConfig(**v) if isinstance(v, Mapping) else v for v in self.venues)
         if not venues:
             raise ValueError("venues must list at least one venue")

@@ -142,11 +142,12 @@ def test_nan_or_out_of_space_actions_raise(bad):
     assert (env._step, env._holdings, env._price) == before  # nothing half-changed
 
 
-@pytest.mark.parametrize("bad", [5, -1, 1.0, np.array([0.5])])
-def test_discrete_env_rejects_invalid_indices(bad):
+@pytest.mark.parametrize("bad, error", [(5, ValueError), (-1, ValueError), (1.0, TypeError),
+                                        (np.array([0.5]), TypeError), (True, TypeError), ("1", TypeError)])
+def test_discrete_env_rejects_invalid_indices(bad, error):
     env = AlmgrenChrissEnv(n_steps=5, action="participation")
     env.reset(seed=0)
-    with pytest.raises(ValueError, match="index"):
+    with pytest.raises(error, match="index|integers"):
         env.step(bad)
 
 

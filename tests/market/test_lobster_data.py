@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -93,10 +96,17 @@ def test_any_level_count(tmp_path):
 @pytest.mark.parametrize("text, row, match", [
     ("34200.1,1,5,100,5794000,1\n34200.2,9,5,100,5794000,1\n", 2, "unknown event type 9"),
     ("34200.1,1,5,100,5794000,1\n34200.2,1,5,100,5794000,0\n", 2, "direction 0"),
-    ("34200.1,1,5,100,5794000,1\n34200.2,1,five,100,5794000,1\n", 2, "column 3: 'five' is not a number"),
-    ("34200.1,1,5,100,5794000,1\n34200.2,1,5,100,5794000\n", 2, "fewer than 6 fields"),
+    ("34200.1,1,5,100,5794000,1\n34200.2,1,five,100,5794000,1\n", 2, "column 3: 'five' is not an integer"),
+    ("34200.1,1,5,100,5794000,1\n34200.2,1,5,100,5794000\n", 2, "column 6: a field is missing"),
     ("34200.1,1,5,100,5794000,1\n34200.2,1,5,100,5794000,1,3\n", 2, "does not have 6 fields"),
-    ("34200.1,1,5,100.5,5794000,1\n", 1, "non-integer"),
+    ("34200.1,1,5,100.5,5794000,1\n", 1, "column 4: '100.5' is not an integer"),
+    ("34200.1,1,5,0,5794000,1\n", 1, "column size_shares: 0 is not a positive size"),
+    ("34200.1,1,5,-100,5794000,1\n", 1, "column size_shares: -100 is not a positive size"),
+    ("34200.1,1,5,100,-5794000,1\n", 1, "column price: -5794000 is not a positive price"),
+    ("34200.1,1,5,100,5794000,1\ninf,1,6,100,5794000,1\n", 2, "column time_s: inf is not a finite time"),
+    ("34200.1,1,5,100,5794000,1\n99999.0,1,6,100,5794000,1\n", 2, "outside the session"),
+    ("34200.1,1,9223372036854775808,100,5794000,1\n", 1, "column 3: 9223372036854775808 is outside the 64-bit"),
+    ("34200.1,1,-4,100,5794000,1\n", 1, "column order_id: -4 is not a valid"),
     ("34200.1,1,5,100,5794050,1\n", 1, "not on the tick grid"),
     ("34200.2,1,5,100,5794000,1\n34200.1,1,6,100,5794000,1\n", 2, "goes back in time"),
 ])
@@ -117,6 +127,44 @@ def test_mismatched_row_counts_name_the_files_and_row(day_files, tmp_path):
     odd.write_text("1,2,3\n" * 8)
     with pytest.raises(ValueError, match="not a multiple of 4"):
         load_lobster(msg, odd)
+
+
+@pytest.mark.parametrize("row_text, match", [
+    ("5794100,100,5794000,-5", "column 4: -5 is a negative size"),
+    ("5794100,-1,5794000,200", "column 2: -1 is a negative size"),
+    ("-5794100,100,5794000,200", "column 1: -5794100 is not a positive price"),
+    ("5794000,100,5794100,200", "is crossed: best ask 5794000 <= best bid 5794100"),
+    ("5794000,100,5794000,200", "is crossed"),
+])
+def test_corrupt_order_books_name_the_file_row_and_column(tmp_path, row_text, match):
+    path = tmp_path / "B_2012-06-21_orderbook_1.csv"
+    path.write_text("5794100,100,5794000,200\n" + row_text + "\n")
+    with pytest.raises(ValueError, match=rf"B_2012-06-21_orderbook_1.csv: row 2 {match}"):
+        read_orderbook(path)
+
+
+def test_an_empty_level_keeps_its_placeholder_price(tmp_path):
+    path = tmp_path / "E_2012-06-21_orderbook_1.csv"
+    path.write_text("9999999999,0,5794000,200\n5794100,100,-9999999999,0\n")
+    assert read_orderbook(path).shape == (2, 4)
+
+
+def test_ids_above_2_to_the_53_are_read_exactly():
+    big = 2**53 + 1  # a float64 would round it to 2**53
+    text = f"34200.1,1,{big},100,5794000,1\n34200.2,1,{2**63 - 1},100,5794000,1\n"
+    path = Path(tempfile.mkdtemp()) / "ID_2012-06-21_message_1.csv"
+    path.write_text(text)
+    ids = read_messages(path)["order_id"].tolist()
+    assert ids == [big, 2**63 - 1] and load_lobster(path).messages["order_id"].tolist() == ids
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, "34200.1,1,5,100,5794000,1\n".encode() + b"\xff\xfe\n",
+                                     b"\xfd7zXZ\x00 truncated xz"])
+def test_binary_or_non_text_input_is_a_clear_error_naming_the_file(tmp_path, content):
+    path = tmp_path / ("X_2012-06-21_message_1.csv" + (".xz" if content.startswith(b"\xfd7z") else ""))
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(path.name)):
+        read_messages(path)
 
 
 def test_trades_quotes_and_snapshots_on_known_answers(day_files):
