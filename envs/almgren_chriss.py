@@ -25,6 +25,7 @@ from execgym.envs.contract import (
     side_sign,
 )
 from execgym.envs.market.validation import (
+    MAX_DECISIONS,
     check_choice,
     check_field_types,
     check_finite,
@@ -104,7 +105,8 @@ class AlmgrenChrissConfig:
         check_choice("side", self.side, ("buy", "sell"))
         check_positive("total_shares", self.total_shares)
         check_positive("horizon_days", self.horizon_days)
-        check_int("n_steps", self.n_steps, minimum=1)
+        if check_int("n_steps", self.n_steps, minimum=1) > MAX_DECISIONS:
+            raise ValueError(f"n_steps must be <= {MAX_DECISIONS}, got {self.n_steps!r}")
         check_positive("arrival_price_usd", self.arrival_price_usd)
         check_nonnegative("sigma", self.sigma)
         object.__setattr__(self, "drift_usd_per_day", check_finite("drift_usd_per_day", self.drift_usd_per_day))

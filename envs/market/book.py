@@ -113,12 +113,35 @@ def _side(side: Any) -> int:
     raise ValueError(f"side must be 'buy'/'sell' or +1/-1, got {side!r}")
 
 
+#: the int64 range every integer argument must fit (the book stores int64)
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and not math.isfinite(float(value)):
             raise ValueError(f"{name} must be a finite integer, got {value!r}")
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    return int(value)
+    out = int(value)
+    if not _I64_MIN < out <= _I64_MAX:  # the minimum is the hash table's reserved empty key
+        raise ValueError(f"{name} must fit a 64-bit integer (|x| < 2**63), got {value!r}")
+    return out
+
+
+def _int_events(events: Any) -> np.ndarray:
+    """``events`` as a contiguous int64 array; floats only if they hold integers exactly."""
+    arr = np.asarray(events)
+    if arr.dtype.kind == "f":
+        exact = np.isfinite(arr) & (arr == np.floor(arr)) & (np.abs(arr) < 2.0**63)
+        if not exact.all():
+            i = tuple(int(x[0]) for x in np.nonzero(~exact))
+            raise ValueError(f"events must hold integers; a float array is accepted only if every value is one, "
+                             f"got {arr[i]!r} at {i}")
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(f"events must be an integer array, got dtype {arr.dtype}")
+    elif arr.dtype.kind == "u" and arr.size and int(arr.max()) > _I64_MAX:
+        raise ValueError(f"events must fit int64, got {int(arr.max())}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 class OrderBook:
@@ -130,6 +153,9 @@ class OrderBook:
     :param base_price_ticks: lowest price on the initial grid; by default the grid is
         centred on the first limit order's price.
     :param capacity: initial number of order records (grows on demand).
+    :param max_levels: the widest price grid (ticks) the book may allocate (64 bytes a level);
+        an order further from the resting orders than that is refused with a ``ValueError``
+        instead of allocating gigabytes. The default, 2^20 levels, is 64 MiB.
     :param log_events: keep the LOBSTER-convention event log.
     :param skip_unknown_ids: replay mode for recorded data whose orders predate the
         recording: in :meth:`process`, cancels, executions and modifies of order ids the
@@ -146,10 +172,14 @@ class OrderBook:
         capacity: int = 1 << 12,
         log_events: bool = True,
         skip_unknown_ids: bool = False,
+        max_levels: int = 1 << 20,
     ) -> None:
         self.tick_size = check_positive("tick_size", tick_size)
         self.lot_size = check_int("lot_size", lot_size, minimum=1)
         n_levels = check_int("n_levels", n_levels, minimum=2)
+        self.max_levels = check_int("max_levels", max_levels, minimum=2)
+        if n_levels > self.max_levels:
+            raise ValueError(f"n_levels={n_levels} must be <= max_levels={self.max_levels}")
         capacity = check_int("capacity", capacity, minimum=1)
         self._sc = np.zeros(K.N_SC, dtype=np.int64)
         self._sc[K.S_N_LEVELS] = n_levels
@@ -220,6 +250,25 @@ class OrderBook:
         if self._log.shape[0] < need:
             self._log = np.zeros((2 * need, K.N_G), dtype=np.int64)
 
+    def _grid_for(self, price: int) -> int | None:
+        """The grid width that fits ``price`` (ticks), ``None`` if the grid need not change;
+        ``ValueError`` if it would exceed ``max_levels`` (nothing is changed then)."""
+        sc = self._sc
+        base, n = int(sc[K.S_BASE]), int(sc[K.S_N_LEVELS])
+        if not self._grid_set and sc[K.S_N_ORDERS] == 0:
+            return n
+        if base <= price < base + n:
+            return None
+        lo, hi = min(base, price), max(base + n - 1, price)
+        new_n = n
+        while new_n < hi - lo + 1 + n // 2:
+            new_n *= 2
+        if new_n > self.max_levels:
+            raise ValueError(f"price_ticks={price} is {max(base - price, price - base - n + 1)} ticks outside the "
+                             f"book's grid [{base}, {base + n - 1}]: it would need {new_n} levels, more than "
+                             f"max_levels={self.max_levels} (raise it to allow such prices)")
+        return new_n
+
     def _regrid(self, price: int) -> None:
         """Widen the price grid so that ``price`` (ticks) fits, keeping every level."""
         sc = self._sc
@@ -229,9 +278,7 @@ class OrderBook:
             self._grid_set = True
             return
         lo, hi = min(base, price), max(base + n - 1, price)
-        new_n = n
-        while new_n < hi - lo + 1 + n // 2:
-            new_n *= 2
+        new_n = self._grid_for(price) or n
         new_base = max(1, lo - (new_n - (hi - lo + 1)) // 2)
         shift = base - new_base
         lvl = np.zeros((2, new_n, 4), dtype=np.int64)
@@ -258,9 +305,16 @@ class OrderBook:
         :raises ValueError: naming the first invalid event (index and fields); the events
             before it are applied, it and those after are not.
         """
-        events = np.ascontiguousarray(events, dtype=np.int64)
+        events = _int_events(events)
         if events.ndim != 2 or events.shape[1] != K.N_E:
             raise ValueError(f"events must have shape (n, {K.N_E}), got {events.shape}")
+        try:
+            return self._process(events)
+        finally:
+            self._note_ids(events)
+
+    def _process(self, events: np.ndarray) -> np.ndarray:
+        """:meth:`process` on a checked ``(n, 7)`` int64 array (the single-order methods' path)."""
         start, n = 0, events.shape[0]
         if not self._grid_set and n:
             priced = events[np.isin(events[:, K.E_TYPE], (K.EV_LIMIT, K.EV_MODIFY)) & (events[:, K.E_PRICE] > 0)]
@@ -275,6 +329,25 @@ class OrderBook:
                 fields = dict(zip(EVENT_FIELDS, events[start].tolist()))
                 raise ValueError(f"event {start} refused: {_ERRORS.get(status, status)}; got {fields}")
         return self._take_fills()
+
+    def _note_ids(self, events: np.ndarray) -> None:
+        """Keep automatic ids above every id that entered through :meth:`process`."""
+        new = events[np.isin(events[:, K.E_TYPE], (K.EV_LIMIT, K.EV_MARKET, K.EV_IOC)), K.E_ID]
+        if len(new):
+            top = int(new.max())
+            if top < _I64_MAX:
+                self._next_id = max(self._next_id, top + 1)
+
+    def _auto_id(self) -> int:
+        """The next automatic order id: unused by any resting order, and in range."""
+        oid = self._next_id
+        while oid in self:
+            oid += 1
+        if oid > _I64_MAX:  # every id above the largest explicit one is used up: search from 1
+            oid = 1
+            while oid in self:
+                oid += 1
+        return oid
 
     def _make_room(self, status: int, event: np.ndarray) -> bool:
         """Grow or flush what kernel ``status`` asks for (``event`` is the one waiting); False for errors."""
@@ -317,7 +390,7 @@ class OrderBook:
     def _one_event(self, etype: int, order_id: int, side: int, price: int, size: int, owner: int, time_ns: int) -> np.ndarray:
         ev = self._one
         ev[0] = (etype, order_id, side, price, size, owner, time_ns)
-        return self.process(ev)
+        return self._process(ev)
 
     def _new_order_args(self, side, price_ticks, size_shares, order_id, owner, time_ns, need_price):
         s = _side(side)
@@ -331,13 +404,15 @@ class OrderBook:
             price = _int("price_ticks", price_ticks)
             if price <= 0:
                 raise ValueError(f"price_ticks must be > 0, got {price_ticks!r}")
-        if order_id is None:
-            order_id = self._next_id
-        oid = _int("order_id", order_id)
+            self._grid_for(price)  # refuses a price beyond max_levels before anything changes
+        oid = self._auto_id() if order_id is None else _int("order_id", order_id)
         if oid in self:
             raise ValueError(f"order_id {oid} is already resting in the book")
-        self._next_id = max(self._next_id, oid + 1)
-        return s, price, size, oid, _int("owner", owner), _int("time_ns", time_ns)
+        args = s, price, size, oid, _int("owner", owner), _int("time_ns", time_ns)
+        # only now, with every argument valid: automatic ids stay above explicit ones
+        if oid < _I64_MAX:
+            self._next_id = max(self._next_id, oid + 1)
+        return args
 
     def limit(self, side, price_ticks, size_shares, order_id=None, owner=0, time_ns=0) -> np.ndarray:
         """Submit a limit order: match what crosses (FIFO per level), rest the remainder.
@@ -394,6 +469,7 @@ class OrderBook:
             raise ValueError(f"size_shares must be > 0, got {size_shares!r}")
         if size % self.lot_size:
             raise ValueError(f"size_shares must be a multiple of lot_size={self.lot_size}, got {size_shares!r}")
+        self._grid_for(price)
         return self._one_event(K.EV_MODIFY, oid, 0, price, size, 0, _int("time_ns", time_ns))
 
     # -- conversions -----------------------------------------------------------------------

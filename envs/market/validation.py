@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "check_choice",
     "check_field_types",
+    "MAX_DECISIONS",
     "check_decision_grid",
     "check_finite",
     "check_fraction",
@@ -80,15 +81,21 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+#: the most decisions an episode may have (per-step arrays stay in the megabytes)
+MAX_DECISIONS = 1_000_000
+
+
 def check_decision_grid(horizon_s: Any, decision_interval_s: Any) -> int:
-    """The number of decisions; raise unless ``horizon_s`` is a whole number (>= 1) of
-    ``decision_interval_s`` (both seconds, > 0)."""
+    """The number of decisions; raise unless ``horizon_s`` is a whole number (>= 1, at most
+    :data:`MAX_DECISIONS`) of ``decision_interval_s`` (both seconds, > 0)."""
     horizon_s = check_positive("horizon_s", horizon_s)
     decision_interval_s = check_positive("decision_interval_s", decision_interval_s)
     n = horizon_s / decision_interval_s
     if abs(n - round(n)) > 1e-9 or round(n) < 1:
         raise ValueError(f"horizon_s={horizon_s!r} must be a whole number (>= 1) of "
                          f"decision_interval_s={decision_interval_s!r}")
+    if round(n) > MAX_DECISIONS:
+        raise ValueError(f"horizon_s / decision_interval_s = {round(n)} decisions; at most {MAX_DECISIONS} are allowed")
     return int(round(n))
 
 

@@ -1,0 +1,135 @@
+"""The book refuses what it cannot hold, before changing anything: far prices (bounded
+memory), out-of-range integers, float events that are not integers; automatic ids never
+collide with explicit ones or ids that came through process()."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from execgym.envs.almgren_chriss import AlmgrenChrissConfig
+from execgym.envs.lob_execution import LOBExecutionConfig
+from execgym.envs.market.book import EV_LIMIT, OrderBook
+
+
+def _book() -> OrderBook:
+    book = OrderBook()
+    book.limit("buy", 10_000, 100)
+    book.limit("sell", 10_002, 100)
+    book.limit("buy", 9_990, 300)
+    return book
+
+
+def _snapshot(book: OrderBook) -> tuple:
+    """Everything observable, plus the next automatic id and the kernel's scalars."""
+    return (book.orders().to_dict("list"), [a.tolist() for a in book.depth(20)], book.best_bid, book.best_ask,
+            len(book), book.traded_volume, book._next_id, book._sc.tolist(), book._lvl.shape)
+
+
+BAD_INT = st.one_of(st.just(2**63), st.just(-(2**63)), st.just(2**64), st.just(10**30), st.floats(), st.booleans(),
+                    st.text(max_size=3), st.none(), st.just(-1), st.just(0), st.complex_numbers())
+BAD_PRICE = st.one_of(BAD_INT, st.just(10**7), st.just(10**8), st.just(10**12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(method=st.sampled_from(["limit", "ioc", "market", "cancel", "modify"]), price=BAD_PRICE, size=BAD_INT,
+       order_id=st.one_of(st.none(), BAD_INT, st.just(1)))
+def test_every_method_refuses_bad_arguments_by_name_and_changes_nothing(method, price, size, order_id):
+    book = _book()
+    before = _snapshot(book)
+    calls = {
+        "limit": lambda: book.limit("sell", price, size, order_id=order_id),
+        "ioc": lambda: book.ioc("buy", price, size, order_id=order_id),
+        "market": lambda: book.market("buy", size, order_id=order_id if order_id != 1 else 2**63),
+        "cancel": lambda: book.cancel(order_id if order_id is not None else 2**63, size),
+        "modify": lambda: book.modify(1, price, size),
+    }
+    try:
+        calls[method]()
+    except (TypeError, ValueError) as err:
+        assert any(name in str(err) for name in ("price_ticks", "size_shares", "order_id", "max_levels")), err
+        assert _snapshot(book) == before
+    else:  # a combination that happens to be valid (e.g. a far but allowed price): nothing to check
+        pass
+
+
+def test_a_far_order_is_refused_without_allocating_its_grid():
+    book = _book()
+    before = _snapshot(book)
+    tracemalloc.start()
+    for far in (10**7, 10**8, 10**12):
+        with pytest.raises(ValueError, match=rf"price_ticks={far} .*max_levels=1048576"):
+            book.limit("sell", far, 100)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1 << 20, f"a refused order allocated {peak} bytes"
+    assert _snapshot(book) == before
+    book.limit("sell", 10_000 + 400_000, 100)  # far, but inside the band: the grid grows, boundedly
+    assert book._lvl.nbytes <= 64 * (1 << 20)
+
+
+def test_the_memory_of_bad_calls_is_bounded_in_a_fresh_process():
+    """Peak RSS of a process that throws far prices, huge n_steps and horizons at the API."""
+    code = textwrap.dedent("""
+        import resource
+        from execgym.envs.market.book import OrderBook
+        from execgym.envs.almgren_chriss import AlmgrenChrissEnv
+        from execgym.envs.lob_execution import LOBExecutionEnv
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        book = OrderBook()
+        book.limit("buy", 10_000, 100)
+        for far in (10**7, 10**8, 10**9, 10**15):
+            try:
+                book.limit("sell", far, 100)
+            except ValueError:
+                pass
+        for make in (lambda: AlmgrenChrissEnv(n_steps=10**9), lambda: LOBExecutionEnv(decision_interval_s=1e-6)):
+            try:
+                make()
+            except ValueError:
+                pass
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+    """)
+    grown_kib = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                   timeout=300).stdout.split()[-1])
+    assert grown_kib < 50 * 1024, f"bad calls grew the peak RSS by {grown_kib} KiB"
+
+
+def test_automatic_ids_never_collide_with_explicit_or_processed_ids():
+    book = OrderBook()
+    book.limit("buy", 100, 10, order_id=2**63 - 1)  # the largest id there is
+    book.limit("buy", 99, 10)
+    assert book.last_order_id not in (2**63 - 1,) and book.last_order_id > 0
+    events = np.array([[EV_LIMIT, 500, 1, 98, 10, 0, 0]], dtype=np.int64)
+    book.process(events)
+    book.limit("buy", 97, 10)
+    assert book.last_order_id not in (2**63 - 1, 500)
+    assert len(book) == 4  # four distinct resting orders
+    with pytest.raises(ValueError, match="already resting"):
+        book.limit("buy", 96, 10, order_id=500)
+
+
+def test_float_event_arrays_must_hold_integers_exactly():
+    book = _book()
+    before = _snapshot(book)
+    with pytest.raises(ValueError, match="must hold integers"):
+        book.process(np.array([[EV_LIMIT, 50, 1, 9_995.5, 10, 0, 0]]))
+    with pytest.raises(TypeError, match="integer array"):
+        book.process(np.array([[True] * 7]))
+    assert _snapshot(book) == before
+    book.process(np.array([[EV_LIMIT, 50, 1, 9_995.0, 10, 0, 0]]))  # integral floats are fine
+    assert 50 in book
+
+
+@pytest.mark.parametrize("make", [lambda: AlmgrenChrissConfig(n_steps=10**9),
+                                  lambda: LOBExecutionConfig(horizon_s=1e9, decision_interval_s=1.0)])
+def test_episode_lengths_are_bounded_at_construction(make):
+    with pytest.raises(ValueError, match="1000000"):
+        make()
