@@ -30,10 +30,12 @@ it does not is reported as ``mismatched_rows``.
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
 import logging
 import lzma
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,8 +126,11 @@ def _first_bad_field(path: Path, start: int, n_rows: int, n_columns: int, float_
                      ) -> ValueError:
     """Re-read rows ``start..start+n_rows`` as text and name the first bad field: missing,
     not a number, not an integer where one is expected, or outside int64."""
-    text = pd.read_csv(path, compression="infer", header=None, dtype=str, skiprows=start, nrows=n_rows,
-                       keep_default_na=False, names=range(n_columns), encoding="ascii")
+    try:
+        text = pd.read_csv(path, compression="infer", header=None, dtype=str, skiprows=start, nrows=n_rows,
+                           keep_default_na=False, names=range(n_columns), encoding="ascii", quoting=csv.QUOTE_NONE)
+    except (pd.errors.ParserError, ValueError) as err:
+        return ValueError(f"{path}: rows {start + 1}-{start + n_rows} could not be parsed ({err})")
     for i, row in enumerate(text.itertuples(index=False)):
         for j, value in enumerate(row):
             where = f"column {j + 1}:"
@@ -166,10 +171,12 @@ def read_columns(path: Path, n_columns: int | None, chunk_rows: int, progress: b
         with open(path, "rb") as raw, _decompressed(path, raw) as handle, \
                 tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress, leave=False) as bar:
             reader = pd.read_csv(handle, header=None, names=range(n_columns), dtype=dtypes, chunksize=chunk_rows,
-                                 encoding="ascii")
+                                 encoding="ascii", quoting=csv.QUOTE_NONE)  # LOBSTER has no quoting
             while True:
                 try:
-                    chunk = next(reader)
+                    with warnings.catch_warnings():  # pandas warns on "nan" in an int column; we raise instead
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        chunk = next(reader)
                 except StopIteration:
                     break
                 except pd.errors.ParserError as err:  # too many fields on a line

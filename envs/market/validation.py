@@ -112,7 +112,10 @@ def config_from_kwargs(cls: type, config: Any, overrides: Mapping[str, Any], tup
         raise TypeError(f"unknown {cls.__name__} parameter(s) {unknown}")
     for name in tuple_fields:
         if name in base:
-            base[name] = tuple(base[name])
+            value = base[name]
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"{cls.__name__}.{name} must be a sequence, got {value!r} ({type(value).__name__})")
+            base[name] = tuple(value)
     return cls(**base)
 
 

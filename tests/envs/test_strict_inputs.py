@@ -44,9 +44,10 @@ NOT_REAL = st.one_of(
     st.lists(st.booleans(), min_size=1, max_size=3), st.just([[0.5], [0.5, 0.5]]),
     st.floats().map(lambda x: np.array([x], dtype=np.complex128)),
 )
-#: real numbers of the wrong shape or range (NaN and infinities included)
+#: real numbers of the wrong shape or range (NaN and infinities included): none is a valid action of any env
 BAD_NUMBERS = st.one_of(
-    st.lists(st.floats(allow_nan=True), min_size=0, max_size=7).map(np.array),
+    st.tuples(st.lists(st.floats(0.0, 1.0), max_size=6), st.sampled_from([np.nan, np.inf, -np.inf, 1e7, -1e7]),
+              st.integers(0, 6)).map(lambda t: np.array(t[0][:t[2]] + [t[1]] + t[0][t[2]:])),
     st.floats(allow_nan=True).filter(lambda x: not 0.0 <= x <= 1.0).map(lambda x: np.array([x, 0.0])[:1]),
     st.integers(min_value=-10**6, max_value=10**6).filter(lambda i: not 0 <= i < 5),
     st.floats(allow_nan=True).filter(lambda x: not 0.0 <= x <= 1.0).map(lambda x: np.full((3, 1), x)),
@@ -80,11 +81,7 @@ def _assert_refused_and_unchanged(make, bad) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bad=st.one_of(NOT_REAL, BAD_NUMBERS))
 def test_every_env_refuses_bad_actions_by_name_and_changes_nothing(kind, bad):
-    make = {**SINGLE, **VECTOR}[kind]
-    probe = make()
-    if probe.action_space.contains(bad) if not isinstance(bad, (list, str, bytes)) else False:
-        return  # by chance a valid action
-    _assert_refused_and_unchanged(make, bad)
+    _assert_refused_and_unchanged({**SINGLE, **VECTOR}[kind], bad)
 
 
 def test_the_placement_vector_env_refuses_a_transposed_batch():
