@@ -165,6 +165,15 @@ class AlmgrenChrissDynamics:
     """
 
     def __init__(self, cfg: AlmgrenChrissConfig) -> None:
+        try:
+            self._build(cfg)
+        except (OverflowError, ZeroDivisionError) as err:
+            raise ValueError(f"the model's parameters overflow float64 arithmetic ({err}): sigma={cfg.sigma!r}, "
+                             f"eta={cfg.eta!r}, gamma={cfg.gamma!r}, epsilon={cfg.epsilon!r}, "
+                             f"risk_aversion={cfg.risk_aversion!r}, total_shares={cfg.total_shares!r}, "
+                             f"arrival_price_usd={cfg.arrival_price_usd!r}") from None
+
+    def _build(self, cfg: AlmgrenChrissConfig) -> None:
         self.cfg = cfg
         self.sign = side_sign(cfg.side)
         self.n_steps = cfg.n_steps

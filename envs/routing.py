@@ -50,7 +50,7 @@ class RoutingConfig:
     :param total_shares: the parent order (shares).
     :param horizon_s: execution horizon (s); a whole number of decision intervals.
     :param decision_interval_s: time between child orders (s); longer than every latency.
-    :param n_levels: book levels per venue in the observation.
+    :param n_levels: book levels per venue in the observation (1 to 100).
     :param limit_slippage_bps: each slice is an IOC limited to the decision-time NBBO far
         touch plus (buy) or minus (sell) this many bps of the arrival mid.
     :param unfilled_penalty_bps: shares still unfilled after the last child are charged
@@ -77,7 +77,8 @@ class RoutingConfig:
         check_choice("side", self.side, ("buy", "sell"))
         check_int("total_shares", self.total_shares, minimum=1)
         check_decision_grid(self.horizon_s, self.decision_interval_s)
-        check_int("n_levels", self.n_levels, minimum=1)
+        if check_int("n_levels", self.n_levels, minimum=1) > 100:
+            raise ValueError(f"n_levels must be <= 100 book levels per venue, got {self.n_levels!r}")
         check_nonnegative("limit_slippage_bps", self.limit_slippage_bps)
         check_nonnegative("unfilled_penalty_bps", self.unfilled_penalty_bps)
         check_choice("reward", self.reward, ("arrival", "decision_mid"))
