@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import gymnasium as gym
+import numpy as np
+import torch
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecMonitor
 
@@ -47,6 +50,10 @@ class Trainable:
                  ) -> None:
         self.kind, self.model = kind, model
         self.metadata = dict(metadata or {})
+        #: set (by the trainer's signal handler) to stop at the next boundary between updates
+        self.stop_requested = False
+        #: the checkpoint written when an SB3 model stopped on request (None otherwise)
+        self.stop_checkpoint: Path | None = None
 
     @property
     def steps_per_update(self) -> int:
@@ -78,8 +85,8 @@ class Trainable:
               checkpoint_every: int = 0, name: str = "agent") -> None:
         """Train; ``on_update(num_timesteps)`` runs after each update (False stops).
 
-        With ``checkpoint_dir``, a checkpoint every ``checkpoint_every`` steps: SB3 models
-        through SB3's ``CheckpointCallback``, the actor-critic through its ``save``.
+        With ``checkpoint_dir``, a checkpoint every ``checkpoint_every`` steps, always between
+        two updates (SB3 models: at the start of a rollout), through :meth:`save`.
         """
         if isinstance(self.model, ActorCritic):
             next_save = [self.num_timesteps + checkpoint_every]
@@ -93,23 +100,72 @@ class Trainable:
             self.model.learn(total_timesteps, callback=callback)
             return
 
-        class _Hook(BaseCallback):
-            """Calls ``on_update`` after each rollout; a False answer stops at the next step."""
+        trainable = self
+        stopping = [False]
 
-            stop = False
+        class _Hook(BaseCallback):
+            """``on_update`` after each rollout and its update; checkpoints at the start of a
+            rollout (the state between two updates, which resumes exactly); a False answer from
+            ``on_update`` writes a checkpoint there and stops."""
+
+            next_save = self.num_timesteps + checkpoint_every
 
             def _on_step(self) -> bool:
-                return not self.stop
+                return not stopping[0]
+
+            def _on_rollout_start(self) -> None:
+                n = trainable.num_timesteps
+                if trainable.stop_requested and checkpoint_dir is not None:
+                    trainable.stop_checkpoint = trainable.save(Path(checkpoint_dir) / f"{name}_{n}_steps")
+                    stopping[0] = True
+                elif checkpoint_dir is not None and checkpoint_every and n >= self.next_save:
+                    trainable.save(Path(checkpoint_dir) / f"{name}_{n}_steps")
+                    self.next_save = n + checkpoint_every
 
             def _on_rollout_end(self) -> None:
-                self.stop = on_update(self.num_timesteps) is False
+                trainable.stop_requested = on_update(self.num_timesteps) is False
 
-        callbacks: list[BaseCallback] = [_Hook()]
-        if checkpoint_dir is not None and checkpoint_every:
-            per_env = max(checkpoint_every // self.model.get_env().num_envs, 1)
-            callbacks.append(CheckpointCallback(per_env, str(checkpoint_dir), name_prefix=name))
-        self.model.learn(total_timesteps, callback=CallbackList(callbacks), reset_num_timesteps=False,
-                         progress_bar=False)
+        self.model.learn(total_timesteps, callback=_Hook(), reset_num_timesteps=False, progress_bar=False)
+
+    # -- exact resume of SB3 models: what their .zip leaves out -------------------------
+
+    def _sb3_envs(self):
+        """(VecMonitor, the Gymnasium vector env under it) of an SB3 model."""
+        monitor = self.model.get_env()
+        return monitor, getattr(getattr(monitor, "venv", None), "venv", None)
+
+    def _sb3_resume_state(self) -> dict[str, Any] | None:
+        """Everything an on-policy SB3 model needs beyond its .zip to continue exactly from a
+        boundary between two updates: the env's state and observations, the global RNGs
+        (SB3 samples actions with torch's and shuffles minibatches with numpy's) and the
+        episode statistics of VecMonitor. ``None`` where that is not possible."""
+        monitor, venv = self._sb3_envs()
+        if not isinstance(self.model, OnPolicyAlgorithm) or not hasattr(venv, "get_state") \
+                or self.model._last_obs is None:
+            return None
+        return {"env_state": venv.get_state(), "last_obs": np.array(self.model._last_obs),
+                "last_episode_starts": np.array(self.model._last_episode_starts),
+                "torch_rng": torch.get_rng_state().numpy(), "numpy_rng": np.random.get_state(),
+                "python_rng": random.getstate(),
+                "monitor": (monitor.episode_returns.copy(), monitor.episode_lengths.copy(), monitor.episode_count)}
+
+    def _sb3_restore(self, path: str | Path) -> None:
+        state = getattr(self.model, "execgym_resume", None)
+        monitor, venv = self._sb3_envs()
+        if state is None or not hasattr(venv, "set_state"):
+            logger.warning("%s: no env state to restore (off-policy, or a non-native vector env): training "
+                           "continues from fresh episodes, not bit for bit", path)
+            return
+        try:
+            venv.set_state(state["env_state"])
+        except ValueError as err:
+            raise ValueError(f"{path}: the checkpoint was trained on another env: {err}") from err
+        self.model._last_obs = state["last_obs"]
+        self.model._last_episode_starts = state["last_episode_starts"]
+        torch.set_rng_state(torch.from_numpy(state["torch_rng"]))
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        monitor.episode_returns, monitor.episode_lengths, monitor.episode_count = state["monitor"]
 
     def save(self, path: Path) -> Path:
         """A checkpoint at ``path`` (``.pt`` actor-critic, written atomically; ``.zip`` SB3)
@@ -118,6 +174,7 @@ class Trainable:
         if isinstance(self.model, ActorCritic):
             return self.model.save(path.with_suffix(".pt"), metadata=meta)
         self.model.execgym_metadata = meta  # SB3 saves the model's attributes, and restores them on load
+        self.model.execgym_resume = self._sb3_resume_state()
         final = path.with_suffix(".zip")
         tmp = final.with_name(f".{final.name}.tmp")
         self.model.save(tmp)  # SB3 appends ".zip" to names without it: tmp keeps its name
@@ -158,7 +215,9 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
         except Exception as err:  # zip, pickle, space mismatch: name the file
             raise ValueError(f"{resume_from}: not a {kind} checkpoint this env can resume "
                              f"({type(err).__name__}: {err})") from err
-        return Trainable(kind, model, _resume_metadata(resume_from, getattr(model, "execgym_metadata", {}), meta))
+        agent = Trainable(kind, model, _resume_metadata(resume_from, getattr(model, "execgym_metadata", {}), meta))
+        agent._sb3_restore(resume_from)
+        return agent
     return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir), meta)
 
 

@@ -152,11 +152,14 @@ def run(cfg: DictConfig, out_dir: Path, command: str | None = None) -> tuple[pd.
             agent.learn(total - agent.num_timesteps, on_update, checkpoint_dir=ckpt_dir,
                         checkpoint_every=settings["checkpoint_every_steps"], name=name)
     train_s = time.perf_counter() - start
-    if stop:
-        path = agent.save(ckpt_dir / f"{name}_{agent.num_timesteps}_steps")
+    if stop and (agent.stop_checkpoint is not None or agent.num_timesteps < planned):
+        # the actor-critic stops between two updates; an SB3 model has written its checkpoint
+        # at the start of the rollout it then abandoned
+        path = agent.stop_checkpoint or agent.save(ckpt_dir / f"{name}_{agent.num_timesteps}_steps")
+        steps = int(path.stem.split("_")[-2])
         again = f"{command} resume_from={path}" if command else f"the same command with resume_from={path}"
         logger.warning("%s: training stopped at %d of %d steps; checkpoint %s. Resume with: %s",
-                       stop.signal, agent.num_timesteps, planned, path, again)
+                       stop.signal, steps, planned, path, again)
         evaluator.close()
         return None, float("inf")
     final_ckpt = agent.save(ckpt_dir / f"{name}_final")

@@ -30,10 +30,10 @@ def _start(run_dir: Path, *overrides: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=run_dir.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for_training(proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+def _wait_for_training(proc: subprocess.Popen, log: Path, timeout: float = 120.0, agent: str = "actor_critic") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.is_file() and "training actor_critic" in log.read_text():
+        if log.is_file() and f"training {agent}" in log.read_text():
             return
         if proc.poll() is not None:
             raise AssertionError(f"the run ended before training: {proc.stdout.read()[-3000:]}")
@@ -102,3 +102,28 @@ def test_sigkill_at_random_moments_never_leaves_a_truncated_checkpoint(tmp_path)
     table, _ = run(compose_train(*LONG, f"resume_from={newest}"), tmp_path / "resumed")
     assert table.attrs["trained_timesteps"] == 60000
     assert torch.load(newest, weights_only=True)["format"] == "execgym.actor_critic/2"
+
+
+def test_sigint_stops_ppo_between_two_updates_and_resuming_ends_bit_for_bit(tmp_path):
+    from stable_baselines3 import PPO
+
+    ppo = [o for o in LONG if not o.startswith("total_timesteps")] + [
+        "total_timesteps=20000", "agent=ppo", "agent.n_steps=32", "agent.batch_size=128", "checkpoint_every_steps=0"]
+    run(compose_train(*ppo), tmp_path / "reference")
+    run_dir = tmp_path / "interrupted"
+    run_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "execgym.experiments.train", *ppo, f"hydra.run.dir={run_dir}"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_for_training(proc, run_dir / "train.log", agent="ppo")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-3000:]
+    match = re.search(r"training stopped at (\d+) of (\d+) steps; checkpoint (\S+)\.", (run_dir / "train.log").read_text())
+    assert match, out[-3000:]
+    stopped, path = int(match.group(1)), Path(match.group(3))
+    assert 0 < stopped < 20000 and stopped % (32 * 8) == 0  # a boundary between two updates
+    run(compose_train(*ppo, f"resume_from={path}"), tmp_path / "resumed")
+    a = PPO.load(tmp_path / "reference" / "checkpoints" / "ppo_final.zip", device="cpu").policy.state_dict()
+    b = PPO.load(tmp_path / "resumed" / "checkpoints" / "ppo_final.zip", device="cpu").policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -113,6 +113,26 @@ def test_a_resumed_run_trains_to_the_original_total_and_ends_bit_for_bit_as_the_
     assert done.attrs["trained_timesteps"] == 3200
 
 
+@pytest.mark.parametrize("env", ["almgren_chriss", "lob_execution"])
+def test_a_resumed_ppo_run_ends_bit_for_bit_as_the_uninterrupted_one(tmp_path, env):
+    extra = ["baselines=lob", "env.params.horizon_s=300", "env.params.total_shares=5000"] if "lob" in env else []
+    common = [f"env={env}", *extra, "agent=ppo", "agent.n_steps=32", "agent.batch_size=64", "n_envs=4",
+              "total_timesteps=512", "checkpoint_every_steps=256", "eval.every_steps=0"]
+    run(compose_train(*common), tmp_path / "full")
+    midway = tmp_path / "full" / "checkpoints" / "ppo_256_steps.zip"
+    assert midway.is_file()
+    run(compose_train(*common, f"resume_from={midway}"), tmp_path / "resumed")
+    from stable_baselines3 import PPO
+
+    full = PPO.load(tmp_path / "full" / "checkpoints" / "ppo_final.zip", device="cpu")
+    resumed = PPO.load(tmp_path / "resumed" / "checkpoints" / "ppo_final.zip", device="cpu")
+    assert full.num_timesteps == resumed.num_timesteps == 512
+    for key, value in full.policy.state_dict().items():
+        assert torch.equal(value, resumed.policy.state_dict()[key]), key
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "full" / "evaluation.csv"),
+                                  pd.read_csv(tmp_path / "resumed" / "evaluation.csv"))
+
+
 @pytest.mark.parametrize("override, match", [("seed=1", "seed: checkpoint 0, this run 1"),
                                              ("n_envs=16", "n_envs: checkpoint 8, this run 16"),
                                              ("env=almgren_chriss_rl", "trained on another env.*n_steps")])
