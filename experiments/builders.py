@@ -18,9 +18,10 @@ from execgym.envs.almgren_chriss import AlmgrenChrissConfig
 from execgym.envs.contract import ExecutionTask
 from execgym.envs.lob_execution import LOBExecutionConfig
 from execgym.envs.lob_replay import LOBReplayConfig
+from execgym.envs.market.validation import check_int
 from execgym.envs.routing import RoutingConfig
 
-__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers", "conf_file"]
+__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers", "cfg_int", "conf_file"]
 
 _CONFIG_OF_ENTRY_POINT = {
     "execgym.envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
@@ -30,6 +31,17 @@ _CONFIG_OF_ENTRY_POINT = {
 }
 #: environment id -> its config dataclass
 ENV_CONFIGS = {env_id: _CONFIG_OF_ENTRY_POINT[entry] for env_id, (entry, _, _) in envs.ENV_IDS.items()}
+
+
+def cfg_int(cfg: Any, key: str, minimum: int = 0) -> int:
+    """The integer setting ``key`` (a dotted path) of a Hydra config, validated: an integer,
+    not a float or bool (``seed=1.5`` is refused, never truncated), at least ``minimum``.
+    Raises ``TypeError``/``ValueError`` naming the key and value."""
+    value = OmegaConf.select(cfg, key) if isinstance(cfg, DictConfig) else cfg[key]
+    try:
+        return check_int(key, value, minimum=minimum)
+    except TypeError:
+        raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})") from None
 
 
 def conf_file(*parts: str) -> Path:

@@ -17,7 +17,7 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.builders import build_baselines, build_env_factory, cfg_int
 from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 from execgym.experiments.report import execution_report
@@ -36,7 +36,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
         policies = build_baselines(cfg.baselines, task, env_config)
         logger.info("evaluating %s on %s (%s), %d episodes, seed %d", list(policies), cfg.env.id, side,
                     cfg.n_episodes, cfg.seed)
-        episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed), progress=bool(cfg.progress))
+        episodes = compare_policies(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"), progress=bool(cfg.progress))
         risk_aversion = getattr(env_config, "risk_aversion", None)
         summary = summarize(episodes, risk_aversion=risk_aversion)
         table = comparison_table(summary, task.notional, episodes, cfg.reference_policy)
@@ -47,7 +47,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
         (side_dir / "summary.md").write_text(table.to_markdown() + "\n")
         for name in cfg.report.policies:
             if name in policies:
-                execution_report(make_env(), policies[name], int(cfg.report.seed), side_dir / "reports", name)
+                execution_report(make_env(), policies[name], cfg_int(cfg, "report.seed"), side_dir / "reports", name)
         tables[side] = table
     return tables
 

@@ -36,7 +36,7 @@ from scipy import stats
 from torch.utils.tensorboard import SummaryWriter
 
 from execgym.experiments.agents import build_agent
-from execgym.experiments.builders import build_env_factory, build_routers
+from execgym.experiments.builders import build_env_factory, build_routers, cfg_int
 from execgym.experiments.evaluation import compare_policies, summarize
 from execgym.experiments.tensorboard_eval import PeriodicEvaluator
 from execgym.experiments.train import seed_everything
@@ -82,12 +82,12 @@ def _train_agent(cfg: DictConfig, env_config, make_env, routers, tb_dir: Path, o
     agent_cfg = OmegaConf.to_container(cfg.agent, resolve=True)
     name = agent_cfg.pop("name", agent_cfg["kind"])
     train_config = replace(env_config, reward=str(cfg.ppo.reward))
-    agent = build_agent(agent_cfg, cfg.env.id, train_config, int(cfg.seed), int(cfg.ppo.n_envs),
+    agent = build_agent(agent_cfg, cfg.env.id, train_config, cfg_int(cfg, "seed"), cfg_int(cfg, "ppo.n_envs"),
                         tensorboard_dir=str(tb_dir / "train"))
-    evaluator = PeriodicEvaluator(make_env, routers, tb_dir, int(cfg.eval.every_steps), int(cfg.eval.n_episodes),
-                                  int(cfg.eval.seed))
+    evaluator = PeriodicEvaluator(make_env, routers, tb_dir, cfg_int(cfg, "eval.every_steps"), cfg_int(cfg, "eval.n_episodes"),
+                                  cfg_int(cfg, "eval.seed"))
     start = time.perf_counter()
-    agent.learn(int(cfg.ppo.total_timesteps), lambda n: evaluator(agent.policy, n))
+    agent.learn(cfg_int(cfg, "ppo.total_timesteps"), lambda n: evaluator(agent.policy, n))
     evaluator.next_at = 0
     evaluator(agent.policy, agent.num_timesteps)
     evaluator.close()
@@ -107,7 +107,7 @@ def _log_final(tb_dir: Path, table: pd.DataFrame, summary: pd.DataFrame) -> None
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     """Train (per side) and evaluate as configured, write the outputs; return the tables by side."""
-    seed_everything(int(cfg.seed))
+    seed_everything(cfg_int(cfg, "seed"))
     torch.set_num_threads(1)
     tables = {}
     for side in cfg.sides:
@@ -118,11 +118,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
         policies = dict(routers)
         side_dir, tb_dir = out_dir / side, out_dir / "tensorboard" / side
         side_dir.mkdir(parents=True, exist_ok=True)
-        if int(cfg.ppo.total_timesteps) > 0:
+        if cfg_int(cfg, "ppo.total_timesteps") > 0:
             name, policy = _train_agent(cfg, env_config, make_env, routers, tb_dir, side_dir)
             policies[name] = policy
         logger.info("evaluating %s (%s), %d episodes, seed %d", list(policies), side, cfg.n_episodes, cfg.seed)
-        episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed),
+        episodes = compare_policies(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"),
                                     progress=bool(cfg.progress), extra_metrics=ROUTING_METRICS)
         summary = summarize(episodes, extra_metrics=ROUTING_METRICS)
         table = routing_table(episodes, summary, str(cfg.reference))

@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from execgym.experiments.agents import load_policy
-from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.builders import build_baselines, build_env_factory, cfg_int
 from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 
@@ -30,7 +30,7 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     policies = {name: load_policy(path, cfg.env.id, env) for name, path in (cfg.checkpoints or {}).items()}
     env.close()
     policies.update(build_baselines(cfg.baselines, task, env_config))
-    episodes = compare_policies(policies, make_env, int(cfg.n_episodes), int(cfg.seed))
+    episodes = compare_policies(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"))
     table = comparison_table(summarize(episodes, getattr(env_config, "risk_aversion", None)), task.notional,
                              episodes, cfg.reference_policy)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from execgym.envs.market.microstructure.kyle import kyle_lambda, simulator_lambd
 from execgym.envs.market.microstructure.signing import signing_accuracy
 from execgym.envs.market.simulated_day import simulate_day
 from execgym.envs.market.simulator import SimulatorConfig
+from execgym.experiments.builders import cfg_int
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     """Run every analytic; return the tables (also written to ``out_dir``) by name."""
     confs = build_configs(cfg)
     market = confs["market"]
-    seeds = np.random.SeedSequence(int(cfg.seed)).spawn(5)
+    seeds = np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(5)
     out_dir.mkdir(parents=True, exist_ok=True)
     real = load_real_days(cfg)
-    sim = simulate_day(market, np.random.default_rng(seeds[0]), float(cfg.sim.duration_s), levels=int(cfg.sim.levels),
+    sim = simulate_day(market, np.random.default_rng(seeds[0]), float(cfg.sim.duration_s), levels=cfg_int(cfg, "sim.levels"),
                        name="simulated")
     days = [*real, sim]
     tables: dict[str, pd.DataFrame] = {}
@@ -122,7 +123,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     for d in days:
         for h in cfg.impact_model.horizons_s:
             data = impact_dataset(d, horizon_s=float(h))
-            res = evaluate_impact_models(data, train_frac=float(cfg.impact_model.train_frac), seed=int(cfg.seed))
+            res = evaluate_impact_models(data, train_frac=float(cfg.impact_model.train_frac), seed=cfg_int(cfg, "seed"))
             rows.append(res.scores.assign(day=d.name, horizon_s=float(h), n_train=res.n_train, n_test=res.n_test))
     tables["impact_models"] = pd.concat(rows, ignore_index=True)
 
@@ -130,8 +131,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     rows, rates, curves = [], [], {}
     for d in days:
         data = fill_dataset(d, horizon_s=float(cfg.fill.horizon_s), every_s=float(cfg.fill.every_s),
-                            levels=int(cfg.fill.levels), rng=np.random.default_rng(seeds[2]))
-        res = evaluate_fill_models(data, train_frac=float(cfg.fill.train_frac), seed=int(cfg.seed))
+                            levels=cfg_int(cfg, "fill.levels"), rng=np.random.default_rng(seeds[2]))
+        res = evaluate_fill_models(data, train_frac=float(cfg.fill.train_frac), seed=cfg_int(cfg, "seed"))
         rows.append(res.scores.assign(day=d.name, n_train=res.n_train, n_test=res.n_test))
         rates.append(fill_rate_table(data).assign(day=d.name))
         curves[d.name] = res.curves
@@ -142,7 +143,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
     man = cfg.manipulation
     agent = manip.ManipulationAgent(confs["inject"], np.random.default_rng(seeds[3]), float(man.duration_s))
     mday = simulate_day(market, np.random.default_rng(seeds[4]), float(man.duration_s), dt_s=float(man.dt_s),
-                        levels=int(cfg.sim.levels), agent=agent, name="simulated+manipulation")
+                        levels=cfg_int(cfg, "sim.levels"), agent=agent, name="simulated+manipulation")
     stuff = manip.detect_quote_stuffing(mday.messages, confs["stuffing"])
     flagged, _ = manip.detect_layering(mday, confs["layering"])
     st = manip.interval_scores(stuff, mday.labels["stuffing"])

@@ -42,7 +42,7 @@ from execgym.baselines import make_baseline
 from execgym.baselines.robust import RobustExecutionPolicy, expected_objective, robust_schedule
 from execgym.baselines.stochastic_control import CJPParams
 from execgym.envs.contract import side_sign
-from execgym.experiments.builders import build_env_factory
+from execgym.experiments.builders import build_env_factory, cfg_int
 from execgym.experiments.evaluation import compare_policies, summarize
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     """Run the grid for each side in ``cfg.sides``; write the outputs to ``out_dir``; return
     the long table (one row per side, true model and policy)."""
     impacts, sigmas, drifts = _check_grid(OmegaConf.to_container(cfg.truth, resolve=True))
-    n_episodes, seed, alpha = int(cfg.n_episodes), int(cfg.seed), float(cfg.alpha)
+    n_episodes, seed, alpha = cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"), float(cfg.alpha)
     ambiguity = OmegaConf.to_container(cfg.ambiguity, resolve=True)
     rows = []
     for side in cfg.sides:

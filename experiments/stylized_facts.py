@@ -69,6 +69,7 @@ from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir, lo
 from execgym.envs.market.simulated_day import simulate_day
 from execgym.envs.market.simulator import SimulatorConfig
 from execgym.envs.market.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
+from execgym.experiments.builders import cfg_int
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     market_dict = cal.market_config(day.tick_size_usd, first, float(cfg.warmup_s))
     market = SimulatorConfig.from_mapping(market_dict)
     sim_facts = []
-    for k, seq in enumerate(np.random.SeedSequence(int(cfg.seed)).spawn(int(cfg.n_days))):
+    for k, seq in enumerate(np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))):
         logger.info("simulating day %d of %d", k + 1, cfg.n_days)
         sim_day_k = simulate_day(market, np.random.default_rng(seq), day.duration_s, dt_s=60.0, levels=day.levels,
                                  open_time_s=day.start_s, progress=bool(cfg.progress))

@@ -99,3 +99,21 @@ def test_env_overrides_of_a_hydra_env_group_are_refused_by_name(field, value):
         build_env_factory(spec)
     except (TypeError, ValueError) as err:
         assert field in str(err) or "horizon" in str(err), err
+
+
+@pytest.mark.parametrize("config, key", [("compare_baselines", "seed"), ("compare_baselines", "n_episodes"),
+                                         ("evaluate", "seed"), ("evaluate", "n_episodes"),
+                                         ("robust_execution", "n_episodes"), ("metaorder_impact", "n_runs")])
+@pytest.mark.parametrize("value", ["1.5", "true", "-2"])
+def test_every_entry_points_integer_settings_are_never_truncated(tmp_path, config, key, value):
+    """``seed=1.5`` used to run with seed 1: now every job refuses it, naming the key."""
+    import importlib
+
+    from hydra import compose, initialize_config_dir
+
+    root = Path(__file__).resolve().parents[1]
+    with initialize_config_dir(config_dir=str(root / "conf"), version_base=None):
+        cfg = compose(config_name=config, overrides=[f"{key}={value}"])
+    module = importlib.import_module(f"execgym.experiments.{config}")
+    with pytest.raises((TypeError, ValueError), match=key):
+        module.run(cfg, tmp_path)
