@@ -133,3 +133,28 @@ def test_float_event_arrays_must_hold_integers_exactly():
 def test_episode_lengths_are_bounded_at_construction(make):
     with pytest.raises(ValueError, match="1000000"):
         make()
+
+
+EVENT = st.tuples(st.integers(-3, 9), st.one_of(st.integers(-5, 5), st.just(2**62)), st.integers(-2, 2),
+                  st.one_of(st.integers(-10, 20_000), st.just(10**9)), st.integers(-100, 300), st.integers(-2, 2),
+                  st.integers(0, 10))
+
+
+@settings(max_examples=150, deadline=None)
+@given(prefix=st.lists(st.sampled_from([(EV_LIMIT, 900, 1, 9_999, 10, 0, 0), (EV_LIMIT, 901, -1, 10_003, 20, 0, 0)]),
+                       max_size=2, unique=True),
+       events=st.lists(EVENT, min_size=1, max_size=4))
+def test_process_applies_the_valid_prefix_and_refuses_the_first_bad_event_by_index(prefix, events):
+    """Malformed event rows: the events before the first refused one are applied, it and those
+    after are not (as documented), so the book equals a twin that processed the prefix only."""
+    book, twin = _book(), _book()
+    rows = np.array([*prefix, *events], dtype=np.int64)
+    try:
+        book.process(rows)
+    except ValueError as err:
+        index = int(str(err).split("event ")[1].split(" ")[0]) if "event " in str(err) else None
+        assert index is not None or "max_levels" in str(err), err
+        if index is None:  # a price beyond the band: refused at its row, found by regridding
+            return
+        twin.process(rows[:index])
+        assert _snapshot(book)[:6] == _snapshot(twin)[:6]
