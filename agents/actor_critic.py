@@ -375,7 +375,14 @@ class ActorCritic:
         :raises ValueError: naming the file, if it is not a readable actor-critic checkpoint,
             or if ``env``'s spaces differ from the checkpoint's (both are named).
         """
-        data = load_checkpoint(path, CHECKPOINT_FORMAT)
+        return cls.from_checkpoint(load_checkpoint(path, CHECKPOINT_FORMAT), path, env, n_envs, tensorboard_log)
+
+    @classmethod
+    def from_checkpoint(cls, data: dict[str, Any], path: str | Path,
+                        env: gym.vector.VectorEnv | Callable[[], gym.Env] | None = None, n_envs: int = 8,
+                        tensorboard_log: str | Path | None = None) -> ActorCritic:
+        """:meth:`load` from a checkpoint dict already read (by
+        :func:`~execgym.agents.checkpoint.load_checkpoint`) from ``path`` (named in errors)."""
         observation_space = space_from_dict(data["observation_space"])
         action_space = space_from_dict(data["action_space"])
         agent = cls(env, ActorCriticConfig(**data["config"]), n_envs=n_envs, seed=data["seed"],

@@ -15,23 +15,29 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-__all__ = ["atomic_save", "from_tensors", "load_checkpoint", "space_from_dict", "space_to_dict", "to_tensors"]
+__all__ = ["atomic_save", "atomic_write", "from_tensors", "load_checkpoint", "space_from_dict", "space_to_dict", "to_tensors"]
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save(obj)`` to ``path`` through a temporary file and an atomic rename."""
+    """``torch.save(obj)`` to ``path`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, flush and fsync it, then rename
+    it over ``path``: readers see the old file or the complete new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -19,7 +18,7 @@ from stable_baselines3.common.vec_env import VecMonitor
 
 from execgym import envs
 from execgym.agents.actor_critic import CHECKPOINT_FORMAT, ActorCritic, ActorCriticConfig
-from execgym.agents.checkpoint import load_checkpoint
+from execgym.agents.checkpoint import atomic_write, load_checkpoint
 from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
 
 logger = logging.getLogger(__name__)
@@ -52,8 +51,8 @@ class Trainable:
         self.metadata = dict(metadata or {})
         #: set (by the trainer's signal handler) to stop at the next boundary between updates
         self.stop_requested = False
-        #: the checkpoint written when an SB3 model stopped on request (None otherwise)
-        self.stop_checkpoint: Path | None = None
+        #: (path, step count) of the checkpoint an SB3 model wrote when it stopped on request
+        self.stop_checkpoint: tuple[Path, int] | None = None
 
     @property
     def steps_per_update(self) -> int:
@@ -116,7 +115,7 @@ class Trainable:
             def _on_rollout_start(self) -> None:
                 n = trainable.num_timesteps
                 if trainable.stop_requested and checkpoint_dir is not None:
-                    trainable.stop_checkpoint = trainable.save(Path(checkpoint_dir) / f"{name}_{n}_steps")
+                    trainable.stop_checkpoint = trainable.save(Path(checkpoint_dir) / f"{name}_{n}_steps"), n
                     stopping[0] = True
                 elif checkpoint_dir is not None and checkpoint_every and n >= self.next_save:
                     trainable.save(Path(checkpoint_dir) / f"{name}_{n}_steps")
@@ -175,11 +174,7 @@ class Trainable:
             return self.model.save(path.with_suffix(".pt"), metadata=meta)
         self.model.execgym_metadata = meta  # SB3 saves the model's attributes, and restores them on load
         self.model.execgym_resume = self._sb3_resume_state()
-        final = path.with_suffix(".zip")
-        tmp = final.with_name(f".{final.name}.tmp")
-        self.model.save(tmp)  # SB3 appends ".zip" to names without it: tmp keeps its name
-        os.replace(tmp, final)
-        return final
+        return atomic_write(path.with_suffix(".zip"), self.model.save)  # SB3 saves to a file object too
 
 
 def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed: int, n_envs: int,
@@ -198,8 +193,10 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
     venv = make_vector_env(env_id, env_config, n_envs)
     if kind == "actor_critic":
         if resume_from:
-            checked = _resume_metadata(resume_from, load_checkpoint(resume_from, CHECKPOINT_FORMAT)["metadata"], meta)
-            return Trainable(kind, ActorCritic.load(resume_from, env=venv, tensorboard_log=tensorboard_dir), checked)
+            data = load_checkpoint(resume_from, CHECKPOINT_FORMAT)
+            checked = _resume_metadata(resume_from, data["metadata"], meta)  # before the env is touched
+            model = ActorCritic.from_checkpoint(data, resume_from, env=venv, tensorboard_log=tensorboard_dir)
+            return Trainable(kind, model, checked)
         model = ActorCritic(venv, ActorCriticConfig(**cfg), seed=seed, tensorboard_log=tensorboard_dir)
         return Trainable(kind, model, meta)
     # VecMonitor: episode returns and lengths, so SB3 logs rollout/ep_rew_mean and ep_len_mean

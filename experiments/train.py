@@ -31,9 +31,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from execgym.envs.market.validation import check_int
 from execgym.experiments.agents import build_agent
-from execgym.experiments.builders import build_baselines, build_env_factory
+from execgym.experiments.builders import build_baselines, build_env_factory, cfg_int
 from execgym.experiments.comparison import comparison_table
 from execgym.experiments.evaluation import compare_policies, summarize
 from execgym.experiments.tensorboard_eval import PeriodicEvaluator, eval_metrics
@@ -58,14 +57,7 @@ def check_settings(cfg: DictConfig) -> dict[str, int]:
     """The run's integer settings, validated before anything is built (:data:`INT_SETTINGS`:
     integers, not floats or bools; ``checkpoint_every_steps`` and ``eval.every_steps`` may
     be 0, meaning off). Raises ``TypeError``/``ValueError`` naming the key and value."""
-    out = {}
-    for key, minimum in INT_SETTINGS:
-        value = OmegaConf.select(cfg, key)
-        try:
-            out[key] = check_int(key, value, minimum=minimum)
-        except TypeError:
-            raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})") from None
-    return out
+    return {key: cfg_int(cfg, key, minimum) for key, minimum in INT_SETTINGS}
 
 
 class StopRequest:
@@ -155,8 +147,8 @@ def run(cfg: DictConfig, out_dir: Path, command: str | None = None) -> tuple[pd.
     if stop and (agent.stop_checkpoint is not None or agent.num_timesteps < planned):
         # the actor-critic stops between two updates; an SB3 model has written its checkpoint
         # at the start of the rollout it then abandoned
-        path = agent.stop_checkpoint or agent.save(ckpt_dir / f"{name}_{agent.num_timesteps}_steps")
-        steps = int(path.stem.split("_")[-2])
+        path, steps = agent.stop_checkpoint or (agent.save(ckpt_dir / f"{name}_{agent.num_timesteps}_steps"),
+                                                agent.num_timesteps)
         again = f"{command} resume_from={path}" if command else f"the same command with resume_from={path}"
         logger.warning("%s: training stopped at %d of %d steps; checkpoint %s. Resume with: %s",
                        stop.signal, steps, planned, path, again)

@@ -275,16 +275,18 @@ def read_message_columns(path: Path, chunk_rows: int = 1_000_000, progress: bool
                          session_s: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
     """The validated columns of a LOBSTER message file (:func:`read_columns`,
     :func:`check_messages`); ``session_s`` defaults to the one the file name states."""
+    path = resolve_lobster_file(path)
     arrays = read_columns(path, len(MESSAGE_COLUMNS), chunk_rows, progress, float_columns=(0,))
     columns = dict(zip(MESSAGE_COLUMNS, arrays))
-    check_messages(resolve_lobster_file(path), columns, session_s or file_session_s(path))
+    check_messages(path, columns, session_s or file_session_s(path))
     return columns
 
 
 def read_orderbook_rows(path: Path, chunk_rows: int = 1_000_000, progress: bool = False) -> np.ndarray:
     """The validated rows of a LOBSTER order-book file, int64 ``(n, 4 * levels)``."""
+    path = resolve_lobster_file(path)
     book = np.column_stack(read_columns(path, None, chunk_rows, progress)).astype(np.int64, copy=False)
-    check_orderbook(resolve_lobster_file(path), book)
+    check_orderbook(path, book)
     return book
 
 

@@ -6,7 +6,6 @@ so a bad config fails in its first second with a message a user can act on.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import numbers
 from dataclasses import fields, replace
@@ -124,7 +123,7 @@ def check_field_types(obj: Any) -> None:
     ``str`` (optionally ``| None``): bools must be bools, ints integers (not floats or
     bools), floats real numbers (not bools), strings strings. Raises ``TypeError`` naming the
     field, the value and the expected type; other annotations are left to the class."""
-    for f in dataclasses.fields(obj):
+    for f in fields(obj):
         annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
         optional = annotation.endswith("| None")
         kind = annotation.removesuffix("| None").strip()
