@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import best_time, machine  # noqa: E402
 from execgym.envs.lob_replay import LOBReplayEnv  # noqa: E402
 from execgym.envs.market.book import OrderBook  # noqa: E402
-from execgym.envs.market.lobster import messages_to_events, read_orderbook, replay_lobster  # noqa: E402
+from execgym.envs.market.lobster import messages_to_events, read_orderbook, replay_lobster, resolve_lobster_file  # noqa: E402
 from execgym.envs.market.lobster_data import default_lobster_dir, load_lobster  # noqa: E402
 
 SAMPLES = {
@@ -59,7 +59,7 @@ def main() -> None:
     print(f"{'file':<6} {'messages':>9} {'MB':>6} {'pandas read s':>14} {'load_lobster s':>15} "
           f"{'replay s':>9} {'replay msg/s':>13} {'replay/read':>12}" + ("  checked msg/s, /read" if args.checked else ""))
     for name, (msg_file, book_file) in SAMPLES.items():
-        path = args.data_dir / msg_file
+        path = resolve_lobster_file(args.data_dir / msg_file)  # the shipped .xz, or a plain file
         read_s, _ = best_time(lambda: pd.read_csv(path, header=None), args.repeats)
         load_s, day = best_time(lambda: load_lobster(path), args.repeats)
         messages = day.messages
