@@ -410,6 +410,6 @@ class ActorCritic:
                     raise ValueError(f"{path}: the checkpoint was trained on another env: {err}") from err
                 agent._obs = state["last_obs"]
             else:
-                logger.warning("%s: no env state to restore (or a non-native vector env): training continues "
+                logger.warning("%s: no env state to restore (an env without snapshots): training continues "
                                "from fresh episodes, not bit for bit", path)
         return agent

@@ -1,4 +1,4 @@
-"""Exact snapshots of a native vector environment, for checkpoints that resume bit for bit.
+"""Exact snapshots of vector environments, for checkpoints that resume bit for bit.
 
 A native vector env keeps everything that evolves in numpy arrays (books, flows, episode
 accounting, kernel random streams), in dicts of such arrays, in a few scalars and in numpy
@@ -8,16 +8,33 @@ back in place, after checking that the snapshot comes from an env of the same cl
 size and config (the error names both sides). Snapshots hold only arrays, numbers,
 strings, lists and dicts, so a checkpoint can carry them and load with ``torch.load(...,
 weights_only=True)`` once the arrays are tensors.
+
+Envs without a native vector env run in :class:`SnapshotSyncVectorEnv`, gymnasium's
+``SyncVectorEnv`` with the same two methods: its copies' state is pickled (compressed, as
+bytes in an array), with the recorded days they replay referenced, not copied, and it is
+read back by an unpickler that builds only numpy, gymnasium and execgym objects.
 """
 
 from __future__ import annotations
 
+import io
+import pickle
+import zlib
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+from gymnasium.vector import SyncVectorEnv
 
-__all__ = ["SnapshotMixin"]
+from execgym.envs.market.lobster_data import LobsterDay
+from execgym.envs.market.replay import ReplayDay
+
+__all__ = ["SnapshotMixin", "SnapshotSyncVectorEnv"]
+
+#: immutable data that envs share and never change: a snapshot refers to it by position
+SHARED_TYPES = (LobsterDay, ReplayDay)
+#: what a snapshot's unpickler may build: (module prefix, name or "*")
+_ALLOWED = (("execgym.", "*"), ("numpy", "*"), ("gymnasium.", "*"), ("collections", "deque"))
 
 _SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
 
@@ -81,3 +98,80 @@ class SnapshotMixin:
                 rng.bit_generator.state = value
                 rngs.append(rng)
             setattr(self, name, rngs)
+
+
+class _SharedPickler(pickle.Pickler):
+    """Pickles an object graph with the :data:`SHARED_TYPES` objects replaced by their
+    index in :attr:`shared` (first seen, first numbered)."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=5)
+        self.shared: list[Any] = []
+        self._index: dict[int, int] = {}
+
+    def persistent_id(self, obj: Any) -> int | None:
+        if not isinstance(obj, SHARED_TYPES):
+            return None
+        if id(obj) not in self._index:
+            self._index[id(obj)] = len(self.shared)
+            self.shared.append(obj)
+        return self._index[id(obj)]
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, shared: list[Any]) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self.shared[pid]
+
+    def find_class(self, module: str, name: str) -> Any:
+        if any(module.startswith(prefix) and wanted in ("*", name) for prefix, wanted in _ALLOWED):
+            return super().find_class(module, name)
+        raise ValueError(f"an env snapshot may not build {module}.{name}")
+
+
+class SnapshotSyncVectorEnv(SyncVectorEnv):
+    """Gymnasium's ``SyncVectorEnv`` with :meth:`get_state` / :meth:`set_state`, for envs
+    that have no native vector env (the replay, the router)."""
+
+    _NOT_STATE = ("env_fns",)  # how the copies were made: not state, and not picklable
+
+    def _describe(self) -> dict[str, Any]:
+        first = self.envs[0].unwrapped  # (a wrapper's .spec caches itself: reading it would change the state)
+        config = getattr(first, "config", None)
+        return {"class": type(self).__name__, "num_envs": int(self.num_envs),
+                "env_id": first.spec.id if first.spec is not None else type(first).__name__,
+                "config": repr(asdict(config)) if config is not None else ""}
+
+    def _pickle(self) -> tuple[bytes, list[Any]]:
+        buffer = io.BytesIO()
+        pickler = _SharedPickler(buffer)
+        pickler.dump({k: v for k, v in vars(self).items() if k not in self._NOT_STATE})
+        return buffer.getvalue(), pickler.shared
+
+    def get_state(self) -> dict[str, Any]:
+        """The copies, wrappers, spaces and RNGs (a compressed pickle, as a uint8 array), with
+        the recorded days named by type, not copied."""
+        data, shared = self._pickle()
+        return {"describe": self._describe(), "shared": [type(o).__name__ for o in shared],
+                "pickle": np.frombuffer(zlib.compress(data, 1), dtype=np.uint8).copy()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`get_state` snapshot of an env of the same id, size and config
+        (else ``ValueError`` naming both sides, and nothing changes)."""
+        if not isinstance(state, dict) or "describe" not in state or "pickle" not in state:
+            raise TypeError(f"state must be a dict from get_state(), got {type(state).__name__}")
+        mine = self._describe()
+        if state["describe"] != mine:
+            theirs = state["describe"]
+            diff = {k: (theirs.get(k), mine[k]) for k in mine if theirs.get(k) != mine[k]}
+            raise ValueError(f"this snapshot is of another env: (snapshot, this env) differ in {diff}")
+        _, shared = self._pickle()  # this env's recorded days, in the order the snapshot numbered them
+        if [type(o).__name__ for o in shared] != list(state["shared"]):
+            raise ValueError(f"this snapshot refers to shared data {list(state['shared'])}, "
+                             f"this env has {[type(o).__name__ for o in shared]}")
+        data = zlib.decompress(np.asarray(state["pickle"], dtype=np.uint8).tobytes())
+        restored = _SnapshotUnpickler(io.BytesIO(data), shared).load()
+        vars(self).update(restored)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -13,6 +16,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecMonitor
 
@@ -20,6 +24,7 @@ from execgym import envs
 from execgym.agents.actor_critic import CHECKPOINT_FORMAT, ActorCritic, ActorCriticConfig
 from execgym.agents.checkpoint import atomic_write, load_checkpoint
 from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
+from execgym.envs.state import SnapshotSyncVectorEnv
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +32,20 @@ __all__ = ["AGENT_KINDS", "Trainable", "build_agent", "load_policy", "make_vecto
 
 AGENT_KINDS = ("actor_critic", *SB3_ALGORITHMS)
 
+#: the member of an off-policy SB3 checkpoint's .zip that holds its replay buffer (SB3's own
+#: loader reads only ``data`` and ``*.pth`` members, so the file stays an ordinary SB3 zip)
+REPLAY_BUFFER_MEMBER = "execgym_replay_buffer.pkl"
+
 
 def make_vector_env(env_id: str, config: Any, n_envs: int) -> gym.vector.VectorEnv:
     """``n_envs`` copies of the environment with same-step autoreset: the native vector env
-    where the id has one, else gymnasium's ``SyncVectorEnv``."""
+    where the id has one, else gymnasium's ``SyncVectorEnv`` (with snapshots, so training
+    resumes exactly either way)."""
     if envs.ENV_IDS[env_id][1] is not None:
         return gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
                             config=config, autoreset_mode=AutoresetMode.SAME_STEP).unwrapped
-    return gym.vector.SyncVectorEnv([lambda: gym.make(env_id, config=config)] * n_envs,
-                                    autoreset_mode=AutoresetMode.SAME_STEP)
+    return SnapshotSyncVectorEnv([lambda: gym.make(env_id, config=config)] * n_envs,
+                                 autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 class Trainable:
@@ -134,33 +144,49 @@ class Trainable:
         return monitor, getattr(getattr(monitor, "venv", None), "venv", None)
 
     def _sb3_resume_state(self) -> dict[str, Any] | None:
-        """Everything an on-policy SB3 model needs beyond its .zip to continue exactly from a
-        boundary between two updates: the env's state and observations, the global RNGs
-        (SB3 samples actions with torch's and shuffles minibatches with numpy's) and the
-        episode statistics of VecMonitor. ``None`` where that is not possible."""
+        """Everything an SB3 model needs beyond its .zip to continue exactly from a boundary
+        between two updates: the env's state and observations, the global RNGs (SB3 samples
+        actions with torch's, shuffles minibatches and samples replay batches with numpy's),
+        the action space's RNG (off-policy warm-up actions) and VecMonitor's episode
+        statistics. An off-policy model's replay buffer is written into the .zip by
+        :meth:`save`. ``None`` where the env has no snapshot."""
         monitor, venv = self._sb3_envs()
-        if not isinstance(self.model, OnPolicyAlgorithm) or not hasattr(venv, "get_state") \
-                or self.model._last_obs is None:
+        if not hasattr(venv, "get_state") or self.model._last_obs is None:
             return None
+        space_rng = getattr(self.model.action_space, "_np_random", None)
         return {"env_state": venv.get_state(), "last_obs": np.array(self.model._last_obs),
                 "last_episode_starts": np.array(self.model._last_episode_starts),
+                "last_original_obs": None if getattr(self.model, "_last_original_obs", None) is None
+                else np.array(self.model._last_original_obs),
                 "torch_rng": torch.get_rng_state().numpy(), "numpy_rng": np.random.get_state(),
                 "python_rng": random.getstate(),
+                "action_space_rng": None if space_rng is None else space_rng.bit_generator.state,
                 "monitor": (monitor.episode_returns.copy(), monitor.episode_lengths.copy(), monitor.episode_count)}
 
     def _sb3_restore(self, path: str | Path) -> None:
         state = getattr(self.model, "execgym_resume", None)
         monitor, venv = self._sb3_envs()
-        if state is None or not hasattr(venv, "set_state"):
-            logger.warning("%s: no env state to restore (off-policy, or a non-native vector env): training "
-                           "continues from fresh episodes, not bit for bit", path)
+        off_policy = isinstance(self.model, OffPolicyAlgorithm)
+        buffer = _read_replay_buffer(path) if off_policy else None
+        if state is None or not hasattr(venv, "set_state") or (off_policy and buffer is None):
+            logger.warning("%s: no env state%s to restore (a non-native vector env, or an older checkpoint): "
+                           "training continues from fresh episodes, not bit for bit", path,
+                           " or replay buffer" if off_policy else "")
             return
         try:
             venv.set_state(state["env_state"])
         except ValueError as err:
             raise ValueError(f"{path}: the checkpoint was trained on another env: {err}") from err
+        if buffer is not None:
+            self.model.replay_buffer = buffer
         self.model._last_obs = state["last_obs"]
         self.model._last_episode_starts = state["last_episode_starts"]
+        if state.get("last_original_obs") is not None:
+            self.model._last_original_obs = state["last_original_obs"]
+        if state.get("action_space_rng") is not None:
+            rng = np.random.Generator(getattr(np.random, state["action_space_rng"]["bit_generator"])())
+            rng.bit_generator.state = state["action_space_rng"]
+            self.model.action_space._np_random = rng
         torch.set_rng_state(torch.from_numpy(state["torch_rng"]))
         np.random.set_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
@@ -174,7 +200,19 @@ class Trainable:
             return self.model.save(path.with_suffix(".pt"), metadata=meta)
         self.model.execgym_metadata = meta  # SB3 saves the model's attributes, and restores them on load
         self.model.execgym_resume = self._sb3_resume_state()
-        return atomic_write(path.with_suffix(".zip"), self.model.save)  # SB3 saves to a file object too
+        buffer = getattr(self.model, "replay_buffer", None) if self.model.execgym_resume is not None else None
+
+        def write(f) -> None:
+            if buffer is None:
+                self.model.save(f)  # SB3 saves to a file object too
+                return
+            data = io.BytesIO()
+            self.model.save(data)
+            with zipfile.ZipFile(data, "a") as archive, archive.open(REPLAY_BUFFER_MEMBER, "w") as member:
+                pickle.dump(buffer, member, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(data.getbuffer())
+
+        return atomic_write(path.with_suffix(".zip"), write)
 
 
 def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed: int, n_envs: int,
@@ -216,6 +254,18 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
         agent._sb3_restore(resume_from)
         return agent
     return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir), meta)
+
+
+def _read_replay_buffer(path: str | Path):
+    """The replay buffer :meth:`Trainable.save` wrote into an SB3 .zip, or ``None``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if REPLAY_BUFFER_MEMBER not in archive.namelist():
+                return None
+            with archive.open(REPLAY_BUFFER_MEMBER) as member:
+                return pickle.load(member)
+    except Exception as err:  # zip or pickle errors: name the file
+        raise ValueError(f"{path}: its replay buffer cannot be read ({type(err).__name__}: {err})") from err
 
 
 def _resume_metadata(path: str | Path, saved: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:

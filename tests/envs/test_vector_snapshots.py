@@ -9,12 +9,29 @@ import torch
 from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
 from execgym.envs.lob_vector import LOBExecutionVectorEnv
 
+
+def _sync(env_id: str, n: int = 3, **params):
+    """Copies of an env without a native vector env, in :class:`SnapshotSyncVectorEnv`."""
+    import gymnasium as gym
+
+    import execgym  # noqa: F401  (registers the ids)
+    from execgym.envs.state import SnapshotSyncVectorEnv
+
+    return SnapshotSyncVectorEnv([lambda: gym.make(env_id, **params)] * n, autoreset_mode="SameStep")
+
+
+def _replay(**overrides):
+    return _sync("execgym/LOBReplay-v0", horizon_s=300.0, decision_interval_s=30.0, **overrides)
+
+
 MAKERS = {
     "ac": lambda: AlmgrenChrissVectorEnv(4, n_steps=10, autoreset_mode="SameStep"),
     "lob": lambda: LOBExecutionVectorEnv(3, horizon_s=300.0, decision_interval_s=30.0, total_shares=5000,
                                          autoreset_mode="SameStep"),
     "lob_placement": lambda: LOBExecutionVectorEnv(3, horizon_s=300.0, decision_interval_s=30.0,
                                                    total_shares=5000, action="placement"),
+    "replay": _replay,
+    "routing": lambda: _sync("execgym/SmartOrderRouting-v0", horizon_s=120.0),
 }
 
 
@@ -77,3 +94,36 @@ def test_a_snapshot_of_another_env_is_refused_naming_the_difference_and_changes_
     after = other.get_state()
     for name, value in before["arrays"].items():
         np.testing.assert_array_equal(value, after["arrays"][name])
+
+
+# -- envs without a native vector env: SnapshotSyncVectorEnv -------------------------------
+
+
+def test_a_sync_snapshot_refers_to_the_recorded_day_instead_of_copying_it():
+    env = _replay()
+    env.reset(seed=5)
+    _roll(env, 4, seed=0)
+    snap = env.get_state()
+    assert snap["pickle"].dtype == np.uint8 and snap["shared"]
+    assert snap["pickle"].nbytes < 1_000_000  # the GOOG day alone pickles to about 50 MB
+    other = _replay()
+    other.set_state(snap)
+    assert other.envs[0].unwrapped.day is other.envs[1].unwrapped.day is env.envs[0].unwrapped.day
+
+
+def test_a_sync_snapshot_of_another_config_or_a_foreign_object_is_refused_and_changes_nothing():
+    import pickle
+    import zlib
+
+    env = _replay()
+    env.reset(seed=1)
+    before = env.get_state()
+    longer = _replay(total_shares=6000)
+    longer.reset(seed=1)
+    with pytest.raises(ValueError, match="config"):
+        env.set_state(longer.get_state())
+    evil = dict(before, pickle=np.frombuffer(zlib.compress(pickle.dumps({"x": print})), dtype=np.uint8))
+    with pytest.raises(ValueError, match="builtins.print"):
+        env.set_state(evil)
+    after = env.get_state()
+    np.testing.assert_array_equal(before["pickle"], after["pickle"])

@@ -90,9 +90,10 @@ def _assert_same_training(a: dict, b: dict) -> None:
     assert torch.equal(a["obs_rms"]["mean"], b["obs_rms"]["mean"])
 
 
-@pytest.mark.parametrize("env", ["almgren_chriss_discrete", "lob_execution_discrete"])
+@pytest.mark.parametrize("env", ["almgren_chriss_discrete", "lob_execution_discrete", "lob_replay"])
 def test_a_resumed_run_trains_to_the_original_total_and_ends_bit_for_bit_as_the_uninterrupted_one(tmp_path, env):
     extra = ["baselines=lob", "env.params.horizon_s=300", "env.params.total_shares=5000"] if "lob" in env else []
+    extra += ["env.params.action=participation"] if env == "lob_replay" else []  # discrete, for the actor-critic
     full = compose_train(f"env={env}", *extra, "total_timesteps=3200", "checkpoint_every_steps=800",
                          "n_envs=8", "eval.every_steps=0")
     table, _ = run(full, tmp_path / "full")
@@ -113,19 +114,31 @@ def test_a_resumed_run_trains_to_the_original_total_and_ends_bit_for_bit_as_the_
     assert done.attrs["trained_timesteps"] == 3200
 
 
-@pytest.mark.parametrize("env", ["almgren_chriss", "lob_execution"])
-def test_a_resumed_ppo_run_ends_bit_for_bit_as_the_uninterrupted_one(tmp_path, env):
+SB3_RESUME_CASES = {
+    "ppo": ["agent=ppo", "agent.n_steps=32", "agent.batch_size=64"],
+    # off-policy: the replay buffer, the warm-up actions' RNG and the updates after learning_starts
+    "sac": ["agent=sac", "agent.learning_starts=100", "agent.batch_size=32", "agent.buffer_size=2000"],
+    # TD3 resumes in its warm-up (random actions from the action space's RNG) at 256 of 300 steps
+    "td3": ["agent=td3", "agent.learning_starts=300", "agent.batch_size=32", "agent.buffer_size=2000"],
+}
+
+
+@pytest.mark.parametrize("env,agent", [("almgren_chriss", "ppo"), ("lob_execution", "ppo"),
+                                       ("almgren_chriss", "sac"), ("lob_execution", "td3"),
+                                       ("lob_replay", "ppo")])  # SyncVectorEnv snapshots
+def test_a_resumed_sb3_run_ends_bit_for_bit_as_the_uninterrupted_one(tmp_path, env, agent):
     extra = ["baselines=lob", "env.params.horizon_s=300", "env.params.total_shares=5000"] if "lob" in env else []
-    common = [f"env={env}", *extra, "agent=ppo", "agent.n_steps=32", "agent.batch_size=64", "n_envs=4",
+    common = [f"env={env}", *extra, *SB3_RESUME_CASES[agent], "n_envs=4",
               "total_timesteps=512", "checkpoint_every_steps=256", "eval.every_steps=0"]
     run(compose_train(*common), tmp_path / "full")
-    midway = tmp_path / "full" / "checkpoints" / "ppo_256_steps.zip"
+    midway = tmp_path / "full" / "checkpoints" / f"{agent}_256_steps.zip"
     assert midway.is_file()
     run(compose_train(*common, f"resume_from={midway}"), tmp_path / "resumed")
-    from stable_baselines3 import PPO
+    from execgym.agents.sb3 import SB3_ALGORITHMS
 
-    full = PPO.load(tmp_path / "full" / "checkpoints" / "ppo_final.zip", device="cpu")
-    resumed = PPO.load(tmp_path / "resumed" / "checkpoints" / "ppo_final.zip", device="cpu")
+    cls = SB3_ALGORITHMS[agent][0]
+    full = cls.load(tmp_path / "full" / "checkpoints" / f"{agent}_final.zip", device="cpu")
+    resumed = cls.load(tmp_path / "resumed" / "checkpoints" / f"{agent}_final.zip", device="cpu")
     assert full.num_timesteps == resumed.num_timesteps == 512
     for key, value in full.policy.state_dict().items():
         assert torch.equal(value, resumed.policy.state_dict()[key]), key
