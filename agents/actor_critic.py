@@ -43,7 +43,7 @@ from execgym.agents.checkpoint import (
     space_to_dict,
     to_tensors,
 )
-from execgym.envs.market.validation import check_fraction, check_int, check_nonnegative, check_positive
+from execgym.validation import check_fraction, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ import pandas as pd
 
 from execgym.baselines.schedule import SchedulePolicy
 from execgym.envs.contract import ExecutionTask
-from execgym.envs.market.validation import check_int, check_nonnegative, check_positive
+from execgym.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 

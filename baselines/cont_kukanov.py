@@ -38,7 +38,7 @@ import logging
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from execgym.envs.market.validation import check_choice, check_int, check_nonnegative
+from execgym.validation import check_choice, check_int, check_nonnegative
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from execgym.baselines.schedule import SchedulePolicy
 from execgym.envs.contract import ExecutionTask
-from execgym.envs.market.validation import check_fraction
+from execgym.validation import check_fraction
 
 __all__ = ["POVPolicy"]
 

@@ -38,7 +38,7 @@ from scipy.optimize import minimize
 from execgym.baselines.schedule import SchedulePolicy
 from execgym.baselines.stochastic_control import CJPParams, closed_form_inventory
 from execgym.envs.contract import ExecutionTask
-from execgym.envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
+from execgym.validation import check_finite, check_int, check_nonnegative, check_positive
 
 __all__ = ["RobustExecutionPolicy", "ambiguity_models", "corner_models", "drift_robust_params", "expected_objective", "robust_schedule"]
 

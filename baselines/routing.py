@@ -33,8 +33,8 @@ from typing import Any, Callable
 import numpy as np
 
 from execgym.baselines.cont_kukanov import marketable_split
-from execgym.envs.market.validation import check_int, check_nonnegative
 from execgym.envs.routing import MAX_OFFSET_BPS, RoutingView, decode_routing_observation
+from execgym.validation import check_int, check_nonnegative
 
 logger = logging.getLogger(__name__)
 

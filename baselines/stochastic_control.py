@@ -36,7 +36,7 @@ import numpy as np
 
 from execgym.baselines.schedule import SchedulePolicy
 from execgym.envs.contract import ExecutionTask
-from execgym.envs.market.validation import check_finite, check_int, check_nonnegative, check_positive
+from execgym.validation import check_finite, check_int, check_nonnegative, check_positive
 
 __all__ = ["CJPParams", "HJBSolution", "StochasticControlPolicy", "closed_form_h2", "closed_form_inventory",
            "closed_form_speed", "solve_hjb"]

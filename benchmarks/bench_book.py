@@ -3,7 +3,7 @@
     python benchmarks/bench_book.py [--events 1000000] [--reference-events 200000]
 
 Streams:
-  (a) synthetic: ``execgym.envs.market.synthetic.synthetic_event_stream``, one million events with
+  (a) synthetic: ``execgym.envs.market.data.synthetic.synthetic_event_stream``, one million events with
       the GOOG sample's mix (~48% limit orders, most near the touch, 5% of them marketable;
       ~44% cancellations of resting orders; ~8% market orders), stationary book;
   (b) replay: the shared GOOG 2012-06-21 level-10 sample's book-changing messages
@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine  # noqa: E402
-from execgym.envs.market.book import OrderBook  # noqa: E402
-from execgym.envs.market.lobster import messages_to_events, read_messages  # noqa: E402
-from execgym.envs.market.lobster_data import default_lobster_dir  # noqa: E402
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
-from execgym.envs.market.synthetic import synthetic_event_stream  # noqa: E402
+from execgym.envs.market.data.lobster import messages_to_events, read_messages  # noqa: E402
+from execgym.envs.market.data.lobster_data import default_lobster_dir  # noqa: E402
+from execgym.envs.market.data.synthetic import synthetic_event_stream  # noqa: E402
+from execgym.envs.market.simulation.book import OrderBook  # noqa: E402
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 from tests.market.reference_book import ReferenceBook  # noqa: E402
 
 GOOG = "GOOG_2012-06-21_34200000_57600000_message_10.csv"

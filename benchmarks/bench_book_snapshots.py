@@ -6,10 +6,10 @@ A simulated market's complete event log (warm-up included) is replayed into an e
 writing the top ``--levels`` levels after every event as LOBSTER rows, two ways, measured
 in the same run (best of ``--repeats``):
 
-* ``OrderBook.process`` per event: one :meth:`~execgym.envs.market.book.OrderBook.process` and one
-  :meth:`~execgym.envs.market.book.OrderBook.depth` call per event (a Python loop), the reference;
-* ``book_snapshots``: :func:`execgym.envs.market.simulated_day.book_snapshots`, the one loop in numba
-  that :func:`~execgym.envs.market.simulated_day.simulate_day` uses.
+* ``OrderBook.process`` per event: one :meth:`~execgym.envs.market.simulation.book.OrderBook.process` and one
+  :meth:`~execgym.envs.market.simulation.book.OrderBook.depth` call per event (a Python loop), the reference;
+* ``book_snapshots``: :func:`execgym.envs.market.data.simulated_day.book_snapshots`, the one loop in numba
+  that :func:`~execgym.envs.market.data.simulated_day.simulate_day` uses.
 
 Both must give identical rows (checked). The ratio is reference time over compiled time.
 """
@@ -27,11 +27,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import best_time, machine  # noqa: E402
-from execgym.envs.market.book import OrderBook  # noqa: E402
-from execgym.envs.market.lobster import MESSAGE_COLUMNS, messages_to_events  # noqa: E402
-from execgym.envs.market.lobster_data import DUMMY_ASK, DUMMY_BID  # noqa: E402
-from execgym.envs.market.simulated_day import book_snapshots  # noqa: E402
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
+from execgym.envs.market.data.lobster import MESSAGE_COLUMNS, messages_to_events  # noqa: E402
+from execgym.envs.market.data.lobster_data import DUMMY_ASK, DUMMY_BID  # noqa: E402
+from execgym.envs.market.data.simulated_day import book_snapshots  # noqa: E402
+from execgym.envs.market.simulation.book import OrderBook  # noqa: E402
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 
 
 def per_event_rows(events: np.ndarray, levels: int, unit: int, tick_size: float) -> np.ndarray:

@@ -6,7 +6,7 @@ For each shared sample file (GOOG 10 levels, AMZN 1 level, 2012-06-21), measured
 same run (best of ``--repeats``):
 
 * ``pandas read``: ``pd.read_csv`` of the message file alone, the reference;
-* ``load_lobster``: the typed loader (:func:`execgym.envs.market.lobster_data.load_lobster`) on the
+* ``load_lobster``: the typed loader (:func:`execgym.envs.market.data.lobster_data.load_lobster`) on the
   message file (timestamps, categoricals, checks);
 * ``book replay``: ``messages_to_events`` + ``OrderBook.process`` in one compiled call
   (replay mode: messages about orders that predate the file are skipped), messages/s;
@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import best_time, machine  # noqa: E402
 from execgym.envs.lob_replay import LOBReplayEnv  # noqa: E402
-from execgym.envs.market.book import OrderBook  # noqa: E402
-from execgym.envs.market.lobster import messages_to_events, read_orderbook, replay_lobster, resolve_lobster_file  # noqa: E402
-from execgym.envs.market.lobster_data import default_lobster_dir, load_lobster  # noqa: E402
+from execgym.envs.market.data.lobster import messages_to_events, read_orderbook, replay_lobster, resolve_lobster_file  # noqa: E402
+from execgym.envs.market.data.lobster_data import default_lobster_dir, load_lobster  # noqa: E402
+from execgym.envs.market.simulation.book import OrderBook  # noqa: E402
 
 SAMPLES = {
     "GOOG": ("GOOG_2012-06-21_34200000_57600000_message_10.csv", "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv"),

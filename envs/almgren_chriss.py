@@ -24,7 +24,10 @@ from execgym.envs.contract import (
     real_action,
     side_sign,
 )
-from execgym.envs.market.validation import (
+from execgym.envs.market.simulation.volume import IntradayVolumeProfile, lognormal_mean_one
+from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
+from execgym.envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
+from execgym.validation import (
     MAX_DECISIONS,
     check_choice,
     check_field_types,
@@ -33,9 +36,6 @@ from execgym.envs.market.validation import (
     check_nonnegative,
     check_positive,
 )
-from execgym.envs.market.volume import IntradayVolumeProfile, lognormal_mean_one
-from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
-from execgym.envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from execgym.envs.almgren_chriss import (
     execution_summary,
 )
 from execgym.envs.contract import action_to_shares, real_action
-from execgym.envs.market.validation import check_int
 from execgym.envs.rendering import check_render_mode
 from execgym.envs.state import SnapshotMixin
+from execgym.validation import check_int
 
 __all__ = ["AlmgrenChrissVectorEnv"]
 

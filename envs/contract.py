@@ -42,7 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from execgym.envs.market.validation import (
+from execgym.validation import (
     check_choice,
     check_fraction,
     check_int,

@@ -1,6 +1,6 @@
 """The limit-order-book execution environment ``execgym/LOBExecution-v0``.
 
-A parent order placed into a warmed-up simulated market (:mod:`execgym.envs.market.simulator`):
+A parent order placed into a warmed-up simulated market (:mod:`execgym.envs.market.simulation.simulator`):
 at each decision the agent sends a child order, then the background flow runs for one
 decision interval. Variants (action modes, side, market) are configurations of the one
 class :class:`LOBExecutionEnv`.
@@ -26,11 +26,12 @@ from execgym.envs.contract import (
     real_action,
     side_sign,
 )
-from execgym.envs.market._book_kernels import fill_totals
-from execgym.envs.market.book import FILL_DTYPE
-from execgym.envs.market.flow import ImpactConfig
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
-from execgym.envs.market.validation import (
+from execgym.envs.market.simulation._book_kernels import fill_totals
+from execgym.envs.market.simulation.book import FILL_DTYPE
+from execgym.envs.market.simulation.flow import ImpactConfig
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
+from execgym.validation import (
     check_choice,
     check_decision_grid,
     check_field_types,
@@ -38,7 +39,6 @@ from execgym.envs.market.validation import (
     check_nonnegative,
     config_from_kwargs,
 )
-from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
 
 logger = logging.getLogger(__name__)
 

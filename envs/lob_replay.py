@@ -2,7 +2,7 @@
 
 The contract of ``execgym/LOBExecution-v0`` (observation, actions, reward, episode end,
 ``info``; :class:`~execgym.envs.lob_execution.LOBExecutionEnv` is the one implementation of it),
-with a recorded LOBSTER day (:mod:`execgym.envs.market.replay`) as the market instead of the
+with a recorded LOBSTER day (:mod:`execgym.envs.market.data.replay`) as the market instead of the
 simulator. Every baseline and agent runs in it through the same ``predict`` interface
 and the same evaluation.
 """
@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from execgym.envs.lob_execution import LOBContractConfig, LOBExecutionEnv
-from execgym.envs.market.lobster import PRICE_SCALE, resolve_lobster_file
-from execgym.envs.market.lobster_data import default_lobster_dir, trades, volume_profile
-from execgym.envs.market.replay import ReplayDay, ReplayMarket
-from execgym.envs.market.validation import check_field_types, check_int, check_positive
+from execgym.envs.market.data.lobster import PRICE_SCALE, resolve_lobster_file
+from execgym.envs.market.data.lobster_data import default_lobster_dir, trades, volume_profile
+from execgym.envs.market.data.replay import ReplayDay, ReplayMarket
+from execgym.validation import check_field_types, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class LOBReplayConfig(LOBContractConfig):
 
     :param message_file: LOBSTER message file (relative paths are under ``data_dir``).
     :param orderbook_file: its order-book file.
-    :param data_dir: directory of relative files; empty: :func:`~execgym.envs.market.lobster_data.default_lobster_dir`.
+    :param data_dir: directory of relative files; empty: :func:`~execgym.envs.market.data.lobster_data.default_lobster_dir`.
     :param price_units_per_tick: LOBSTER price units (dollars x 10000) per tick (100: a cent).
     :param start_window_s: ``(earliest start, latest end)`` of an episode, seconds after
         midnight; the start is uniform in ``[earliest, latest - horizon_s]``.
@@ -74,7 +74,7 @@ class LOBReplayConfig(LOBContractConfig):
 
     def path(self, name: str) -> Path:
         """The resolved path of ``message_file`` or ``orderbook_file`` (its compressed copy when
-        only that exists: :func:`~execgym.envs.market.lobster.resolve_lobster_file`)."""
+        only that exists: :func:`~execgym.envs.market.data.lobster.resolve_lobster_file`)."""
         p = Path(getattr(self, name))
         return resolve_lobster_file(p if p.is_absolute() else Path(self.data_dir or default_lobster_dir()) / p)
 
@@ -125,7 +125,7 @@ class LOBReplayEnv(LOBExecutionEnv):
     the market is the recorded book at that time and the recorded messages after it,
     replayed as the clock advances. The arrival price is the recorded mid at the start.
 
-    **Matching** (full rules in :mod:`execgym.envs.market.replay`). Marketable child orders walk
+    **Matching** (full rules in :mod:`execgym.envs.market.data.replay`). Marketable child orders walk
     the recorded book (only the levels the file holds) at the recorded prices; the shares
     they take are hidden from the agent's view of those levels for the rest of the episode.
     Passive child orders join the back of their level and are filled only when recorded
@@ -139,7 +139,7 @@ class LOBReplayEnv(LOBExecutionEnv):
 
     **Expected volumes** (``task.expected_volume_shares``, the observation's volume ratios,
     VWAP's schedule and the ``participation`` action): the day's own traded volume in
-    ``profile_bucket_s`` buckets (:func:`~execgym.envs.market.lobster_data.volume_profile`), averaged over
+    ``profile_bucket_s`` buckets (:func:`~execgym.envs.market.data.lobster_data.volume_profile`), averaged over
     the episode's random start (:func:`expected_volume_over_starts`). They come from the
     same day: at the resolution of the buckets this is in-sample knowledge.
 

@@ -37,14 +37,14 @@ from execgym.envs.lob_execution import (
     LOBExecutionEnv,
     execution_summary,
 )
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market import flow as F
-from execgym.envs.market._jit import HOT, prefetch
-from execgym.envs.market.rng import new_state
-from execgym.envs.market.simulator import AGENT_ID_START, AGENT_OWNER
-from execgym.envs.market.validation import check_int
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation._jit import HOT, prefetch
+from execgym.envs.market.simulation.rng import new_state
+from execgym.envs.market.simulation.simulator import AGENT_ID_START, AGENT_OWNER
 from execgym.envs.rendering import check_render_mode
 from execgym.envs.state import SnapshotMixin
+from execgym.validation import check_int
 
 __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
@@ -495,7 +495,7 @@ def l2_cache_bytes() -> int:
 
 
 def default_capacity(fp: np.ndarray) -> int:
-    """Order records per market for flow parameters ``fp`` (:func:`execgym.envs.market.flow.flow_params`).
+    """Order records per market for flow parameters ``fp`` (:func:`execgym.envs.market.simulation.flow.flow_params`).
 
     Resting background orders form an immigration-death queue: arrivals at most
     ``lambda_total * tod_max`` per second, each cancelled at rate ``theta``, so their number

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from execgym.envs.market.validation import check_choice, check_nonnegative, check_positive
+from execgym.validation import check_choice, check_nonnegative, check_positive
 
 __all__ = ["REWARD_KINDS", "MeanVarianceReward", "ShortfallReward", "make_reward"]
 

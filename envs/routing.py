@@ -1,7 +1,7 @@
 """Smart order routing, ``execgym/SmartOrderRouting-v0``: split each child order across venues.
 
 A parent order is worked on a fixed schedule of marketable child orders over several
-venues (:mod:`execgym.envs.market.venues`); the agent decides only how each child is split.
+venues (:mod:`execgym.envs.market.simulation.venues`); the agent decides only how each child is split.
 Everything the routers of :mod:`execgym.baselines.routing` know comes from the observation,
 decoded by :func:`decode_routing_observation`.
 """
@@ -19,7 +19,9 @@ from gymnasium import spaces
 
 from execgym.envs.contract import N_COMMON_FEATURES, ExecutionTask, real_action, side_sign
 from execgym.envs.lob_execution import execution_summary
-from execgym.envs.market.validation import (
+from execgym.envs.market.simulation.venues import VenueMarket, VenueMarketConfig
+from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
+from execgym.validation import (
     check_choice,
     check_decision_grid,
     check_field_types,
@@ -27,8 +29,6 @@ from execgym.envs.market.validation import (
     check_nonnegative,
     config_from_kwargs,
 )
-from execgym.envs.market.venues import VenueMarket, VenueMarketConfig
-from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class SmartOrderRoutingEnv(RenderMixin, gym.Env):
     The agent splits each child across the ``K`` venues; each slice is an
     immediate-or-cancel order limited to the decision-time NBBO far touch +/-
     ``limit_slippage_bps``, arriving after its venue's latency while the books move
-    (:meth:`execgym.envs.market.venues.VenueMarket.route`). Taker fees are charged per share filled.
+    (:meth:`execgym.envs.market.simulation.venues.VenueMarket.route`). Taker fees are charged per share filled.
 
     Action space: ``Box(0, 1, (K,), float32)``: split weights over venues. They are
     normalised by their sum (all zero: an equal split) and turned into integer shares by

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import SyncVectorEnv
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.replay import ReplayDay
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.replay import ReplayDay
 
 __all__ = ["SnapshotMixin", "SnapshotSyncVectorEnv"]
 

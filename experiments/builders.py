@@ -11,15 +11,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from execgym import envs
 from execgym.baselines import make_baseline
-from execgym.baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
 from execgym.baselines.routing import Router, make_router
 from execgym.baselines.schedule import SchedulePolicy
 from execgym.envs.almgren_chriss import AlmgrenChrissConfig
 from execgym.envs.contract import ExecutionTask
 from execgym.envs.lob_execution import LOBExecutionConfig
 from execgym.envs.lob_replay import LOBReplayConfig
-from execgym.envs.market.validation import check_int
+from execgym.envs.market.analysis.calibration.almgren_chriss import (
+    calibrate_almgren_chriss,
+    calibrate_almgren_chriss_replay,
+)
 from execgym.envs.routing import RoutingConfig
+from execgym.validation import check_int
 
 __all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers", "cfg_int", "conf_file"]
 
@@ -71,8 +74,8 @@ def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: An
     """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``.
 
     ``calibrate: true`` on an ``almgren_chriss`` entry estimates its model parameters from
-    the environment's market (:func:`execgym.baselines.calibration.calibrate_almgren_chriss`, or
-    :func:`~execgym.baselines.calibration.calibrate_almgren_chriss_replay` for a recorded day).
+    the environment's market (:func:`execgym.envs.market.analysis.calibration.almgren_chriss.calibrate_almgren_chriss`, or
+    :func:`~execgym.envs.market.analysis.calibration.almgren_chriss.calibrate_almgren_chriss_replay` for a recorded day).
     """
     spec = _plain(spec)
     out = {}

@@ -20,7 +20,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from execgym.envs.contract import PolicyPredictor
-from execgym.envs.market.validation import check_int
+from execgym.validation import check_int
 
 logger = logging.getLogger(__name__)
 

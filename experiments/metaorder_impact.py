@@ -20,8 +20,8 @@ from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from execgym.envs.market.impact import fit_decay, metaorder_impact
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_impact
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.builders import cfg_int
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
     python -m execgym.experiments.microstructure_report [hydra overrides]
 
-Prints, for GOOG and AMZN (2012-06-21) and a simulated day (:mod:`execgym.envs.market.microstructure`):
+Prints, for GOOG and AMZN (2012-06-21) and a simulated day (:mod:`execgym.envs.market.analysis.microstructure`):
 
 1. trade-signing accuracy (tick rule, quote rule, Lee-Ready) against LOBSTER's direction;
 2. Kyle's lambda with OLS and Newey-West standard errors;
@@ -30,15 +30,19 @@ from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir, load_lobster
-from execgym.envs.market.microstructure import manipulation as manip
-from execgym.envs.market.microstructure.fill_probability import evaluate_fill_models, fill_dataset, fill_rate_table
-from execgym.envs.market.microstructure.impact_law import fit_square_root, impact_vs_size, market_scale
-from execgym.envs.market.microstructure.impact_model import evaluate_impact_models, impact_dataset
-from execgym.envs.market.microstructure.kyle import kyle_lambda, simulator_lambda
-from execgym.envs.market.microstructure.signing import signing_accuracy
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.analysis.impact.law import fit_square_root, impact_vs_size, market_scale
+from execgym.envs.market.analysis.impact.model import evaluate_impact_models, impact_dataset
+from execgym.envs.market.analysis.microstructure import manipulation as manip
+from execgym.envs.market.analysis.microstructure.fill_probability import (
+    evaluate_fill_models,
+    fill_dataset,
+    fill_rate_table,
+)
+from execgym.envs.market.analysis.microstructure.kyle import kyle_lambda, simulator_lambda
+from execgym.envs.market.analysis.microstructure.signing import signing_accuracy
+from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.builders import cfg_int
 
 logger = logging.getLogger(__name__)

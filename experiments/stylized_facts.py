@@ -3,10 +3,10 @@
     python -m execgym.experiments.stylized_facts [hydra overrides]
 
 Steps: read the day (``conf/stylized_facts.yaml``: GOOG, 2012-06-21, 10 levels); estimate
-the background flow with :func:`execgym.envs.market.calibration_data.calibrate_flow`; simulate the
+the background flow with :func:`execgym.envs.market.analysis.calibration.flow.calibrate_flow`; simulate the
 calibrated market over the same session, ``n_days`` times from ``seed``, and record it as
-LOBSTER would (:func:`execgym.envs.market.simulated_day.simulate_day`); compute the facts
-of all with :mod:`execgym.envs.market.stylized_facts`. Prints the side-by-side table (the real
+LOBSTER would (:func:`execgym.envs.market.data.simulated_day.simulate_day`); compute the facts
+of all with :mod:`execgym.envs.market.analysis.stylized_facts`. Prints the side-by-side table (the real
 day, the simulated days' mean and range) and the facts that differ beyond the tolerance,
 beyond sampling noise and outside the simulated days' range, and writes to Hydra's run
 directory:
@@ -64,11 +64,11 @@ from matplotlib.ticker import MaxNLocator
 from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
-from execgym.envs.market.calibration_data import calibrate_flow
-from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
-from execgym.envs.market.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
+from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
+from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.builders import cfg_int
 
 logger = logging.getLogger(__name__)
@@ -187,8 +187,8 @@ def _market_yaml(market: dict, cfg: DictConfig) -> str:
     src = f"{cfg.data.messages}"
     head = (f"# Calibrated by: python -m execgym.experiments.stylized_facts (calibration: "
             f"{OmegaConf.to_container(cfg.calibration, resolve=True)})\n"
-            f"# from the LOBSTER file {src}. Fields of execgym.envs.market.simulator.SimulatorConfig\n"
-            "# (ticks, shares, seconds); the estimates and their mapping: envs/market/calibration_data.py.\n")
+            f"# from the LOBSTER file {src}. Fields of execgym.envs.market.simulation.simulator.SimulatorConfig\n"
+            "# (ticks, shares, seconds); the estimates and their mapping: envs/market/analysis/calibration/flow.py.\n")
     return head + yaml.safe_dump(market, sort_keys=False, default_flow_style=None, width=100)
 
 

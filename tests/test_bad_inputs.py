@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from execgym.envs.almgren_chriss import AlmgrenChrissConfig, AlmgrenChrissEnv
 from execgym.envs.lob_execution import LOBExecutionConfig, LOBExecutionEnv
-from execgym.envs.market.lobster import read_messages, read_orderbook
-from execgym.envs.market.lobster_data import sample_lobster_dir
+from execgym.envs.market.data.lobster import read_messages, read_orderbook
+from execgym.envs.market.data.lobster_data import sample_lobster_dir
 from execgym.envs.routing import RoutingConfig, SmartOrderRoutingEnv
 from execgym.experiments.builders import build_env_factory
 from execgym.experiments.train import INT_SETTINGS, run

@@ -31,11 +31,11 @@ CHECK_ALL_IDS = textwrap.dedent("""
 
     import gymnasium as gym
     import execgym
-    import execgym.envs.market.book
+    import execgym.envs.market.simulation.book
     import execgym.conf
 
     expected_root = Path(sys.argv[1]).resolve()
-    for module in (execgym, execgym.envs.market.book, execgym.conf):
+    for module in (execgym, execgym.envs.market.simulation.book, execgym.conf):
         where = Path(module.__file__).resolve()
         assert where.is_relative_to(expected_root), (module.__name__, where, expected_root)
     for env_id in execgym.ENV_IDS:

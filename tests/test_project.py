@@ -11,7 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # folder -> modules it must not import (execgym.<folder> is the folder, see pyproject.toml)
+_MARKET = {"gymnasium", "torch", "hydra", "omegaconf", "stable_baselines3", "execgym.envs.almgren_chriss",
+           "execgym.baselines", "execgym.agents", "execgym.experiments"}
 FORBIDDEN = {
+    # the market's sub-packages: simulation -> data -> analysis
+    "envs/market/simulation": _MARKET | {"execgym.envs.market.data", "execgym.envs.market.analysis"},
+    "envs/market/data": _MARKET | {"execgym.envs.market.analysis"},
     "envs/market": {"gymnasium", "torch", "hydra", "omegaconf", "stable_baselines3", "execgym.envs.almgren_chriss",
                     "execgym.baselines", "execgym.agents", "execgym.experiments"},
     "envs": {"torch", "hydra", "omegaconf", "stable_baselines3", "execgym.baselines", "execgym.agents",
@@ -43,6 +48,16 @@ def test_code_and_tests_import_execgym_only():
     for path in _python_files():
         for name in _imports(path):
             assert name.split(".")[0] not in OLD_TOP_LEVEL, f"{path} imports {name}: use execgym.{name}"
+
+
+def test_the_market_and_the_validation_helpers_import_nothing_above_them():
+    """The market imports only the market and :mod:`execgym.validation`; the validation
+    helpers, which every layer uses, import nothing of execgym."""
+    for path in (ROOT / "envs" / "market").rglob("*.py"):
+        for name in _imports(path):
+            if name.startswith("execgym"):
+                assert name.startswith(("execgym.envs.market", "execgym.validation")), f"{path} imports {name}"
+    assert not {n for n in _imports(ROOT / "execgym" / "validation.py") if n.startswith("execgym")}
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))

@@ -8,12 +8,15 @@ import pytest
 
 from execgym.baselines import make_baseline
 from execgym.baselines.almgren_chriss import ac_holdings
-from execgym.baselines.calibration import calibrate_almgren_chriss, calibrate_almgren_chriss_replay
 from execgym.envs.lob_execution import LOBExecutionConfig
-from execgym.envs.market.flow import ImpactConfig
-from execgym.envs.market.lobster_data import load_lobster
-from execgym.envs.market.replay import ReplayDay
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.analysis.calibration.almgren_chriss import (
+    calibrate_almgren_chriss,
+    calibrate_almgren_chriss_replay,
+)
+from execgym.envs.market.data.lobster_data import load_lobster
+from execgym.envs.market.data.replay import ReplayDay
+from execgym.envs.market.simulation.flow import ImpactConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from tests.helpers import run_episode
 
 

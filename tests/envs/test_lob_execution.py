@@ -11,8 +11,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from execgym.baselines import make_baseline
 from execgym.envs.lob_execution import OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
-from execgym.envs.market.flow import FlowConfig
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.evaluation import compare_policies
 
 IDS = ["execgym/LOBExecution-v0", "execgym/LOBExecutionDiscrete-v0", "execgym/LOBExecutionPlacement-v0"]

@@ -9,9 +9,9 @@ import pytest
 from execgym.agents.sb3 import GymnasiumVecEnv, make_sb3_model
 from execgym.envs.lob_execution import LOBExecutionEnv
 from execgym.envs.lob_vector import LOBExecutionVectorEnv, default_capacity
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market import flow as F
-from execgym.envs.market.simulator import MarketSimulator
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation.simulator import MarketSimulator
 
 KW = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000)
 

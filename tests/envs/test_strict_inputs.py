@@ -16,8 +16,8 @@ from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
 from execgym.envs.lob_execution import LOBExecutionConfig, LOBExecutionEnv
 from execgym.envs.lob_replay import LOBReplayEnv
 from execgym.envs.lob_vector import LOBExecutionVectorEnv
-from execgym.envs.market.flow import FlowConfig
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.envs.routing import RoutingConfig, SmartOrderRoutingEnv
 
 LOB = dict(horizon_s=300.0, decision_interval_s=30.0, total_shares=5000)

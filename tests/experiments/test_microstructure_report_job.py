@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from execgym.envs.market.lobster_data import default_lobster_dir
+from execgym.envs.market.data.lobster_data import default_lobster_dir
 from execgym.experiments.microstructure_report import build_configs, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pandas as pd
 import yaml
 from hydra import compose, initialize_config_dir
 
-from execgym.envs.market.lobster_data import default_lobster_dir
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.data.lobster_data import default_lobster_dir
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.builders import build_env_factory
 from execgym.experiments.stylized_facts import differences, run
 

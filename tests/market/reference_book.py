@@ -1,7 +1,7 @@
 """A slow, obviously correct price-time-priority book: the oracle for the numba book.
 
 Each side is a SortedDict price -> deque of [order_id, size, owner, time]. It implements
-the same event semantics as ``execgym.envs.market.book.OrderBook.process`` and raises
+the same event semantics as ``execgym.envs.market.simulation.book.OrderBook.process`` and raises
 ``ValueError`` for any event the real book refuses, without changing state.
 """
 

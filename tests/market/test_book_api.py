@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market.book import EV_CANCEL, EV_LIMIT, EV_MARKET, OrderBook
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation.book import EV_CANCEL, EV_LIMIT, EV_MARKET, OrderBook
 
 
 def snapshot(book):

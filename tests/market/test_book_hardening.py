@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from execgym.envs.almgren_chriss import AlmgrenChrissConfig
 from execgym.envs.lob_execution import LOBExecutionConfig
-from execgym.envs.market.book import EV_LIMIT, OrderBook
+from execgym.envs.market.simulation.book import EV_LIMIT, OrderBook
 
 
 def _book() -> OrderBook:
@@ -79,7 +79,7 @@ def test_the_memory_of_bad_calls_is_bounded_in_a_fresh_process():
     """Peak RSS of a process that throws far prices, huge n_steps and horizons at the API."""
     code = textwrap.dedent("""
         import resource
-        from execgym.envs.market.book import OrderBook
+        from execgym.envs.market.simulation.book import OrderBook
         from execgym.envs.almgren_chriss import AlmgrenChrissEnv
         from execgym.envs.lob_execution import LOBExecutionEnv
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from execgym.envs.market.book import FILL_DTYPE, OrderBook
+from execgym.envs.market.simulation.book import FILL_DTYPE, OrderBook
 from tests.market.reference_book import CANCEL, EXECUTE, IOC, LIMIT, MARKET, MODIFY, ReferenceBook
 
 MID = 1000

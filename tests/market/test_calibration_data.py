@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.calibration_data import (
+from execgym.envs.market.analysis.calibration.flow import (
     book_before,
     calibrate_flow,
     fit_hawkes,
@@ -14,11 +14,11 @@ from execgym.envs.market.calibration_data import (
     limit_arrival_rates,
     marketable_orders,
 )
-from execgym.envs.market.flow import FlowConfig, ImpactConfig
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
-from execgym.envs.market.volume import IntradayVolumeProfile
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 
 TRUE_FLOW = FlowConfig(depth_shares=(1000.0, 1500.0, 2000.0, 2000.0, 1500.0), resilience_per_s=0.2,
                        mean_limit_size_shares=200.0, market_rate_per_s=0.3, mean_market_size_shares=100.0,
@@ -64,11 +64,11 @@ def test_cancellation_rate_is_rho_also_under_heavy_market_order_flow():
 def test_calibration_warns_about_distances_the_file_rarely_shows(simulated_day, caplog):
     # keep only the best level of each side: beyond the spread nothing is visible
     top = LobsterDay(simulated_day.messages, simulated_day.orderbook[:, :4], start_s=0.0, end_s=DURATION_S)
-    with caplog.at_level("WARNING", logger="execgym.envs.market.calibration_data"):
+    with caplog.at_level("WARNING", logger="execgym.envs.market.analysis.calibration.flow"):
         calibrate_flow(top, max_distance=5, hawkes=False)
     assert "visible less than 10% of the session in this 1-level file" in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger="execgym.envs.market.calibration_data"):
+    with caplog.at_level("WARNING", logger="execgym.envs.market.analysis.calibration.flow"):
         calibrate_flow(simulated_day, max_distance=5, hawkes=False)
     assert caplog.text == ""
 

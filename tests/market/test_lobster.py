@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
-from execgym.envs.market.lobster import messages_to_events, read_messages, read_orderbook, replay_lobster
-from execgym.envs.market.lobster_data import default_lobster_dir
+from execgym.envs.market.data.lobster import messages_to_events, read_messages, read_orderbook, replay_lobster
+from execgym.envs.market.data.lobster_data import default_lobster_dir
+from execgym.envs.market.simulation.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
 
 DATA = default_lobster_dir()
 SAMPLES = {

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.lobster import read_messages, read_orderbook, replay_lobster
-from execgym.envs.market.lobster_data import (
+from execgym.envs.market.data.lobster import read_messages, read_orderbook, replay_lobster
+from execgym.envs.market.data.lobster_data import (
     EVENT_TYPES,
     LobsterDay,
     l2_snapshots,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from execgym.envs.market.lobster_data import load_lobster
-from execgym.envs.market.replay import AHEAD, BEHIND, UNKNOWN, QueuePosition, ReplayDay, ReplayMarket
+from execgym.envs.market.data.lobster_data import load_lobster
+from execgym.envs.market.data.replay import AHEAD, BEHIND, UNKNOWN, QueuePosition, ReplayDay, ReplayMarket
 
 _NO_ASK, _NO_BID = "9999999999,0", "-9999999999,0"
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from execgym.envs.lob_replay import LOBReplayConfig
-from execgym.envs.market.lobster import read_messages, read_orderbook, resolve_lobster_file
-from execgym.envs.market.lobster_data import default_lobster_dir, load_lobster, sample_lobster_dir
+from execgym.envs.market.data.lobster import read_messages, read_orderbook, resolve_lobster_file
+from execgym.envs.market.data.lobster_data import default_lobster_dir, load_lobster, sample_lobster_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.market.flow import FlowConfig
-from execgym.envs.market.lobster import read_messages
-from execgym.envs.market.lobster_data import DUMMY_ASK, units_per_tick
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.market.data.lobster import read_messages
+from execgym.envs.market.data.lobster_data import DUMMY_ASK, units_per_tick
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 
 CFG = SimulatorConfig(flow=FlowConfig(anchor="opposite_best"), warmup_s=50.0)
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from execgym.envs.market import flow as F
-from execgym.envs.market.flow import FlowConfig, ImpactConfig
-from execgym.envs.market.impact import fit_decay, metaorder_impact
-from execgym.envs.market.simulator import AGENT_OWNER, MarketSimulator, SimulatorConfig
+from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_impact
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.simulator import AGENT_OWNER, MarketSimulator, SimulatorConfig
 
 
 def sim_with(seed=0, **flow_kw):
@@ -202,8 +202,8 @@ def test_opposite_best_anchor_refills_an_emptied_side_next_to_the_book_not_at_a_
 
 
 def test_simulated_session_exports_as_lobster_and_replays_to_the_same_book(tmp_path):
-    from execgym.envs.market.book import OrderBook
-    from execgym.envs.market.lobster import messages_to_events, read_messages
+    from execgym.envs.market.data.lobster import messages_to_events, read_messages
+    from execgym.envs.market.simulation.book import OrderBook
 
     sim = MarketSimulator(SimulatorConfig(log_events=True, warmup_s=0.0), np.random.default_rng(12))
     for _ in range(30):

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.stylized_facts import (
+from execgym.envs.market.analysis.stylized_facts import (
     FactTolerance,
     autocorrelation,
     book_on_grid,
@@ -17,6 +16,7 @@ from execgym.envs.market.stylized_facts import (
     return_statistics,
     spread_distribution,
 )
+from execgym.envs.market.data.lobster_data import LobsterDay
 
 
 def test_acf_of_iid_noise_is_within_three_standard_errors_of_zero():

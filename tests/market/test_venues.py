@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.market.flow import FlowConfig
-from execgym.envs.market.venues import VenueConfig, VenueMarket, VenueMarketConfig, default_venues
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.venues import VenueConfig, VenueMarket, VenueMarketConfig, default_venues
 
 
 def quiet_flow(**kw):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.market.flow import FlowConfig, ImpactConfig
-from execgym.envs.market.lobster import read_messages, read_orderbook
-from execgym.envs.market.lobster_data import LobsterDay, default_lobster_dir
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.data.lobster import read_messages, read_orderbook
+from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 
 DATA = default_lobster_dir()
 

@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.fill_probability import (
+from execgym.envs.market.analysis.microstructure.fill_probability import (
     QueueProbeAgent,
     evaluate_fill_models,
     fill_dataset,
     fill_rate_table,
     virtual_fill_times,
 )
-from execgym.envs.market.microstructure.frames import mirror_day
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.analysis.microstructure.frames import mirror_day
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 
 from .conftest import flat_config
 

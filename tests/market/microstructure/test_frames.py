@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.frames import executions, mirror_day, prevailing_quotes, time_split
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.analysis.microstructure.frames import executions, mirror_day, prevailing_quotes, time_split
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 
 
 def _short(seed):

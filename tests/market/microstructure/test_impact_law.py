@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.market.microstructure.impact_law import fit_square_root, impact_vs_size, market_scale
-from execgym.envs.market.simulated_day import simulate_day
+from execgym.envs.market.analysis.impact.law import fit_square_root, impact_vs_size, market_scale
+from execgym.envs.market.data.simulated_day import simulate_day
 
 from .conftest import flat_config
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.frames import mirror_day
-from execgym.envs.market.microstructure.impact_model import aggressive_orders, evaluate_impact_models, impact_dataset
-from execgym.envs.market.simulated_day import simulate_day
+from execgym.envs.market.analysis.impact.model import aggressive_orders, evaluate_impact_models, impact_dataset
+from execgym.envs.market.analysis.microstructure.frames import mirror_day
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.simulated_day import simulate_day
 
 from .conftest import flat_config
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from execgym.envs.market.microstructure.frames import mirror_day
-from execgym.envs.market.microstructure.kyle import (
+from execgym.envs.market.analysis.microstructure.frames import mirror_day
+from execgym.envs.market.analysis.microstructure.kyle import (
     interval_flow,
     kyle_lambda,
     newey_west_lags,
     ols_hac,
     simulator_lambda,
 )
-from execgym.envs.market.simulated_day import simulate_day
+from execgym.envs.market.data.simulated_day import simulate_day
 
 from .conftest import flat_config
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.microstructure.frames import mirror_day
-from execgym.envs.market.microstructure.manipulation import (
+from execgym.envs.market.analysis.microstructure.frames import mirror_day
+from execgym.envs.market.analysis.microstructure.manipulation import (
     LayeringParams,
     ManipulationAgent,
     ManipulationConfig,
@@ -17,8 +17,8 @@ from execgym.envs.market.microstructure.manipulation import (
     interval_scores,
     layering_scores,
 )
-from execgym.envs.market.simulated_day import simulate_day
-from execgym.envs.market.simulator import SimulatorConfig
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 
 DAY_S = 1800.0
 CFG = ManipulationConfig(n_stuffing_bursts=6, n_layering_episodes=6, max_wait_s=60.0)

@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.lobster import replay_lobster
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.frames import executions
-from execgym.envs.market.microstructure.signing import lee_ready, quote_rule, sign_trades, signing_accuracy, tick_rule
+from execgym.envs.market.analysis.microstructure.frames import executions
+from execgym.envs.market.analysis.microstructure.signing import (
+    lee_ready,
+    quote_rule,
+    sign_trades,
+    signing_accuracy,
+    tick_rule,
+)
+from execgym.envs.market.data.lobster import replay_lobster
+from execgym.envs.market.data.lobster_data import LobsterDay
 
 
 def test_tick_rule_carries_the_last_price_change_over_zero_ticks():
@@ -92,7 +98,7 @@ def test_on_amzn_lee_ready_beats_the_tick_rule_and_signs_visible_trades_exactly(
 
 
 def test_mirrored_day_swaps_buy_and_sell_recall(sim_day):
-    from execgym.envs.market.microstructure.frames import mirror_day
+    from execgym.envs.market.analysis.microstructure.frames import mirror_day
 
     a = signing_accuracy(sim_day).set_index(["rule", "subset"])
     b = signing_accuracy(mirror_day(sim_day)).set_index(["rule", "subset"])

@@ -1,11 +1,11 @@
 """A recorded LOBSTER day as a market the agent can trade in, without changing the recorded flow.
 
-:class:`ReplayMarket` offers the interface of :class:`~execgym.envs.market.simulator.MarketSimulator`
+:class:`ReplayMarket` offers the interface of :class:`~execgym.envs.market.simulation.simulator.MarketSimulator`
 that the execution environments use (``book``, ``submit_market``, ``submit_limit``,
 ``cancel``, ``modify``, ``advance``), on a recorded day (:class:`ReplayDay`). The market is
 the recorded order book after each message (LOBSTER's order-book file, which replaying the
-messages through :class:`~execgym.envs.market.book.OrderBook` reproduces level by level, see
-:func:`execgym.envs.market.lobster.replay_lobster`); the agent's orders are matched against it and
+messages through :class:`~execgym.envs.market.simulation.book.OrderBook` reproduces level by level, see
+:func:`execgym.envs.market.data.lobster.replay_lobster`); the agent's orders are matched against it and
 against the recorded messages as follows.
 
 * **Marketable orders** (market orders, and the marketable part of a limit order) walk the
@@ -39,7 +39,7 @@ against the recorded messages as follows.
 Limits: the recorded flow does not react to the agent. Its orders consume liquidity only
 from its own view of the book, and there is no impact beyond that: prices, the other
 traders' orders and the volume are those of the record. That is why a calibrated simulator
-(:mod:`execgym.envs.market.simulator`) exists beside the replay. One resting agent order at a time.
+(:mod:`execgym.envs.market.simulation.simulator`) exists beside the replay. One resting agent order at a time.
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.book import FILL_DTYPE, RestingOrder
-from execgym.envs.market.lobster_data import LobsterDay, load_lobster
-from execgym.envs.market.simulator import AGENT_OWNER, StepReport
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.envs.market.data.lobster_data import LobsterDay, load_lobster
+from execgym.envs.market.simulation.book import FILL_DTYPE, RestingOrder
+from execgym.envs.market.simulation.simulator import AGENT_OWNER, StepReport
+from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class ReplayDay:
 
     @classmethod
     def from_lobster(cls, day: LobsterDay) -> ReplayDay:
-        """The replay arrays of a :class:`~execgym.envs.market.lobster_data.LobsterDay` (with its order book)."""
+        """The replay arrays of a :class:`~execgym.envs.market.data.lobster_data.LobsterDay` (with its order book)."""
         m = day.messages
         n = len(m)
         mtype = m["type"].to_numpy()
@@ -176,7 +176,7 @@ class ReplayDay:
     @staticmethod
     @functools.lru_cache(maxsize=4)
     def load(message_path: str, orderbook_path: str, price_units_per_tick: int = 100) -> ReplayDay:
-        """Load a LOBSTER file pair (:func:`~execgym.envs.market.lobster_data.load_lobster`); cached per argument set."""
+        """Load a LOBSTER file pair (:func:`~execgym.envs.market.data.lobster_data.load_lobster`); cached per argument set."""
         day = load_lobster(Path(message_path), Path(orderbook_path), price_units_per_tick=price_units_per_tick)
         return ReplayDay.from_lobster(day)
 
@@ -203,7 +203,7 @@ class ReplayDay:
 
 class ReplayBookView:
     """The agent's view of the recorded book: the recorded levels, minus the shares it has
-    taken (hidden), plus its own resting order. The part of :class:`~execgym.envs.market.book.OrderBook`'s
+    taken (hidden), plus its own resting order. The part of :class:`~execgym.envs.market.simulation.book.OrderBook`'s
     query API the environments use."""
 
     def __init__(self, market: ReplayMarket) -> None:

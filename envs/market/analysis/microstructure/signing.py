@@ -24,8 +24,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.frames import executions
+from execgym.envs.market.analysis.microstructure.frames import executions
+from execgym.envs.market.data.lobster_data import LobsterDay
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ RULES = {
 
 
 def sign_trades(day: LobsterDay, rule: str = "lee_ready", quote_lag_s: float = 0.0, hidden: bool = True) -> pd.DataFrame:
-    """The day's executions (:func:`~execgym.envs.market.microstructure.frames.executions`) with a
+    """The day's executions (:func:`~execgym.envs.market.analysis.microstructure.frames.executions`) with a
     ``signed`` column: the sign inferred by ``rule`` (``"truth"`` keeps LOBSTER's)."""
     if rule not in (*RULES, "truth"):
         raise ValueError(f"rule must be one of {(*RULES, 'truth')}, got {rule!r}")

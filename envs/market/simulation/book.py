@@ -19,7 +19,7 @@ Two ways in:
 Fills come back as a structured record array (:data:`FILL_DTYPE`); the optional event log
 follows LOBSTER's message convention (:meth:`OrderBook.event_log`).
 
-The state is a handful of preallocated arrays (see :mod:`execgym.envs.market._book_kernels`):
+The state is a handful of preallocated arrays (see :mod:`execgym.envs.market.simulation._book_kernels`):
 price levels indexed by tick offset, FIFO queues as doubly linked lists through the
 order records, and an open-addressing hash map from order id to record for O(1)
 cancels. Buffers and the price grid grow on demand.
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -635,7 +635,7 @@ class OrderBook:
         """Write the event log as a LOBSTER message file (no header, 6 columns).
 
         Prices become ``ticks * tick_size * price_scale`` (LOBSTER: dollars x 10000), so
-        the file can be read back with :func:`execgym.envs.market.lobster.read_messages`.
+        the file can be read back with :func:`execgym.envs.market.data.lobster.read_messages`.
         """
         log = self.event_log()
         units = np.rint(log["price"].to_numpy() * self.tick_size * price_scale).astype(np.int64)

@@ -8,7 +8,7 @@ row ``k`` is the top ``L`` levels *after* message ``k``: ask price, ask size, bi
 bid size for level 1, then level 2, ...; empty levels carry the dummy prices
 +-9999999999 and size 0.
 
-Replaying a file into :class:`~execgym.envs.market.book.OrderBook` reconstructs the visible book
+Replaying a file into :class:`~execgym.envs.market.simulation.book.OrderBook` reconstructs the visible book
 exactly, up to what the messages cannot know. :func:`replay_lobster` makes that explicit:
 
 * the book before the first message is not in the data: it starts from the first
@@ -43,9 +43,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
-from execgym.envs.market.validation import check_int
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
+from execgym.validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +325,7 @@ def read_orderbook(path: str | Path, levels: int | None = None, chunk_rows: int 
 
 
 def messages_to_events(messages: pd.DataFrame, price_units_per_tick: int = 100) -> np.ndarray:
-    """Book events (``(n, 7)``, :data:`~execgym.envs.market.book.EVENT_FIELDS`) for the book-changing messages.
+    """Book events (``(n, 7)``, :data:`~execgym.envs.market.simulation.book.EVENT_FIELDS`) for the book-changing messages.
 
     Types 1 -> limit order, 2 -> partial cancel, 3 -> deletion, 4 -> execution of the
     named resting order; 5-7 change no visible book and are dropped. Prices become ticks

@@ -8,7 +8,7 @@ the number of resting orders (``0.44 * n / target_orders``), so the book hovers 
 ``target_orders`` instead of growing without bound.
 
 The stream is generated against a live book (so every cancel names an order that is
-still resting) and can then be replayed into a fresh :class:`~execgym.envs.market.book.OrderBook`,
+still resting) and can then be replayed into a fresh :class:`~execgym.envs.market.simulation.book.OrderBook`,
 which reproduces that book exactly.
 """
 
@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market.book import OrderBook
-from execgym.envs.market.validation import check_int
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation.book import OrderBook
+from execgym.validation import check_int
 
 __all__ = ["synthetic_event_stream"]
 
@@ -115,7 +115,7 @@ def synthetic_event_stream(
     mid_price_ticks: int = 100_000,
     target_orders: int = 1_000,
 ) -> np.ndarray:
-    """An ``(n_events, 7)`` event array (:data:`~execgym.envs.market.book.EVENT_FIELDS`).
+    """An ``(n_events, 7)`` event array (:data:`~execgym.envs.market.simulation.book.EVENT_FIELDS`).
 
     The first ``target_orders`` events are passive limit orders that build the book;
     after that the mix is ~48% limit, ~44% cancel, ~8% market orders (module docstring).

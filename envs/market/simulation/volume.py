@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from execgym.envs.market.validation import check_nonnegative, check_positive
+from execgym.validation import check_nonnegative, check_positive
 
 __all__ = ["IntradayVolumeProfile", "lognormal_mean_one"]
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit
 
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
-from execgym.envs.market.validation import check_choice, check_int, check_positive
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.validation import check_choice, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 

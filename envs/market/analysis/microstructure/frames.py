@@ -1,9 +1,9 @@
 """Views of a LOBSTER day that the microstructure analytics share: quotes and executions.
 
-Every analytic reads a :class:`~execgym.envs.market.lobster_data.LobsterDay`: real ones from
-:func:`~execgym.envs.market.lobster_data.load_lobster` (or built from
-:func:`~execgym.envs.market.lobster.read_messages` / ``read_orderbook``), simulated ones, with an
-optional agent acting in the market, from :func:`~execgym.envs.market.simulated_day.simulate_day`.
+Every analytic reads a :class:`~execgym.envs.market.data.lobster_data.LobsterDay`: real ones from
+:func:`~execgym.envs.market.data.lobster_data.load_lobster` (or built from
+:func:`~execgym.envs.market.data.lobster.read_messages` / ``read_orderbook``), simulated ones, with an
+optional agent acting in the market, from :func:`~execgym.envs.market.data.simulated_day.simulate_day`.
 This module adds the views they share: the quote prevailing at each message, the
 executions with their true sign, the mirrored day (buys and sells exchanged) and a
 train/test split in time.
@@ -22,9 +22,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.lobster import MESSAGE_COLUMNS
-from execgym.envs.market.lobster_data import DUMMY_ASK, DUMMY_BID, LobsterDay
-from execgym.envs.market.validation import check_fraction
+from execgym.envs.market.data.lobster import MESSAGE_COLUMNS
+from execgym.envs.market.data.lobster_data import DUMMY_ASK, DUMMY_BID, LobsterDay
+from execgym.validation import check_fraction
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A single-asset market: the order book, its background flow and impact dynamics, on a clock.
 
 :class:`MarketSimulator` advances time by any step (seconds), generating and matching the
-background events of :mod:`execgym.envs.market.flow`; between steps an agent submits, cancels
+background events of :mod:`execgym.envs.market.simulation.flow`; between steps an agent submits, cancels
 and modifies its own orders (owner :data:`AGENT_OWNER`), which match immediately. Each
 step returns a :class:`StepReport` of what happened: all trades, the agent's fills, the
 traded volume and VWAP, and the book at the end.
@@ -9,7 +9,7 @@ traded volume and VWAP, and the book at the end.
 Everything random comes from the ``np.random.Generator`` given to the constructor (or to
 :meth:`MarketSimulator.reset`): the same seed reproduces the same event stream exactly.
 A separate ``diffusion_rng`` may seed the fundamental's diffusion on its own, so that
-several markets (venues, :mod:`execgym.envs.market.venues`) share one fundamental path while their
+several markets (venues, :mod:`execgym.envs.market.simulation.venues`) share one fundamental path while their
 order flows stay independent.
 """
 
@@ -22,12 +22,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market import flow as F
-from execgym.envs.market.book import FILL_DTYPE, OrderBook
-from execgym.envs.market.flow import FlowConfig, ImpactConfig
-from execgym.envs.market.rng import new_state
-from execgym.envs.market.validation import check_field_types, check_finite, check_int, check_nonnegative, check_positive
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation.book import FILL_DTYPE, OrderBook
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.rng import new_state
+from execgym.validation import check_field_types, check_finite, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class StepReport:
     """What happened during one :meth:`MarketSimulator.advance`.
 
     Prices in ticks, sizes in shares, times in seconds. ``trades`` and ``agent_fills``
-    are :data:`~execgym.envs.market.book.FILL_DTYPE` arrays (the agent's fills include its
+    are :data:`~execgym.envs.market.simulation.book.FILL_DTYPE` arrays (the agent's fills include its
     passive orders filled by the background flow); ``vwap_ticks`` is NaN without trades;
     ``value_ticks`` is the exact traded value (sum of size x price, tick-shares), and
     ``agent_volume_shares`` / ``agent_value_ticks`` the same for the agent's fills.

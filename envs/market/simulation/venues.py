@@ -1,6 +1,6 @@
 """Several venues trading one asset: fragmented order books, a consolidated quote, routing.
 
-Each venue is a :class:`~execgym.envs.market.simulator.MarketSimulator` with its own tick size
+Each venue is a :class:`~execgym.envs.market.simulation.simulator.MarketSimulator` with its own tick size
 (USD), fee schedule (taker fee and maker rebate, USD per share), latency (seconds between
 the router's decision and the order's arrival) and liquidity (a multiple of the base
 flow's depth profile and market-order rate). The venues share one fundamental price:
@@ -32,9 +32,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from execgym.envs.market.flow import FlowConfig, ImpactConfig
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
-from execgym.envs.market.validation import (
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.validation import (
     check_choice,
     check_field_types,
     check_finite,

@@ -1,9 +1,9 @@
 """A simulated trading day in LOBSTER's format: the one way to simulate a :class:`LobsterDay`.
 
-:func:`simulate_day` runs :class:`~execgym.envs.market.simulator.MarketSimulator` with its event log
+:func:`simulate_day` runs :class:`~execgym.envs.market.simulation.simulator.MarketSimulator` with its event log
 on (and, optionally, an agent acting through the simulator's agent-order API between its
 steps) and returns what LOBSTER would have recorded of that market as a
-:class:`~execgym.envs.market.lobster_data.LobsterDay`: one message per book event (submission,
+:class:`~execgym.envs.market.data.lobster_data.LobsterDay`: one message per book event (submission,
 partial cancellation, deletion, visible execution) and the top ``levels`` price levels of
 the book after each message. Real and simulated days then go through exactly the same code
 (calibration, stylised facts, microstructure analytics).
@@ -11,9 +11,9 @@ the book after each message. Real and simulated days then go through exactly the
 The order-book file is rebuilt by :func:`book_snapshots`, which replays the simulator's
 complete log (warm-up included) into an empty book in one numba loop, so every row is exact
 (:mod:`benchmarks.bench_book_snapshots` compares it with replaying event by event through
-:meth:`~execgym.envs.market.book.OrderBook.process`).
+:meth:`~execgym.envs.market.simulation.book.OrderBook.process`).
 
-Conventions are LOBSTER's (:mod:`execgym.envs.market.lobster`): times in seconds after midnight
+Conventions are LOBSTER's (:mod:`execgym.envs.market.data.lobster`): times in seconds after midnight
 (the session opens at ``open_time_s``, 09:30 = 34200 s), prices in dollars x 10000,
 ``direction`` +1 for a buy limit order (for an execution, the side of the resting order,
 so the trade sign is ``-direction``), empty levels with the dummy prices +-9999999999 and
@@ -31,12 +31,12 @@ import pandas as pd
 from numba import njit
 from tqdm.auto import tqdm
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market.book import OrderBook
-from execgym.envs.market.lobster import MESSAGE_COLUMNS, messages_to_events
-from execgym.envs.market.lobster_data import DUMMY_ASK, DUMMY_BID, OPEN_S, LobsterDay, units_per_tick
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig, StepReport
-from execgym.envs.market.validation import check_int, check_nonnegative, check_positive
+from execgym.envs.market.data.lobster import MESSAGE_COLUMNS, messages_to_events
+from execgym.envs.market.data.lobster_data import DUMMY_ASK, DUMMY_BID, OPEN_S, LobsterDay, units_per_tick
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation.book import OrderBook
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig, StepReport
+from execgym.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def _replay_rows(sc, lvl, orders, htab, fills, log, events, start, levels, out, 
 def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, tick_size: float = 0.01) -> np.ndarray:
     """Replay book ``events`` from an empty book; the top ``levels`` after each, as LOBSTER rows.
 
-    :param events: ``(n, 7)`` events (:data:`~execgym.envs.market.book.EVENT_FIELDS`), e.g. from
-        :func:`~execgym.envs.market.lobster.messages_to_events`; they must be complete (every order
+    :param events: ``(n, 7)`` events (:data:`~execgym.envs.market.simulation.book.EVENT_FIELDS`), e.g. from
+        :func:`~execgym.envs.market.data.lobster.messages_to_events`; they must be complete (every order
         cancelled or executed was submitted before).
     :param levels: occupied price levels per side in each row.
     :param price_units_per_tick: LOBSTER price units per tick.

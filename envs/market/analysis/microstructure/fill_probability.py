@@ -38,9 +38,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from execgym.envs.market.lobster_data import OPEN_S, LobsterDay
-from execgym.envs.market.microstructure.frames import time_split
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.envs.market.analysis.microstructure.frames import time_split
+from execgym.envs.market.data.lobster_data import OPEN_S, LobsterDay
+from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def evaluate_fill_models(data: pd.DataFrame, train_frac: float = 0.7, n_bins: in
 
 
 class QueueProbeAgent:
-    """One-lot limit orders at the back of both best queues, held ``horizon_s`` (a :class:`~execgym.envs.market.simulated_day.StepAgent`).
+    """One-lot limit orders at the back of both best queues, held ``horizon_s`` (a :class:`~execgym.envs.market.data.simulated_day.StepAgent`).
 
     Every ``every_s`` seconds it joins the best bid and the best ask with one lot each
     and cancels whatever has not traded ``horizon_s`` later. ``labels["probes"]`` lists

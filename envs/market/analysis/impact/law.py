@@ -13,8 +13,8 @@ so ``sigma_T sqrt(Q / V_T) = sigma_1 sqrt(Q / v)`` does not depend on the period
 ``sigma`` is in ticks per sqrt(second) and ``V`` in shares per second (:func:`market_scale`).
 
 :func:`impact_vs_size` measures metaorders of several sizes in the simulated market with
-:func:`execgym.envs.market.impact.metaorder_impact` (paired control runs): the peak impact at the
-end of execution, its permanent part (the plateau of :func:`~execgym.envs.market.impact.fit_decay`
+:func:`execgym.envs.market.analysis.impact.metaorder.metaorder_impact` (paired control runs): the peak impact at the
+end of execution, its permanent part (the plateau of :func:`~execgym.envs.market.analysis.impact.metaorder.fit_decay`
 after the end) and the temporary part (peak minus permanent). Metaorders run at a fixed
 participation rate (their duration grows with ``Q``, as real metaorders do) or over a
 fixed duration.
@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from execgym.envs.market.impact import fit_decay, metaorder_impact
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.simulator import SimulatorConfig
-from execgym.envs.market.validation import check_choice, check_fraction, check_int, check_positive
+from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_impact
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+from execgym.validation import check_choice, check_fraction, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from execgym.envs.market._jit import HOT
+from execgym.envs.market.simulation._jit import HOT
 
 __all__ = ["new_state", "next_u64", "normal", "uniform", "uniform_below"]
 

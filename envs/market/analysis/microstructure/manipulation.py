@@ -28,7 +28,7 @@ kept (layering proper rather than a single spoof order). Both detectors read onl
 touch, its order-book file), so they run on real and simulated days alike.
 
 :class:`ManipulationAgent` injects both patterns into a
-:class:`~execgym.envs.market.simulator.MarketSimulator` day through its agent-order API at
+:class:`~execgym.envs.market.simulation.simulator.MarketSimulator` day through its agent-order API at
 seeded random times, recording the ground truth in ``labels``; :func:`interval_scores`
 and :func:`layering_scores` give precision and recall against it.
 """
@@ -41,10 +41,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.lobster_data import OPEN_S, LobsterDay
-from execgym.envs.market.microstructure.frames import prevailing_quotes
-from execgym.envs.market.simulator import MarketSimulator, StepReport
-from execgym.envs.market.validation import check_choice, check_int, check_nonnegative, check_positive
+from execgym.envs.market.analysis.microstructure.frames import prevailing_quotes
+from execgym.envs.market.data.lobster_data import OPEN_S, LobsterDay
+from execgym.envs.market.simulation.simulator import MarketSimulator, StepReport
+from execgym.validation import check_choice, check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class ManipulationConfig:
 
 
 class ManipulationAgent:
-    """Injects quote stuffing and layering into a simulated day (a :class:`~execgym.envs.market.simulated_day.StepAgent`).
+    """Injects quote stuffing and layering into a simulated day (a :class:`~execgym.envs.market.data.simulated_day.StepAgent`).
 
     Event start times (session seconds) are drawn once, uniformly over the day, non-
     overlapping and ``margin_s`` apart. ``labels`` (times in seconds after midnight, like

@@ -24,18 +24,18 @@ column             dtype                           meaning
 =================  ==============================  ======================================
 
 The columns ``time_s, type, order_id, size_shares, price, direction`` are those of
-:func:`execgym.envs.market.lobster.read_messages`, so the frame goes straight into
-:func:`~execgym.envs.market.lobster.messages_to_events` and
-:func:`~execgym.envs.market.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook`, the file's
+:func:`execgym.envs.market.data.lobster.read_messages`, so the frame goes straight into
+:func:`~execgym.envs.market.data.lobster.messages_to_events` and
+:func:`~execgym.envs.market.data.lobster.replay_lobster` (with :attr:`LobsterDay.orderbook`, the file's
 int64 rows in LOBSTER units). A :class:`LobsterDay` built from those six columns alone (a
-simulated day, or :func:`~execgym.envs.market.lobster.read_messages` output) works with everything
+simulated day, or :func:`~execgym.envs.market.data.lobster.read_messages` output) works with everything
 here that does not need the typed columns.
 
 Order book (:attr:`LobsterDay.orderbook_frame`; :meth:`LobsterDay.book_levels` gives the same
 as arrays), row ``k`` = the book after message ``k``:
 ``time_s``, then per level ``i`` = 1..L ``ask_price_ticks_i``, ``ask_size_shares_i``,
 ``bid_price_ticks_i``, ``bid_size_shares_i`` (int64; an empty level has price 0 and size
-0, as :meth:`~execgym.envs.market.book.OrderBook.depth` reports it).
+0, as :meth:`~execgym.envs.market.simulation.book.OrderBook.depth` reports it).
 
 Derived views: :func:`trades` (visible and hidden executions, with the aggressor's side),
 :func:`quotes` (the touch, each time it changes), :func:`l2_snapshots` (the top levels
@@ -61,7 +61,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.lobster import (
+from execgym.envs.market.data.lobster import (
     DUMMY_ASK,
     DUMMY_BID,
     EVENT_TYPES,
@@ -72,7 +72,7 @@ from execgym.envs.market.lobster import (
     read_orderbook_rows,
     resolve_lobster_file,
 )
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def default_lobster_dir() -> Path:
 
 def _message_frame(path: Path, columns: dict[str, np.ndarray], date: dt.date, price_units_per_tick: int
                    ) -> pd.DataFrame:
-    """The typed frame of validated message columns (:func:`~execgym.envs.market.lobster.check_messages`)."""
+    """The typed frame of validated message columns (:func:`~execgym.envs.market.data.lobster.check_messages`)."""
     time_s, mtype, direction = columns["time_s"], columns["type"], columns["direction"]
     price = columns["price"]
     halt = mtype == 7
@@ -143,7 +143,7 @@ def _message_frame(path: Path, columns: dict[str, np.ndarray], date: dt.date, pr
 
 class BookLevels(NamedTuple):
     """The order-book rows per side, each ``(n, levels)`` int64, best level first; an empty
-    level has price 0 and size 0 (as :meth:`~execgym.envs.market.book.OrderBook.depth` reports it)."""
+    level has price 0 and size 0 (as :meth:`~execgym.envs.market.simulation.book.OrderBook.depth` reports it)."""
 
     ask_price_ticks: np.ndarray
     ask_size_shares: np.ndarray
@@ -164,9 +164,9 @@ class BookLevels(NamedTuple):
 @dataclass(frozen=True, eq=False)
 class LobsterDay:
     """One LOBSTER day, real (:func:`load_lobster`) or simulated
-    (:func:`~execgym.envs.market.simulated_day.simulate_day`): messages and the book after each.
+    (:func:`~execgym.envs.market.data.simulated_day.simulate_day`): messages and the book after each.
 
-    :param messages: at least the LOBSTER columns :data:`~execgym.envs.market.lobster.MESSAGE_COLUMNS`
+    :param messages: at least the LOBSTER columns :data:`~execgym.envs.market.data.lobster.MESSAGE_COLUMNS`
         (``time_s`` seconds after midnight, ``price`` dollars x 10000); :func:`load_lobster`
         adds the typed ones of the module docstring.
     :param orderbook: the order-book file, int64 LOBSTER units, shape ``(n, 4 * levels)``

@@ -1,9 +1,9 @@
-"""Calibrate the background-flow model (:mod:`execgym.envs.market.flow`) to a LOBSTER day.
+"""Calibrate the background-flow model (:mod:`execgym.envs.market.simulation.flow`) to a LOBSTER day.
 
 The estimators follow Cont, Stoikov and Talreja (2010), "A stochastic model for order
 book dynamics", Operations Research 58(3), section 3, with two corrections that a
 level-``L`` LOBSTER file needs. A distance ``d`` (ticks) is measured, as in
-:class:`~execgym.envs.market.flow.FlowConfig`, from the anchor of the book *before* the message:
+:class:`~execgym.envs.market.simulation.flow.FlowConfig`, from the anchor of the book *before* the message:
 the opposite best quote (``anchor="opposite_best"``: a buy at price ``p`` is at
 ``d = best_ask - p``) or the mid standing in for the unobservable reference price
 (``anchor="reference"``: ``d = ceil(mid) - p`` for a buy, ``p - floor(mid)`` for a sell).
@@ -25,13 +25,13 @@ the opposite best quote (``anchor="opposite_best"``: a buy at price ``p`` is at
 * **Hawkes excitation** per side: maximum likelihood of the intensity
   ``mu w(t) + sum_i alpha exp(-beta (t - t_i))`` over the side's marketable-order times,
   with the intraday profile ``w`` (mean 1) fitted first: exactly the flow's model.
-* **Intraday profile**: :class:`~execgym.envs.market.volume.IntradayVolumeProfile` fitted by
+* **Intraday profile**: :class:`~execgym.envs.market.simulation.volume.IntradayVolumeProfile` fitted by
   least squares to the share of visible traded volume in each bucket; ``noise_sigma`` is
   the standard deviation of log(realised / fitted) over the buckets.
 * **Sizes**: the flow draws sizes geometric in lots with a given mean, so the estimates
   are the mean submission size (at distances ``1..K``) and the mean marketable-order size.
 
-Mapping onto :class:`~execgym.envs.market.flow.FlowConfig`, whose Obizhaeva-Wang form has one
+Mapping onto :class:`~execgym.envs.market.simulation.flow.FlowConfig`, whose Obizhaeva-Wang form has one
 cancellation rate ``rho`` and a depth profile with ``lambda_d = rho * depth_d / mean_size``:
 
 * ``resilience_per_s`` = the pooled ``theta`` (all cancelled shares at ``1..K`` over all
@@ -45,10 +45,10 @@ cancellation rate ``rho`` and a depth profile with ``lambda_d = rho * depth_d / 
 * all rates are at average intraday activity because every count is divided by the
   whole session's seconds and the profile has mean 1.
 
-The day is a :class:`~execgym.envs.market.lobster_data.LobsterDay` (read by
-:func:`~execgym.envs.market.lobster_data.load_lobster`, or simulated by
-:func:`~execgym.envs.market.simulated_day.simulate_day`); its book is read through
-:meth:`~execgym.envs.market.lobster_data.LobsterDay.book_levels`.
+The day is a :class:`~execgym.envs.market.data.lobster_data.LobsterDay` (read by
+:func:`~execgym.envs.market.data.lobster_data.load_lobster`, or simulated by
+:func:`~execgym.envs.market.data.simulated_day.simulate_day`); its book is read through
+:meth:`~execgym.envs.market.data.lobster_data.LobsterDay.book_levels`.
 
 Units: LOBSTER prices (dollars x 10000) become ticks by integer division by the day's
 ``price_units_per_tick`` (100 for a one-cent tick); times stay in seconds, and rates are per
@@ -76,10 +76,10 @@ import pandas as pd
 from numba import njit
 from scipy.optimize import least_squares, minimize
 
-from execgym.envs.market.flow import FlowConfig, ImpactConfig
-from execgym.envs.market.lobster_data import BookLevels, LobsterDay
-from execgym.envs.market.validation import check_choice, check_int, check_positive
-from execgym.envs.market.volume import IntradayVolumeProfile
+from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.volume import IntradayVolumeProfile
+from execgym.validation import check_choice, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -389,7 +389,7 @@ class FlowCalibration:
         return self.scalars["hidden_volume_frac"]
 
     def market_config(self, tick_size: float, initial_mid_ticks: float, warmup_s: float) -> dict[str, Any]:
-        """A plain mapping of :class:`~execgym.envs.market.simulator.SimulatorConfig` fields (for YAML)."""
+        """A plain mapping of :class:`~execgym.envs.market.simulation.simulator.SimulatorConfig` fields (for YAML)."""
         f, i = self.flow, self.impact
         prof = f.intraday
         return {

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.signing import sign_trades
-from execgym.envs.market.validation import check_int, check_nonnegative, check_positive
+from execgym.envs.market.analysis.microstructure.signing import sign_trades
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class OLSResult:
 def simulator_lambda(kappa: float, gamma: float, rho: float, interval_s: float) -> float:
     """Kyle's lambda the simulated market should show (ticks per share).
 
-    In :mod:`execgym.envs.market.flow` a share of aggressive volume moves the reference price by
+    In :mod:`execgym.envs.market.simulation.flow` a share of aggressive volume moves the reference price by
     ``gamma`` for good and by ``kappa`` decaying at rate ``rho``. For flow spread evenly
     over an interval of length ``D`` (and uncorrelated across intervals), the expected
     change over the interval per share of its net flow is the permanent part plus the

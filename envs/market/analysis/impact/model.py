@@ -27,9 +27,9 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from threadpoolctl import threadpool_limits
 
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.microstructure.frames import prevailing_quotes, time_split
-from execgym.envs.market.validation import check_nonnegative, check_positive
+from execgym.envs.market.analysis.microstructure.frames import prevailing_quotes, time_split
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.validation import check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """Stylised facts of a limit-order-book day, computed the same way for real and simulated data.
 
-Input is a :class:`~execgym.envs.market.lobster_data.LobsterDay` (a LOBSTER day, or a simulated
-one from :func:`~execgym.envs.market.simulated_day.simulate_day`). The book is sampled on
+Input is a :class:`~execgym.envs.market.data.lobster_data.LobsterDay` (a LOBSTER day, or a simulated
+one from :func:`~execgym.envs.market.data.simulated_day.simulate_day`). The book is sampled on
 a clock grid (the state in force at each grid time), so the spread and depth
 distributions are time-weighted. Trades are marketable orders
-(:func:`~execgym.envs.market.calibration_data.marketable_orders`: visible executions grouped by
+(:func:`~execgym.envs.market.analysis.calibration.flow.marketable_orders`: visible executions grouped by
 time stamp and side).
 
 * :func:`book_on_grid`: mid, spread and depth per occupied level on the grid;
@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from execgym.envs.market.calibration_data import marketable_orders
-from execgym.envs.market.lobster_data import LobsterDay
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.envs.market.analysis.calibration.flow import marketable_orders
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ measures them, in seconds and currency (the units of ``execgym/LOBExecution-v0``
   ``side * (average fill - mid before)`` is regressed on ``n / tau``: AC's temporary
   impact ``epsilon + eta n / tau`` has slope ``eta``;
 * ``gamma`` (currency/share per share): the permanent level of a metaorder's measured
-  impact path (:func:`execgym.envs.market.impact.metaorder_impact`, paired control runs), averaged
+  impact path (:func:`execgym.envs.market.analysis.impact.metaorder.metaorder_impact`, paired control runs), averaged
   once its transient part has decayed, divided by its size.
 """
 
@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from execgym.envs.market.impact import metaorder_impact
-from execgym.envs.market.replay import ReplayDay
-from execgym.envs.market.simulator import MarketSimulator, SimulatorConfig
-from execgym.envs.market.validation import check_int, check_positive
+from execgym.envs.market.analysis.impact.metaorder import metaorder_impact
+from execgym.envs.market.data.replay import ReplayDay
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def calibrate_almgren_chriss_replay(
     order_sizes_shares: tuple[int, ...] = (100, 200, 400, 800),
     n_snapshots: int = 400,
 ) -> ACCalibration:
-    """Almgren-Chriss parameters of a recorded day (:class:`~execgym.envs.market.replay.ReplayDay`), in
+    """Almgren-Chriss parameters of a recorded day (:class:`~execgym.envs.market.data.replay.ReplayDay`), in
     seconds and currency, for ``execgym/LOBReplay-v0``.
 
     * ``sigma``: standard deviation of the recorded mid's changes over ``interval_s``, on a

@@ -28,7 +28,7 @@ and supply/demand dynamics", J. Financial Markets 16: a steady-state depth profi
 Depleted liquidity refills toward its steady state at rate ``rho``.
 
 All rates except ``theta`` follow the U-shaped intraday activity of
-:class:`~execgym.envs.market.volume.IntradayVolumeProfile` (normalised to mean 1 over the
+:class:`~execgym.envs.market.simulation.volume.IntradayVolumeProfile` (normalised to mean 1 over the
 session), so volume is heavier at the open and close.
 
 Impact of aggressive volume on the price ``m`` (ticks) the flow centres on,
@@ -43,7 +43,7 @@ order) and the background market orders'; a buy of ``v`` shares counts ``+v``:
   from a random stream of its own, so that the same seed gives the same fundamental path
   whatever the agent does (common random numbers across policies).
 
-Randomness lives in xoshiro256** state arrays (:mod:`execgym.envs.market.rng`) seeded from the
+Randomness lives in xoshiro256** state arrays (:mod:`execgym.envs.market.simulation.rng`) seeded from the
 user's ``numpy.random.Generator``, so that compiled kernels can carry one stream per
 market.
 """
@@ -57,16 +57,16 @@ from typing import Any, Mapping
 import numpy as np
 from numba import njit
 
-from execgym.envs.market import _book_kernels as K
-from execgym.envs.market import rng as R
-from execgym.envs.market._jit import HOT
-from execgym.envs.market.validation import (
+from execgym.envs.market.simulation import _book_kernels as K
+from execgym.envs.market.simulation import rng as R
+from execgym.envs.market.simulation._jit import HOT
+from execgym.envs.market.simulation.volume import IntradayVolumeProfile
+from execgym.validation import (
     check_choice,
     check_field_types,
     check_nonnegative,
     check_positive,
 )
-from execgym.envs.market.volume import IntradayVolumeProfile
 
 __all__ = ["FlowConfig", "ImpactConfig", "flow_params", "transient"]
 
@@ -361,7 +361,7 @@ def apply_impact(fs, fp, signed_volume):
 def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """Generate and apply background events until ``t_end`` (s); return a book status.
 
-    ``rs`` and ``rd`` are xoshiro256** states (:mod:`execgym.envs.market.rng`): the event stream and
+    ``rs`` and ``rd`` are xoshiro256** states (:mod:`execgym.envs.market.simulation.rng`): the event stream and
     the fundamental's diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]``
     from a stream of its own, so that it does not depend on the order flow.
 

@@ -1,6 +1,6 @@
 """Numba kernels of the limit order book: state in a few preallocated int64 arrays.
 
-This module is the hot path; :mod:`execgym.envs.market.book` wraps it in a Python API.
+This module is the hot path; :mod:`execgym.envs.market.simulation.book` wraps it in a Python API.
 
 State
 -----
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from execgym.envs.market._jit import HOT
+from execgym.envs.market.simulation._jit import HOT
 
 # --- layout constants ------------------------------------------------------------------
 # scalars
