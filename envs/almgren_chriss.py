@@ -18,6 +18,7 @@ from gymnasium import spaces
 
 from execgym.envs.contract import (
     ACTION_KINDS,
+    BPS,
     ExecutionTask,
     action_to_shares,
     check_participation_rates,
@@ -26,7 +27,7 @@ from execgym.envs.contract import (
 )
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile, lognormal_mean_one
 from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
-from execgym.envs.rewards import BPS, REWARD_KINDS, MeanVarianceReward, make_reward
+from execgym.envs.rewards import REWARD_KINDS, MeanVarianceReward, make_reward
 from execgym.validation import (
     MAX_DECISIONS,
     check_choice,

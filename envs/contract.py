@@ -49,8 +49,12 @@ from execgym.validation import (
     check_positive,
 )
 
+#: basis points per unit of relative price (costs are reported in bps of the arrival notional)
+BPS = 1e4
+
 __all__ = [
     "ACTION_KINDS",
+    "BPS",
     "N_COMMON_FEATURES",
     "OBS_INVENTORY_LEFT",
     "OBS_LAST_VOLUME_RATIO",

@@ -20,6 +20,11 @@ from gymnasium import spaces
 
 from execgym.envs.contract import (
     ACTION_KINDS,
+    BPS,
+    OBS_INVENTORY_LEFT,
+    OBS_LAST_VOLUME_RATIO,
+    OBS_NEXT_VOLUME_RATIO,
+    OBS_TIME_LEFT,
     ExecutionTask,
     action_to_shares,
     check_participation_rates,
@@ -45,7 +50,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["LOBContractConfig", "LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market",
            "execution_summary"]
 
-BPS = 1e4
 #: observation features, in order (see :class:`LOBExecutionEnv`)
 OBS_NAMES = (
     "time_left_frac", "inventory_left_frac", "last_volume_ratio", "next_volume_ratio",
@@ -326,17 +330,17 @@ class LOBExecutionEnv(RenderMixin, gym.Env):
             queue_frac = order.queue_ahead_shares / level if level else 0.0
             resting = 1.0
         obs = self._obs
-        obs[0] = (cfg.n_steps - self._step) / cfg.n_steps
-        obs[1] = self._holdings / cfg.total_shares
-        obs[2] = self._last_volume_ratio
-        obs[3] = self._next_ratio[self._step]
-        obs[4] = min(spread, MAX_SPREAD_OBS)
-        obs[5] = (bvol - avol) / depth if depth else 0.0
-        obs[6] = micro_offset
-        obs[7] = self._vol.std()
-        obs[8] = (mid - self._arrival_ticks) / self._arrival_ticks * BPS
-        obs[9] = queue_frac
-        obs[10] = resting
+        obs[OBS_TIME_LEFT] = (cfg.n_steps - self._step) / cfg.n_steps
+        obs[OBS_INVENTORY_LEFT] = self._holdings / cfg.total_shares
+        obs[OBS_LAST_VOLUME_RATIO] = self._last_volume_ratio
+        obs[OBS_NEXT_VOLUME_RATIO] = self._next_ratio[self._step]
+        obs[OBS_SPREAD] = min(spread, MAX_SPREAD_OBS)
+        obs[OBS_IMBALANCE] = (bvol - avol) / depth if depth else 0.0
+        obs[OBS_MICRO] = micro_offset
+        obs[OBS_VOL] = self._vol.std()
+        obs[OBS_MID_MOVE] = (mid - self._arrival_ticks) / self._arrival_ticks * BPS
+        obs[OBS_QUEUE] = queue_frac
+        obs[OBS_RESTING] = resting
         return obs.copy()
 
     def _render_state(self) -> dict[str, Any]:
@@ -413,9 +417,9 @@ class LOBExecutionEnv(RenderMixin, gym.Env):
         report = sim.advance(cfg.decision_interval_s)
         fills.append(report.agent_fills)
         market_volume = report.volume_shares + immediate[0]
-        market_value = float(report.value_ticks + immediate[1])
+        market_value = float(report.value_tick_shares + immediate[1])
         executed = immediate[0] + report.agent_volume_shares
-        value = float(immediate[1]) + float(report.agent_value_ticks)
+        value = float(immediate[1]) + float(report.agent_value_tick_shares)
         self._step = k + 1
         terminated = False
         if self._step == cfg.n_steps:

@@ -21,6 +21,7 @@ from execgym.envs.lob_execution import LOBContractConfig, LOBExecutionEnv
 from execgym.envs.market.data.lobster import PRICE_SCALE, resolve_lobster_file
 from execgym.envs.market.data.lobster_data import default_lobster_dir, trades, volume_profile
 from execgym.envs.market.data.replay import ReplayDay, ReplayMarket
+from execgym.envs.market.simulation.events import EXECUTIONS
 from execgym.validation import check_field_types, check_int, check_positive
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def expected_volume_over_starts(day: ReplayDay, cfg: LOBReplayConfig, n_starts: 
 
 
 def _trade_frame(day: ReplayDay) -> pd.DataFrame:
-    executed = np.isin(day.mtype, (4, 5, 6))
+    executed = np.isin(day.mtype, EXECUTIONS)
     return trades(pd.DataFrame({
         "time_s": day.time_s[executed], "type": day.mtype[executed], "size_shares": day.size[executed],
         "price_ticks": day.price_ticks[executed], "price_usd": day.price_ticks[executed] * day.tick_size,

@@ -28,11 +28,25 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numba import njit
 
-from execgym.envs.contract import real_action, side_sign
-from execgym.envs.lob_execution import (
+from execgym.envs.contract import (
     BPS,
+    OBS_INVENTORY_LEFT,
+    OBS_LAST_VOLUME_RATIO,
+    OBS_NEXT_VOLUME_RATIO,
+    OBS_TIME_LEFT,
+    real_action,
+    side_sign,
+)
+from execgym.envs.lob_execution import (
     MAX_SPREAD_OBS,
+    OBS_IMBALANCE,
+    OBS_MICRO,
+    OBS_MID_MOVE,
     OBS_NAMES,
+    OBS_QUEUE,
+    OBS_RESTING,
+    OBS_SPREAD,
+    OBS_VOL,
     LOBExecutionConfig,
     LOBExecutionEnv,
     execution_summary,
@@ -264,15 +278,15 @@ def _observe(ep, next_ratio, sc, lvl, orders, htab, es, vring, top, out):
         mean = es[ES_VTOT] / n
         vol = math.sqrt(max(es[ES_VTOT2] / n - mean * mean, 0.0))
     k = np.int64(es[ES_STEP])
-    out[0] = (n_steps - es[ES_STEP]) / n_steps
-    out[1] = es[ES_HOLD] / ep[EP_X]
-    out[2] = es[ES_LAST_VR]
-    out[3] = next_ratio[k]
-    out[4] = min(spread, MAX_SPREAD_OBS)
-    out[5] = (bvol - avol) / depth if depth else 0.0
-    out[6] = micro
-    out[7] = vol
-    out[8] = (mid - es[ES_ARRIVAL]) / es[ES_ARRIVAL] * BPS
+    out[OBS_TIME_LEFT] = (n_steps - es[ES_STEP]) / n_steps
+    out[OBS_INVENTORY_LEFT] = es[ES_HOLD] / ep[EP_X]
+    out[OBS_LAST_VOLUME_RATIO] = es[ES_LAST_VR]
+    out[OBS_NEXT_VOLUME_RATIO] = next_ratio[k]
+    out[OBS_SPREAD] = min(spread, MAX_SPREAD_OBS)
+    out[OBS_IMBALANCE] = (bvol - avol) / depth if depth else 0.0
+    out[OBS_MICRO] = micro
+    out[OBS_VOL] = vol
+    out[OBS_MID_MOVE] = (mid - es[ES_ARRIVAL]) / es[ES_ARRIVAL] * BPS
     queue_frac = 0.0
     resting = 0.0
     if es[ES_CHILD] != 0.0:
@@ -283,8 +297,8 @@ def _observe(ep, next_ratio, sc, lvl, orders, htab, es, vring, top, out):
             ahead = K.queue_ahead(sc, lvl, orders, htab, np.int64(es[ES_CHILD]))
             queue_frac = ahead / level if level else 0.0
             resting = 1.0
-    out[9] = queue_frac
-    out[10] = resting
+    out[OBS_QUEUE] = queue_frac
+    out[OBS_RESTING] = resting
 
 
 @njit(**HOT)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from execgym.envs.contract import BPS
 from execgym.validation import check_choice, check_nonnegative, check_positive
 
 __all__ = ["REWARD_KINDS", "MeanVarianceReward", "ShortfallReward", "make_reward"]
 
 REWARD_KINDS = ("shortfall", "mean_variance")
-BPS = 1e4
 
 
 @dataclass(frozen=True)

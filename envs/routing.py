@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from execgym.envs.contract import N_COMMON_FEATURES, ExecutionTask, real_action, side_sign
+from execgym.envs.contract import BPS, N_COMMON_FEATURES, ExecutionTask, real_action, side_sign
 from execgym.envs.lob_execution import execution_summary
 from execgym.envs.market.simulation.venues import VenueMarket, VenueMarketConfig
 from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["MAX_OFFSET_BPS", "RoutingConfig", "RoutingView", "SmartOrderRoutingEnv", "decode_routing_observation",
            "split_shares"]
 
-BPS = 1e4
 #: price offset (bps) reported for a level absent from a venue's book
 MAX_OFFSET_BPS = 100.0
 OBS_CHILD, OBS_SPREAD, OBS_MID_MOVE = N_COMMON_FEATURES, N_COMMON_FEATURES + 1, N_COMMON_FEATURES + 2

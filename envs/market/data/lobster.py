@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation.book import EV_CANCEL, EV_EXECUTE, EV_LIMIT, OrderBook
+from execgym.envs.market.simulation.events import BOOK_CHANGES, EventType
 from execgym.validation import check_int
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ __all__ = [
     "DUMMY_ASK",
     "DUMMY_BID",
     "EVENT_TYPES",
+    "EventType",
     "COMPRESSIONS",
     "GHOST_OWNER",
     "MESSAGE_COLUMNS",
@@ -77,10 +79,7 @@ GHOST_OWNER = -1
 #: LOBSTER prices are dollars x 10000
 PRICE_SCALE = 10_000
 #: LOBSTER event type code -> name (the categories of ``event_type``)
-EVENT_TYPES = {
-    1: "submission", 2: "cancellation", 3: "deletion", 4: "execution_visible",
-    5: "execution_hidden", 6: "cross_trade", 7: "trading_halt",
-}
+EVENT_TYPES = {int(t): t.name.lower() for t in EventType}
 #: LOBSTER's placeholder prices of an empty ask / bid level
 DUMMY_ASK, DUMMY_BID = 9_999_999_999, -9_999_999_999
 
@@ -214,7 +213,7 @@ def check_messages(path: Path, columns: dict[str, np.ndarray], session_s: tuple[
     and prices > 0 (but for trading halts, type 7), order ids >= 0."""
     time_s, mtype = columns["time_s"], columns["type"]
     check_message_codes(path, mtype, columns["direction"])
-    trade = mtype != 7
+    trade = mtype != EventType.TRADING_HALT
 
     def first(mask: np.ndarray, column: str, what: str) -> None:
         if mask.any():
@@ -331,18 +330,19 @@ def messages_to_events(messages: pd.DataFrame, price_units_per_tick: int = 100) 
     named resting order; 5-7 change no visible book and are dropped. Prices become ticks
     (``price // price_units_per_tick``; 100 for a one-cent tick), times nanoseconds.
     """
-    msgs = messages[messages["type"].between(1, 4)]
+    msgs = messages[messages["type"].isin(BOOK_CHANGES)]
     price = msgs["price"].to_numpy()
     if np.any(price % price_units_per_tick):
         row = int(np.flatnonzero(price % price_units_per_tick)[0])
         raise ValueError(f"message {msgs.index[row]} price {price[row]} is not on the tick grid of {price_units_per_tick}")
     mtype = msgs["type"].to_numpy()
     events = np.zeros((len(msgs), K.N_E), dtype=np.int64)
-    events[:, K.E_TYPE] = np.select([mtype == 1, mtype == 4], [EV_LIMIT, EV_EXECUTE], EV_CANCEL)
+    events[:, K.E_TYPE] = np.select([mtype == EventType.SUBMISSION, mtype == EventType.EXECUTION_VISIBLE], [EV_LIMIT, EV_EXECUTE],
+                                        EV_CANCEL)
     events[:, K.E_ID] = msgs["order_id"].to_numpy()
     events[:, K.E_SIDE] = msgs["direction"].to_numpy()
     events[:, K.E_PRICE] = price // price_units_per_tick
-    events[:, K.E_SIZE] = np.where(mtype == 3, 0, msgs["size_shares"].to_numpy())  # 0: delete all
+    events[:, K.E_SIZE] = np.where(mtype == EventType.DELETION, 0, msgs["size_shares"].to_numpy())  # 0: delete all
     events[:, K.E_TIME] = np.rint(msgs["time_s"].to_numpy() * 1e9).astype(np.int64)
     return events
 

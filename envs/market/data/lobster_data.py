@@ -72,6 +72,7 @@ from execgym.envs.market.data.lobster import (
     read_orderbook_rows,
     resolve_lobster_file,
 )
+from execgym.envs.market.simulation.events import BOOK_CHANGES, EXECUTIONS, EventType
 from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
@@ -119,8 +120,8 @@ def _message_frame(path: Path, columns: dict[str, np.ndarray], date: dt.date, pr
     """The typed frame of validated message columns (:func:`~execgym.envs.market.data.lobster.check_messages`)."""
     time_s, mtype, direction = columns["time_s"], columns["type"], columns["direction"]
     price = columns["price"]
-    halt = mtype == 7
-    visible = np.isin(mtype, (1, 2, 3, 4))
+    halt = mtype == EventType.TRADING_HALT
+    visible = np.isin(mtype, BOOK_CHANGES)
     off = visible & (price % price_units_per_tick != 0)
     if off.any():
         row = int(np.flatnonzero(off)[0])
@@ -341,15 +342,15 @@ def trades(messages: pd.DataFrame) -> pd.DataFrame:
     ``size_shares``, ``aggressor_side`` (+1 buyer-initiated: the resting order was a sell,
     LOBSTER direction -1; 0 for cross trades), ``hidden`` (bool), ``order_id`` (the resting order).
     """
-    t = messages[messages["type"].isin((4, 5, 6))]
+    t = messages[messages["type"].isin(EXECUTIONS)]
     out = pd.DataFrame({"time_s": t["time_s"].to_numpy()}, index=t.index)
     if "timestamp" in t:
         out["timestamp"] = t["timestamp"]
     out["price_ticks"] = t["price_ticks"]
     out["price_usd"] = t["price_usd"]
     out["size_shares"] = t["size_shares"]
-    out["aggressor_side"] = np.where(t["type"] == 6, 0, -t["direction"]).astype(np.int64)
-    out["hidden"] = (t["type"] == 5).to_numpy()
+    out["aggressor_side"] = np.where(t["type"] == EventType.CROSS_TRADE, 0, -t["direction"]).astype(np.int64)
+    out["hidden"] = (t["type"] == EventType.EXECUTION_HIDDEN).to_numpy()
     out["order_id"] = t["order_id"]
     return out
 

@@ -54,6 +54,7 @@ import pandas as pd
 
 from execgym.envs.market.data.lobster_data import LobsterDay, load_lobster
 from execgym.envs.market.simulation.book import FILL_DTYPE, RestingOrder
+from execgym.envs.market.simulation.events import EXECUTIONS, EventType
 from execgym.envs.market.simulation.simulator import AGENT_OWNER, StepReport
 from execgym.validation import check_int, check_positive
 
@@ -129,7 +130,7 @@ class ReplayDay:
     Times in seconds after midnight, prices in ticks, sizes in shares; ``book_*`` are the
     recorded top levels after each message, ``(n, levels)``, empty levels price 0 and
     size 0. ``submit_row[k]`` is the row where the order of message ``k`` was submitted,
-    -1 if the file never shows it. ``cum_volume`` / ``cum_value_ticks`` are cumulative
+    -1 if the file never shows it. ``cum_volume`` / ``cum_value_tick_shares`` are cumulative
     executed shares and tick-shares (visible and hidden executions), ``(n + 1,)``.
     """
 
@@ -141,7 +142,7 @@ class ReplayDay:
     direction: np.ndarray
     submit_row: np.ndarray
     cum_volume: np.ndarray
-    cum_value_ticks: np.ndarray
+    cum_value_tick_shares: np.ndarray
     ask_p: np.ndarray
     ask_s: np.ndarray
     bid_p: np.ndarray
@@ -157,11 +158,12 @@ class ReplayDay:
         mtype = m["type"].to_numpy()
         oid = m["order_id"].to_numpy()
         rows = np.arange(n)
-        subs = pd.Series(rows[mtype == 1], index=oid[mtype == 1])
+        new = mtype == EventType.SUBMISSION
+        subs = pd.Series(rows[new], index=oid[new])
         subs = subs[~subs.index.duplicated(keep="first")]
         submit_row = subs.reindex(oid).fillna(-1).to_numpy(dtype=np.int64)
-        submit_row = np.where((submit_row <= rows) & np.isin(mtype, (2, 3, 4)), submit_row, -1)
-        executed = np.isin(mtype, (4, 5, 6))
+        submit_row = np.where((submit_row <= rows) & np.isin(mtype, (EventType.CANCELLATION, EventType.DELETION, EventType.EXECUTION_VISIBLE)), submit_row, -1)
+        executed = np.isin(mtype, EXECUTIONS)
         size = m["size_shares"].to_numpy()
         price = np.nan_to_num(m["price_ticks"].to_numpy())
         vol = np.where(executed, size, 0).astype(np.float64)
@@ -169,7 +171,7 @@ class ReplayDay:
         return cls(time_s=m["time_s"].to_numpy(), mtype=mtype, order_id=oid, size=size,
                    price_ticks=price, direction=m["direction"].to_numpy(), submit_row=submit_row,
                    cum_volume=np.concatenate([[0.0], np.cumsum(vol)]),
-                   cum_value_ticks=np.concatenate([[0.0], np.cumsum(vol * price)]),
+                   cum_value_tick_shares=np.concatenate([[0.0], np.cumsum(vol * price)]),
                    ask_p=ask_p, ask_s=ask_s, bid_p=bid_p, bid_s=bid_s, tick_size=day.tick_size_usd,
                    name=day.name)
 
@@ -429,7 +431,7 @@ class ReplayMarket:
     def advance(self, dt_s: float) -> StepReport:
         """Apply the recorded messages of the next ``dt_s`` seconds; report the trades and the agent's fills.
 
-        ``volume_shares`` / ``value_ticks``: the recorded executions (visible and hidden) plus
+        ``volume_shares`` / ``value_tick_shares``: the recorded executions (visible and hidden) plus
         the agent's fills against recorded limit orders that crossed its price (trades the
         record does not have). ``agent_fills``: the agent's passive fills.
         """
@@ -445,7 +447,7 @@ class ReplayMarket:
         if stop > self._pos and (self._order is not None or self._hidden):
             extra_volume, extra_value = self._match(self._pos, stop, fill_p, fill_s, fill_t)
         volume = float(d.cum_volume[stop] - d.cum_volume[self._pos]) + extra_volume
-        value = float(d.cum_value_ticks[stop] - d.cum_value_ticks[self._pos]) + extra_value
+        value = float(d.cum_value_tick_shares[stop] - d.cum_value_tick_shares[self._pos]) + extra_value
         self._pos = stop
         self.time_s = t_end
         self._changed()
@@ -469,8 +471,8 @@ class ReplayMarket:
         if order is not None:
             s, p = self._order_side, self._order_price
             relevant |= (direction == s) & (price == p)
-            relevant |= np.isin(mtype, (4, 5)) & (direction == s) & ((price - p) * s < 0)
-            relevant |= (mtype == 1) & (direction == -s) & ((price - p) * s <= 0)
+            relevant |= np.isin(mtype, (EventType.EXECUTION_VISIBLE, EventType.EXECUTION_HIDDEN)) & (direction == s) & ((price - p) * s < 0)
+            relevant |= (mtype == EventType.SUBMISSION) & (direction == -s) & ((price - p) * s <= 0)
         for (hs, hp) in self._hidden:
             relevant |= (direction == hs) & (price == hp)
         extra_volume, extra_value = 0, 0.0

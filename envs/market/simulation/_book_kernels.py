@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from execgym.envs.market.simulation._jit import HOT
+from execgym.envs.market.simulation.events import EventType
 
 # --- layout constants ------------------------------------------------------------------
 # scalars
@@ -63,7 +64,10 @@ N_F = 8
 # LOBSTER log fields and message types
 G_TIME, G_TYPE, G_ID, G_SIZE, G_PRICE, G_DIR = range(6)
 N_G = 6
-MSG_SUBMIT, MSG_CANCEL_PARTIAL, MSG_DELETE, MSG_EXECUTE, MSG_EXECUTE_HIDDEN = 1, 2, 3, 4, 5
+# (plain ints for the compiled code; the same codes as execgym.envs.market.simulation.events.EventType)
+MSG_SUBMIT, MSG_CANCEL_PARTIAL, MSG_DELETE, MSG_EXECUTE, MSG_EXECUTE_HIDDEN = (
+    int(EventType.SUBMISSION), int(EventType.CANCELLATION), int(EventType.DELETION), int(EventType.EXECUTION_VISIBLE),
+    int(EventType.EXECUTION_HIDDEN))
 
 # event record fields (input to ``process``) and event types
 E_TYPE, E_ID, E_SIDE, E_PRICE, E_SIZE, E_OWNER, E_TIME = range(7)

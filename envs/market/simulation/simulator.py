@@ -95,8 +95,8 @@ class StepReport:
     Prices in ticks, sizes in shares, times in seconds. ``trades`` and ``agent_fills``
     are :data:`~execgym.envs.market.simulation.book.FILL_DTYPE` arrays (the agent's fills include its
     passive orders filled by the background flow); ``vwap_ticks`` is NaN without trades;
-    ``value_ticks`` is the exact traded value (sum of size x price, tick-shares), and
-    ``agent_volume_shares`` / ``agent_value_ticks`` the same for the agent's fills.
+    ``value_tick_shares`` is the exact traded value (sum of size x price, tick-shares), and
+    ``agent_volume_shares`` / ``agent_value_tick_shares`` the same for the agent's fills.
     """
 
     t_start_s: float
@@ -105,9 +105,9 @@ class StepReport:
     agent_fills: np.ndarray
     volume_shares: int
     vwap_ticks: float
-    value_ticks: int
+    value_tick_shares: int
     agent_volume_shares: int
-    agent_value_ticks: int
+    agent_value_tick_shares: int
     n_events: int
     best_bid: int | None
     best_ask: int | None

@@ -285,7 +285,7 @@ class VenueMarket:
         for k, sim in enumerate(self.sims):
             report = sim.advance(dt_s)
             volume[k] += report.volume_shares
-            value[k] += report.value_ticks * self.tick_size_usd[k]
+            value[k] += report.value_tick_shares * self.tick_size_usd[k]
 
     def route(self, side: str, sizes_shares: Any, limit_price_usd: float, interval_s: float) -> RouteReport:
         """Route one marketable child order and run the market for ``interval_s``.

@@ -77,6 +77,7 @@ from numba import njit
 from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
+from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import check_choice, check_int, check_positive
@@ -199,7 +200,7 @@ def limit_arrival_rates(day: LobsterDay, max_distance: int, anchor: str = "oppos
     ``distance_ticks``.
     """
     max_distance = check_int("max_distance", max_distance, minimum=1)
-    counts = _message_counts(day, (1,), anchor, max_distance, None)
+    counts = _message_counts(day, (EventType.SUBMISSION,), anchor, max_distance, None)
     expo = _exposure_and_depth(day, anchor, max_distance, profile)
     out = pd.DataFrame(index=pd.RangeIndex(1, max_distance + 1, name="distance_ticks"))
     for side in ("buy", "sell"):
@@ -217,7 +218,7 @@ def cancellation_rates(day: LobsterDay, max_distance: int, anchor: str = "opposi
     ``buy_cancelled_shares``, ``sell_cancelled_shares``, ``buy_share_s``, ``sell_share_s``.
     """
     max_distance = check_int("max_distance", max_distance, minimum=1)
-    cancelled = _message_counts(day, (2, 3), anchor, max_distance, "size_shares")
+    cancelled = _message_counts(day, (EventType.CANCELLATION, EventType.DELETION), anchor, max_distance, "size_shares")
     expo = _exposure_and_depth(day, anchor, max_distance)
     out = pd.DataFrame(index=pd.RangeIndex(1, max_distance + 1, name="distance_ticks"))
     for side in ("buy", "sell"):
@@ -236,7 +237,7 @@ def marketable_orders(messages: pd.DataFrame, start_s: float = -math.inf, end_s:
     :return: columns ``time_s``, ``sign`` (+1 buyer-initiated, -1 seller-initiated),
         ``size_shares``, ``n_fills``, ``first_price``, ``last_price`` (LOBSTER units).
     """
-    ex = messages[(messages["type"] == 4) & (messages["time_s"] >= start_s) & (messages["time_s"] < end_s)]
+    ex = messages[(messages["type"] == EventType.EXECUTION_VISIBLE) & (messages["time_s"] >= start_s) & (messages["time_s"] < end_s)]
     t = ex["time_s"].to_numpy()
     direction = ex["direction"].to_numpy()
     new = np.ones(len(ex), dtype=bool)
@@ -464,7 +465,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     # sizes: submissions that were counted as arrivals at 1..K
     before = book_before(day, anchor)
     d = before["distance_ticks"].to_numpy()
-    counted = (m["type"].to_numpy() == 1) & in_session & (d >= 1) & (d <= max_distance) & (
+    counted = (m["type"].to_numpy() == EventType.SUBMISSION) & in_session & (d >= 1) & (d <= max_distance) & (
         d <= before["window_ticks"].to_numpy())
     mean_limit = float(m["size_shares"].to_numpy()[counted].mean())
     mean_market = float(mo["size_shares"].mean())
@@ -509,8 +510,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         "depth_buy_shares": theta["buy_depth_shares"], "depth_sell_shares": theta["sell_depth_shares"],
         "config_lambda_per_s": flow.limit_rates_per_s(), "config_depth_shares": np.asarray(flow.depth_shares),
     })
-    hidden = m.loc[in_session & (m["type"].to_numpy() == 5), "size_shares"].sum()
-    visible = m.loc[in_session & (m["type"].to_numpy() == 4), "size_shares"].sum()
+    hidden = m.loc[in_session & (m["type"].to_numpy() == EventType.EXECUTION_HIDDEN), "size_shares"].sum()
+    visible = m.loc[in_session & (m["type"].to_numpy() == EventType.EXECUTION_VISIBLE), "size_shares"].sum()
     scalars = {
         "resilience_per_s": rho, "mean_limit_size_shares": mean_limit, "mean_market_size_shares": mean_market,
         "market_rate_mean_per_s": mean_rate, "market_rate_buy_per_s": float(hk.loc["buy", "mean_rate_per_s"]),

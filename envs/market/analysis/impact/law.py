@@ -38,6 +38,7 @@ from scipy import stats
 
 from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_impact
 from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.validation import check_choice, check_fraction, check_int, check_positive
 
@@ -59,7 +60,7 @@ def market_scale(day: LobsterDay, interval_s: float = 60.0) -> tuple[float, floa
     if len(dm) < 2:
         raise ValueError(f"the day is too short for interval_s={interval_s}")
     sigma = float(np.sqrt(np.mean(dm ** 2) / interval_s))
-    ex = day.messages["type"].isin([4, 5]).to_numpy()
+    ex = day.messages["type"].isin((EventType.EXECUTION_VISIBLE, EventType.EXECUTION_HIDDEN)).to_numpy()
     v = float(day.messages["size_shares"].to_numpy()[ex].sum() / (t[-1] - t[0]))
     return sigma, v
 

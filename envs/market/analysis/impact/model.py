@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from execgym.envs.market.analysis.microstructure.frames import prevailing_quotes, time_split
 from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.simulation.events import EventType
 from execgym.validation import check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def aggressive_orders(day: LobsterDay) -> pd.DataFrame:
         ``n_fills``, ``first_msg`` and ``last_msg`` (message rows), ``worst_price`` (LOBSTER units).
     """
     m = day.messages
-    ex = np.flatnonzero((m["type"] == 4).to_numpy())
+    ex = np.flatnonzero((m["type"] == EventType.EXECUTION_VISIBLE).to_numpy())
     if len(ex) == 0:
         return pd.DataFrame(columns=["t_s", "sign", "size_shares", "n_fills", "first_msg", "last_msg", "worst_price"])
     t = m["time_s"].to_numpy()[ex]
@@ -114,7 +115,7 @@ def impact_dataset(day: LobsterDay, horizon_s: float = 10.0, flow_window_s: floa
         after = orders["last_msg"].to_numpy()
     impact = sign * (mid[after] - mid_met)
     # recent flow: aggressive volume by direction over [t - window, t)
-    ex = m[m["type"].isin([4, 5])]
+    ex = m[m["type"].isin((EventType.EXECUTION_VISIBLE, EventType.EXECUTION_HIDDEN))]
     et = ex["time_s"].to_numpy()
     signed = -ex["direction"].to_numpy() * ex["size_shares"].to_numpy()
     cum = np.concatenate([[0.0], np.cumsum(signed)])

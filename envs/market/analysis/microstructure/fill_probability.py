@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from execgym.envs.market.analysis.microstructure.frames import time_split
 from execgym.envs.market.data.lobster_data import OPEN_S, LobsterDay
+from execgym.envs.market.simulation.events import EventType
 from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
@@ -87,19 +88,19 @@ def virtual_fill_times(day: LobsterDay, t_s, side, price, ahead_shares, max_hori
     max_horizon_s = check_positive("max_horizon_s", max_horizon_s)
     m = day.messages
     mtype = m["type"].to_numpy()
-    keep = np.isin(mtype, (2, 3, 4))
+    keep = np.isin(mtype, (EventType.CANCELLATION, EventType.DELETION, EventType.EXECUTION_VISIBLE))
     mt = m["time_s"].to_numpy()[keep]
     mty = mtype[keep]
     msz = m["size_shares"].to_numpy()[keep].astype(float)
     mpx = m["price"].to_numpy()[keep]
     mdir = m["direction"].to_numpy()[keep]
     # submission time of each message's order (-inf: predates the file)
-    subs = m[mtype == 1].drop_duplicates("order_id")
+    subs = m[mtype == EventType.SUBMISSION].drop_duplicates("order_id")
     sub_t = pd.Series(subs["time_s"].to_numpy(), index=subs["order_id"].to_numpy())
     msub = sub_t.reindex(m["order_id"].to_numpy()[keep]).fillna(-np.inf).to_numpy()
     groups = pd.DataFrame({"dir": mdir, "px": mpx}).groupby(["dir", "px"]).indices
     out = np.full(len(t), np.nan)
-    execs = {d: np.flatnonzero((mty == 4) & (mdir == d)) for d in (1, -1)}
+    execs = {d: np.flatnonzero((mty == EventType.EXECUTION_VISIBLE) & (mdir == d)) for d in (1, -1)}
     for i in range(len(t)):
         t0, t1 = t[i], t[i] + max_horizon_s
         best = np.inf
@@ -129,7 +130,7 @@ def virtual_fill_times(day: LobsterDay, t_s, side, price, ahead_shares, max_hori
 def _past_flow(day: LobsterDay, t: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Executed shares of bid-side and ask-side resting orders, and execution messages, in ``[t - window, t)``."""
     m = day.messages
-    ex = m[m["type"].isin([4, 5])]
+    ex = m[m["type"].isin((EventType.EXECUTION_VISIBLE, EventType.EXECUTION_HIDDEN))]
     et = ex["time_s"].to_numpy()
     out = []
     for d in (1, -1):

@@ -24,6 +24,7 @@ import pandas as pd
 
 from execgym.envs.market.data.lobster import MESSAGE_COLUMNS
 from execgym.envs.market.data.lobster_data import DUMMY_ASK, DUMMY_BID, LobsterDay
+from execgym.envs.market.simulation.events import BOOK_CHANGES, EventType
 from execgym.validation import check_fraction
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def executions(day: LobsterDay, quote_lag_s: float = 0.0, hidden: bool = True) -
         (:func:`prevailing_quotes`); prices in LOBSTER units.
     """
     msgs = day.messages
-    types = (4, 5) if hidden else (4,)
+    types = (EventType.EXECUTION_VISIBLE, EventType.EXECUTION_HIDDEN) if hidden else (EventType.EXECUTION_VISIBLE,)
     mask = msgs["type"].isin(types).to_numpy()
     q = prevailing_quotes(day, quote_lag_s)
     ex = msgs.loc[mask, ["time_s", "type", "price", "size_shares"]].copy()
@@ -89,7 +90,7 @@ def mirror_day(day: LobsterDay) -> LobsterDay:
     c = int(ob[first, 0] + ob[first, 2]) if valid.any() else int(2 * day.messages["price"].max())
     c = (c // unit) * unit
     m = day.messages[list(MESSAGE_COLUMNS)].copy()  # typed columns (if loaded) would go stale
-    m["price"] = np.where(m["type"].isin([1, 2, 3, 4, 5]) & (m["price"] > 0), c - m["price"], m["price"])
+    m["price"] = np.where(m["type"].isin((*BOOK_CHANGES, EventType.EXECUTION_HIDDEN)) & (m["price"] > 0), c - m["price"], m["price"])
     m["direction"] = -m["direction"]
     out = np.empty_like(ob)
     for j in range(day.levels):

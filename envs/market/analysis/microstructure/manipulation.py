@@ -43,6 +43,7 @@ import pandas as pd
 
 from execgym.envs.market.analysis.microstructure.frames import prevailing_quotes
 from execgym.envs.market.data.lobster_data import OPEN_S, LobsterDay
+from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.simulator import MarketSimulator, StepReport
 from execgym.validation import check_choice, check_int, check_nonnegative, check_positive
 
@@ -272,7 +273,7 @@ class StuffingParams:
 def message_rate(messages: pd.DataFrame, bin_s: float) -> pd.DataFrame:
     """Submissions and cancellations (types 1-3) per bin of ``bin_s`` seconds from the first message."""
     t = messages["time_s"].to_numpy()
-    quote = messages["type"].between(1, 3).to_numpy()
+    quote = messages["type"].isin((EventType.SUBMISSION, EventType.CANCELLATION, EventType.DELETION)).to_numpy()
     if len(t) == 0:
         return pd.DataFrame({"t0_s": [], "count": []})
     edges = t[0] + bin_s * np.arange(int(np.floor((t[-1] - t[0]) / bin_s)) + 2)
@@ -368,7 +369,7 @@ def detect_layering(day: LobsterDay, params: LayeringParams | None = None) -> tu
     m = day.messages
     unit = day.price_units_per_tick
     mtype = m["type"].to_numpy()
-    sub = np.flatnonzero(mtype == 1)
+    sub = np.flatnonzero(mtype == EventType.SUBMISSION)
     empty = (pd.DataFrame(columns=["order_id", "side", "size_shares", "distance_ticks", "t_submit", "t_delete", "lag_s"]),
              pd.DataFrame(columns=["side", "t_start", "t_end", "n_orders", "shares"]))
     if len(sub) == 0:
@@ -386,14 +387,14 @@ def detect_layering(day: LobsterDay, params: LayeringParams | None = None) -> tu
                          "t_submit": m["time_s"].to_numpy()[sub][cand]})
     if subs.empty:
         return empty
-    later = m[m["order_id"].isin(subs["order_id"]) & (mtype >= 2) & (mtype <= 4)]
-    executed = set(later.loc[later["type"] == 4, "order_id"])
-    deleted = later[later["type"] == 3].groupby("order_id")["time_s"].first()
+    later = m[m["order_id"].isin(subs["order_id"]) & np.isin(mtype, (EventType.CANCELLATION, EventType.DELETION, EventType.EXECUTION_VISIBLE))]
+    executed = set(later.loc[later["type"] == EventType.EXECUTION_VISIBLE, "order_id"])
+    deleted = later[later["type"] == EventType.DELETION].groupby("order_id")["time_s"].first()
     subs = subs[~subs["order_id"].isin(executed)]
     subs = subs.assign(t_delete=subs["order_id"].map(deleted)).dropna(subset=["t_delete"])
     subs = subs[subs["t_delete"] - subs["t_submit"] <= p.max_lifetime_s]
     # the last execution of an opposite-side resting order at or before each deletion
-    ex = m[mtype == 4]
+    ex = m[mtype == EventType.EXECUTION_VISIBLE]
     lag = np.full(len(subs), np.inf)
     for s in (1, -1):
         et = ex.loc[ex["direction"] == -s, "time_s"].to_numpy()

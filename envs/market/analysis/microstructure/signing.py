@@ -26,6 +26,7 @@ import pandas as pd
 
 from execgym.envs.market.analysis.microstructure.frames import executions
 from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.simulation.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,8 @@ def signing_accuracy(day: LobsterDay, quote_lag_s: float = 0.0) -> pd.DataFrame:
     """
     ex = executions(day, quote_lag_s=quote_lag_s, hidden=True)
     rows = []
-    subsets = {"all": np.ones(len(ex), bool), "visible": (ex["type"] == 4).to_numpy(),
-               "hidden": (ex["type"] == 5).to_numpy()}
+    subsets = {"all": np.ones(len(ex), bool), "visible": (ex["type"] == EventType.EXECUTION_VISIBLE).to_numpy(),
+               "hidden": (ex["type"] == EventType.EXECUTION_HIDDEN).to_numpy()}
     truth = ex["sign"].to_numpy()
     size = ex["size_shares"].to_numpy()
     for rule, fn in RULES.items():
