@@ -33,8 +33,8 @@ from execgym import envs  # noqa: E402,F401
 from execgym.envs import lob_vector as lob_vector_module  # noqa: E402
 from execgym.envs.lob_execution import LOBExecutionEnv  # noqa: E402
 from execgym.envs.lob_vector import LOBExecutionVectorEnv  # noqa: E402
-from execgym.envs.market import flow as F  # noqa: E402
-from execgym.envs.market import simulator as simulator_module  # noqa: E402
+from execgym.envs.market.simulation import flow as F  # noqa: E402
+from execgym.envs.market.simulation import simulator as simulator_module  # noqa: E402
 
 KW = dict(decision_interval_s=1.0, horizon_s=600.0)
 ACTION = np.array([0.01], dtype=np.float32)

@@ -28,10 +28,10 @@ from omegaconf import OmegaConf
 
 from execgym.baselines import make_baseline
 from execgym.baselines.almgren_chriss import ACParams, ac_expected_cost, ac_variance
-from execgym.experiments.agents import build_agent
-from execgym.experiments.builders import build_baselines, build_env_factory, conf_file
-from execgym.experiments.comparison import comparison_table
-from execgym.experiments.evaluation import compare_policies, summarize
+from execgym.experiments.lib.agents import build_agent
+from execgym.experiments.lib.builders import build_baselines, build_env_factory, conf_file
+from execgym.experiments.lib.evaluation import compare_policies
+from execgym.experiments.lib.runner import env_task, run_comparison
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def train(agent_cfg: dict, env_spec: dict, timesteps: int, seed: int, n_envs: in
 def part_ac(timesteps: dict[str, int], episodes: int, seed: int) -> pd.DataFrame:
     rows = []
     reference_env, ref_cfg = build_env_factory(AC_ENV)
-    ref_task = reference_env().unwrapped.task
+    ref_task = env_task(reference_env)
     exact_ac = make_baseline("almgren_chriss", ref_task)
     params = ACParams(ref_task.total_shares, ref_task.horizon, ref_task.n_steps, ref_cfg.sigma, ref_cfg.eta,
                       ref_cfg.gamma, ref_cfg.epsilon, ref_cfg.risk_aversion)
@@ -84,11 +84,10 @@ def part_lob(timesteps: int, episodes: int, seed: int) -> dict[str, pd.DataFrame
     for name, (agent_cfg, action) in AGENTS.items():
         spec = {"id": "execgym/LOBExecution-v0", "params": {"action": action}}
         policy, wall, make_env, cfg = train(agent_cfg, spec, timesteps, seed, 8)
-        task = make_env().unwrapped.task
+        task = env_task(make_env)
         policies = {name: policy, **build_baselines(baselines_cfg, task, cfg)}
-        df = compare_policies(policies, make_env, episodes, seed + 1)
-        tables[f"{name} ({action} actions, trained {timesteps:,} steps in {wall:.0f} s)"] = comparison_table(
-            summarize(df), task.notional, df, "twap")
+        result = run_comparison(policies, make_env, episodes, seed + 1, notional=task.notional, reference="twap")
+        tables[f"{name} ({action} actions, trained {timesteps:,} steps in {wall:.0f} s)"] = result.table
     return tables
 
 

@@ -17,10 +17,9 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from execgym.experiments.builders import build_baselines, build_env_factory, cfg_int
-from execgym.experiments.comparison import comparison_table
-from execgym.experiments.evaluation import compare_policies, summarize
-from execgym.experiments.report import execution_report
+from execgym.experiments.lib.builders import build_baselines, build_env_factory, cfg_int
+from execgym.experiments.lib.report import execution_report
+from execgym.experiments.lib.runner import env_task, run_comparison
 
 logger = logging.getLogger(__name__)
 
@@ -32,23 +31,18 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
         env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
         env_cfg["params"]["side"] = side
         make_env, env_config = build_env_factory(env_cfg)
-        task = make_env().unwrapped.task
+        task = env_task(make_env)
         policies = build_baselines(cfg.baselines, task, env_config)
         logger.info("evaluating %s on %s (%s), %d episodes, seed %d", list(policies), cfg.env.id, side,
                     cfg.n_episodes, cfg.seed)
-        episodes = compare_policies(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"), progress=bool(cfg.progress))
-        risk_aversion = getattr(env_config, "risk_aversion", None)
-        summary = summarize(episodes, risk_aversion=risk_aversion)
-        table = comparison_table(summary, task.notional, episodes, cfg.reference_policy)
-        side_dir = out_dir / side
-        side_dir.mkdir(parents=True, exist_ok=True)
-        episodes.to_csv(side_dir / "episodes.csv", index=False)
-        summary.to_csv(side_dir / "summary.csv")
-        (side_dir / "summary.md").write_text(table.to_markdown() + "\n")
+        result = run_comparison(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"),
+                                notional=task.notional, reference=cfg.reference_policy,
+                                risk_aversion=getattr(env_config, "risk_aversion", None), progress=bool(cfg.progress))
+        side_dir = result.write(out_dir / side)
         for name in cfg.report.policies:
             if name in policies:
                 execution_report(make_env(), policies[name], cfg_int(cfg, "report.seed"), side_dir / "reports", name)
-        tables[side] = table
+        tables[side] = result.table
     return tables
 
 

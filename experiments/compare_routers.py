@@ -4,7 +4,7 @@
 
 For each side in ``sides``: PPO trains briefly in ``execgym/SmartOrderRouting-v0`` (its
 evaluation curve logged to TensorBoard beside the routers' levels, under the tags of
-:mod:`execgym.experiments.tensorboard_eval`), then every router and the agent run the same
+:mod:`execgym.experiments.lib.tensorboard_eval`), then every router and the agent run the same
 ``n_episodes`` seeded episodes (common random numbers). The table gives the all-in
 shortfall (bps of arrival notional: price vs the arrival NBBO mid, taker fees, latency
 slippage, unfilled penalty) with its 95% CI and std, the paired difference to
@@ -32,14 +32,14 @@ import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
-from scipy import stats
 from torch.utils.tensorboard import SummaryWriter
 
-from execgym.experiments.agents import build_agent
-from execgym.experiments.builders import build_env_factory, build_routers, cfg_int
-from execgym.experiments.evaluation import compare_policies, summarize
-from execgym.experiments.tensorboard_eval import PeriodicEvaluator
-from execgym.experiments.train import seed_everything
+from execgym.experiments.lib.agents import build_agent
+from execgym.experiments.lib.builders import build_env_factory, build_routers, cfg_int
+from execgym.experiments.lib.runner import run_comparison
+from execgym.experiments.lib.seeding import seed_everything
+from execgym.experiments.lib.statistics import paired_differences
+from execgym.experiments.lib.tensorboard_eval import PeriodicEvaluator
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +47,11 @@ logger = logging.getLogger(__name__)
 ROUTING_METRICS = ("fees_bps", "fees_usd", "latency_slippage_bps", "routing_cost_bps", "fill_rate")
 
 
-def paired_difference(episodes: pd.DataFrame, reference: str, confidence: float = 0.95) -> pd.DataFrame:
-    """Per policy, the mean and ``confidence`` t-interval half-width of its shortfall minus
-    ``reference``'s on the same episodes (bps; + = costlier than the reference)."""
-    wide = episodes.pivot(index="episode", columns="policy", values="shortfall_bps")
-    if reference not in wide:
-        raise ValueError(f"reference {reference!r} is not an evaluated policy; got {list(wide.columns)}")
-    diff = wide.sub(wide[reference], axis=0)
-    n = len(diff)
-    t = stats.t.ppf(0.5 + confidence / 2.0, n - 1) if n > 1 else np.nan
-    return pd.DataFrame({"mean": diff.mean(), "half": t * diff.std(ddof=1) / np.sqrt(n)})
-
-
 def routing_table(episodes: pd.DataFrame, summary: pd.DataFrame, reference: str) -> pd.DataFrame:
     """The comparison table, best mean all-in shortfall first."""
     ci = (summary["shortfall_bps_ci_high"] - summary["shortfall_bps_ci_low"]) / 2.0
-    diff = paired_difference(episodes, reference).reindex(summary.index)
+    diff = paired_differences(episodes, reference).reindex(summary.index)
+    diff = pd.DataFrame({"mean": diff["diff_mean"], "half": (diff["diff_ci_high"] - diff["diff_ci_low"]) / 2.0})
     table = pd.DataFrame({
         "all-in shortfall bps (mean ± 95% CI)": [f"{m:.2f} ± {h:.2f}" for m, h in zip(summary["shortfall_bps_mean"], ci)],
         "std bps": summary["shortfall_bps_std"].round(2),
@@ -122,15 +111,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, pd.DataFrame]:
             name, policy = _train_agent(cfg, env_config, make_env, routers, tb_dir, side_dir)
             policies[name] = policy
         logger.info("evaluating %s (%s), %d episodes, seed %d", list(policies), side, cfg.n_episodes, cfg.seed)
-        episodes = compare_policies(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"),
-                                    progress=bool(cfg.progress), extra_metrics=ROUTING_METRICS)
-        summary = summarize(episodes, extra_metrics=ROUTING_METRICS)
-        table = routing_table(episodes, summary, str(cfg.reference))
-        episodes.to_csv(side_dir / "episodes.csv", index=False)
-        summary.to_csv(side_dir / "summary.csv")
-        (side_dir / "summary.md").write_text(table.to_markdown() + "\n")
-        _log_final(tb_dir, table, summary)
-        tables[side] = table
+        result = run_comparison(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"), notional=np.nan,
+                                reference=str(cfg.reference), progress=bool(cfg.progress),
+                                extra_metrics=ROUTING_METRICS,
+                                make_table=lambda summary, episodes: routing_table(episodes, summary, str(cfg.reference)))
+        result.write(side_dir)
+        _log_final(tb_dir, result.table, result.summary)
+        tables[side] = result.table
     return tables
 
 

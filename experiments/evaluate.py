@@ -17,10 +17,9 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from execgym.experiments.agents import load_policy
-from execgym.experiments.builders import build_baselines, build_env_factory, cfg_int
-from execgym.experiments.comparison import comparison_table
-from execgym.experiments.evaluation import compare_policies, summarize
+from execgym.experiments.lib.agents import load_policy
+from execgym.experiments.lib.builders import build_baselines, build_env_factory, cfg_int
+from execgym.experiments.lib.runner import run_comparison
 
 
 def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
@@ -30,13 +29,11 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     policies = {name: load_policy(path, cfg.env.id, env) for name, path in (cfg.checkpoints or {}).items()}
     env.close()
     policies.update(build_baselines(cfg.baselines, task, env_config))
-    episodes = compare_policies(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"))
-    table = comparison_table(summarize(episodes, getattr(env_config, "risk_aversion", None)), task.notional,
-                             episodes, cfg.reference_policy)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    episodes.to_csv(out_dir / "evaluation.csv", index=False)
-    (out_dir / "evaluation.md").write_text(table.to_markdown() + "\n")
-    return table
+    result = run_comparison(policies, make_env, cfg_int(cfg, "n_episodes"), cfg_int(cfg, "seed"),
+                            notional=task.notional, reference=cfg.reference_policy,
+                            risk_aversion=getattr(env_config, "risk_aversion", None))
+    result.write(out_dir, episodes_file="evaluation.csv", summary_file=None, table_file="evaluation.md")
+    return result.table
 
 
 @hydra.main(version_base=None, config_path="../conf", config_name="evaluate")

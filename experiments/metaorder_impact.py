@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_impact
 from execgym.envs.market.simulation.simulator import SimulatorConfig
-from execgym.experiments.builders import cfg_int
+from execgym.experiments.lib.builders import cfg_int
 
 logger = logging.getLogger(__name__)
 

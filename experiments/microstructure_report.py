@@ -43,7 +43,7 @@ from execgym.envs.market.analysis.microstructure.signing import signing_accuracy
 from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
-from execgym.experiments.builders import cfg_int
+from execgym.experiments.lib.builders import cfg_int
 
 logger = logging.getLogger(__name__)
 

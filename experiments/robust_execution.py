@@ -35,19 +35,20 @@ import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
-from scipy import stats
 from tqdm.auto import tqdm
 
 from execgym.baselines import make_baseline
 from execgym.baselines.robust import RobustExecutionPolicy, expected_objective, robust_schedule
 from execgym.baselines.stochastic_control import CJPParams
 from execgym.envs.contract import side_sign
-from execgym.experiments.builders import build_env_factory, cfg_int
-from execgym.experiments.evaluation import compare_policies, summarize
+from execgym.experiments.lib.builders import build_env_factory, cfg_int
+from execgym.experiments.lib.evaluation import compare_policies, summarize
+from execgym.experiments.lib.runner import env_task
+from execgym.experiments.lib.statistics import t_interval
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["exact_moments", "paired_difference", "run", "true_model"]
+__all__ = ["exact_moments", "run", "true_model"]
 
 POLICIES = ("nominal", "robust", "oracle")
 
@@ -73,16 +74,6 @@ def exact_moments(holdings: np.ndarray, env_config: Any) -> tuple[float, float]:
     mean = env_config.epsilon * h[0] - expected_objective(h, no_penalty, drift)
     tau = env_config.horizon_days / (h.size - 1)
     return float(mean), float(env_config.sigma**2 * tau * np.dot(h[1:], h[1:]))
-
-
-def paired_difference(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``a - b`` (paired, same episodes) and its ``confidence`` t-interval."""
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    mean = float(d.mean())
-    if d.size < 2:
-        return mean, np.nan, np.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
-    return mean, mean - half, mean + half
 
 
 def _check_grid(truth: dict[str, Any]) -> tuple[list[float], list[float], list[float]]:
@@ -111,7 +102,7 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
         if nominal_cfg.drift_usd_per_day != 0.0:
             raise ValueError(f"the nominal model has no drift; got env.params.drift_usd_per_day="
                              f"{nominal_cfg.drift_usd_per_day!r} (set the true drifts in truth.drift_usd_per_day)")
-        task = make_nominal().unwrapped.task
+        task = env_task(make_nominal)
         fixed = {"nominal": make_baseline("stochastic_control", task, alpha=alpha),
                  "robust": make_baseline("robust", task, alpha=alpha, **ambiguity)}
         grid = list(itertools.product(impacts, sigmas, drifts))
@@ -126,7 +117,7 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
             episodes = compare_policies(policies, make_env, n_episodes, seed)
             summary = summarize(episodes, risk_aversion=truth_cfg.risk_aversion)
             by_policy = {p: g.sort_values("episode")["shortfall_bps"].to_numpy() for p, g in episodes.groupby("policy")}
-            diff, diff_low, diff_high = paired_difference(by_policy["robust"], by_policy["nominal"])
+            diff, diff_low, diff_high = t_interval(by_policy["robust"] - by_policy["nominal"])
             notional = task.notional
             for name in POLICIES:
                 s = summary.loc[name]
@@ -191,7 +182,7 @@ def worst_case(table: pd.DataFrame) -> pd.DataFrame:
 @hydra.main(version_base=None, config_path="../conf", config_name="robust_execution")
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    logging.getLogger("execgym.experiments.evaluation").setLevel(logging.WARNING)  # one line per evaluation is too many
+    logging.getLogger("execgym.experiments.lib.evaluation").setLevel(logging.WARNING)  # one line per evaluation is too many
     table = run(cfg, out_dir)
     for side in cfg.sides:
         print(f"\n{side} {cfg.env.params.total_shares:,} shares over {cfg.env.params.horizon_days} days, "

@@ -69,7 +69,7 @@ from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_f
 from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
-from execgym.experiments.builders import cfg_int
+from execgym.experiments.lib.builders import cfg_int
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import signal
 import threading
 import time
@@ -25,26 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from execgym.experiments.agents import build_agent
-from execgym.experiments.builders import build_baselines, build_env_factory, cfg_int
-from execgym.experiments.comparison import comparison_table
-from execgym.experiments.evaluation import compare_policies, summarize
-from execgym.experiments.tensorboard_eval import PeriodicEvaluator, eval_metrics
+from execgym.experiments.lib.agents import build_agent
+from execgym.experiments.lib.builders import build_baselines, build_env_factory, cfg_int
+from execgym.experiments.lib.runner import env_task, run_comparison
+from execgym.experiments.lib.seeding import seed_everything
+from execgym.experiments.lib.tensorboard_eval import PeriodicEvaluator, eval_metrics
 
 logger = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy's legacy global state and torch (agents also seed their own streams)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 #: the run's integer settings: (key, minimum); 0 where allowed means "off"
@@ -110,9 +101,7 @@ def run(cfg: DictConfig, out_dir: Path, command: str | None = None) -> tuple[pd.
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     make_env, env_config = build_env_factory(cfg.env)
-    probe = make_env()
-    task = probe.unwrapped.task
-    probe.close()
+    task = env_task(make_env)
     baselines = build_baselines(cfg.baselines, task, env_config)
     if cfg.reference_policy not in baselines:
         raise ValueError(f"reference_policy={cfg.reference_policy!r} is not among the baselines {sorted(baselines)}")
@@ -158,14 +147,12 @@ def run(cfg: DictConfig, out_dir: Path, command: str | None = None) -> tuple[pd.
     evaluator.evaluate(agent.policy, agent.num_timesteps)
 
     policies = {name: agent.policy, **baselines}
-    episodes = compare_policies(policies, make_env, settings["final_eval.n_episodes"], settings["final_eval.seed"])
-    episodes.insert(0, "run_env", cfg.env.id)
-    episodes.insert(0, "run_seed", seed)
-    episodes.insert(0, "run_agent", name)
-    episodes.to_csv(out_dir / "evaluation.csv", index=False)
-    summary = summarize(episodes, risk_aversion=getattr(env_config, "risk_aversion", None))
-    table = comparison_table(summary, task.notional, episodes, cfg.reference_policy)
-    (out_dir / "evaluation.md").write_text(table.to_markdown() + "\n")
+    result = run_comparison(policies, make_env, settings["final_eval.n_episodes"], settings["final_eval.seed"],
+                            notional=task.notional, reference=cfg.reference_policy,
+                            risk_aversion=getattr(env_config, "risk_aversion", None),
+                            columns={"run_agent": name, "run_seed": seed, "run_env": cfg.env.id})
+    result.write(out_dir, episodes_file="evaluation.csv", summary_file=None, table_file="evaluation.md")
+    episodes, table = result.episodes, result.table
     table.attrs["trained_timesteps"] = agent.num_timesteps
     mine = episodes[episodes["policy"] == name]
     final = eval_metrics(mine, task.total_shares)

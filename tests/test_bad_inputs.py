@@ -17,7 +17,7 @@ from execgym.envs.lob_execution import LOBExecutionConfig, LOBExecutionEnv
 from execgym.envs.market.data.lobster import read_messages, read_orderbook
 from execgym.envs.market.data.lobster_data import sample_lobster_dir
 from execgym.envs.routing import RoutingConfig, SmartOrderRoutingEnv
-from execgym.experiments.builders import build_env_factory
+from execgym.experiments.lib.builders import build_env_factory
 from execgym.experiments.train import INT_SETTINGS, run
 from tests.experiments.test_train_job import compose_train
 

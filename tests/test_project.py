@@ -60,6 +60,16 @@ def test_the_market_and_the_validation_helpers_import_nothing_above_them():
     assert not {n for n in _imports(ROOT / "execgym" / "validation.py") if n.startswith("execgym")}
 
 
+def test_experiment_scripts_import_the_library_never_each_other():
+    """``experiments/*.py`` are thin Hydra scripts over :mod:`execgym.experiments.lib`; the
+    library imports no script."""
+    scripts = {f"execgym.experiments.{p.stem}" for p in (ROOT / "experiments").glob("*.py") if p.stem != "__init__"}
+    assert "execgym.experiments.train" in scripts
+    for path in [*(ROOT / "experiments").glob("*.py"), *(ROOT / "experiments" / "lib").glob("*.py")]:
+        for name in _imports(path):
+            assert not any(name == s or name.startswith(s + ".") for s in scripts), f"{path} imports the script {name}"
+
+
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_imports_flow_one_way(package):
     for path in (ROOT / package).rglob("*.py"):
@@ -90,3 +100,11 @@ def test_torch_is_pinned_to_the_cpu_build_version():
     assert "torch==2.13.0" in constraints
     pinned = [line for line in constraints if line and not line.startswith("#")]
     assert all("==" in line for line in pinned), [p for p in pinned if "==" not in p]
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py")))
+def test_every_benchmark_script_imports(script):
+    """A benchmark whose imports broke (a module moved) fails here, not when a figure is due."""
+    import importlib
+
+    importlib.import_module(f"benchmarks.{script}")

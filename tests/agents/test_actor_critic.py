@@ -10,7 +10,7 @@ from execgym.agents.actor_critic import ActorCritic, ActorCriticConfig
 from execgym.baselines import make_baseline
 from execgym.envs.almgren_chriss import AlmgrenChrissEnv
 from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
-from execgym.experiments.evaluation import compare_policies
+from execgym.experiments.lib.evaluation import compare_policies
 
 KW = dict(n_steps=10, reward="mean_variance", action="participation")
 

@@ -12,7 +12,7 @@ import torch
 from execgym.agents.actor_critic import ActorCritic
 from execgym.agents.checkpoint import atomic_save, load_checkpoint, space_from_dict, space_to_dict
 from execgym.envs.almgren_chriss_vector import AlmgrenChrissVectorEnv
-from execgym.experiments.agents import load_policy
+from execgym.experiments.lib.agents import load_policy
 
 
 def _agent() -> ActorCritic:

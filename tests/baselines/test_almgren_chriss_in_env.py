@@ -8,7 +8,7 @@ import pytest
 from execgym.baselines import make_baseline
 from execgym.baselines.almgren_chriss import ac_expected_cost, ac_variance
 from execgym.envs.almgren_chriss import AlmgrenChrissEnv
-from execgym.experiments.evaluation import compare_policies, evaluate_policy
+from execgym.experiments.lib.evaluation import compare_policies, evaluate_policy
 
 N_EPISODES = 2000
 

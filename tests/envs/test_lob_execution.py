@@ -13,7 +13,7 @@ from execgym.baselines import make_baseline
 from execgym.envs.lob_execution import OBS_NAMES, LOBExecutionConfig, LOBExecutionEnv
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
-from execgym.experiments.evaluation import compare_policies
+from execgym.experiments.lib.evaluation import compare_policies
 
 IDS = ["execgym/LOBExecution-v0", "execgym/LOBExecutionDiscrete-v0", "execgym/LOBExecutionPlacement-v0"]
 SMALL = dict(horizon_s=300.0, decision_interval_s=10.0, total_shares=5_000)

@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from scipy import stats
 
-from execgym.experiments.builders import build_env_factory
 from execgym.experiments.compare_baselines import run
+from execgym.experiments.lib.builders import build_env_factory
 
 
 def compose_cfg(*overrides):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 from hydra import compose, initialize_config_dir
 
-from execgym.experiments.builders import build_baselines, build_env_factory
 from execgym.experiments.compare_baselines import run
+from execgym.experiments.lib.builders import build_baselines, build_env_factory
 
 
 def compose_replay(*overrides):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from execgym.experiments.builders import build_env_factory, build_routers
-from execgym.experiments.compare_routers import paired_difference, run
+from execgym.experiments.compare_routers import run
+from execgym.experiments.lib.builders import build_env_factory, build_routers
 
 ROUTERS = {"best_price", "liquidity_proportional", "score", "cont_kukanov"}
 
@@ -51,13 +50,3 @@ def test_routers_come_from_the_config_with_their_weights():
         build_routers({"score": {"kind": "score", "w_depth": -1.0}}, env_config)
     with pytest.raises(ValueError, match="latency"):
         build_env_factory(compose_cfg("env.params.decision_interval_s=1.0", "env.params.horizon_s=10.0").env)
-
-
-def test_paired_difference_is_the_mean_per_episode_gap_with_a_t_interval():
-    episodes = pd.DataFrame({"policy": ["a"] * 3 + ["b"] * 3, "episode": [0, 1, 2] * 2,
-                             "shortfall_bps": [1.0, 2.0, 3.0, 2.0, 4.0, 3.0]})
-    diff = paired_difference(episodes, "a")
-    assert diff.loc["a", "mean"] == 0.0 and diff.loc["b", "mean"] == pytest.approx(1.0)
-    assert diff.loc["b", "half"] == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))  # t(0.975, 2) * std / sqrt(n)
-    with pytest.raises(ValueError, match="reference"):
-        paired_difference(episodes, "c")

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from execgym.experiments.comparison import (
-    comparison_table,
+from execgym.experiments.lib.evaluation import summarize
+from execgym.experiments.lib.statistics import (
     iqm,
     paired_differences,
     seed_aggregate,
     stratified_bootstrap_ci,
 )
-from execgym.experiments.evaluation import summarize
+from execgym.experiments.lib.tables import comparison_table
 
 
 def _episodes(rng: np.random.Generator, n: int = 40, shift: dict | None = None) -> pd.DataFrame:

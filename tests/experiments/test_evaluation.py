@@ -9,8 +9,8 @@ from scipy import stats
 
 from execgym.baselines import make_baseline
 from execgym.envs.almgren_chriss import AlmgrenChrissEnv
-from execgym.experiments.evaluation import METRICS, compare_policies, episode_seeds, evaluate_policy, summarize
-from execgym.experiments.report import execution_report, execution_trajectory, reference_schedules
+from execgym.experiments.lib.evaluation import METRICS, compare_policies, episode_seeds, evaluate_policy, summarize
+from execgym.experiments.lib.report import execution_report, execution_trajectory, reference_schedules
 
 
 def make_env():

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from execgym.envs.market.data.lobster_data import default_lobster_dir
 from execgym.envs.market.simulation.simulator import SimulatorConfig
-from execgym.experiments.builders import build_env_factory
+from execgym.experiments.lib.builders import build_env_factory
 from execgym.experiments.stylized_facts import differences, run
 
 CONF = Path(__file__).resolve().parents[2] / "conf"

@@ -14,9 +14,9 @@ from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from execgym.experiments.agents_vs_optimum import part_ac
-from execgym.experiments.builders import build_baselines, build_env_factory
-from execgym.experiments.evaluation import evaluate_policy
-from execgym.experiments.tensorboard_eval import TAGS, eval_metrics
+from execgym.experiments.lib.builders import build_baselines, build_env_factory
+from execgym.experiments.lib.evaluation import evaluate_policy
+from execgym.experiments.lib.tensorboard_eval import TAGS, eval_metrics
 from execgym.experiments.train import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,7 +274,7 @@ def test_optuna_sweep_runs_and_reports_a_best_value(tmp_path):
 
 def test_training_on_the_lob_environment_uses_its_native_vector_env(tmp_path):
     from execgym.envs.lob_vector import LOBExecutionVectorEnv
-    from execgym.experiments.agents import make_vector_env
+    from execgym.experiments.lib.agents import make_vector_env
 
     cfg = compose_train("env=lob_execution_discrete", "baselines=lob", "env.params.horizon_s=300",
                         "env.params.total_shares=5000")

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from execgym.baselines.almgren_chriss import ACParams, ac_holdings
 from execgym.envs.contract import ExecutionTask, PolicyPredictor
-from execgym.experiments.evaluation import play_episode
+from execgym.experiments.lib.evaluation import play_episode
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
-"""Comparison tables: each policy against a named reference on the same episodes (paired),
-and agents aggregated over training seeds.
+"""The experiments' statistics: one interval function (:func:`t_interval`), each policy
+against a named reference on the same episodes (paired), and agents aggregated over
+training seeds.
 
 Episodes of an evaluation are paired by their reset seed (common random numbers, see
-:mod:`execgym.experiments.evaluation`): the difference between two policies on the same
+:mod:`execgym.experiments.lib.evaluation`): the difference between two policies on the same
 episode removes the market noise both meet, so its confidence interval is much narrower
 than those of the two means. :func:`paired_differences` computes it; :func:`comparison_table`
-shows it beside each policy's own mean.
+(:mod:`execgym.experiments.lib.tables`) shows it beside each policy's own mean.
 
 Across training seeds, :func:`seed_aggregate` reports the interquartile mean (IQM) of the
 seeds' scores with a stratified percentile-bootstrap confidence interval, as recommended by
@@ -21,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["comparison_table", "iqm", "paired_differences", "seed_aggregate", "stratified_bootstrap_ci",
-           "t_interval"]
+__all__ = ["REFERENCE", "iqm", "paired_differences", "seed_aggregate", "stratified_bootstrap_ci", "t_interval"]
 
 #: the default reference policy of the tables
 REFERENCE = "twap"
@@ -30,7 +30,8 @@ REFERENCE = "twap"
 
 def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``values`` and its Student-t ``confidence`` interval ``(mean, low, high)``
-    (NaN bounds for fewer than two values)."""
+    (NaN bounds for fewer than two values). The one interval of a mean in the experiments:
+    per-policy means, paired differences (pass the differences) and summaries all use it."""
     values = np.asarray(values, dtype=np.float64)
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
@@ -68,31 +69,6 @@ def paired_differences(episodes: pd.DataFrame, reference: str = REFERENCE, metri
         mean, low, high = t_interval(diff, confidence)
         rows[name] = {"diff_mean": mean, "diff_ci_low": low, "diff_ci_high": high, "n_pairs": len(diff)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
-
-
-def comparison_table(summary: pd.DataFrame, notional: float, episodes: pd.DataFrame | None = None,
-                     reference: str | None = REFERENCE) -> pd.DataFrame:
-    """The headline columns of :func:`~execgym.experiments.evaluation.summarize`, formatted,
-    and, given the ``episodes`` and a ``reference`` policy, each policy's paired shortfall
-    difference to it (bps, + = costlier than the reference) with its 95% CI."""
-    ci = (summary["shortfall_bps_ci_high"] - summary["shortfall_bps_ci_low"]) / 2.0
-    table = pd.DataFrame({
-        "shortfall bps (mean ± 95% CI)": [f"{m:.2f} ± {h:.2f}" for m, h in zip(summary["shortfall_bps_mean"], ci)],
-    }, index=summary.index)
-    if episodes is not None and reference is not None:
-        paired = paired_differences(episodes, reference)
-        table[f"vs {reference} bps, paired (95% CI)"] = [
-            "reference" if name == reference else
-            f"{paired.at[name, 'diff_mean']:+.2f} [{paired.at[name, 'diff_ci_low']:+.2f}, "
-            f"{paired.at[name, 'diff_ci_high']:+.2f}]" for name in summary.index]
-    table["shortfall std bps"] = summary["shortfall_bps_std"].round(2)
-    table["vs market VWAP bps"] = summary["vwap_slippage_bps_mean"].round(2)
-    table["VWAP tracking RMS bps"] = summary["vwap_slippage_bps_rms"].round(2)
-    table["participation %"] = (100 * summary["participation_mean"]).round(2)
-    if "mean_variance_usd" in summary and summary["mean_variance_usd"].notna().all():
-        table["E + λV bps"] = (summary["mean_variance_usd"] / notional * 1e4).round(2)
-    order = table["E + λV bps"] if "E + λV bps" in table else summary["shortfall_bps_mean"]
-    return table.loc[order.sort_values().index]
 
 
 def iqm(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:

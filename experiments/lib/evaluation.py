@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterator, Mapping
 import gymnasium as gym
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm.auto import tqdm
 
 from execgym.envs.contract import PolicyPredictor
+from execgym.experiments.lib.statistics import t_interval
 from execgym.validation import check_int
 
 logger = logging.getLogger(__name__)
@@ -140,13 +140,11 @@ def summarize(episodes: pd.DataFrame, risk_aversion: float | None = None, confid
     for name, group in episodes.groupby("policy", sort=False):
         n = len(group)
         row: dict[str, float] = {"n_episodes": n}
-        t = stats.t.ppf(0.5 + confidence / 2.0, n - 1) if n > 1 else np.nan
         for metric in (*METRICS, *extra_metrics):
             values = group[metric].to_numpy(dtype=np.float64)
-            mean, std = float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else np.nan
-            half = t * std / np.sqrt(n)
-            row |= {f"{metric}_mean": mean, f"{metric}_std": std,
-                    f"{metric}_ci_low": mean - half, f"{metric}_ci_high": mean + half}
+            mean, low, high = t_interval(values, confidence)
+            row |= {f"{metric}_mean": mean, f"{metric}_std": float(np.std(values, ddof=1)) if n > 1 else np.nan,
+                    f"{metric}_ci_low": low, f"{metric}_ci_high": high}
         # how closely fills track the market's VWAP, whatever the average cost
         slippage = group["vwap_slippage_bps"].to_numpy(dtype=np.float64)
         row["vwap_slippage_bps_rms"] = float(np.sqrt(np.mean(slippage**2)))

@@ -11,8 +11,8 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from execgym.experiments.comparison import REFERENCE, paired_differences, seed_aggregate
-from execgym.experiments.evaluation import summarize
+from execgym.experiments.lib.evaluation import summarize
+from execgym.experiments.lib.statistics import REFERENCE, paired_differences, seed_aggregate
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def aggregate_evaluations(sweep_dir: str | Path, reference: str = REFERENCE) -> 
     * ``evaluation_seeds.csv`` / ``.md``: per agent, the interquartile mean over its training
       seeds of its mean shortfall and of its paired difference to ``reference``, each with a
       stratified bootstrap 95% CI (strata: the env), and the mean and std over seeds
-      (:func:`~execgym.experiments.comparison.seed_aggregate`).
+      (:func:`~execgym.experiments.lib.statistics.seed_aggregate`).
 
     Returns the per-run table, or ``None`` if no run wrote an evaluation.
     """

@@ -19,7 +19,8 @@ import gymnasium as gym
 import pandas as pd
 from torch.utils.tensorboard import SummaryWriter
 
-from execgym.experiments.evaluation import evaluate_policy
+from execgym.experiments.lib.evaluation import evaluate_policy
+from execgym.experiments.lib.runner import env_task
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class PeriodicEvaluator:
     def __init__(self, make_env: Callable[[], gym.Env], baselines: Mapping[str, Any], tb_dir: str | Path,
                  every_steps: int, n_episodes: int, seed: int) -> None:
         self.make_env, self.every, self.n_episodes, self.seed = make_env, every_steps, n_episodes, seed
-        self.total_shares = make_env().unwrapped.task.total_shares
+        self.total_shares = env_task(make_env).total_shares
         self.tb_dir = Path(tb_dir)
         self.writer = SummaryWriter(str(self.tb_dir / "agent"))
         self.baseline_metrics = {}
