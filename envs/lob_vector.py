@@ -28,25 +28,12 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numba import njit
 
+from execgym.envs import lob_core as core
 from execgym.envs.contract import (
-    BPS,
-    OBS_INVENTORY_LEFT,
-    OBS_LAST_VOLUME_RATIO,
-    OBS_NEXT_VOLUME_RATIO,
-    OBS_TIME_LEFT,
     real_action,
     side_sign,
 )
 from execgym.envs.lob_execution import (
-    MAX_SPREAD_OBS,
-    OBS_IMBALANCE,
-    OBS_MICRO,
-    OBS_MID_MOVE,
-    OBS_NAMES,
-    OBS_QUEUE,
-    OBS_RESTING,
-    OBS_SPREAD,
-    OBS_VOL,
     LOBExecutionConfig,
     LOBExecutionEnv,
     execution_summary,
@@ -62,21 +49,17 @@ from execgym.validation import check_int
 
 __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
-# env parameters (ep, float64)
-EP_N_STEPS, EP_DT, EP_X, EP_LOT, EP_SIGN, EP_PENALTY, EP_RISK, EP_K, EP_WINDOW = range(9)
-EP_START, EP_WARMUP, EP_MID0, EP_BASE0, EP_MODE, EP_DIFF_STEP, EP_PREFETCH, EP_KEEP = 9, 10, 11, 12, 13, 14, 15, 16
-N_EP = 17
-# EP_MODE values
-MODE_FRACTION, MODE_PARTICIPATION, MODE_PLACEMENT = 0.0, 1.0, 2.0
-# per-market env state (es, float64)
-ES_STEP, ES_HOLD, ES_ARRIVAL, ES_COST, ES_VALUE, ES_EXEC, ES_MVOL, ES_MVAL = range(8)
-ES_LAST_VR, ES_LAST_MID, ES_VTOT, ES_VTOT2, ES_VN, ES_VHEAD, ES_AGENT_ID, ES_UNFILLED, ES_DONE = range(8, 17)
-ES_CHILD = 17  # id of the agent's last limit order (placement), 0 if none
-N_ES = 18
+#: the simulated market's constants (one record for all markets): where an episode starts
+MARKET_DTYPE = np.dtype([
+    ("start_s", np.float64),  # market time of the first decision
+    ("warmup_s", np.float64),  # background flow run before it
+    ("mid0_ticks", np.float64),  # initial fundamental
+    ("base0_ticks", np.int64),  # price of the grid's level 0
+    ("diffusion_step_s", np.float64),
+    ("prefetch", np.bool_),  # see LOBExecutionVectorEnv's ``prefetch``
+])
 # int64 scratch entries of ``_vec_step``
 N_WORK = 18
-# kernel statuses beyond the book's
-ERR_CAPACITY = 200
 
 
 @njit(**HOT)
@@ -95,8 +78,11 @@ def _consume(sc, fills, acc):
 
 
 @njit(**HOT)
-def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end, acc):
+def _run(rngs, flow, book, t_end, acc):
     """Run the flow to ``t_end``, consuming fills as the buffer fills; a book error code or OK."""
+    rs, rd = rngs
+    fp, cum_w, fs, is_, live = flow
+    sc, lvl, orders, htab, fills, log, evbuf = book
     while True:
         status = F.run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end)
         _consume(sc, fills, acc)
@@ -107,9 +93,10 @@ def _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, ev
 
 
 @njit(**HOT)
-def _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, etype, oid, side, price, size, owner, acc):
+def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc):
     """One event of the agent's (an order, a cancel or a modify), with the impact of its
     fills as ``MarketSimulator`` applies it; fills into ``acc``."""
+    sc, lvl, orders, htab, fills, log, evbuf = book
     evbuf[0, K.E_TYPE] = etype
     evbuf[0, K.E_ID] = oid
     evbuf[0, K.E_SIDE] = side
@@ -130,73 +117,54 @@ def _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, etype, oid, s
 
 
 @njit(**HOT)
-def _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, acc):
+def _agent_market(book, fp, fs, e, side, size, acc):
     """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
-    oid = np.int64(es[ES_AGENT_ID])
-    es[ES_AGENT_ID] += 1.0
-    return _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_MARKET, oid, side, 0, size,
-                        AGENT_OWNER, acc)
+    oid = e.next_agent_id
+    e.next_agent_id += 1
+    return _agent_event(book, fp, fs, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc)
 
 
 @njit(**HOT)
-def _round_half_even(x):
-    """Python's ``int(round(x))`` for a float."""
-    r = math.floor(x)
-    d = x - r
-    if d > 0.5 or (d == 0.5 and r % 2.0 != 0.0):
-        r += 1.0
-    return np.int64(r)
-
-
-@njit(**HOT)
-def _child_resting(htab, es):
+def _child_resting(htab, e):
     """Whether the agent's last limit order still rests in the book."""
-    child = np.int64(es[ES_CHILD])
-    return child != 0 and K.h_find(htab, child) != -1
+    return e.child_id != 0 and K.h_find(htab, e.child_id) != -1
 
 
 @njit(**HOT)
-def _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, acc):
-    """Cancel the agent's resting limit order, if any (``LOBExecutionEnv._cancel_child``)."""
+def _cancel_child(book, fp, fs, e, acc):
+    """Cancel the agent's resting limit order, if any."""
     status = K.OK
-    if _child_resting(htab, es):
-        status = _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_CANCEL,
-                              np.int64(es[ES_CHILD]), 0, 0, 0, 0, acc)
-    es[ES_CHILD] = 0.0
+    if _child_resting(book[3], e):
+        status = _agent_event(book, fp, fs, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc)
+    e.child_id = 0
     return status
 
 
 @njit(**HOT)
-def _agent_place(ep, sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, offset_ticks, acc):
-    """The placement action (``LOBExecutionEnv._send``): a limit order of ``size`` shares
-    ``round(offset_ticks)`` ticks behind the own-side touch, after cancelling (or, with
-    ``keep_unfilled`` and the same price, resizing) the previous child; fills into ``acc``."""
-    offset = _round_half_even(offset_ticks)
+def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc):
+    """The placement action: a limit order of ``size`` shares at :func:`~execgym.envs.lob_core.placement_price`,
+    after cancelling (or, with ``keep_unfilled`` and the same price, resizing) the previous
+    child; fills into ``acc``."""
+    sc, orders, htab = book[0], book[2], book[3]
     bb, ba, n_levels, base = sc[K.S_BEST_BID], sc[K.S_BEST_ASK], sc[K.S_N_LEVELS], sc[K.S_BASE]
-    own_quoted = bb >= 0 if side > 0 else ba < n_levels
-    if own_quoted:
-        touch = base + (bb if side > 0 else ba)
-    else:  # own side empty: measure from the opposite touch
-        if (ba < n_levels) if side > 0 else (bb >= 0):
-            touch = base + (ba if side > 0 else bb) - side
-        else:
-            touch = _round_half_even(fs[F.S_M_FUND] + F.transient(fp, fs))
-    price = max(1, touch - side * offset)
-    if _child_resting(htab, es):
-        slot = K.h_find(htab, np.int64(es[ES_CHILD]))
-        if ep[EP_KEEP] != 0.0 and orders[slot, K.O_PRICE] == price and size > 0:
-            return _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_MODIFY,
-                                np.int64(es[ES_CHILD]), 0, price, size, 0, acc)
-        status = _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, acc)
+    bid = base + bb if bb >= 0 else -1
+    ask = base + ba if ba < n_levels else -1
+    own, opp = (bid, ask) if side > 0 else (ask, bid)
+    reference = fs[F.S_M_FUND] + F.transient(fp, fs) if own < 0 and opp < 0 else 0.0
+    price = core.placement_price(side, offset_ticks, own, opp, reference)
+    if _child_resting(htab, e):
+        slot = K.h_find(htab, e.child_id)
+        if p.keep_unfilled and orders[slot, K.O_PRICE] == price and size > 0:
+            return _agent_event(book, fp, fs, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc)
+        status = _cancel_child(book, fp, fs, e, acc)
         if status != K.OK:
             return status
     if size <= 0:
         return K.OK
-    oid = np.int64(es[ES_AGENT_ID])
-    es[ES_AGENT_ID] += 1.0
-    es[ES_CHILD] = float(oid)
-    return _agent_event(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, K.EV_LIMIT, oid, side, price, size,
-                        AGENT_OWNER, acc)
+    oid = e.next_agent_id
+    e.next_agent_id += 1
+    e.child_id = oid
+    return _agent_event(book, fp, fs, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc)
 
 
 @njit(**HOT)
@@ -208,17 +176,18 @@ def _mid(sc, fallback):
 
 
 @njit(**HOT)
-def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
-                  evbuf, es, vring, acc):
+def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc):
     """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
+    sc, lvl, orders, htab = book[0], book[1], book[2], book[3]
+    fp, fs, is_ = flow[0], flow[2], flow[3]
     n_levels = lvl.shape[1]
     for j in range(sc.shape[0]):
         sc[j] = 0
     sc[K.S_N_LEVELS] = n_levels
     sc[K.S_BEST_BID] = -1
     sc[K.S_BEST_ASK] = n_levels
-    sc[K.S_LOT] = np.int64(ep[EP_LOT])
-    sc[K.S_BASE] = np.int64(ep[EP_BASE0])
+    sc[K.S_LOT] = p.lot_shares
+    sc[K.S_BASE] = mp.base0_ticks
     for s in range(2):
         for i in range(n_levels):
             lvl[s, i, K.L_HEAD] = -1
@@ -233,124 +202,62 @@ def _reset_market(ep, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lv
     for i in range(htab.shape[0]):
         htab[i, 0] = K.EMPTY_KEY
         htab[i, 1] = -1
-    F.start_state(fs, ep[EP_START] - ep[EP_WARMUP], ep[EP_MID0], ep[EP_DIFF_STEP])
+    F.start_state(fs, mp.start_s - mp.warmup_s, mp.mid0_ticks, mp.diffusion_step_s)
     for j in range(is_.shape[0]):
         is_[j] = 0
     is_[F.I_NEXT_ID] = 1
-    for j in range(4):
-        rs[j] = next_rs[j]
-        rd[j] = next_rd[j]
+    for r in range(2):
+        for j in range(4):
+            rngs[r][j] = next_rngs[r][j]
     status = K.OK
-    if ep[EP_WARMUP] > 0.0:
-        status = _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf,
-                      ep[EP_START], acc)
-    for j in range(es.shape[0]):
-        es[j] = 0.0
-    arrival = _mid(sc, fs[F.S_M_FUND] + F.transient(fp, fs))
-    es[ES_ARRIVAL] = arrival
-    es[ES_LAST_MID] = arrival
-    es[ES_HOLD] = ep[EP_X]
-    es[ES_LAST_VR] = 1.0
-    es[ES_AGENT_ID] = float(AGENT_ID_START)
-    for j in range(vring.shape[0]):
-        vring[j] = 0.0
+    if mp.warmup_s > 0.0:
+        status = _run(rngs, flow, book, mp.start_s, acc)
+    core.start_episode(e, vring, _mid(sc, fs[F.S_M_FUND] + F.transient(fp, fs)), AGENT_ID_START, p.total_shares)
     return status
 
 
 @njit(**HOT)
-def _observe(ep, next_ratio, sc, lvl, orders, htab, es, vring, top, out):
-    n_steps = ep[EP_N_STEPS]
-    K.top_of_book(sc, lvl, np.int64(ep[EP_K]), top)
-    bid, ask, bsz, asz, bvol, avol = top[0], top[1], top[2], top[3], top[4], top[5]
-    if bid >= 0 and ask >= 0:
-        spread = float(ask - bid)
-        mid = 0.5 * (bid + ask)
-        micro = (bid * asz + ask * bsz) / (bsz + asz) - mid
-    else:
-        spread = MAX_SPREAD_OBS
-        mid = es[ES_LAST_MID]
-        micro = 0.0
-    depth = bvol + avol
-    n = es[ES_VN]
-    if n < 2:
-        vol = 0.0
-    else:
-        mean = es[ES_VTOT] / n
-        vol = math.sqrt(max(es[ES_VTOT2] / n - mean * mean, 0.0))
-    k = np.int64(es[ES_STEP])
-    out[OBS_TIME_LEFT] = (n_steps - es[ES_STEP]) / n_steps
-    out[OBS_INVENTORY_LEFT] = es[ES_HOLD] / ep[EP_X]
-    out[OBS_LAST_VOLUME_RATIO] = es[ES_LAST_VR]
-    out[OBS_NEXT_VOLUME_RATIO] = next_ratio[k]
-    out[OBS_SPREAD] = min(spread, MAX_SPREAD_OBS)
-    out[OBS_IMBALANCE] = (bvol - avol) / depth if depth else 0.0
-    out[OBS_MICRO] = micro
-    out[OBS_VOL] = vol
-    out[OBS_MID_MOVE] = (mid - es[ES_ARRIVAL]) / es[ES_ARRIVAL] * BPS
+def _observe(p, next_ratio, book, e, top, out):
+    """The observation of one market (:func:`~execgym.envs.lob_core.observe` on its book)."""
+    sc, lvl, orders, htab = book[0], book[1], book[2], book[3]
+    K.top_of_book(sc, lvl, p.imbalance_levels, top)
     queue_frac = 0.0
     resting = 0.0
-    if es[ES_CHILD] != 0.0:
-        slot = K.h_find(htab, np.int64(es[ES_CHILD]))
+    if e.child_id != 0:
+        slot = K.h_find(htab, e.child_id)
         if slot != -1:
             s = 0 if orders[slot, K.O_SIDE] > 0 else 1
             level = lvl[s, orders[slot, K.O_PRICE] - sc[K.S_BASE], K.L_VOLUME]
-            ahead = K.queue_ahead(sc, lvl, orders, htab, np.int64(es[ES_CHILD]))
+            ahead = K.queue_ahead(sc, lvl, orders, htab, e.child_id)
             queue_frac = ahead / level if level else 0.0
             resting = 1.0
-    out[OBS_QUEUE] = queue_frac
-    out[OBS_RESTING] = resting
+    core.observe(p, e, next_ratio, top, queue_frac, resting, out)
 
 
 @njit(**HOT)
-def _push_vol(es, vring, x):
-    """The single env's rolling std, operation for operation."""
-    window = vring.shape[0]
-    n = np.int64(es[ES_VN])
-    if n == window:
-        head = np.int64(es[ES_VHEAD])
-        old = vring[head]
-        es[ES_VTOT] -= old
-        es[ES_VTOT2] -= old * old
-        vring[head] = x
-        es[ES_VHEAD] = (head + 1) % window
-    else:
-        vring[(np.int64(es[ES_VHEAD]) + n) % window] = x
-        es[ES_VN] = n + 1
-    es[ES_VTOT] += x
-    es[ES_VTOT2] += x * x
-
-
-@njit(**HOT)
-def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl, orders, htab, fills, log,
-                 evbuf, es, vring, action, offset_ticks, acc, own, final, out_exec):
+def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_ticks, acc, own, final, out_exec):
     """One decision of one market (``action``: the fraction, index or placement fraction;
     ``offset_ticks``: the placement's offset); returns (reward, terminated, status)."""
-    n_steps = np.int64(ep[EP_N_STEPS])
-    lot = np.int64(ep[EP_LOT])
-    side = np.int64(ep[EP_SIGN])
-    k = np.int64(es[ES_STEP])
-    remaining = np.int64(es[ES_HOLD])
-    placing = ep[EP_MODE] == MODE_PLACEMENT
-    if ep[EP_MODE] != MODE_PARTICIPATION:
-        shares = action * float(remaining)
-    else:
-        shares = min(rates[np.int64(action)] * expected[k], float(remaining))
-    size = min(remaining, np.int64(shares // lot) * lot)
+    fp, fs = flow[0], flow[2]
+    side = p.sign
+    remaining = e.holdings_shares
+    placing = p.mode == core.MODE_PLACEMENT
+    size = core.child_size(p, e, rates, expected, action)
     for j in range(4):
         acc[j] = 0
         own[j] = 0  # immediate fills: volume, value
         final[j] = 0
     if placing:
-        st = _agent_place(ep, sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, offset_ticks, own)
+        st = _agent_place(p, book, fp, fs, e, side, size, offset_ticks, own)
         if st != K.OK:
             return 0.0, False, st
     elif size > 0:
-        st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, size, own)
+        st = _agent_market(book, fp, fs, e, side, size, own)
         if st != K.OK:
             return 0.0, False, st
     fs[F.S_VOL] = 0.0
     fs[F.S_VALUE] = 0.0
-    st = _run(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, fs[F.S_T] + ep[EP_DT], acc)
+    st = _run(rngs, flow, book, fs[F.S_T] + p.decision_interval_s, acc)
     if st != K.OK:
         return 0.0, False, st
     report_volume = acc[0]
@@ -358,17 +265,16 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
     market_value = float(acc[1] + own[1])
     executed = own[0] + acc[2]
     value = float(own[1]) + float(acc[3])
-    es[ES_STEP] = k + 1
     terminated = False
-    if k + 1 == n_steps:
+    if core.at_horizon(p, e):
         # the horizon: cancel what rests and walk the book with the remainder
         held = remaining - executed
         if placing:
-            st = _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, final)
+            st = _cancel_child(book, fp, fs, e, final)
             if st != K.OK:
                 return 0.0, False, st
         if held > 0:
-            st = _agent_market(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, side, held, final)
+            st = _agent_market(book, fp, fs, e, side, held, final)
             if st != K.OK:
                 return 0.0, False, st
             market_volume += final[0]
@@ -376,63 +282,43 @@ def _step_market(ep, rates, expected, fp, cum_w, rs, rd, fs, is_, live, sc, lvl,
             executed += final[0]
             value += float(final[1])
         terminated = True
-    arrival = es[ES_ARRIVAL]
-    cost = side * (value - executed * arrival)
-    es[ES_HOLD] = remaining - executed
-    es[ES_EXEC] += executed
-    es[ES_COST] += cost
-    es[ES_VALUE] += value
-    es[ES_MVOL] += market_volume
-    es[ES_MVAL] += market_value
-    if terminated and es[ES_HOLD] > 0:
-        es[ES_UNFILLED] = es[ES_HOLD]
-        cost += es[ES_UNFILLED] * arrival * ep[EP_PENALTY] / BPS
-        es[ES_COST] += es[ES_UNFILLED] * arrival * ep[EP_PENALTY] / BPS
-    if es[ES_HOLD] <= 0:
+    cost = core.account(p, e, executed, value, market_volume, market_value, terminated)
+    if e.holdings_shares <= 0:
         if placing:
-            st = _cancel_child(sc, lvl, orders, htab, fills, log, evbuf, fp, fs, es, final)
+            st = _cancel_child(book, fp, fs, e, final)
             if st != K.OK:
                 return 0.0, False, st
         terminated = True
-    notional = ep[EP_X] * arrival
-    frac = es[ES_HOLD] / ep[EP_X]
-    reward = -cost / notional * BPS - ep[EP_RISK] * frac * frac
-    es[ES_LAST_VR] = report_volume / expected[k] if expected[k] > 0 else 1.0
-    mid = _mid(sc, es[ES_LAST_MID])
-    _push_vol(es, vring, mid - es[ES_LAST_MID])
-    es[ES_LAST_MID] = mid
+    reward = core.finish(p, e, vring, expected, cost, report_volume, _mid(book[0], np.nan))
     if terminated:
-        # the episode summary, in the single env's order of operations
-        out_exec[0] = es[ES_COST]
-        out_exec[1] = es[ES_EXEC]
-        out_exec[2] = es[ES_VALUE]
-        out_exec[3] = es[ES_MVOL]
-        out_exec[4] = es[ES_MVAL]
-        out_exec[5] = es[ES_UNFILLED]
-        out_exec[6] = es[ES_STEP]
-        out_exec[7] = arrival
+        core.summary_row(e, out_exec)
     return reward, terminated, K.OK
 
 
 @njit(**HOT)
-def _prefetch_rows(q, sc, fs, is_, es, rs, rd, evbuf, vring):
+def _prefetch_rows(q, rngs, flow, book, episode):
     """Ask for market ``q``'s small state rows (one or two cache lines each)."""
+    sc, evbuf = book[0], book[6]
+    fs, is_ = flow[2], flow[3]
+    es, vring = episode
     prefetch(sc, q * sc.shape[1])
     prefetch(is_, q * is_.shape[1])
     prefetch(evbuf, q * evbuf.shape[1] * evbuf.shape[2])
     prefetch(fs, q * fs.shape[1])
-    prefetch(es, q * es.shape[1])
+    prefetch(es, q)
     prefetch(vring, q * vring.shape[1])
-    prefetch(rs, q * 4)
-    prefetch(rd, q * 4)
+    prefetch(rngs[0], q * 4)
+    prefetch(rngs[1], q * 4)
 
 
 @njit(**HOT)
-def _prefetch_book(q, sc, is_, lvl, orders, htab, fills, live):
+def _prefetch_book(q, flow, book):
     """Ask for the parts of market ``q``'s book that its next step is likely to touch: the
     hash table, the order records in use, the live list and the levels around the touch.
     The markets' states do not fit in the cache together; fetched while the previous
     market computes, they need not be waited for."""
+    sc, lvl, orders, htab, fills = book[0], book[1], book[2], book[3], book[4]
+    is_, live = flow[3], flow[4]
     n_ht = htab.shape[1] * 2
     for i in range(0, n_ht, 8):
         prefetch(htab, q * n_ht + i)
@@ -455,46 +341,54 @@ def _prefetch_book(q, sc, is_, lvl, orders, htab, fills, live):
 
 
 @njit(**HOT)
-def _vec_step(ep, rates, expected, next_ratio, fp, cum_w, rs, rd, next_rs, next_rd, fs, is_, live, sc, lvl,
-              orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, same_step, obs, final_obs,
-              rewards, terminated, summaries, status, work):
+def _vec_step(p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step):
     """Step every market once (or reset it, NextStep mode); see the module docstring.
 
-    ``work`` is an int64 scratch array of :data:`N_WORK` entries.
+    Grouped arguments, each a tuple of arrays with the markets on the first axis (but the
+    constants): ``consts = (rates, expected, next_ratio)``, ``rngs`` / ``next_rngs`` =
+    (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, is_, live)``, ``book = (sc,
+    lvl, orders, htab, fills, log, evbuf)``, ``episode = (es, vring)`` and ``io = (actions,
+    needs_reset, obs, final_obs, rewards, terminated, summaries, status, work)``; ``work`` is
+    an int64 scratch array of :data:`N_WORK` entries.
     """
+    rates, expected, next_ratio = consts
+    fp, cum_w, fs, is_, live = flow
+    sc, lvl, orders, htab, fills, log, evbuf = book
+    es, vring = episode
+    actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work = io
     acc, own, final, top = work[0:4], work[4:8], work[8:12], work[12:18]
     n = actions.shape[0]
-    ahead = ep[EP_PREFETCH] != 0.0
+    ahead = mp.prefetch
     for m in range(n):
         if ahead and m + 2 < n:
-            _prefetch_rows(m + 2, sc, fs, is_, es, rs, rd, evbuf, vring)
+            _prefetch_rows(m + 2, rngs, flow, book, episode)
         if ahead and m + 1 < n:
-            _prefetch_book(m + 1, sc, is_, lvl, orders, htab, fills, live)
+            _prefetch_book(m + 1, flow, book)
         status[m] = K.OK
         rewards[m] = 0.0
         terminated[m] = False
+        rngs_m = (rngs[0][m], rngs[1][m])
+        next_m = (next_rngs[0][m], next_rngs[1][m])
+        flow_m = (fp, cum_w, fs[m], is_[m], live[m])
+        book_m = (sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m])
+        e = es[m]
         if needs_reset[m]:
-            status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m], live[m],
-                                      sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m],
-                                      vring[m], acc)
+            status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc)
             needs_reset[m] = False
-            _observe(ep, next_ratio, sc[m], lvl[m], orders[m], htab[m], es[m], vring[m], top, obs[m])
+            _observe(p, next_ratio, book_m, e, top, obs[m])
             continue
-        r, done, st = _step_market(ep, rates, expected, fp, cum_w, rs[m], rd[m], fs[m], is_[m], live[m], sc[m],
-                                   lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m], es[m], vring[m],
-                                   actions[m, 0], actions[m, 1], acc, own, final, summaries[m])
+        r, done, st = _step_market(p, rates, expected, rngs_m, flow_m, book_m, e, vring[m], actions[m, 0],
+                                   actions[m, 1], acc, own, final, summaries[m])
         status[m] = st
         rewards[m] = r
         terminated[m] = done
-        _observe(ep, next_ratio, sc[m], lvl[m], orders[m], htab[m], es[m], vring[m], top, obs[m])
+        _observe(p, next_ratio, book_m, e, top, obs[m])
         if done:
             if same_step:
                 for j in range(obs.shape[1]):
                     final_obs[m, j] = obs[m, j]
-                status[m] = _reset_market(ep, fp, cum_w, rs[m], rd[m], next_rs[m], next_rd[m], fs[m], is_[m],
-                                          live[m], sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m],
-                                          es[m], vring[m], acc)
-                _observe(ep, next_ratio, sc[m], lvl[m], orders[m], htab[m], es[m], vring[m], top, obs[m])
+                status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc)
+                _observe(p, next_ratio, book_m, e, top, obs[m])
             else:
                 needs_reset[m] = True
 
@@ -574,17 +468,13 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         n_levels = check_int("n_levels", n_levels, minimum=64)
         capacity = default_capacity(self._fp) if capacity is None else check_int("capacity", capacity, minimum=64)
         self.capacity = capacity
-        ep = np.zeros(N_EP)
-        ep[EP_N_STEPS], ep[EP_DT], ep[EP_X] = cfg.n_steps, cfg.decision_interval_s, cfg.total_shares
-        ep[EP_LOT], ep[EP_SIGN], ep[EP_PENALTY] = market.lot_size, side_sign(cfg.side), cfg.unfilled_penalty_bps
-        ep[EP_RISK], ep[EP_K], ep[EP_WINDOW] = cfg.risk_penalty_bps, cfg.imbalance_levels, cfg.volatility_window
-        ep[EP_START], ep[EP_WARMUP], ep[EP_MID0] = market.start_of_day_s, market.warmup_s, market.initial_mid_ticks
-        ep[EP_BASE0] = max(1, int(market.initial_mid_ticks) - n_levels // 2)
-        ep[EP_MODE] = {"fraction": MODE_FRACTION, "participation": MODE_PARTICIPATION,
-                       "placement": MODE_PLACEMENT}[cfg.action]
-        ep[EP_KEEP] = 1.0 if cfg.keep_unfilled else 0.0
-        ep[EP_DIFF_STEP] = market.diffusion_step_s
-        self._ep = ep
+        self._params = core.make_params(cfg, market.lot_size, side_sign(cfg.side))
+        mp = np.zeros(1, dtype=MARKET_DTYPE)
+        mp["start_s"], mp["warmup_s"], mp["mid0_ticks"] = market.start_of_day_s, market.warmup_s, \
+            market.initial_mid_ticks
+        mp["base0_ticks"] = max(1, int(market.initial_mid_ticks) - n_levels // 2)
+        mp["diffusion_step_s"] = market.diffusion_step_s
+        self._market_params = mp
         self._sc = np.zeros((m, K.N_SC), dtype=np.int64)
         self._lvl = np.zeros((m, 2, n_levels, 4), dtype=np.int64)
         self._orders = np.zeros((m, capacity, K.N_O), dtype=np.int64)
@@ -601,14 +491,14 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._rd = np.zeros((m, 4), dtype=np.uint64)
         self._next_rs = np.zeros((m, 4), dtype=np.uint64)
         self._next_rd = np.zeros((m, 4), dtype=np.uint64)
-        self._es = np.zeros((m, N_ES))
+        self._es = np.zeros(m, dtype=core.EPISODE_DTYPE)
         self._vring = np.zeros((m, cfg.volatility_window))
-        self._obs = np.zeros((m, len(OBS_NAMES)), dtype=np.float32)
+        self._obs = np.zeros((m, core.N_OBS), dtype=np.float32)
         self._final_obs = np.zeros_like(self._obs)
         self._rewards = np.zeros(m)
         self._terminated = np.zeros(m, dtype=bool)
         self._needs_reset = np.zeros(m, dtype=bool)
-        self._summaries = np.zeros((m, 8))
+        self._summaries = np.zeros((m, core.N_SUMMARY))
         self._status = np.zeros(m, dtype=np.int64)
         self._work = np.zeros(N_WORK, dtype=np.int64)
         if prefetch is None:
@@ -616,7 +506,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         elif not isinstance(prefetch, (bool, np.bool_)):
             raise TypeError(f"prefetch must be a bool or None, got {prefetch!r}")
         self.prefetch = bool(prefetch)
-        ep[EP_PREFETCH] = 1.0 if self.prefetch else 0.0
+        mp["prefetch"] = self.prefetch
         self._episode_rngs: list[np.random.Generator] = []
 
     # -- seeding: market m follows the single env reset with seed + m ---------------------
@@ -678,11 +568,14 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         return out
 
     def _call(self, actions: np.ndarray) -> None:
-        _vec_step(self._ep, self._rates, self._expected, self._next_ratio, self._fp, self._cum_w, self._rs,
-                  self._rd, self._next_rs, self._next_rd, self._fs, self._is, self._live, self._sc, self._lvl,
-                  self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring, actions,
-                  self._needs_reset, self.autoreset_mode == AutoresetMode.SAME_STEP, self._obs, self._final_obs,
-                  self._rewards, self._terminated, self._summaries, self._status, self._work)
+        _vec_step(self._params[0], self._market_params[0], (self._rates, self._expected, self._next_ratio),
+                  (self._rs, self._rd), (self._next_rs, self._next_rd),
+                  (self._fp, self._cum_w, self._fs, self._is, self._live),
+                  (self._sc, self._lvl, self._orders, self._htab, self._fills, self._log, self._evbuf),
+                  (self._es, self._vring),
+                  (actions, self._needs_reset, self._obs, self._final_obs, self._rewards, self._terminated,
+                   self._summaries, self._status, self._work),
+                  self.autoreset_mode == AutoresetMode.SAME_STEP)
         if self._status.any():
             i = int(np.flatnonzero(self._status)[0])
             code = int(self._status[i])
@@ -712,6 +605,6 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
 
     def _summary(self, mask: np.ndarray) -> dict[str, np.ndarray]:
         cfg = self.config
-        out = execution_summary(*(self._summaries[:, j] for j in range(8)), cfg.total_shares, side_sign(cfg.side),
+        out = execution_summary(*(self._summaries[:, j] for j in range(core.N_SUMMARY)), cfg.total_shares, side_sign(cfg.side),
                                 cfg.market.tick_size)
         return {k: np.where(mask, v, 0.0) for k, v in out.items()} | {f"_{k}": mask.copy() for k in out}

@@ -2,7 +2,8 @@
 
 A native vector env keeps everything that evolves in numpy arrays (books, flows, episode
 accounting, kernel random streams), in dicts of such arrays, in a few scalars and in numpy
-``Generator`` objects (gymnasium's ``np_random`` and per-market episode streams).
+``Generator`` objects (gymnasium's ``np_random`` and per-market episode streams). Record
+arrays (the named episode state) travel as their bytes.
 :meth:`SnapshotMixin.get_state` copies all of them; :meth:`SnapshotMixin.set_state` writes them
 back in place, after checking that the snapshot comes from an env of the same class,
 size and config (the error names both sides). Snapshots hold only arrays, numbers,
@@ -45,6 +46,11 @@ def _describe(env: Any) -> dict[str, Any]:
             "config": repr(asdict(config)) if config is not None else ""}
 
 
+def _plain(array: np.ndarray) -> np.ndarray:
+    """``array`` itself, or a record array's bytes (a uint8 view, which tensors can hold)."""
+    return array.view(np.uint8).reshape(*array.shape, array.dtype.itemsize) if array.dtype.names else array
+
+
 class SnapshotMixin:
     """``get_state`` / ``set_state`` for a vector env whose evolving state is in its attributes."""
 
@@ -53,7 +59,7 @@ class SnapshotMixin:
         arrays, dicts, scalars, rngs, rng_lists = {}, {}, {}, {}, {}
         for name, value in vars(self).items():
             if isinstance(value, np.ndarray) and value.dtype != object and value.flags.writeable:  # not constants
-                arrays[name] = value.copy()
+                arrays[name] = _plain(value).copy()
             elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
                 dicts[name] = {k: v.copy() for k, v in value.items()}
             elif isinstance(value, _SCALARS):
@@ -77,12 +83,13 @@ class SnapshotMixin:
             raise ValueError(f"this snapshot is of another env: (snapshot, this env) differ in {diff}")
         for name, value in state["arrays"].items():
             current = getattr(self, name, None)
+            current = _plain(current) if isinstance(current, np.ndarray) else current
             value = np.asarray(value)
             if not isinstance(current, np.ndarray) or current.shape != value.shape or current.dtype != value.dtype:
                 raise ValueError(f"snapshot array {name!r} {value.dtype}{value.shape} does not fit this env's "
                                  f"{getattr(current, 'dtype', None)}{getattr(current, 'shape', None)}")
         for name, value in state["arrays"].items():
-            getattr(self, name)[...] = np.asarray(value)  # in place: views and kernel arguments stay valid
+            _plain(getattr(self, name))[...] = np.asarray(value)  # in place: views and kernel arguments stay valid
         for name, value in state["dicts"].items():
             setattr(self, name, {k: np.array(v) for k, v in value.items()})
         for name, value in state["scalars"].items():
