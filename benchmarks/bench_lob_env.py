@@ -4,13 +4,18 @@
 
 Config: the default environment with a one-second decision interval (600 decisions over
 10 minutes from the open) and a constant 1%-of-remaining market order per decision.
-Reports: the single environment (unwrapped and through ``gymnasium.make``), the native
-``LOBExecutionVectorEnv`` and gymnasium's ``SyncVectorEnv`` over single environments at
-M = 1, 64, 1024 with their ratio (measured in the same run), the background events the
-market generates per decision, the share of the single env's wall time spent generating
-and matching background flow (``MarketSimulator._run_until``, diffusion included) vs the
-environment's own code, and the share of the native env's time inside its compiled step
-(flow, book, rewards, observations and resets of all M markets) vs the Python wrapper.
+Reports, measured in the same run:
+
+* the single environment (unwrapped and through ``gymnasium.make``; the compiled episode
+  core at M = 1) beside the pinned Python implementation it replaced
+  (``tests/envs/reference_lob_env.py``, equal to it bit for bit), with their ratio, the
+  background events the market generates per decision and the share of the single env's
+  wall time inside its compiled step (the rest is the Gymnasium wrapper); for the pinned
+  env, the share spent generating and matching background flow
+  (``MarketSimulator._run_until``) vs its own Python code;
+* the native ``LOBExecutionVectorEnv`` and gymnasium's ``SyncVectorEnv`` over single
+  environments at M = 1, 64, 1024 with their ratio, and the share of the native env's time
+  inside its compiled step (flow, book, rewards, observations and resets of all M markets).
 Every rate is the best of ``--repeats`` windows of ``--seconds``: other processes on the
 machine only ever slow a window down.
 """
@@ -35,6 +40,7 @@ from execgym.envs.lob_execution import LOBExecutionEnv  # noqa: E402
 from execgym.envs.lob_vector import LOBExecutionVectorEnv  # noqa: E402
 from execgym.envs.market.simulation import flow as F  # noqa: E402
 from execgym.envs.market.simulation import simulator as simulator_module  # noqa: E402
+from tests.envs.reference_lob_env import ReferenceLOBEnv  # noqa: E402
 
 KW = dict(decision_interval_s=1.0, horizon_s=600.0)
 ACTION = np.array([0.01], dtype=np.float32)
@@ -65,11 +71,19 @@ class _Timed:
 
 
 def single_rate(env: gym.Env, seconds: float, repeats: int) -> tuple[float, float, float]:
-    """(best steps/s, background events per decision, share of time in background flow).
+    """(best steps/s, background events per decision, share of time in the timed part).
 
-    The rate comes from uninstrumented windows; one more window, with the flow timed,
-    gives the share (timing adds a wrapper call per step).
+    The timed part is the compiled step for the single env (``_vec_step``) and the
+    background flow (``MarketSimulator._run_until``) for the pinned Python env. The rate
+    comes from uninstrumented windows; one more window, with the part timed, gives the
+    share (timing adds a wrapper call per step).
     """
+    raw = env.unwrapped
+    pinned = isinstance(raw, ReferenceLOBEnv)
+
+    def bg_events() -> float:
+        return float(raw._sim._fs[F.S_N_BG_EVENTS] if pinned else raw._markets._fs[0, F.S_N_BG_EVENTS])
+
     env.reset(seed=0)
     for _ in range(50):  # warm up (numba compilation is cached on disk after the first run)
         env.step(ACTION)
@@ -77,14 +91,16 @@ def single_rate(env: gym.Env, seconds: float, repeats: int) -> tuple[float, floa
     for r in range(repeats + 1):
         env.reset(seed=1 + r)
         n = 0
-        timing = _Timed(simulator_module.MarketSimulator, "_run_until") if r == repeats else None
+        timing = None
+        if r == repeats:
+            timing = _Timed(simulator_module.MarketSimulator, "_run_until") if pinned else \
+                _Timed(lob_vector_module, "_vec_step")
         with timing or contextlib.nullcontext():
             start = time.perf_counter()
             while (elapsed := time.perf_counter() - start) < seconds:
-                sim = env.unwrapped._sim
-                before = sim._fs[F.S_N_BG_EVENTS]
+                before = bg_events()
                 _, _, term, trunc, _ = env.step(ACTION)
-                events += int(sim._fs[F.S_N_BG_EVENTS] - before)
+                events += int(bg_events() - before)
                 n += 1
                 if term or trunc:
                     env.reset()
@@ -125,11 +141,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024])
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    raw, events, flow_share = single_rate(LOBExecutionEnv(**KW), args.seconds, args.repeats)
+    raw, events, kernel_share = single_rate(LOBExecutionEnv(**KW), args.seconds, args.repeats)
     made, _, _ = single_rate(gym.make("execgym/LOBExecution-v0", **KW), args.seconds, args.repeats)
-    print(f"single env, 1 s decisions: {raw:,.0f} steps/s unwrapped, {made:,.0f} through gymnasium.make")
-    print(f"  background events per decision: {events:.1f} (default market, from the open); time in "
-          f"background flow {flow_share:.0%}, in the environment's own code {1 - flow_share:.0%}")
+    pinned, pinned_events, flow_share = single_rate(ReferenceLOBEnv(**KW), args.seconds, args.repeats)
+    print(f"single env, 1 s decisions: {raw:,.0f} steps/s unwrapped, {made:,.0f} through gymnasium.make; "
+          f"{kernel_share:.0%} of its time in the compiled step")
+    print(f"  pinned Python env (before the core): {pinned:,.0f} steps/s, {flow_share:.0%} of its time in the "
+          f"background flow; the single env is {raw / pinned:.1f}x as fast")
+    print(f"  background events per decision: {events:.1f} (pinned env: {pinned_events:.1f}; default market, "
+          "from the open)")
     print(f"{'M':>6} {'native steps/s':>16} {'in compiled step':>17} {'prefetch':>9} "
           f"{'SyncVectorEnv steps/s':>22} {'ratio':>7}")
     for m in args.sizes:

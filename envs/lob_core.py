@@ -88,6 +88,9 @@ EPISODE_DTYPE = np.dtype([
     ("vol_head", np.int64),
     ("next_agent_id", np.int64),  # the id of the agent's next order
     ("child_id", np.int64),  # the agent's resting limit order (placement), 0 if none
+    ("last_executed_shares", np.int64),  # the last decision's fills
+    ("last_value_tick_shares", np.float64),
+    ("last_interval_volume_shares", np.int64),  # the market's volume over the last interval, own immediate fills excluded
 ])
 #: the episode summary row of :func:`summary_row`, the arguments of
 #: :func:`execgym.envs.lob_execution.execution_summary` in order
@@ -136,6 +139,9 @@ def start_episode(e, vring, arrival_ticks, first_agent_id, total_shares):
     e.vol_head = 0
     e.next_agent_id = first_agent_id
     e.child_id = 0
+    e.last_executed_shares = 0
+    e.last_value_tick_shares = 0.0
+    e.last_interval_volume_shares = 0
     for j in range(vring.shape[0]):
         vring[j] = 0.0
 
@@ -187,6 +193,8 @@ def account(p, e, executed, value, market_volume, market_value, terminated):
     e.value_tick_shares += value
     e.market_volume_shares += market_volume
     e.market_value_tick_shares += market_value
+    e.last_executed_shares = executed
+    e.last_value_tick_shares = value
     if terminated and e.holdings_shares > 0:
         e.unfilled_shares = e.holdings_shares
         cost += e.unfilled_shares * arrival * p.unfilled_penalty_bps / BPS
@@ -196,7 +204,8 @@ def account(p, e, executed, value, market_volume, market_value, terminated):
 
 @njit(**HOT)
 def finish(p, e, vring, expected, cost, report_volume, mid):
-    """The decision's reward (minus its cost in bps of the arrival notional, minus the risk
+    """After :func:`account` and the market's last orders (``report_volume``: what traded in
+    the interval besides the agent's immediate fills): the decision's reward (minus its cost in bps of the arrival notional, minus the risk
     penalty); the last interval's volume ratio and the rolling volatility move on to
     ``mid`` (NaN: the mid is undefined, the last one is kept)."""
     k = e.step - 1
@@ -204,6 +213,7 @@ def finish(p, e, vring, expected, cost, report_volume, mid):
     frac = e.holdings_shares / p.total_shares
     reward = -cost / notional * BPS - p.risk_penalty_bps * frac * frac
     e.last_volume_ratio = report_volume / expected[k] if expected[k] > 0 else 1.0
+    e.last_interval_volume_shares = report_volume
     if math.isnan(mid):
         mid = e.last_mid_ticks
     push_volatility(e, vring, mid - e.last_mid_ticks)

@@ -1,158 +1,202 @@
 """The limit-order-book execution environment ``execgym/LOBExecution-v0``.
 
-A parent order placed into a warmed-up simulated market (:mod:`execgym.envs.market.simulation.simulator`):
+A parent order placed into a warmed-up simulated market (:mod:`execgym.envs.market.simulation`):
 at each decision the agent sends a child order, then the background flow runs for one
 decision interval. Variants (action modes, side, market) are configurations of the one
 class :class:`LOBExecutionEnv`.
+
+:class:`LOBEnv` is the Gymnasium side that every LOB execution env shares (spaces, the
+task, the action check, ``info``, rendering); the episode itself is the compiled core of
+:mod:`execgym.envs.lob_core`, run here on the native vector env's arrays at M = 1 and, by the
+replay env, over a recorded day.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-from collections import deque
-from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
 
-from execgym.envs.contract import (
-    ACTION_KINDS,
-    BPS,
-    OBS_INVENTORY_LEFT,
-    OBS_LAST_VOLUME_RATIO,
-    OBS_NEXT_VOLUME_RATIO,
-    OBS_TIME_LEFT,
-    ExecutionTask,
-    action_to_shares,
-    check_participation_rates,
-    real_action,
-    side_sign,
+from execgym.envs import lob_core as core
+from execgym.envs.contract import BPS, ExecutionTask, side_sign
+from execgym.envs.lob_config import (
+    LOBContractConfig,
+    LOBExecutionConfig,
+    check_actions,
+    default_market,
+    execution_summary,
+    lob_action_space,
+    lob_observation_space,
+    lob_task,
+    simulated_expected_volume,
 )
-from execgym.envs.market.simulation._book_kernels import fill_totals
-from execgym.envs.market.simulation.book import FILL_DTYPE
-from execgym.envs.market.simulation.flow import ImpactConfig
-from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.lob_core import (
+    MAX_SPREAD_OBS,
+    OBS_IMBALANCE,
+    OBS_MICRO,
+    OBS_MID_MOVE,
+    OBS_NAMES,
+    OBS_QUEUE,
+    OBS_RESTING,
+    OBS_SPREAD,
+    OBS_VOL,
+)
+from execgym.envs.lob_vector import LOBExecutionVectorEnv
 from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
-from execgym.validation import (
-    check_choice,
-    check_decision_grid,
-    check_field_types,
-    check_int,
-    check_nonnegative,
-    config_from_kwargs,
-)
 
-logger = logging.getLogger(__name__)
+__all__ = ["MAX_SPREAD_OBS", "OBS_IMBALANCE", "OBS_MICRO", "OBS_MID_MOVE", "OBS_NAMES", "OBS_QUEUE", "OBS_RESTING",
+           "OBS_SPREAD", "OBS_VOL", "LOBContractConfig", "LOBEnv", "LOBExecutionConfig", "LOBExecutionEnv",
+           "default_market", "execution_summary"]
 
-__all__ = ["LOBContractConfig", "LOBExecutionConfig", "LOBExecutionEnv", "OBS_NAMES", "default_market",
-           "execution_summary"]
-
-#: observation features, in order (see :class:`LOBExecutionEnv`)
-OBS_NAMES = (
-    "time_left_frac", "inventory_left_frac", "last_volume_ratio", "next_volume_ratio",
-    "spread_ticks", "depth_imbalance", "microprice_offset_ticks", "volatility_ticks",
-    "mid_move_bps", "queue_ahead_frac", "has_resting_order",
-)
-(OBS_SPREAD, OBS_IMBALANCE, OBS_MICRO, OBS_VOL, OBS_MID_MOVE, OBS_QUEUE, OBS_RESTING) = range(4, 11)
-#: spread (ticks) reported when one side of the book is empty
-MAX_SPREAD_OBS = 100.0
+#: agent fills one decision can record for ``info`` (a horizon walk through the book is far fewer)
+AGENT_FILL_CAPACITY = 1 << 14
 
 
-def default_market() -> SimulatorConfig:
-    """The environment's default market: the simulator's defaults, from the open, with price
-    diffusion of 0.3 ticks/sqrt(s) (about 13 bps over the 30-minute default horizon at $100)."""
-    return SimulatorConfig(start_of_day_s=0.0, impact=ImpactConfig(sigma_ticks_per_sqrt_s=0.3))
-
-
-@dataclass(frozen=True)
-class LOBContractConfig:
-    """The parent order, action and observation parameters every LOB execution env shares
-    (seconds, shares, ticks and bps); subclasses add their market.
-
-    :param side: ``"sell"`` or ``"buy"``.
-    :param total_shares: parent order (shares, a multiple of the market's lot size).
-    :param horizon_s: execution horizon (seconds).
-    :param decision_interval_s: time between decisions (seconds); ``horizon_s`` must be a
-        whole number of intervals.
-    :param action: ``"participation"`` (discrete), ``"fraction"`` (continuous) or
-        ``"placement"`` (size and price offset); see :mod:`execgym.envs.contract`.
-    :param participation_rates: discrete choices (fractions of the interval's expected volume).
-    :param placement_max_offset_ticks: ``K`` of the placement action.
-    :param keep_unfilled: placement only: keep the previous unfilled child order when the
-        new one has the same price (its size is adjusted, keeping its queue position if
-        it shrinks) instead of cancelling it before placing the new one.
-    :param risk_penalty_bps: optional risk penalty per step, ``risk_penalty_bps *
-        inventory_left_frac^2`` (bps of arrival notional), subtracted from the reward.
-    :param unfilled_penalty_bps: shares the book cannot absorb at the horizon are
-        charged at this many bps of the arrival price each, in the shortfall.
-    :param imbalance_levels: levels per side of the depth-imbalance feature.
-    :param volatility_window: decisions in the recent-volatility feature.
+class LOBEnv(RenderMixin, gym.Env):
+    """What every single LOB execution env shares: the spaces, the task, the action check,
+    ``info`` and rendering of the contract of ``execgym/LOBExecution-v0`` (see
+    :class:`LOBExecutionEnv`). A subclass supplies the market: :meth:`_start` (a new episode
+    in :attr:`_episode`), :meth:`_decide` (one decision), :meth:`_touch` and the market's
+    tick and lot sizes, expected volumes and initial arrival price.
     """
 
-    side: str = "sell"
-    total_shares: int = 20_000
-    horizon_s: float = 1800.0
-    decision_interval_s: float = 30.0
-    action: str = "fraction"
-    participation_rates: tuple[float, ...] = (0.05, 0.10, 0.15, 0.20, 0.25)
-    placement_max_offset_ticks: int = 5
-    keep_unfilled: bool = False
-    risk_penalty_bps: float = 0.0
-    unfilled_penalty_bps: float = 100.0
-    imbalance_levels: int = 5
-    volatility_window: int = 20
+    metadata = dict(RENDER_METADATA)
+    #: the config dataclass (a subclass of :class:`LOBContractConfig`)
+    config_class: type = LOBExecutionConfig
 
-    def __post_init__(self) -> None:
-        check_field_types(self)
-        check_choice("side", self.side, ("buy", "sell"))
-        check_int("total_shares", self.total_shares, minimum=1)
-        check_decision_grid(self.horizon_s, self.decision_interval_s)
-        check_choice("action", self.action, ACTION_KINDS)
-        object.__setattr__(self, "participation_rates", check_participation_rates(self.participation_rates))
-        check_int("placement_max_offset_ticks", self.placement_max_offset_ticks, minimum=1)
-        check_nonnegative("risk_penalty_bps", self.risk_penalty_bps)
-        check_nonnegative("unfilled_penalty_bps", self.unfilled_penalty_bps)
-        check_int("imbalance_levels", self.imbalance_levels, minimum=1)
-        check_int("volatility_window", self.volatility_window, minimum=2)
+    def __init__(self, config: LOBContractConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 **overrides: Any) -> None:
+        super().__init__()
+        self.render_mode = check_render_mode(render_mode)
+        self.config = self.config_class.from_kwargs(config, **overrides)
+        self.sign = side_sign(self.config.side)
+        self.action_space = lob_action_space(self.config)
+        self.observation_space = lob_observation_space()
+        self._task: ExecutionTask | None = None
+        self._expected_volume: np.ndarray | None = None
+        self._arrival_ticks: float | None = None
+        self._last_fill = math.nan
+
+    # -- the market (subclasses) ------------------------------------------------------------
 
     @property
-    def n_steps(self) -> int:
-        """Number of decisions."""
-        return int(round(self.horizon_s / self.decision_interval_s))
+    def tick_size(self) -> float:
+        """Currency per tick of the market."""
+        raise NotImplementedError
 
-    @classmethod
-    def from_kwargs(cls, config: Any, **overrides: Any) -> Any:
-        """A config from an instance, a mapping (e.g. a Hydra node) and/or keyword overrides."""
-        return config_from_kwargs(cls, config, overrides, tuple_fields=("participation_rates",))
+    @property
+    def lot_size(self) -> int:
+        """Shares per lot of the market."""
+        raise NotImplementedError
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def _expected_volume_shares(self) -> np.ndarray:
+        """Expected market volume in each decision interval (shares), ``(n_steps,)``."""
+        raise NotImplementedError
+
+    def _initial_arrival_ticks(self) -> float:
+        """The arrival price (ticks) the task reports before the first reset."""
+        raise NotImplementedError
+
+    def _start(self) -> np.ndarray:
+        """Start an episode (its market drawn from ``self.np_random``); its first observation."""
+        raise NotImplementedError
+
+    def _decide(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, np.ndarray]:
+        """One decision for the checked ``(1, 2)`` action: (observation, reward, terminated,
+        the agent's fills as ``(n, 2)`` ticks and shares)."""
+        raise NotImplementedError
+
+    def _touch(self) -> tuple[int, int]:
+        """(best bid, best ask) in ticks, -1 for an empty side."""
+        raise NotImplementedError
+
+    @property
+    def _episode(self):
+        """The episode's :data:`~execgym.envs.lob_core.EPISODE_DTYPE` record."""
+        raise NotImplementedError
+
+    # -- the contract -----------------------------------------------------------------------
+
+    @property
+    def task(self) -> ExecutionTask:
+        """The parent order: expected volumes from the market, arrival price from the last reset."""
+        if self._task is None:
+            if self._expected_volume is None:
+                self._expected_volume = np.asarray(self._expected_volume_shares(), dtype=np.float64)
+            arrival = self._arrival_ticks if self._arrival_ticks is not None else self._initial_arrival_ticks()
+            self._task = lob_task(self.config, self._expected_volume, arrival, self.tick_size)
+        return self._task
+
+    def _volume_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(participation rates, expected volume per interval, next-interval ratios with a
+        trailing 0) for the core."""
+        expected = np.asarray(self.task.expected_volume_shares, dtype=np.float64)
+        mean = expected.mean()
+        ratio = expected / mean if mean > 0 else np.ones_like(expected)
+        return np.asarray(self.config.participation_rates, dtype=np.float64), expected, np.append(ratio, 0.0)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        obs = self._start()
+        self._arrival_ticks = float(self._episode["arrival_ticks"])
+        self._task = None
+        self._last_fill = math.nan
+        return obs, {}
+
+    def step(self, action: Any):
+        if self._arrival_ticks is None:
+            raise RuntimeError("call reset() before step()")
+        e = self._episode
+        if e["step"] >= self.config.n_steps or e["holdings_shares"] <= 0:
+            raise RuntimeError("the episode has ended; call reset()")
+        k = int(e["step"])
+        obs, reward, terminated, fills = self._decide(check_actions(self.config, action, None))
+        return obs, float(reward), bool(terminated), False, self._info(k, fills, terminated)
+
+    def _info(self, k: int, fills: np.ndarray, terminated: bool) -> dict[str, Any]:
+        cfg, e, tick = self.config, self._episode, self.tick_size
+        executed, value = int(e["last_executed_shares"]), float(e["last_value_tick_shares"])
+        self._last_fill = value / executed * tick if executed else math.nan
+        notional_ticks = cfg.total_shares * float(e["arrival_ticks"])
+        info: dict[str, Any] = {
+            "step": k,
+            "time_s": k * cfg.decision_interval_s,
+            # lists, not arrays: their length varies, which gymnasium's vector info batching forbids
+            "fill_prices": (fills[:, 0] * tick).tolist(),  # currency
+            "fill_sizes": fills[:, 1].tolist(),  # shares
+            "shares": float(executed),
+            "holdings": float(e["holdings_shares"]),
+            "mid": float(e["last_mid_ticks"]) * tick,
+            "fill_price": self._last_fill,
+            "market_volume": float(e["last_interval_volume_shares"]),
+            "cum_shortfall_bps": float(e["cost_tick_shares"]) / notional_ticks * BPS,
+        }
+        if terminated:
+            info["unfilled_at_horizon"] = int(e["unfilled_shares"])
+            row = np.zeros(core.N_SUMMARY)
+            core.summary_row(e, row)
+            summary = execution_summary(*(np.float64(v) for v in row), cfg.total_shares, self.sign, tick)
+            info["execution"] = {key: float(v) for key, v in summary.items()}
+        return info
+
+    def _render_state(self) -> dict[str, Any]:
+        cfg = self.config
+        started = self._arrival_ticks is not None
+        step = int(self._episode["step"]) if started else None
+        spread = "-"
+        if started:
+            bid, ask = self._touch()
+            spread = f"{ask - bid} ticks ({(ask - bid) * self.tick_size:.4g})" if bid >= 0 and ask >= 0 \
+                else "one side empty"
+        return dict(step=step, n_steps=cfg.n_steps, time_left=f"{(cfg.n_steps - (step or 0)) * cfg.decision_interval_s:g} s",
+                    holdings_shares=int(self._episode["holdings_shares"]) if started else cfg.total_shares,
+                    total_shares=cfg.total_shares, side=cfg.side, last_fill=self._last_fill, spread=spread)
 
 
-@dataclass(frozen=True)
-class LOBExecutionConfig(LOBContractConfig):
-    """Parameters of ``execgym/LOBExecution-v0``: those of :class:`LOBContractConfig` and the market.
-
-    :param market: the simulated market (a mapping is converted).
-    """
-
-    market: SimulatorConfig = field(default_factory=lambda: default_market())
-
-    def __post_init__(self) -> None:
-        check_field_types(self)
-        super().__post_init__()
-        if isinstance(self.market, Mapping):
-            object.__setattr__(self, "market", SimulatorConfig.from_mapping(self.market))
-        if not isinstance(self.market, SimulatorConfig):
-            raise TypeError(f"market must be a SimulatorConfig or a mapping, got {type(self.market).__name__}")
-        if self.total_shares % self.market.lot_size:
-            raise ValueError(f"total_shares={self.total_shares!r} must be a multiple of lot_size={self.market.lot_size}")
-
-
-class LOBExecutionEnv(RenderMixin, gym.Env):
+class LOBExecutionEnv(LOBEnv):
     """Execute a parent order in a simulated limit order book with impact dynamics.
 
     Each step: the agent's child order is sent (cancelling its previous resting order
@@ -198,6 +242,11 @@ class LOBExecutionEnv(RenderMixin, gym.Env):
     Episode end: terminated when the order is complete or at the horizon (after the
     forced completion); no truncation.
 
+    The episode runs in the compiled core (:mod:`execgym.envs.lob_core`) on the native
+    vector env's arrays at M = 1 (:class:`~execgym.envs.lob_vector.LOBExecutionVectorEnv`),
+    so this class is the Gymnasium wrapper only. ``n_levels`` and ``capacity`` size its
+    book as there (a price that leaves the ``n_levels``-tick grid raises, naming it).
+
     ``info`` every step: ``fill_prices`` (currency) and ``fill_sizes`` (shares) of the
     agent's fills (lists, one entry per fill),
     ``shares`` (executed this step), ``holdings``, ``mid``, ``market_volume``,
@@ -206,356 +255,54 @@ class LOBExecutionEnv(RenderMixin, gym.Env):
     participation = own volume / total traded volume) and ``unfilled_at_horizon``.
     """
 
-    metadata = dict(RENDER_METADATA)
-    #: the config dataclass (a subclass of :class:`LOBContractConfig`)
-    config_class: type = LOBExecutionConfig
+    config_class = LOBExecutionConfig
 
-    def __init__(self, config: LOBContractConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
-                 **overrides: Any) -> None:
-        super().__init__()
-        self.render_mode = check_render_mode(render_mode)
-        self.config = self.config_class.from_kwargs(config, **overrides)
-        cfg = self.config
-        self.sign = side_sign(cfg.side)
-        if cfg.action == "participation":
-            self.action_space = spaces.Discrete(len(cfg.participation_rates))
-        elif cfg.action == "fraction":
-            self.action_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
-        else:
-            k = float(cfg.placement_max_offset_ticks)
-            self.action_space = spaces.Box(np.array([0.0, -k], np.float32), np.array([1.0, k], np.float32),
-                                           dtype=np.float32)
-        low = np.array([0, 0, 0, 0, 0, -1, -MAX_SPREAD_OBS / 2, 0, -np.inf, 0, 0], dtype=np.float32)
-        high = np.array([1, 1, np.inf, np.inf, MAX_SPREAD_OBS, 1, MAX_SPREAD_OBS / 2, np.inf, np.inf, 1, 1],
-                        dtype=np.float32)
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
-        self._sim: MarketSimulator | None = None
-        self._task: ExecutionTask | None = None
-        self._expected_volume: np.ndarray | None = None
-
-    # -- the task -----------------------------------------------------------------------
-
-    # -- the market (subclasses with another market override these) -------------------------
+    def __init__(self, config: LOBExecutionConfig | Mapping[str, Any] | None = None, render_mode: str | None = None,
+                 n_levels: int = 1 << 11, capacity: int | None = None, **overrides: Any) -> None:
+        super().__init__(config, render_mode=render_mode, **overrides)
+        self._markets = LOBExecutionVectorEnv(1, self.config, autoreset_mode=AutoresetMode.NEXT_STEP,
+                                              n_levels=n_levels, capacity=capacity, prefetch=False,
+                                              agent_fill_capacity=AGENT_FILL_CAPACITY)
 
     @property
     def tick_size(self) -> float:
-        """Currency per tick of the market."""
         return self.config.market.tick_size
 
     @property
     def lot_size(self) -> int:
-        """Shares per lot of the market."""
         return self.config.market.lot_size
 
     def _expected_volume_shares(self) -> np.ndarray:
-        """Expected market volume in each decision interval (shares), ``(n_steps,)``."""
-        cfg = self.config
-        sim = MarketSimulator(replace(cfg.market, warmup_s=0.0), np.random.default_rng(0))
-        edges = np.arange(cfg.n_steps + 1) * cfg.decision_interval_s
-        return np.diff([0.0] + [sim.expected_volume_shares(0.0, b) for b in edges[1:]])
+        return simulated_expected_volume(self.config)
 
     def _initial_arrival_ticks(self) -> float:
-        """The arrival price (ticks) the task reports before the first reset."""
         return self.config.market.initial_mid_ticks
 
-    def _reset_market(self) -> None:
-        """Put a market, drawn from ``self.np_random``, in ``self._sim``."""
-        market_rng = np.random.default_rng(self.np_random.integers(0, 2**63 - 1))
-        if self._sim is None:
-            self._sim = MarketSimulator(self.config.market, market_rng)
-        else:
-            self._sim.reset(market_rng)
-
     @property
-    def task(self) -> ExecutionTask:
-        """The parent order: expected volumes from the market model, arrival price from the last reset."""
-        if self._task is None:
-            cfg = self.config
-            if self._expected_volume is None:
-                self._expected_volume = self._expected_volume_shares()
-            arrival = (self._arrival_ticks if self._sim is not None else self._initial_arrival_ticks())
-            self._task = ExecutionTask(
-                side=cfg.side, total_shares=float(cfg.total_shares), n_steps=cfg.n_steps, horizon=cfg.horizon_s,
-                time_unit="s", arrival_price=arrival * self.tick_size,
-                expected_volume_shares=self._expected_volume, action_kind=cfg.action,
-                participation_rates=cfg.participation_rates,
-                placement_max_offset_ticks=cfg.placement_max_offset_ticks, impact_model=None)
-        return self._task
+    def _episode(self):
+        return self._markets._es[0]
 
-    # -- gymnasium API ------------------------------------------------------------------
+    def _start(self) -> np.ndarray:
+        markets = self._markets
+        markets._episode_rngs = [self.np_random]  # the market's streams come from this env's np_random
+        markets._prepare_next(np.zeros(1, dtype=np.int64))
+        markets._needs_reset[0] = True
+        markets._call(np.zeros((1, 2)))
+        return markets._obs[0].copy()
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        cfg = self.config
-        self._reset_market()
-        sim = self._sim
-        mid = sim.book.mid
-        self._arrival_ticks = mid if mid is not None else sim.reference_ticks
-        self._task = None
-        task = self.task
-        self._expected = task.expected_volume_shares
-        mean_volume = self._expected.mean()
-        ratio = self._expected / mean_volume if mean_volume > 0 else np.ones_like(self._expected)
-        self._next_ratio = np.append(ratio, 0.0)
-        self._step = 0
-        self._holdings = int(cfg.total_shares)
-        self._child: int | None = None
-        self._last_volume_ratio = 1.0
-        self._last_fill = math.nan
-        self._last_mid = self._arrival_ticks
-        self._vol = _RollingStd(cfg.volatility_window)
-        self._obs = np.zeros(len(OBS_NAMES), dtype=np.float32)
-        self._cost_ticks = 0.0  # side * sum(size * (fill - arrival)), tick-shares
-        self._fill_value = 0.0  # tick-shares
-        self._executed = 0
-        self._market_volume = 0  # all traded shares over the horizon, own included
-        self._market_value = 0.0
-        self._unfilled = 0
-        return self._observation(), {}
+    def _decide(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, np.ndarray]:
+        markets = self._markets
+        markets._call(action)
+        n = int(markets._n_agent_fills[0])
+        if n > AGENT_FILL_CAPACITY:
+            raise RuntimeError(f"{n} agent fills in one decision, more than the {AGENT_FILL_CAPACITY} recorded")
+        return (markets._obs[0].copy(), float(markets._rewards[0]), bool(markets._terminated[0]),
+                markets._agent_fills[0, :n].copy())
 
-    def _observation(self) -> np.ndarray:
-        cfg, book = self.config, self._sim.book
-        bid, ask, bsz, asz, bvol, avol = book.top(cfg.imbalance_levels)
-        if bid >= 0 and ask >= 0:
-            spread = float(ask - bid)
-            mid = 0.5 * (bid + ask)
-            micro_offset = (bid * asz + ask * bsz) / (bsz + asz) - mid
-        else:
-            spread, mid, micro_offset = MAX_SPREAD_OBS, self._last_mid, 0.0
-        depth = bvol + avol
-        queue_frac, resting = 0.0, 0.0
-        if self._child is not None and self._child in book:
-            order = book.order(self._child)
-            level = book.volume_at(order.side, order.price_ticks)
-            queue_frac = order.queue_ahead_shares / level if level else 0.0
-            resting = 1.0
-        obs = self._obs
-        obs[OBS_TIME_LEFT] = (cfg.n_steps - self._step) / cfg.n_steps
-        obs[OBS_INVENTORY_LEFT] = self._holdings / cfg.total_shares
-        obs[OBS_LAST_VOLUME_RATIO] = self._last_volume_ratio
-        obs[OBS_NEXT_VOLUME_RATIO] = self._next_ratio[self._step]
-        obs[OBS_SPREAD] = min(spread, MAX_SPREAD_OBS)
-        obs[OBS_IMBALANCE] = (bvol - avol) / depth if depth else 0.0
-        obs[OBS_MICRO] = micro_offset
-        obs[OBS_VOL] = self._vol.std()
-        obs[OBS_MID_MOVE] = (mid - self._arrival_ticks) / self._arrival_ticks * BPS
-        obs[OBS_QUEUE] = queue_frac
-        obs[OBS_RESTING] = resting
-        return obs.copy()
+    def _touch(self) -> tuple[int, int]:
+        return self._markets.touch(0)
 
-    def _render_state(self) -> dict[str, Any]:
-        cfg = self.config
-        step = self._step if self._sim is not None else None
-        spread = "-"
-        if step is not None:
-            bid, ask = self._sim.book.top(1)[:2]
-            spread = f"{ask - bid} ticks ({(ask - bid) * self.tick_size:.4g})" if bid >= 0 and ask >= 0 else "one side empty"
-        return dict(step=step, n_steps=cfg.n_steps, time_left=f"{(cfg.n_steps - (step or 0)) * cfg.decision_interval_s:g} s",
-                    holdings_shares=self._holdings if step is not None else cfg.total_shares,
-                    total_shares=cfg.total_shares, side=cfg.side, last_fill=getattr(self, "_last_fill", math.nan),
-                    spread=spread)
-
-    def _validate_action(self, action: Any) -> np.ndarray:
-        cfg = self.config
-        if cfg.action == "participation":
-            a = real_action(action, ((), (1,)), integer=True)
-            n = self.action_space.n
-            if not 0 <= int(a.reshape(-1)[0]) < n:
-                raise ValueError(f"action must be an integer index in [0, {n}) into participation_rates "
-                                 f"{cfg.participation_rates}, got {action!r}")
-            return np.array([int(a.reshape(-1)[0])])
-        want = 1 if cfg.action == "fraction" else 2
-        a = real_action(action, ((want,),))
-        if not 0.0 <= a[0] <= 1.0:
-            raise ValueError(f"action[0] must be a fraction of remaining shares in [0, 1], got {action!r}")
-        if want == 2 and not abs(a[1]) <= cfg.placement_max_offset_ticks:
-            raise ValueError(f"action[1] must be an offset in [-{cfg.placement_max_offset_ticks}, "
-                             f"{cfg.placement_max_offset_ticks}] ticks, got {action!r}")
-        return a.reshape(1, -1)
-
-    def _send(self, action: np.ndarray) -> np.ndarray:
-        """Send the child order for ``action``; return its immediate fills."""
-        cfg, sim, lot = self.config, self._sim, self.lot_size
-        remaining = self._holdings
-        shares = float(action_to_shares(self.task, action, np.array([float(remaining)]), np.array([self._step]))[0])
-        size = min(remaining, int(shares // lot) * lot)
-        if cfg.action != "placement":
-            self._cancel_child()
-            return sim.submit_market(cfg.side, size) if size > 0 else _NO_FILLS
-        book = sim.book
-        offset = int(round(float(action[0, 1])))
-        touch = book.best_bid if self.sign > 0 else book.best_ask
-        if touch is None:  # own side empty: measure from the opposite touch
-            opp = book.best_ask if self.sign > 0 else book.best_bid
-            touch = (opp - self.sign) if opp is not None else int(round(sim.reference_ticks))
-        price = max(1, touch - self.sign * offset)
-        if self._child is not None and self._child in book:
-            if cfg.keep_unfilled and book.order(self._child).price_ticks == price and size > 0:
-                return sim.modify(self._child, size_shares=size)
-            self._cancel_child()
-        if size <= 0:
-            return _NO_FILLS
-        self._child, fills = sim.submit_limit(cfg.side, price, size)
-        return fills
-
-    def _cancel_child(self) -> None:
-        if self._child is not None and self._child in self._sim.book:
-            self._sim.cancel(self._child)
-        self._child = None
-
-    def step(self, action: Any):
-        if self._sim is None:
-            raise RuntimeError("call reset() before step()")
-        cfg = self.config
-        if self._step >= cfg.n_steps or self._holdings <= 0:
-            raise RuntimeError("the episode has ended; call reset()")
-        a = self._validate_action(action)
-        sim = self._sim
-        k = self._step
-        fills = [self._send(a)]
-        immediate = _totals(fills[0])
-        report = sim.advance(cfg.decision_interval_s)
-        fills.append(report.agent_fills)
-        market_volume = report.volume_shares + immediate[0]
-        market_value = float(report.value_tick_shares + immediate[1])
-        executed = immediate[0] + report.agent_volume_shares
-        value = float(immediate[1]) + float(report.agent_value_tick_shares)
-        self._step = k + 1
-        terminated = False
-        if self._step == cfg.n_steps:
-            # the horizon: cancel what rests and walk the book with the remainder
-            held = self._holdings - executed
-            self._cancel_child()
-            if held > 0:
-                final = sim.submit_market(cfg.side, held)
-                fills.append(final)
-                final_volume, final_value = _totals(final)
-                market_volume += final_volume
-                market_value += float(final_value)
-                executed += final_volume
-                value += float(final_value)
-            terminated = True
-        n_fills = sum(len(part) for part in fills)
-        cost_ticks = self.sign * (value - executed * self._arrival_ticks)
-        self._holdings -= executed
-        self._executed += executed
-        self._cost_ticks += cost_ticks
-        self._fill_value += value
-        self._market_volume += market_volume
-        self._market_value += market_value
-        if terminated and self._holdings > 0:
-            self._unfilled = self._holdings
-            cost_ticks += self._unfilled * self._arrival_ticks * cfg.unfilled_penalty_bps / BPS
-            self._cost_ticks += self._unfilled * self._arrival_ticks * cfg.unfilled_penalty_bps / BPS
-        if self._holdings <= 0:
-            self._cancel_child()
-            terminated = True
-        notional_ticks = cfg.total_shares * self._arrival_ticks
-        reward = -cost_ticks / notional_ticks * BPS
-        reward -= cfg.risk_penalty_bps * (self._holdings / cfg.total_shares) ** 2
-        self._last_volume_ratio = report.volume_shares / self._expected[k] if self._expected[k] > 0 else 1.0
-        mid = sim.book.mid
-        mid = self._last_mid if mid is None else mid
-        self._vol.push(mid - self._last_mid)
-        self._last_mid = mid
-        tick = self.tick_size
-        self._last_fill = value / executed * tick if executed else math.nan
-        info: dict[str, Any] = {
-            "step": k,
-            "time_s": k * cfg.decision_interval_s,
-            # lists, not arrays: their length varies, which gymnasium's vector info batching forbids
-            "fill_prices": (_concat_field(fills, "price_ticks", n_fills) * tick).tolist(),  # currency
-            "fill_sizes": _concat_field(fills, "size_shares", n_fills).tolist(),  # shares
-            "shares": float(executed),
-            "holdings": float(self._holdings),
-            "mid": mid * tick,
-            "fill_price": value / executed * tick if executed else math.nan,
-            "market_volume": float(report.volume_shares),
-            "cum_shortfall_bps": self._cost_ticks / notional_ticks * BPS,
-        }
-        if terminated:
-            info["unfilled_at_horizon"] = self._unfilled
-            info["execution"] = self._summary()
-        return self._observation(), float(reward), terminated, False, info
-
-    def _summary(self) -> dict[str, float]:
-        cfg = self.config
-        summary = execution_summary(
-            np.float64(self._cost_ticks), np.float64(self._executed), np.float64(self._fill_value),
-            np.float64(self._market_volume), np.float64(self._market_value), np.float64(self._unfilled),
-            np.float64(self._step), np.float64(self._arrival_ticks), cfg.total_shares, self.sign, self.tick_size)
-        return {key: float(value) for key, value in summary.items()}
-
-
-def execution_summary(cost, executed, value, market_volume, market_value, unfilled, steps, arrival,
-                      total_shares: float, sign: int, tick: float) -> dict[str, np.ndarray]:
-    """The episode summary of the LOB environments, from their accumulators (floats or ``(M,)`` arrays).
-
-    Inputs in ticks and shares: ``cost`` (shortfall, tick-shares), ``executed``, ``value``
-    (sum of fill size x price), ``market_volume``, ``market_value``, ``unfilled``, ``steps``
-    and the ``arrival`` mid. Keys: ``shortfall_usd``, ``shortfall_bps``, ``executed_shares``,
-    ``avg_fill_price`` and ``market_vwap`` (currency), ``arrival_price``,
-    ``vwap_slippage_bps`` (+ = worse), ``participation`` (own / all traded volume),
-    ``mv_cost_usd`` / ``mv_cost_bps`` (NaN: no closed-form variance here), ``n_steps``,
-    ``unfilled_at_horizon``.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        avg = np.where(executed > 0, value / executed, np.nan)
-        vwap = np.where(market_volume > 0, market_value / market_volume, np.nan)
-        return {
-            "shortfall_usd": cost * tick,
-            "shortfall_bps": cost / (total_shares * arrival) * BPS,
-            "executed_shares": executed + 0.0,
-            "avg_fill_price": avg * tick,
-            "arrival_price": arrival * tick,
-            "market_vwap": vwap * tick,
-            "vwap_slippage_bps": np.where(executed > 0, sign * (avg - vwap) / vwap * BPS, np.nan),
-            "participation": np.where(market_volume > 0, executed / market_volume, np.nan),
-            "mv_cost_usd": np.full(np.shape(cost), np.nan),
-            "mv_cost_bps": np.full(np.shape(cost), np.nan),
-            "n_steps": steps + 0.0,
-            "unfilled_at_horizon": unfilled + 0.0,
-        }
-
-
-_NO_FILLS = np.zeros(0, dtype=FILL_DTYPE)
-
-
-def _totals(fills: np.ndarray) -> tuple[int, int]:
-    """(shares, tick-shares) of a fill array."""
-    if len(fills) == 0:
-        return 0, 0
-    volume, value, _, _ = fill_totals(fills.view(np.int64).reshape(-1, 8), -2)  # owner -2: nobody
-    return int(volume), int(value)
-
-
-def _concat_field(parts: list[np.ndarray], name: str, n: int) -> np.ndarray:
-    """One field of several fill arrays, concatenated (``n`` values in all)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.concatenate([p[name] for p in parts if len(p)])
-
-
-class _RollingStd:
-    """Population standard deviation of the last ``n`` values pushed, in O(1) per push."""
-
-    def __init__(self, n: int) -> None:
-        self.values: deque[float] = deque(maxlen=n)
-        self.total = 0.0
-        self.total_sq = 0.0
-
-    def push(self, x: float) -> None:
-        if len(self.values) == self.values.maxlen:
-            old = self.values[0]
-            self.total -= old
-            self.total_sq -= old * old
-        self.values.append(x)
-        self.total += x
-        self.total_sq += x * x
-
-    def std(self) -> float:
-        n = len(self.values)
-        if n < 2:
-            return 0.0
-        mean = self.total / n
-        return math.sqrt(max(self.total_sq / n - mean * mean, 0.0))
+    def resting_child(self) -> dict[str, int] | None:
+        """The agent's resting child order (placement): price (ticks), remaining and
+        queue-ahead shares, its level's volume; ``None`` if none rests."""
+        return self._markets.resting_child(0)

@@ -1,15 +1,16 @@
 """The historical replay environment ``execgym/LOBReplay-v0``.
 
 The contract of ``execgym/LOBExecution-v0`` (observation, actions, reward, episode end,
-``info``; :class:`~execgym.envs.lob_execution.LOBExecutionEnv` is the one implementation of it),
-with a recorded LOBSTER day (:mod:`execgym.envs.market.data.replay`) as the market instead of the
-simulator. Every baseline and agent runs in it through the same ``predict`` interface
+``info``: :class:`~execgym.envs.lob_execution.LOBEnv`, and the episode core of
+:mod:`execgym.envs.lob_core`), with a recorded LOBSTER day (:mod:`execgym.envs.market.data.replay`)
+as the market instead of the simulator. Every baseline and agent runs in it through the same ``predict`` interface
 and the same evaluation.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from execgym.envs.lob_execution import LOBContractConfig, LOBExecutionEnv
+from execgym.envs import lob_core as core
+from execgym.envs.lob_config import LOBContractConfig
+from execgym.envs.lob_execution import LOBEnv
 from execgym.envs.market.data.lobster import PRICE_SCALE, resolve_lobster_file
 from execgym.envs.market.data.lobster_data import default_lobster_dir, trades, volume_profile
 from execgym.envs.market.data.replay import ReplayDay, ReplayMarket
+from execgym.envs.market.simulation._book_kernels import fill_totals
+from execgym.envs.market.simulation.book import FILL_DTYPE
 from execgym.envs.market.simulation.events import EXECUTIONS
 from execgym.validation import check_field_types, check_int, check_positive
 
@@ -113,12 +118,12 @@ def _trade_frame(day: ReplayDay) -> pd.DataFrame:
         "direction": day.direction[executed], "order_id": day.order_id[executed]}))
 
 
-class LOBReplayEnv(LOBExecutionEnv):
+class LOBReplayEnv(LOBEnv):
     """Execute a parent order against a recorded trading day (LOBSTER), replayed through the order book.
 
     Observation, action spaces, reward, episode end and ``info`` are those of
-    :class:`~execgym.envs.lob_execution.LOBExecutionEnv` (see its docstring; this class *is* that
-    environment with another market). The differences are the market and where the
+    :class:`~execgym.envs.lob_execution.LOBExecutionEnv` (see its docstring; the same
+    :class:`~execgym.envs.lob_execution.LOBEnv` and episode core with another market). The differences are the market and where the
     expected volumes come from:
 
     **Episodes.** ``reset(seed=s)`` draws the start time uniformly in
@@ -156,6 +161,8 @@ class LOBReplayEnv(LOBExecutionEnv):
 
     def __init__(self, config: LOBReplayConfig | None = None, render_mode: str | None = None, **overrides: Any) -> None:
         super().__init__(config, render_mode=render_mode, **overrides)
+        self._sim: ReplayMarket | None = None
+        self._records: np.ndarray | None = None
         self.day = self.config.load_day()
         first, last = float(self.day.time_s[0]), float(self.day.time_s[-1])
         earliest, latest = self.config.start_window_s
@@ -190,3 +197,111 @@ class LOBReplayEnv(LOBExecutionEnv):
         self._sim.reset(row + 1, time_s=time_s)
         self.start_s = time_s
         logger.debug("replay episode from %.3f s (row %d)", time_s, row + 1)
+
+    # -- the episode: the core's functions, driving the replay market ------------------------
+
+    @property
+    def _episode(self):
+        return self._records[0]
+
+    def _start(self) -> np.ndarray:
+        self._reset_market()
+        if self._records is None:
+            self._params = core.make_params(self.config, self.lot_size, self.sign)
+            self._records = np.zeros(1, dtype=core.EPISODE_DTYPE)
+            self._vring = np.zeros(self.config.volatility_window)
+            self._top = np.zeros(6, dtype=np.int64)
+            self._obs = np.zeros(core.N_OBS, dtype=np.float32)
+        mid = self._sim.book.mid
+        core.start_episode(self._records[0], self._vring, mid if mid is not None else self._sim.reference_ticks, 1,
+                           self.config.total_shares)
+        self._task = None  # its arrival price is this episode's
+        self._arrival_ticks = float(self._records[0]["arrival_ticks"])
+        self._rates, self._expected, self._next_ratio = self._volume_arrays()
+        self._child: int | None = None
+        return self._observe()
+
+    def _observe(self) -> np.ndarray:
+        book = self._sim.book
+        self._top[:] = book.top(self.config.imbalance_levels)
+        queue_frac, resting = 0.0, 0.0
+        if self._child is not None and self._child in book:
+            order = book.order(self._child)
+            level = book.volume_at(order.side, order.price_ticks)
+            queue_frac, resting = (order.queue_ahead_shares / level if level else 0.0), 1.0
+        core.observe(self._params[0], self._records[0], self._next_ratio, self._top, queue_frac, resting, self._obs)
+        return self._obs.copy()
+
+    def _send(self, size: int, offset_ticks: float) -> np.ndarray:
+        """The child order of ``size`` shares; its immediate fills."""
+        market, side = self._sim, self.config.side
+        if self.config.action != "placement":
+            self._cancel_child()
+            return market.submit_market(side, size) if size > 0 else _NO_FILLS
+        book = market.book
+        bid, ask = book.best_bid, book.best_ask
+        own, opp = (bid, ask) if self.sign > 0 else (ask, bid)
+        price = int(core.placement_price(self.sign, offset_ticks, -1 if own is None else own,
+                                         -1 if opp is None else opp, market.reference_ticks))
+        if self._child is not None and self._child in book:
+            if self.config.keep_unfilled and book.order(self._child).price_ticks == price and size > 0:
+                return market.modify(self._child, size_shares=size)
+            self._cancel_child()
+        if size <= 0:
+            return _NO_FILLS
+        self._child, fills = market.submit_limit(side, price, size)
+        return fills
+
+    def _cancel_child(self) -> None:
+        if self._child is not None and self._child in self._sim.book:
+            self._sim.cancel(self._child)
+        self._child = None
+
+    def _decide(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, np.ndarray]:
+        p, e, market = self._params[0], self._records[0], self._sim
+        size = int(core.child_size(p, e, self._rates, self._expected, action[0, 0]))
+        fills = [self._send(size, float(action[0, 1]))]
+        immediate = _totals(fills[0])
+        report = market.advance(self.config.decision_interval_s)
+        fills.append(report.agent_fills)
+        market_volume = report.volume_shares + immediate[0]
+        market_value = float(report.value_tick_shares + immediate[1])
+        executed = immediate[0] + report.agent_volume_shares
+        value = float(immediate[1]) + float(report.agent_value_tick_shares)
+        terminated = False
+        if core.at_horizon(p, e):  # cancel what rests and walk the book with the remainder
+            held = int(e["holdings_shares"]) - executed
+            self._cancel_child()
+            if held > 0:
+                final = market.submit_market(self.config.side, held)
+                fills.append(final)
+                final_volume, final_value = _totals(final)
+                market_volume += final_volume
+                market_value += float(final_value)
+                executed += final_volume
+                value += float(final_value)
+            terminated = True
+        cost = core.account(p, e, executed, value, market_volume, market_value, terminated)
+        if e["holdings_shares"] <= 0:
+            self._cancel_child()
+            terminated = True
+        mid = market.book.mid
+        reward = core.finish(p, e, self._vring, self._expected, cost, report.volume_shares,
+                             math.nan if mid is None else mid)
+        agent = np.concatenate(fills) if any(len(f) for f in fills) else _NO_FILLS
+        return self._observe(), reward, terminated, np.stack([agent["price_ticks"], agent["size_shares"]], axis=1)
+
+    def _touch(self) -> tuple[int, int]:
+        bid, ask = self._sim.book.best_bid, self._sim.book.best_ask
+        return (-1 if bid is None else bid), (-1 if ask is None else ask)
+
+
+_NO_FILLS = np.zeros(0, dtype=FILL_DTYPE)
+
+
+def _totals(fills: np.ndarray) -> tuple[int, int]:
+    """(shares, tick-shares) of a fill array."""
+    if len(fills) == 0:
+        return 0, 0
+    volume, value, _, _ = fill_totals(fills.view(np.int64).reshape(-1, 8), -2)  # owner -2: nobody
+    return int(volume), int(value)

@@ -30,13 +30,16 @@ from numba import njit
 
 from execgym.envs import lob_core as core
 from execgym.envs.contract import (
-    real_action,
     side_sign,
 )
-from execgym.envs.lob_execution import (
+from execgym.envs.lob_config import (
     LOBExecutionConfig,
-    LOBExecutionEnv,
+    check_actions,
     execution_summary,
+    lob_action_space,
+    lob_observation_space,
+    lob_task,
+    simulated_expected_volume,
 )
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import flow as F
@@ -63,9 +66,12 @@ N_WORK = 18
 
 
 @njit(**HOT)
-def _consume(sc, fills, acc):
-    """Add the fills in the buffer to ``acc`` (volume, value, agent passive volume, value) and empty it."""
+def _consume(sc, fills, acc, rec):
+    """Add the fills in the buffer to ``acc`` (volume, value, agent passive volume, value) and
+    empty it; the agent's fills are also appended to ``rec = (records (cap, 2): price, size;
+    count (1,))`` when it has room (the count goes on, so an overflow shows)."""
     n = sc[K.S_N_FILLS]
+    log, count = rec
     for f in range(n):
         size = fills[f, K.F_SIZE]
         price = fills[f, K.F_PRICE]
@@ -74,18 +80,23 @@ def _consume(sc, fills, acc):
         if fills[f, K.F_REST_OWNER] == AGENT_OWNER or fills[f, K.F_AGG_OWNER] == AGENT_OWNER:
             acc[2] += size
             acc[3] += size * price
+            j = count[0]
+            if j < log.shape[0]:
+                log[j, 0] = price
+                log[j, 1] = size
+            count[0] = j + 1
     sc[K.S_N_FILLS] = 0
 
 
 @njit(**HOT)
-def _run(rngs, flow, book, t_end, acc):
+def _run(rngs, flow, book, t_end, acc, rec):
     """Run the flow to ``t_end``, consuming fills as the buffer fills; a book error code or OK."""
     rs, rd = rngs
     fp, cum_w, fs, is_, live = flow
     sc, lvl, orders, htab, fills, log, evbuf = book
     while True:
         status = F.run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end)
-        _consume(sc, fills, acc)
+        _consume(sc, fills, acc, rec)
         if status == K.OK:
             return K.OK
         if status != K.NEED_FILL_SPACE:
@@ -93,7 +104,7 @@ def _run(rngs, flow, book, t_end, acc):
 
 
 @njit(**HOT)
-def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc):
+def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc, rec):
     """One event of the agent's (an order, a cancel or a modify), with the impact of its
     fills as ``MarketSimulator`` applies it; fills into ``acc``."""
     sc, lvl, orders, htab, fills, log, evbuf = book
@@ -112,16 +123,16 @@ def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc):
         signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
     if signed != 0:
         F.apply_impact(fs, fp, float(signed))
-    _consume(sc, fills, acc)
+    _consume(sc, fills, acc, rec)
     return K.OK
 
 
 @njit(**HOT)
-def _agent_market(book, fp, fs, e, side, size, acc):
+def _agent_market(book, fp, fs, e, side, size, acc, rec):
     """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
     oid = e.next_agent_id
     e.next_agent_id += 1
-    return _agent_event(book, fp, fs, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc)
+    return _agent_event(book, fp, fs, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc, rec)
 
 
 @njit(**HOT)
@@ -131,17 +142,17 @@ def _child_resting(htab, e):
 
 
 @njit(**HOT)
-def _cancel_child(book, fp, fs, e, acc):
+def _cancel_child(book, fp, fs, e, acc, rec):
     """Cancel the agent's resting limit order, if any."""
     status = K.OK
     if _child_resting(book[3], e):
-        status = _agent_event(book, fp, fs, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc)
+        status = _agent_event(book, fp, fs, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc, rec)
     e.child_id = 0
     return status
 
 
 @njit(**HOT)
-def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc):
+def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
     """The placement action: a limit order of ``size`` shares at :func:`~execgym.envs.lob_core.placement_price`,
     after cancelling (or, with ``keep_unfilled`` and the same price, resizing) the previous
     child; fills into ``acc``."""
@@ -155,8 +166,8 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc):
     if _child_resting(htab, e):
         slot = K.h_find(htab, e.child_id)
         if p.keep_unfilled and orders[slot, K.O_PRICE] == price and size > 0:
-            return _agent_event(book, fp, fs, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc)
-        status = _cancel_child(book, fp, fs, e, acc)
+            return _agent_event(book, fp, fs, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
+        status = _cancel_child(book, fp, fs, e, acc, rec)
         if status != K.OK:
             return status
     if size <= 0:
@@ -164,7 +175,7 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc):
     oid = e.next_agent_id
     e.next_agent_id += 1
     e.child_id = oid
-    return _agent_event(book, fp, fs, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc)
+    return _agent_event(book, fp, fs, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc, rec)
 
 
 @njit(**HOT)
@@ -176,7 +187,7 @@ def _mid(sc, fallback):
 
 
 @njit(**HOT)
-def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc):
+def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
     """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
     sc, lvl, orders, htab = book[0], book[1], book[2], book[3]
     fp, fs, is_ = flow[0], flow[2], flow[3]
@@ -211,7 +222,7 @@ def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc):
             rngs[r][j] = next_rngs[r][j]
     status = K.OK
     if mp.warmup_s > 0.0:
-        status = _run(rngs, flow, book, mp.start_s, acc)
+        status = _run(rngs, flow, book, mp.start_s, acc, rec)
     core.start_episode(e, vring, _mid(sc, fs[F.S_M_FUND] + F.transient(fp, fs)), AGENT_ID_START, p.total_shares)
     return status
 
@@ -235,7 +246,8 @@ def _observe(p, next_ratio, book, e, top, out):
 
 
 @njit(**HOT)
-def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_ticks, acc, own, final, out_exec):
+def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_ticks, acc, own, final, out_exec,
+                 rec):
     """One decision of one market (``action``: the fraction, index or placement fraction;
     ``offset_ticks``: the placement's offset); returns (reward, terminated, status)."""
     fp, fs = flow[0], flow[2]
@@ -248,16 +260,16 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         own[j] = 0  # immediate fills: volume, value
         final[j] = 0
     if placing:
-        st = _agent_place(p, book, fp, fs, e, side, size, offset_ticks, own)
+        st = _agent_place(p, book, fp, fs, e, side, size, offset_ticks, own, rec)
         if st != K.OK:
             return 0.0, False, st
     elif size > 0:
-        st = _agent_market(book, fp, fs, e, side, size, own)
+        st = _agent_market(book, fp, fs, e, side, size, own, rec)
         if st != K.OK:
             return 0.0, False, st
     fs[F.S_VOL] = 0.0
     fs[F.S_VALUE] = 0.0
-    st = _run(rngs, flow, book, fs[F.S_T] + p.decision_interval_s, acc)
+    st = _run(rngs, flow, book, fs[F.S_T] + p.decision_interval_s, acc, rec)
     if st != K.OK:
         return 0.0, False, st
     report_volume = acc[0]
@@ -270,11 +282,11 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         # the horizon: cancel what rests and walk the book with the remainder
         held = remaining - executed
         if placing:
-            st = _cancel_child(book, fp, fs, e, final)
+            st = _cancel_child(book, fp, fs, e, final, rec)
             if st != K.OK:
                 return 0.0, False, st
         if held > 0:
-            st = _agent_market(book, fp, fs, e, side, held, final)
+            st = _agent_market(book, fp, fs, e, side, held, final, rec)
             if st != K.OK:
                 return 0.0, False, st
             market_volume += final[0]
@@ -285,7 +297,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
     cost = core.account(p, e, executed, value, market_volume, market_value, terminated)
     if e.holdings_shares <= 0:
         if placing:
-            st = _cancel_child(book, fp, fs, e, final)
+            st = _cancel_child(book, fp, fs, e, final, rec)
             if st != K.OK:
                 return 0.0, False, st
         terminated = True
@@ -348,14 +360,15 @@ def _vec_step(p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step
     constants): ``consts = (rates, expected, next_ratio)``, ``rngs`` / ``next_rngs`` =
     (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, is_, live)``, ``book = (sc,
     lvl, orders, htab, fills, log, evbuf)``, ``episode = (es, vring)`` and ``io = (actions,
-    needs_reset, obs, final_obs, rewards, terminated, summaries, status, work)``; ``work`` is
-    an int64 scratch array of :data:`N_WORK` entries.
+    needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills,
+    n_agent_fills)``; ``work`` is an int64 scratch array of :data:`N_WORK` entries;
+    ``agent_fills[m]`` records market ``m``'s agent fills of the step (``(M, 0, 2)``: none).
     """
     rates, expected, next_ratio = consts
     fp, cum_w, fs, is_, live = flow
     sc, lvl, orders, htab, fills, log, evbuf = book
     es, vring = episode
-    actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work = io
+    actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills, n_agent_fills = io
     acc, own, final, top = work[0:4], work[4:8], work[8:12], work[12:18]
     n = actions.shape[0]
     ahead = mp.prefetch
@@ -372,13 +385,15 @@ def _vec_step(p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step
         flow_m = (fp, cum_w, fs[m], is_[m], live[m])
         book_m = (sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m])
         e = es[m]
+        n_agent_fills[m] = 0
+        rec = (agent_fills[m], n_agent_fills[m:m + 1])
         if needs_reset[m]:
-            status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc)
+            status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc, rec)
             needs_reset[m] = False
             _observe(p, next_ratio, book_m, e, top, obs[m])
             continue
         r, done, st = _step_market(p, rates, expected, rngs_m, flow_m, book_m, e, vring[m], actions[m, 0],
-                                   actions[m, 1], acc, own, final, summaries[m])
+                                   actions[m, 1], acc, own, final, summaries[m], rec)
         status[m] = st
         rewards[m] = r
         terminated[m] = done
@@ -387,7 +402,7 @@ def _vec_step(p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step
             if same_step:
                 for j in range(obs.shape[1]):
                     final_obs[m, j] = obs[m, j]
-                status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc)
+                status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc, rec)
                 _observe(p, next_ratio, book_m, e, top, obs[m])
             else:
                 needs_reset[m] = True
@@ -433,6 +448,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         machine: 2.3x the steps per second) and costs when they nearly do; by default
         (``None``) it is on when the books take more than four times the L2 cache
         (:func:`l2_cache_bytes`).
+    :param agent_fill_capacity: per market, how many of the agent's fills a step records
+        (price and size, for :class:`~execgym.envs.lob_execution.LOBExecutionEnv`'s ``info``); 0
+        (the default) records none.
 
     ``info["execution"]`` holds the single env's episode summary keys as ``(M,)`` arrays
     with ``info["_execution"]`` marking the markets whose episode ended.
@@ -443,7 +461,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
     def __init__(self, num_envs: int, config: LOBExecutionConfig | Mapping[str, Any] | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, n_levels: int = 1 << 11,
                  capacity: int | None = None, prefetch: bool | None = None, render_mode: str | None = None,
-                 **overrides: Any) -> None:
+                 agent_fill_capacity: int = 0, **overrides: Any) -> None:
         super().__init__()
         self.render_mode = check_render_mode(render_mode, allowed=())
         self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
@@ -452,10 +470,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         if self.autoreset_mode == AutoresetMode.DISABLED:
             raise ValueError("autoreset_mode must be 'NextStep' or 'SameStep', got 'Disabled'")
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-        template = LOBExecutionEnv(cfg)
-        self.task = template.task
-        self.single_action_space = template.action_space
-        self.single_observation_space = template.observation_space
+        self.task = lob_task(cfg, simulated_expected_volume(cfg), cfg.market.initial_mid_ticks, cfg.market.tick_size)
+        self.single_action_space = lob_action_space(cfg)
+        self.single_observation_space = lob_observation_space()
         self.action_space = batch_space(self.single_action_space, m)
         self.observation_space = batch_space(self.single_observation_space, m)
         market = cfg.market
@@ -501,6 +518,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._summaries = np.zeros((m, core.N_SUMMARY))
         self._status = np.zeros(m, dtype=np.int64)
         self._work = np.zeros(N_WORK, dtype=np.int64)
+        self._agent_fills = np.zeros((m, check_int("agent_fill_capacity", agent_fill_capacity, minimum=0), 2),
+                                     dtype=np.int64)
+        self._n_agent_fills = np.zeros(m, dtype=np.int64)
         if prefetch is None:
             prefetch = self._htab.nbytes + self._orders.nbytes + self._live.nbytes > 4 * l2_cache_bytes()
         elif not isinstance(prefetch, (bool, np.bool_)):
@@ -536,36 +556,29 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
 
     def _validate(self, actions: Any) -> np.ndarray:
         """The actions as an ``(M, 2)`` float64 array (column 1 used by placement only)."""
-        m = self.num_envs
-        out = np.zeros((m, 2))
-        if self.config.action == "placement":
-            k = self.config.placement_max_offset_ticks
-            a = real_action(actions, ((m, 2),), name="actions")  # exactly (M, 2): a transposed batch is refused
-            bad = ~((a[:, 0] >= 0.0) & (a[:, 0] <= 1.0))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"actions[:, 0] must be fractions of remaining shares in [0, 1]; "
-                                 f"env {i} got {a[i, 0]!r}")
-            bad = ~(np.abs(a[:, 1]) <= k)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"actions[:, 1] must be offsets in [-{k}, {k}] ticks; env {i} got {a[i, 1]!r}")
-            out[:] = a
-            return out
-        if self.config.action == "fraction":
-            a = real_action(actions, ((m, 1), (m,)), name="actions").reshape(-1)
-            bad = ~((a >= 0.0) & (a <= 1.0))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"actions must be fractions of remaining shares in [0, 1]; env {i} got {a[i]!r}")
-            out[:, 0] = a.astype(np.float32)  # the single env's Box is float32: same rounding, bit for bit
-            return out
-        a = real_action(actions, ((m,), (m, 1)), integer=True, name="actions").reshape(-1)
-        n = self.single_action_space.n
-        if ((a < 0) | (a >= n)).any():
-            raise ValueError(f"actions must be {m} integer indices in [0, {n}), got {actions!r}")
-        out[:, 0] = a
-        return out
+        return check_actions(self.config, actions, self.num_envs)
+
+    # -- one market's book, for the single env (prices in ticks, -1: none) -----------------
+
+    def touch(self, m: int) -> tuple[int, int]:
+        """(best bid, best ask) of market ``m``, ticks; -1 for an empty side."""
+        sc = self._sc[m]
+        bb, ba, base = int(sc[K.S_BEST_BID]), int(sc[K.S_BEST_ASK]), int(sc[K.S_BASE])
+        return (base + bb if bb >= 0 else -1), (base + ba if ba < int(sc[K.S_N_LEVELS]) else -1)
+
+    def resting_child(self, m: int) -> dict[str, int] | None:
+        """Market ``m``'s resting child order (placement): its id, price (ticks), remaining and
+        queue-ahead shares and its level's volume (shares); ``None`` if none rests."""
+        child = int(self._es[m]["child_id"])
+        slot = K.h_find(self._htab[m], child) if child else -1
+        if slot == -1:
+            return None
+        order = self._orders[m, slot]
+        side = 0 if order[K.O_SIDE] > 0 else 1
+        return {"order_id": child, "price_ticks": int(order[K.O_PRICE]), "remaining_shares": int(order[K.O_SIZE]),
+                "queue_ahead_shares": int(K.queue_ahead(self._sc[m], self._lvl[m], self._orders[m], self._htab[m],
+                                                        child)),
+                "level_shares": int(self._lvl[m, side, order[K.O_PRICE] - self._sc[m, K.S_BASE], K.L_VOLUME])}
 
     def _call(self, actions: np.ndarray) -> None:
         _vec_step(self._params[0], self._market_params[0], (self._rates, self._expected, self._next_ratio),
@@ -574,7 +587,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
                   (self._sc, self._lvl, self._orders, self._htab, self._fills, self._log, self._evbuf),
                   (self._es, self._vring),
                   (actions, self._needs_reset, self._obs, self._final_obs, self._rewards, self._terminated,
-                   self._summaries, self._status, self._work),
+                   self._summaries, self._status, self._work, self._agent_fills, self._n_agent_fills),
                   self.autoreset_mode == AutoresetMode.SAME_STEP)
         if self._status.any():
             i = int(np.flatnonzero(self._status)[0])

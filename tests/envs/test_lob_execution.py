@@ -14,6 +14,7 @@ from execgym.envs.lob_execution import OBS_NAMES, LOBExecutionConfig, LOBExecuti
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.evaluation import compare_policies
+from tests.envs.reference_lob_env import ReferenceLOBEnv
 
 IDS = ["execgym/LOBExecution-v0", "execgym/LOBExecutionDiscrete-v0", "execgym/LOBExecutionPlacement-v0"]
 SMALL = dict(horizon_s=300.0, decision_interval_s=10.0, total_shares=5_000)
@@ -97,15 +98,14 @@ def test_an_order_the_book_cannot_absorb_is_reported_and_penalised():
 def test_placement_rests_passively_and_observes_its_queue_position():
     env = LOBExecutionEnv(**SMALL, action="placement", side="sell")
     obs, _ = env.reset(seed=5)
-    assert obs[OBS_NAMES.index("has_resting_order")] == 0.0
+    assert obs[OBS_NAMES.index("has_resting_order")] == 0.0 and env.resting_child() is None
     obs, _, _, _, info = env.step(np.array([0.2, 2.0], np.float32))  # 2 ticks behind the best ask
-    book, child = env._sim.book, env._child
-    assert child in book  # (this seed) not reached yet: it rests behind the touch, in its queue
+    child = env.resting_child()
+    assert child is not None  # (this seed) not reached yet: it rests behind the touch, in its queue
     assert obs[OBS_NAMES.index("has_resting_order")] == 1.0
-    order = book.order(child)
-    level = book.volume_at("sell", order.price_ticks)
-    assert order.price_ticks >= book.best_ask
-    assert obs[OBS_NAMES.index("queue_ahead_frac")] == pytest.approx(order.queue_ahead_shares / level, rel=1e-6)
+    assert child["price_ticks"] >= env._touch()[1]
+    assert obs[OBS_NAMES.index("queue_ahead_frac")] == pytest.approx(
+        child["queue_ahead_shares"] / child["level_shares"], rel=1e-6)
     # a crossing placement trades at once
     _, _, _, _, info = env.step(np.array([0.5, -5.0], np.float32))
     assert info["shares"] > 0
@@ -115,18 +115,24 @@ def test_keep_unfilled_modifies_the_resting_child_in_place():
     env = LOBExecutionEnv(**SMALL, action="placement", keep_unfilled=True, side="buy")
     env.reset(seed=6)
     env.step(np.array([0.3, 4.0], np.float32))
-    first = env._child
-    assert first in env._sim.book  # (this seed) 4 ticks behind the touch: not reached in 10 s
-    ahead = env._sim.book.queue_position(first)
+    first = env.resting_child()
+    assert first is not None  # (this seed) 4 ticks behind the touch: not reached in 10 s
     env.step(np.array([0.1, 4.0], np.float32))
-    assert env._child == first  # same order, smaller: kept its place
-    assert env._sim.book.queue_position(first) <= ahead
+    again = env.resting_child()
+    assert again["order_id"] == first["order_id"]  # same order, smaller: kept its place
+    assert again["remaining_shares"] < first["remaining_shares"]
+    assert again["queue_ahead_shares"] <= first["queue_ahead_shares"]
 
 
 def test_observation_features_match_the_book():
+    """The book's own analytics (the pinned Python env's ``OrderBook``, the same market from
+    the same seed) give the observed spread, imbalance and microprice."""
     env = LOBExecutionEnv(**SMALL)
     obs, _ = env.reset(seed=7)
-    book = env._sim.book
+    reference = ReferenceLOBEnv(**SMALL)
+    reference.reset(seed=7)
+    book = reference._sim.book
+    assert env._touch() == (book.best_bid, book.best_ask)
     assert obs[OBS_NAMES.index("spread_ticks")] == book.spread
     assert obs[OBS_NAMES.index("depth_imbalance")] == pytest.approx(book.imbalance(5), abs=1e-6)
     assert obs[OBS_NAMES.index("microprice_offset_ticks")] == pytest.approx(book.microprice - book.mid, abs=1e-5)
@@ -138,10 +144,12 @@ def test_observation_features_match_the_book():
 def test_invalid_actions_raise_and_change_nothing(bad):
     env = LOBExecutionEnv(**SMALL)
     env.reset(seed=0)
-    before = (env._step, env._holdings, len(env._sim.book))
+    before = env._markets.get_state()
     with pytest.raises(ValueError, match="action"):
         env.step(bad)
-    assert (env._step, env._holdings, len(env._sim.book)) == before
+    after = env._markets.get_state()
+    for name, value in before["arrays"].items():
+        np.testing.assert_array_equal(value, after["arrays"][name], err_msg=name)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -1,4 +1,5 @@
-"""The natively vectorised LOB env replays the single env exactly, market by market."""
+"""The natively vectorised LOB env replays the pinned Python env (the single env as it was
+before the compiled core, ``tests/envs/reference_lob_env.py``) exactly, market by market."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from execgym.envs.lob_vector import LOBExecutionVectorEnv, default_capacity
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation.simulator import MarketSimulator
+from tests.envs.reference_lob_env import ReferenceLOBEnv
 
 KW = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000)
 
@@ -69,7 +71,7 @@ def assert_replays_single_envs(venv, singles, action, mode, n_steps, rng):
 def test_each_market_is_the_single_env_with_seed_plus_index(action, side, mode):
     m = 3
     venv = LOBExecutionVectorEnv(m, autoreset_mode=mode, action=action, side=side, **KW)
-    singles = [LOBExecutionEnv(action=action, side=side, **KW) for _ in range(m)]
+    singles = [ReferenceLOBEnv(action=action, side=side, **KW) for _ in range(m)]
     # several episodes of 6 decisions, through autoresets
     episodes_done, _ = assert_replays_single_envs(venv, singles, action, mode, 16, np.random.default_rng(0))
     assert episodes_done >= 6
@@ -84,9 +86,9 @@ def test_placement_markets_are_the_single_env_with_seed_plus_index(keep, side, m
     m = 3
     kw = dict(KW, action="placement", side=side, keep_unfilled=keep)
     venv = LOBExecutionVectorEnv(m, autoreset_mode=mode, **kw)
-    singles = [LOBExecutionEnv(**kw) for _ in range(m)]
+    singles = [ReferenceLOBEnv(**kw) for _ in range(m)]
     kept, passive = [], []
-    original_send, original_advance = LOBExecutionEnv._send, MarketSimulator.advance
+    original_send, original_advance = ReferenceLOBEnv._send, MarketSimulator.advance
 
     def send(env, a):  # record the single env's resizes of a kept order
         before = env._child
@@ -100,7 +102,7 @@ def test_placement_markets_are_the_single_env_with_seed_plus_index(keep, side, m
         return report
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(LOBExecutionEnv, "_send", send)
+        mp.setattr(ReferenceLOBEnv, "_send", send)
         mp.setattr(MarketSimulator, "advance", advance)
         episodes_done, seen = assert_replays_single_envs(venv, singles, "placement", mode, 24,
                                                          np.random.default_rng(3))
@@ -126,7 +128,7 @@ def test_refusals_and_errors_name_the_problem():
         venv.step(np.array([[0.1], [np.nan]], np.float32))
     discrete = LOBExecutionVectorEnv(2, action="participation", **KW)
     discrete.reset(seed=0)
-    with pytest.raises(ValueError, match="integer indices"):
+    with pytest.raises(ValueError, match="integer index"):
         discrete.step(np.array([0, 9]))
     # with 0.05 ticks of impact per share, one 5,000-share buy moves the reference ~250 ticks:
     # past a 64-tick grid
@@ -144,9 +146,9 @@ def test_placement_from_a_thin_book_measures_from_the_opposite_touch_or_the_refe
     kw = dict(KW, decision_interval_s=0.1, horizon_s=0.6, action="placement", side=side,
               market={"warmup_s": 0.0})
     venv = LOBExecutionVectorEnv(3, **kw)
-    singles = [LOBExecutionEnv(**kw) for _ in range(3)]
+    singles = [ReferenceLOBEnv(**kw) for _ in range(3)]
     empty = []
-    original = LOBExecutionEnv._send
+    original = ReferenceLOBEnv._send
 
     def send(env, a):  # which of the touch's fallbacks the single env takes
         b = env._sim.book
@@ -155,7 +157,7 @@ def test_placement_from_a_thin_book_measures_from_the_opposite_touch_or_the_refe
         return original(env, a)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(LOBExecutionEnv, "_send", send)
+        mp.setattr(ReferenceLOBEnv, "_send", send)
         assert_replays_single_envs(venv, singles, "placement", "NextStep", 24, np.random.default_rng(3))
     assert {"quoted", "opposite", "reference"} <= set(empty)
 
