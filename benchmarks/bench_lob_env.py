@@ -94,7 +94,7 @@ def single_rate(env: gym.Env, seconds: float, repeats: int) -> tuple[float, floa
         timing = None
         if r == repeats:
             timing = _Timed(simulator_module.MarketSimulator, "_run_until") if pinned else \
-                _Timed(lob_vector_module, "_vec_step")
+                _Timed(lob_vector_module, "_vec_step_flat")
         with timing or contextlib.nullcontext():
             start = time.perf_counter()
             while (elapsed := time.perf_counter() - start) < seconds:
@@ -121,7 +121,7 @@ def vector_rate(venv: gym.vector.VectorEnv, seconds: float, repeats: int) -> tup
     best, kernel_share = 0.0, float("nan")
     for r in range(repeats + native):
         n = 0
-        timing = _Timed(lob_vector_module, "_vec_step") if r == repeats else None
+        timing = _Timed(lob_vector_module, "_vec_step_flat") if r == repeats else None
         with timing or contextlib.nullcontext():
             start = time.perf_counter()
             while (elapsed := time.perf_counter() - start) < seconds:

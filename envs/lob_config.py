@@ -152,6 +152,16 @@ def check_actions(config: LOBContractConfig, actions: Any, m: int | None) -> np.
     exactly the documented shape, inside the action space. Raises ``TypeError`` /
     ``ValueError`` naming the value and what was expected (and the env index in a batch)."""
     single = m is None
+    if single and type(actions) is np.ndarray and actions.dtype.kind == "f" and config.action != "participation" \
+            and actions.shape == ((2,) if config.action == "placement" else (1,)):
+        # the common case, checked without the general path: a float array of the right shape
+        x = float(actions[0])
+        if 0.0 <= x <= 1.0 and (config.action == "fraction" or abs(float(actions[1])) <= config.placement_max_offset_ticks):
+            out = np.zeros((1, 2))
+            out[0, 0] = x if config.action == "placement" else float(np.float32(x))
+            if config.action == "placement":
+                out[0, 1] = float(actions[1])
+            return out
     n = 1 if single else m
     out = np.zeros((n, 2))
 

@@ -53,6 +53,8 @@ __all__ = ["MAX_SPREAD_OBS", "OBS_IMBALANCE", "OBS_MICRO", "OBS_MID_MOVE", "OBS_
 
 #: agent fills one decision can record for ``info`` (a horizon walk through the book is far fewer)
 AGENT_FILL_CAPACITY = 1 << 14
+#: positions of the episode record's fields in ``record.item()`` (one call reads them all)
+_F = {name: i for i, name in enumerate(core.EPISODE_DTYPE.names)}
 
 
 class LOBEnv(RenderMixin, gym.Env):
@@ -79,6 +81,7 @@ class LOBEnv(RenderMixin, gym.Env):
         self._expected_volume: np.ndarray | None = None
         self._arrival_ticks: float | None = None
         self._last_fill = math.nan
+        self._done = False
 
     # -- the market (subclasses) ------------------------------------------------------------
 
@@ -144,40 +147,42 @@ class LOBEnv(RenderMixin, gym.Env):
         self._arrival_ticks = float(self._episode["arrival_ticks"])
         self._task = None
         self._last_fill = math.nan
+        self._done = False
         return obs, {}
 
     def step(self, action: Any):
         if self._arrival_ticks is None:
             raise RuntimeError("call reset() before step()")
-        e = self._episode
-        if e["step"] >= self.config.n_steps or e["holdings_shares"] <= 0:
+        if self._done:
             raise RuntimeError("the episode has ended; call reset()")
-        k = int(e["step"])
         obs, reward, terminated, fills = self._decide(check_actions(self.config, action, None))
-        return obs, float(reward), bool(terminated), False, self._info(k, fills, terminated)
+        self._done = terminated = bool(terminated)
+        return obs, float(reward), terminated, False, self._info(fills, terminated)
 
-    def _info(self, k: int, fills: np.ndarray, terminated: bool) -> dict[str, Any]:
-        cfg, e, tick = self.config, self._episode, self.tick_size
-        executed, value = int(e["last_executed_shares"]), float(e["last_value_tick_shares"])
+    def _info(self, fills: np.ndarray, terminated: bool) -> dict[str, Any]:
+        cfg, tick = self.config, self.tick_size
+        e = self._episode.item()  # one call reads every field
+        k = e[_F["step"]] - 1
+        executed, value = e[_F["last_executed_shares"]], e[_F["last_value_tick_shares"]]
         self._last_fill = value / executed * tick if executed else math.nan
-        notional_ticks = cfg.total_shares * float(e["arrival_ticks"])
+        notional_ticks = cfg.total_shares * e[_F["arrival_ticks"]]
         info: dict[str, Any] = {
             "step": k,
             "time_s": k * cfg.decision_interval_s,
             # lists, not arrays: their length varies, which gymnasium's vector info batching forbids
-            "fill_prices": (fills[:, 0] * tick).tolist(),  # currency
+            "fill_prices": [price * tick for price in fills[:, 0].tolist()],  # currency
             "fill_sizes": fills[:, 1].tolist(),  # shares
             "shares": float(executed),
-            "holdings": float(e["holdings_shares"]),
-            "mid": float(e["last_mid_ticks"]) * tick,
+            "holdings": float(e[_F["holdings_shares"]]),
+            "mid": e[_F["last_mid_ticks"]] * tick,
             "fill_price": self._last_fill,
-            "market_volume": float(e["last_interval_volume_shares"]),
-            "cum_shortfall_bps": float(e["cost_tick_shares"]) / notional_ticks * BPS,
+            "market_volume": float(e[_F["last_interval_volume_shares"]]),
+            "cum_shortfall_bps": e[_F["cost_tick_shares"]] / notional_ticks * BPS,
         }
         if terminated:
-            info["unfilled_at_horizon"] = int(e["unfilled_shares"])
+            info["unfilled_at_horizon"] = e[_F["unfilled_shares"]]
             row = np.zeros(core.N_SUMMARY)
-            core.summary_row(e, row)
+            core.summary_row(self._episode, row)
             summary = execution_summary(*(np.float64(v) for v in row), cfg.total_shares, self.sign, tick)
             info["execution"] = {key: float(v) for key, v in summary.items()}
         return info
@@ -296,8 +301,7 @@ class LOBExecutionEnv(LOBEnv):
         n = int(markets._n_agent_fills[0])
         if n > AGENT_FILL_CAPACITY:
             raise RuntimeError(f"{n} agent fills in one decision, more than the {AGENT_FILL_CAPACITY} recorded")
-        return (markets._obs[0].copy(), float(markets._rewards[0]), bool(markets._terminated[0]),
-                markets._agent_fills[0, :n].copy())
+        return markets._obs[0].copy(), markets._rewards[0], markets._terminated[0], markets._agent_fills[0, :n]
 
     def _touch(self) -> tuple[int, int]:
         return self._markets.touch(0)
