@@ -15,7 +15,10 @@ Reports, measured in the same run:
   (``MarketSimulator._run_until``) vs its own Python code;
 * the native ``LOBExecutionVectorEnv`` and gymnasium's ``SyncVectorEnv`` over single
   environments at M = 1, 64, 1024 with their ratio, and the share of the native env's time
-  inside its compiled step (flow, book, rewards, observations and resets of all M markets).
+  inside its compiled step (flow, book, rewards, observations and resets of all M markets);
+  the native env's steps per second per market relative to M = 64 (the per-market
+  footprint's cost); and the native env with ``parallel=True`` (markets on numba's
+  threads, bit for bit the serial results) with its speed-up over the serial one.
 Every rate is the best of ``--repeats`` windows of ``--seconds``: other processes on the
 machine only ever slow a window down.
 """
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -121,7 +125,8 @@ def vector_rate(venv: gym.vector.VectorEnv, seconds: float, repeats: int) -> tup
     best, kernel_share = 0.0, float("nan")
     for r in range(repeats + native):
         n = 0
-        timing = _Timed(lob_vector_module, "_vec_step_flat") if r == repeats else None
+        timing = _Timed(lob_vector_module, "_vec_step_flat_parallel" if getattr(venv, "parallel", False)
+                        else "_vec_step_flat") if r == repeats else None
         with timing or contextlib.nullcontext():
             start = time.perf_counter()
             while (elapsed := time.perf_counter() - start) < seconds:
@@ -150,15 +155,20 @@ def main() -> None:
           f"background flow; the single env is {raw / pinned:.1f}x as fast")
     print(f"  background events per decision: {events:.1f} (pinned env: {pinned_events:.1f}; default market, "
           "from the open)")
-    print(f"{'M':>6} {'native steps/s':>16} {'in compiled step':>17} {'prefetch':>9} "
-          f"{'SyncVectorEnv steps/s':>22} {'ratio':>7}")
+    print(f"{'M':>6} {'native steps/s':>16} {'vs M=64':>8} {'in compiled step':>17} {'prefetch':>9} "
+          f"{'SyncVectorEnv steps/s':>22} {'ratio':>7} {'parallel steps/s':>17} {'speed-up':>9}")
+    rows = {}
     for m in args.sizes:
         venv = LOBExecutionVectorEnv(m, **KW)
         native, kernel_share = vector_rate(venv, args.seconds, args.repeats)
+        parallel, _ = vector_rate(LOBExecutionVectorEnv(m, parallel=True, **KW), args.seconds, args.repeats)
         sync, _ = vector_rate(gym.vector.SyncVectorEnv([lambda: LOBExecutionEnv(**KW) for _ in range(m)]),
                               args.seconds, args.repeats)
-        print(f"{m:>6} {native:>16,.0f} {kernel_share:>17.0%} {str(venv.prefetch):>9} {sync:>22,.0f} "
-              f"{native / sync:>6.1f}x", flush=True)
+        rows[m] = native
+        per_64 = f"{native / rows[64]:.2f}" if 64 in rows else "-"
+        print(f"{m:>6} {native:>16,.0f} {per_64:>8} {kernel_share:>17.0%} {str(venv.prefetch):>9} {sync:>22,.0f} "
+              f"{native / sync:>6.1f}x {parallel:>17,.0f} {parallel / native:>8.2f}x", flush=True)
+    print(f"  parallel: numba {numba.config.THREADING_LAYER} threading layer, {numba.get_num_threads()} threads")
 
 
 if __name__ == "__main__":

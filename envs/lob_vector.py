@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
-from numba import njit
+from numba import njit, prange
 
 from execgym.envs import lob_core as core
 from execgym.envs.contract import (
@@ -61,7 +61,7 @@ MARKET_DTYPE = np.dtype([
     ("diffusion_step_s", np.float64),
     ("prefetch", np.bool_),  # see LOBExecutionVectorEnv's ``prefetch``
 ])
-# int64 scratch entries of ``_vec_step``
+# int64 scratch entries per market of ``_vec_step``
 N_WORK = 18
 
 
@@ -353,77 +353,116 @@ def _prefetch_book(q, flow, book):
 
 
 @njit(**HOT)
-def _vec_step(p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step):
-    """Step every market once (or reset it, NextStep mode); see the module docstring.
-
-    Grouped arguments, each a tuple of arrays with the markets on the first axis (but the
-    constants): ``consts = (rates, expected, next_ratio)``, ``rngs`` / ``next_rngs`` =
-    (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, is_, live)``, ``book = (sc,
-    lvl, orders, htab, fills, log, evbuf)``, ``episode = (es, vring)`` and ``io = (actions,
-    needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills,
-    n_agent_fills)``; ``work`` is an int64 scratch array of :data:`N_WORK` entries;
-    ``agent_fills[m]`` records market ``m``'s agent fills of the step (``(M, 0, 2)``: none).
-    Returns the first market whose book ran out of room (its status says which), or -1.
-    """
+def _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step):
+    """Step market ``m`` once (or reset it, NextStep mode): everything it touches is its own
+    (its rows of every array, its scratch ``work[m]``), so markets may step in any order or
+    at once."""
     rates, expected, next_ratio = consts
     fp, cum_w, fs, is_, live = flow
     sc, lvl, orders, htab, fills, log, evbuf = book
     es, vring = episode
     actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills, n_agent_fills = io
-    acc, own, final, top = work[0:4], work[4:8], work[8:12], work[12:18]
-    n = actions.shape[0]
-    ahead = mp.prefetch
-    for m in range(n):
-        if ahead and m + 2 < n:
-            _prefetch_rows(m + 2, rngs, flow, book, episode)
-        if ahead and m + 1 < n:
-            _prefetch_book(m + 1, flow, book)
-        status[m] = K.OK
-        rewards[m] = 0.0
-        terminated[m] = False
-        rngs_m = (rngs[0][m], rngs[1][m])
-        next_m = (next_rngs[0][m], next_rngs[1][m])
-        flow_m = (fp, cum_w, fs[m], is_[m], live[m])
-        book_m = (sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m])
-        e = es[m]
-        n_agent_fills[m] = 0
-        rec = (agent_fills[m], n_agent_fills[m:m + 1])
-        if needs_reset[m]:
-            status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc, rec)
-            needs_reset[m] = False
-            _observe(p, next_ratio, book_m, e, top, obs[m])
-            continue
-        r, done, st = _step_market(p, rates, expected, rngs_m, flow_m, book_m, e, vring[m], actions[m, 0],
-                                   actions[m, 1], acc, own, final, summaries[m], rec)
-        status[m] = st
-        rewards[m] = r
-        terminated[m] = done
+    w = work[m]
+    acc, own, final, top = w[0:4], w[4:8], w[8:12], w[12:18]
+    status[m] = K.OK
+    rewards[m] = 0.0
+    terminated[m] = False
+    rngs_m = (rngs[0][m], rngs[1][m])
+    next_m = (next_rngs[0][m], next_rngs[1][m])
+    flow_m = (fp, cum_w, fs[m], is_[m], live[m])
+    book_m = (sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m])
+    e = es[m]
+    n_agent_fills[m] = 0
+    rec = (agent_fills[m], n_agent_fills[m:m + 1])
+    if needs_reset[m]:
+        status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc, rec)
+        needs_reset[m] = False
         _observe(p, next_ratio, book_m, e, top, obs[m])
-        if done:
-            if same_step:
-                for j in range(obs.shape[1]):
-                    final_obs[m, j] = obs[m, j]
-                status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc, rec)
-                _observe(p, next_ratio, book_m, e, top, obs[m])
-            else:
-                needs_reset[m] = True
-    for m in range(n):
+        return
+    r, done, st = _step_market(p, rates, expected, rngs_m, flow_m, book_m, e, vring[m], actions[m, 0],
+                               actions[m, 1], acc, own, final, summaries[m], rec)
+    status[m] = st
+    rewards[m] = r
+    terminated[m] = done
+    _observe(p, next_ratio, book_m, e, top, obs[m])
+    if done:
+        if same_step:
+            for j in range(obs.shape[1]):
+                final_obs[m, j] = obs[m, j]
+            status[m] = _reset_market(p, mp, rngs_m, next_m, flow_m, book_m, e, vring[m], acc, rec)
+            _observe(p, next_ratio, book_m, e, top, obs[m])
+        else:
+            needs_reset[m] = True
+
+
+@njit(**HOT)
+def _first_failure(status):
+    for m in range(status.shape[0]):
         if status[m] != K.OK:
             return m
     return -1
 
 
 @njit(**HOT)
-def _vec_step_flat(params, market_params, rates, expected, next_ratio, rs, rd, next_rs, next_rd, fp, cum_w, fs, is_,
-                   live, sc, lvl, orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, obs, final_obs,
-                   rewards, terminated, summaries, status, work, agent_fills, n_agent_fills, same_step):
-    """:func:`_vec_step` with its arguments flat, as Python calls it: numba checks the types
+def _vec_step(params, market_params, consts, rngs, next_rngs, flow, book, episode, io, same_step):
+    """Step every market once, in order, prefetching the next market's state (see the
+    module docstring).
+
+    ``params`` / ``market_params``: one-record arrays of :data:`~execgym.envs.lob_core.PARAMS_DTYPE`
+    and :data:`MARKET_DTYPE`. Grouped arguments, each a tuple of arrays with the markets on
+    the first axis (but the constants): ``consts = (rates, expected, next_ratio)``, ``rngs`` / ``next_rngs`` =
+    (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, is_, live)``, ``book = (sc,
+    lvl, orders, htab, fills, log, evbuf)``, ``episode = (es, vring)`` and ``io = (actions,
+    needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills,
+    n_agent_fills)``; ``work`` is an int64 scratch array of :data:`N_WORK` entries per market;
+    ``agent_fills[m]`` records market ``m``'s agent fills of the step (``(M, 0, 2)``: none).
+    Returns the first market whose book ran out of room (its status says which), or -1.
+    """
+    p, mp = params[0], market_params[0]
+    n = io[0].shape[0]
+    ahead = mp.prefetch
+    for m in range(n):
+        if ahead and m + 2 < n:
+            _prefetch_rows(m + 2, rngs, flow, book, episode)
+        if ahead and m + 1 < n:
+            _prefetch_book(m + 1, flow, book)
+        _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step)
+    return _first_failure(io[7])
+
+
+@njit(cache=True, parallel=True)
+def _vec_step_parallel(params, market_params, consts, rngs, next_rngs, flow, book, episode, io, same_step):
+    """:func:`_vec_step` with the markets shared among numba's threads (``prange``): each
+    market's step is the serial one, so the results are bit for bit the same."""
+    n = io[0].shape[0]
+    ahead = market_params[0].prefetch
+    for m in prange(n):  # each thread gets a contiguous block of markets: prefetching the next ones pays too
+        if ahead and m + 2 < n:
+            _prefetch_rows(m + 2, rngs, flow, book, episode)
+        if ahead and m + 1 < n:
+            _prefetch_book(m + 1, flow, book)
+        _step_one(m, params[0], market_params[0], consts, rngs, next_rngs, flow, book, episode, io, same_step)
+    return _first_failure(io[7])
+
+
+def _flat(step):
+    """``step`` entered with its arguments flat, as Python calls it: numba checks the types
     of plain arrays far faster than those of tuples and record scalars (2 us instead of 4
     per call, which is most of a single market's step)."""
-    return _vec_step(params[0], market_params[0], (rates, expected, next_ratio), (rs, rd), (next_rs, next_rd),
-                     (fp, cum_w, fs, is_, live), (sc, lvl, orders, htab, fills, log, evbuf), (es, vring),
-                     (actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills,
-                      n_agent_fills), same_step)
+
+    def flat(params, market_params, rates, expected, next_ratio, rs, rd, next_rs, next_rd, fp, cum_w, fs, is_,
+             live, sc, lvl, orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, obs, final_obs,
+             rewards, terminated, summaries, status, work, agent_fills, n_agent_fills, same_step):
+        return step(params, market_params, (rates, expected, next_ratio), (rs, rd), (next_rs, next_rd),
+                    (fp, cum_w, fs, is_, live), (sc, lvl, orders, htab, fills, log, evbuf), (es, vring),
+                    (actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work,
+                     agent_fills, n_agent_fills), same_step)
+
+    return njit(**HOT)(flat)
+
+
+_vec_step_flat = _flat(_vec_step)
+_vec_step_flat_parallel = _flat(_vec_step_parallel)
 
 
 def l2_cache_bytes() -> int:
@@ -466,6 +505,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         machine: 2.3x the steps per second) and costs when they nearly do; by default
         (``None``) it is on when the books take more than four times the L2 cache
         (:func:`l2_cache_bytes`).
+    :param parallel: step the markets on numba's threads (``prange``; ``numba.set_num_threads``
+        sets how many): every market's step is the serial one, so results are bit for bit those
+        of the serial run; it pays from a few dozen markets on (``benchmarks/bench_lob_env.py``).
     :param agent_fill_capacity: per market, how many of the agent's fills a step records
         (price and size, for :class:`~execgym.envs.lob_execution.LOBExecutionEnv`'s ``info``); 0
         (the default) records none.
@@ -479,7 +521,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
     def __init__(self, num_envs: int, config: LOBExecutionConfig | Mapping[str, Any] | None = None,
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP, n_levels: int = 1 << 11,
                  capacity: int | None = None, prefetch: bool | None = None, render_mode: str | None = None,
-                 agent_fill_capacity: int = 0, **overrides: Any) -> None:
+                 parallel: bool = False, agent_fill_capacity: int = 0, **overrides: Any) -> None:
         super().__init__()
         self.render_mode = check_render_mode(render_mode, allowed=())
         self.num_envs = m = check_int("num_envs", num_envs, minimum=1)
@@ -535,7 +577,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._needs_reset = np.zeros(m, dtype=bool)
         self._summaries = np.zeros((m, core.N_SUMMARY))
         self._status = np.zeros(m, dtype=np.int64)
-        self._work = np.zeros(N_WORK, dtype=np.int64)
+        self._work = np.zeros((m, N_WORK), dtype=np.int64)
         self._agent_fills = np.zeros((m, check_int("agent_fill_capacity", agent_fill_capacity, minimum=0), 2),
                                      dtype=np.int64)
         self._n_agent_fills = np.zeros(m, dtype=np.int64)
@@ -544,6 +586,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         elif not isinstance(prefetch, (bool, np.bool_)):
             raise TypeError(f"prefetch must be a bool or None, got {prefetch!r}")
         self.prefetch = bool(prefetch)
+        if not isinstance(parallel, (bool, np.bool_)):
+            raise TypeError(f"parallel must be a bool, got {parallel!r}")
+        self.parallel = bool(parallel)
         mp["prefetch"] = self.prefetch
         self._episode_rngs: list[np.random.Generator] = []
         self._kernel_args: tuple | None = None
@@ -610,7 +655,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
                 self._summaries, self._status, self._work, self._agent_fills, self._n_agent_fills,
                 self.autoreset_mode == AutoresetMode.SAME_STEP)
         self._actions[...] = actions
-        i = _vec_step_flat(*self._kernel_args)
+        i = (_vec_step_flat_parallel if self.parallel else _vec_step_flat)(*self._kernel_args)
         if i >= 0:
             code = int(self._status[i])
             what = "n_levels (the price left the grid)" if code == K.OUT_OF_RANGE else "capacity"

@@ -108,3 +108,13 @@ def test_every_benchmark_script_imports(script):
     import importlib
 
     importlib.import_module(f"benchmarks.{script}")
+
+
+def test_no_module_outside_the_book_touches_its_private_arrays():
+    """Compiled drivers use ``OrderBook.arrays``, ``make_room`` and ``take_fills``."""
+    book_py = ROOT / "envs" / "market" / "simulation" / "book.py"
+    private = re.compile(r"\bbook\._(sc|lvl|orders|htab|fills|log|make_room|take_fills\w*|grow\w*|regrid)\b|\bb\._(sc|lvl)\b")
+    for path in _python_files():
+        if path != book_py and "tests" not in path.relative_to(ROOT).parts:
+            hits = private.findall(path.read_text())
+            assert not hits, f"{path} reaches into the book's private state: {hits}"

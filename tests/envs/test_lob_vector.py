@@ -245,3 +245,27 @@ def test_prefetching_the_next_market_changes_nothing_but_speed():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match="prefetch"):
         LOBExecutionVectorEnv(2, prefetch="yes", **KW)
+
+
+@pytest.mark.parametrize("action", ["fraction", "placement"])
+def test_the_parallel_step_is_the_serial_one_bit_for_bit(action):
+    """``parallel=True`` shares the markets among numba's threads; every market's step is
+    the serial one, through episodes, autoresets and placements."""
+    kw = dict(KW, action=action, keep_unfilled=action == "placement")
+    serial = LOBExecutionVectorEnv(6, autoreset_mode="SameStep", **kw)
+    parallel = LOBExecutionVectorEnv(6, autoreset_mode="SameStep", parallel=True, **kw)
+    assert parallel.parallel and not serial.parallel
+    o1, _ = serial.reset(seed=4)
+    o2, _ = parallel.reset(seed=4)
+    np.testing.assert_array_equal(o1, o2)
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(20):
+        a = actions_for(action, rng, 6)
+        s, p = serial.step(a), parallel.step(a)
+        for x, y in zip(s[:4], p[:4]):
+            np.testing.assert_array_equal(x, y)
+        ended += int(s[2].sum())
+    assert ended >= 6
+    with pytest.raises(TypeError, match="parallel"):
+        LOBExecutionVectorEnv(2, parallel="yes", **KW)

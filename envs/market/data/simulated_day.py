@@ -96,9 +96,8 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
     buf = np.zeros((4, levels), dtype=np.int64)
     i = 0
     while i < len(events):
-        i, status = _replay_rows(book._sc, book._lvl, book._orders, book._htab, book._fills, book._log,
-                                 events, i, levels, out, buf)
-        if status != K.OK and not book._make_room(status, events[i]):
+        i, status = _replay_rows(*book.arrays, events, i, levels, out, buf)
+        if status != K.OK and not book.make_room(status, events[i]):
             raise ValueError(f"event {i} ({events[i].tolist()}) could not be replayed (status {status})")
     for col, dummy in ((0, DUMMY_ASK), (2, DUMMY_BID)):  # ticks -> LOBSTER units; empty -> dummy
         price, size = out[:, col::4], out[:, col + 1 :: 4]

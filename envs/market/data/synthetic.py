@@ -133,12 +133,10 @@ def synthetic_event_stream(
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     capacity = 1 << max(12, int(4 * target_orders).bit_length())
     book = OrderBook(n_levels=1 << 16, base_price_ticks=max(1, mid - (1 << 15)), capacity=capacity,
-                     log_events=False)
-    book._fills = np.zeros((capacity + 2, K.N_F), dtype=np.int64)
+                     log_events=False, fill_capacity=capacity + 2)
     events = np.zeros((n_events, K.N_E), dtype=np.int64)
     live = np.zeros(capacity, dtype=np.int64)
-    done, status = _generate(rng, book._sc, book._lvl, book._orders, book._htab, book._fills, book._log,
-                             events, live, mid, target_orders, min(target_orders, n_events))
+    done, status = _generate(rng, *book.arrays, events, live, mid, target_orders, min(target_orders, n_events))
     if status != K.OK:  # pragma: no cover - the generator only emits valid events
         raise RuntimeError(f"synthetic stream generation stopped at event {done} with status {status}")
     return events

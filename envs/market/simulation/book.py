@@ -31,7 +31,7 @@ import logging
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,18 @@ FILL_DTYPE = np.dtype([
     ("aggressor_side", np.int64), ("aggressor_id", np.int64), ("resting_id", np.int64),
     ("aggressor_owner", np.int64), ("resting_owner", np.int64),
 ])
+
+class BookArrays(NamedTuple):
+    """An :class:`OrderBook`'s kernel arrays (see :attr:`OrderBook.arrays` and the layout in
+    :mod:`~execgym.envs.market.simulation._book_kernels`)."""
+
+    sc: np.ndarray
+    lvl: np.ndarray
+    orders: np.ndarray
+    htab: np.ndarray
+    fills: np.ndarray
+    log: np.ndarray
+
 
 _NO_RAW_FILLS = np.zeros((0, K.N_F), dtype=np.int64)
 _NO_RAW_FILLS.setflags(write=False)
@@ -173,6 +185,7 @@ class OrderBook:
         log_events: bool = True,
         skip_unknown_ids: bool = False,
         max_levels: int = 1 << 20,
+        fill_capacity: int = 1 << 12,
     ) -> None:
         self.tick_size = check_positive("tick_size", tick_size)
         self.lot_size = check_int("lot_size", lot_size, minimum=1)
@@ -196,7 +209,7 @@ class OrderBook:
         self._orders = self._new_orders(capacity)
         self._sc[K.S_FREE] = 0
         self._htab = self._new_htab(capacity)
-        self._fills = np.zeros((1 << 12, K.N_F), dtype=np.int64)
+        self._fills = np.zeros((check_int("fill_capacity", fill_capacity, minimum=2), K.N_F), dtype=np.int64)
         self._log = np.zeros((1 << 12 if log_events else 1, K.N_G), dtype=np.int64)
         self._log_chunks: list[np.ndarray] = []
         self._fill_chunks: list[np.ndarray] = []
@@ -320,15 +333,15 @@ class OrderBook:
             priced = events[np.isin(events[:, K.E_TYPE], (K.EV_LIMIT, K.EV_MODIFY)) & (events[:, K.E_PRICE] > 0)]
             if len(priced):
                 self._regrid(int(priced[0, K.E_PRICE]))
-        self._take_fills()  # drop anything left from a previous call
+        self.take_fills()  # drop anything left from a previous call
         while start < n:
             start, status = K.process(self._sc, self._lvl, self._orders, self._htab, self._fills,
                                       self._log, events, start)
-            if status != K.OK and not self._make_room(status, events[start]):
-                self._take_fills()
+            if status != K.OK and not self.make_room(status, events[start]):
+                self.take_fills()
                 fields = dict(zip(EVENT_FIELDS, events[start].tolist()))
                 raise ValueError(f"event {start} refused: {_ERRORS.get(status, status)}; got {fields}")
-        return self._take_fills()
+        return self.take_fills()
 
     def _note_ids(self, events: np.ndarray) -> None:
         """Keep automatic ids above every id that entered through :meth:`process`."""
@@ -349,7 +362,15 @@ class OrderBook:
                 oid += 1
         return oid
 
-    def _make_room(self, status: int, event: np.ndarray) -> bool:
+    @property
+    def arrays(self) -> BookArrays:
+        """The book's state as its compiled kernels take it, for compiled code that drives the
+        book (the flow, replays, generators). Such code keeps the kernels' invariants, calls
+        :meth:`make_room` when a kernel asks for room, and reads the arrays again after it
+        (growing replaces them); fills it leaves in the buffer are read with :meth:`take_fills`."""
+        return BookArrays(self._sc, self._lvl, self._orders, self._htab, self._fills, self._log)
+
+    def make_room(self, status: int, event: np.ndarray) -> bool:
         """Grow or flush what kernel ``status`` asks for (``event`` is the one waiting); False for errors."""
         if status == K.NEED_ORDER_CAPACITY:
             self._grow_orders()
@@ -371,7 +392,7 @@ class OrderBook:
         if self._fills.shape[0] < 2 * (int(self._sc[K.S_N_ORDERS]) + 2):
             self._grow_fills()
 
-    def _take_fills_raw(self) -> np.ndarray:
+    def take_fills_raw(self) -> np.ndarray:
         """All fills since the last call, as an ``(n, 8)`` int64 array; resets the buffer."""
         n = int(self._sc[K.S_N_FILLS])
         if not self._fill_chunks:
@@ -383,9 +404,9 @@ class OrderBook:
         chunks, self._fill_chunks = self._fill_chunks, []
         return np.concatenate(chunks)
 
-    def _take_fills(self) -> np.ndarray:
+    def take_fills(self) -> np.ndarray:
         """All fills since the last call, as a :data:`FILL_DTYPE` array; resets the buffer."""
-        return self._take_fills_raw().view(FILL_DTYPE).reshape(-1)
+        return self.take_fills_raw().view(FILL_DTYPE).reshape(-1)
 
     def _one_event(self, etype: int, order_id: int, side: int, price: int, size: int, owner: int, time_ns: int) -> np.ndarray:
         ev = self._one

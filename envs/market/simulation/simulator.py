@@ -167,7 +167,7 @@ class MarketSimulator:
         self._next_agent_id = AGENT_ID_START
         if cfg.warmup_s > 0:
             self._run_until(cfg.start_of_day_s)
-            self.book._take_fills()
+            self.book.take_fills()
         self._t0 = cfg.start_of_day_s
 
     @property
@@ -191,12 +191,12 @@ class MarketSimulator:
         b = self.book
         while True:
             status = F.run_flow(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._is, self._live,
-                                b._sc, b._lvl, b._orders, b._htab, b._fills, b._log, self._evbuf, t_end)
+                                *b.arrays, self._evbuf, t_end)
             if status == K.OK:
                 return
             if status == F.LIVE_FULL:
                 self._live = np.concatenate([self._live, np.zeros_like(self._live)])
-            elif not b._make_room(status, self._evbuf[0]):  # pragma: no cover - flow emits valid events
+            elif not b.make_room(status, self._evbuf[0]):  # pragma: no cover - flow emits valid events
                 raise RuntimeError(f"background flow produced an invalid event (status {status}): {self._evbuf[0]}")
 
     def advance(self, dt_s: float) -> StepReport:
@@ -206,9 +206,9 @@ class MarketSimulator:
         self._fs[F.S_VOL] = 0.0
         self._fs[F.S_VALUE] = 0.0
         n_before = float(self._fs[F.S_N_BG_EVENTS])
-        self.book._take_fills_raw()
+        self.book.take_fills_raw()
         self._run_until(self._fs[F.S_T] + dt_s)
-        raw = self.book._take_fills_raw()
+        raw = self.book.take_fills_raw()
         trades = raw.view(FILL_DTYPE).reshape(-1)
         volume, value, agent_volume, agent_value = K.fill_totals(raw, AGENT_OWNER)
         if agent_volume:
