@@ -188,7 +188,8 @@ def _market_yaml(market: dict, cfg: DictConfig) -> str:
     head = (f"# Calibrated by: python -m execgym.experiments.stylized_facts (calibration: "
             f"{OmegaConf.to_container(cfg.calibration, resolve=True)})\n"
             f"# from the LOBSTER file {src}. Fields of execgym.envs.market.simulation.simulator.SimulatorConfig\n"
-            "# (ticks, shares, seconds); the estimates and their mapping: envs/market/analysis/calibration/flow.py.\n")
+            "# (ticks, shares, seconds); the estimates and their mapping: envs/market/analysis/calibration/flow.py.\n"
+            "defaults:\n  - /schema@_here_: market\n  - _self_\n")
     return head + yaml.safe_dump(market, sort_keys=False, default_flow_style=None, width=100)
 
 

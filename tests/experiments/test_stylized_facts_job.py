@@ -37,7 +37,9 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     # the real column is the real day's: 30 minutes of GOOG from the open
     assert table.loc["visible volume (shares)", "real"] == res["day"].messages.query(
         "type == 4 and time_s < 36000")["size_shares"].sum()
-    market = SimulatorConfig.from_mapping(yaml.safe_load((tmp_path / "market.yaml").read_text()))
+    written = yaml.safe_load((tmp_path / "market.yaml").read_text())
+    assert written.pop("defaults") == [{"/schema@_here_": "market"}, "_self_"]  # a Hydra market group file
+    market = SimulatorConfig.from_mapping(written)
     assert market.flow.anchor == "opposite_best" and len(market.flow.depth_shares) == 60
     assert 57_000 < market.initial_mid_ticks < 59_000  # GOOG near $580 in one-cent ticks
     assert (tmp_path / "copy.yaml").read_text() == (tmp_path / "market.yaml").read_text()
