@@ -91,11 +91,9 @@ def _consume(sc, fills, acc, rec):
 @njit(**HOT)
 def _run(rngs, flow, book, t_end, acc, rec):
     """Run the flow to ``t_end``, consuming fills as the buffer fills; a book error code or OK."""
-    rs, rd = rngs
-    fp, cum_w, fs, is_, live = flow
     sc, lvl, orders, htab, fills, log, evbuf = book
     while True:
-        status = F.run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end)
+        status = F.run_flow(rngs, flow, (sc, lvl, orders, htab, fills, log), evbuf, t_end)
         _consume(sc, fills, acc, rec)
         if status == K.OK:
             return K.OK
@@ -353,6 +351,15 @@ def _prefetch_book(q, flow, book):
 
 
 @njit(**HOT)
+def _prefetch_ahead(m, n, rngs, flow, book, episode):
+    """While market ``m`` steps: the next market's book and the one after's small rows."""
+    if m + 2 < n:
+        _prefetch_rows(m + 2, rngs, flow, book, episode)
+    if m + 1 < n:
+        _prefetch_book(m + 1, flow, book)
+
+
+@njit(**HOT)
 def _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step):
     """Step market ``m`` once (or reset it, NextStep mode): everything it touches is its own
     (its rows of every array, its scratch ``work[m]``), so markets may step in any order or
@@ -422,10 +429,8 @@ def _vec_step(params, market_params, consts, rngs, next_rngs, flow, book, episod
     n = io[0].shape[0]
     ahead = mp.prefetch
     for m in range(n):
-        if ahead and m + 2 < n:
-            _prefetch_rows(m + 2, rngs, flow, book, episode)
-        if ahead and m + 1 < n:
-            _prefetch_book(m + 1, flow, book)
+        if ahead:
+            _prefetch_ahead(m, n, rngs, flow, book, episode)
         _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_step)
     return _first_failure(io[7])
 
@@ -437,10 +442,8 @@ def _vec_step_parallel(params, market_params, consts, rngs, next_rngs, flow, boo
     n = io[0].shape[0]
     ahead = market_params[0].prefetch
     for m in prange(n):  # each thread gets a contiguous block of markets: prefetching the next ones pays too
-        if ahead and m + 2 < n:
-            _prefetch_rows(m + 2, rngs, flow, book, episode)
-        if ahead and m + 1 < n:
-            _prefetch_book(m + 1, flow, book)
+        if ahead:
+            _prefetch_ahead(m, n, rngs, flow, book, episode)
         _step_one(m, params[0], market_params[0], consts, rngs, next_rngs, flow, book, episode, io, same_step)
     return _first_failure(io[7])
 

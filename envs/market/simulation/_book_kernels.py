@@ -59,8 +59,12 @@ N_O = 8
 # level fields
 L_HEAD, L_TAIL, L_VOLUME, L_COUNT = 0, 1, 2, 3
 # fill fields
-F_TIME, F_PRICE, F_SIZE, F_AGG_SIDE, F_AGG_ID, F_REST_ID, F_AGG_OWNER, F_REST_OWNER = range(8)
-N_F = 8
+#: a fill's fields in the order of its int64 row: the one fill representation, read by the
+#: kernels as rows indexed by F_* and elsewhere as records (``book.FILL_DTYPE``, a view)
+FILL_FIELDS = ("time_ns", "price_ticks", "size_shares", "aggressor_side", "aggressor_id", "resting_id",
+               "aggressor_owner", "resting_owner")
+F_TIME, F_PRICE, F_SIZE, F_AGG_SIDE, F_AGG_ID, F_REST_ID, F_AGG_OWNER, F_REST_OWNER = range(len(FILL_FIELDS))
+N_F = len(FILL_FIELDS)
 # LOBSTER log fields and message types
 G_TIME, G_TYPE, G_ID, G_SIZE, G_PRICE, G_DIR = range(6)
 N_G = 6
@@ -70,8 +74,9 @@ MSG_SUBMIT, MSG_CANCEL_PARTIAL, MSG_DELETE, MSG_EXECUTE, MSG_EXECUTE_HIDDEN = (
     int(EventType.EXECUTION_HIDDEN))
 
 # event record fields (input to ``process``) and event types
-E_TYPE, E_ID, E_SIDE, E_PRICE, E_SIZE, E_OWNER, E_TIME = range(7)
-N_E = 7
+EVENT_FIELDS = ("type", "order_id", "side", "price_ticks", "size_shares", "owner", "time_ns")
+E_TYPE, E_ID, E_SIDE, E_PRICE, E_SIZE, E_OWNER, E_TIME = range(len(EVENT_FIELDS))
+N_E = len(EVENT_FIELDS)
 EV_LIMIT, EV_MARKET, EV_IOC, EV_CANCEL, EV_MODIFY, EV_EXECUTE = 0, 1, 2, 3, 4, 5
 # EV_CANCEL: size = shares to cancel (>= remaining, or 0, deletes the order)
 # EV_MODIFY: price = new price (ticks), size = new size (shares)

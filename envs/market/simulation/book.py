@@ -60,15 +60,13 @@ BUY, SELL = 1, -1
 EV_LIMIT, EV_MARKET, EV_IOC = K.EV_LIMIT, K.EV_MARKET, K.EV_IOC
 EV_CANCEL, EV_MODIFY, EV_EXECUTE = K.EV_CANCEL, K.EV_MODIFY, K.EV_EXECUTE
 #: columns of an event array for :meth:`OrderBook.process`
-EVENT_FIELDS = ("type", "order_id", "side", "price_ticks", "size_shares", "owner", "time_ns")
+EVENT_FIELDS = K.EVENT_FIELDS
 
 #: a fill: time (ns), price (ticks), size (shares), aggressor side (+1 buy / -1 sell),
-#: aggressor and resting order ids (aggressor -1 for a replayed execution), and owners
-FILL_DTYPE = np.dtype([
-    ("time_ns", np.int64), ("price_ticks", np.int64), ("size_shares", np.int64),
-    ("aggressor_side", np.int64), ("aggressor_id", np.int64), ("resting_id", np.int64),
-    ("aggressor_owner", np.int64), ("resting_owner", np.int64),
-])
+#: aggressor and resting order ids (aggressor -1 for a replayed execution), and owners. The
+#: record view of the kernels' int64 fill rows (``raw.view(FILL_DTYPE)``): one representation.
+FILL_DTYPE = np.dtype([(name, np.int64) for name in K.FILL_FIELDS])
+
 
 class BookArrays(NamedTuple):
     """An :class:`OrderBook`'s kernel arrays (see :attr:`OrderBook.arrays` and the layout in

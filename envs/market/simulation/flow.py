@@ -358,16 +358,23 @@ def apply_impact(fs, fp, signed_volume):
 
 
 @njit(**HOT)
-def run_flow(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
+def run_flow(rngs, flow, book, evbuf, t_end):
     """Generate and apply background events until ``t_end`` (s); return a book status.
 
-    ``rs`` and ``rd`` are xoshiro256** states (:mod:`execgym.envs.market.simulation.rng`): the event stream and
-    the fundamental's diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]``
-    from a stream of its own, so that it does not depend on the order flow.
+    Grouped arguments: ``rngs = (rs, rd)``, xoshiro256** states
+    (:mod:`execgym.envs.market.simulation.rng`) of the event stream and of the fundamental's
+    diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]`` from a stream of its
+    own, so that it does not depend on the order flow; ``flow = (fp, cum_w, fs, is_, live)``,
+    the flow's parameters (:func:`flow_params`), float and int state and resting ids;
+    ``book = (sc, lvl, orders, htab, fills, log)``, the book's kernel arrays
+    (:class:`~execgym.envs.market.simulation.book.BookArrays`).
 
     A non-OK status leaves the event that needs it in ``evbuf`` with ``fs[S_PENDING] = 1``;
     call again after the caller has made room, and it is applied first.
     """
+    rs, rd = rngs
+    fp, cum_w, fs, is_, live = flow
+    sc, lvl, orders, htab, fills, log = book
     lot = sc[K.S_LOT]
     n_k = cum_w.shape[0]
     theta = fp[P_THETA]
@@ -548,3 +555,10 @@ def _advance_to(rd, fp, fs, t_new):
             fs[S_NEXT_GRID] += step
     _decay(fp, fs, t_new - t)
     fs[S_T] = t_new
+
+
+@njit(**HOT)
+def run_flow_flat(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
+    """:func:`run_flow` with its arguments flat, for Python callers (numba types plain
+    arrays several times faster than tuples of them)."""
+    return run_flow((rs, rd), (fp, cum_w, fs, is_, live), (sc, lvl, orders, htab, fills, log), evbuf, t_end)

@@ -190,7 +190,7 @@ class MarketSimulator:
     def _run_until(self, t_end: float) -> None:
         b = self.book
         while True:
-            status = F.run_flow(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._is, self._live,
+            status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._is, self._live,
                                 *b.arrays, self._evbuf, t_end)
             if status == K.OK:
                 return
