@@ -2,10 +2,13 @@
 
 Each market has its own order book, background flow and random streams, held in stacked
 arrays; :func:`_vec_step` steps them all (agent orders, background flow, the horizon,
-rewards, observations and autoreset) without returning to Python. The dynamics are those
-of :class:`execgym.envs.lob_execution.LOBExecutionEnv`, operation for operation: market ``m`` reset
-with seed ``s + m`` replays the single environment reset with seed ``s + m`` exactly
-(tested), as ``SyncVectorEnv`` would.
+rewards, observations and autoreset) without returning to Python, through the episode
+core of :mod:`execgym.envs.lob_core`. This is also the engine of the single env
+:class:`execgym.envs.lob_execution.LOBExecutionEnv` (at M = 1): market ``m`` reset with seed
+``s + m`` is the single env reset with seed ``s + m``, bit for bit, as ``SyncVectorEnv``
+would give, and both equal the pinned Python implementation the core replaced
+(``tests/envs/reference_lob_env.py``; tested). ``parallel=True`` steps the markets on
+numba's threads with the same results.
 
 Supports the three action modes of the single environment: market orders (``"fraction"``,
 ``"participation"``) and limit orders (``"placement"``: the agent's child order rests in its
