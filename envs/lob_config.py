@@ -32,7 +32,7 @@ from execgym.validation import (
 )
 
 __all__ = ["LOBContractConfig", "LOBExecutionConfig", "check_actions", "default_market", "execution_summary",
-           "lob_action_space", "lob_observation_space", "lob_task", "simulated_expected_volume"]
+           "lob_action_space", "lob_observation_space", "lob_task", "simulated_expected_volume", "volume_arrays"]
 
 
 def default_market() -> SimulatorConfig:
@@ -205,6 +205,16 @@ def simulated_expected_volume(config: LOBExecutionConfig) -> np.ndarray:
     sim = MarketSimulator(replace(config.market, warmup_s=0.0), np.random.default_rng(0))
     edges = np.arange(config.n_steps + 1) * config.decision_interval_s
     return np.diff([0.0] + [sim.expected_volume_shares(0.0, b) for b in edges[1:]])
+
+
+def volume_arrays(config: LOBContractConfig, expected_volume_shares: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the episode core reads of the volumes: (participation rates, expected volume per
+    interval in shares, each interval's expected volume over the mean with a trailing 0)."""
+    expected = np.asarray(expected_volume_shares, dtype=np.float64)
+    mean = expected.mean()
+    next_ratio = np.append(expected / mean if mean > 0 else np.ones_like(expected), 0.0)
+    return np.asarray(config.participation_rates, dtype=np.float64), expected, next_ratio
 
 
 def lob_task(config: LOBContractConfig, expected_volume_shares: np.ndarray, arrival_ticks: float,

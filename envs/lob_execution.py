@@ -133,14 +133,6 @@ class LOBEnv(RenderMixin, gym.Env):
             self._task = lob_task(self.config, self._expected_volume, arrival, self.tick_size)
         return self._task
 
-    def _volume_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(participation rates, expected volume per interval, next-interval ratios with a
-        trailing 0) for the core."""
-        expected = np.asarray(self.task.expected_volume_shares, dtype=np.float64)
-        mean = expected.mean()
-        ratio = expected / mean if mean > 0 else np.ones_like(expected)
-        return np.asarray(self.config.participation_rates, dtype=np.float64), expected, np.append(ratio, 0.0)
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         obs = self._start()

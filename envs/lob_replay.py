@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from execgym.envs import lob_core as core
-from execgym.envs.lob_config import LOBContractConfig
+from execgym.envs.lob_config import LOBContractConfig, volume_arrays
 from execgym.envs.lob_execution import LOBEnv
 from execgym.envs.market.data.lobster import PRICE_SCALE, resolve_lobster_file
 from execgym.envs.market.data.lobster_data import default_lobster_dir, trades, volume_profile
@@ -212,12 +212,10 @@ class LOBReplayEnv(LOBEnv):
             self._vring = np.zeros(self.config.volatility_window)
             self._top = np.zeros(6, dtype=np.int64)
             self._obs = np.zeros(core.N_OBS, dtype=np.float32)
+            self._rates, self._expected, self._next_ratio = volume_arrays(self.config, self.task.expected_volume_shares)
         mid = self._sim.book.mid
         core.start_episode(self._records[0], self._vring, mid if mid is not None else self._sim.reference_ticks, 1,
                            self.config.total_shares)
-        self._task = None  # its arrival price is this episode's
-        self._arrival_ticks = float(self._records[0]["arrival_ticks"])
-        self._rates, self._expected, self._next_ratio = self._volume_arrays()
         self._child: int | None = None
         return self._observe()
 

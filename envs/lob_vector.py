@@ -43,6 +43,7 @@ from execgym.envs.lob_config import (
     lob_observation_space,
     lob_task,
     simulated_expected_volume,
+    volume_arrays,
 )
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import flow as F
@@ -543,11 +544,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, m)
         market = cfg.market
         self._fp, self._cum_w = F.flow_params(market.flow, market.impact, market.lot_size, market.diffusion_step_s)
-        expected = np.asarray(self.task.expected_volume_shares, dtype=np.float64)
-        mean = expected.mean()
-        self._expected = expected
-        self._next_ratio = np.append(expected / mean if mean > 0 else np.ones_like(expected), 0.0)
-        self._rates = np.asarray(cfg.participation_rates, dtype=np.float64)
+        self._rates, self._expected, self._next_ratio = volume_arrays(cfg, self.task.expected_volume_shares)
         n_levels = check_int("n_levels", n_levels, minimum=64)
         capacity = default_capacity(self._fp) if capacity is None else check_int("capacity", capacity, minimum=64)
         self.capacity = capacity
@@ -597,8 +594,15 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self.parallel = bool(parallel)
         mp["prefetch"] = self.prefetch
         self._episode_rngs: list[np.random.Generator] = []
-        self._kernel_args: tuple | None = None
         self._actions = np.zeros((m, 2))  # the step's actions, where the kernel reads them
+        # the kernel's arguments, listed once: the arrays never move (snapshots restore in place)
+        self._kernel_args = (
+            self._params, self._market_params, self._rates, self._expected, self._next_ratio, self._rs, self._rd,
+            self._next_rs, self._next_rd, self._fp, self._cum_w, self._fs, self._is, self._live, self._sc,
+            self._lvl, self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring,
+            self._actions, self._needs_reset, self._obs, self._final_obs, self._rewards, self._terminated,
+            self._summaries, self._status, self._work, self._agent_fills, self._n_agent_fills,
+            self.autoreset_mode == AutoresetMode.SAME_STEP)
 
     # -- seeding: market m follows the single env reset with seed + m ---------------------
 
@@ -652,14 +656,6 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
                 "level_shares": int(self._lvl[m, side, order[K.O_PRICE] - self._sc[m, K.S_BASE], K.L_VOLUME])}
 
     def _call(self, actions: np.ndarray) -> None:
-        if self._kernel_args is None:  # the arrays never move (snapshots restore in place): list them once
-            self._kernel_args = (
-                self._params, self._market_params, self._rates, self._expected, self._next_ratio, self._rs, self._rd,
-                self._next_rs, self._next_rd, self._fp, self._cum_w, self._fs, self._is, self._live, self._sc,
-                self._lvl, self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring,
-                self._actions, self._needs_reset, self._obs, self._final_obs, self._rewards, self._terminated,
-                self._summaries, self._status, self._work, self._agent_fills, self._n_agent_fills,
-                self.autoreset_mode == AutoresetMode.SAME_STEP)
         self._actions[...] = actions
         i = (_vec_step_flat_parallel if self.parallel else _vec_step_flat)(*self._kernel_args)
         if i >= 0:

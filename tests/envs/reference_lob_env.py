@@ -40,8 +40,7 @@ from execgym.envs.lob_core import (
     OBS_SPREAD,
     OBS_VOL,
 )
-from execgym.envs.market.simulation._book_kernels import fill_totals
-from execgym.envs.market.simulation.book import FILL_DTYPE
+from execgym.envs.lob_replay import _NO_FILLS, LOBReplayConfig, LOBReplayEnv, _totals
 from execgym.envs.market.simulation.simulator import MarketSimulator
 from execgym.envs.rendering import RENDER_METADATA, RenderMixin, check_render_mode
 
@@ -54,58 +53,8 @@ MAX_SPREAD_OBS = 100.0
 
 
 class ReferenceLOBEnv(RenderMixin, gym.Env):
-    """Execute a parent order in a simulated limit order book with impact dynamics.
-
-    Each step: the agent's child order is sent (cancelling its previous resting order
-    unless ``keep_unfilled``), then the market runs for ``decision_interval_s``. At the
-    horizon the remainder is sent as a market order that walks the book; what the book
-    cannot absorb is reported in ``info["unfilled_at_horizon"]`` and charged
-    ``unfilled_penalty_bps`` in the shortfall.
-
-    Defaults: sell 20,000 shares over 30 minutes from the open in 60 decisions of 30 s,
-    in :func:`default_market` (about a quarter of the market's expected volume).
-
-    Action space (``config.action``):
-      * ``"fraction"`` (default): ``Box(0, 1, (1,))``: a market order for that fraction of
-        the remaining shares;
-      * ``"participation"``: ``Discrete(5)``: a market order for the rate (5%..25%) times the
-        interval's expected market volume;
-      * ``"placement"``: ``Box([0, -K], [1, K], (2,))``: a limit order for ``a[0]`` of the
-        remaining shares, ``round(a[1])`` ticks behind the own-side touch (negative crosses).
-
-    Observation space: ``Box(shape=(11,), float32)``
-
-    =====  ============================  ===========================================  ===========
-    idx    name                          unit                                         range
-    =====  ============================  ===========================================  ===========
-    0      ``time_left_frac``            decisions left / ``n_steps``                 [0, 1]
-    1      ``inventory_left_frac``       shares left / ``total_shares``               [0, 1]
-    2      ``last_volume_ratio``         last interval's market volume / expected     [0, inf)
-    3      ``next_volume_ratio``         next interval's expected volume / mean       [0, inf)
-    4      ``spread_ticks``              best ask - best bid (100 if a side is empty) [1, 100]
-    5      ``depth_imbalance``           (bid - ask) / (bid + ask) volume, top 5      [-1, 1]
-    6      ``microprice_offset_ticks``   microprice - mid                             (-50, 50)
-    7      ``volatility_ticks``          std of mid changes over recent decisions     [0, inf)
-    8      ``mid_move_bps``              (mid - arrival mid) / arrival mid, bps       (-inf, inf)
-    9      ``queue_ahead_frac``          shares ahead of the own resting order /      [0, 1]
-                                         its level's volume (0 if none)
-    10     ``has_resting_order``         1 if a child order rests in the book         {0, 1}
-    =====  ============================  ===========================================  ===========
-
-    Reward: minus the step's implementation shortfall against the arrival mid, in bps of
-    arrival notional (``side * sum(fill - arrival) * size / (X * arrival) * 1e4``), minus
-    the optional risk penalty; without it the episode's rewards sum to minus its shortfall.
-
-    Episode end: terminated when the order is complete or at the horizon (after the
-    forced completion); no truncation.
-
-    ``info`` every step: ``fill_prices`` (currency) and ``fill_sizes`` (shares) of the
-    agent's fills (lists, one entry per fill),
-    ``shares`` (executed this step), ``holdings``, ``mid``, ``market_volume``,
-    ``time_s``, ``step``, ``cum_shortfall_bps``; at the end ``info["execution"]``
-    (shortfall, average fill, market VWAP over the horizon, slippage, realised
-    participation = own volume / total traded volume) and ``unfilled_at_horizon``.
-    """
+    """The contract of :class:`execgym.envs.lob_execution.LOBExecutionEnv` (its docstring
+    specifies it), as the pinned Python code ran it over :class:`MarketSimulator`."""
 
     metadata = dict(RENDER_METADATA)
     #: the config dataclass (a subclass of :class:`LOBContractConfig`)
@@ -388,17 +337,6 @@ class ReferenceLOBEnv(RenderMixin, gym.Env):
         return {key: float(value) for key, value in summary.items()}
 
 
-_NO_FILLS = np.zeros(0, dtype=FILL_DTYPE)
-
-
-def _totals(fills: np.ndarray) -> tuple[int, int]:
-    """(shares, tick-shares) of a fill array."""
-    if len(fills) == 0:
-        return 0, 0
-    volume, value, _, _ = fill_totals(fills.view(np.int64).reshape(-1, 8), -2)  # owner -2: nobody
-    return int(volume), int(value)
-
-
 def _concat_field(parts: list[np.ndarray], name: str, n: int) -> np.ndarray:
     """One field of several fill arrays, concatenated (``n`` values in all)."""
     if n == 0:
@@ -432,43 +370,17 @@ class _RollingStd:
 
 
 class ReferenceReplayEnv(ReferenceLOBEnv):
-    """The pinned Python env over a recorded day: the replay env as it was (its market
-    overrides), the oracle of :class:`~execgym.envs.lob_replay.LOBReplayEnv`."""
+    """The pinned Python episode over a recorded day, the oracle of
+    :class:`~execgym.envs.lob_replay.LOBReplayEnv`: its market (the recorded day, where an
+    episode starts, the tick and lot) is the replay env's own, so only the episode differs."""
 
-    from execgym.envs.lob_replay import LOBReplayConfig as config_class  # noqa: N813
+    config_class = LOBReplayConfig
+    tick_size = LOBReplayEnv.tick_size
+    lot_size = LOBReplayEnv.lot_size
+    _expected_volume_shares = LOBReplayEnv._expected_volume_shares
+    _initial_arrival_ticks = LOBReplayEnv._initial_arrival_ticks
+    _reset_market = LOBReplayEnv._reset_market
 
     def __init__(self, config=None, render_mode=None, **overrides) -> None:
         super().__init__(config, render_mode=render_mode, **overrides)
         self.day = self.config.load_day()
-
-    @property
-    def tick_size(self) -> float:
-        from execgym.envs.market.data.lobster import PRICE_SCALE
-
-        return self.config.price_units_per_tick / PRICE_SCALE
-
-    @property
-    def lot_size(self) -> int:
-        return 1
-
-    def _expected_volume_shares(self) -> np.ndarray:
-        from execgym.envs.lob_replay import expected_volume_over_starts
-
-        return expected_volume_over_starts(self.day, self.config)
-
-    def _initial_arrival_ticks(self) -> float:
-        row = max(int(self.day.row_at(self.config.start_window_s[0])), 0)
-        mid = self.day.mid_ticks(np.array([row]))[0]
-        return float(mid) if np.isfinite(mid) else float(np.nanmean(self.day.mid_ticks(np.arange(len(self.day)))))
-
-    def _reset_market(self) -> None:
-        from execgym.envs.market.data.replay import ReplayMarket
-
-        cfg = self.config
-        first, last = cfg.start_window_s
-        start_s = float(self.np_random.uniform(first, last - cfg.horizon_s))
-        row = max(int(self.day.row_at(start_s)), 0)
-        time_s = max(start_s, float(self.day.time_s[row]))
-        if self._sim is None:
-            self._sim = ReplayMarket(self.day, row + 1)
-        self._sim.reset(row + 1, time_s=time_s)
