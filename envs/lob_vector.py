@@ -138,16 +138,16 @@ def _agent_market(book, fp, fs, e, side, size, acc, rec):
 
 
 @njit(**HOT)
-def _child_resting(htab, e):
+def _child_resting(htab, orders, e):
     """Whether the agent's last limit order still rests in the book."""
-    return e.child_id != 0 and K.h_find(htab, e.child_id) != -1
+    return e.child_id != 0 and K.h_find(htab, orders, e.child_id) != -1
 
 
 @njit(**HOT)
 def _cancel_child(book, fp, fs, e, acc, rec):
     """Cancel the agent's resting limit order, if any."""
     status = K.OK
-    if _child_resting(book[3], e):
+    if _child_resting(book[3], book[2], e):
         status = _agent_event(book, fp, fs, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc, rec)
     e.child_id = 0
     return status
@@ -165,8 +165,8 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
     own, opp = (bid, ask) if side > 0 else (ask, bid)
     reference = fs[F.S_M_FUND] + F.transient(fp, fs) if own < 0 and opp < 0 else 0.0
     price = core.placement_price(side, offset_ticks, own, opp, reference)
-    if _child_resting(htab, e):
-        slot = K.h_find(htab, e.child_id)
+    if _child_resting(htab, orders, e):
+        slot = K.h_find(htab, orders, e.child_id)
         if p.keep_unfilled and orders[slot, K.O_PRICE] == price and size > 0:
             return _agent_event(book, fp, fs, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
         status = _cancel_child(book, fp, fs, e, acc, rec)
@@ -213,8 +213,7 @@ def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
         orders[i, K.O_NEXT] = i + 1
     orders[cap - 1, K.O_NEXT] = -1
     for i in range(htab.shape[0]):
-        htab[i, 0] = K.EMPTY_KEY
-        htab[i, 1] = -1
+        htab[i] = K.EMPTY_SLOT
     F.start_state(fs, mp.start_s - mp.warmup_s, mp.mid0_ticks, mp.diffusion_step_s)
     for j in range(is_.shape[0]):
         is_[j] = 0
@@ -237,7 +236,7 @@ def _observe(p, next_ratio, book, e, top, out):
     queue_frac = 0.0
     resting = 0.0
     if e.child_id != 0:
-        slot = K.h_find(htab, e.child_id)
+        slot = K.h_find(htab, orders, e.child_id)
         if slot != -1:
             s = 0 if orders[slot, K.O_SIDE] > 0 else 1
             level = lvl[s, orders[slot, K.O_PRICE] - sc[K.S_BASE], K.L_VOLUME]
@@ -333,7 +332,7 @@ def _prefetch_book(q, flow, book):
     market computes, they need not be waited for."""
     sc, lvl, orders, htab, fills = book[0], book[1], book[2], book[3], book[4]
     is_, live = flow[3], flow[4]
-    n_ht = htab.shape[1] * 2
+    n_ht = htab.shape[1]
     for i in range(0, n_ht, 8):
         prefetch(htab, q * n_ht + i)
     n_o = orders.shape[1]
@@ -560,7 +559,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._orders = np.zeros((m, capacity, K.N_O), dtype=np.int64)
         # hash buckets: the power of two above 1.25 x capacity (load <= 0.8 even when full; the
         # flow keeps it near a third), a small table being fewer cache lines to prefetch
-        self._htab = np.zeros((m, 1 << int(capacity + capacity // 4 - 1).bit_length(), 2), dtype=np.int64)
+        self._htab = np.full((m, 1 << int(capacity + capacity // 4 - 1).bit_length()), K.EMPTY_SLOT, dtype=K.HTAB_DTYPE)
         self._fills = np.zeros((m, capacity + 2, K.N_F), dtype=np.int64)
         self._log = np.zeros((m, 1, K.N_G), dtype=np.int64)
         self._evbuf = np.zeros((m, 1, K.N_E), dtype=np.int64)
@@ -645,7 +644,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         """Market ``m``'s resting child order (placement): its id, price (ticks), remaining and
         queue-ahead shares and its level's volume (shares); ``None`` if none rests."""
         child = int(self._es[m]["child_id"])
-        slot = K.h_find(self._htab[m], child) if child else -1
+        slot = K.h_find(self._htab[m], self._orders[m], child) if child else -1
         if slot == -1:
             return None
         order = self._orders[m, slot]

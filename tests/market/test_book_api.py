@@ -182,11 +182,14 @@ def test_any_id_pattern_is_found_removed_and_probed_briefly(stride):
     assert sorted(b.orders()["order_id"]) == sorted(live)
     assert all((7 + k * stride in b) == (7 + k * stride in set(live)) for k in range(3_000))
     b.check_invariants()
-    htab = b._htab
+    htab = b.arrays.htab
     mask = htab.shape[0] - 1
-    used = np.flatnonzero(htab[:, 0] != K.EMPTY_KEY)
+    used = np.flatnonzero(htab != K.EMPTY_SLOT)
     assert len(used) == len(live)
-    distance = [(i - K._h_home(htab, htab[i, 0])) & mask for i in used]
+    keys = b.arrays.orders[htab[used] & 0xFFFFFFFF, K.O_ID]
+    assert sorted(keys) == sorted(live)
+    assert [int(e) >> 32 for e in htab[used]] == [K._h_home(htab, key) for key in keys]  # the stored homes
+    distance = [(i - K._h_home(htab, key)) & mask for i, key in zip(used, keys)]
     assert np.mean(distance) < 4.0, np.mean(distance)
 
 

@@ -57,7 +57,7 @@ def _generate(rng, sc, lvl, orders, htab, fills, log, events, live, mid0, target
             while True:
                 j = rng.integers(0, n_live)
                 oid = live[j]
-                if K.h_find(htab, oid) != -1:
+                if K.h_find(htab, orders, oid) != -1:
                     break
                 n_live -= 1
                 live[j] = live[n_live]
@@ -102,7 +102,7 @@ def _generate(rng, sc, lvl, orders, htab, fills, log, events, live, mid0, target
         _, st = K.process(sc, lvl, orders, htab, fills, log, events[i : i + 1], 0)
         if st != K.OK:
             return i, st
-        if etype == K.EV_LIMIT and K.h_find(htab, ev[K.E_ID]) != -1:
+        if etype == K.EV_LIMIT and K.h_find(htab, orders, ev[K.E_ID]) != -1:
             live[n_live] = ev[K.E_ID]
             n_live += 1
         i += 1

@@ -10,7 +10,9 @@ State
 ``orders``  (capacity, 8)          one 64-byte record per order slot: id, side, price
                                    (ticks), remaining size (shares), owner, prev and next
                                    slot in the level's FIFO queue, time (ns)
-``htab``    (2^k, 2)               open-addressing hash map order id -> slot (linear
+``htab``    (2^k,) int64           open-addressing hash map order id -> slot: each
+                                   bucket holds the key's home bucket and the slot, whose
+                                   record holds the key (linear
                                    probing, backward-shift deletion, no tombstones)
 ``fills``   (fill_cap, 8)          fill records: time, price, size, aggressor side,
                                    aggressor id, resting id, aggressor owner, resting owner
@@ -101,8 +103,14 @@ EMPTY_KEY = np.iinfo(np.int64).min
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser (Steele, Lea, Flood 2014)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_BLOCK_BITS = np.uint64(2)  # ids 4 k .. 4 k + 3 share a home block of 4 buckets (one cache line)
-_IN_BLOCK = np.uint64(3)
+_BLOCK_BITS = np.uint64(3)  # ids 8 k .. 8 k + 7 share a home block of 8 buckets (one cache line)
+_IN_BLOCK = np.uint64(7)
+#: a hash bucket holds its key's home bucket (high 32 bits) and the order's slot (low 32
+#: bits); the key itself is the order record's id. 8 bytes, so a vector-env market's table
+#: is half the size of (id, slot) pairs, and probing compares homes without reading records
+HTAB_DTYPE = np.int64
+EMPTY_SLOT = -1
+_SLOT_MASK = (1 << 32) - 1
 
 
 # --- hash map id -> slot ---------------------------------------------------------------
@@ -110,11 +118,12 @@ _IN_BLOCK = np.uint64(3)
 
 @njit(cache=True, inline="always")
 def _h_home(htab, key):
-    # The block (key // 4) is mixed by splitmix64's finaliser, every input bit reaching the
-    # bits the mask keeps; the key's low 2 bits pick the bucket within the block. So
+    # The block (key // 8) is mixed by splitmix64's finaliser, every input bit reaching the
+    # bits the mask keeps; the key's low 3 bits pick the bucket within the block. So
     # consecutive ids (how the flow and exchanges number orders) share one 64-byte cache
-    # line and inserting a new order rarely misses the cache, while ids sharing their low
-    # bits still spread over all blocks (linear probing fills each block's unused buckets).
+    # line of 8 buckets and inserting a new order rarely misses the cache, while ids
+    # sharing their low bits still spread over all blocks (linear probing fills each
+    # block's unused buckets).
     k = np.uint64(key)
     z = k >> _BLOCK_BITS
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -124,50 +133,62 @@ def _h_home(htab, key):
 
 
 @njit(**HOT)
-def h_find(htab, key):
+def h_find(htab, orders, key):
     """Slot of order ``key``, or -1."""
     mask = htab.shape[0] - 1
-    i = _h_home(htab, key)
+    home = _h_home(htab, key)
+    i = home
     while True:
-        k = htab[i, 0]
-        if k == key:
-            return htab[i, 1]
-        if k == EMPTY_KEY:
+        entry = htab[i]
+        if entry == EMPTY_SLOT:
             return -1
+        if entry >> 32 == home:  # a key with this home: the record tells whether it is ours
+            slot = entry & _SLOT_MASK
+            if orders[slot, O_ID] == key:
+                return slot
         i = (i + 1) & mask
 
 
 @njit(**HOT)
-def h_insert(htab, key, slot):
+def h_insert(htab, orders, key, slot):
+    """Map ``key`` to ``slot``."""
     mask = htab.shape[0] - 1
-    i = _h_home(htab, key)
-    while htab[i, 0] != EMPTY_KEY:
+    home = _h_home(htab, key)
+    i = home
+    while htab[i] != EMPTY_SLOT:
         i = (i + 1) & mask
-    htab[i, 0] = key
-    htab[i, 1] = slot
+    htab[i] = (home << 32) | slot
 
 
 @njit(**HOT)
-def h_delete(htab, key):
-    """Remove ``key`` (which must be present), shifting its probe chain back."""
+def h_delete(htab, orders, key):
+    """Remove ``key`` (which must be present, its order record still holding it), shifting
+    its probe chain back."""
     mask = htab.shape[0] - 1
-    i = _h_home(htab, key)
-    while htab[i, 0] != key:
+    home = _h_home(htab, key)
+    i = home
+    while True:
+        entry = htab[i]
+        if entry >> 32 == home and orders[entry & _SLOT_MASK, O_ID] == key:
+            break
         i = (i + 1) & mask
     j = i
     while True:
         j = (j + 1) & mask
-        kj = htab[j, 0]
-        if kj == EMPTY_KEY:
+        entry = htab[j]
+        if entry == EMPTY_SLOT:
             break
-        home = _h_home(htab, kj)
+        hj = entry >> 32
         # move entry j into the hole at i if its home is not cyclically in (i, j]
-        if (j > i and (home <= i or home > j)) or (j < i and (home <= i and home > j)):
-            htab[i, 0] = kj
-            htab[i, 1] = htab[j, 1]
+        if (j > i and (hj <= i or hj > j)) or (j < i and (hj <= i and hj > j)):
+            htab[i] = entry
             i = j
-    htab[i, 0] = EMPTY_KEY
-    htab[i, 1] = -1
+    htab[i] = EMPTY_SLOT
+
+
+def new_htab(size: int) -> np.ndarray:
+    """An empty hash table of ``size`` (a power of two) buckets."""
+    return np.full(size, EMPTY_SLOT, dtype=HTAB_DTYPE)
 
 
 # --- small helpers (one array argument each, so LLVM inlines them without refcounting) ---
@@ -282,7 +303,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 status = ERR_PRICE
             elif etype == EV_LIMIT and (price < base or price >= base + n_levels):
                 status = OUT_OF_RANGE
-            elif h_find(htab, oid) != -1:
+            elif h_find(htab, orders, oid) != -1:
                 status = ERR_DUPLICATE_ID
             elif fill_cap - nf < worst:
                 status = NEED_FILL_SPACE
@@ -296,7 +317,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 if etype == EV_MARKET:
                     m_limit = int_max if direction > 0 else int_min
         elif etype == EV_CANCEL or etype == EV_EXECUTE:
-            slot = h_find(htab, oid)
+            slot = h_find(htab, orders, oid)
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -335,7 +356,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                         orders[slot, O_SIZE] = q - cut
                         lvl[_side_index(rdir), rp - base, L_VOLUME] -= cut
         elif etype == EV_MODIFY:
-            slot = h_find(htab, oid)
+            slot = h_find(htab, orders, oid)
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -399,7 +420,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 orders[nxt, O_PREV] = prev
             lvl[s, li, L_VOLUME] -= orders[slot, O_SIZE]
             lvl[s, li, L_COUNT] -= 1
-            h_delete(htab, orders[slot, O_ID])
+            h_delete(htab, orders, orders[slot, O_ID])
             orders[slot, O_ID] = EMPTY_KEY
             orders[slot, O_NEXT] = sc[S_FREE]
             sc[S_FREE] = slot
@@ -442,7 +463,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     if f == hq:
                         # the head order is filled: pop it from the front of the queue
                         nxt = orders[head, O_NEXT]
-                        h_delete(htab, hid)
+                        h_delete(htab, orders, hid)
                         orders[head, O_ID] = EMPTY_KEY
                         orders[head, O_NEXT] = sc[S_FREE]
                         sc[S_FREE] = head
@@ -481,7 +502,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 lvl[s, li, L_TAIL] = slot
                 lvl[s, li, L_VOLUME] += rem
                 lvl[s, li, L_COUNT] += 1
-                h_insert(htab, oid, slot)
+                h_insert(htab, orders, oid, slot)
                 sc[S_N_ORDERS] += 1
                 if s == 0:
                     sc[S_N_BID_ORDERS] += 1
@@ -604,7 +625,7 @@ def fill_totals(fills, owner):
 @njit(**HOT)
 def queue_ahead(sc, lvl, orders, htab, oid):
     """Shares ahead of order ``oid`` in its level's queue, or -1 if unknown."""
-    slot = h_find(htab, oid)
+    slot = h_find(htab, orders, oid)
     if slot == -1:
         return -1
     ahead = 0
@@ -635,4 +656,4 @@ def rebuild_hash(orders, htab):
     """Insert every live order of ``orders`` into an empty ``htab``."""
     for slot in range(orders.shape[0]):
         if orders[slot, O_ID] != EMPTY_KEY:
-            h_insert(htab, orders[slot, O_ID], slot)
+            h_insert(htab, orders, orders[slot, O_ID], slot)

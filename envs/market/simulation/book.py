@@ -228,10 +228,7 @@ class OrderBook:
     @staticmethod
     def _new_htab(capacity: int) -> np.ndarray:
         size = 1 << max(4, int(2 * capacity - 1).bit_length())  # load factor <= 1/2
-        htab = np.empty((size, 2), dtype=np.int64)
-        htab[:, 0] = K.EMPTY_KEY
-        htab[:, 1] = -1
-        return htab
+        return K.new_htab(size)
 
     def _grow_orders(self) -> None:
         old = self._orders
@@ -511,7 +508,7 @@ class OrderBook:
     def __contains__(self, order_id: object) -> bool:
         if isinstance(order_id, bool) or not isinstance(order_id, numbers.Integral):
             return False
-        return K.h_find(self._htab, int(order_id)) != -1
+        return K.h_find(self._htab, self._orders, int(order_id)) != -1
 
     def __len__(self) -> int:
         """Number of resting orders."""
@@ -600,7 +597,7 @@ class OrderBook:
     def order(self, order_id: int) -> RestingOrder:
         """L3 view of one resting order, with its queue position."""
         oid = self._existing(order_id)
-        slot = K.h_find(self._htab, oid)
+        slot = K.h_find(self._htab, self._orders, oid)
         rec = self._orders[slot]
         ahead = K.queue_ahead(self._sc, self._lvl, self._orders, self._htab, oid)
         return RestingOrder(oid, int(rec[K.O_SIDE]), int(rec[K.O_PRICE]), int(rec[K.O_SIZE]),

@@ -487,7 +487,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 oid = live[j]
                 is_[I_N_LIVE] -= 1
                 live[j] = live[is_[I_N_LIVE]]
-                if K.h_find(htab, oid) == -1:
+                if K.h_find(htab, orders, oid) == -1:
                     continue
                 evbuf[0, K.E_TYPE] = K.EV_CANCEL
                 evbuf[0, K.E_ID] = oid
