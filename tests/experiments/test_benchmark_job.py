@@ -1,0 +1,128 @@
+"""The benchmark command runs end to end on tiny budgets, writes every artefact, its
+leaderboard is what the evaluation files say, and the same seed gives the same tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from scipy import stats
+
+from execgym.experiments.benchmark import run, tasks_to_run
+from execgym.experiments.lib.leaderboard import seed_bootstrap, task_leaderboard
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+# two tasks: an agent trained in the simulator, and the replay with the sim-to-real row (it
+# trains goog_sell's agents, which it evaluates); two training seeds, 8 episodes
+TINY = ("benchmark.select=[sell_volatile,goog_replay]", "benchmark.train_seeds=2", "benchmark.budget_scale=0.002",
+        "benchmark.eval.n_episodes=8", "benchmark.bootstrap_resamples=200")
+
+
+def compose_cfg(*overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        return compose(config_name="benchmark", overrides=list(overrides))
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The same tiny benchmark twice with the same seed."""
+    out = []
+    for name in ("a", "b"):
+        path = tmp_path_factory.mktemp(name)
+        out.append((run(compose_cfg(*TINY), path), path))
+    return out
+
+
+def test_benchmark_writes_every_artefact(two_runs):
+    board, out = two_runs[0]
+    for name in ("leaderboard.md", "leaderboard.csv", "training.csv", "benchmark_config.yaml"):
+        assert (out / name).stat().st_size > 0, name
+    for task in ("sell_volatile", "goog_replay"):
+        assert (out / "episodes" / f"{task}.csv").is_file()
+        assert (out / "plots" / f"{task}.png").read_bytes()[:4] == b"\x89PNG"
+    training = pd.read_csv(out / "training.csv")
+    # each agent trained once per seed: sell_volatile's and goog_sell's (for the replay's transfer row)
+    assert sorted(zip(training["task"], training["train_seed"])) == [("goog_sell", 0), ("goog_sell", 1),
+                                                                     ("sell_volatile", 0), ("sell_volatile", 1)]
+    assert (training["timesteps"] >= 1200).all()
+    for task, k in (("sell_volatile", 0), ("goog_sell", 1)):
+        logs = list((out / "tensorboard" / task / f"actor_critic_seed{k}").rglob("events.out.tfevents.*"))
+        assert logs, f"no TensorBoard events for {task} seed {k}"
+        assert (out / "checkpoints" / task / f"actor_critic_seed{k}.pt").is_file()
+    md = (out / "leaderboard.md").read_text()
+    assert "### sell_volatile" in md and "### goog_replay" in md and "actor_critic@goog_sell" in md
+    baselines = {"twap", "twap_random", "vwap", "pov", "almgren_chriss"}
+    assert set(board.loc["sell_volatile"].index) == baselines | {"actor_critic"}
+    assert set(board.loc["goog_replay"].index) == baselines | {"actor_critic@goog_sell"}
+
+
+def test_leaderboard_is_recomputed_from_the_evaluation_files(two_runs):
+    _, out = two_runs[0]
+    board = pd.read_csv(out / "leaderboard.csv").set_index(["task", "policy"])
+    for task in ("sell_volatile", "goog_replay"):
+        ep = pd.read_csv(out / "episodes" / f"{task}.csv")
+        assert ep.groupby(["policy", "train_seed"])["seed"].apply(lambda s: tuple(sorted(s))).nunique() == 1, \
+            "every policy and training seed must play the same episode seeds"
+        wide = ep.pivot_table(index="seed", columns=["policy", "train_seed"], values="shortfall_bps")
+        kinds = ep.groupby("policy")["kind"].first()
+        base = [p for p in kinds.index if kinds[p] == "baseline"]
+        means = {p: wide[p].to_numpy().mean() for p in base}
+        best = min(means, key=means.get)
+        for policy, kind in kinds.items():
+            row = board.loc[(task, policy)]
+            assert row["best_baseline"] == best
+            x = wide[policy].to_numpy().T  # (training seeds, episodes)
+            d_ref = x - wide["twap"].to_numpy().T
+            d_best = x - wide[best].to_numpy().T
+            if kind == "baseline":
+                n = x.shape[1]
+                for col, values in (("shortfall_bps", x[0]), ("vs_reference_bps", d_ref[0]), ("vs_best_bps", d_best[0])):
+                    assert row[col] == pytest.approx(values.mean(), abs=1e-9)
+                    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n)
+                    prefix = col[: -len("_bps")] if col != "shortfall_bps" else col
+                    if values.std() > 0:
+                        assert row[f"{prefix}_ci_high"] - row[f"{prefix}_ci_low"] == pytest.approx(2 * half, rel=1e-9)
+            else:
+                assert x.shape[0] == 2 and row["n_seeds"] == 2
+                # the IQM of two seeds' means is their mean
+                assert row["shortfall_bps"] == pytest.approx(x.mean(axis=1).mean(), abs=1e-9)
+                assert row["vs_reference_bps"] == pytest.approx(d_ref.mean(axis=1).mean(), abs=1e-9)
+                assert row["vs_best_bps"] == pytest.approx(d_best.mean(axis=1).mean(), abs=1e-9)
+                assert row["vs_best_ci_low"] <= row["vs_best_bps"] <= row["vs_best_ci_high"]
+            assert bool(row["beats_best"]) == (row["vs_best_ci_high"] < 0)
+    # the sim-to-real row: the replay's agents are goog_sell's, evaluated on the replay's episodes
+    replay = pd.read_csv(out / "episodes" / "goog_replay.csv")
+    assert set(replay.loc[replay["kind"] == "agent", "policy"]) == {"actor_critic@goog_sell"}
+
+
+def test_same_seed_same_tables(two_runs):
+    (board_a, out_a), (board_b, out_b) = two_runs
+    pd.testing.assert_frame_equal(board_a, board_b)
+    assert (out_a / "leaderboard.md").read_text() == (out_b / "leaderboard.md").read_text()
+    for task in ("sell_volatile", "goog_replay"):
+        assert (out_a / "episodes" / f"{task}.csv").read_bytes() == (out_b / "episodes" / f"{task}.csv").read_bytes()
+
+
+def test_unknown_task_and_bad_protocol_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown benchmark task.*nope"):
+        tasks_to_run(compose_cfg("only=nope"))
+    with pytest.raises(ValueError, match="budget_scale"):
+        run(compose_cfg("only=sell_volatile", "benchmark.budget_scale=2.0"), tmp_path)
+    with pytest.raises(ValueError, match="reference policy 'nope' is not a baseline"):
+        task_leaderboard(pd.DataFrame({"policy": ["twap"], "kind": ["baseline"], "train_seed": [-1], "seed": [1],
+                                       "shortfall_bps": [1.0]}), reference="nope")
+
+
+def test_seed_bootstrap():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 1.0, size=(5, 400))
+    point, low, high = seed_bootstrap(x, n_resamples=500, seed=1)
+    assert point == pytest.approx(stats.trim_mean(x.mean(axis=1), 0.25))
+    assert low < point < high and high - low < 0.5
+    assert seed_bootstrap(x, n_resamples=500, seed=1) == (point, low, high)  # seeded
+    assert seed_bootstrap(np.full((3, 10), 1.5), n_resamples=200) == (1.5, 1.5, 1.5)
+    with pytest.raises(ValueError, match=r"\(seeds, episodes\)"):
+        seed_bootstrap(np.ones(4))
