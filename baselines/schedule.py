@@ -33,12 +33,29 @@ class SchedulePolicy(ABC):
         (``env.unwrapped.task``).
     """
 
+    #: placement tasks: the limit orders' offset behind the own-side touch (ticks; ``None``:
+    #: marketable orders, ``-K``); the last step always crosses, so the order completes
+    placement_offset_ticks: float | None = None
+
     def __init__(self, task: ExecutionTask) -> None:
         if not isinstance(task, ExecutionTask):
             raise TypeError(
                 f"task must be an execgym.envs.contract.ExecutionTask (env.unwrapped.task), got {type(task).__name__}"
             )
         self.task = task
+
+    def _set_placement_offset(self, offset_ticks: float | None) -> None:
+        """Rest the slices as limit orders ``offset_ticks`` behind the own-side touch
+        (placement tasks only; ``None``: marketable orders)."""
+        if offset_ticks is None:
+            return
+        k = self.task.placement_max_offset_ticks
+        if self.task.action_kind != "placement":
+            raise ValueError(f"placement_offset_ticks={offset_ticks!r} needs a placement task, this one's actions "
+                             f"are {self.task.action_kind!r}")
+        if isinstance(offset_ticks, bool) or not isinstance(offset_ticks, (int, float)) or not -k <= offset_ticks <= k:
+            raise ValueError(f"placement_offset_ticks must be a number in [-{k}, {k}], got {offset_ticks!r}")
+        self.placement_offset_ticks = float(offset_ticks)
 
     @abstractmethod
     def shares_to_trade(
@@ -83,6 +100,9 @@ class SchedulePolicy(ABC):
         shares = np.clip(shares, 0.0, remaining)
         shares = np.where(step >= self.task.n_steps - 1, remaining, shares)
         action = shares_to_action(self.task, shares, remaining, step)
+        if self.placement_offset_ticks is not None:
+            last = step >= self.task.n_steps - 1
+            action[:, 1] = np.where(last, action[:, 1], np.float32(self.placement_offset_ticks))
         return (action[0] if obs.ndim == 1 else action), state
 
     def __repr__(self) -> str:

@@ -26,10 +26,15 @@ class TWAPPolicy(SchedulePolicy):
     :param task: the environment's task.
     :param randomise_frac: ``r`` in ``[0, 1]``; 0 disables randomisation.
     :param seed: seed of the policy's own ``np.random.Generator`` (used only if ``r > 0``).
+    :param placement_offset_ticks: placement tasks: rest each slice as a limit order this many
+        ticks behind the own-side touch (0: at the touch, "passive TWAP"), crossing only at
+        the last step; ``None`` (default): marketable orders, as every baseline.
     """
 
-    def __init__(self, task: ExecutionTask, randomise_frac: float = 0.0, seed: int | None = 0) -> None:
+    def __init__(self, task: ExecutionTask, randomise_frac: float = 0.0, seed: int | None = 0,
+                 placement_offset_ticks: float | None = None) -> None:
         super().__init__(task)
+        self._set_placement_offset(placement_offset_ticks)
         self.randomise_frac = check_fraction("randomise_frac", randomise_frac)
         self._rng = np.random.default_rng(seed)
 

@@ -14,7 +14,8 @@ seeds come from their own seed sequence (``eval.seed + seed``), not from trainin
 
 Written to Hydra's run directory:
 
-* ``leaderboard.md`` / ``leaderboard.csv``: per task and policy, shortfall and its paired
+* ``leaderboard.md`` / ``leaderboard.csv``: per task and policy, its score (shortfall, or
+  the reward's risk-adjusted cost where the task says ``metric: risk_adjusted_cost_bps``) and its paired
   differences to ``reference_policy`` and to the task's best baseline with their intervals
   (:mod:`execgym.experiments.lib.leaderboard`);
 * ``episodes/<task>.csv``: every evaluated episode, from which the leaderboard is computed;
@@ -46,6 +47,9 @@ from execgym.experiments.lib.runner import env_task
 from execgym.experiments.lib.seeding import seed_everything
 
 logger = logging.getLogger(__name__)
+
+#: the metrics a task may be scored by (bps; + = cost)
+SCORES = ("shortfall_bps", "risk_adjusted_cost_bps")
 
 
 def _load(group: str, name: str) -> dict[str, Any]:
@@ -102,6 +106,14 @@ class Benchmark:
         self.trained: dict[str, dict[tuple[str, int], Any]] = {}
         self.training_rows: list[dict[str, Any]] = []
 
+    def metric(self, name: str) -> str:
+        """The metric task ``name`` is scored by: ``shortfall_bps`` unless it says
+        ``risk_adjusted_cost_bps`` (the reward's cost, risk and unfilled penalties included)."""
+        metric = self.catalogue[name].get("metric", "shortfall_bps")
+        if metric not in SCORES:
+            raise ValueError(f"task {name}: metric must be one of {SCORES}, got {metric!r}")
+        return metric
+
     def train(self, name: str) -> dict[tuple[str, int], Any]:
         """The task's agents, trained once per training seed: ``{(agent, k): policy}``."""
         if name in self.trained:
@@ -113,7 +125,8 @@ class Benchmark:
         steps = max(1, round(int(budget["total_timesteps"]) * self.scale))
         policies = {}
         for agent_name, overrides in (task.get("agents") or {}).items():
-            agent_cfg = _merge(_load("agent", agent_name), overrides or {})
+            overrides = dict(overrides or {})
+            agent_cfg = _merge(_load("agent", overrides.pop("agent", agent_name)), overrides)
             agent_cfg.pop("name", None)
             for k in range(self.n_seeds):
                 train_seed = self.seed * 1000 + k
@@ -145,13 +158,22 @@ class Benchmark:
             agents |= {(f"{agent}@{source}", k): p for (agent, k), p in self.train(source).items()}
         logger.info("%s: evaluating %d baselines and %d trained agents on %d episodes", name, len(baselines),
                     len(agents), self.n_episodes)
+        heuristics = build_baselines(task.get("heuristics") or {}, env_task(make_env), env_config)
+        clash = set(heuristics) & set(baselines)
+        if clash:
+            raise ValueError(f"task {name}: heuristics {sorted(clash)} have the names of baselines")
         frames = [compare_policies(baselines, make_env, self.n_episodes, self.eval_seed, progress=self.cfg.progress)
                   .assign(kind="baseline", train_seed=-1)]
+        if heuristics:
+            frames.append(compare_policies(heuristics, make_env, self.n_episodes, self.eval_seed,
+                                           progress=self.cfg.progress).assign(kind="heuristic", train_seed=-1))
         for (agent, k), policy in agents.items():
             frames.append(evaluate_policy(policy, make_env, self.n_episodes, self.eval_seed, agent,
                                           progress=self.cfg.progress).assign(kind="agent", train_seed=k))
         episodes = pd.concat(frames, ignore_index=True)
         episodes.insert(0, "task", name)
+        # the cost the reward charges, penalties included (bps of the arrival notional; + = cost)
+        episodes["risk_adjusted_cost_bps"] = -episodes["return"]
         return episodes
 
 
@@ -169,9 +191,10 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
         episodes = bench.evaluate(name)
         (out_dir / "episodes").mkdir(exist_ok=True)
         episodes.to_csv(out_dir / "episodes" / f"{name}.csv", index=False)
-        tables[name] = task_leaderboard(episodes, cfg.reference_policy, confidence=confidence,
+        metric = bench.metric(name)
+        tables[name] = task_leaderboard(episodes, cfg.reference_policy, metric, confidence=confidence,
                                         n_resamples=bench.resamples, seed=bench.seed)
-        plot_task(tables[name], name, cfg.reference_policy, out_dir / "plots" / f"{name}.png", confidence)
+        plot_task(tables[name], name, cfg.reference_policy, out_dir / "plots" / f"{name}.png", confidence, metric)
     pd.DataFrame(bench.training_rows, columns=["task", "agent", "train_seed", "timesteps", "wall_s"]).to_csv(
         out_dir / "training.csv", index=False)
     board = pd.concat({name: t for name, t in tables.items()}, names=["task", "policy"])
@@ -179,8 +202,9 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     descriptions = {n: bench.catalogue[n]["description"] for n in names}
     header = (f"# Leaderboard: benchmark={cfg.benchmark.name}, seed {bench.seed}, {bench.n_episodes} evaluation "
               f"episodes per policy, {bench.n_seeds} training seed(s) per agent\n\n")
+    metrics = {n: bench.metric(n) for n in names}
     (out_dir / "leaderboard.md").write_text(header + leaderboard_markdown(tables, cfg.reference_policy, descriptions,
-                                                                          confidence))
+                                                                          confidence, metrics))
     return board
 
 

@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import VecMonitor
 from execgym import envs
 from execgym.agents.actor_critic import CHECKPOINT_FORMAT, ActorCritic, ActorCriticConfig
 from execgym.agents.checkpoint import atomic_write, load_checkpoint
+from execgym.agents.residual import ResidualPolicy, ResidualVectorEnv, ScheduleResidual
 from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
 from execgym.envs.state import SnapshotSyncVectorEnv
 
@@ -55,10 +56,12 @@ class Trainable:
         name, seed) and what a resume checks; loaded agents carry their checkpoint's.
     """
 
-    def __init__(self, kind: str, model: ActorCritic | BaseAlgorithm, metadata: Mapping[str, Any] | None = None
-                 ) -> None:
+    def __init__(self, kind: str, model: ActorCritic | BaseAlgorithm, metadata: Mapping[str, Any] | None = None,
+                 residual: ScheduleResidual | None = None) -> None:
         self.kind, self.model = kind, model
         self.metadata = dict(metadata or {})
+        #: the residual action map the model was trained in (:mod:`execgym.agents.residual`), if any
+        self.residual = residual
         #: set (by the trainer's signal handler) to stop at the next boundary between updates
         self.stop_requested = False
         #: (path, step count) of the checkpoint an SB3 model wrote when it stopped on request
@@ -84,7 +87,8 @@ class Trainable:
 
     @property
     def policy(self):
-        return self.model
+        """The trained policy in the env's own actions (SB3's ``predict``)."""
+        return self.model if self.residual is None else ResidualPolicy(self.model, self.residual)
 
     @property
     def num_timesteps(self) -> int:
@@ -227,16 +231,22 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
     kind = cfg.pop("kind")
     if kind not in AGENT_KINDS:
         raise ValueError(f"agent.kind must be one of {AGENT_KINDS}, got {kind!r}")
+    residual_spec = cfg.pop("residual", None)
     meta = {"env_id": env_id, "agent_kind": kind, "seed": int(seed), "n_envs": int(n_envs)}
     venv = make_vector_env(env_id, env_config, n_envs)
+    residual = None
+    if residual_spec is not None:
+        residual = make_residual(residual_spec, vector_env_task(venv))
+        meta["residual"] = dict(residual_spec)
+        venv = ResidualVectorEnv(venv, residual)
     if kind == "actor_critic":
         if resume_from:
             data = load_checkpoint(resume_from, CHECKPOINT_FORMAT)
             checked = _resume_metadata(resume_from, data["metadata"], meta)  # before the env is touched
             model = ActorCritic.from_checkpoint(data, resume_from, env=venv, tensorboard_log=tensorboard_dir)
-            return Trainable(kind, model, checked)
+            return Trainable(kind, model, checked, residual)
         model = ActorCritic(venv, ActorCriticConfig(**cfg), seed=seed, tensorboard_log=tensorboard_dir)
-        return Trainable(kind, model, meta)
+        return Trainable(kind, model, meta, residual)
     # VecMonitor: episode returns and lengths, so SB3 logs rollout/ep_rew_mean and ep_len_mean
     sb3_env = VecMonitor(GymnasiumVecEnv(venv))
     if resume_from:
@@ -250,10 +260,33 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
         except Exception as err:  # zip, pickle, space mismatch: name the file
             raise ValueError(f"{resume_from}: not a {kind} checkpoint this env can resume "
                              f"({type(err).__name__}: {err})") from err
-        agent = Trainable(kind, model, _resume_metadata(resume_from, getattr(model, "execgym_metadata", {}), meta))
+        agent = Trainable(kind, model, _resume_metadata(resume_from, getattr(model, "execgym_metadata", {}), meta),
+                          residual)
         agent._sb3_restore(resume_from)
         return agent
-    return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir), meta)
+    return Trainable(kind, make_sb3_model(kind, sb3_env, seed, cfg, tensorboard_log=tensorboard_dir), meta,
+                     residual)
+
+
+def vector_env_task(venv: gym.vector.VectorEnv) -> Any:
+    """The :class:`~execgym.envs.contract.ExecutionTask` of a vector env's copies."""
+    task = getattr(venv, "task", None)
+    if task is None and hasattr(venv, "envs"):
+        task = venv.envs[0].unwrapped.task
+    if task is None:
+        raise ValueError(f"{type(venv).__name__} exposes no execution task (env.unwrapped.task)")
+    return task
+
+
+def make_residual(spec: Mapping[str, Any], task: Any) -> ScheduleResidual:
+    """A :class:`~execgym.agents.residual.ScheduleResidual` from an agent config's ``residual``
+    mapping (``multipliers`` for discrete agents, else ``max_multiplier``)."""
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"agent.residual must be a mapping (e.g. {{}} or {{multipliers: [0, 1, 2]}}), got {spec!r}")
+    unknown = set(spec) - {"multipliers", "max_multiplier"}
+    if unknown:
+        raise ValueError(f"agent.residual: unknown keys {sorted(unknown)}; known: multipliers, max_multiplier")
+    return ScheduleResidual(task, spec.get("multipliers"), spec.get("max_multiplier", 2.0))
 
 
 def _read_replay_buffer(path: str | Path):
@@ -309,10 +342,16 @@ def load_policy(path: str | Path, env_id: str | None = None, env: gym.Env | None
             raise ValueError(f"{path}: not a readable SB3 checkpoint ({errors[0]})")
     else:
         raise ValueError(f"{path}: not a checkpoint this project can load (.pt actor-critic or .zip SB3)")
+    if meta.get("residual") is not None:
+        if env is None:
+            raise ValueError(f"{path} acts in residual actions around TWAP: load it with the env it runs in (env=...)")
+        policy = ResidualPolicy(policy, make_residual(meta["residual"], env.unwrapped.task))
     if env_id is not None and meta.get("env_id") not in (None, env_id):
         raise ValueError(f"{path} was trained on {meta['env_id']!r}, but this evaluation runs {env_id!r}")
     if env is not None:
         for what in ("observation_space", "action_space"):
+            if what == "action_space" and isinstance(policy, ResidualPolicy):
+                continue  # it acts in the env's actions by construction
             mine, theirs = getattr(policy, what), getattr(env, what)
             if mine != theirs:
                 raise ValueError(f"{path}: the checkpoint's {what} {mine} differs from the env's {theirs}"

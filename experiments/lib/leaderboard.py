@@ -2,7 +2,9 @@
 task's best baseline, on the same evaluation episodes, with confidence intervals.
 
 The input is one task's evaluation episodes (one row per policy, training seed and episode;
-columns ``policy``, ``kind`` = ``"baseline"`` or ``"agent"``, ``train_seed``, ``seed`` = the
+columns ``policy``, ``kind`` = ``"baseline"`` (a classical algorithm), ``"heuristic"`` (a
+reference rule that is not one, e.g. TWAP with limit orders; scored like a baseline but
+never the best baseline) or ``"agent"``, ``train_seed``, ``seed`` = the
 episode's reset seed, ``shortfall_bps``). Every policy played the same episode seeds (common
 random numbers), so differences are paired by ``seed``.
 
@@ -102,7 +104,7 @@ def task_leaderboard(episodes: pd.DataFrame, reference: str = "twap", metric: st
         comparisons = (("shortfall_bps", x), ("vs_reference", x - matrices[reference][0]),
                        ("vs_best", x - matrices[best][0]))
         for label, values in comparisons:
-            if kind == "baseline":
+            if kind != "agent":
                 mean, low, high = t_interval(values[0], confidence)
             else:
                 mean, low, high = seed_bootstrap(values, confidence, n_resamples, seed)
@@ -117,16 +119,21 @@ def task_leaderboard(episodes: pd.DataFrame, reference: str = "twap", metric: st
 
 
 def leaderboard_markdown(tables: dict[str, pd.DataFrame], reference: str, descriptions: dict[str, str] | None = None,
-                         confidence: float = 0.95) -> str:
-    """The leaderboard of every task as markdown: one table per task."""
+                         confidence: float = 0.95, metrics: dict[str, str] | None = None) -> str:
+    """The leaderboard of every task as markdown: one table per task (``metrics``: the
+    task's scored metric when it is not ``shortfall_bps``; the score columns keep their
+    names and hold it)."""
     pct = f"{100 * confidence:g}%"
     out = []
     for task, table in tables.items():
         best = table["best_baseline"].iloc[0]
+        metric = (metrics or {}).get(task, "shortfall_bps")
         out.append(f"### {task}\n")
         if descriptions and task in descriptions:
             out.append(f"{descriptions[task]}\n")
-        lines = [f"| policy | kind | seeds | episodes | shortfall bps ({pct} CI) | vs {reference} bps ({pct} CI) "
+        if metric != "shortfall_bps":
+            out.append(f"Scored by `{metric}`.\n")
+        lines = [f"| policy | kind | seeds | episodes | {metric.replace('_bps', '')} bps ({pct} CI) | vs {reference} bps ({pct} CI) "
                  f"| vs best baseline ({best}) bps ({pct} CI) | beats best |",
                  "|---|---|---|---|---|---|---|---|"]
         for policy, r in table.iterrows():
@@ -141,7 +148,8 @@ def leaderboard_markdown(tables: dict[str, pd.DataFrame], reference: str, descri
     return "\n".join(out)
 
 
-def plot_task(table: pd.DataFrame, task: str, reference: str, path: str | Path, confidence: float = 0.95) -> Path:
+def plot_task(table: pd.DataFrame, task: str, reference: str, path: str | Path, confidence: float = 0.95,
+              metric: str = "shortfall_bps") -> Path:
     """One PNG: each policy's paired shortfall difference to ``reference`` with its interval."""
     import matplotlib
 
@@ -154,7 +162,7 @@ def plot_task(table: pd.DataFrame, task: str, reference: str, path: str | Path, 
     mean = order["vs_reference_bps"].to_numpy()
     err = np.vstack([mean - order["vs_reference_ci_low"].to_numpy(), order["vs_reference_ci_high"].to_numpy() - mean])
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(order) + 1.2))
-    for kind, color in (("baseline", "tab:blue"), ("agent", "tab:orange")):
+    for kind, color in (("baseline", "tab:blue"), ("heuristic", "tab:green"), ("agent", "tab:orange")):
         mask = (order["kind"] == kind).to_numpy()
         if mask.any():
             ax.errorbar(mean[mask], y[mask], xerr=np.nan_to_num(err[:, mask]), fmt="o", color=color, capsize=3,
@@ -162,7 +170,8 @@ def plot_task(table: pd.DataFrame, task: str, reference: str, path: str | Path, 
     ax.legend(loc="best", fontsize="small")
     ax.axvline(0.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(y, order.index)
-    ax.set_xlabel(f"shortfall - {reference} shortfall, bps (paired, {100 * confidence:g}% CI; + = costlier)")
+    label = metric.replace("_bps", "").replace("_", " ")
+    ax.set_xlabel(f"{label} - {reference}'s, bps (paired, {100 * confidence:g}% CI; + = costlier)")
     ax.set_title(task)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
