@@ -92,7 +92,7 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
           and not line.startswith("cd ")]
     assert ci == [commands[1]]
     assert "pytest" in commands[1] and "constraints.txt" in commands[1]
-    assert "execgym.experiments.train" in commands[0] and "constraints.txt" in commands[0]
+    assert "execgym.experiments.benchmark" in commands[0] and "constraints.txt" in commands[0]
 
 
 def test_torch_is_pinned_to_the_cpu_build_version():
