@@ -1,5 +1,5 @@
 """Hydra callbacks: after a multirun, one evaluation table for all its runs and an aggregate
-over training seeds."""
+over training seeds; for the benchmark, one leaderboard over its jobs' tasks."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Any
 
 import pandas as pd
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from execgym.experiments.lib.evaluation import summarize
+from execgym.experiments.lib.leaderboard import leaderboard_markdown
 from execgym.experiments.lib.statistics import REFERENCE, paired_differences, seed_aggregate
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AggregateEvaluations", "aggregate_evaluations"]
+__all__ = ["AggregateEvaluations", "MergeLeaderboards", "aggregate_evaluations", "merge_leaderboards"]
 
 
 def aggregate_evaluations(sweep_dir: str | Path, reference: str = REFERENCE) -> pd.DataFrame | None:
@@ -71,3 +72,41 @@ class AggregateEvaluations(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         aggregate_evaluations(config.hydra.sweep.dir, str(config.get("reference_policy", REFERENCE)))
+
+
+def merge_leaderboards(sweep_dir: str | Path, reference: str = REFERENCE, confidence: float = 0.95) -> pd.DataFrame | None:
+    """One leaderboard for a benchmark multirun (e.g. ``-m only=task_a,task_b``): every job's
+    ``leaderboard.csv`` under ``sweep_dir`` concatenated into ``sweep_dir/leaderboard.csv``
+    and ``leaderboard.md`` (each task's description and scored metric from its job's
+    ``benchmark_config.yaml``). A task that several jobs ran is refused: their rows would
+    not be one comparison. Returns the merged table, or ``None`` if no job wrote one."""
+    sweep_dir = Path(sweep_dir)
+    files = sorted(sweep_dir.glob("*/leaderboard.csv"))
+    if not files:
+        return None
+    boards, descriptions, metrics = [], {}, {}
+    for f in files:
+        board = pd.read_csv(f, index_col=["task", "policy"])
+        cfg = OmegaConf.load(f.parent / "benchmark_config.yaml")
+        for task in board.index.get_level_values("task").unique():
+            if task in descriptions:
+                raise ValueError(f"task {task!r} ran in more than one job of {sweep_dir}; merge them by hand")
+            descriptions[task] = cfg.benchmark.tasks[task].description
+            metrics[task] = cfg.benchmark.tasks[task].get("metric", "shortfall_bps")
+        boards.append(board)
+    merged = pd.concat(boards)
+    merged.to_csv(sweep_dir / "leaderboard.csv")
+    tables = {task: merged.xs(task, level="task") for task in descriptions}
+    (sweep_dir / "leaderboard.md").write_text(
+        f"# Leaderboard: {len(files)} jobs of {sweep_dir.name}\n\n"
+        + leaderboard_markdown(tables, reference, descriptions, confidence, metrics))
+    logger.info("leaderboard of %d jobs written to %s", len(files), sweep_dir)
+    return merged
+
+
+class MergeLeaderboards(Callback):
+    """Hydra callback: :func:`merge_leaderboards` over the sweep directory at the end of a multirun."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        merge_leaderboards(config.hydra.sweep.dir, str(config.get("reference_policy", REFERENCE)),
+                           float(config.get("confidence", 0.95)))

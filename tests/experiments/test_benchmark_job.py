@@ -15,6 +15,7 @@ from execgym import envs  # noqa: F401  (registers the ids)
 from execgym.experiments.benchmark import run, tasks_to_run
 from execgym.experiments.lib.agents import build_agent, load_policy
 from execgym.experiments.lib.builders import build_env_factory
+from execgym.experiments.lib.hydra_callbacks import merge_leaderboards
 from execgym.experiments.lib.leaderboard import seed_bootstrap, task_leaderboard
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -154,3 +155,26 @@ def test_a_residual_agent_saves_and_loads_acting_in_the_env_actions(tmp_path):
         load_policy(path)
     with pytest.raises(ValueError, match="unknown keys"):
         build_agent({"kind": "ppo", "residual": {"multiplier": 2}}, env_cfg["id"], config, seed=0, n_envs=2)
+
+
+def test_a_multirun_over_tasks_gets_one_leaderboard(two_runs, tmp_path):
+    board, out = two_runs[0]
+    csv = pd.read_csv(out / "leaderboard.csv")
+    for k, task in enumerate(("goog_replay", "sell_volatile")):  # one job per task, as -m only=... runs them
+        job = tmp_path / str(k)
+        job.mkdir()
+        csv[csv["task"] == task].to_csv(job / "leaderboard.csv", index=False)
+        (job / "benchmark_config.yaml").write_bytes((out / "benchmark_config.yaml").read_bytes())
+    merged = merge_leaderboards(tmp_path, "twap")
+    pd.testing.assert_frame_equal(merged.sort_index(), pd.read_csv(out / "leaderboard.csv",
+                                                                   index_col=["task", "policy"]).sort_index())
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "### goog_replay" in md and "### sell_volatile" in md and "Scored by `risk_adjusted_cost_bps`" in md
+    (tmp_path / "2").mkdir()
+    (tmp_path / "2" / "leaderboard.csv").write_bytes((tmp_path / "0" / "leaderboard.csv").read_bytes())
+    (tmp_path / "2" / "benchmark_config.yaml").write_bytes((out / "benchmark_config.yaml").read_bytes())
+    with pytest.raises(ValueError, match="'goog_replay' ran in more than one job"):
+        merge_leaderboards(tmp_path, "twap")
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose(config_name="benchmark", return_hydra_config=True)
+    assert cfg.hydra.callbacks.merge_leaderboards._target_.endswith("MergeLeaderboards")
