@@ -42,7 +42,6 @@ from execgym import envs  # noqa: E402,F401
 from execgym.envs import lob_vector as lob_vector_module  # noqa: E402
 from execgym.envs.lob_execution import LOBExecutionEnv  # noqa: E402
 from execgym.envs.lob_vector import LOBExecutionVectorEnv  # noqa: E402
-from execgym.envs.market.simulation import flow as F  # noqa: E402
 from execgym.envs.market.simulation import simulator as simulator_module  # noqa: E402
 from tests.envs.reference_lob_env import ReferenceLOBEnv  # noqa: E402
 
@@ -86,7 +85,7 @@ def single_rate(env: gym.Env, seconds: float, repeats: int) -> tuple[float, floa
     pinned = isinstance(raw, ReferenceLOBEnv)
 
     def bg_events() -> float:
-        return float(raw._sim._fs[F.S_N_BG_EVENTS] if pinned else raw._markets._fs[0, F.S_N_BG_EVENTS])
+        return float(raw._sim._fs[0]["n_bg_events"] if pinned else raw._markets._fs[0]["n_bg_events"])
 
     env.reset(seed=0)
     for _ in range(50):  # warm up (numba compilation is cached on disk after the first run)

@@ -116,7 +116,7 @@ def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc, rec):
     evbuf[0, K.E_PRICE] = price
     evbuf[0, K.E_SIZE] = size
     evbuf[0, K.E_OWNER] = owner
-    evbuf[0, K.E_TIME] = np.int64(fs[F.S_T] * 1e9)
+    evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
     _, status = K.process(sc, lvl, orders, htab, fills, log, evbuf, 0)
     if status != K.OK:
         return status
@@ -163,7 +163,7 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
     bid = base + bb if bb >= 0 else -1
     ask = base + ba if ba < n_levels else -1
     own, opp = (bid, ask) if side > 0 else (ask, bid)
-    reference = fs[F.S_M_FUND] + F.transient(fp, fs) if own < 0 and opp < 0 else 0.0
+    reference = fs.fund_ticks + F.transient(fp, fs) if own < 0 and opp < 0 else 0.0
     price = core.placement_price(side, offset_ticks, own, opp, reference)
     if _child_resting(htab, orders, e):
         slot = K.h_find(htab, orders, e.child_id)
@@ -192,7 +192,7 @@ def _mid(sc, fallback):
 def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
     """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
     sc, lvl, orders, htab = book[0], book[1], book[2], book[3]
-    fp, fs, is_ = flow[0], flow[2], flow[3]
+    fp, fs = flow[0], flow[2]
     n_levels = lvl.shape[1]
     for j in range(sc.shape[0]):
         sc[j] = 0
@@ -215,16 +215,13 @@ def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
     for i in range(htab.shape[0]):
         htab[i] = K.EMPTY_SLOT
     F.start_state(fs, mp.start_s - mp.warmup_s, mp.mid0_ticks, mp.diffusion_step_s)
-    for j in range(is_.shape[0]):
-        is_[j] = 0
-    is_[F.I_NEXT_ID] = 1
     for r in range(2):
         for j in range(4):
             rngs[r][j] = next_rngs[r][j]
     status = K.OK
     if mp.warmup_s > 0.0:
         status = _run(rngs, flow, book, mp.start_s, acc, rec)
-    core.start_episode(e, vring, _mid(sc, fs[F.S_M_FUND] + F.transient(fp, fs)), AGENT_ID_START, p.total_shares)
+    core.start_episode(e, vring, _mid(sc, fs.fund_ticks + F.transient(fp, fs)), AGENT_ID_START, p.total_shares)
     return status
 
 
@@ -268,9 +265,9 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         st = _agent_market(book, fp, fs, e, side, size, own, rec)
         if st != K.OK:
             return 0.0, False, st
-    fs[F.S_VOL] = 0.0
-    fs[F.S_VALUE] = 0.0
-    st = _run(rngs, flow, book, fs[F.S_T] + p.decision_interval_s, acc, rec)
+    fs.vol_shares = 0.0
+    fs.value_tick_shares = 0.0
+    st = _run(rngs, flow, book, fs.t_s + p.decision_interval_s, acc, rec)
     if st != K.OK:
         return 0.0, False, st
     report_volume = acc[0]
@@ -312,12 +309,11 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
 def _prefetch_rows(q, rngs, flow, book, episode):
     """Ask for market ``q``'s small state rows (one or two cache lines each)."""
     sc, evbuf = book[0], book[6]
-    fs, is_ = flow[2], flow[3]
+    fs = flow[2]
     es, vring = episode
     prefetch(sc, q * sc.shape[1])
-    prefetch(is_, q * is_.shape[1])
     prefetch(evbuf, q * evbuf.shape[1] * evbuf.shape[2])
-    prefetch(fs, q * fs.shape[1])
+    prefetch(fs, q)
     prefetch(es, q)
     prefetch(vring, q * vring.shape[1])
     prefetch(rngs[0], q * 4)
@@ -331,7 +327,7 @@ def _prefetch_book(q, flow, book):
     The markets' states do not fit in the cache together; fetched while the previous
     market computes, they need not be waited for."""
     sc, lvl, orders, htab, fills = book[0], book[1], book[2], book[3], book[4]
-    is_, live = flow[3], flow[4]
+    fs, live = flow[2], flow[3]
     n_ht = htab.shape[1]
     for i in range(0, n_ht, 8):
         prefetch(htab, q * n_ht + i)
@@ -340,7 +336,7 @@ def _prefetch_book(q, flow, book):
     for i in range(used):
         prefetch(orders, (q * n_o + i) * K.N_O)
     n_l = live.shape[1]
-    for i in range(0, min(n_l, is_[q, F.I_N_LIVE]), 8):
+    for i in range(0, min(n_l, fs[q].n_live), 8):
         prefetch(live, q * n_l + i)
     n_levels = lvl.shape[2]
     bb = sc[q, K.S_BEST_BID]
@@ -368,7 +364,7 @@ def _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_s
     (its rows of every array, its scratch ``work[m]``), so markets may step in any order or
     at once."""
     rates, expected, next_ratio = consts
-    fp, cum_w, fs, is_, live = flow
+    fp, cum_w, fs, live = flow
     sc, lvl, orders, htab, fills, log, evbuf = book
     es, vring = episode
     actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills, n_agent_fills = io
@@ -379,7 +375,7 @@ def _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_s
     terminated[m] = False
     rngs_m = (rngs[0][m], rngs[1][m])
     next_m = (next_rngs[0][m], next_rngs[1][m])
-    flow_m = (fp, cum_w, fs[m], is_[m], live[m])
+    flow_m = (fp, cum_w, fs[m], live[m])
     book_m = (sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m])
     e = es[m]
     n_agent_fills[m] = 0
@@ -421,7 +417,7 @@ def _vec_step(params, market_params, consts, rngs, next_rngs, flow, book, episod
     ``params`` / ``market_params``: one-record arrays of :data:`~execgym.envs.lob_core.PARAMS_DTYPE`
     and :data:`MARKET_DTYPE`. Grouped arguments, each a tuple of arrays with the markets on
     the first axis (but the constants): ``consts = (rates, expected, next_ratio)``, ``rngs`` / ``next_rngs`` =
-    (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, is_, live)``, ``book = (sc,
+    (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, live)``, ``book = (sc,
     lvl, orders, htab, fills, log, evbuf)``, ``episode = (es, vring)`` and ``io = (actions,
     needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills,
     n_agent_fills)``; ``work`` is an int64 scratch array of :data:`N_WORK` entries per market;
@@ -456,11 +452,11 @@ def _flat(step):
     of plain arrays far faster than those of tuples and record scalars (2 us instead of 4
     per call, which is most of a single market's step)."""
 
-    def flat(params, market_params, rates, expected, next_ratio, rs, rd, next_rs, next_rd, fp, cum_w, fs, is_,
+    def flat(params, market_params, rates, expected, next_ratio, rs, rd, next_rs, next_rd, fp, cum_w, fs,
              live, sc, lvl, orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, obs, final_obs,
              rewards, terminated, summaries, status, work, agent_fills, n_agent_fills, same_step):
         return step(params, market_params, (rates, expected, next_ratio), (rs, rd), (next_rs, next_rd),
-                    (fp, cum_w, fs, is_, live), (sc, lvl, orders, htab, fills, log, evbuf), (es, vring),
+                    (fp, cum_w, fs, live), (sc, lvl, orders, htab, fills, log, evbuf), (es, vring),
                     (actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work,
                      agent_fills, n_agent_fills), same_step)
 
@@ -563,8 +559,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._fills = np.zeros((m, capacity + 2, K.N_F), dtype=np.int64)
         self._log = np.zeros((m, 1, K.N_G), dtype=np.int64)
         self._evbuf = np.zeros((m, 1, K.N_E), dtype=np.int64)
-        self._fs = np.zeros((m, F.N_S))
-        self._is = np.zeros((m, F.N_I), dtype=np.int64)
+        self._fs = np.zeros(m, dtype=F.FLOW_STATE_DTYPE)
         self._live = np.zeros((m, 2 * capacity), dtype=np.int64)
         self._rs = np.zeros((m, 4), dtype=np.uint64)
         self._rd = np.zeros((m, 4), dtype=np.uint64)
@@ -597,7 +592,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         # the kernel's arguments, listed once: the arrays never move (snapshots restore in place)
         self._kernel_args = (
             self._params, self._market_params, self._rates, self._expected, self._next_ratio, self._rs, self._rd,
-            self._next_rs, self._next_rd, self._fp, self._cum_w, self._fs, self._is, self._live, self._sc,
+            self._next_rs, self._next_rd, self._fp, self._cum_w, self._fs, self._live, self._sc,
             self._lvl, self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring,
             self._actions, self._needs_reset, self._obs, self._final_obs, self._rewards, self._terminated,
             self._summaries, self._status, self._work, self._agent_fills, self._n_agent_fills,

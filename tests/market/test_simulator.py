@@ -24,7 +24,7 @@ def test_making_room_mid_window_does_not_change_the_event_stream():
     # a simulator whose live list and fill buffer are tiny returns to Python to grow them
     # many times within a decision window; each re-entry must continue the same stream
     a, b = MarketSimulator(rng=np.random.default_rng(3)), MarketSimulator(rng=np.random.default_rng(3))
-    b._live = b._live[: int(b._is[F.I_N_LIVE]) + 1].copy()
+    b._live = b._live[: int(b._fs[0]["n_live"]) + 1].copy()
     b.book._fills = b.book._fills[:2].copy()
     ra = [a.advance(1.0) for _ in range(120)]
     rb = [b.advance(1.0) for _ in range(120)]

@@ -68,7 +68,7 @@ from execgym.validation import (
     check_positive,
 )
 
-__all__ = ["FlowConfig", "ImpactConfig", "flow_params", "transient"]
+__all__ = ["FLOW_STATE_DTYPE", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
 
 @dataclass(frozen=True)
@@ -180,19 +180,27 @@ P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 
 P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
 P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP = 19, 20, 21, 22
 N_P = 24
-# float state (fs)
-S_T, S_M_FUND, S_M_TRANS, S_EXC_BUY, S_EXC_SELL = 0, 1, 2, 3, 4
-S_VOL, S_VALUE, S_N_BG_EVENTS, S_PENDING, S_SIGNED_VOL, S_NEXT_GRID = 5, 6, 7, 8, 9, 10
-#: ``fs[S_M_TRANS]`` is the transient impact as of the time ``fs[S_TRANS_T]`` (the last
-#: impact); :func:`transient` decays it to the clock ``fs[S_T]`` when it is needed
-S_TRANS_T = 11
-#: the intraday factor's bounds ``[lo, hi]`` over the window of the call to ``run_flow``
-#: that ends at ``fs[S_WIN_END]``, from the clock at its first call (re-entries reuse them)
-S_WIN_END, S_WIN_LO, S_WIN_HI = 12, 13, 14
-N_S = 16
-# int state (is_): next background order id, live background orders
-I_NEXT_ID, I_N_LIVE = 0, 1
-N_I = 4
+#: the flow's state, one record per market: the clock, the centre's components, the Hawkes
+#: excitations, the decision interval's traded volume, counters and ids (units in the names)
+FLOW_STATE_DTYPE = np.dtype([
+    ("t_s", np.float64),                   # the clock (seconds of the day)
+    ("fund_ticks", np.float64),            # the fundamental centre
+    ("trans_ticks", np.float64),           # the transient impact as of trans_t_s (the last impact);
+    ("trans_t_s", np.float64),             #   :func:`transient` decays it to t_s when it is needed
+    ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders
+    ("exc_sell_per_s", np.float64),
+    ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
+    ("value_tick_shares", np.float64),
+    ("signed_vol_shares", np.float64),     # aggressive volume with impact, + buy (since the start)
+    ("next_grid_s", np.float64),           # the next diffusion step's time
+    ("win_end_s", np.float64),             # the intraday factor's bounds [win_lo, win_hi] over the window of
+    ("win_lo", np.float64),                #   the call to run_flow that ends at win_end_s, from the clock at
+    ("win_hi", np.float64),                #   its first call (re-entries reuse them)
+    ("n_bg_events", np.int64),             # background events applied
+    ("next_id", np.int64),                 # the next background order id
+    ("n_live", np.int64),                  # entries of the live-order list in use
+    ("pending", np.bool_),                 # an event waits in evbuf (the last call returned non-OK)
+])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
 
@@ -296,28 +304,39 @@ def _tod_bounds(fp, t0, t1):
 
 @njit(**HOT)
 def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
-    """A fresh float state ``fs`` (``N_S``): the clock at ``t0_s``, the centre at ``mid_ticks``."""
-    for j in range(fs.shape[0]):
-        fs[j] = 0.0
-    fs[S_M_FUND] = mid_ticks
-    fs[S_T] = t0_s
-    fs[S_NEXT_GRID] = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
-    fs[S_TRANS_T] = t0_s
-    fs[S_WIN_END] = math.nan  # no window yet
+    """A fresh flow state (a :data:`FLOW_STATE_DTYPE` record): the clock at ``t0_s``, the
+    centre at ``mid_ticks``, no impact, excitation or live orders, background ids from 1."""
+    fs.trans_ticks = 0.0
+    fs.exc_buy_per_s = 0.0
+    fs.exc_sell_per_s = 0.0
+    fs.vol_shares = 0.0
+    fs.value_tick_shares = 0.0
+    fs.signed_vol_shares = 0.0
+    fs.win_lo = 0.0
+    fs.win_hi = 0.0
+    fs.n_bg_events = 0
+    fs.next_id = 1
+    fs.n_live = 0
+    fs.pending = False
+    fs.fund_ticks = mid_ticks
+    fs.t_s = t0_s
+    fs.next_grid_s = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
+    fs.trans_t_s = t0_s
+    fs.win_end_s = math.nan  # no window yet
 
 
 @njit(**HOT)
 def transient(fp, fs):
-    """The transient impact (ticks) at the clock ``fs[S_T]``.
+    """The transient impact (ticks) at the clock ``fs.t_s``.
 
-    It decays at rate ``rho`` from its value ``fs[S_M_TRANS]`` at its last change
-    ``fs[S_TRANS_T]``: one exponential per read instead of one per event, and a value that
+    It decays at rate ``rho`` from its value ``fs.trans_ticks`` at its last change
+    ``fs.trans_t_s``: one exponential per read instead of one per event, and a value that
     does not depend on how the clock got there (event by event, or in one call).
     """
-    x = fs[S_M_TRANS]
+    x = fs.trans_ticks
     if x == 0.0:
         return 0.0
-    return x * math.exp(-fp[P_RHO] * (fs[S_T] - fs[S_TRANS_T]))
+    return x * math.exp(-fp[P_RHO] * (fs.t_s - fs.trans_t_s))
 
 
 @njit(**HOT)
@@ -328,10 +347,10 @@ def _rounded_centre(fp, fs, up):
     those ends (widened by 1e-9 tick for every rounding) rounds to one integer, that is
     the answer, without the exponential; otherwise the exact centre decides.
     """
-    fund = fs[S_M_FUND]
-    x0 = fs[S_M_TRANS]
+    fund = fs.fund_ticks
+    x0 = fs.trans_ticks
     if x0 != 0.0:
-        e_lo = 1.0 - fp[P_RHO] * (fs[S_T] - fs[S_TRANS_T])
+        e_lo = 1.0 - fp[P_RHO] * (fs.t_s - fs.trans_t_s)
         a = fund + x0 * e_lo
         b = fund + x0
         lo = min(a, b) - 1e-9
@@ -351,10 +370,10 @@ def _rounded_centre(fp, fs, up):
 @njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
-    fs[S_M_TRANS] = transient(fp, fs) + fp[P_KAPPA] * signed_volume
-    fs[S_TRANS_T] = fs[S_T]
-    fs[S_M_FUND] += fp[P_GAMMA] * signed_volume
-    fs[S_SIGNED_VOL] += signed_volume
+    fs.trans_ticks = transient(fp, fs) + fp[P_KAPPA] * signed_volume
+    fs.trans_t_s = fs.t_s
+    fs.fund_ticks += fp[P_GAMMA] * signed_volume
+    fs.signed_vol_shares += signed_volume
 
 
 @njit(**HOT)
@@ -364,16 +383,16 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     Grouped arguments: ``rngs = (rs, rd)``, xoshiro256** states
     (:mod:`execgym.envs.market.simulation.rng`) of the event stream and of the fundamental's
     diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]`` from a stream of its
-    own, so that it does not depend on the order flow; ``flow = (fp, cum_w, fs, is_, live)``,
-    the flow's parameters (:func:`flow_params`), float and int state and resting ids;
+    own, so that it does not depend on the order flow; ``flow = (fp, cum_w, fs, live)``,
+    the flow's parameters (:func:`flow_params`), its state (a :data:`FLOW_STATE_DTYPE` record) and resting ids;
     ``book = (sc, lvl, orders, htab, fills, log)``, the book's kernel arrays
     (:class:`~execgym.envs.market.simulation.book.BookArrays`).
 
-    A non-OK status leaves the event that needs it in ``evbuf`` with ``fs[S_PENDING] = 1``;
+    A non-OK status leaves the event that needs it in ``evbuf`` with ``fs.pending`` set;
     call again after the caller has made room, and it is applied first.
     """
     rs, rd = rngs
-    fp, cum_w, fs, is_, live = flow
+    fp, cum_w, fs, live = flow
     sc, lvl, orders, htab, fills, log = book
     lot = sc[K.S_LOT]
     n_k = cum_w.shape[0]
@@ -389,23 +408,23 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     # Most proposals fall clearly on one side of the limit/cancellation boundaries
     # [lam_lo, lam_hi] and need no intraday factor; the others take the exact path, so
     # every decision is the one the exact rate gives
-    if fs[S_WIN_END] != t_end:
-        fs[S_WIN_LO], fs[S_WIN_HI] = _tod_bounds(fp, fs[S_T], t_end)
-        fs[S_WIN_END] = t_end
-    tod_lo = fs[S_WIN_LO]
-    tod_hi = fs[S_WIN_HI]
+    if fs.win_end_s != t_end:
+        fs.win_lo, fs.win_hi = _tod_bounds(fp, fs.t_s, t_end)
+        fs.win_end_s = t_end
+    tod_lo = fs.win_lo
+    tod_hi = fs.win_hi
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     while True:
-        if fs[S_PENDING] == 0.0:
-            n_live = is_[I_N_LIVE]
+        if not fs.pending:
+            n_live = fs.n_live
             if n_live >= live.shape[0]:
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
-            t = fs[S_T]
+            t = fs.t_s
             mu = fp[P_MU]
-            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs[S_EXC_BUY] + fs[S_EXC_SELL]
+            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs.exc_buy_per_s + fs.exc_sell_per_s
             if bound <= 0.0:
-                fs[S_T] = t_end
+                fs.t_s = t_end
                 return K.OK
             dt = -math.log(1.0 - R.uniform(rs)) / bound
             if t + dt > t_end:
@@ -423,8 +442,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             else:
                 tod = _tod(fp, t)
                 lam_lim = fp[P_LAM_TOTAL] * tod
-                lam_buy = mu * tod + fs[S_EXC_BUY]
-                lam_sell = mu * tod + fs[S_EXC_SELL]
+                lam_buy = mu * tod + fs.exc_buy_per_s
+                lam_sell = mu * tod + fs.exc_sell_per_s
                 if u < lam_lim:
                     kind = K.EV_LIMIT
                 elif u < lam_lim + lam_cancel:
@@ -474,19 +493,19 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if price < 1:
                     price = 1
                 evbuf[0, K.E_TYPE] = K.EV_LIMIT
-                evbuf[0, K.E_ID] = is_[I_NEXT_ID]
+                evbuf[0, K.E_ID] = fs.next_id
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = price
                 evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
-                is_[I_NEXT_ID] += 1
+                fs.next_id += 1
             elif kind == K.EV_CANCEL:
                 # cancel a uniformly chosen entry of the live list; an entry whose order was
                 # filled meanwhile is dropped and the proposal rejected (thinning), so that each
                 # resting order is cancelled at exactly theta (drawing again would raise it)
                 j = R.uniform_below(rs, n_live)
                 oid = live[j]
-                is_[I_N_LIVE] -= 1
-                live[j] = live[is_[I_N_LIVE]]
+                fs.n_live -= 1
+                live[j] = live[fs.n_live]
                 if K.h_find(htab, orders, oid) == -1:
                     continue
                 evbuf[0, K.E_TYPE] = K.EV_CANCEL
@@ -497,68 +516,94 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             else:
                 direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 evbuf[0, K.E_TYPE] = K.EV_MARKET
-                evbuf[0, K.E_ID] = is_[I_NEXT_ID]
+                evbuf[0, K.E_ID] = fs.next_id
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = 0
                 evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot
-                is_[I_NEXT_ID] += 1
+                fs.next_id += 1
                 if direction > 0:
-                    fs[S_EXC_BUY] += fp[P_ALPHA]
+                    fs.exc_buy_per_s += fp[P_ALPHA]
                 else:
-                    fs[S_EXC_SELL] += fp[P_ALPHA]
+                    fs.exc_sell_per_s += fp[P_ALPHA]
             evbuf[0, K.E_OWNER] = 0
             evbuf[0, K.E_TIME] = time_ns
         n_fills_before = sc[K.S_N_FILLS]
         _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
-            fs[S_PENDING] = 1.0
+            fs.pending = True
             return status
-        fs[S_PENDING] = 0.0
-        fs[S_N_BG_EVENTS] += 1.0
+        fs.pending = False
+        fs.n_bg_events += 1
         signed = 0
         filled = 0
         for f in range(n_fills_before, sc[K.S_N_FILLS]):
             signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
             filled += fills[f, K.F_SIZE]
-            fs[S_VOL] += fills[f, K.F_SIZE]
-            fs[S_VALUE] += fills[f, K.F_SIZE] * fills[f, K.F_PRICE]
+            fs.vol_shares += fills[f, K.F_SIZE]
+            fs.value_tick_shares += fills[f, K.F_SIZE] * fills[f, K.F_PRICE]
         # only market orders carry impact (with the opposite-best anchor a background limit
         # order can still cross; it is a quote repositioning, not information)
         if signed != 0 and evbuf[0, K.E_TYPE] == K.EV_MARKET:
             apply_impact(fs, fp, signed)
         if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
-            live[is_[I_N_LIVE]] = evbuf[0, K.E_ID]
-            is_[I_N_LIVE] += 1
+            live[fs.n_live] = evbuf[0, K.E_ID]
+            fs.n_live += 1
 
 
 @njit(**HOT)
 def _decay(fp, fs, dt):
     """Deterministic decay over ``dt`` s of the Hawkes excitation (the transient impact
     decays lazily: :func:`transient`)."""
-    if fs[S_EXC_BUY] != 0.0 or fs[S_EXC_SELL] != 0.0:  # zero stays zero (no Hawkes, or none yet)
+    if fs.exc_buy_per_s != 0.0 or fs.exc_sell_per_s != 0.0:  # zero stays zero (no Hawkes, or none yet)
         decay = math.exp(-fp[P_BETA] * dt)
-        fs[S_EXC_BUY] *= decay
-        fs[S_EXC_SELL] *= decay
+        fs.exc_buy_per_s *= decay
+        fs.exc_sell_per_s *= decay
 
 
 @njit(**HOT)
 def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step at each grid time passed."""
-    t = fs[S_T]
+    t = fs.t_s
     if fp[P_SIGMA] > 0.0:
         step = fp[P_DIFF_STEP]
         scale = fp[P_SIGMA] * math.sqrt(step)
-        while fs[S_NEXT_GRID] <= t_new:
-            _decay(fp, fs, fs[S_NEXT_GRID] - t)
-            t = fs[S_NEXT_GRID]
-            fs[S_M_FUND] += scale * R.normal(rd)
-            fs[S_NEXT_GRID] += step
+        while fs.next_grid_s <= t_new:
+            _decay(fp, fs, fs.next_grid_s - t)
+            t = fs.next_grid_s
+            fs.fund_ticks += scale * R.normal(rd)
+            fs.next_grid_s += step
     _decay(fp, fs, t_new - t)
-    fs[S_T] = t_new
+    fs.t_s = t_new
 
 
 @njit(**HOT)
-def run_flow_flat(rs, rd, fp, cum_w, fs, is_, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
+def run_flow_flat(rs, rd, fp, cum_w, state, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """:func:`run_flow` with its arguments flat, for Python callers (numba types plain
-    arrays several times faster than tuples of them)."""
-    return run_flow((rs, rd), (fp, cum_w, fs, is_, live), (sc, lvl, orders, htab, fills, log), evbuf, t_end)
+    arrays several times faster than tuples of them); ``state`` is a ``(1,)``
+    :data:`FLOW_STATE_DTYPE` array."""
+    return run_flow((rs, rd), (fp, cum_w, state[0], live), (sc, lvl, orders, htab, fills, log), evbuf, t_end)
+
+
+def new_flow_state(t0_s: float, mid_ticks: float, diffusion_step_s: float, n: int = 1) -> np.ndarray:
+    """``n`` fresh flow states (:func:`start_state`) as a ``(n,)`` :data:`FLOW_STATE_DTYPE` array."""
+    states = np.zeros(n, dtype=FLOW_STATE_DTYPE)
+    for i in range(n):
+        _start_one(states, i, t0_s, mid_ticks, diffusion_step_s)
+    return states
+
+
+@njit(cache=True)
+def _start_one(states, i, t0_s, mid_ticks, diffusion_step_s):
+    start_state(states[i], t0_s, mid_ticks, diffusion_step_s)
+
+
+@njit(cache=True)
+def transient_flat(fp, state):
+    """:func:`transient` of ``state[0]`` (a ``(1,)`` :data:`FLOW_STATE_DTYPE` array), for Python callers."""
+    return transient(fp, state[0])
+
+
+@njit(cache=True)
+def apply_impact_flat(state, fp, signed_volume):
+    """:func:`apply_impact` on ``state[0]`` (a ``(1,)`` :data:`FLOW_STATE_DTYPE` array), for Python callers."""
+    apply_impact(state[0], fp, signed_volume)

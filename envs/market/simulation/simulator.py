@@ -158,10 +158,8 @@ class MarketSimulator:
         self.book = OrderBook(tick_size=cfg.tick_size, lot_size=cfg.lot_size, n_levels=1 << 14,
                               base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
                               capacity=max(1 << 10, 8 * depth_levels * 16), log_events=cfg.log_events)
-        self._fs = np.zeros(F.N_S)
-        F.start_state(self._fs, cfg.start_of_day_s - cfg.warmup_s, cfg.initial_mid_ticks, cfg.diffusion_step_s)
-        self._is = np.zeros(F.N_I, dtype=np.int64)
-        self._is[F.I_NEXT_ID] = 1
+        #: the flow's state: a (1,) FLOW_STATE_DTYPE array (the kernels' record is its element)
+        self._fs = F.new_flow_state(cfg.start_of_day_s - cfg.warmup_s, cfg.initial_mid_ticks, cfg.diffusion_step_s)
         self._live = np.zeros(1 << 12, dtype=np.int64)
         self._evbuf = np.zeros((1, K.N_E), dtype=np.int64)
         self._next_agent_id = AGENT_ID_START
@@ -173,24 +171,24 @@ class MarketSimulator:
     @property
     def time_s(self) -> float:
         """Seconds since time 0 of the session (negative during warm-up)."""
-        return float(self._fs[F.S_T]) - self.config.start_of_day_s
+        return float(self._fs[0]["t_s"]) - self.config.start_of_day_s
 
     @property
     def reference_ticks(self) -> float:
         """The price the background flow centres on: fundamental + transient (ticks)."""
-        return float(self._fs[F.S_M_FUND] + F.transient(self._fp, self._fs))
+        return float(self._fs[0]["fund_ticks"] + F.transient_flat(self._fp, self._fs))
 
     @property
     def fundamental_ticks(self) -> float:
         """The fundamental (permanent-impact and diffusion) part of the reference (ticks)."""
-        return float(self._fs[F.S_M_FUND])
+        return float(self._fs[0]["fund_ticks"])
 
     # -- the clock -------------------------------------------------------------------------
 
     def _run_until(self, t_end: float) -> None:
         b = self.book
         while True:
-            status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._is, self._live,
+            status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._live,
                                 *b.arrays, self._evbuf, t_end)
             if status == K.OK:
                 return
@@ -203,11 +201,12 @@ class MarketSimulator:
         """Run the background flow for ``dt_s`` seconds and report what happened."""
         dt_s = check_positive("dt_s", dt_s)
         t_start = self.time_s
-        self._fs[F.S_VOL] = 0.0
-        self._fs[F.S_VALUE] = 0.0
-        n_before = float(self._fs[F.S_N_BG_EVENTS])
+        state = self._fs[0]  # a view: its fields are the array's
+        state["vol_shares"] = 0.0
+        state["value_tick_shares"] = 0.0
+        n_before = int(state["n_bg_events"])
         self.book.take_fills_raw()
-        self._run_until(self._fs[F.S_T] + dt_s)
+        self._run_until(float(state["t_s"]) + dt_s)
         raw = self.book.take_fills_raw()
         trades = raw.view(FILL_DTYPE).reshape(-1)
         volume, value, agent_volume, agent_value = K.fill_totals(raw, AGENT_OWNER)
@@ -219,7 +218,7 @@ class MarketSimulator:
         vwap = value / volume if volume else math.nan
         book = self.book
         return StepReport(t_start, self.time_s, trades, agent_fills, volume, vwap, value, agent_volume, agent_value,
-                          int(self._fs[F.S_N_BG_EVENTS] - n_before), book.best_bid, book.best_ask, book.mid,
+                          int(self._fs[0]["n_bg_events"]) - n_before, book.best_bid, book.best_ask, book.mid,
                           self.reference_ticks)
 
     # -- the agent's orders ----------------------------------------------------------------
@@ -232,12 +231,12 @@ class MarketSimulator:
     def _after_agent_trade(self, fills: np.ndarray) -> np.ndarray:
         signed = int((fills["size_shares"] * fills["aggressor_side"]).sum())
         if signed:
-            F.apply_impact(self._fs, self._fp, float(signed))
+            F.apply_impact_flat(self._fs, self._fp, float(signed))
         return fills
 
     @property
     def _time_ns(self) -> int:
-        return int(self._fs[F.S_T] * 1e9)
+        return int(self._fs[0]["t_s"] * 1e9)
 
     def apply_external_impact(self, signed_shares: float) -> None:
         """Move the reference as aggressive volume traded elsewhere (another venue) would.
@@ -247,7 +246,7 @@ class MarketSimulator:
         """
         signed = check_finite("signed_shares", signed_shares)
         if signed:
-            F.apply_impact(self._fs, self._fp, signed)
+            F.apply_impact_flat(self._fs, self._fp, signed)
 
     def submit_market(self, side: Any, size_shares: int) -> np.ndarray:
         """The agent's market order; returns its fills (walks the book; impact applies)."""
