@@ -167,7 +167,7 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
     price = core.placement_price(side, offset_ticks, own, opp, reference)
     if _child_resting(htab, orders, e):
         slot = K.h_find(htab, orders, e.child_id)
-        if p.keep_unfilled and orders[slot, K.O_PRICE] == price and size > 0:
+        if p.keep_unfilled and orders[slot].price_ticks == price and size > 0:
             return _agent_event(book, fp, fs, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
         status = _cancel_child(book, fp, fs, e, acc, rec)
         if status != K.OK:
@@ -203,15 +203,15 @@ def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
     sc[K.S_BASE] = mp.base0_ticks
     for s in range(2):
         for i in range(n_levels):
-            lvl[s, i, K.L_HEAD] = -1
-            lvl[s, i, K.L_TAIL] = -1
-            lvl[s, i, K.L_VOLUME] = 0
-            lvl[s, i, K.L_COUNT] = 0
+            lvl[s, i].head = -1
+            lvl[s, i].tail = -1
+            lvl[s, i].volume_shares = 0
+            lvl[s, i].count = 0
     cap = orders.shape[0]
     for i in range(cap):
-        orders[i, K.O_ID] = K.EMPTY_KEY
-        orders[i, K.O_NEXT] = i + 1
-    orders[cap - 1, K.O_NEXT] = -1
+        orders[i].id = K.EMPTY_KEY
+        orders[i].next = i + 1
+    orders[cap - 1].next = -1
     for i in range(htab.shape[0]):
         htab[i] = K.EMPTY_SLOT
     F.start_state(fs, mp.start_s - mp.warmup_s, mp.mid0_ticks, mp.diffusion_step_s)
@@ -235,8 +235,8 @@ def _observe(p, next_ratio, book, e, top, out):
     if e.child_id != 0:
         slot = K.h_find(htab, orders, e.child_id)
         if slot != -1:
-            s = 0 if orders[slot, K.O_SIDE] > 0 else 1
-            level = lvl[s, orders[slot, K.O_PRICE] - sc[K.S_BASE], K.L_VOLUME]
+            s = 0 if orders[slot].side > 0 else 1
+            level = lvl[s, orders[slot].price_ticks - sc[K.S_BASE]].volume_shares
             ahead = K.queue_ahead(sc, lvl, orders, htab, e.child_id)
             queue_frac = ahead / level if level else 0.0
             resting = 1.0
@@ -334,7 +334,7 @@ def _prefetch_book(q, flow, book):
     n_o = orders.shape[1]
     used = min(n_o, sc[q, K.S_N_ORDERS] + 32)  # the free list is LIFO: slots in use stay low
     for i in range(used):
-        prefetch(orders, (q * n_o + i) * K.N_O)
+        prefetch(orders, q * n_o + i)
     n_l = live.shape[1]
     for i in range(0, min(n_l, fs[q].n_live), 8):
         prefetch(live, q * n_l + i)
@@ -551,8 +551,8 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         mp["diffusion_step_s"] = market.diffusion_step_s
         self._market_params = mp
         self._sc = np.zeros((m, K.N_SC), dtype=np.int64)
-        self._lvl = np.zeros((m, 2, n_levels, 4), dtype=np.int64)
-        self._orders = np.zeros((m, capacity, K.N_O), dtype=np.int64)
+        self._lvl = np.zeros((m, 2, n_levels), dtype=K.LEVEL_DTYPE)
+        self._orders = np.zeros((m, capacity), dtype=K.ORDER_DTYPE)
         # hash buckets: the power of two above 1.25 x capacity (load <= 0.8 even when full; the
         # flow keeps it near a third), a small table being fewer cache lines to prefetch
         self._htab = np.full((m, 1 << int(capacity + capacity // 4 - 1).bit_length()), K.EMPTY_SLOT, dtype=K.HTAB_DTYPE)
@@ -643,11 +643,11 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         if slot == -1:
             return None
         order = self._orders[m, slot]
-        side = 0 if order[K.O_SIDE] > 0 else 1
-        return {"order_id": child, "price_ticks": int(order[K.O_PRICE]), "remaining_shares": int(order[K.O_SIZE]),
+        side = 0 if order["side"] > 0 else 1
+        return {"order_id": child, "price_ticks": int(order["price_ticks"]), "remaining_shares": int(order["size_shares"]),
                 "queue_ahead_shares": int(K.queue_ahead(self._sc[m], self._lvl[m], self._orders[m], self._htab[m],
                                                         child)),
-                "level_shares": int(self._lvl[m, side, order[K.O_PRICE] - self._sc[m, K.S_BASE], K.L_VOLUME])}
+                "level_shares": int(self._lvl[m, side, order["price_ticks"] - self._sc[m, K.S_BASE]]["volume_shares"])}
 
     def _call(self, actions: np.ndarray) -> None:
         self._actions[...] = actions

@@ -186,7 +186,7 @@ def test_any_id_pattern_is_found_removed_and_probed_briefly(stride):
     mask = htab.shape[0] - 1
     used = np.flatnonzero(htab != K.EMPTY_SLOT)
     assert len(used) == len(live)
-    keys = b.arrays.orders[htab[used] & 0xFFFFFFFF, K.O_ID]
+    keys = b.arrays.orders["id"][htab[used] & 0xFFFFFFFF]
     assert sorted(keys) == sorted(live)
     assert [int(e) >> 32 for e in htab[used]] == [K._h_home(htab, key) for key in keys]  # the stored homes
     distance = [(i - K._h_home(htab, key)) & mask for i, key in zip(used, keys)]

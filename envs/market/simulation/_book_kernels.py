@@ -1,13 +1,13 @@
-"""Numba kernels of the limit order book: state in a few preallocated int64 arrays.
+"""Numba kernels of the limit order book: state in a few preallocated arrays (int64 and named records).
 
 This module is the hot path; :mod:`execgym.envs.market.simulation.book` wraps it in a Python API.
 
 State
 -----
 ``sc``      (N_SC,)                scalars (best levels, grid base, counters, ...)
-``lvl``     (2, n_levels, 4)       per side and price level: FIFO head and tail order
-                                   slots, visible volume (shares), order count
-``orders``  (capacity, 8)          one 64-byte record per order slot: id, side, price
+``lvl``     (2, n_levels)          LEVEL_DTYPE records per side and price level: FIFO head
+                                   and tail order slots, visible volume (shares), order count
+``orders``  (capacity,)            one 64-byte ORDER_DTYPE record per slot: id, side, price
                                    (ticks), remaining size (shares), owner, prev and next
                                    slot in the level's FIFO queue, time (ns)
 ``htab``    (2^k,) int64           open-addressing hash map order id -> slot: each
@@ -55,11 +55,20 @@ S_SKIP_UNKNOWN = 15  # 1 (replay mode): events about unknown ids are skipped, ex
 S_N_SKIPPED = 16  # events skipped that way
 N_SC = 20
 
-# order record fields
-O_ID, O_SIDE, O_PRICE, O_SIZE, O_OWNER, O_PREV, O_NEXT, O_TIME = 0, 1, 2, 3, 4, 5, 6, 7
-N_O = 8
-# level fields
-L_HEAD, L_TAIL, L_VOLUME, L_COUNT = 0, 1, 2, 3
+#: an order slot: one 64-byte record (id EMPTY_KEY: free, ``next`` chaining the free list)
+ORDER_DTYPE = np.dtype([
+    ("id", np.int64),
+    ("side", np.int64),           # direction: +1 bid (buy), -1 ask (sell)
+    ("price_ticks", np.int64),
+    ("size_shares", np.int64),    # remaining
+    ("owner", np.int64),
+    ("prev", np.int64),           # slots of the neighbours in the level's FIFO queue (-1: none)
+    ("next", np.int64),
+    ("time_ns", np.int64),        # arrival
+])
+#: a price level of one side: its FIFO queue's head and tail slots (-1: empty), the visible
+#: volume and the number of orders
+LEVEL_DTYPE = np.dtype([("head", np.int64), ("tail", np.int64), ("volume_shares", np.int64), ("count", np.int64)])
 # fill fields
 #: a fill's fields in the order of its int64 row: the one fill representation, read by the
 #: kernels as rows indexed by F_* and elsewhere as records (``book.FILL_DTYPE``, a view)
@@ -144,7 +153,7 @@ def h_find(htab, orders, key):
             return -1
         if entry >> 32 == home:  # a key with this home: the record tells whether it is ours
             slot = entry & _SLOT_MASK
-            if orders[slot, O_ID] == key:
+            if orders[slot].id == key:
                 return slot
         i = (i + 1) & mask
 
@@ -169,7 +178,7 @@ def h_delete(htab, orders, key):
     i = home
     while True:
         entry = htab[i]
-        if entry >> 32 == home and orders[entry & _SLOT_MASK, O_ID] == key:
+        if entry >> 32 == home and orders[entry & _SLOT_MASK].id == key:
             break
         i = (i + 1) & mask
     j = i
@@ -230,7 +239,7 @@ def _rescan_best(sc, lvl, s):
             sc[S_BEST_BID] = -1
             return
         i = sc[S_BEST_BID]
-        while i >= 0 and lvl[0, i, L_COUNT] == 0:
+        while i >= 0 and lvl[0, i].count == 0:
             i -= 1
         sc[S_BEST_BID] = i
     else:
@@ -238,7 +247,7 @@ def _rescan_best(sc, lvl, s):
             sc[S_BEST_ASK] = n_levels
             return
         i = sc[S_BEST_ASK]
-        while i < n_levels and lvl[1, i, L_COUNT] == 0:
+        while i < n_levels and lvl[1, i].count == 0:
             i += 1
         sc[S_BEST_ASK] = i
 
@@ -324,9 +333,9 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 else:
                     status = ERR_UNKNOWN_ID
             else:
-                q = orders[slot, O_SIZE]
-                rp = orders[slot, O_PRICE]
-                rdir = orders[slot, O_SIDE]
+                q = orders[slot].size_shares
+                rp = orders[slot].price_ticks
+                rdir = orders[slot].side
                 if etype == EV_EXECUTE and size > q and sc[S_SKIP_UNKNOWN] == 1:
                     # recorded data executing more than the replay holds: clip and count
                     sc[S_N_SKIPPED] += 1
@@ -339,7 +348,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     status = NEED_FILL_SPACE
                 else:
                     if etype == EV_EXECUTE:
-                        _write_fill(fills, nf, time, rp, size, -rdir, -1, oid, owner, orders[slot, O_OWNER])
+                        _write_fill(fills, nf, time, rp, size, -rdir, -1, oid, owner, orders[slot].owner)
                         nf += 1
                         sc[S_TRADED_VOLUME] += size
                         cut = size
@@ -353,8 +362,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     if cut == q:
                         unlink = slot
                     else:
-                        orders[slot, O_SIZE] = q - cut
-                        lvl[_side_index(rdir), rp - base, L_VOLUME] -= cut
+                        orders[slot].size_shares = q - cut
+                        lvl[_side_index(rdir), rp - base].volume_shares -= cut
         elif etype == EV_MODIFY:
             slot = h_find(htab, orders, oid)
             if slot == -1:
@@ -375,14 +384,14 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
             elif log_on and log_cap - ng < worst + 2:
                 status = NEED_LOG_SPACE
             else:
-                q = orders[slot, O_SIZE]
-                rp = orders[slot, O_PRICE]
-                rdir = orders[slot, O_SIDE]
+                q = orders[slot].size_shares
+                rp = orders[slot].price_ticks
+                rdir = orders[slot].side
                 if price == rp and size <= q:
                     # a size cut at the same price keeps time priority
                     if size < q:
-                        orders[slot, O_SIZE] = size
-                        lvl[_side_index(rdir), rp - base, L_VOLUME] -= q - size
+                        orders[slot].size_shares = size
+                        lvl[_side_index(rdir), rp - base].volume_shares -= q - size
                         if log_on:
                             _write_log(log, ng, time, MSG_CANCEL_PARTIAL, oid, q - size, rp, rdir)
                             ng += 1
@@ -396,7 +405,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     rest = True
                     m_dir = rdir
                     m_limit = price
-                    m_owner = orders[slot, O_OWNER]
+                    m_owner = orders[slot].owner
         else:
             status = ERR_TYPE
 
@@ -406,32 +415,32 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
         # ---- stage 2: unlink a resting order ------------------------------------------
         if unlink != -1:
             slot = unlink
-            s = _side_index(orders[slot, O_SIDE])
-            li = orders[slot, O_PRICE] - base
-            prev = orders[slot, O_PREV]
-            nxt = orders[slot, O_NEXT]
+            s = _side_index(orders[slot].side)
+            li = orders[slot].price_ticks - base
+            prev = orders[slot].prev
+            nxt = orders[slot].next
             if prev == -1:
-                lvl[s, li, L_HEAD] = nxt
+                lvl[s, li].head = nxt
             else:
-                orders[prev, O_NEXT] = nxt
+                orders[prev].next = nxt
             if nxt == -1:
-                lvl[s, li, L_TAIL] = prev
+                lvl[s, li].tail = prev
             else:
-                orders[nxt, O_PREV] = prev
-            lvl[s, li, L_VOLUME] -= orders[slot, O_SIZE]
-            lvl[s, li, L_COUNT] -= 1
-            h_delete(htab, orders, orders[slot, O_ID])
-            orders[slot, O_ID] = EMPTY_KEY
-            orders[slot, O_NEXT] = sc[S_FREE]
+                orders[nxt].prev = prev
+            lvl[s, li].volume_shares -= orders[slot].size_shares
+            lvl[s, li].count -= 1
+            h_delete(htab, orders, orders[slot].id)
+            orders[slot].id = EMPTY_KEY
+            orders[slot].next = sc[S_FREE]
             sc[S_FREE] = slot
             sc[S_N_ORDERS] -= 1
             if s == 0:
                 sc[S_N_BID_ORDERS] -= 1
-                if lvl[0, li, L_COUNT] == 0 and li == sc[S_BEST_BID]:
+                if lvl[0, li].count == 0 and li == sc[S_BEST_BID]:
                     _rescan_best(sc, lvl, 0)
             else:
                 sc[S_N_ASK_ORDERS] -= 1
-                if lvl[1, li, L_COUNT] == 0 and li == sc[S_BEST_ASK]:
+                if lvl[1, li].count == 0 and li == sc[S_BEST_ASK]:
                     _rescan_best(sc, lvl, 1)
 
         # ---- stage 3: match FIFO level by level, then rest the remainder --------------
@@ -448,60 +457,60 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     if li < 0 or base + li < m_limit:
                         break
                 lp = base + li
-                head = lvl[o, li, L_HEAD]
+                head = lvl[o, li].head
                 while rem > 0 and head != -1:
-                    hq = orders[head, O_SIZE]
+                    hq = orders[head].size_shares
                     f = hq if hq < rem else rem
-                    hid = orders[head, O_ID]
-                    _write_fill(fills, nf, time, lp, f, m_dir, oid, hid, m_owner, orders[head, O_OWNER])
+                    hid = orders[head].id
+                    _write_fill(fills, nf, time, lp, f, m_dir, oid, hid, m_owner, orders[head].owner)
                     nf += 1
                     if log_on:
                         _write_log(log, ng, time, MSG_EXECUTE, hid, f, lp, -m_dir)
                         ng += 1
                     rem -= f
-                    lvl[o, li, L_VOLUME] -= f
+                    lvl[o, li].volume_shares -= f
                     if f == hq:
                         # the head order is filled: pop it from the front of the queue
-                        nxt = orders[head, O_NEXT]
+                        nxt = orders[head].next
                         h_delete(htab, orders, hid)
-                        orders[head, O_ID] = EMPTY_KEY
-                        orders[head, O_NEXT] = sc[S_FREE]
+                        orders[head].id = EMPTY_KEY
+                        orders[head].next = sc[S_FREE]
                         sc[S_FREE] = head
                         sc[S_N_ORDERS] -= 1
                         sc[S_N_BID_ORDERS + o] -= 1  # S_N_ASK_ORDERS == S_N_BID_ORDERS + 1
-                        lvl[o, li, L_COUNT] -= 1
+                        lvl[o, li].count -= 1
                         head = nxt
                     else:
-                        orders[head, O_SIZE] = hq - f
+                        orders[head].size_shares = hq - f
                 sc[S_TRADED_VOLUME] += size - rem
-                lvl[o, li, L_HEAD] = head
+                lvl[o, li].head = head
                 if head == -1:
-                    lvl[o, li, L_TAIL] = -1
+                    lvl[o, li].tail = -1
                 else:
-                    orders[head, O_PREV] = -1
+                    orders[head].prev = -1
                 if head == -1:
                     _rescan_best(sc, lvl, o)
             if rest and rem > 0:
                 slot = sc[S_FREE]
-                sc[S_FREE] = orders[slot, O_NEXT]
+                sc[S_FREE] = orders[slot].next
                 s = _side_index(m_dir)
                 li = m_limit - base
-                orders[slot, O_ID] = oid
-                orders[slot, O_SIDE] = m_dir
-                orders[slot, O_PRICE] = m_limit
-                orders[slot, O_SIZE] = rem
-                orders[slot, O_OWNER] = m_owner
-                orders[slot, O_TIME] = time
-                orders[slot, O_NEXT] = -1
-                tail = lvl[s, li, L_TAIL]
-                orders[slot, O_PREV] = tail
+                orders[slot].id = oid
+                orders[slot].side = m_dir
+                orders[slot].price_ticks = m_limit
+                orders[slot].size_shares = rem
+                orders[slot].owner = m_owner
+                orders[slot].time_ns = time
+                orders[slot].next = -1
+                tail = lvl[s, li].tail
+                orders[slot].prev = tail
                 if tail == -1:
-                    lvl[s, li, L_HEAD] = slot
+                    lvl[s, li].head = slot
                 else:
-                    orders[tail, O_NEXT] = slot
-                lvl[s, li, L_TAIL] = slot
-                lvl[s, li, L_VOLUME] += rem
-                lvl[s, li, L_COUNT] += 1
+                    orders[tail].next = slot
+                lvl[s, li].tail = slot
+                lvl[s, li].volume_shares += rem
+                lvl[s, li].count += 1
                 h_insert(htab, orders, oid, slot)
                 sc[S_N_ORDERS] += 1
                 if s == 0:
@@ -544,9 +553,9 @@ def depth(sc, lvl, n, out):
     k = 0
     i = sc[S_BEST_BID]
     while k < n and i >= 0:
-        if lvl[0, i, L_COUNT] > 0:
+        if lvl[0, i].count > 0:
             out[0, k] = base + i
-            out[1, k] = lvl[0, i, L_VOLUME]
+            out[1, k] = lvl[0, i].volume_shares
             k += 1
         i -= 1
     nb = k
@@ -558,9 +567,9 @@ def depth(sc, lvl, n, out):
     i = sc[S_BEST_ASK]
     n_levels = sc[S_N_LEVELS]
     while k < n and i < n_levels:
-        if lvl[1, i, L_COUNT] > 0:
+        if lvl[1, i].count > 0:
             out[2, k] = base + i
-            out[3, k] = lvl[1, i, L_VOLUME]
+            out[3, k] = lvl[1, i].volume_shares
             k += 1
         i += 1
     na = k
@@ -584,21 +593,21 @@ def top_of_book(sc, lvl, k, out):
     i = sc[S_BEST_BID]
     if i >= 0:
         out[0] = base + i
-        out[2] = lvl[0, i, L_VOLUME]
+        out[2] = lvl[0, i].volume_shares
     seen = 0
     while seen < k and i >= 0:
-        if lvl[0, i, L_COUNT] > 0:
-            out[4] += lvl[0, i, L_VOLUME]
+        if lvl[0, i].count > 0:
+            out[4] += lvl[0, i].volume_shares
             seen += 1
         i -= 1
     i = sc[S_BEST_ASK]
     if i < n_levels:
         out[1] = base + i
-        out[3] = lvl[1, i, L_VOLUME]
+        out[3] = lvl[1, i].volume_shares
     seen = 0
     while seen < k and i < n_levels:
-        if lvl[1, i, L_COUNT] > 0:
-            out[5] += lvl[1, i, L_VOLUME]
+        if lvl[1, i].count > 0:
+            out[5] += lvl[1, i].volume_shares
             seen += 1
         i += 1
 
@@ -629,10 +638,10 @@ def queue_ahead(sc, lvl, orders, htab, oid):
     if slot == -1:
         return -1
     ahead = 0
-    p = orders[slot, O_PREV]
+    p = orders[slot].prev
     while p != -1:
-        ahead += orders[p, O_SIZE]
-        p = orders[p, O_PREV]
+        ahead += orders[p].size_shares
+        p = orders[p].prev
     return ahead
 
 
@@ -640,14 +649,14 @@ def queue_ahead(sc, lvl, orders, htab, oid):
 def level_orders(sc, lvl, orders, s, li, out):
     """The queue at side ``s``, level ``li`` in FIFO order into ``out`` (k, 4): id, size, owner, time."""
     k = 0
-    slot = lvl[s, li, L_HEAD]
+    slot = lvl[s, li].head
     while slot != -1 and k < out.shape[0]:
-        out[k, 0] = orders[slot, O_ID]
-        out[k, 1] = orders[slot, O_SIZE]
-        out[k, 2] = orders[slot, O_OWNER]
-        out[k, 3] = orders[slot, O_TIME]
+        out[k, 0] = orders[slot].id
+        out[k, 1] = orders[slot].size_shares
+        out[k, 2] = orders[slot].owner
+        out[k, 3] = orders[slot].time_ns
         k += 1
-        slot = orders[slot, O_NEXT]
+        slot = orders[slot].next
     return k
 
 
@@ -655,5 +664,5 @@ def level_orders(sc, lvl, orders, s, li, out):
 def rebuild_hash(orders, htab):
     """Insert every live order of ``orders`` into an empty ``htab``."""
     for slot in range(orders.shape[0]):
-        if orders[slot, O_ID] != EMPTY_KEY:
-            h_insert(htab, orders, orders[slot, O_ID], slot)
+        if orders[slot].id != EMPTY_KEY:
+            h_insert(htab, orders, orders[slot].id, slot)

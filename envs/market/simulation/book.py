@@ -201,9 +201,9 @@ class OrderBook:
         self._sc[K.S_SKIP_UNKNOWN] = 1 if skip_unknown_ids else 0
         self._grid_set = base_price_ticks is not None
         self._sc[K.S_BASE] = 0 if base_price_ticks is None else _int("base_price_ticks", base_price_ticks)
-        self._lvl = np.zeros((2, n_levels, 4), dtype=np.int64)
-        self._lvl[:, :, K.L_HEAD] = -1
-        self._lvl[:, :, K.L_TAIL] = -1
+        self._lvl = np.zeros((2, n_levels), dtype=K.LEVEL_DTYPE)
+        self._lvl["head"] = -1
+        self._lvl["tail"] = -1
         self._orders = self._new_orders(capacity)
         self._sc[K.S_FREE] = 0
         self._htab = self._new_htab(capacity)
@@ -219,10 +219,10 @@ class OrderBook:
 
     @staticmethod
     def _new_orders(capacity: int) -> np.ndarray:
-        orders = np.zeros((capacity, K.N_O), dtype=np.int64)
-        orders[:, K.O_ID] = K.EMPTY_KEY
-        orders[:, K.O_NEXT] = np.arange(1, capacity + 1)
-        orders[-1, K.O_NEXT] = -1
+        orders = np.zeros(capacity, dtype=K.ORDER_DTYPE)
+        orders["id"] = K.EMPTY_KEY
+        orders["next"] = np.arange(1, capacity + 1)
+        orders["next"][-1] = -1
         return orders
 
     @staticmethod
@@ -289,9 +289,9 @@ class OrderBook:
         new_n = self._grid_for(price) or n
         new_base = max(1, lo - (new_n - (hi - lo + 1)) // 2)
         shift = base - new_base
-        lvl = np.zeros((2, new_n, 4), dtype=np.int64)
-        lvl[:, :, K.L_HEAD] = -1
-        lvl[:, :, K.L_TAIL] = -1
+        lvl = np.zeros((2, new_n), dtype=K.LEVEL_DTYPE)
+        lvl["head"] = -1
+        lvl["tail"] = -1
         lvl[:, shift : shift + n] = self._lvl
         self._lvl = lvl
         sc[K.S_BASE], sc[K.S_N_LEVELS] = new_base, new_n
@@ -578,7 +578,7 @@ class OrderBook:
         li = _int("price_ticks", price_ticks) - int(self._sc[K.S_BASE])
         if not 0 <= li < self._sc[K.S_N_LEVELS]:
             return 0
-        return int(self._lvl[s, li, K.L_VOLUME])
+        return int(self._lvl[s, li]["volume_shares"])
 
     def queue(self, side, price_ticks: int) -> list[RestingOrder]:
         """L3 view of one level: its orders in FIFO order."""
@@ -586,7 +586,7 @@ class OrderBook:
         li = _int("price_ticks", price_ticks) - int(self._sc[K.S_BASE])
         if not 0 <= li < self._sc[K.S_N_LEVELS]:
             return []
-        out = np.zeros((int(self._lvl[s, li, K.L_COUNT]), 4), dtype=np.int64)
+        out = np.zeros((int(self._lvl[s, li]["count"]), 4), dtype=np.int64)
         k = K.level_orders(self._sc, self._lvl, self._orders, s, li, out)
         ahead, views = 0, []
         for oid, size, owner, t in out[:k].tolist():
@@ -600,8 +600,8 @@ class OrderBook:
         slot = K.h_find(self._htab, self._orders, oid)
         rec = self._orders[slot]
         ahead = K.queue_ahead(self._sc, self._lvl, self._orders, self._htab, oid)
-        return RestingOrder(oid, int(rec[K.O_SIDE]), int(rec[K.O_PRICE]), int(rec[K.O_SIZE]),
-                            int(rec[K.O_OWNER]), int(rec[K.O_TIME]), int(ahead))
+        return RestingOrder(oid, int(rec["side"]), int(rec["price_ticks"]), int(rec["size_shares"]),
+                            int(rec["owner"]), int(rec["time_ns"]), int(ahead))
 
     def queue_position(self, order_id: int) -> int:
         """Shares ahead of a resting order at its level."""
@@ -609,10 +609,10 @@ class OrderBook:
 
     def orders(self) -> pd.DataFrame:
         """L3 view of the whole book: one row per resting order."""
-        live = self._orders[self._orders[:, K.O_ID] != K.EMPTY_KEY]
+        live = self._orders[self._orders["id"] != K.EMPTY_KEY]
         return pd.DataFrame({
-            "order_id": live[:, K.O_ID], "side": live[:, K.O_SIDE], "price_ticks": live[:, K.O_PRICE],
-            "size_shares": live[:, K.O_SIZE], "owner": live[:, K.O_OWNER], "time_ns": live[:, K.O_TIME],
+            "order_id": live["id"], "side": live["side"], "price_ticks": live["price_ticks"],
+            "size_shares": live["size_shares"], "owner": live["owner"], "time_ns": live["time_ns"],
         })
 
     @property
@@ -662,19 +662,19 @@ class OrderBook:
 
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` if the book is crossed or its aggregates disagree with its orders."""
-        live = self._orders[self._orders[:, K.O_ID] != K.EMPTY_KEY]
+        live = self._orders[self._orders["id"] != K.EMPTY_KEY]
         assert len(live) == len(self), "order count"
         b, a = self.best_bid, self.best_ask
         assert b is None or a is None or b < a, f"crossed book: bid {b} >= ask {a}"
         base = int(self._sc[K.S_BASE])
         for s, direction in ((0, BUY), (1, SELL)):
-            mine = live[live[:, K.O_SIDE] == direction]
+            mine = live[live["side"] == direction]
             vol = np.zeros(self._lvl.shape[1], dtype=np.int64)
-            np.add.at(vol, mine[:, K.O_PRICE] - base, mine[:, K.O_SIZE])
-            assert np.array_equal(vol, self._lvl[s, :, K.L_VOLUME]), "level volumes"
-            assert np.all(mine[:, K.O_SIZE] > 0), "non-positive resting size"
+            np.add.at(vol, mine["price_ticks"] - base, mine["size_shares"])
+            assert np.array_equal(vol, self._lvl["volume_shares"][s]), "level volumes"
+            assert np.all(mine["size_shares"] > 0), "non-positive resting size"
             if len(mine):
-                best = mine[:, K.O_PRICE].max() if s == 0 else mine[:, K.O_PRICE].min()
+                best = mine["price_ticks"].max() if s == 0 else mine["price_ticks"].min()
                 assert best == (b if s == 0 else a), "best price"
 
     def __repr__(self) -> str:
