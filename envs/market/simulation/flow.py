@@ -598,6 +598,24 @@ def _start_one(states, i, t0_s, mid_ticks, diffusion_step_s):
 
 
 @njit(cache=True)
+def open_interval(state):
+    """Zero ``state[0]``'s interval volume and value; return its clock (s) and background
+    event count, for Python callers (one call instead of several record-field accesses)."""
+    fs = state[0]
+    fs.vol_shares = 0.0
+    fs.value_tick_shares = 0.0
+    return fs.t_s, fs.n_bg_events
+
+
+@njit(cache=True)
+def interval_state(fp, state):
+    """``state[0]``'s clock (s), background event count and reference price (fundamental +
+    transient, ticks), for Python callers."""
+    fs = state[0]
+    return fs.t_s, fs.n_bg_events, fs.fund_ticks + transient(fp, fs)
+
+
+@njit(cache=True)
 def transient_flat(fp, state):
     """:func:`transient` of ``state[0]`` (a ``(1,)`` :data:`FLOW_STATE_DTYPE` array), for Python callers."""
     return transient(fp, state[0])

@@ -200,13 +200,10 @@ class MarketSimulator:
     def advance(self, dt_s: float) -> StepReport:
         """Run the background flow for ``dt_s`` seconds and report what happened."""
         dt_s = check_positive("dt_s", dt_s)
-        t_start = self.time_s
-        state = self._fs[0]  # a view: its fields are the array's
-        state["vol_shares"] = 0.0
-        state["value_tick_shares"] = 0.0
-        n_before = int(state["n_bg_events"])
+        clock, n_before = F.open_interval(self._fs)
+        t_start = clock - self.config.start_of_day_s
         self.book.take_fills_raw()
-        self._run_until(float(state["t_s"]) + dt_s)
+        self._run_until(clock + dt_s)
         raw = self.book.take_fills_raw()
         trades = raw.view(FILL_DTYPE).reshape(-1)
         volume, value, agent_volume, agent_value = K.fill_totals(raw, AGENT_OWNER)
@@ -217,9 +214,10 @@ class MarketSimulator:
             agent_fills = trades[:0]
         vwap = value / volume if volume else math.nan
         book = self.book
-        return StepReport(t_start, self.time_s, trades, agent_fills, volume, vwap, value, agent_volume, agent_value,
-                          int(self._fs[0]["n_bg_events"]) - n_before, book.best_bid, book.best_ask, book.mid,
-                          self.reference_ticks)
+        clock, n_after, reference = F.interval_state(self._fp, self._fs)
+        return StepReport(t_start, clock - self.config.start_of_day_s, trades, agent_fills, volume, vwap, value,
+                          agent_volume, agent_value, int(n_after - n_before), book.best_bid, book.best_ask, book.mid,
+                          float(reference))
 
     # -- the agent's orders ----------------------------------------------------------------
 
