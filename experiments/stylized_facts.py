@@ -12,6 +12,10 @@ beyond sampling noise and outside the simulated days' range, and writes to Hydra
 directory:
 
 * ``facts.csv`` / ``facts.md``: the table (real, simulated mean and range, difference, flag);
+* ``realism.csv`` / ``realism.md``: the realism score (:mod:`execgym.envs.market.analysis.realism`):
+  per metric, L1 and Wasserstein-1 distances between the real and simulated distributions
+  with bootstrap intervals, the floor between two simulated days, and the mean, median and
+  interquartile mean of the L1 over the metrics;
 * ``consistency.csv``: the configured parameters beside those the same estimators find in
   the simulated day (a check of the estimators at this scale);
 * ``calibration.csv`` (per distance: real ``lambda``, ``theta``, depth, and the config's),
@@ -65,6 +69,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.realism import realism_score, summarise_scores
 from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
 from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
 from execgym.envs.market.data.simulated_day import simulate_day
@@ -102,7 +107,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     first += 0.5 if first == int(first) else 0.0  # a half-integer centre: the flow's convention
     market_dict = cal.market_config(day.tick_size_usd, first, float(cfg.warmup_s))
     market = SimulatorConfig.from_mapping(market_dict)
-    sim_facts = []
+    sim_facts, sim_days = [], []
     for k, seq in enumerate(np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))):
         logger.info("simulating day %d of %d", k + 1, cfg.n_days)
         sim_day_k = simulate_day(market, np.random.default_rng(seq), day.duration_s, dt_s=60.0, levels=day.levels,
@@ -110,6 +115,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         if k == 0:
             sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
         sim_facts.append(summary_facts(sim_day_k, **_facts_kwargs(cfg)))
+        sim_days.append(sim_day_k)
     recal = calibrate_flow(sim_day, **OmegaConf.to_container(cfg.calibration, resolve=True))
     consistency = consistency_table(cal, recal)
     facts = {REAL: summary_facts(day, **_facts_kwargs(cfg)), SIM: sim_facts[0]}
@@ -118,6 +124,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
     table.to_csv(out_dir / "facts.csv")
     (out_dir / "facts.md").write_text(_markdown(table))
+    realism = realism_table(day, sim_days, cfg_int(cfg, "realism.n_boot", minimum=10), cfg_int(cfg, "seed"))
+    realism.to_csv(out_dir / "realism.csv")
+    (out_dir / "realism.md").write_text(_realism_markdown(realism))
     cal.table.to_csv(out_dir / "calibration.csv")
     cal.hawkes.to_csv(out_dir / "hawkes.csv")
     consistency.to_csv(out_dir / "consistency.csv")
@@ -129,7 +138,31 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         Path(cfg.write_market_config).write_text(text)
     plot_facts(facts, cal, out_dir, _facts_kwargs(cfg))
     return {"day": day, "sim_day": sim_day, "calibration": cal, "market": market, "facts": facts, "table": table,
-            "consistency": consistency, "sim_facts": sim_facts}
+            "consistency": consistency, "sim_facts": sim_facts, "realism": realism}
+
+
+def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
+    """The realism score of the simulated days against the real one
+    (:func:`~execgym.envs.market.analysis.realism.realism_score`), with the noise floor: the
+    L1 distance between the first two simulated days (NaN with one day)."""
+    table = realism_score(day, sim_days, n_boot=n_boot, seed=seed)
+    if len(sim_days) >= 2:
+        floor = realism_score(sim_days[0], sim_days[1], n_boot=10, seed=seed)
+        table["l1_sim_vs_sim"] = floor["l1"]
+    else:
+        table["l1_sim_vs_sim"] = np.nan
+    return table
+
+
+def _realism_markdown(table: pd.DataFrame) -> str:
+    summary = summarise_scores(table)
+    head = ("Distances between the real day's and the simulated days' distributions per metric "
+            "(execgym.envs.market.analysis.realism): L1 between histograms (0-2) with its bootstrap 95% interval, "
+            "Wasserstein-1 in the metric's units and over the real interquartile range, and the L1 between two "
+            f"simulated days (the floor). Over the metrics: L1 mean {summary['l1_mean']:.3f}, median "
+            f"{summary['l1_median']:.3f}, IQM {summary['l1_iqm']:.3f}.\n\n")
+    cols = ["l1", "l1_ci_low", "l1_ci_high", "w1", "w1_over_iqr", "l1_sim_vs_sim", "n_real", "n_sim"]
+    return head + table[cols].to_markdown(floatfmt=".3f") + "\n"
 
 
 def consistency_table(cal, recal) -> pd.DataFrame:

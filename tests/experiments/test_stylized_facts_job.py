@@ -46,6 +46,9 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     for name in ["spread", "depth", "return_tails", "return_acf", "abs_return_acf", "sign_acf", "intraday_volume",
                  "calibration", "stylized_facts"]:
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    realism = pd.read_csv(tmp_path / "realism.csv", index_col="metric")
+    assert realism["l1"].between(0, 2).all() and realism["l1_sim_vs_sim"].notna().all()
+    assert "L1 mean" in (tmp_path / "realism.md").read_text()
 
 
 def test_calibrated_goog_market_builds_the_lob_env_through_its_env_group():
