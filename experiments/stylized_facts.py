@@ -124,9 +124,15 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
     table.to_csv(out_dir / "facts.csv")
     (out_dir / "facts.md").write_text(_markdown(table))
-    realism = realism_table(day, sim_days, cfg_int(cfg, "realism.n_boot", minimum=10), cfg_int(cfg, "seed"))
+    n_boot, seed = cfg_int(cfg, "realism.n_boot", minimum=10), cfg_int(cfg, "seed")
+    realism = realism_table(day, sim_days, n_boot, seed)
     realism.to_csv(out_dir / "realism.csv")
-    (out_dir / "realism.md").write_text(_realism_markdown(realism))
+    models = {"calibrated": realism}
+    for name, overrides in (OmegaConf.to_container(cfg.realism.models, resolve=True) or {}).items():
+        models[name] = realism_table(day, _simulate_model(cfg, day, overrides or {}), n_boot, seed)
+    side_by_side = pd.concat({name: t["l1"] for name, t in models.items()}, axis=1)
+    side_by_side.to_csv(out_dir / "realism_models.csv")
+    (out_dir / "realism.md").write_text(_realism_markdown(realism, side_by_side))
     cal.table.to_csv(out_dir / "calibration.csv")
     cal.hawkes.to_csv(out_dir / "hawkes.csv")
     consistency.to_csv(out_dir / "consistency.csv")
@@ -154,7 +160,20 @@ def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
     return table
 
 
-def _realism_markdown(table: pd.DataFrame) -> str:
+def _simulate_model(cfg: DictConfig, day, overrides: dict) -> list:
+    """The simulated days of the flow calibrated with ``cfg.calibration`` updated by
+    ``overrides`` (another model of the same day), on the report's seeds."""
+    cal = calibrate_flow(day, **{**OmegaConf.to_container(cfg.calibration, resolve=True), **overrides})
+    mids = day.mid_ticks()
+    first = float(mids[np.isfinite(mids)][0])
+    first += 0.5 if first == int(first) else 0.0
+    market = SimulatorConfig.from_mapping(cal.market_config(day.tick_size_usd, first, float(cfg.warmup_s)))
+    return [simulate_day(market, np.random.default_rng(seq), day.duration_s, dt_s=60.0, levels=day.levels,
+                         open_time_s=day.start_s)
+            for seq in np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))]
+
+
+def _realism_markdown(table: pd.DataFrame, side_by_side: pd.DataFrame | None = None) -> str:
     summary = summarise_scores(table)
     head = ("Distances between the real day's and the simulated days' distributions per metric "
             "(execgym.envs.market.analysis.realism): L1 between histograms (0-2) with its bootstrap 95% interval, "
@@ -162,7 +181,14 @@ def _realism_markdown(table: pd.DataFrame) -> str:
             f"simulated days (the floor). Over the metrics: L1 mean {summary['l1_mean']:.3f}, median "
             f"{summary['l1_median']:.3f}, IQM {summary['l1_iqm']:.3f}.\n\n")
     cols = ["l1", "l1_ci_low", "l1_ci_high", "w1", "w1_over_iqr", "l1_sim_vs_sim", "n_real", "n_sim"]
-    return head + table[cols].to_markdown(floatfmt=".3f") + "\n"
+    text = head + table[cols].to_markdown(floatfmt=".3f") + "\n"
+    if side_by_side is not None and side_by_side.shape[1] > 1:
+        rows = pd.DataFrame({name: summarise_scores(side_by_side.rename(columns={name: "l1"}))
+                             for name in side_by_side}).T
+        text += ("\nL1 per metric for each model calibrated to the same day (`realism.models`):\n\n"
+                 + pd.concat([side_by_side, rows.T.rename(index=lambda k: k.replace("l1_", "all metrics: "))])
+                 .to_markdown(floatfmt=".3f") + "\n")
+    return text
 
 
 def consistency_table(cal, recal) -> pd.DataFrame:

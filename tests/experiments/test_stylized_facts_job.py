@@ -49,6 +49,9 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     realism = pd.read_csv(tmp_path / "realism.csv", index_col="metric")
     assert realism["l1"].between(0, 2).all() and realism["l1_sim_vs_sim"].notna().all()
     assert "L1 mean" in (tmp_path / "realism.md").read_text()
+    models = pd.read_csv(tmp_path / "realism_models.csv", index_col="metric")
+    assert list(models.columns) == ["calibrated", "cst"] and models.notna().all().all()
+    assert (models["calibrated"] == realism["l1"]).all()
 
 
 def test_calibrated_goog_market_builds_the_lob_env_through_its_env_group():
