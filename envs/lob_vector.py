@@ -192,7 +192,7 @@ def _mid(sc, fallback):
 def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
     """A fresh book, warmed up as ``MarketSimulator.reset`` does; the episode's state."""
     sc, lvl, orders, htab = book[0], book[1], book[2], book[3]
-    fp, fs = flow[0], flow[2]
+    fp, fs = flow[0], flow[3]
     n_levels = lvl.shape[1]
     for j in range(sc.shape[0]):
         sc[j] = 0
@@ -248,7 +248,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
                  rec):
     """One decision of one market (``action``: the fraction, index or placement fraction;
     ``offset_ticks``: the placement's offset); returns (reward, terminated, status)."""
-    fp, fs = flow[0], flow[2]
+    fp, fs = flow[0], flow[3]
     side = p.sign
     remaining = e.holdings_shares
     placing = p.mode == core.MODE_PLACEMENT
@@ -309,7 +309,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
 def _prefetch_rows(q, rngs, flow, book, episode):
     """Ask for market ``q``'s small state rows (one or two cache lines each)."""
     sc, evbuf = book[0], book[6]
-    fs = flow[2]
+    fs = flow[3]
     es, vring = episode
     prefetch(sc, q * sc.shape[1])
     prefetch(evbuf, q * evbuf.shape[1] * evbuf.shape[2])
@@ -327,7 +327,7 @@ def _prefetch_book(q, flow, book):
     The markets' states do not fit in the cache together; fetched while the previous
     market computes, they need not be waited for."""
     sc, lvl, orders, htab, fills = book[0], book[1], book[2], book[3], book[4]
-    fs, live = flow[2], flow[3]
+    fs, live = flow[3], flow[4]
     n_ht = htab.shape[1]
     for i in range(0, n_ht, 8):
         prefetch(htab, q * n_ht + i)
@@ -364,7 +364,7 @@ def _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_s
     (its rows of every array, its scratch ``work[m]``), so markets may step in any order or
     at once."""
     rates, expected, next_ratio = consts
-    fp, cum_w, fs, live = flow
+    fp, cum_w, sizes, fs, live = flow
     sc, lvl, orders, htab, fills, log, evbuf = book
     es, vring = episode
     actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills, n_agent_fills = io
@@ -375,7 +375,7 @@ def _step_one(m, p, mp, consts, rngs, next_rngs, flow, book, episode, io, same_s
     terminated[m] = False
     rngs_m = (rngs[0][m], rngs[1][m])
     next_m = (next_rngs[0][m], next_rngs[1][m])
-    flow_m = (fp, cum_w, fs[m], live[m])
+    flow_m = (fp, cum_w, sizes, fs[m], live[m])
     book_m = (sc[m], lvl[m], orders[m], htab[m], fills[m], log[m], evbuf[m])
     e = es[m]
     n_agent_fills[m] = 0
@@ -417,7 +417,7 @@ def _vec_step(params, market_params, consts, rngs, next_rngs, flow, book, episod
     ``params`` / ``market_params``: one-record arrays of :data:`~execgym.envs.lob_core.PARAMS_DTYPE`
     and :data:`MARKET_DTYPE`. Grouped arguments, each a tuple of arrays with the markets on
     the first axis (but the constants): ``consts = (rates, expected, next_ratio)``, ``rngs`` / ``next_rngs`` =
-    (flow stream, diffusion stream), ``flow = (fp, cum_w, fs, live)``, ``book = (sc,
+    (flow stream, diffusion stream), ``flow = (fp, cum_w, sizes, fs, live)``, ``book = (sc,
     lvl, orders, htab, fills, log, evbuf)``, ``episode = (es, vring)`` and ``io = (actions,
     needs_reset, obs, final_obs, rewards, terminated, summaries, status, work, agent_fills,
     n_agent_fills)``; ``work`` is an int64 scratch array of :data:`N_WORK` entries per market;
@@ -452,11 +452,11 @@ def _flat(step):
     of plain arrays far faster than those of tuples and record scalars (2 us instead of 4
     per call, which is most of a single market's step)."""
 
-    def flat(params, market_params, rates, expected, next_ratio, rs, rd, next_rs, next_rd, fp, cum_w, fs,
+    def flat(params, market_params, rates, expected, next_ratio, rs, rd, next_rs, next_rd, fp, cum_w, sizes, fs,
              live, sc, lvl, orders, htab, fills, log, evbuf, es, vring, actions, needs_reset, obs, final_obs,
              rewards, terminated, summaries, status, work, agent_fills, n_agent_fills, same_step):
         return step(params, market_params, (rates, expected, next_ratio), (rs, rd), (next_rs, next_rd),
-                    (fp, cum_w, fs, live), (sc, lvl, orders, htab, fills, log, evbuf), (es, vring),
+                    (fp, cum_w, sizes, fs, live), (sc, lvl, orders, htab, fills, log, evbuf), (es, vring),
                     (actions, needs_reset, obs, final_obs, rewards, terminated, summaries, status, work,
                      agent_fills, n_agent_fills), same_step)
 
@@ -538,7 +538,8 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self.action_space = batch_space(self.single_action_space, m)
         self.observation_space = batch_space(self.single_observation_space, m)
         market = cfg.market
-        self._fp, self._cum_w = F.flow_params(market.flow, market.impact, market.lot_size, market.diffusion_step_s)
+        self._fp, self._cum_w, self._sizes = F.flow_params(market.flow, market.impact, market.lot_size,
+                                                           market.diffusion_step_s)
         self._rates, self._expected, self._next_ratio = volume_arrays(cfg, self.task.expected_volume_shares)
         n_levels = check_int("n_levels", n_levels, minimum=64)
         capacity = default_capacity(self._fp) if capacity is None else check_int("capacity", capacity, minimum=64)
@@ -592,7 +593,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         # the kernel's arguments, listed once: the arrays never move (snapshots restore in place)
         self._kernel_args = (
             self._params, self._market_params, self._rates, self._expected, self._next_ratio, self._rs, self._rd,
-            self._next_rs, self._next_rd, self._fp, self._cum_w, self._fs, self._live, self._sc,
+            self._next_rs, self._next_rd, self._fp, self._cum_w, self._sizes, self._fs, self._live, self._sc,
             self._lvl, self._orders, self._htab, self._fills, self._log, self._evbuf, self._es, self._vring,
             self._actions, self._needs_reset, self._obs, self._final_obs, self._rewards, self._terminated,
             self._summaries, self._status, self._work, self._agent_fills, self._n_agent_fills,

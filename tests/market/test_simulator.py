@@ -180,7 +180,7 @@ def test_opposite_best_anchor_is_the_classic_cst_model():
     for _ in range(30):
         r = sim.advance(5.0)
         assert r.best_bid is not None and r.best_ask is not None and r.best_bid < r.best_ask
-    fp, _ = F.flow_params(sim.config.flow, sim.config.impact, 1)
+    fp, *_ = F.flow_params(sim.config.flow, sim.config.impact, 1)
     assert fp[F.P_ANCHOR_REF] == 0.0
 
 
@@ -266,7 +266,7 @@ def test_external_impact_moves_the_reference_like_own_aggressive_volume():
 def test_intraday_bounds_contain_the_factor_on_the_whole_interval(t0, t1):
     """The flow decides most proposals from bounds of the intraday factor over the call's
     interval; the decisions are exact only if the bounds hold at every time inside."""
-    fp, _ = F.flow_params(F.FlowConfig(), F.ImpactConfig(), 1)
+    fp, *_ = F.flow_params(F.FlowConfig(), F.ImpactConfig(), 1)
     lo, hi = F._tod_bounds(fp, t0, t1)
     ts = np.concatenate([np.linspace(t0, t1, 2_001), [t0, t1, np.nextafter(t1, t0)]])
     tod = np.array([F._tod(fp, t) for t in ts])

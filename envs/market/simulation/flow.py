@@ -111,8 +111,14 @@ class FlowConfig:
         market orders (1/s); 0 disables self-excitation.
     :param hawkes_beta_per_s: decay rate of that excitation (1/s); stationarity needs
         ``alpha < beta``.
-    :param size_distribution: ``"geometric"`` (in lots, with the configured means) or
-        ``"fixed"`` (every order exactly its mean size, rounded to lots).
+    :param size_distribution: ``"geometric"`` (in lots, with the configured means),
+        ``"fixed"`` (every order exactly its mean size, rounded to lots) or ``"empirical"``
+        (drawn from the tables below, e.g. a recorded day's sizes, round lots included;
+        the configured means must be the tables' means).
+    :param limit_sizes_shares: ``"empirical"``: the limit order sizes (shares, multiples of
+        the lot) and ``limit_size_probs`` their probabilities (normalised here).
+    :param market_sizes_shares: ``"empirical"``: the market order sizes and
+        ``market_size_probs`` their probabilities.
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -126,6 +132,10 @@ class FlowConfig:
     hawkes_alpha_per_s: float = 0.0
     hawkes_beta_per_s: float = 1.0
     size_distribution: str = "geometric"
+    limit_sizes_shares: tuple[float, ...] = ()
+    limit_size_probs: tuple[float, ...] = ()
+    market_sizes_shares: tuple[float, ...] = ()
+    market_size_probs: tuple[float, ...] = ()
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -150,7 +160,29 @@ class FlowConfig:
                 f"alpha={self.hawkes_alpha_per_s!r}, beta={self.hawkes_beta_per_s!r}"
             )
         check_choice("anchor", self.anchor, ("reference", "opposite_best"))
-        check_choice("size_distribution", self.size_distribution, ("geometric", "fixed"))
+        check_choice("size_distribution", self.size_distribution, ("geometric", "fixed", "empirical"))
+        for kind in ("limit", "market"):
+            sizes, probs = (tuple(float(x) for x in getattr(self, f"{kind}_{name}"))
+                            for name in ("sizes_shares", "size_probs"))
+            object.__setattr__(self, f"{kind}_sizes_shares", sizes)
+            object.__setattr__(self, f"{kind}_size_probs", probs)
+            if self.size_distribution != "empirical":
+                if sizes or probs:
+                    raise ValueError(f"{kind}_sizes_shares / {kind}_size_probs need size_distribution='empirical', "
+                                     f"got {self.size_distribution!r}")
+                continue
+            if not sizes or len(sizes) != len(probs):
+                raise ValueError(f"size_distribution='empirical' needs {kind}_sizes_shares and {kind}_size_probs of "
+                                 f"one length >= 1, got {len(sizes)} sizes and {len(probs)} probabilities")
+            if not all(math.isfinite(x) and x > 0 for x in sizes):
+                raise ValueError(f"{kind}_sizes_shares must be finite and > 0, got {sizes!r}")
+            if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
+                raise ValueError(f"{kind}_size_probs must be finite, >= 0 and not all 0, got {probs!r}")
+            mean = sum(x * p for x, p in zip(sizes, probs)) / sum(probs)
+            configured = getattr(self, f"mean_{kind}_size_shares")
+            if abs(mean - configured) > 1e-6 * mean:
+                raise ValueError(f"mean_{kind}_size_shares={configured!r} must be the empirical table's mean {mean!r} "
+                                 f"(the limit rates and expected volume use it)")
         check_positive("session_s", self.session_s)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
@@ -178,8 +210,11 @@ class FlowConfig:
 P_THETA, P_LAM_TOTAL, P_MU, P_ALPHA, P_BETA, P_P_LIMIT, P_P_MARKET = 0, 1, 2, 3, 4, 5, 6
 P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
 P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
-P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP = 19, 20, 21, 22
+P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP, P_EMPIRICAL = 19, 20, 21, 22, 23
 N_P = 24
+#: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
+#: and of market orders, padded with probability 1 and the last size
+SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
 #: the flow's state, one record per market: the clock, the centre's components, the Hawkes
 #: excitations, the decision interval's traded volume, counters and ids (units in the names)
 FLOW_STATE_DTYPE = np.dtype([
@@ -205,8 +240,33 @@ FLOW_STATE_DTYPE = np.dtype([
 LIVE_FULL = 100
 
 
-def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """``(fp, cum_weights)``: the kernel's float parameters and the cumulative distance weights."""
+def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
+    """The empirical size tables as rows ``SZ_*`` (one column of ones when not empirical)."""
+    if flow.size_distribution != "empirical":
+        return np.ones((4, 1))
+    rows = []
+    for sizes, probs in ((flow.limit_sizes_shares, flow.limit_size_probs),
+                         (flow.market_sizes_shares, flow.market_size_probs)):
+        lots = np.asarray(sizes) / lot
+        if not np.allclose(lots, np.round(lots)) or np.any(np.round(lots) < 1):
+            raise ValueError(f"empirical sizes must be whole multiples of the lot ({lot} shares), got {sizes!r}")
+        p = np.asarray(probs) / np.sum(probs)
+        cdf = np.cumsum(p)
+        cdf[-1] = 1.0
+        rows.append((cdf, np.round(lots)))
+    n = max(len(rows[0][0]), len(rows[1][0]))
+    out = np.ones((4, n))
+    for k, (cdf, lots) in enumerate(rows):
+        out[2 * k, : len(cdf)] = cdf
+        out[2 * k + 1, :] = lots[-1]
+        out[2 * k + 1, : len(lots)] = lots
+    return out
+
+
+def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fp, cum_weights, sizes)``: the kernel's float parameters, the cumulative distance
+    weights and the size tables (rows ``SZ_*``)."""
     lam = flow.limit_rates_per_s()
     fp = np.zeros(N_P)
     fp[P_THETA] = flow.resilience_per_s
@@ -217,6 +277,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_P_LIMIT] = min(1.0, lot / flow.mean_limit_size_shares)  # geometric in lots
     fp[P_P_MARKET] = min(1.0, lot / flow.mean_market_size_shares)
     fp[P_FIXED] = 1.0 if flow.size_distribution == "fixed" else 0.0
+    fp[P_EMPIRICAL] = 1.0 if flow.size_distribution == "empirical" else 0.0
     fp[P_LIMIT_LOTS] = max(1, round(flow.mean_limit_size_shares / lot))
     fp[P_MARKET_LOTS] = max(1, round(flow.mean_market_size_shares / lot))
     fp[P_KAPPA] = impact.transient_ticks_per_share
@@ -236,7 +297,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_TOD_MAX] = 1.0
     total = lam.sum()
     cum = np.cumsum(lam) / total if total > 0 else np.linspace(1.0 / len(lam), 1.0, len(lam))
-    return fp, cum
+    return fp, cum, _size_tables(flow, lot)
 
 
 @njit(**HOT)
@@ -259,9 +320,17 @@ def _log_q(fp, p_index):
 
 
 @njit(**HOT)
-def _size_lots(rs, fp, p_index, fixed_index, log_q):
+def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     """An order size in lots: geometric with success probability ``fp[p_index]`` (``log_q``:
-    its :func:`_log_q`, computed once per call of the flow), or fixed."""
+    its :func:`_log_q`, computed once per call of the flow), fixed, or drawn from the
+    empirical table at ``sizes[row]`` (cumulative probabilities; sizes in the next row)."""
+    if fp[P_EMPIRICAL] == 1.0:
+        u = R.uniform(rs)
+        cdf = sizes[row]
+        i = 0
+        while i < cdf.shape[0] - 1 and cdf[i] <= u:
+            i += 1
+        return np.int64(sizes[row + 1, i])
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
     if fp[p_index] >= 1.0:
@@ -383,8 +452,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     Grouped arguments: ``rngs = (rs, rd)``, xoshiro256** states
     (:mod:`execgym.envs.market.simulation.rng`) of the event stream and of the fundamental's
     diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]`` from a stream of its
-    own, so that it does not depend on the order flow; ``flow = (fp, cum_w, fs, live)``,
-    the flow's parameters (:func:`flow_params`), its state (a :data:`FLOW_STATE_DTYPE` record) and resting ids;
+    own, so that it does not depend on the order flow; ``flow = (fp, cum_w, sizes, fs, live)``,
+    the flow's parameters and tables (:func:`flow_params`), its state (a :data:`FLOW_STATE_DTYPE` record) and resting ids;
     ``book = (sc, lvl, orders, htab, fills, log)``, the book's kernel arrays
     (:class:`~execgym.envs.market.simulation.book.BookArrays`).
 
@@ -392,7 +461,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     call again after the caller has made room, and it is applied first.
     """
     rs, rd = rngs
-    fp, cum_w, fs, live = flow
+    fp, cum_w, sizes, fs, live = flow
     sc, lvl, orders, htab, fills, log = book
     lot = sc[K.S_LOT]
     n_k = cum_w.shape[0]
@@ -496,7 +565,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 evbuf[0, K.E_ID] = fs.next_id
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = price
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
                 fs.next_id += 1
             elif kind == K.EV_CANCEL:
                 # cancel a uniformly chosen entry of the live list; an entry whose order was
@@ -519,7 +588,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 evbuf[0, K.E_ID] = fs.next_id
                 evbuf[0, K.E_SIDE] = direction
                 evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot
+                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, sizes, SZ_MARKET_CDF, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot
                 fs.next_id += 1
                 if direction > 0:
                     fs.exc_buy_per_s += fp[P_ALPHA]
@@ -577,11 +646,11 @@ def _advance_to(rd, fp, fs, t_new):
 
 
 @njit(**HOT)
-def run_flow_flat(rs, rd, fp, cum_w, state, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
+def run_flow_flat(rs, rd, fp, cum_w, sizes, state, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """:func:`run_flow` with its arguments flat, for Python callers (numba types plain
     arrays several times faster than tuples of them); ``state`` is a ``(1,)``
     :data:`FLOW_STATE_DTYPE` array."""
-    return run_flow((rs, rd), (fp, cum_w, state[0], live), (sc, lvl, orders, htab, fills, log), evbuf, t_end)
+    return run_flow((rs, rd), (fp, cum_w, sizes, state[0], live), (sc, lvl, orders, htab, fills, log), evbuf, t_end)
 
 
 def new_flow_state(t0_s: float, mid_ticks: float, diffusion_step_s: float, n: int = 1) -> np.ndarray:

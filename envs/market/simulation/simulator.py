@@ -131,7 +131,7 @@ class MarketSimulator:
             raise TypeError(f"config must be a SimulatorConfig, got {type(config).__name__}")
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        self._fp, self._cum_w = F.flow_params(self.config.flow, self.config.impact, self.config.lot_size,
+        self._fp, self._cum_w, self._sizes = F.flow_params(self.config.flow, self.config.impact, self.config.lot_size,
                                               self.config.diffusion_step_s)
         self.reset(rng if rng is not None else np.random.default_rng(), diffusion_rng)
 
@@ -188,7 +188,7 @@ class MarketSimulator:
     def _run_until(self, t_end: float) -> None:
         b = self.book
         while True:
-            status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._fs, self._live,
+            status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
                                 *b.arrays, self._evbuf, t_end)
             if status == K.OK:
                 return

@@ -402,6 +402,12 @@ class FlowCalibration:
                 "market_rate_per_s": _sig(f.market_rate_per_s), "mean_market_size_shares": _sig(f.mean_market_size_shares),
                 "hawkes_alpha_per_s": _sig(f.hawkes_alpha_per_s), "hawkes_beta_per_s": _sig(f.hawkes_beta_per_s),
                 "size_distribution": f.size_distribution, "anchor": f.anchor, "session_s": float(f.session_s),
+                **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
+                    "mean_limit_size_shares": f.mean_limit_size_shares,
+                    "mean_market_size_shares": f.mean_market_size_shares,
+                    "limit_sizes_shares": list(f.limit_sizes_shares), "limit_size_probs": list(f.limit_size_probs),
+                    "market_sizes_shares": list(f.market_sizes_shares),
+                    "market_size_probs": list(f.market_size_probs)}),
                 "intraday": None if prof is None else {
                     "open_boost": _sig(prof.open_boost), "close_boost": _sig(prof.close_boost),
                     "decay_frac": _sig(prof.decay_frac), "noise_sigma": _sig(prof.noise_sigma)},
@@ -429,8 +435,32 @@ def _mid_volatility(day: LobsterDay, horizon_s: float) -> float:
     return float(math.sqrt(np.mean(dm**2) / horizon_s)) if len(dm) else 0.0
 
 
+def empirical_sizes(sizes: np.ndarray, max_values: int = 128) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """An empirical size table ``(sizes, counts)`` of a sample of order sizes (shares): its
+    ``max_values - 1`` most frequent values (round lots among them) and, if there are more,
+    one entry for the rest at their mean rounded to whole shares. The table's mean is the
+    sample's up to that rounding."""
+    values, counts = np.unique(np.asarray(sizes, dtype=np.int64), return_counts=True)
+    if len(values) == 0 or values[0] < 1:
+        raise ValueError(f"order sizes must be >= 1 share, got {len(values)} distinct values from {values[:1]}")
+    check_int("max_values", max_values, minimum=2)
+    if len(values) > max_values:
+        keep = np.sort(np.argsort(-counts, kind="stable")[: max_values - 1])
+        rest = np.setdiff1d(np.arange(len(values)), keep)
+        lump = max(1, int(round(float((values[rest] * counts[rest]).sum() / counts[rest].sum()))))
+        values = np.append(values[keep], lump)
+        counts = np.append(counts[keep], counts[rest].sum())
+    return tuple(float(v) for v in values), tuple(float(c) for c in counts)
+
+
+def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
+    sizes, counts = (np.asarray(x) for x in table)
+    return float((sizes * counts).sum() / counts.sum())
+
+
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
-                   bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0) -> FlowCalibration:
+                   bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
+                   sizes: str = "geometric") -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -442,8 +472,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param bucket_s: bucket length (s) of the intraday-profile fit.
     :param hawkes: fit self-excitation of market orders (else Poisson: ``alpha = 0``).
     :param volatility_horizon_s: horizon of the mid-volatility estimate (s).
+    :param sizes: ``"geometric"`` (the sizes' means) or ``"empirical"`` (the recorded
+        limit and marketable order sizes as tables, :func:`empirical_sizes`).
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
+    check_choice("sizes", sizes, ("geometric", "empirical"))
     check_choice("match", match, ("arrivals", "depth"))
     m = day.messages
     t = m["time_s"].to_numpy()
@@ -469,6 +502,13 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         d <= before["window_ticks"].to_numpy())
     mean_limit = float(m["size_shares"].to_numpy()[counted].mean())
     mean_market = float(mo["size_shares"].mean())
+    tables = {}
+    if sizes == "empirical":
+        limit_table = empirical_sizes(m["size_shares"].to_numpy()[counted])
+        market_table = empirical_sizes(mo["size_shares"].to_numpy())
+        mean_limit, mean_market = _table_mean(limit_table), _table_mean(market_table)
+        tables = {"limit_sizes_shares": limit_table[0], "limit_size_probs": limit_table[1],
+                  "market_sizes_shares": market_table[0], "market_size_probs": market_table[1]}
 
     # cancellation: pooled per-share rate over both sides and all distances
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()
@@ -499,8 +539,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     sigma = _mid_volatility(day, volatility_horizon_s)
     flow = FlowConfig(depth_shares=tuple(depth), resilience_per_s=rho, mean_limit_size_shares=mean_limit,
                       market_rate_per_s=mu, mean_market_size_shares=mean_market, hawkes_alpha_per_s=br * beta,
-                      hawkes_beta_per_s=beta if br > 0 else 1.0, size_distribution="geometric", anchor=anchor,
-                      session_s=day.duration_s, intraday=profile)
+                      hawkes_beta_per_s=beta if br > 0 else 1.0, size_distribution=sizes, anchor=anchor,
+                      session_s=day.duration_s, intraday=profile, **tables)
     impact = ImpactConfig(transient_ticks_per_share=0.0, permanent_ticks_per_share=0.0,
                           sigma_ticks_per_sqrt_s=sigma if anchor == "reference" else 0.0)
 
