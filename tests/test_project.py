@@ -118,3 +118,14 @@ def test_no_module_outside_the_book_touches_its_private_arrays():
         if path != book_py and "tests" not in path.relative_to(ROOT).parts:
             hits = private.findall(path.read_text())
             assert not hits, f"{path} reaches into the book's private state: {hits}"
+
+
+def test_the_readme_leaderboard_is_the_published_benchmark_output():
+    """The README shows the leaderboard file that `benchmark=full seed=0` wrote, unedited."""
+    published = (ROOT / "benchmarks" / "results" / "leaderboard_full_seed0.md").read_text()
+    body = published.split("\n", 1)[1].strip()  # without its title line
+    readme = (ROOT / "README.md").read_text()
+    assert body in readme
+    board = (ROOT / "benchmarks" / "results" / "leaderboard_full_seed0.csv").read_text().splitlines()
+    assert board[0].startswith("task,policy,kind,n_seeds,n_episodes,shortfall_bps")
+    assert all(",1000," in row for row in board[1:])  # every row: 1,000 evaluation episodes
