@@ -148,20 +148,21 @@ class Benchmark:
         """Every baseline and trained agent of task ``name`` on the same episodes."""
         task = self.catalogue[name]
         make_env, env_config = build_env_factory(task_env(task))
-        baselines = build_baselines(_load("baselines", task["baselines"]), env_task(make_env), env_config)
+        execution_task = env_task(make_env)
+        baselines = build_baselines(_load("baselines", task["baselines"]), execution_task, env_config)
         if self.cfg.reference_policy not in baselines:
             raise ValueError(f"task {name}: reference_policy={self.cfg.reference_policy!r} is not among its baselines "
                              f"{sorted(baselines)}")
+        heuristics = build_baselines(task.get("heuristics") or {}, execution_task, env_config)
+        clash = set(heuristics) & set(baselines)
+        if clash:
+            raise ValueError(f"task {name}: heuristics {sorted(clash)} have the names of baselines")
         agents = dict(self.train(name))
         if task.get("transfer_from"):
             source = task["transfer_from"]
             agents |= {(f"{agent}@{source}", k): p for (agent, k), p in self.train(source).items()}
         logger.info("%s: evaluating %d baselines and %d trained agents on %d episodes", name, len(baselines),
                     len(agents), self.n_episodes)
-        heuristics = build_baselines(task.get("heuristics") or {}, env_task(make_env), env_config)
-        clash = set(heuristics) & set(baselines)
-        if clash:
-            raise ValueError(f"task {name}: heuristics {sorted(clash)} have the names of baselines")
         frames = [compare_policies(baselines, make_env, self.n_episodes, self.eval_seed, progress=self.cfg.progress)
                   .assign(kind="baseline", train_seed=-1)]
         if heuristics:
@@ -182,6 +183,7 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     (one row per task and policy)."""
     names = tasks_to_run(cfg)
     bench = Benchmark(cfg, out_dir)
+    metrics = {n: bench.metric(n) for n in names}  # checked before anything trains
     torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "benchmark_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -191,10 +193,10 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
         episodes = bench.evaluate(name)
         (out_dir / "episodes").mkdir(exist_ok=True)
         episodes.to_csv(out_dir / "episodes" / f"{name}.csv", index=False)
-        metric = bench.metric(name)
-        tables[name] = task_leaderboard(episodes, cfg.reference_policy, metric, confidence=confidence,
+        tables[name] = task_leaderboard(episodes, cfg.reference_policy, metrics[name], confidence=confidence,
                                         n_resamples=bench.resamples, seed=bench.seed)
-        plot_task(tables[name], name, cfg.reference_policy, out_dir / "plots" / f"{name}.png", confidence, metric)
+        plot_task(tables[name], name, cfg.reference_policy, out_dir / "plots" / f"{name}.png", confidence,
+                  metrics[name])
     pd.DataFrame(bench.training_rows, columns=["task", "agent", "train_seed", "timesteps", "wall_s"]).to_csv(
         out_dir / "training.csv", index=False)
     board = pd.concat({name: t for name, t in tables.items()}, names=["task", "policy"])
@@ -202,7 +204,6 @@ def run(cfg: DictConfig, out_dir: Path) -> pd.DataFrame:
     descriptions = {n: bench.catalogue[n]["description"] for n in names}
     header = (f"# Leaderboard: benchmark={cfg.benchmark.name}, seed {bench.seed}, {bench.n_episodes} evaluation "
               f"episodes per policy, {bench.n_seeds} training seed(s) per agent\n\n")
-    metrics = {n: bench.metric(n) for n in names}
     (out_dir / "leaderboard.md").write_text(header + leaderboard_markdown(tables, cfg.reference_policy, descriptions,
                                                                           confidence, metrics))
     return board

@@ -102,10 +102,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     day = load_day(cfg.data)
     logger.info("calibrating on %d messages", len(day.messages))
     cal = calibrate_flow(day, **OmegaConf.to_container(cfg.calibration, resolve=True))
-    mids = day.mid_ticks()
-    first = float(mids[np.isfinite(mids)][0])
-    first += 0.5 if first == int(first) else 0.0  # a half-integer centre: the flow's convention
-    market_dict = cal.market_config(day.tick_size_usd, first, float(cfg.warmup_s))
+    market_dict = cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s))
     market = SimulatorConfig.from_mapping(market_dict)
     sim_facts, sim_days = [], []
     for k, seq in enumerate(np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))):
@@ -147,6 +144,14 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             "consistency": consistency, "sim_facts": sim_facts, "realism": realism}
 
 
+def _first_centre(day) -> float:
+    """The day's first mid (ticks) as the simulated market's starting centre, half-integer
+    (the flow's convention)."""
+    mids = day.mid_ticks()
+    first = float(mids[np.isfinite(mids)][0])
+    return first + (0.5 if first == int(first) else 0.0)
+
+
 def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
     """The realism score of the simulated days against the real one
     (:func:`~execgym.envs.market.analysis.realism.realism_score`), with the noise floor: the
@@ -164,10 +169,7 @@ def _simulate_model(cfg: DictConfig, day, overrides: dict) -> list:
     """The simulated days of the flow calibrated with ``cfg.calibration`` updated by
     ``overrides`` (another model of the same day), on the report's seeds."""
     cal = calibrate_flow(day, **{**OmegaConf.to_container(cfg.calibration, resolve=True), **overrides})
-    mids = day.mid_ticks()
-    first = float(mids[np.isfinite(mids)][0])
-    first += 0.5 if first == int(first) else 0.0
-    market = SimulatorConfig.from_mapping(cal.market_config(day.tick_size_usd, first, float(cfg.warmup_s)))
+    market = SimulatorConfig.from_mapping(cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s)))
     return [simulate_day(market, np.random.default_rng(seq), day.duration_s, dt_s=60.0, levels=day.levels,
                          open_time_s=day.start_s)
             for seq in np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))]

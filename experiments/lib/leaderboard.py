@@ -101,16 +101,16 @@ def task_leaderboard(episodes: pd.DataFrame, reference: str = "twap", metric: st
     for policy, kind in kinds.items():
         x = matrices[policy]
         row = {"kind": kind, "n_seeds": x.shape[0], "n_episodes": x.shape[1]}
-        comparisons = (("shortfall_bps", x), ("vs_reference", x - matrices[reference][0]),
-                       ("vs_best", x - matrices[best][0]))
-        for label, values in comparisons:
+        # (column, its interval's prefix, the (seeds, episodes) values): LEADERBOARD_COLUMNS
+        comparisons = (("shortfall_bps", "shortfall_bps", x),
+                       ("vs_reference_bps", "vs_reference", x - matrices[reference][0]),
+                       ("vs_best_bps", "vs_best", x - matrices[best][0]))
+        for column, ci, values in comparisons:
             if kind != "agent":
                 mean, low, high = t_interval(values[0], confidence)
             else:
                 mean, low, high = seed_bootstrap(values, confidence, n_resamples, seed)
-            name = label if label == "shortfall_bps" else f"{label}_bps"
-            prefix = label
-            row |= {name: mean, f"{prefix}_ci_low": low, f"{prefix}_ci_high": high}
+            row |= {column: mean, f"{ci}_ci_low": low, f"{ci}_ci_high": high}
         row["best_baseline"] = best
         row["beats_best"] = bool(row["vs_best_ci_high"] < 0.0)
         rows[policy] = row
@@ -133,7 +133,8 @@ def leaderboard_markdown(tables: dict[str, pd.DataFrame], reference: str, descri
             out.append(f"{descriptions[task]}\n")
         if metric != "shortfall_bps":
             out.append(f"Scored by `{metric}`.\n")
-        lines = [f"| policy | kind | seeds | episodes | {metric.replace('_bps', '')} bps ({pct} CI) | vs {reference} bps ({pct} CI) "
+        score = metric.replace("_bps", "")
+        lines = [f"| policy | kind | seeds | episodes | {score} bps ({pct} CI) | vs {reference} bps ({pct} CI) "
                  f"| vs best baseline ({best}) bps ({pct} CI) | beats best |",
                  "|---|---|---|---|---|---|---|---|"]
         for policy, r in table.iterrows():
