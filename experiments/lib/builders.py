@@ -73,7 +73,8 @@ def build_env_factory(env_cfg: Mapping[str, Any]) -> tuple[Callable[[], gym.Env]
 def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: Any = None) -> dict[str, SchedulePolicy]:
     """Named baselines from a ``baselines`` config group: ``name: {kind: ..., **params}``.
 
-    ``calibrate: true`` on an ``almgren_chriss`` entry estimates its model parameters from
+    ``calibrate: true`` on a model-based entry (``almgren_chriss``, ``stochastic_control``,
+    ``robust``) estimates its model parameters (``sigma``, ``epsilon``, ``eta``, ``gamma``) from
     the environment's market (:func:`execgym.envs.market.analysis.calibration.almgren_chriss.calibrate_almgren_chriss`, or
     :func:`~execgym.envs.market.analysis.calibration.almgren_chriss.calibrate_almgren_chriss_replay` for a recorded day).
     """

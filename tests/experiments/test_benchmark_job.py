@@ -58,7 +58,7 @@ def test_benchmark_writes_every_artefact(two_runs):
         assert (out / "checkpoints" / task / f"{agent}_seed{k}.pt").is_file()
     md = (out / "leaderboard.md").read_text()
     assert "### sell_volatile" in md and "### goog_replay" in md and "actor_critic@goog_sell" in md
-    baselines = {"twap", "twap_random", "vwap", "pov", "almgren_chriss"}
+    baselines = {"twap", "twap_random", "vwap", "pov", "almgren_chriss", "stochastic_control", "robust"}
     assert set(board.loc["sell_volatile"].index) == baselines | {"actor_critic_residual"}
     assert "Scored by `risk_adjusted_cost_bps`" in md.split("### goog_replay")[0]
     assert set(board.loc["goog_replay"].index) == baselines | {"actor_critic@goog_sell"}
