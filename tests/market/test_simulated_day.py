@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from execgym.envs.market.data.lobster import read_messages
 from execgym.envs.market.data.lobster_data import DUMMY_ASK, units_per_tick
-from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.data.simulated_day import simulate_day, top_level_messages
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 
@@ -70,3 +71,42 @@ def test_the_day_covers_its_session_and_an_agent_acts_between_steps_and_leaves_i
     s = day.book_levels()
     np.testing.assert_array_equal(s.bid_price_ticks[-1], np.where(bid_s > 0, bid_p, 0))
     np.testing.assert_array_equal(s.ask_size_shares[-1], ask_s)
+
+
+def test_the_message_file_holds_only_the_top_levels_events_as_lobster_does():
+    """A level-L file: submissions whose price is among the top L levels after them,
+    cancellations and executions among them before; every dropped event leaves the top L as
+    they were, so the file's book rows evolve only through its own messages."""
+    levels = 3
+    full = simulate_day(CFG, np.random.default_rng(3), 120.0, dt_s=60.0, levels=levels, all_messages=True)
+    day = simulate_day(CFG, np.random.default_rng(3), 120.0, dt_s=60.0, levels=levels)
+    keep = top_level_messages(full.messages["type"].to_numpy(), full.messages["price"].to_numpy(),
+                              full.messages["direction"].to_numpy(), full.orderbook)
+    assert 0.2 * len(keep) < (~keep).sum() < len(keep)  # deep events exist and are dropped
+    # the day's first message is judged against the warm-up's last book, which full lacks
+    keep[0] = day.messages.iloc[0].equals(full.messages.iloc[0])
+    pd.testing.assert_frame_equal(day.messages, full.messages[keep].reset_index(drop=True))
+    np.testing.assert_array_equal(day.orderbook, full.orderbook[keep])
+    rows = full.orderbook
+    dropped = np.flatnonzero(~keep)
+    dropped = dropped[dropped > 0]
+    np.testing.assert_array_equal(rows[dropped], rows[dropped - 1])
+    m = day.messages
+    for i in range(1, len(m)):
+        typ, price, direction = m.at[i, "type"], m.at[i, "price"], m.at[i, "direction"]
+        row = day.orderbook[i] if typ == 1 else full.orderbook[np.flatnonzero(keep)[i] - 1]
+        book_prices = row[2::4] if direction > 0 else row[0::4]
+        assert price in book_prices, (i, typ, price, book_prices)
+
+
+def test_top_level_messages_on_a_hand_made_book():
+    # one level per side: ask 101 x 100, bid 99 x 200 after each message below
+    rows = np.array([[101, 100, 99, 200]] * 5)
+    types = np.array([1, 1, 3, 4, 2])
+    prices = np.array([99, 98, 101, 97, 99])      # at the bid, behind it, the ask, deep, the bid
+    directions = np.array([1, 1, -1, 1, 1])
+    assert top_level_messages(types, prices, directions, rows).tolist() == [True, False, True, False, True]
+    # the same on the sell side, and nothing is within the book before the first message
+    assert top_level_messages(np.array([3]), np.array([101]), np.array([-1]), rows[:1]).tolist() == [False]
+    with pytest.raises(ValueError, match="one length"):
+        top_level_messages(types, prices[:4], directions, rows)

@@ -13,6 +13,13 @@ complete log (warm-up included) into an empty book in one numba loop, so every r
 (:mod:`benchmarks.bench_book_snapshots` compares it with replaying event by event through
 :meth:`~execgym.envs.market.simulation.book.OrderBook.process`).
 
+Like LOBSTER's level-``L`` files, the message file holds only the messages within the top
+``levels`` occupied price levels of their side (:func:`top_level_messages`): a submission
+whose price is among them after it, a cancellation or execution whose price was among them
+before it. The rest of the book's events (e.g. orders placed and cancelled deep in the book)
+are replayed but not recorded, as LOBSTER does not record them; ``all_messages=True``
+records every event instead (what a model's own calibration may want).
+
 Conventions are LOBSTER's (:mod:`execgym.envs.market.data.lobster`): times in seconds after midnight
 (the session opens at ``open_time_s``, 09:30 = 34200 s), prices in dollars x 10000,
 ``direction`` +1 for a buy limit order (for an execution, the side of the resting order,
@@ -40,7 +47,7 @@ from execgym.validation import check_int, check_nonnegative, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["StepAgent", "book_snapshots", "simulate_day"]
+__all__ = ["StepAgent", "book_snapshots", "simulate_day", "top_level_messages"]
 
 
 class StepAgent(Protocol):
@@ -105,6 +112,37 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
     return out
 
 
+def top_level_messages(types: np.ndarray, prices: np.ndarray, directions: np.ndarray,
+                       rows: np.ndarray) -> np.ndarray:
+    """Which messages a LOBSTER file of ``rows``' levels holds: a mask over the messages.
+
+    A submission (type 1) is kept when its price is among its side's occupied levels in the
+    row after it; a partial cancellation, deletion or execution (types 2-5) when its price was
+    among them in the row before it (nothing before the first message). Other types are kept.
+
+    :param types: LOBSTER event types, one per message.
+    :param prices: the messages' prices (LOBSTER units, as in ``rows``).
+    :param directions: +1 for a buy (bid-side) order, -1 for a sell.
+    :param rows: ``(n, 4 L)`` order-book rows after each message (:func:`book_snapshots`).
+    """
+    types, prices, directions = (np.asarray(a) for a in (types, prices, directions))
+    rows = np.asarray(rows)
+    n = len(types)
+    if not (len(prices) == len(directions) == len(rows) == n):
+        raise ValueError(f"types, prices, directions and rows must have one length, got {len(types)}, "
+                         f"{len(prices)}, {len(directions)}, {len(rows)}")
+    before = np.empty_like(rows)
+    before[1:] = rows[:-1]
+    before[:1] = 0  # an empty book: no price matches
+    submission = types == 1
+    removal = (types >= 2) & (types <= 5)
+    seen = np.where(submission[:, None], rows, before)
+    side = np.where(directions[:, None] > 0, seen[:, 2::4], seen[:, 0::4])  # bid prices for a buy order
+    sizes = np.where(directions[:, None] > 0, seen[:, 3::4], seen[:, 1::4])
+    within = ((side == prices[:, None]) & (sizes > 0)).any(axis=1)
+    return np.where(submission | removal, within, True)
+
+
 def simulate_day(
     config: SimulatorConfig,
     rng: np.random.Generator,
@@ -115,6 +153,7 @@ def simulate_day(
     name: str = "simulated",
     open_time_s: float = OPEN_S,
     progress: bool = False,
+    all_messages: bool = False,
 ) -> LobsterDay:
     """Simulate ``duration_s`` seconds of ``config``'s market and return it as LOBSTER would record it.
 
@@ -134,6 +173,8 @@ def simulate_day(
     :param name: the day's label.
     :param open_time_s: session open, seconds after midnight (LOBSTER's clock).
     :param progress: show a progress bar over the steps.
+    :param all_messages: record every book event, not only those within the top ``levels``
+        (the LOBSTER convention, :func:`top_level_messages`).
     """
     if not isinstance(config, SimulatorConfig):
         raise TypeError(f"config must be a SimulatorConfig, got {type(config).__name__}")
@@ -161,11 +202,14 @@ def simulate_day(
                         "direction": log["direction"].to_numpy()}, columns=list(MESSAGE_COLUMNS))
     rows = book_snapshots(messages_to_events(raw, price_units_per_tick=1), levels, unit, config.tick_size)
     session = t >= config.start_of_day_s - 1e-9
-    messages = raw[session].reset_index(drop=True)
+    kept = session if all_messages else session & top_level_messages(
+        raw["type"].to_numpy(), raw["price"].to_numpy() * unit, raw["direction"].to_numpy(), rows)
+    messages = raw[kept].reset_index(drop=True)
     messages["time_s"] = open_time_s + messages["time_s"].to_numpy()
     messages["price"] = messages["price"].to_numpy() * unit
     labels = dict(getattr(agent, "labels", {}) or {}) if agent is not None else {}
     start_s = open_time_s + config.start_of_day_s
-    logger.info("simulated day %s: %d messages over %.0f s", name, len(messages), duration_s)
-    return LobsterDay(messages, rows[session], unit, name=name, labels=labels, start_s=start_s,
+    logger.info("simulated day %s: %d messages over %.0f s (%s)", name, len(messages), duration_s,
+                "every event" if all_messages else f"those within the top {levels} levels")
+    return LobsterDay(messages, rows[kept], unit, name=name, labels=labels, start_s=start_s,
                       end_s=start_s + duration_s)
