@@ -483,11 +483,15 @@ def default_capacity(fp: np.ndarray) -> int:
     ``lambda_total * tod_max`` per second, each cancelled at rate ``theta``, so their number
     is Poisson with mean at most ``n = lambda_total * tod_max / theta``. The capacity covers
     ``n`` plus ten standard deviations plus 64 (the agent's orders and slack), rounded up
-    to a multiple of 64: small, so each market's order records and hash table stay compact
+    to a multiple of 64 (the deviations widened by ``1 / (1 - b)`` for a flow clustered with
+    branching ratio ``b``): small, so each market's order records and hash table stay compact
     in the cache, and far beyond what the flow reaches.
     """
     n = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / fp[F.P_THETA]
-    return 64 * math.ceil((n + 10.0 * math.sqrt(n) + 64.0) / 64.0)
+    # clustered flow (branching ratio b): bursts of submissions widen the count's spread by 1 / (1 - b)
+    b = sum(fp[F.P_CLUSTER_A0 + 2 * k] / fp[F.P_CLUSTER_A0 + 2 * k + 1]
+            for k in range(F.MAX_CLUSTER_KERNELS) if fp[F.P_CLUSTER_A0 + 2 * k + 1] > 0)
+    return 64 * math.ceil((n + 10.0 * math.sqrt(n) / (1.0 - b) + 64.0) / 64.0)
 
 
 class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):

@@ -17,6 +17,16 @@ model for order book dynamics", Operations Research 58(3):
   second, so a level's cancellation rate is proportional to its queue;
 * **market orders** arrive at rate ``mu`` per side (orders/s), optionally self-exciting:
   a Hawkes intensity ``mu + sum_i alpha exp(-beta (t - t_i))`` per side;
+* **clustering** (optional): real order flow is bursty (a median gap of about a millisecond
+  between messages, long quiet spells between bursts). Submissions and cancellations then
+  form a Hawkes process whose kernel is a sum of up to three exponentials: every background
+  submission or cancellation raises an excitation ``E(t) = sum_k E_k(t)`` by ``alpha_k``
+  (1/s) in each ``E_k``, which decays at ``beta_k``; ``E`` adds submissions (a share
+  ``cluster_limit_frac``, placed like the others) and cancellations (of a uniformly chosen
+  resting order). With branching ratio ``n = sum_k alpha_k / beta_k < 1`` the baseline
+  rates of both are scaled by ``1 - n``, so that their mean rates, and so the depth
+  profile, stay those configured (Bacry, Mastromatteo and Muzy 2015, "Hawkes processes in
+  finance", Market Microstructure and Liquidity 1(1));
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -64,9 +74,13 @@ from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import (
     check_choice,
     check_field_types,
+    check_fraction,
     check_nonnegative,
     check_positive,
 )
+
+#: most exponential kernels of the clustering (FlowConfig.cluster_alphas_per_s)
+MAX_CLUSTER_KERNELS = 3
 
 __all__ = ["FLOW_STATE_DTYPE", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
@@ -119,6 +133,13 @@ class FlowConfig:
         the lot) and ``limit_size_probs`` their probabilities (normalised here).
     :param market_sizes_shares: ``"empirical"``: the market order sizes and
         ``market_size_probs`` their probabilities.
+    :param cluster_alphas_per_s: clustering (module docstring): the jumps ``alpha_k`` (1/s) of
+        the up to three exponential kernels of the submissions' and cancellations' Hawkes
+        excitation; empty: no clustering.
+    :param cluster_betas_per_s: their decay rates ``beta_k`` (1/s); ``sum alpha_k / beta_k``
+        (the branching ratio) must be below 1.
+    :param cluster_limit_frac: the share of the excited events that are submissions (the
+        rest cancellations); 0.5 keeps the depth profile.
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -136,6 +157,9 @@ class FlowConfig:
     limit_size_probs: tuple[float, ...] = ()
     market_sizes_shares: tuple[float, ...] = ()
     market_size_probs: tuple[float, ...] = ()
+    cluster_alphas_per_s: tuple[float, ...] = ()
+    cluster_betas_per_s: tuple[float, ...] = ()
+    cluster_limit_frac: float = 0.5
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -183,6 +207,20 @@ class FlowConfig:
             if abs(mean - configured) > 1e-6 * mean:
                 raise ValueError(f"mean_{kind}_size_shares={configured!r} must be the empirical table's mean {mean!r} "
                                  f"(the limit rates and expected volume use it)")
+        alphas = tuple(float(x) for x in self.cluster_alphas_per_s)
+        betas = tuple(float(x) for x in self.cluster_betas_per_s)
+        object.__setattr__(self, "cluster_alphas_per_s", alphas)
+        object.__setattr__(self, "cluster_betas_per_s", betas)
+        if len(alphas) != len(betas) or len(alphas) > MAX_CLUSTER_KERNELS:
+            raise ValueError(f"cluster_alphas_per_s and cluster_betas_per_s must have one length of at most "
+                             f"{MAX_CLUSTER_KERNELS}, got {len(alphas)} and {len(betas)}")
+        for k, (a, b) in enumerate(zip(alphas, betas)):
+            check_nonnegative(f"cluster_alphas_per_s[{k}]", a)
+            check_positive(f"cluster_betas_per_s[{k}]", b)
+        if self.cluster_branching_ratio() >= 1.0:
+            raise ValueError(f"the clustering's branching ratio sum(alpha_k / beta_k) must be < 1 for a stationary "
+                             f"process, got {self.cluster_branching_ratio()!r} (alphas {alphas!r}, betas {betas!r})")
+        check_fraction("cluster_limit_frac", self.cluster_limit_frac)
         check_positive("session_s", self.session_s)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
@@ -190,9 +228,14 @@ class FlowConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
-        if "depth_shares" in values:
-            values["depth_shares"] = tuple(values["depth_shares"])
+        for name in ("depth_shares", "cluster_alphas_per_s", "cluster_betas_per_s"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
+
+    def cluster_branching_ratio(self) -> float:
+        """``n = sum_k alpha_k / beta_k`` of the clustering (0 without)."""
+        return float(sum(a / b for a, b in zip(self.cluster_alphas_per_s, self.cluster_betas_per_s)))
 
     def limit_rates_per_s(self) -> np.ndarray:
         """``lambda_d`` (orders/s per side) for ``d = 1..K`` at average intraday activity."""
@@ -211,7 +254,9 @@ P_THETA, P_LAM_TOTAL, P_MU, P_ALPHA, P_BETA, P_P_LIMIT, P_P_MARKET = 0, 1, 2, 3,
 P_KAPPA, P_GAMMA, P_SIGMA, P_RHO, P_ANCHOR_REF, P_SESSION, P_TOD_MAX = 7, 8, 9, 10, 11, 12, 13
 P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
 P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP, P_EMPIRICAL = 19, 20, 21, 22, 23
-N_P = 24
+#: clustering: on (1.0) or off, the excited submissions' share, and (alpha_k, beta_k) pairs
+P_CLUSTER_ON, P_CLUSTER_LIMIT, P_CLUSTER_A0 = 24, 25, 26
+N_P = P_CLUSTER_A0 + 2 * MAX_CLUSTER_KERNELS
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -224,6 +269,9 @@ FLOW_STATE_DTYPE = np.dtype([
     ("trans_t_s", np.float64),             #   :func:`transient` decays it to t_s when it is needed
     ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders
     ("exc_sell_per_s", np.float64),
+    ("exc_c0_per_s", np.float64),          # the clustering's excitations E_k (MAX_CLUSTER_KERNELS)
+    ("exc_c1_per_s", np.float64),
+    ("exc_c2_per_s", np.float64),
     ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
     ("value_tick_shares", np.float64),
     ("signed_vol_shares", np.float64),     # aggressive volume with impact, + buy (since the start)
@@ -269,8 +317,16 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     weights and the size tables (rows ``SZ_*``)."""
     lam = flow.limit_rates_per_s()
     fp = np.zeros(N_P)
-    fp[P_THETA] = flow.resilience_per_s
-    fp[P_LAM_TOTAL] = 2.0 * lam.sum()
+    # clustering scales the baseline rates of submissions and cancellations by 1 - n (module docstring)
+    base = 1.0 - flow.cluster_branching_ratio() if flow.cluster_alphas_per_s else 1.0
+    fp[P_THETA] = flow.resilience_per_s * base
+    fp[P_LAM_TOTAL] = 2.0 * lam.sum() * base
+    if flow.cluster_alphas_per_s:
+        fp[P_CLUSTER_ON] = 1.0
+        fp[P_CLUSTER_LIMIT] = flow.cluster_limit_frac
+        for k, (a, b) in enumerate(zip(flow.cluster_alphas_per_s, flow.cluster_betas_per_s)):
+            fp[P_CLUSTER_A0 + 2 * k] = a
+            fp[P_CLUSTER_A0 + 2 * k + 1] = b
     fp[P_MU] = flow.market_rate_per_s
     fp[P_ALPHA] = flow.hawkes_alpha_per_s
     fp[P_BETA] = flow.hawkes_beta_per_s
@@ -378,6 +434,9 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.trans_ticks = 0.0
     fs.exc_buy_per_s = 0.0
     fs.exc_sell_per_s = 0.0
+    fs.exc_c0_per_s = 0.0
+    fs.exc_c1_per_s = 0.0
+    fs.exc_c2_per_s = 0.0
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
     fs.signed_vol_shares = 0.0
@@ -437,6 +496,12 @@ def _rounded_centre(fp, fs, up):
 
 
 @njit(**HOT)
+def _excitation(fs):
+    """The clustering's excitation ``E = sum_k E_k`` (1/s) at the clock ``fs.t_s``."""
+    return fs.exc_c0_per_s + fs.exc_c1_per_s + fs.exc_c2_per_s
+
+
+@njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
     fs.trans_ticks = transient(fp, fs) + fp[P_KAPPA] * signed_volume
@@ -491,7 +556,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
             t = fs.t_s
             mu = fp[P_MU]
-            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs.exc_buy_per_s + fs.exc_sell_per_s
+            exc = _excitation(fs)  # the clustering's (0 without), at the clock: it only decays until t
+            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs.exc_buy_per_s + fs.exc_sell_per_s + exc
             if bound <= 0.0:
                 fs.t_s = t_end
                 return K.OK
@@ -519,6 +585,15 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     kind = K.EV_CANCEL
                 elif u < lam_lim + lam_cancel + lam_buy + lam_sell:
                     kind = K.EV_MARKET
+                elif exc != 0.0 and u < lam_lim + lam_cancel + lam_buy + lam_sell + _excitation(fs):
+                    # the clustering's excited events (their intensity decayed to t): a submission or
+                    # a cancellation
+                    if u - (lam_lim + lam_cancel + lam_buy + lam_sell) < _excitation(fs) * fp[P_CLUSTER_LIMIT]:
+                        kind = K.EV_LIMIT
+                    elif n_live > 0:
+                        kind = K.EV_CANCEL
+                    else:
+                        continue  # nothing to cancel
                 else:
                     continue  # thinning: a rejected proposal
             time_ns = np.int64(t * 1e9)
@@ -617,16 +692,27 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
             live[fs.n_live] = evbuf[0, K.E_ID]
             fs.n_live += 1
+        if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET:  # submissions and cancellations excite
+            fs.exc_c0_per_s += fp[P_CLUSTER_A0]
+            fs.exc_c1_per_s += fp[P_CLUSTER_A0 + 2]
+            fs.exc_c2_per_s += fp[P_CLUSTER_A0 + 4]
 
 
 @njit(**HOT)
 def _decay(fp, fs, dt):
-    """Deterministic decay over ``dt`` s of the Hawkes excitation (the transient impact
+    """Deterministic decay over ``dt`` s of the Hawkes excitations (the transient impact
     decays lazily: :func:`transient`)."""
     if fs.exc_buy_per_s != 0.0 or fs.exc_sell_per_s != 0.0:  # zero stays zero (no Hawkes, or none yet)
         decay = math.exp(-fp[P_BETA] * dt)
         fs.exc_buy_per_s *= decay
         fs.exc_sell_per_s *= decay
+    if fp[P_CLUSTER_ON] == 1.0:
+        if fs.exc_c0_per_s != 0.0:
+            fs.exc_c0_per_s *= math.exp(-fp[P_CLUSTER_A0 + 1] * dt)
+        if fs.exc_c1_per_s != 0.0:
+            fs.exc_c1_per_s *= math.exp(-fp[P_CLUSTER_A0 + 3] * dt)
+        if fs.exc_c2_per_s != 0.0:
+            fs.exc_c2_per_s *= math.exp(-fp[P_CLUSTER_A0 + 5] * dt)
 
 
 @njit(**HOT)

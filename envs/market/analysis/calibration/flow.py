@@ -78,7 +78,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
-from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, FlowConfig, ImpactConfig
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import check_choice, check_int, check_positive
 
@@ -90,6 +90,7 @@ __all__ = [
     "calibrate_flow",
     "cancellation_rates",
     "fit_hawkes",
+    "fit_hawkes_kernels",
     "fit_intraday_profile",
     "limit_arrival_rates",
     "marketable_orders",
@@ -358,6 +359,75 @@ def fit_hawkes(times_s: np.ndarray, start_s: float, end_s: float,
             "mean_rate_per_s": rate, "log_likelihood": -float(best.fun)}
 
 
+@njit(cache=True)
+def _kernels_nll(t, w, total_w, tail, mu, alphas, betas):
+    """Negative log-likelihood of ``mu w(t) + sum_k alpha_k sum_{t_i < t} exp(-beta_k (t - t_i))``
+    at sorted times ``t`` (``w`` at them, ``total_w`` its integral, ``tail`` = end - t)."""
+    n_k = alphas.shape[0]
+    a = np.zeros(n_k)
+    log_sum = 0.0
+    for i in range(t.shape[0]):
+        lam = mu * w[i]
+        for k in range(n_k):
+            if i > 0:
+                a[k] = math.exp(-betas[k] * (t[i] - t[i - 1])) * (a[k] + 1.0)
+            lam += alphas[k] * a[k]
+        log_sum += math.log(lam)
+    comp = mu * total_w
+    for k in range(n_k):
+        s = 0.0
+        for i in range(t.shape[0]):
+            s -= math.expm1(-betas[k] * tail[i])
+        comp += alphas[k] / betas[k] * s
+    return comp - log_sum
+
+
+def fit_hawkes_kernels(times_s: np.ndarray, start_s: float, end_s: float, n_kernels: int,
+                       profile: IntradayVolumeProfile | None = None) -> dict[str, Any]:
+    """Maximum-likelihood Hawkes fit with a kernel of ``n_kernels`` exponentials.
+
+    Intensity ``mu w(t) + sum_k alpha_k sum_{t_i < t} exp(-beta_k (t - t_i))``, ``w`` the
+    intraday profile with mean 1 over ``[start_s, end_s]`` (flat if ``None``); the kernels'
+    time scales are found from starts spread over 1/s to 1000/s (L-BFGS-B on the logs).
+    Times that repeat (messages of one event, e.g. the executions of one marketable order)
+    count once.
+
+    :return: ``mu_per_s``, ``alphas_per_s`` and ``betas_per_s`` (tuples, by increasing beta),
+        ``branching_ratio`` (``sum alpha_k / beta_k``), ``mean_rate_per_s`` and
+        ``log_likelihood``.
+    """
+    k = check_int("n_kernels", n_kernels, minimum=1)
+    t = np.unique(np.asarray(times_s, dtype=np.float64))
+    t = t[(t >= start_s) & (t <= end_s)]
+    if len(t) < 10 * (2 * k + 1):
+        raise ValueError(f"need at least {10 * (2 * k + 1)} distinct event times in [{start_s}, {end_s}] for a "
+                         f"{k}-kernel Hawkes fit, got {len(t)}")
+    w, total_w = _profile_weights(profile, t, start_s, end_s)
+    tail = end_s - t
+    rate = len(t) / (end_s - start_s)
+
+    def nll(x: np.ndarray) -> float:
+        return _kernels_nll(t, w, total_w, tail, math.exp(x[0]), np.exp(x[1 : 1 + k]), np.exp(x[1 + k :]))
+
+    best = None
+    for scales in (np.logspace(0, 3, k) if k > 1 else np.array([10.0]), np.logspace(0.5, 3.5, k) / 3.0):
+        for br0 in (0.3, 0.7):
+            x0 = np.concatenate([[math.log(rate * (1 - br0))], np.log(br0 / k * scales), np.log(scales)])
+            r = minimize(nll, x0, method="L-BFGS-B", bounds=[(None, None)] + [(-20.0, 15.0)] * (2 * k))
+            if np.isfinite(r.fun) and (best is None or r.fun < best.fun):
+                best = r
+    alphas, betas = np.exp(best.x[1 : 1 + k]), np.exp(best.x[1 + k :])
+    order = np.argsort(betas)
+    alphas, betas = alphas[order], betas[order]
+    br = float(np.sum(alphas / betas))
+    if br >= 1.0:
+        raise ValueError(f"the Hawkes fit is not stationary (branching ratio {br:.4f} >= 1): these times are too "
+                         "bursty for a constant baseline; fit a shorter window or fewer kernels")
+    return {"mu_per_s": math.exp(best.x[0]), "alphas_per_s": tuple(float(a) for a in alphas),
+            "betas_per_s": tuple(float(b) for b in betas), "branching_ratio": br, "mean_rate_per_s": rate,
+            "log_likelihood": -float(best.fun)}
+
+
 # --- everything together -----------------------------------------------------------------------
 
 
@@ -402,6 +472,10 @@ class FlowCalibration:
                 "market_rate_per_s": _sig(f.market_rate_per_s), "mean_market_size_shares": _sig(f.mean_market_size_shares),
                 "hawkes_alpha_per_s": _sig(f.hawkes_alpha_per_s), "hawkes_beta_per_s": _sig(f.hawkes_beta_per_s),
                 "size_distribution": f.size_distribution, "anchor": f.anchor, "session_s": float(f.session_s),
+                **({} if not f.cluster_alphas_per_s else {
+                    "cluster_alphas_per_s": [_sig(x) for x in f.cluster_alphas_per_s],
+                    "cluster_betas_per_s": [_sig(x) for x in f.cluster_betas_per_s],
+                    "cluster_limit_frac": f.cluster_limit_frac}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
                     "mean_limit_size_shares": f.mean_limit_size_shares,
                     "mean_market_size_shares": f.mean_market_size_shares,
@@ -460,7 +534,7 @@ def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
 
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
-                   sizes: str = "geometric") -> FlowCalibration:
+                   sizes: str = "geometric", clustering: int = 0) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -474,6 +548,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param volatility_horizon_s: horizon of the mid-volatility estimate (s).
     :param sizes: ``"geometric"`` (the sizes' means) or ``"empirical"`` (the recorded
         limit and marketable order sizes as tables, :func:`empirical_sizes`).
+    :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
+        (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
+        day's submission and cancellation times with the intraday profile; 0: none.
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
     check_choice("sizes", sizes, ("geometric", "empirical"))
@@ -536,11 +613,23 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     mean_rate = float(hk["mean_rate_per_s"].mean())
     mu = mean_rate * (1.0 - br)  # keeps the mean rate mu / (1 - alpha/beta) of the data
 
+    cluster: dict[str, Any] = {}
+    if check_int("clustering", clustering, minimum=0):
+        if clustering > MAX_CLUSTER_KERNELS:
+            raise ValueError(f"clustering must be 0-{MAX_CLUSTER_KERNELS} kernels, got {clustering!r}")
+        types = m["type"].to_numpy()
+        lc = in_session & ((types == EventType.SUBMISSION) | (types == EventType.CANCELLATION)
+                           | (types == EventType.DELETION))
+        fit = fit_hawkes_kernels(t[lc], day.start_s, day.end_s, clustering, profile)
+        cluster = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
+        logger.info("clustering of submissions and cancellations: branching ratio %.3f, betas %s /s",
+                    fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
+
     sigma = _mid_volatility(day, volatility_horizon_s)
     flow = FlowConfig(depth_shares=tuple(depth), resilience_per_s=rho, mean_limit_size_shares=mean_limit,
                       market_rate_per_s=mu, mean_market_size_shares=mean_market, hawkes_alpha_per_s=br * beta,
                       hawkes_beta_per_s=beta if br > 0 else 1.0, size_distribution=sizes, anchor=anchor,
-                      session_s=day.duration_s, intraday=profile, **tables)
+                      session_s=day.duration_s, intraday=profile, **tables, **cluster)
     impact = ImpactConfig(transient_ticks_per_share=0.0, permanent_ticks_per_share=0.0,
                           sigma_ticks_per_sqrt_s=sigma if anchor == "reference" else 0.0)
 
@@ -559,6 +648,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         "sigma_ticks_per_sqrt_s": sigma,
         "hidden_volume_frac": float(hidden / (hidden + visible)) if hidden + visible else 0.0,
         "limit_orders_per_s": float(lam_mean.sum() * 2),
+        "cluster_branching_ratio": flow.cluster_branching_ratio(),
     }
     logger.info("calibrated flow: rho=%.4g/s, K=%d, lambda total=%.3g/s, mu=%.3g/s, alpha/beta=%.3g, beta=%.3g/s",
                 rho, max_distance, 2 * lam_mean.sum(), mu, br, beta)

@@ -1,0 +1,104 @@
+"""Clustered order flow: the submissions' and cancellations' Hawkes excitation (FlowConfig's
+``cluster_*``) keeps the configured mean rates and depth, makes arrivals bursty, is recovered
+by the maximum-likelihood fit, and is calibrated from a day and written to its market config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from execgym.envs.lob_execution import LOBExecutionConfig, LOBExecutionEnv
+from execgym.envs.lob_vector import LOBExecutionVectorEnv
+from execgym.envs.market.analysis.calibration.flow import calibrate_flow, fit_hawkes_kernels
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+
+CLUSTER = {"cluster_alphas_per_s": (5.0, 300.0), "cluster_betas_per_s": (20.0, 1000.0)}  # n = 0.55
+DURATION_S = 1800.0
+
+
+def _day(seed, **flow):
+    cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(1500.0,) * 5,
+                                          **flow), warmup_s=300.0)
+    return simulate_day(cfg, np.random.default_rng(seed), DURATION_S, dt_s=60.0, levels=5, all_messages=True,
+                        open_time_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def days():
+    return _day(0), _day(0, **CLUSTER)
+
+
+def _lc_times(day):
+    m = day.messages
+    return m["time_s"].to_numpy()[m["type"].isin([1, 2, 3]).to_numpy()]
+
+
+def test_clustering_keeps_the_mean_rates_and_depth_and_makes_arrivals_bursty(days):
+    poisson, clustered = days
+    for kind in (1, 3, 4):  # submissions, deletions, executions
+        n_p = (poisson.messages["type"] == kind).sum()
+        n_c = (clustered.messages["type"] == kind).sum()
+        assert n_c == pytest.approx(n_p, rel=0.12), (kind, n_p, n_c)
+    depth = [d.orderbook[:, 3::4].sum(axis=1).mean() for d in days]
+    assert depth[1] == pytest.approx(depth[0], rel=0.15)
+    gaps = [np.diff(np.unique(_lc_times(d))) for d in days]
+    # Poisson gaps: median ln 2 / rate; clustered: most gaps inside bursts (ms), a heavy tail
+    assert np.median(gaps[1]) < 0.5 * np.median(gaps[0])
+    assert np.quantile(gaps[1], 0.99) > np.quantile(gaps[0], 0.99)
+    cv = [g.std() / g.mean() for g in gaps]
+    assert cv[0] == pytest.approx(1.0, abs=0.1) and cv[1] > 1.5  # exponential gaps have cv 1
+
+
+def test_the_fit_recovers_the_kernels_and_a_poisson_process_has_no_excitation(days):
+    clustered = days[1]
+    fit = fit_hawkes_kernels(_lc_times(clustered), 0.0, DURATION_S, 2)
+    assert fit["branching_ratio"] == pytest.approx(0.55, abs=0.05)
+    np.testing.assert_allclose(fit["betas_per_s"], CLUSTER["cluster_betas_per_s"], rtol=0.2)
+    np.testing.assert_allclose(fit["alphas_per_s"], CLUSTER["cluster_alphas_per_s"], rtol=0.2)
+    assert fit["mean_rate_per_s"] == pytest.approx(len(np.unique(_lc_times(clustered))) / DURATION_S)
+    poisson = np.cumsum(np.random.default_rng(1).exponential(0.1, size=18_000))  # 10/s
+    assert fit_hawkes_kernels(poisson, 0.0, 1800.0, 1)["branching_ratio"] < 0.05
+
+
+def test_calibration_fits_the_clustering_and_writes_it_to_the_market_config(days):
+    cal = calibrate_flow(days[1], 5, clustering=2)
+    assert cal.flow.cluster_branching_ratio() == pytest.approx(0.55, abs=0.05)
+    assert cal.scalars["cluster_branching_ratio"] == cal.flow.cluster_branching_ratio()
+    cfg = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
+    np.testing.assert_allclose(cfg.flow.cluster_betas_per_s, cal.flow.cluster_betas_per_s, rtol=1e-4)
+    assert calibrate_flow(days[1], 5).flow.cluster_alphas_per_s == ()  # off unless asked
+    with pytest.raises(ValueError, match="clustering must be 0-3"):
+        calibrate_flow(days[1], 5, clustering=4)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"cluster_alphas_per_s": (30.0,), "cluster_betas_per_s": (20.0,)}, "branching ratio"),
+    ({"cluster_alphas_per_s": (1.0, 1.0), "cluster_betas_per_s": (20.0,)}, "one length"),
+    ({"cluster_alphas_per_s": (1.0,) * 4, "cluster_betas_per_s": (100.0,) * 4}, "at most 3"),
+    ({"cluster_alphas_per_s": (-1.0,), "cluster_betas_per_s": (20.0,)}, r"cluster_alphas_per_s\[0\]"),
+    ({"cluster_alphas_per_s": (1.0,), "cluster_betas_per_s": (0.0,)}, r"cluster_betas_per_s\[0\]"),
+    ({"cluster_limit_frac": 1.5}, "cluster_limit_frac"),
+])
+def test_bad_clustering_is_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        FlowConfig(**bad)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_the_vector_env_steps_a_clustered_market_as_the_single_env(side):
+    kw = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000, side=side, action="participation",
+              market={"flow": {**{k: list(v) for k, v in CLUSTER.items()}}})
+    m = 3
+    venv = LOBExecutionVectorEnv(m, **kw)
+    singles = [LOBExecutionEnv(LOBExecutionConfig.from_kwargs(kw)) for _ in range(m)]
+    vobs, _ = venv.reset(seed=5)
+    np.testing.assert_array_equal(vobs, np.stack([e.reset(seed=5 + i)[0] for i, e in enumerate(singles)]))
+    actions = np.random.default_rng(0).integers(0, 5, size=(5, m))
+    for a in actions:
+        vo, vr, *_ = venv.step(a)
+        for i, e in enumerate(singles):
+            o, r, *_ = e.step(a[i])
+            np.testing.assert_array_equal(vo[i], o)
+            assert vr[i] == r
