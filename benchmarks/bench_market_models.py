@@ -29,8 +29,8 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import best_time, machine  # noqa: E402
-from execgym.experiments.lib.builders import conf_file  # noqa: E402
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
+from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
 PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered")
 NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered"}

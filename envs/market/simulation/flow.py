@@ -115,7 +115,10 @@ def _default_depth() -> tuple[float, ...]:
 class FlowConfig:
     """Background order flow (module docstring). Times in seconds, sizes in shares.
 
-    :param depth_shares: steady-state depth at distance 1..K ticks from the anchor.
+    :param depth_shares: steady-state depth at distance 1..K ticks from the anchor (both
+        sides, or the bid side when ``depth_sell_shares`` is given).
+    :param depth_sell_shares: the ask side's steady-state depth at 1..K ticks, when the two
+        sides differ (a recorded day's book is rarely symmetric); empty: as ``depth_shares``.
     :param resilience_per_s: ``rho``: refill rate of depleted liquidity; also each
         background order's cancellation rate ``theta``.
     :param mean_limit_size_shares: mean limit order size (geometric in lots).
@@ -146,6 +149,7 @@ class FlowConfig:
     """
 
     depth_shares: tuple[float, ...] = field(default_factory=_default_depth)
+    depth_sell_shares: tuple[float, ...] = ()
     resilience_per_s: float = 0.1
     mean_limit_size_shares: float = 500.0
     market_rate_per_s: float = 0.5
@@ -172,6 +176,13 @@ class FlowConfig:
         for i, x in enumerate(depth):
             check_nonnegative(f"depth_shares[{i}]", x)
         object.__setattr__(self, "depth_shares", depth)
+        sell = tuple(float(x) for x in self.depth_sell_shares)
+        if sell and len(sell) != len(depth):
+            raise ValueError(f"depth_sell_shares must have the length of depth_shares ({len(depth)} levels), got "
+                             f"{len(sell)}")
+        for i, x in enumerate(sell):
+            check_nonnegative(f"depth_sell_shares[{i}]", x)
+        object.__setattr__(self, "depth_sell_shares", sell)
         check_positive("resilience_per_s", self.resilience_per_s)
         check_positive("mean_limit_size_shares", self.mean_limit_size_shares)
         check_nonnegative("market_rate_per_s", self.market_rate_per_s)
@@ -228,7 +239,7 @@ class FlowConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
-        for name in ("depth_shares", "cluster_alphas_per_s", "cluster_betas_per_s"):
+        for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -238,8 +249,17 @@ class FlowConfig:
         return float(sum(a / b for a, b in zip(self.cluster_alphas_per_s, self.cluster_betas_per_s)))
 
     def limit_rates_per_s(self) -> np.ndarray:
-        """``lambda_d`` (orders/s per side) for ``d = 1..K`` at average intraday activity."""
-        return self.resilience_per_s * np.asarray(self.depth_shares) / self.mean_limit_size_shares
+        """``lambda_d`` (orders/s per side; the mean of the sides when they differ) for
+        ``d = 1..K`` at average intraday activity."""
+        buy, sell = self.limit_rates_by_side_per_s()
+        return buy if not self.depth_sell_shares else 0.5 * (buy + sell)
+
+    def limit_rates_by_side_per_s(self) -> tuple[np.ndarray, np.ndarray]:
+        """``lambda_d`` (orders/s) of buy (bid) and of sell (ask) limit orders, ``d = 1..K``."""
+        buy = self.resilience_per_s * np.asarray(self.depth_shares) / self.mean_limit_size_shares
+        sell = buy if not self.depth_sell_shares else (
+            self.resilience_per_s * np.asarray(self.depth_sell_shares) / self.mean_limit_size_shares)
+        return buy, sell
 
     def expected_volume_per_s(self) -> float:
         """Expected traded shares per second from background market orders (both sides)."""
@@ -256,7 +276,9 @@ P_OPEN, P_CLOSE, P_DECAY, P_TOD_NORM, P_TOD_ON = 14, 15, 16, 17, 18
 P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP, P_EMPIRICAL = 19, 20, 21, 22, 23
 #: clustering: on (1.0) or off, the excited submissions' share, and (alpha_k, beta_k) pairs
 P_CLUSTER_ON, P_CLUSTER_LIMIT, P_CLUSTER_A0 = 24, 25, 26
-N_P = P_CLUSTER_A0 + 2 * MAX_CLUSTER_KERNELS
+#: the probability that a limit order is a buy (0.5 for a symmetric depth profile)
+P_P_BUY = P_CLUSTER_A0 + 2 * MAX_CLUSTER_KERNELS
+N_P = P_P_BUY + 1
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -314,13 +336,14 @@ def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
 def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fp, cum_weights, sizes)``: the kernel's float parameters, the cumulative distance
-    weights and the size tables (rows ``SZ_*``)."""
-    lam = flow.limit_rates_per_s()
+    weights (rows: buy, sell) and the size tables (rows ``SZ_*``)."""
+    lam_buy, lam_sell = flow.limit_rates_by_side_per_s()
     fp = np.zeros(N_P)
     # clustering scales the baseline rates of submissions and cancellations by 1 - n (module docstring)
     base = 1.0 - flow.cluster_branching_ratio() if flow.cluster_alphas_per_s else 1.0
     fp[P_THETA] = flow.resilience_per_s * base
-    fp[P_LAM_TOTAL] = 2.0 * lam.sum() * base
+    fp[P_LAM_TOTAL] = (lam_buy.sum() + lam_sell.sum()) * base
+    fp[P_P_BUY] = lam_buy.sum() / (lam_buy.sum() + lam_sell.sum())
     if flow.cluster_alphas_per_s:
         fp[P_CLUSTER_ON] = 1.0
         fp[P_CLUSTER_LIMIT] = flow.cluster_limit_frac
@@ -351,8 +374,10 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_TOD_MAX] = prof.max_intensity() * fp[P_TOD_NORM]
     else:
         fp[P_TOD_MAX] = 1.0
-    total = lam.sum()
-    cum = np.cumsum(lam) / total if total > 0 else np.linspace(1.0 / len(lam), 1.0, len(lam))
+    cum = np.empty((2, len(lam_buy)))
+    for row, lam in enumerate((lam_buy, lam_sell)):
+        total = lam.sum()
+        cum[row] = np.cumsum(lam) / total if total > 0 else np.linspace(1.0 / len(lam), 1.0, len(lam))
     return fp, cum, _size_tables(flow, lot)
 
 
@@ -529,7 +554,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     fp, cum_w, sizes, fs, live = flow
     sc, lvl, orders, htab, fills, log = book
     lot = sc[K.S_LOT]
-    n_k = cum_w.shape[0]
+    n_k = cum_w.shape[1]
     theta = fp[P_THETA]
     log_q_limit = _log_q(fp, P_P_LIMIT)
     log_q_market = _log_q(fp, P_P_MARKET)
@@ -598,10 +623,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     continue  # thinning: a rejected proposal
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
-                direction = 1 if R.uniform(rs) < 0.5 else -1
+                direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
                 v = R.uniform(rs)
+                w_side = cum_w[0] if direction > 0 else cum_w[1]
                 d = 0
-                while d < n_k - 1 and cum_w[d] < v:
+                while d < n_k - 1 and w_side[d] < v:
                     d += 1
                 dist = d + 1
                 if fp[P_ANCHOR_REF] == 1.0:

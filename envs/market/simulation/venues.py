@@ -165,6 +165,7 @@ class VenueMarketConfig:
         base = self.flow
         flow = FlowConfig(**{f.name: getattr(base, f.name) for f in fields(FlowConfig)} | {
             "depth_shares": tuple(d * v.liquidity_scale for d in base.depth_shares),
+            "depth_sell_shares": tuple(d * v.liquidity_scale for d in base.depth_sell_shares),
             "market_rate_per_s": base.market_rate_per_s * v.liquidity_scale})
         impact = ImpactConfig(transient_ticks_per_share=self.transient_usd_per_share / tick,
                               permanent_ticks_per_share=self.permanent_usd_per_share / tick,

@@ -468,6 +468,7 @@ class FlowCalibration:
             "warmup_s": float(warmup_s), "start_of_day_s": 0.0, "log_events": False,
             "flow": {
                 "depth_shares": [_sig(x, 4) for x in f.depth_shares],
+                **({"depth_sell_shares": [_sig(x, 4) for x in f.depth_sell_shares]} if f.depth_sell_shares else {}),
                 "resilience_per_s": _sig(f.resilience_per_s), "mean_limit_size_shares": _sig(f.mean_limit_size_shares),
                 "market_rate_per_s": _sig(f.market_rate_per_s), "mean_market_size_shares": _sig(f.mean_market_size_shares),
                 "hawkes_alpha_per_s": _sig(f.hawkes_alpha_per_s), "hawkes_beta_per_s": _sig(f.hawkes_beta_per_s),
@@ -534,7 +535,7 @@ def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
 
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
-                   sizes: str = "geometric", clustering: int = 0) -> FlowCalibration:
+                   sizes: str = "geometric", clustering: int = 0, sides: str = "pooled") -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -548,6 +549,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param volatility_horizon_s: horizon of the mid-volatility estimate (s).
     :param sizes: ``"geometric"`` (the sizes' means) or ``"empirical"`` (the recorded
         limit and marketable order sizes as tables, :func:`empirical_sizes`).
+    :param sides: ``"pooled"``: one depth profile for both sides (the mean of the sides'
+        estimates); ``"separate"``: the bid side's in ``depth_shares`` and the ask side's in
+        ``depth_sell_shares`` (a recorded book is rarely symmetric).
     :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
         (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
         day's submission and cancellation times with the intraday profile; 0: none.
@@ -555,6 +559,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     check_choice("anchor", anchor, ("opposite_best", "reference"))
     check_choice("sizes", sizes, ("geometric", "empirical"))
     check_choice("match", match, ("arrivals", "depth"))
+    check_choice("sides", sides, ("pooled", "separate"))
     m = day.messages
     t = m["time_s"].to_numpy()
     in_session = (t >= day.start_s) & (t < day.end_s)
@@ -594,8 +599,13 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     lam_mean = np.nan_to_num(0.5 * (lam["buy_per_s"] + lam["sell_per_s"]).to_numpy())
     if match == "arrivals":
         depth = lam_mean * mean_limit / rho
+        per_side = [np.nan_to_num(lam[f"{side}_per_s"].to_numpy()) * mean_limit / rho for side in ("buy", "sell")]
     else:
         depth = np.nan_to_num(0.5 * (theta["buy_depth_shares"] + theta["sell_depth_shares"]).to_numpy())
+        per_side = [np.nan_to_num(theta[f"{side}_depth_shares"].to_numpy()) for side in ("buy", "sell")]
+    depth_sell: tuple[float, ...] = ()
+    if sides == "separate":
+        depth, depth_sell = per_side[0], tuple(per_side[1])
 
     rows = []
     for side, sign in (("buy", 1), ("sell", -1)):
@@ -626,7 +636,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
 
     sigma = _mid_volatility(day, volatility_horizon_s)
-    flow = FlowConfig(depth_shares=tuple(depth), resilience_per_s=rho, mean_limit_size_shares=mean_limit,
+    flow = FlowConfig(depth_shares=tuple(depth), depth_sell_shares=depth_sell, resilience_per_s=rho, mean_limit_size_shares=mean_limit,
                       market_rate_per_s=mu, mean_market_size_shares=mean_market, hawkes_alpha_per_s=br * beta,
                       hawkes_beta_per_s=beta if br > 0 else 1.0, size_distribution=sizes, anchor=anchor,
                       session_s=day.duration_s, intraday=profile, **tables, **cluster)
@@ -638,6 +648,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         "theta_buy_per_s": theta["buy_per_s"], "theta_sell_per_s": theta["sell_per_s"],
         "depth_buy_shares": theta["buy_depth_shares"], "depth_sell_shares": theta["sell_depth_shares"],
         "config_lambda_per_s": flow.limit_rates_per_s(), "config_depth_shares": np.asarray(flow.depth_shares),
+        "config_depth_sell_shares": np.asarray(flow.depth_sell_shares or flow.depth_shares),
     })
     hidden = m.loc[in_session & (m["type"].to_numpy() == EventType.EXECUTION_HIDDEN), "size_shares"].sum()
     visible = m.loc[in_session & (m["type"].to_numpy() == EventType.EXECUTION_VISIBLE), "size_shares"].sum()
