@@ -7,12 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.lob_execution import LOBExecutionConfig, LOBExecutionEnv
-from execgym.envs.lob_vector import LOBExecutionVectorEnv
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow, fit_hawkes_kernels
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
+from tests.helpers import assert_vector_env_steps_as_single_envs
 
 CLUSTER = {"cluster_alphas_per_s": (5.0, 300.0), "cluster_betas_per_s": (20.0, 1000.0)}  # n = 0.55
 DURATION_S = 1800.0
@@ -90,15 +89,4 @@ def test_bad_clustering_is_refused(bad, match):
 def test_the_vector_env_steps_a_clustered_market_as_the_single_env(side):
     kw = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000, side=side, action="participation",
               market={"flow": {**{k: list(v) for k, v in CLUSTER.items()}}})
-    m = 3
-    venv = LOBExecutionVectorEnv(m, **kw)
-    singles = [LOBExecutionEnv(LOBExecutionConfig.from_kwargs(kw)) for _ in range(m)]
-    vobs, _ = venv.reset(seed=5)
-    np.testing.assert_array_equal(vobs, np.stack([e.reset(seed=5 + i)[0] for i, e in enumerate(singles)]))
-    actions = np.random.default_rng(0).integers(0, 5, size=(5, m))
-    for a in actions:
-        vo, vr, *_ = venv.step(a)
-        for i, e in enumerate(singles):
-            o, r, *_ = e.step(a[i])
-            np.testing.assert_array_equal(vo[i], o)
-            assert vr[i] == r
+    assert_vector_env_steps_as_single_envs(kw, seed=5)

@@ -7,12 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.lob_execution import LOBExecutionConfig, LOBExecutionEnv
-from execgym.envs.lob_vector import LOBExecutionVectorEnv
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
+from tests.helpers import assert_vector_env_steps_as_single_envs
 
 DEEP = (1000.0, 1500.0, 2000.0, 2500.0, 3000.0)
 THIN = (500.0, 500.0, 1000.0, 1000.0, 1000.0)
@@ -67,14 +66,4 @@ def test_bad_sell_depth_is_refused(bad, match):
 def test_the_vector_env_steps_a_two_sided_market_as_the_single_env(side):
     kw = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000, side=side, action="participation",
               market={"flow": {"depth_shares": list(DEEP), "depth_sell_shares": list(THIN)}})
-    m = 3
-    venv = LOBExecutionVectorEnv(m, **kw)
-    singles = [LOBExecutionEnv(LOBExecutionConfig.from_kwargs(kw)) for _ in range(m)]
-    vobs, _ = venv.reset(seed=8)
-    np.testing.assert_array_equal(vobs, np.stack([e.reset(seed=8 + i)[0] for i, e in enumerate(singles)]))
-    for a in np.random.default_rng(0).integers(0, 5, size=(5, m)):
-        vo, vr, *_ = venv.step(a)
-        for i, e in enumerate(singles):
-            o, r, *_ = e.step(a[i])
-            np.testing.assert_array_equal(vo[i], o)
-            assert vr[i] == r
+    assert_vector_env_steps_as_single_envs(kw, seed=8)
