@@ -86,3 +86,38 @@ def test_the_real_hour_is_far_from_the_simulator_beyond_the_noise_floor(days):
     summary = summarise_scores(real_vs_sim)
     assert summary["l1_mean"] == pytest.approx(real_vs_sim["l1"].mean())
     assert min(real_vs_sim["l1"]) <= summary["l1_iqm"] <= max(real_vs_sim["l1"])
+
+
+def test_the_mid_response_by_event_on_a_hand_made_day():
+    """Six messages on a one-level book (bid, ask in ticks after each): a buy market order
+    that does not move the mid, a sell limit order inside the spread (moves it down), a bid
+    cancellation that does not and a bid deletion that does; signed so that an event pushing
+    the mid its own way responds positively."""
+    import pandas as pd
+
+    from execgym.envs.market.data.lobster_data import LobsterDay
+
+    rows = [(100, 102), (100, 102), (100, 101), (100, 101), (99, 101), (99, 101)]  # (bid, ask) ticks
+    ob = np.array([[a * 100, 10, b * 100, 10] for b, a in rows], dtype=np.int64)
+    msgs = pd.DataFrame(
+        [(1.0, 1, 1, 10, 100, 1),    # a bid: mid 101 -> 101 (still)
+         (2.0, 4, 2, 5, 102, -1),    # execution of an ask: a buy (trade sign +1), mid still 101
+         (3.0, 1, 3, 10, 101, -1),   # an ask inside the spread: mid 101 -> 100.5 (moving; eps -1: +0.5)
+         (4.0, 2, 1, 5, 100, 1),     # partial cancellation of the bid: still
+         (5.0, 3, 1, 5, 100, 1),     # deletion of the bid: best bid 100 -> 99, mid 100.5 -> 100 (moving)
+         (6.0, 1, 4, 10, 200, -1)],  # a deep ask: still
+        columns=["time_s", "type", "order_id", "size_shares", "price", "direction"])
+    msgs["price"] *= 100
+    day = LobsterDay(msgs, ob, start_s=0.0, end_s=10.0)
+    s = metric_samples(day, [n for n in METRICS if n.startswith("response_")])
+    # the buy (row 1) at lag 1: mid 101 -> 101: 0; lag 10, 100 lie beyond the day
+    assert s["response_mo_still_half_ticks"].tolist() == [0.0]
+    assert s["response_mo_moving_half_ticks"].size == 0
+    # the ask inside the spread (row 2): eps = -1, mid 202 -> 201 half ticks: +1
+    assert s["response_lo_moving_half_ticks"].tolist() == [1.0]
+    # the deep ask (row 5), eps -1: 0 at lag 1; the first bid has no book before it
+    assert s["response_lo_still_half_ticks"].tolist() == [0.0]
+    # the bid's partial cancellation (row 3): the mid stays, lag 1: 0
+    assert s["response_ca_still_half_ticks"].tolist() == [0.0]
+    # the deletion (row 4): eps = -1 x (+1) = -1, mid 201 -> 200 half ticks: (-1)(-1) = +1
+    assert s["response_ca_moving_half_ticks"].tolist() == [1.0]

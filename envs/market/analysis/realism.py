@@ -27,6 +27,15 @@ The metrics (:data:`METRICS`; units in the names; book rows are the book after e
 ``volume_per_min_shares``  executed shares per minute of the session
 ``ofi_10s_shares``         order-flow imbalance at the touch per 10 s (Cont, Kukanov and
                            Stoikov 2014, "The price impact of order book events")
+``response_<e>_<m>_half_   the mid's response to an event: ``eps_n (m_{n+l-1} - m_{n-1})``
+ticks``                    in half ticks at event lags ``l`` = 1, 10 and 100 (pooled), for
+                           events ``e`` = ``mo`` (visible executions, ``eps`` the trade
+                           sign), ``lo`` (submissions, ``eps`` +1 for a bid) and ``ca``
+                           (cancellations and deletions, ``eps`` -1 for a bid), that moved
+                           the mid (``m`` = ``moving``) or not (``still``); ``m_n`` is the mid
+                           after message ``n`` (Eisler, Bouchaud and Kockelkoren 2012, "The
+                           price impact of order book events: market orders, limit orders
+                           and cancellations", Quantitative Finance 12(9))
 =========================  =================================================================
 
 The bootstrap resamples each sample's values independently (samples longer than
@@ -136,6 +145,38 @@ def _ofi(day):
     return ofi
 
 
+#: event lags (messages) at which the mid's response is sampled
+RESPONSE_LAGS = (1, 10, 100)
+_RESPONSE_EVENTS = {"mo": ([int(EventType.EXECUTION_VISIBLE)], -1),  # (types, eps = sign x direction)
+                    "lo": ([int(EventType.SUBMISSION)], 1),
+                    "ca": ([int(EventType.CANCELLATION), int(EventType.DELETION)], -1)}
+
+
+def _response(event: str, moving: bool):
+    types, sign = _RESPONSE_EVENTS[event]
+
+    def f(day):
+        s, ok = _rows(day)
+        mid2 = np.where(ok, s.ask_price_ticks[:, 0] + s.bid_price_ticks[:, 0], 0).astype(np.float64)
+        mid2[~ok] = np.nan  # twice the mid (ticks): half ticks
+        m = day.messages
+        rows = np.flatnonzero(np.isin(m["type"].to_numpy(), types))
+        rows = rows[rows > 0]  # the mid before the message is the previous row's
+        before = mid2[rows - 1]
+        moved = mid2[rows] != before
+        keep = np.isfinite(before) & np.isfinite(mid2[rows]) & (moved if moving else ~moved)
+        rows, before = rows[keep], before[keep]
+        eps = sign * m["direction"].to_numpy()[rows]
+        out = []
+        for lag in RESPONSE_LAGS:
+            end = rows + lag - 1
+            ok_end = end < len(mid2)
+            x = eps[ok_end] * (mid2[end[ok_end]] - before[ok_end])
+            out.append(x[np.isfinite(x)])
+        return np.concatenate(out)
+    return f
+
+
 #: metric name -> the function that draws its sample from a day
 METRICS: dict[str, Callable[[LobsterDay], np.ndarray]] = {
     "spread_ticks": _spread,
@@ -149,9 +190,12 @@ METRICS: dict[str, Callable[[LobsterDay], np.ndarray]] = {
     "cancel_level_ticks": _levels([int(EventType.CANCELLATION), int(EventType.DELETION)]),
     "volume_per_min_shares": _volume_per_minute,
     "ofi_10s_shares": _ofi,
+    **{f"response_{e}_{'moving' if mv else 'still'}_half_ticks": _response(e, mv)
+       for e in _RESPONSE_EVENTS for mv in (False, True)},
 }
 #: metrics whose values are integers (histogrammed on integer bins)
-INTEGER_METRICS = ("spread_ticks", "order_level_ticks", "cancel_level_ticks")
+INTEGER_METRICS = ("spread_ticks", "order_level_ticks", "cancel_level_ticks",
+                   *(name for name in METRICS if name.startswith("response_")))
 
 
 def session_only(day: LobsterDay) -> LobsterDay:
