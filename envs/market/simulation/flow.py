@@ -27,6 +27,14 @@ model for order book dynamics", Operations Research 58(3):
   rates of both are scaled by ``1 - n``, so that their mean rates, and so the depth
   profile, stay those configured (Bacry, Mastromatteo and Muzy 2015, "Hawkes processes in
   finance", Market Microstructure and Liquidity 1(1));
+* **long memory of trade signs** (optional): real market-order signs stay correlated over
+  hundreds of orders because large metaorders are split into many (Lillo, Mike and Farmer
+  2005, "Theory for long memory in supply and demand", Phys. Rev. E 71). With
+  ``sign_run_share = p > 0`` each market order follows, with probability ``p``, the sign of
+  the current run; a run's sign is a fair coin and its length (orders that follow it) is
+  Pareto, ``P(L >= l) = l^(-alpha)`` with ``alpha = sign_run_exponent`` in (1, 2), so the
+  signs' autocorrelation decays as ``l^(1 - alpha)`` (the rest keep the side their
+  intensities give; buys and sells stay balanced);
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -143,6 +151,9 @@ class FlowConfig:
         (the branching ratio) must be below 1.
     :param cluster_limit_frac: the share of the excited events that are submissions (the
         rest cancellations); 0.5 keeps the depth profile.
+    :param sign_run_share: long memory of trade signs (module docstring): the probability
+        ``p`` that a market order follows the current run's sign; 0: off.
+    :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -164,6 +175,8 @@ class FlowConfig:
     cluster_alphas_per_s: tuple[float, ...] = ()
     cluster_betas_per_s: tuple[float, ...] = ()
     cluster_limit_frac: float = 0.5
+    sign_run_share: float = 0.0
+    sign_run_exponent: float = 1.5
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -232,6 +245,10 @@ class FlowConfig:
             raise ValueError(f"the clustering's branching ratio sum(alpha_k / beta_k) must be < 1 for a stationary "
                              f"process, got {self.cluster_branching_ratio()!r} (alphas {alphas!r}, betas {betas!r})")
         check_fraction("cluster_limit_frac", self.cluster_limit_frac)
+        check_fraction("sign_run_share", self.sign_run_share)
+        if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
+            raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
+                             f"{self.sign_run_exponent!r}")
         check_positive("session_s", self.session_s)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
@@ -278,7 +295,9 @@ P_FIXED, P_LIMIT_LOTS, P_MARKET_LOTS, P_DIFF_STEP, P_EMPIRICAL = 19, 20, 21, 22,
 P_CLUSTER_ON, P_CLUSTER_LIMIT, P_CLUSTER_A0 = 24, 25, 26
 #: the probability that a limit order is a buy (0.5 for a symmetric depth profile)
 P_P_BUY = P_CLUSTER_A0 + 2 * MAX_CLUSTER_KERNELS
-N_P = P_P_BUY + 1
+#: long memory of trade signs: the share of market orders that follow a run, the runs' tail exponent
+P_RUN_SHARE, P_RUN_ALPHA = P_P_BUY + 1, P_P_BUY + 2
+N_P = P_RUN_ALPHA + 1
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -294,6 +313,8 @@ FLOW_STATE_DTYPE = np.dtype([
     ("exc_c0_per_s", np.float64),          # the clustering's excitations E_k (MAX_CLUSTER_KERNELS)
     ("exc_c1_per_s", np.float64),
     ("exc_c2_per_s", np.float64),
+    ("run_sign", np.int64),                # the current run of market-order signs: its sign and the
+    ("run_left", np.int64),                #   orders still to follow it
     ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
     ("value_tick_shares", np.float64),
     ("signed_vol_shares", np.float64),     # aggressive volume with impact, + buy (since the start)
@@ -344,6 +365,8 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_THETA] = flow.resilience_per_s * base
     fp[P_LAM_TOTAL] = (lam_buy.sum() + lam_sell.sum()) * base
     fp[P_P_BUY] = lam_buy.sum() / (lam_buy.sum() + lam_sell.sum())
+    fp[P_RUN_SHARE] = flow.sign_run_share
+    fp[P_RUN_ALPHA] = flow.sign_run_exponent
     if flow.cluster_alphas_per_s:
         fp[P_CLUSTER_ON] = 1.0
         fp[P_CLUSTER_LIMIT] = flow.cluster_limit_frac
@@ -462,6 +485,8 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.exc_c0_per_s = 0.0
     fs.exc_c1_per_s = 0.0
     fs.exc_c2_per_s = 0.0
+    fs.run_sign = 0
+    fs.run_left = 0
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
     fs.signed_vol_shares = 0.0
@@ -518,6 +543,24 @@ def _rounded_centre(fp, fs, up):
             return np.int64(r)
         return np.int64(math.floor(fund + transient(fp, fs)))
     return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
+
+
+#: the longest run of trade signs (orders): caps the Pareto draw
+MAX_RUN = 1 << 20
+
+
+@njit(**HOT)
+def _run_sign(rs, fp, fs, direction):
+    """A market order's sign under the long memory of trade signs (module docstring):
+    the current run's with probability ``p`` (a new run when it is over), else ``direction``."""
+    if R.uniform(rs) >= fp[P_RUN_SHARE]:
+        return direction
+    if fs.run_left <= 0:
+        fs.run_sign = 1 if R.uniform(rs) < 0.5 else -1
+        length = math.floor((1.0 - R.uniform(rs)) ** (-1.0 / fp[P_RUN_ALPHA]))  # Pareto, P(L >= l) = l^-alpha
+        fs.run_left = np.int64(min(length, MAX_RUN))
+    fs.run_left -= 1
+    return fs.run_sign
 
 
 @njit(**HOT)
@@ -685,6 +728,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 evbuf[0, K.E_SIZE] = 0
             else:
                 direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
+                if fp[P_RUN_SHARE] > 0.0:
+                    direction = _run_sign(rs, fp, fs, direction)
                 evbuf[0, K.E_TYPE] = K.EV_MARKET
                 evbuf[0, K.E_ID] = fs.next_id
                 evbuf[0, K.E_SIDE] = direction

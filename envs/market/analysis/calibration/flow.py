@@ -76,6 +76,7 @@ import pandas as pd
 from numba import njit
 from scipy.optimize import least_squares, minimize
 
+from execgym.envs.market.analysis.acf import autocorrelation
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, FlowConfig, ImpactConfig
@@ -91,6 +92,8 @@ __all__ = [
     "cancellation_rates",
     "fit_hawkes",
     "fit_hawkes_kernels",
+    "fit_sign_runs",
+    "sign_run_acf",
     "fit_intraday_profile",
     "limit_arrival_rates",
     "marketable_orders",
@@ -428,6 +431,62 @@ def fit_hawkes_kernels(times_s: np.ndarray, start_s: float, end_s: float, n_kern
             "log_likelihood": -float(best.fun)}
 
 
+# --- long memory of trade signs ---------------------------------------------------------------
+
+
+@njit(cache=True)
+def _run_signs(n, share, alpha, seed):
+    """``n`` market-order signs of the flow's sign-run mechanism alone: each follows the
+    current run with probability ``share`` (the run's Pareto length, tail ``alpha``), else a
+    fair coin (the flow's other orders, whose sides balance)."""
+    np.random.seed(seed)
+    out = np.empty(n)
+    sign, left = 0.0, 0
+    for i in range(n):
+        if np.random.random() < share:
+            if left <= 0:
+                sign = 1.0 if np.random.random() < 0.5 else -1.0
+                left = int(min(math.floor((1.0 - np.random.random()) ** (-1.0 / alpha)), 1 << 20))
+            left -= 1
+            out[i] = sign
+        else:
+            out[i] = 1.0 if np.random.random() < 0.5 else -1.0
+    return out
+
+
+def sign_run_acf(share: float, alpha: float, max_lag: int, n: int = 400_000, seed: int = 0) -> np.ndarray:
+    """The trade-sign autocorrelation at lags ``1..max_lag`` that the sign-run mechanism
+    (:class:`FlowConfig`'s ``sign_run_share``, ``sign_run_exponent``) gives, from ``n``
+    simulated signs."""
+    return autocorrelation(_run_signs(n, share, alpha, seed), max_lag)
+
+
+def fit_sign_runs(signs: np.ndarray, max_lag: int = 100, min_lag: int = 5) -> dict[str, float]:
+    """Fit the sign-run mechanism to a sequence of trade signs (+1 buy, -1 sell) by least
+    squares between its autocorrelation and :func:`sign_run_acf` at lags
+    ``min_lag..max_lag`` (the shorter lags also carry the Hawkes excitation of each side),
+    over a grid of ``share`` (0.05-1) and ``alpha`` (1.1-2.0).
+
+    :return: ``sign_run_share``, ``sign_run_exponent``, the residual ``rmse`` and the fitted
+        power-law decay exponent ``gamma`` of the data's autocorrelation (``C(l) ~ l^-gamma``
+        over the lags where it is positive; the mechanism gives ``gamma = alpha - 1``).
+    """
+    max_lag = check_int("max_lag", max_lag, minimum=2)
+    check_int("min_lag", min_lag, minimum=1)
+    real = autocorrelation(np.asarray(signs, dtype=float), max_lag)[min_lag - 1:]
+    lags = np.arange(min_lag, max_lag + 1)
+    pos = real > 0
+    gamma = float(-np.polyfit(np.log(lags[pos]), np.log(real[pos]), 1)[0]) if pos.sum() >= 3 else math.nan
+    best = (math.inf, 0.0, 1.5)
+    for alpha in np.round(np.arange(1.1, 2.01, 0.1), 2):
+        for share in np.round(np.arange(0.05, 1.001, 0.05), 2):
+            model = sign_run_acf(float(share), float(alpha), max_lag, n=200_000)[min_lag - 1:]
+            err = float(np.sqrt(np.mean((model - real) ** 2)))
+            if err < best[0]:
+                best = (err, float(share), float(alpha))
+    return {"sign_run_share": best[1], "sign_run_exponent": best[2], "rmse": best[0], "gamma": gamma}
+
+
 # --- everything together -----------------------------------------------------------------------
 
 
@@ -477,6 +536,8 @@ class FlowCalibration:
                     "cluster_alphas_per_s": [_sig(x) for x in f.cluster_alphas_per_s],
                     "cluster_betas_per_s": [_sig(x) for x in f.cluster_betas_per_s],
                     "cluster_limit_frac": f.cluster_limit_frac}),
+                **({} if not f.sign_run_share else {
+                    "sign_run_share": f.sign_run_share, "sign_run_exponent": f.sign_run_exponent}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
                     "mean_limit_size_shares": f.mean_limit_size_shares,
                     "mean_market_size_shares": f.mean_market_size_shares,
@@ -535,7 +596,8 @@ def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
 
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
-                   sizes: str = "geometric", clustering: int = 0, sides: str = "pooled") -> FlowCalibration:
+                   sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
+                   sign_memory: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -552,6 +614,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param sides: ``"pooled"``: one depth profile for both sides (the mean of the sides'
         estimates); ``"separate"``: the bid side's in ``depth_shares`` and the ask side's in
         ``depth_sell_shares`` (a recorded book is rarely symmetric).
+    :param sign_memory: fit the long memory of trade signs (:func:`fit_sign_runs` on the
+        marketable orders' signs) into ``sign_run_share`` and ``sign_run_exponent``.
     :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
         (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
         day's submission and cancellation times with the intraday profile; 0: none.
@@ -634,6 +698,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         cluster = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
         logger.info("clustering of submissions and cancellations: branching ratio %.3f, betas %s /s",
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
+
+    if sign_memory:
+        runs = fit_sign_runs(mo["sign"].to_numpy())
+        cluster |= {"sign_run_share": runs["sign_run_share"], "sign_run_exponent": runs["sign_run_exponent"]}
+        logger.info("long memory of trade signs: share %.2f following runs of tail exponent %.1f (data: C(l) ~ l^-%.2f)",
+                    runs["sign_run_share"], runs["sign_run_exponent"], runs["gamma"])
 
     sigma = _mid_volatility(day, volatility_horizon_s)
     flow = FlowConfig(depth_shares=tuple(depth), depth_sell_shares=depth_sell, resilience_per_s=rho, mean_limit_size_shares=mean_limit,
