@@ -69,6 +69,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.analysis.realism import realism_score, summarise_scores
 from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
 from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
@@ -101,9 +102,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     day = load_day(cfg.data)
     logger.info("calibrating on %d messages", len(day.messages))
-    cal = calibrate_flow(day, **OmegaConf.to_container(cfg.calibration, resolve=True))
-    market_dict = cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s))
-    market = SimulatorConfig.from_mapping(market_dict)
+    cal, market, market_dict = calibrated_market(cfg, day)
     sim_facts, sim_days = [], []
     for k, seq in enumerate(np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))):
         logger.info("simulating day %d of %d", k + 1, cfg.n_days)
@@ -113,7 +112,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
         sim_facts.append(summary_facts(sim_day_k, **_facts_kwargs(cfg)))
         sim_days.append(sim_day_k)
-    recal = calibrate_flow(sim_day, **OmegaConf.to_container(cfg.calibration, resolve=True))
+    recal = calibrate_flow(sim_day, **_flow_arguments(cfg))
     consistency = consistency_table(cal, recal)
     facts = {REAL: summary_facts(day, **_facts_kwargs(cfg)), SIM: sim_facts[0]}
     table = compare_facts(facts[REAL]["scalars"], [f["scalars"] for f in sim_facts], FactTolerance(**cfg.tolerance),
@@ -165,11 +164,35 @@ def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
     return table
 
 
+def _flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
+    """``calibrate_flow``'s arguments: ``cfg.calibration`` updated by ``overrides``, without
+    ``refine_depth`` (not a calibrate_flow argument)."""
+    args = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
+    args.pop("refine_depth", None)
+    return args
+
+
+def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tuple:
+    """``(calibration, market, market mapping)`` of ``day`` under ``cfg.calibration`` updated
+    by ``overrides``; with ``refine_depth: N > 0`` the depth profile is refined by ``N``
+    simulated days (:func:`~execgym.envs.market.analysis.calibration.refine.refine_depth`)."""
+    settings = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
+    cal = calibrate_flow(day, **_flow_arguments(cfg, overrides))
+    market_dict = cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s))
+    market = SimulatorConfig.from_mapping(market_dict)
+    if settings.get("refine_depth"):
+        market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed"))
+        market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
+        if market.flow.depth_sell_shares:
+            market_dict["flow"]["depth_sell_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_sell_shares]
+        market = SimulatorConfig.from_mapping(market_dict)  # exactly what the YAML says
+    return cal, market, market_dict
+
+
 def _simulate_model(cfg: DictConfig, day, overrides: dict) -> list:
     """The simulated days of the flow calibrated with ``cfg.calibration`` updated by
     ``overrides`` (another model of the same day), on the report's seeds."""
-    cal = calibrate_flow(day, **{**OmegaConf.to_container(cfg.calibration, resolve=True), **overrides})
-    market = SimulatorConfig.from_mapping(cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s)))
+    _, market, _ = calibrated_market(cfg, day, overrides)
     return [simulate_day(market, np.random.default_rng(seq), day.duration_s, dt_s=60.0, levels=day.levels,
                          open_time_s=day.start_s)
             for seq in np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))]

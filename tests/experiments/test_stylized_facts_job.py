@@ -50,7 +50,8 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     assert realism["l1"].between(0, 2).all() and realism["l1_sim_vs_sim"].notna().all()
     assert "L1 mean" in (tmp_path / "realism.md").read_text()
     models = pd.read_csv(tmp_path / "realism_models.csv", index_col="metric")
-    assert list(models.columns) == ["calibrated", "cst", "empirical_sizes", "clustered", "two_sided", "sign_memory"]
+    assert list(models.columns) == ["calibrated", "cst", "empirical_sizes", "clustered", "two_sided", "sign_memory",
+                                    "refined"]
     assert models.notna().all().all() and (models["calibrated"] == realism["l1"]).all()
     # clustered submissions and cancellations: the real inter-arrival times' bursts (ms) appear
     assert models.loc["log10_interarrival_s", "clustered"] < 0.6 * models.loc["log10_interarrival_s", "cst"]

@@ -1,0 +1,60 @@
+"""Refining a calibrated market's depth profile by simulation: the simulated depth by
+distance moves to the recorded day's, each side against its own when the flow has two."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from execgym.envs.market.analysis.calibration.flow import calibrate_flow, cancellation_rates
+from execgym.envs.market.analysis.calibration.refine import refine_depth
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+
+K = 8
+
+
+@pytest.fixture(scope="module")
+def day():
+    """A 'recorded' day: a market whose market orders walk a thin book, so that the depth
+    measured by distance from the opposite best is far from the flow's steady state."""
+    cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(600.0,) * K,
+                                          depth_sell_shares=(300.0,) * K, market_rate_per_s=1.0,
+                                          mean_market_size_shares=300.0, resilience_per_s=0.05), warmup_s=300.0)
+    return simulate_day(cfg, np.random.default_rng(0), 3600.0, dt_s=60.0, levels=K, open_time_s=0.0)
+
+
+def _depth_error(market, day, seed=5):
+    """Relative errors of the simulated depth over distances 1..K: buy side, sell side, both."""
+    sim = simulate_day(market, np.random.default_rng(seed), day.duration_s, dt_s=60.0, levels=day.levels,
+                       open_time_s=day.start_s)
+    real, got = cancellation_rates(day, K), cancellation_rates(sim, K)
+    total = [sum(t[f"{s}_depth_shares"].sum() for s in ("buy", "sell")) for t in (real, got)]
+    return [abs(got[f"{s}_depth_shares"].sum() / real[f"{s}_depth_shares"].sum() - 1.0) for s in ("buy", "sell")] + [
+        abs(total[1] / total[0] - 1.0)]
+
+
+@pytest.mark.parametrize("sides", ["pooled", "separate"])
+def test_refining_brings_the_simulated_depth_to_the_days(day, sides):
+    cal = calibrate_flow(day, K, match="depth", sides=sides)
+    market = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
+    refined, table = refine_depth(market, day, iterations=3, seed=1)
+    before, after = _depth_error(market, day), _depth_error(refined, day)
+    if sides == "separate":  # each side against its own
+        assert before[0] + before[1] > 0.3 and after[0] + after[1] < 0.5 * (before[0] + before[1])
+        assert refined.flow.depth_sell_shares != market.flow.depth_sell_shares
+    else:  # one profile for both sides: the sides' total is matched
+        assert before[2] > 0.15 and after[2] < 0.5 * before[2]
+        assert refined.flow.depth_sell_shares == ()
+    assert list(table.columns) == ["target_shares", "configured_shares", "simulated_0_shares", "simulated_1_shares",
+                                   "simulated_2_shares", "refined_shares"]
+    assert np.allclose(table["refined_shares"], refined.flow.depth_shares)
+
+
+def test_bad_arguments_are_refused(day):
+    market = SimulatorConfig()
+    with pytest.raises(TypeError, match="SimulatorConfig"):
+        refine_depth({"tick_size": 0.01}, day)
+    with pytest.raises(ValueError, match="iterations"):
+        refine_depth(market, day, iterations=0)
