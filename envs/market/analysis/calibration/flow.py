@@ -25,6 +25,11 @@ the opposite best quote (``anchor="opposite_best"``: a buy at price ``p`` is at
 * **Hawkes excitation** per side: maximum likelihood of the intensity
   ``mu w(t) + sum_i alpha exp(-beta (t - t_i))`` over the side's marketable-order times,
   with the intraday profile ``w`` (mean 1) fitted first: exactly the flow's model.
+* **Clustering** (``clustering=K``): a Hawkes process with a kernel of ``K`` exponentials
+  fitted by maximum likelihood (:func:`fit_hawkes_kernels`) to the distinct times of the
+  submissions and cancellations, with the intraday profile as the baseline's shape.
+* **Long memory of trade signs** (``sign_memory=True``): the sign-run mechanism fitted to
+  the marketable orders' sign autocorrelation (:func:`fit_sign_runs`).
 * **Intraday profile**: :class:`~execgym.envs.market.simulation.volume.IntradayVolumeProfile` fitted by
   least squares to the share of visible traded volume in each bucket; ``noise_sigma`` is
   the standard deviation of log(realised / fitted) over the buckets.
@@ -42,6 +47,8 @@ cancellation rate ``rho`` and a depth profile with ``lambda_d = rho * depth_d / 
   real one; :attr:`FlowCalibration.table` lists both;
 * ``market_rate_per_s`` = the Hawkes baseline ``mu`` (mean of the sides), so the mean
   rate ``mu / (1 - alpha / beta)`` matches; ``hawkes_alpha_per_s``, ``hawkes_beta_per_s``;
+* ``sides="separate"``: ``depth_shares`` from the bid side's estimates and
+  ``depth_sell_shares`` from the ask side's, instead of their mean;
 * all rates are at average intraday activity because every count is divided by the
   whole session's seconds and the profile has mean 1.
 
