@@ -32,7 +32,7 @@ model for order book dynamics", Operations Research 58(3):
   2005, "Theory for long memory in supply and demand", Phys. Rev. E 71). With
   ``sign_run_share = p > 0`` each market order follows, with probability ``p``, the sign of
   the current run; a run's sign is a fair coin and its length (orders that follow it) is
-  Pareto, ``P(L >= l) = l^(-alpha)`` with ``alpha = sign_run_exponent`` in (1, 2), so the
+  Pareto, ``P(L >= l) = l^(-alpha)`` with ``alpha = sign_run_exponent`` in (1, 2], so the
   signs' autocorrelation decays as ``l^(1 - alpha)`` (the rest keep the side their
   intensities give; buys and sells stay balanced);
 * sizes are geometric in lots with the configured means (shares), or fixed.
