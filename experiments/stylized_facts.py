@@ -164,6 +164,10 @@ def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
     return table
 
 
+#: offset of the depth refinement's seed from the report's (its simulated days are not the evaluated ones)
+REFINE_SEED = 7919
+
+
 def _flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
     """``calibrate_flow``'s arguments: ``cfg.calibration`` updated by ``overrides``, without
     ``refine_depth`` (not a calibrate_flow argument)."""
@@ -181,7 +185,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     market_dict = cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s))
     market = SimulatorConfig.from_mapping(market_dict)
     if settings.get("refine_depth"):
-        market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed"))
+        # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them
+        market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED)
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if market.flow.depth_sell_shares:
             market_dict["flow"]["depth_sell_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_sell_shares]

@@ -62,6 +62,8 @@ def test_the_fit_recovers_the_mechanism_and_the_calibration_writes_it():
     assert (cfg.flow.sign_run_share, cfg.flow.sign_run_exponent) == (cal.flow.sign_run_share,
                                                                       cal.flow.sign_run_exponent)
     assert calibrate_flow(day, 5).flow.sign_run_share == 0.0  # off unless asked
+    with pytest.raises(ValueError, match="min_lag must be <= max_lag"):
+        fit_sign_runs(_run_signs(1000, 0.5, 1.5, 0), max_lag=10, min_lag=20)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -101,12 +101,13 @@ def test_the_message_file_holds_only_the_top_levels_events_as_lobster_does():
 
 def test_top_level_messages_on_a_hand_made_book():
     # one level per side: ask 101 x 100, bid 99 x 200 after each message below
-    rows = np.array([[101, 100, 99, 200]] * 5)
-    types = np.array([1, 1, 3, 4, 2])
-    prices = np.array([99, 98, 101, 97, 99])      # at the bid, behind it, the ask, deep, the bid
-    directions = np.array([1, 1, -1, 1, 1])
-    assert top_level_messages(types, prices, directions, rows).tolist() == [True, False, True, False, True]
+    rows = np.array([[101, 100, 99, 200]] * 6)
+    types = np.array([1, 1, 3, 4, 2, 5])
+    prices = np.array([99, 98, 101, 97, 99, 100])  # at the bid, behind it, the ask, deep, the bid; hidden
+    directions = np.array([1, 1, -1, 1, 1, -1])
+    # a hidden execution (type 5) never rests on a visible level: LOBSTER's files keep it
+    assert top_level_messages(types, prices, directions, rows).tolist() == [True, False, True, False, True, True]
     # the same on the sell side, and nothing is within the book before the first message
     assert top_level_messages(np.array([3]), np.array([101]), np.array([-1]), rows[:1]).tolist() == [False]
     with pytest.raises(ValueError, match="one length"):
-        top_level_messages(types, prices[:4], directions, rows)
+        top_level_messages(types, prices[:5], directions, rows)

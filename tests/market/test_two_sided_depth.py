@@ -9,7 +9,7 @@ import pytest
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.data.simulated_day import simulate_day
-from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.flow import P_LAM_TOTAL, P_P_BUY, FlowConfig, ImpactConfig, flow_params
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from tests.helpers import assert_vector_env_steps_as_single_envs
 
@@ -51,6 +51,12 @@ def test_calibration_recovers_each_side_and_writes_it(deep_bid):
     np.testing.assert_allclose(cfg.flow.depth_sell_shares, cal.flow.depth_sell_shares, rtol=1e-3)
     with pytest.raises(ValueError, match="sides"):
         calibrate_flow(deep_bid, 5, sides="both")
+
+
+def test_a_flow_without_limit_orders_splits_nothing():
+    """No depth on either side: no limit order arrives, and the buy share is a plain 0.5 (no 0/0)."""
+    fp, cum_w, _ = flow_params(FlowConfig(depth_shares=(0.0, 0.0)), ImpactConfig(), 1)
+    assert fp[P_P_BUY] == 0.5 and fp[P_LAM_TOTAL] == 0.0 and cum_w.shape == (2, 2)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -117,8 +117,9 @@ def top_level_messages(types: np.ndarray, prices: np.ndarray, directions: np.nda
     """Which messages a LOBSTER file of ``rows``' levels holds: a mask over the messages.
 
     A submission (type 1) is kept when its price is among its side's occupied levels in the
-    row after it; a partial cancellation, deletion or execution (types 2-5) when its price was
-    among them in the row before it (nothing before the first message). Other types are kept.
+    row after it; a partial cancellation, deletion or visible execution (types 2-4) when its
+    price was among them in the row before it (nothing before the first message). Other
+    types (hidden executions, cross trades, halts) are kept.
 
     :param types: LOBSTER event types, one per message.
     :param prices: the messages' prices (LOBSTER units, as in ``rows``).
@@ -135,7 +136,7 @@ def top_level_messages(types: np.ndarray, prices: np.ndarray, directions: np.nda
     before[1:] = rows[:-1]
     before[:1] = 0  # an empty book: no price matches
     submission = types == 1
-    removal = (types >= 2) & (types <= 5)
+    removal = (types >= 2) & (types <= 4)
     seen = np.where(submission[:, None], rows, before)
     side = np.where(directions[:, None] > 0, seen[:, 2::4], seen[:, 0::4])  # bid prices for a buy order
     sizes = np.where(directions[:, None] > 0, seen[:, 3::4], seen[:, 1::4])

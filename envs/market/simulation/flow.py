@@ -364,7 +364,8 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     base = 1.0 - flow.cluster_branching_ratio() if flow.cluster_alphas_per_s else 1.0
     fp[P_THETA] = flow.resilience_per_s * base
     fp[P_LAM_TOTAL] = (lam_buy.sum() + lam_sell.sum()) * base
-    fp[P_P_BUY] = lam_buy.sum() / (lam_buy.sum() + lam_sell.sum())
+    total = lam_buy.sum() + lam_sell.sum()
+    fp[P_P_BUY] = lam_buy.sum() / total if total > 0 else 0.5
     fp[P_RUN_SHARE] = flow.sign_run_share
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
     if flow.cluster_alphas_per_s:

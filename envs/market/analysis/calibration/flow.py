@@ -423,9 +423,11 @@ def fit_hawkes_kernels(times_s: np.ndarray, start_s: float, end_s: float, n_kern
     for scales in (np.logspace(0, 3, k) if k > 1 else np.array([10.0]), np.logspace(0.5, 3.5, k) / 3.0):
         for br0 in (0.3, 0.7):
             x0 = np.concatenate([[math.log(rate * (1 - br0))], np.log(br0 / k * scales), np.log(scales)])
-            r = minimize(nll, x0, method="L-BFGS-B", bounds=[(None, None)] + [(-20.0, 15.0)] * (2 * k))
+            r = minimize(nll, x0, method="L-BFGS-B", bounds=[(-30.0, 30.0)] + [(-20.0, 15.0)] * (2 * k))
             if np.isfinite(r.fun) and (best is None or r.fun < best.fun):
                 best = r
+    if best is None:
+        raise ValueError(f"the {k}-kernel Hawkes fit found no finite likelihood for these {len(t)} times")
     alphas, betas = np.exp(best.x[1 : 1 + k]), np.exp(best.x[1 + k :])
     order = np.argsort(betas)
     alphas, betas = alphas[order], betas[order]
@@ -479,7 +481,9 @@ def fit_sign_runs(signs: np.ndarray, max_lag: int = 100, min_lag: int = 5) -> di
         over the lags where it is positive; the mechanism gives ``gamma = alpha - 1``).
     """
     max_lag = check_int("max_lag", max_lag, minimum=2)
-    check_int("min_lag", min_lag, minimum=1)
+    min_lag = check_int("min_lag", min_lag, minimum=1)
+    if min_lag > max_lag:
+        raise ValueError(f"min_lag must be <= max_lag, got min_lag={min_lag}, max_lag={max_lag}")
     real = autocorrelation(np.asarray(signs, dtype=float), max_lag)[min_lag - 1:]
     lags = np.arange(min_lag, max_lag + 1)
     pos = real > 0
@@ -540,7 +544,7 @@ class FlowCalibration:
                 "hawkes_alpha_per_s": _sig(f.hawkes_alpha_per_s), "hawkes_beta_per_s": _sig(f.hawkes_beta_per_s),
                 "size_distribution": f.size_distribution, "anchor": f.anchor, "session_s": float(f.session_s),
                 **({} if not f.cluster_alphas_per_s else {
-                    "cluster_alphas_per_s": [_sig(x) for x in f.cluster_alphas_per_s],
+                    "cluster_alphas_per_s": _stationary_alphas(f),
                     "cluster_betas_per_s": [_sig(x) for x in f.cluster_betas_per_s],
                     "cluster_limit_frac": f.cluster_limit_frac}),
                 **({} if not f.sign_run_share else {
@@ -559,6 +563,16 @@ class FlowCalibration:
                        "permanent_ticks_per_share": _sig(i.permanent_ticks_per_share),
                        "sigma_ticks_per_sqrt_s": _sig(i.sigma_ticks_per_sqrt_s)},
         }
+
+
+def _stationary_alphas(f: FlowConfig) -> list[float]:
+    """The clustering's alphas rounded for YAML, shrunk if the rounding took the branching
+    ratio (with the rounded betas) to 1 or beyond."""
+    alphas = [_sig(x) for x in f.cluster_alphas_per_s]
+    ratio = sum(a / _sig(b) for a, b in zip(alphas, f.cluster_betas_per_s))
+    if ratio >= 0.9999:
+        alphas = [_sig(a * 0.9999 / ratio) * (1.0 - 1e-5) for a in alphas]
+    return alphas
 
 
 def _sig(x: float, digits: int = 5) -> float:
