@@ -363,9 +363,9 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     # clustering scales the baseline rates of submissions and cancellations by 1 - n (module docstring)
     base = 1.0 - flow.cluster_branching_ratio() if flow.cluster_alphas_per_s else 1.0
     fp[P_THETA] = flow.resilience_per_s * base
-    fp[P_LAM_TOTAL] = (lam_buy.sum() + lam_sell.sum()) * base
-    total = lam_buy.sum() + lam_sell.sum()
-    fp[P_P_BUY] = lam_buy.sum() / total if total > 0 else 0.5
+    lam_total = lam_buy.sum() + lam_sell.sum()
+    fp[P_LAM_TOTAL] = lam_total * base
+    fp[P_P_BUY] = lam_buy.sum() / lam_total if lam_total > 0 else 0.5
     fp[P_RUN_SHARE] = flow.sign_run_share
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
     if flow.cluster_alphas_per_s:
@@ -652,19 +652,24 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     kind = K.EV_LIMIT
                 elif u < lam_lim + lam_cancel:
                     kind = K.EV_CANCEL
-                elif u < lam_lim + lam_cancel + lam_buy + lam_sell:
-                    kind = K.EV_MARKET
-                elif exc != 0.0 and u < lam_lim + lam_cancel + lam_buy + lam_sell + _excitation(fs):
-                    # the clustering's excited events (their intensity decayed to t): a submission or
-                    # a cancellation
-                    if u - (lam_lim + lam_cancel + lam_buy + lam_sell) < _excitation(fs) * fp[P_CLUSTER_LIMIT]:
-                        kind = K.EV_LIMIT
-                    elif n_live > 0:
-                        kind = K.EV_CANCEL
-                    else:
-                        continue  # nothing to cancel
                 else:
-                    continue  # thinning: a rejected proposal
+                    below = lam_lim + lam_cancel + lam_buy + lam_sell
+                    if u < below:
+                        kind = K.EV_MARKET
+                    elif exc == 0.0:
+                        continue  # thinning: a rejected proposal
+                    else:
+                        # the clustering's excited events (their intensity decayed to t): a
+                        # submission or a cancellation, or a rejected proposal
+                        exc_t = _excitation(fs)
+                        if u >= below + exc_t:
+                            continue
+                        if u - below < exc_t * fp[P_CLUSTER_LIMIT]:
+                            kind = K.EV_LIMIT
+                        elif n_live > 0:
+                            kind = K.EV_CANCEL
+                        else:
+                            continue  # nothing to cancel
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1

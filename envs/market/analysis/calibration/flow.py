@@ -708,7 +708,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     mean_rate = float(hk["mean_rate_per_s"].mean())
     mu = mean_rate * (1.0 - br)  # keeps the mean rate mu / (1 - alpha/beta) of the data
 
-    cluster: dict[str, Any] = {}
+    mechanisms: dict[str, Any] = {}  # the optional ones: clustering, sign memory
     if check_int("clustering", clustering, minimum=0):
         if clustering > MAX_CLUSTER_KERNELS:
             raise ValueError(f"clustering must be 0-{MAX_CLUSTER_KERNELS} kernels, got {clustering!r}")
@@ -716,21 +716,22 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         lc = in_session & ((types == EventType.SUBMISSION) | (types == EventType.CANCELLATION)
                            | (types == EventType.DELETION))
         fit = fit_hawkes_kernels(t[lc], day.start_s, day.end_s, clustering, profile)
-        cluster = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
+        mechanisms = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
         logger.info("clustering of submissions and cancellations: branching ratio %.3f, betas %s /s",
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
 
     if sign_memory:
         runs = fit_sign_runs(mo["sign"].to_numpy())
-        cluster |= {"sign_run_share": runs["sign_run_share"], "sign_run_exponent": runs["sign_run_exponent"]}
+        mechanisms |= {"sign_run_share": runs["sign_run_share"], "sign_run_exponent": runs["sign_run_exponent"]}
         logger.info("long memory of trade signs: share %.2f following runs of tail exponent %.1f (data: C(l) ~ l^-%.2f)",
                     runs["sign_run_share"], runs["sign_run_exponent"], runs["gamma"])
 
     sigma = _mid_volatility(day, volatility_horizon_s)
-    flow = FlowConfig(depth_shares=tuple(depth), depth_sell_shares=depth_sell, resilience_per_s=rho, mean_limit_size_shares=mean_limit,
+    flow = FlowConfig(depth_shares=tuple(depth), depth_sell_shares=depth_sell, resilience_per_s=rho,
+                      mean_limit_size_shares=mean_limit,
                       market_rate_per_s=mu, mean_market_size_shares=mean_market, hawkes_alpha_per_s=br * beta,
                       hawkes_beta_per_s=beta if br > 0 else 1.0, size_distribution=sizes, anchor=anchor,
-                      session_s=day.duration_s, intraday=profile, **tables, **cluster)
+                      session_s=day.duration_s, intraday=profile, **tables, **mechanisms)
     impact = ImpactConfig(transient_ticks_per_share=0.0, permanent_ticks_per_share=0.0,
                           sigma_ticks_per_sqrt_s=sigma if anchor == "reference" else 0.0)
 
