@@ -69,6 +69,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.calibration.propagator import calibrate_propagator
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.analysis.realism import realism_score, summarise_scores
 from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
@@ -170,19 +171,26 @@ REFINE_SEED = 7919
 
 def _flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
     """``calibrate_flow``'s arguments: ``cfg.calibration`` updated by ``overrides``, without
-    ``refine_depth`` (not a calibrate_flow argument)."""
+    ``refine_depth`` and ``propagator`` (not calibrate_flow arguments)."""
     args = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
     args.pop("refine_depth", None)
+    args.pop("propagator", None)
     return args
 
 
 def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tuple:
     """``(calibration, market, market mapping)`` of ``day`` under ``cfg.calibration`` updated
     by ``overrides``; with ``refine_depth: N > 0`` the depth profile is refined by ``N``
-    simulated days (:func:`~execgym.envs.market.analysis.calibration.refine.refine_depth`)."""
+    simulated days (:func:`~execgym.envs.market.analysis.calibration.refine.refine_depth`); with
+    ``propagator:`` (``calibrate_propagator``'s arguments) the impact gets the day's power-law
+    propagator (:func:`~execgym.envs.market.analysis.calibration.propagator.calibrate_propagator`)."""
     settings = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
     cal = calibrate_flow(day, **_flow_arguments(cfg, overrides))
     market_dict = cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s))
+    if settings.get("propagator") is not None:
+        prop = calibrate_propagator(day, **settings["propagator"])
+        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
+                                                                  "propagator_time_s")})
     market = SimulatorConfig.from_mapping(market_dict)
     if settings.get("refine_depth"):
         # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them

@@ -269,3 +269,17 @@ def test_the_parallel_step_is_the_serial_one_bit_for_bit(action):
     assert ended >= 6
     with pytest.raises(TypeError, match="parallel"):
         LOBExecutionVectorEnv(2, parallel="yes", **KW)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_propagator_markets_are_the_single_env_with_seed_plus_index(side):
+    """The power-law propagator's state (one number per exponential) lives in the vector
+    env's flow states as in the single env's: the same seeds, the same episodes."""
+    market = {"flow": {"anchor": "reference", "market_rate_per_s": 2.0},
+              "impact": {"propagator_ticks_per_share": 2e-3, "propagator_exponent": 0.5, "propagator_time_s": 5.0}}
+    m = 3
+    venv = LOBExecutionVectorEnv(m, action="fraction", side=side, market=market, **KW)
+    singles = [ReferenceLOBEnv(action="fraction", side=side, market=market, **KW) for _ in range(m)]
+    episodes_done, _ = assert_replays_single_envs(venv, singles, "fraction", "NextStep", 12, np.random.default_rng(1))
+    assert episodes_done >= 3
+    assert np.any(venv._fs["prop_ticks"] != 0.0)

@@ -56,6 +56,11 @@ order) and the background market orders'; a buy of ``v`` shares counts ``+v``:
 * **mechanical**: walking the book (nothing to configure beyond the depth profile);
 * **transient**: ``m_transient += kappa * v``, decaying at rate ``rho``
   (``transient_ticks_per_share``; OW's price deficit ``x / q`` with ``kappa = 1/q``);
+* **propagator** (optional): ``m_transient`` also holds ``sum_i G(t - t_i) v_i`` with a
+  power-law kernel ``G(t) = G0 (1 + t/t0)^(-beta)`` (Bouchaud et al. 2004; a sum of
+  exponentials, :mod:`~execgym.envs.market.simulation.propagator`), so that a metaorder's
+  impact is concave in its size (``Q^(1 - beta)`` at a fixed participation rate) and
+  decays, as a power law, after it ends; with ``anchor="reference"`` the book follows it;
 * **permanent**: ``m_fundamental += gamma * v`` (``permanent_ticks_per_share``), plus an
   optional exogenous diffusion ``sigma_ticks_per_sqrt_s``, drawn on a fixed time grid
   from a random stream of its own, so that the same seed gives the same fundamental path
@@ -78,6 +83,7 @@ from numba import njit
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import rng as R
 from execgym.envs.market.simulation._jit import HOT
+from execgym.envs.market.simulation.propagator import MAX_PROPAGATOR_KERNELS, power_law_kernel
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import (
     check_choice,
@@ -101,17 +107,37 @@ class ImpactConfig:
         aggressive volume, decaying at the flow's resilience ``rho`` (ticks/share).
     :param permanent_ticks_per_share: ``gamma``: lasting shift of the centre (ticks/share).
     :param sigma_ticks_per_sqrt_s: exogenous diffusion of the centre (ticks/sqrt(s)).
+    :param propagator_ticks_per_share: ``G0`` of a power-law propagator (module docstring;
+        :mod:`~execgym.envs.market.simulation.propagator`): each share of aggressive volume
+        moves the centre by ``G0 (1 + t/t0)^(-beta)`` ticks ``t`` seconds later; 0: off.
+    :param propagator_exponent: ``beta``, in (0, 1); a metaorder at a fixed participation
+        rate then has an impact growing as its size to the power ``1 - beta``.
+    :param propagator_time_s: ``t0`` (s).
+    :param propagator_horizon_s: the longest lag (s) over which the kernel follows the power
+        law (a sum of exponentials, :func:`~execgym.envs.market.simulation.propagator.power_law_kernel`).
     """
 
     transient_ticks_per_share: float = 2e-4
     permanent_ticks_per_share: float = 5e-5
     sigma_ticks_per_sqrt_s: float = 0.0
+    propagator_ticks_per_share: float = 0.0
+    propagator_exponent: float = 0.5
+    propagator_time_s: float = 1.0
+    propagator_horizon_s: float = 23_400.0
 
     def __post_init__(self) -> None:
         check_field_types(self)
         check_nonnegative("transient_ticks_per_share", self.transient_ticks_per_share)
         check_nonnegative("permanent_ticks_per_share", self.permanent_ticks_per_share)
         check_nonnegative("sigma_ticks_per_sqrt_s", self.sigma_ticks_per_sqrt_s)
+        check_nonnegative("propagator_ticks_per_share", self.propagator_ticks_per_share)
+        if not 0.0 < self.propagator_exponent < 1.0:
+            raise ValueError(f"propagator_exponent must be in (0, 1), got {self.propagator_exponent!r}")
+        check_positive("propagator_time_s", self.propagator_time_s)
+        check_positive("propagator_horizon_s", self.propagator_horizon_s)
+        if self.propagator_horizon_s < self.propagator_time_s:
+            raise ValueError(f"propagator_horizon_s must be >= propagator_time_s, got "
+                             f"{self.propagator_horizon_s!r} < {self.propagator_time_s!r}")
 
 
 def _default_depth() -> tuple[float, ...]:
@@ -297,7 +323,9 @@ P_CLUSTER_ON, P_CLUSTER_LIMIT, P_CLUSTER_A0 = 24, 25, 26
 P_P_BUY = P_CLUSTER_A0 + 2 * MAX_CLUSTER_KERNELS
 #: long memory of trade signs: the share of market orders that follow a run, the runs' tail exponent
 P_RUN_SHARE, P_RUN_ALPHA = P_P_BUY + 1, P_P_BUY + 2
-N_P = P_RUN_ALPHA + 1
+#: the propagator: on (1.0) or off, and (G0 * weight_k, rate_k) pairs of its exponentials
+P_PROP_ON, P_PROP_W0 = P_RUN_ALPHA + 1, P_RUN_ALPHA + 2
+N_P = P_PROP_W0 + 2 * MAX_PROPAGATOR_KERNELS
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -308,6 +336,7 @@ FLOW_STATE_DTYPE = np.dtype([
     ("fund_ticks", np.float64),            # the fundamental centre
     ("trans_ticks", np.float64),           # the transient impact as of trans_t_s (the last impact);
     ("trans_t_s", np.float64),             #   :func:`transient` decays it to t_s when it is needed
+    ("prop_ticks", np.float64, (MAX_PROPAGATOR_KERNELS,)),  # the propagator's exponentials as of trans_t_s
     ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders
     ("exc_sell_per_s", np.float64),
     ("exc_c0_per_s", np.float64),          # the clustering's excitations E_k (MAX_CLUSTER_KERNELS)
@@ -387,6 +416,13 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_GAMMA] = impact.permanent_ticks_per_share
     fp[P_SIGMA] = impact.sigma_ticks_per_sqrt_s
     fp[P_DIFF_STEP] = diffusion_step_s
+    if impact.propagator_ticks_per_share > 0.0:
+        weights, rates = power_law_kernel(impact.propagator_exponent, impact.propagator_time_s,
+                                          impact.propagator_horizon_s)
+        fp[P_PROP_ON] = 1.0
+        for k, (w, b) in enumerate(zip(weights, rates)):
+            fp[P_PROP_W0 + 2 * k] = impact.propagator_ticks_per_share * w
+            fp[P_PROP_W0 + 2 * k + 1] = b
     fp[P_RHO] = flow.resilience_per_s
     fp[P_ANCHOR_REF] = 1.0 if flow.anchor == "reference" else 0.0
     fp[P_SESSION] = flow.session_s
@@ -481,6 +517,8 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     """A fresh flow state (a :data:`FLOW_STATE_DTYPE` record): the clock at ``t0_s``, the
     centre at ``mid_ticks``, no impact, excitation or live orders, background ids from 1."""
     fs.trans_ticks = 0.0
+    for k in range(MAX_PROPAGATOR_KERNELS):
+        fs.prop_ticks[k] = 0.0
     fs.exc_buy_per_s = 0.0
     fs.exc_sell_per_s = 0.0
     fs.exc_c0_per_s = 0.0
@@ -513,6 +551,14 @@ def transient(fp, fs):
     does not depend on how the clock got there (event by event, or in one call).
     """
     x = fs.trans_ticks
+    if fp[P_PROP_ON] == 1.0:
+        dt = fs.t_s - fs.trans_t_s
+        total = x * math.exp(-fp[P_RHO] * dt) if x != 0.0 else 0.0
+        for k in range(MAX_PROPAGATOR_KERNELS):
+            p = fs.prop_ticks[k]
+            if p != 0.0:
+                total += p * math.exp(-fp[P_PROP_W0 + 2 * k + 1] * dt)
+        return total
     if x == 0.0:
         return 0.0
     return x * math.exp(-fp[P_RHO] * (fs.t_s - fs.trans_t_s))
@@ -528,22 +574,31 @@ def _rounded_centre(fp, fs, up):
     """
     fund = fs.fund_ticks
     x0 = fs.trans_ticks
-    if x0 != 0.0:
-        e_lo = 1.0 - fp[P_RHO] * (fs.t_s - fs.trans_t_s)
-        a = fund + x0 * e_lo
-        b = fund + x0
-        lo = min(a, b) - 1e-9
-        hi = max(a, b) + 1e-9
-        if up:
-            r = math.ceil(lo)
-            if r == math.ceil(hi):
-                return np.int64(r)
-            return np.int64(math.ceil(fund + transient(fp, fs)))
-        r = math.floor(lo)
-        if r == math.floor(hi):
+    prop = fp[P_PROP_ON] == 1.0
+    if x0 == 0.0 and not prop:
+        return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
+    dt = fs.t_s - fs.trans_t_s
+    a = x0 * (1.0 - fp[P_RHO] * dt)
+    lo = fund + min(a, x0)
+    hi = fund + max(a, x0)
+    if prop:  # each of the propagator's exponentials is enclosed the same way: add them up
+        for k in range(MAX_PROPAGATOR_KERNELS):
+            p = fs.prop_ticks[k]
+            if p != 0.0:
+                a = p * (1.0 - fp[P_PROP_W0 + 2 * k + 1] * dt)
+                lo += min(a, p)
+                hi += max(a, p)
+    lo -= 1e-9
+    hi += 1e-9
+    if up:
+        r = math.ceil(lo)
+        if r == math.ceil(hi):
             return np.int64(r)
-        return np.int64(math.floor(fund + transient(fp, fs)))
-    return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
+        return np.int64(math.ceil(fund + transient(fp, fs)))
+    r = math.floor(lo)
+    if r == math.floor(hi):
+        return np.int64(r)
+    return np.int64(math.floor(fund + transient(fp, fs)))
 
 
 #: the longest run of trade signs (orders): caps the Pareto draw
@@ -573,7 +628,18 @@ def _excitation(fs):
 @njit(**HOT)
 def apply_impact(fs, fp, signed_volume):
     """Move the centre for ``signed_volume`` shares of aggressive volume (+ buy)."""
-    fs.trans_ticks = transient(fp, fs) + fp[P_KAPPA] * signed_volume
+    if fp[P_PROP_ON] == 1.0:
+        dt = fs.t_s - fs.trans_t_s
+        for k in range(MAX_PROPAGATOR_KERNELS):
+            w = fp[P_PROP_W0 + 2 * k]
+            p = fs.prop_ticks[k]
+            if p != 0.0:
+                p *= math.exp(-fp[P_PROP_W0 + 2 * k + 1] * dt)
+            fs.prop_ticks[k] = p + w * signed_volume
+        x = fs.trans_ticks
+        fs.trans_ticks = (x * math.exp(-fp[P_RHO] * dt) if x != 0.0 else 0.0) + fp[P_KAPPA] * signed_volume
+    else:
+        fs.trans_ticks = transient(fp, fs) + fp[P_KAPPA] * signed_volume
     fs.trans_t_s = fs.t_s
     fs.fund_ticks += fp[P_GAMMA] * signed_volume
     fs.signed_vol_shares += signed_volume

@@ -44,7 +44,7 @@ from execgym.validation import check_choice, check_fraction, check_int, check_po
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SquareRootFit", "fit_square_root", "impact_vs_size", "market_scale"]
+__all__ = ["SquareRootFit", "fit_square_root", "impact_vs_participation", "impact_vs_size", "market_scale"]
 
 
 def market_scale(day: LobsterDay, interval_s: float = 60.0) -> tuple[float, float]:
@@ -116,6 +116,54 @@ def impact_vs_size(
         paths[q] = path
         logger.info("metaorder %d shares over %.0f s: peak %.2f ticks", q, dur, peak)
     return pd.DataFrame(rows), paths
+
+
+def impact_vs_participation(
+    config: SimulatorConfig,
+    participations,
+    durations_s,
+    volume_per_s: float,
+    sigma_ticks_per_sqrt_s: float,
+    side: str = "buy",
+    slice_every_s: float = 10.0,
+    post_s: float = 1200.0,
+    dt_s: float = 10.0,
+    n_runs: int = 20,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The square-root law at several participation rates: at each rate ``p``, metaorders of
+    sizes ``Q = p V T`` for each duration ``T`` in ``durations_s`` (:func:`impact_vs_size`),
+    and their fit (:func:`fit_square_root`), so the exponent is measured over a range of
+    sizes at a fixed rate, as a trader at that rate would see it.
+
+    :param volume_per_s: ``V`` (shares/s), the market's volume rate the rates refer to.
+    :param sigma_ticks_per_sqrt_s: the market's volatility, for the prefactor ``Y``.
+    :return: ``(sizes, fits, paths)``: one row per (participation, size) with
+        :func:`impact_vs_size`'s columns and ``participation``; one row per participation
+        with :meth:`SquareRootFit.as_row` (and one ``"pooled"`` over all); ``paths[(p, Q)]``.
+    """
+    rates = [check_fraction("participations[i]", float(p), allow_zero=False) for p in np.atleast_1d(participations)]
+    durations = [check_positive("durations_s[i]", float(t)) for t in np.atleast_1d(durations_s)]
+    if len(durations) < 3:
+        raise ValueError(f"need at least 3 durations for a fit, got {len(durations)}")
+    volume = check_positive("volume_per_s", volume_per_s)
+    sigma = check_positive("sigma_ticks_per_sqrt_s", sigma_ticks_per_sqrt_s)
+    tables, fits, paths = [], [], {}
+    for p in rates:
+        sizes = [max(1, int(round(p * volume * t))) for t in durations]
+        tab, pth = impact_vs_size(config, sizes, side=side, participation=p, volume_per_s=volume,
+                                  slice_every_s=slice_every_s, post_s=post_s, dt_s=dt_s, n_runs=n_runs, seed=seed)
+        tab = tab.assign(participation=p)
+        tables.append(tab)
+        fits.append({"participation": p, **fit_square_root(tab["size_shares"], tab["peak_ticks"],
+                                                           tab["peak_stderr_ticks"], sigma, volume).as_row()})
+        paths |= {(p, q): path for q, path in pth.items()}
+        logger.info("participation %.0f%%: impact exponent %.2f", 100 * p, fits[-1]["delta"])
+    sizes_table = pd.concat(tables, ignore_index=True)
+    pooled = fit_square_root(sizes_table["size_shares"], sizes_table["peak_ticks"], sizes_table["peak_stderr_ticks"],
+                             sigma, volume)
+    fits.append({"participation": "pooled", **pooled.as_row()})
+    return sizes_table, pd.DataFrame(fits), paths
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""The square-root law of metaorders in the simulated market, across participation rates.
+
+    python -m execgym.experiments.square_root_law [hydra overrides]
+
+On the market of ``conf/square_root_law.yaml`` (by default the GOOG-calibrated market with
+a power-law propagator, ``conf/market/goog_2012_06_21_propagator.yaml``):
+
+1. simulates one day and measures its volatility ``sigma`` (ticks/sqrt(s)) and volume rate
+   ``V`` (shares/s) (:func:`~execgym.envs.market.analysis.impact.law.market_scale`), and the
+   power-law decay of its trade signs' autocorrelation ``C(l) ~ l^-gamma`` (log-log fit
+   over lags ``sign_lags``, with its 95% interval);
+2. at each participation rate ``p``, executes buy metaorders of ``Q = p V T`` shares for each
+   duration ``T`` (paired runs with and without the metaorder, common random numbers) and
+   fits ``I = A (Q/V)^delta`` (the exponent's 95% interval) and the prefactor ``Y`` of
+   ``I = Y sigma sqrt(Q/V)``
+   (:func:`~execgym.envs.market.analysis.impact.law.impact_vs_participation`);
+3. measures the decay after each metaorder: the impact left ``post_s`` after its end as a
+   fraction of its peak.
+
+Writes ``sizes.csv`` (every metaorder), ``fits.csv`` (per participation and pooled),
+``signs.csv``, ``impact_vs_size.png`` and ``decay.png`` to Hydra's run directory and prints
+the fits beside the targets (an exponent between 0.4 and 0.7 at every rate).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pandas as pd
+from hydra.core.hydra_config import HydraConfig
+from matplotlib.figure import Figure
+from omegaconf import DictConfig, OmegaConf
+from scipy import stats
+
+from execgym.envs.market.analysis.acf import autocorrelation
+from execgym.envs.market.analysis.calibration.flow import marketable_orders
+from execgym.envs.market.analysis.impact.law import impact_vs_participation, market_scale
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+from execgym.experiments.lib.builders import cfg_int
+
+logger = logging.getLogger(__name__)
+
+
+def sign_power_law(signs: np.ndarray, min_lag: int, max_lag: int) -> dict[str, float]:
+    """``C(l) ~ A l^-gamma``: least squares of ``log C`` on ``log l`` over ``min_lag..max_lag``
+    (lags where ``C > 0``), with the slope's 95% interval and the fit's ``R^2``."""
+    acf = autocorrelation(np.asarray(signs, dtype=float), max_lag)
+    lags = np.arange(1, max_lag + 1)
+    keep = (lags >= min_lag) & (acf > 0)
+    if keep.sum() < 3:
+        return {"gamma": math.nan, "gamma_ci95_lo": math.nan, "gamma_ci95_hi": math.nan, "r2": math.nan,
+                "n_lags": int(keep.sum()), "acf_lag1": float(acf[0])}
+    fit = stats.linregress(np.log(lags[keep]), np.log(acf[keep]))
+    half = stats.t.ppf(0.975, keep.sum() - 2) * fit.stderr
+    return {"gamma": -fit.slope, "gamma_ci95_lo": -fit.slope - half, "gamma_ci95_hi": -fit.slope + half,
+            "r2": fit.rvalue ** 2, "n_lags": int(keep.sum()), "acf_lag1": float(acf[0])}
+
+
+def run(cfg: DictConfig, out_dir: Path) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    market = SimulatorConfig.from_mapping(OmegaConf.to_container(cfg.market, resolve=True))
+    seeds = np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(2)
+    day = simulate_day(market, np.random.default_rng(seeds[0]), float(cfg.scale_day_s), dt_s=60.0)
+    sigma, volume = market_scale(day)
+    signs = marketable_orders(day.messages)["sign"].to_numpy()
+    sign_fit = sign_power_law(signs, *(int(x) for x in cfg.sign_lags))
+    logger.info("simulated market: sigma %.3g ticks/sqrt(s), V %.3g shares/s, sign ACF gamma %.2f", sigma, volume,
+                sign_fit["gamma"])
+    sizes, fits, paths = impact_vs_participation(
+        market, list(cfg.participations), list(cfg.durations_s), volume, sigma, side=cfg.side,
+        slice_every_s=float(cfg.slice_every_s), post_s=float(cfg.post_s), dt_s=float(cfg.dt_s),
+        n_runs=cfg_int(cfg, "n_runs"), seed=int(seeds[1].generate_state(1)[0]))
+    sizes["left_after_post"] = sizes["permanent_ticks"] / sizes["peak_ticks"]
+    sizes.to_csv(out_dir / "sizes.csv", index=False)
+    fits.to_csv(out_dir / "fits.csv", index=False)
+    pd.DataFrame([{"sigma_ticks_per_sqrt_s": sigma, "volume_shares_per_s": volume, **sign_fit}]).to_csv(
+        out_dir / "signs.csv", index=False)
+    _plot(sizes, fits, paths, sigma, volume, out_dir)
+    return {"sizes": sizes, "fits": fits, "paths": paths, "sigma": sigma, "volume": volume, "signs": sign_fit}
+
+
+def _plot(sizes: pd.DataFrame, fits: pd.DataFrame, paths: dict, sigma: float, volume: float, out_dir: Path) -> None:
+    fig = Figure(figsize=(7, 4.5), constrained_layout=True)
+    ax = fig.subplots()
+    for k, (p, group) in enumerate(sizes.groupby("participation")):
+        x = group["size_shares"] / volume
+        ax.errorbar(x, group["peak_ticks"], yerr=1.96 * group["peak_stderr_ticks"], fmt="o", ms=4, color=f"C{k}",
+                    label=f"{100 * p:g}%")
+        row = fits[fits["participation"].astype(str) == str(p)].iloc[0]
+        xs = np.geomspace(x.min(), x.max(), 50)
+        a = np.exp(np.mean(np.log(group["peak_ticks"].clip(lower=1e-9)) - row["delta"] * np.log(x)))
+        ax.plot(xs, a * xs ** row["delta"], color=f"C{k}", lw=0.8)
+    xs = np.geomspace(sizes["size_shares"].min() / volume, sizes["size_shares"].max() / volume, 50)
+    pooled = fits[fits["participation"].astype(str) == "pooled"].iloc[0]
+    ax.plot(xs, pooled["Y"] * sigma * np.sqrt(xs), "k--", lw=1, label=f"Y sigma sqrt(Q/V), Y={pooled['Y']:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Q / V (seconds of the market's volume)")
+    ax.set_ylabel("peak impact (ticks)")
+    ax.legend(title="participation", fontsize=8)
+    fig.savefig(out_dir / "impact_vs_size.png", dpi=110)
+
+    fig = Figure(figsize=(7, 4.5), constrained_layout=True)
+    ax = fig.subplots()
+    for k, (p, group) in enumerate(sizes.groupby("participation")):
+        q = int(group["size_shares"].iloc[-1])
+        path = paths[(p, q)]
+        dur = float(group["duration_s"].iloc[-1])
+        peak = float(group["peak_ticks"].iloc[-1])
+        ax.plot(path["time_s"] / dur, path["impact_ticks"] / peak, color=f"C{k}", lw=1,
+                label=f"{100 * p:g}%, {q} shares over {dur:.0f} s")
+    ax.axvline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("time / metaorder duration")
+    ax.set_ylabel("impact / peak impact")
+    ax.legend(fontsize=8)
+    fig.savefig(out_dir / "decay.png", dpi=110)
+
+
+@hydra.main(version_base=None, config_path="../conf", config_name="square_root_law")
+def main(cfg: DictConfig) -> None:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    res = run(cfg, out_dir)
+    fits, sizes, signs = res["fits"], res["sizes"], res["signs"]
+    print(f"\nsimulated market: sigma {res['sigma']:.3f} ticks/sqrt(s), V {res['volume']:.2f} shares/s\n")
+    print(sizes[["participation", "size_shares", "duration_s", "peak_ticks", "peak_stderr_ticks", "permanent_ticks",
+                 "left_after_post"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print("\nimpact I = A (Q/V)^delta per participation rate (target: delta in [0.4, 0.7]) and Y of I = Y sigma sqrt(Q/V):")
+    print(fits[["participation", "delta", "delta_ci95_lo", "delta_ci95_hi", "Y", "Y_ci95_lo", "Y_ci95_hi",
+                "n_sizes"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"\ntrade signs: C(l) ~ l^-gamma, gamma {signs['gamma']:.3f} [{signs['gamma_ci95_lo']:.3f}, "
+          f"{signs['gamma_ci95_hi']:.3f}] (R^2 {signs['r2']:.3f} over {signs['n_lags']} lags)")
+    print(f"\ntables and plots: {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The square-root-law experiment: the propagator market's impact is concave in the size at
+every participation rate; a market with only linear permanent impact is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra import compose, initialize_config_dir
+
+from execgym.experiments.square_root_law import run, sign_power_law
+
+SMALL = ["n_runs=4", "participations=[0.05,0.2]", "durations_s=[200,800,3200]", "post_s=400", "dt_s=20",
+         "slice_every_s=20", "scale_day_s=7200", "market.warmup_s=300"]
+
+
+def _cfg(extra):
+    conf_dir = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+        return compose(config_name="square_root_law", overrides=SMALL + extra)
+
+
+def test_propagator_market_obeys_a_concave_law_at_each_rate(tmp_path):
+    res = run(_cfg([]), tmp_path)
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    per_rate = fits[fits["participation"] != "pooled"]
+    assert len(per_rate) == 2 and (per_rate["n_sizes"] == 3).all()
+    assert ((per_rate["delta"] > 0.4) & (per_rate["delta"] < 0.7)).all(), per_rate
+    sizes = pd.read_csv(tmp_path / "sizes.csv")
+    assert len(sizes) == 6 and (sizes["peak_ticks"] > 0).all()
+    # the impact decays after the metaorder but part of it is still there
+    assert ((sizes["left_after_post"] > 0.1) & (sizes["left_after_post"] < 0.9)).all()
+    for name in ("impact_vs_size.png", "decay.png", "signs.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert res["sigma"] > 0 and res["volume"] > 0
+
+
+def test_linear_permanent_impact_is_not_concave(tmp_path):
+    res = run(_cfg(["market.impact.propagator_ticks_per_share=0.0", "market.impact.permanent_ticks_per_share=0.01",
+                    "market.flow.sign_run_share=0.0"]), tmp_path)
+    per_rate = res["fits"][res["fits"]["participation"] != "pooled"]
+    assert (per_rate["delta"] > 0.85).all(), per_rate
+
+
+def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():
+    rng = np.random.default_rng(0)
+    # runs of one sign with Pareto lengths (tail 1.5): C(l) ~ l^-0.5
+    lengths = np.minimum(np.floor((1.0 - rng.random(40_000)) ** (-1 / 1.5)).astype(int), 10_000)
+    signs = np.repeat(rng.choice([-1.0, 1.0], len(lengths)), lengths)[:400_000]
+    fit = sign_power_law(signs, 2, 100)
+    assert fit["gamma_ci95_lo"] < 0.5 + 0.1 and fit["gamma_ci95_hi"] > 0.5 - 0.1 and fit["r2"] > 0.9
+    iid = sign_power_law(rng.choice([-1.0, 1.0], 50_000), 2, 100)
+    assert not iid["r2"] > 0.5  # no power law in independent signs

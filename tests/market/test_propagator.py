@@ -1,0 +1,103 @@
+"""The power-law propagator: its sum-of-exponentials kernel, the centre's response to trades
+(one trade, a metaorder, buy and sell), and its concave impact in the simulated book."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.propagator import (
+    metaorder_response,
+    power_law_kernel,
+    power_law_response,
+)
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+
+
+@pytest.mark.parametrize("beta", [0.2, 0.5, 0.8])
+@pytest.mark.parametrize("t0, horizon", [(1.0, 23_400.0), (0.1, 1e4), (5.0, 5.0)])
+def test_kernel_follows_the_power_law_over_the_horizon(beta, t0, horizon):
+    w, r = power_law_kernel(beta, t0, horizon)
+    assert np.all(w > 0) and np.all(r > 0)
+    t = np.concatenate([[0.0], np.geomspace(1e-4 * t0, horizon, 3000)])
+    approx = (w[None, :] * np.exp(-np.outer(t, r))).sum(axis=1)
+    assert np.max(np.abs(approx / power_law_response(beta, t0, t) - 1.0)) < 0.015
+
+
+def test_metaorder_response_is_the_integral_of_the_kernel():
+    beta, t0, T = 0.4, 2.0, 100.0
+    t = np.array([10.0, 100.0, 150.0, 400.0])
+    u = np.linspace(0.0, T, 200_001)
+    for ti, got in zip(t, metaorder_response(beta, t0, T, t)):
+        inside = u[u <= ti]
+        expected = np.trapezoid(power_law_response(beta, t0, ti - inside), inside)
+        assert got == pytest.approx(expected, rel=1e-4)
+    # concave in the duration at a fixed rate: Q^(1 - beta) for T >> t0
+    durations = np.array([1e3, 1e4, 1e5])
+    peaks = metaorder_response(beta, t0, durations, durations)
+    slope = np.polyfit(np.log(durations), np.log(peaks), 1)[0]
+    assert slope == pytest.approx(1.0 - beta, abs=0.02)
+
+
+@pytest.mark.parametrize("bad", [dict(beta=0.0), dict(beta=1.0), dict(t0_s=0.0), dict(horizon_s=0.5),
+                                 dict(n=1), dict(n=13)])
+def test_kernel_rejects_bad_arguments(bad):
+    args = dict(beta=0.5, t0_s=1.0, horizon_s=100.0) | bad
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        power_law_kernel(**args)
+
+
+@pytest.mark.parametrize("field, value", [("propagator_exponent", 0.0), ("propagator_exponent", 1.0),
+                                          ("propagator_time_s", 0.0), ("propagator_horizon_s", 0.1),
+                                          ("propagator_ticks_per_share", -1e-3)])
+def test_impact_config_rejects_bad_propagators(field, value):
+    with pytest.raises(ValueError, match=field):
+        ImpactConfig(**{field: value})
+
+
+def _quiet_market(g0=1e-3, beta=0.5, t0=2.0, kappa=0.0):
+    """No background trades, so only the trades the test makes move the centre."""
+    flow = FlowConfig(market_rate_per_s=0.0, intraday=None, anchor="reference")
+    impact = ImpactConfig(transient_ticks_per_share=kappa, permanent_ticks_per_share=0.0,
+                          propagator_ticks_per_share=g0, propagator_exponent=beta, propagator_time_s=t0,
+                          propagator_horizon_s=10_000.0)
+    return MarketSimulator(SimulatorConfig(flow=flow, impact=impact, warmup_s=0.0), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_one_trade_moves_the_centre_by_the_kernel(sign):
+    g0, beta, t0 = 1e-3, 0.5, 2.0
+    sim = _quiet_market(g0, beta, t0)
+    start = sim.reference_ticks
+    sim.apply_external_impact(sign * 1000.0)
+    assert sim.reference_ticks - start == pytest.approx(sign * g0 * 1000.0, rel=0.015)
+    elapsed = 0.0
+    for dt in (1.0, 9.0, 90.0, 900.0, 4000.0):
+        sim.advance(dt)
+        elapsed += dt
+        expected = sign * g0 * 1000.0 * power_law_response(beta, t0, elapsed)
+        assert sim.reference_ticks - start == pytest.approx(expected, rel=0.015)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_metaorder_adds_up_the_decayed_impacts_of_its_trades(sign):
+    g0, beta, t0 = 2e-4, 0.3, 1.0
+    sim = _quiet_market(g0, beta, t0, kappa=1e-4)  # with the exponential transient beside it
+    start = sim.reference_ticks
+    times, child, rho = np.arange(0.0, 300.0, 5.0), 50.0, sim.config.flow.resilience_per_s
+    for _ in times:
+        sim.apply_external_impact(sign * child)
+        sim.advance(5.0)
+    now = times[-1] + 5.0
+    expected = sign * child * (g0 * power_law_response(beta, t0, now - times).sum()
+                               + 1e-4 * np.exp(-rho * (now - times)).sum())
+    assert sim.reference_ticks - start == pytest.approx(expected, rel=0.015)
+
+
+def test_without_the_propagator_the_kernel_state_stays_untouched():
+    sim = _quiet_market(g0=0.0, kappa=1e-3)
+    sim.apply_external_impact(500.0)
+    sim.advance(3.0)
+    assert not np.any(sim._fs[0]["prop_ticks"])
+    assert sim.reference_ticks - sim.fundamental_ticks == pytest.approx(0.5 * np.exp(-3.0 * sim.config.flow.resilience_per_s))
