@@ -271,15 +271,23 @@ def test_the_parallel_step_is_the_serial_one_bit_for_bit(action):
         LOBExecutionVectorEnv(2, parallel="yes", **KW)
 
 
+MECHANISMS = {
+    "propagator": ({"flow": {"anchor": "reference", "market_rate_per_s": 2.0},
+                    "impact": {"propagator_ticks_per_share": 2e-3, "propagator_exponent": 0.5,
+                               "propagator_time_s": 5.0}}, "prop_ticks"),
+    "random_clock": ({"flow": {"activity_sigma": 0.8, "activity_time_s": 5.0}}, "act_x"),
+}
+
+
+@pytest.mark.parametrize("mechanism", sorted(MECHANISMS))
 @pytest.mark.parametrize("side", ["buy", "sell"])
-def test_propagator_markets_are_the_single_env_with_seed_plus_index(side):
-    """The power-law propagator's state (one number per exponential) lives in the vector
-    env's flow states as in the single env's: the same seeds, the same episodes."""
-    market = {"flow": {"anchor": "reference", "market_rate_per_s": 2.0},
-              "impact": {"propagator_ticks_per_share": 2e-3, "propagator_exponent": 0.5, "propagator_time_s": 5.0}}
+def test_optional_mechanisms_in_the_vector_env_are_the_single_env(mechanism, side):
+    """The propagator's state (one number per exponential) and the random clock's live in
+    the vector env's flow states as in the single env's: the same seeds, the same episodes."""
+    market, field = MECHANISMS[mechanism]
     m = 3
     venv = LOBExecutionVectorEnv(m, action="fraction", side=side, market=market, **KW)
     singles = [ReferenceLOBEnv(action="fraction", side=side, market=market, **KW) for _ in range(m)]
     episodes_done, _ = assert_replays_single_envs(venv, singles, "fraction", "NextStep", 12, np.random.default_rng(1))
     assert episodes_done >= 3
-    assert np.any(venv._fs["prop_ticks"] != 0.0)
+    assert np.any(venv._fs[field] != 0.0)

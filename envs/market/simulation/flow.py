@@ -35,6 +35,14 @@ model for order book dynamics", Operations Research 58(3):
   Pareto, ``P(L >= l) = l^(-alpha)`` with ``alpha = sign_run_exponent`` in (1, 2], so the
   signs' autocorrelation decays as ``l^(1 - alpha)`` (the rest keep the side their
   intensities give; buys and sells stay balanced);
+* **random clock** (optional): real activity comes in waves of tens of seconds beyond the
+  clustering's bursts, so volatility clusters (Clark 1973, "A subordinated stochastic
+  process model with finite variance for speculative prices", Econometrica 41). With
+  ``activity_sigma = s > 0`` the baseline rates of submissions, cancellations and market
+  orders are multiplied by ``A(t) = exp(s X_t - s^2/2)`` (mean 1), with ``X`` a unit-variance
+  Ornstein-Uhlenbeck process of correlation time ``activity_time_s``, stepped on the
+  diffusion grid from the diffusion's own random stream (the same path whatever the agent
+  does); the depth profile stays the configured one, the market runs faster or slower;
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -180,6 +188,9 @@ class FlowConfig:
     :param sign_run_share: long memory of trade signs (module docstring): the probability
         ``p`` that a market order follows the current run's sign; 0: off.
     :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
+    :param activity_sigma: the random clock (module docstring): the standard deviation of
+        the log of the activity factor ``A(t)``; 0: off.
+    :param activity_time_s: ``tau``, the correlation time (s) of the log activity.
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -203,6 +214,8 @@ class FlowConfig:
     cluster_limit_frac: float = 0.5
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
+    activity_sigma: float = 0.0
+    activity_time_s: float = 30.0
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -275,6 +288,8 @@ class FlowConfig:
         if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
             raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
                              f"{self.sign_run_exponent!r}")
+        check_nonnegative("activity_sigma", self.activity_sigma)
+        check_positive("activity_time_s", self.activity_time_s)
         check_positive("session_s", self.session_s)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
@@ -325,7 +340,11 @@ P_P_BUY = P_CLUSTER_A0 + 2 * MAX_CLUSTER_KERNELS
 P_RUN_SHARE, P_RUN_ALPHA = P_P_BUY + 1, P_P_BUY + 2
 #: the propagator: on (1.0) or off, and (G0 * weight_k, rate_k) pairs of its exponentials
 P_PROP_ON, P_PROP_W0 = P_RUN_ALPHA + 1, P_RUN_ALPHA + 2
-N_P = P_PROP_W0 + 2 * MAX_PROPAGATOR_KERNELS
+#: the random clock: the log activity's standard deviation, its decay factor over one grid step
+#: and the innovation's scale (so that the log activity stays of unit variance)
+P_ACT_SIGMA = P_PROP_W0 + 2 * MAX_PROPAGATOR_KERNELS
+P_ACT_DECAY, P_ACT_INNOV = P_ACT_SIGMA + 1, P_ACT_SIGMA + 2
+N_P = P_ACT_INNOV + 1
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -344,6 +363,8 @@ FLOW_STATE_DTYPE = np.dtype([
     ("exc_c2_per_s", np.float64),
     ("run_sign", np.int64),                # the current run of market-order signs: its sign and the
     ("run_left", np.int64),                #   orders still to follow it
+    ("act_x", np.float64),                 # the random clock's standardised log activity X and its
+    ("activity", np.float64),              #   factor A = exp(sigma X - sigma^2 / 2) (1 without)
     ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
     ("value_tick_shares", np.float64),
     ("signed_vol_shares", np.float64),     # aggressive volume with impact, + buy (since the start)
@@ -397,6 +418,10 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_P_BUY] = lam_buy.sum() / lam_total if lam_total > 0 else 0.5
     fp[P_RUN_SHARE] = flow.sign_run_share
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
+    if flow.activity_sigma > 0.0:
+        fp[P_ACT_SIGMA] = flow.activity_sigma
+        fp[P_ACT_DECAY] = math.exp(-diffusion_step_s / flow.activity_time_s)
+        fp[P_ACT_INNOV] = math.sqrt(1.0 - fp[P_ACT_DECAY] ** 2)
     if flow.cluster_alphas_per_s:
         fp[P_CLUSTER_ON] = 1.0
         fp[P_CLUSTER_LIMIT] = flow.cluster_limit_frac
@@ -526,6 +551,8 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.exc_c2_per_s = 0.0
     fs.run_sign = 0
     fs.run_left = 0
+    fs.act_x = 0.0
+    fs.activity = 1.0
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
     fs.signed_vol_shares = 0.0
@@ -691,8 +718,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
             t = fs.t_s
             mu = fp[P_MU]
+            act = fs.activity  # the random clock's factor (1.0 without): constant until the next grid time
             exc = _excitation(fs)  # the clustering's (0 without), at the clock: it only decays until t
-            bound = (fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi + theta * n_live + fs.exc_buy_per_s + fs.exc_sell_per_s + exc
+            bound = ((fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi * act + theta * n_live * act + fs.exc_buy_per_s
+                     + fs.exc_sell_per_s + exc)
             if bound <= 0.0:
                 fs.t_s = t_end
                 return K.OK
@@ -701,16 +730,20 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # memoryless: nothing happens before t_end; carry the decays and the diffusion
                 _advance_to(rd, fp, fs, t_end)
                 return K.OK
+            if fp[P_ACT_SIGMA] > 0.0 and t + dt > fs.next_grid_s:
+                # the activity changes at the grid time: nothing happened before it; draw afresh
+                _advance_to(rd, fp, fs, fs.next_grid_s)
+                continue
             t += dt
             _advance_to(rd, fp, fs, t)
             u = R.uniform(rs) * bound
-            lam_cancel = theta * n_live
-            if u < lam_lo:
+            lam_cancel = theta * n_live * act
+            if u < lam_lo * act:
                 kind = K.EV_LIMIT
-            elif u >= lam_hi and u < lam_lo + lam_cancel:
+            elif u >= lam_hi * act and u < lam_lo * act + lam_cancel:
                 kind = K.EV_CANCEL
             else:
-                tod = _tod(fp, t)
+                tod = _tod(fp, t) * act
                 lam_lim = fp[P_LAM_TOTAL] * tod
                 lam_buy = mu * tod + fs.exc_buy_per_s
                 lam_sell = mu * tod + fs.exc_sell_per_s
@@ -860,15 +893,21 @@ def _decay(fp, fs, dt):
 
 @njit(**HOT)
 def _advance_to(rd, fp, fs, t_new):
-    """Move the clock to ``t_new``: decays, plus a diffusion step at each grid time passed."""
+    """Move the clock to ``t_new``: decays, plus a diffusion step and a step of the random
+    clock at each grid time passed."""
     t = fs.t_s
-    if fp[P_SIGMA] > 0.0:
+    if fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0:
         step = fp[P_DIFF_STEP]
         scale = fp[P_SIGMA] * math.sqrt(step)
         while fs.next_grid_s <= t_new:
             _decay(fp, fs, fs.next_grid_s - t)
             t = fs.next_grid_s
-            fs.fund_ticks += scale * R.normal(rd)
+            if fp[P_SIGMA] > 0.0:
+                fs.fund_ticks += scale * R.normal(rd)
+            if fp[P_ACT_SIGMA] > 0.0:  # an AR(1) step of the log activity (an Ornstein-Uhlenbeck process)
+                fs.act_x = fp[P_ACT_DECAY] * fs.act_x + fp[P_ACT_INNOV] * R.normal(rd)
+                sig = fp[P_ACT_SIGMA]
+                fs.activity = math.exp(sig * fs.act_x - 0.5 * sig * sig)
             fs.next_grid_s += step
     _decay(fp, fs, t_new - t)
     fs.t_s = t_new

@@ -84,6 +84,7 @@ from numba import njit
 from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation
+from execgym.envs.market.analysis.calibration.activity import fit_activity
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, FlowConfig, ImpactConfig
@@ -549,6 +550,8 @@ class FlowCalibration:
                     "cluster_limit_frac": f.cluster_limit_frac}),
                 **({} if not f.sign_run_share else {
                     "sign_run_share": f.sign_run_share, "sign_run_exponent": f.sign_run_exponent}),
+                **({} if not f.activity_sigma else {
+                    "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
                     "mean_limit_size_shares": f.mean_limit_size_shares,
                     "mean_market_size_shares": f.mean_market_size_shares,
@@ -618,7 +621,7 @@ def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
-                   sign_memory: bool = False) -> FlowCalibration:
+                   sign_memory: bool = False, activity: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -637,6 +640,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         ``depth_sell_shares`` (a recorded book is rarely symmetric).
     :param sign_memory: fit the long memory of trade signs (:func:`fit_sign_runs` on the
         marketable orders' signs) into ``sign_run_share`` and ``sign_run_exponent``.
+    :param activity: fit the random clock (waves of activity of tens of seconds,
+        :func:`~execgym.envs.market.analysis.calibration.activity.fit_activity`) into
+        ``activity_sigma`` and ``activity_time_s``.
     :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
         (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
         day's submission and cancellation times with the intraday profile; 0: none.
@@ -725,6 +731,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms |= {"sign_run_share": runs["sign_run_share"], "sign_run_exponent": runs["sign_run_exponent"]}
         logger.info("long memory of trade signs: share %.2f following runs of tail exponent %.1f (data: C(l) ~ l^-%.2f)",
                     runs["sign_run_share"], runs["sign_run_exponent"], runs["gamma"])
+
+    if activity:
+        act = fit_activity(day)
+        mechanisms |= {"activity_sigma": act["activity_sigma"], "activity_time_s": act["activity_time_s"]}
 
     sigma = _mid_volatility(day, volatility_horizon_s)
     flow = FlowConfig(depth_shares=tuple(depth), depth_sell_shares=depth_sell, resilience_per_s=rho,
