@@ -194,8 +194,12 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     market = SimulatorConfig.from_mapping(market_dict)
     if settings.get("refine_depth"):
         # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them
-        market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED)
+        market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED,
+                                 fleeting=bool(settings.get("fleeting")))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
+        if settings.get("fleeting"):
+            market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
+                                        for k in ("cluster_join_frac", "cluster_cancel_newest_frac")})
         if market.flow.depth_sell_shares:
             market_dict["flow"]["depth_sell_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_sell_shares]
         market = SimulatorConfig.from_mapping(market_dict)  # exactly what the YAML says

@@ -27,6 +27,12 @@ model for order book dynamics", Operations Research 58(3):
   rates of both are scaled by ``1 - n``, so that their mean rates, and so the depth
   profile, stay those configured (Bacry, Mastromatteo and Muzy 2015, "Hawkes processes in
   finance", Market Microstructure and Liquidity 1(1));
+* **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
+  at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
+  excited submissions joins its side's best quote (``cluster_improve_frac``: one tick
+  better, when the spread leaves room), and a share ``cluster_cancel_newest_frac`` of the
+  excited cancellations takes the newest resting background order (while it rests; else a
+  uniformly chosen one), so a burst places and withdraws the same quotes;
 * **long memory of trade signs** (optional): real market-order signs stay correlated over
   hundreds of orders because large metaorders are split into many (Lillo, Mike and Farmer
   2005, "Theory for long memory in supply and demand", Phys. Rev. E 71). With
@@ -185,6 +191,12 @@ class FlowConfig:
         (the branching ratio) must be below 1.
     :param cluster_limit_frac: the share of the excited events that are submissions (the
         rest cancellations); 0.5 keeps the depth profile.
+    :param cluster_join_frac: fleeting orders (module docstring): the share of the excited
+        submissions that join their side's best quote.
+    :param cluster_improve_frac: the share that improve it by one tick (when the spread
+        leaves room; else they join).
+    :param cluster_cancel_newest_frac: the share of the excited cancellations that cancel the
+        newest resting background order (else a uniformly chosen one).
     :param sign_run_share: long memory of trade signs (module docstring): the probability
         ``p`` that a market order follows the current run's sign; 0: off.
     :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
@@ -212,6 +224,9 @@ class FlowConfig:
     cluster_alphas_per_s: tuple[float, ...] = ()
     cluster_betas_per_s: tuple[float, ...] = ()
     cluster_limit_frac: float = 0.5
+    cluster_join_frac: float = 0.0
+    cluster_improve_frac: float = 0.0
+    cluster_cancel_newest_frac: float = 0.0
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -284,6 +299,14 @@ class FlowConfig:
             raise ValueError(f"the clustering's branching ratio sum(alpha_k / beta_k) must be < 1 for a stationary "
                              f"process, got {self.cluster_branching_ratio()!r} (alphas {alphas!r}, betas {betas!r})")
         check_fraction("cluster_limit_frac", self.cluster_limit_frac)
+        for name in ("cluster_join_frac", "cluster_improve_frac", "cluster_cancel_newest_frac"):
+            check_fraction(name, getattr(self, name))
+            if getattr(self, name) > 0.0 and not alphas:
+                raise ValueError(f"{name}={getattr(self, name)!r} shapes the clustering's excited events: it needs "
+                                 f"cluster_alphas_per_s")
+        if self.cluster_join_frac + self.cluster_improve_frac > 1.0:
+            raise ValueError(f"cluster_join_frac + cluster_improve_frac must be <= 1, got {self.cluster_join_frac!r} "
+                             f"+ {self.cluster_improve_frac!r}")
         check_fraction("sign_run_share", self.sign_run_share)
         if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
             raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
@@ -344,7 +367,10 @@ P_PROP_ON, P_PROP_W0 = P_RUN_ALPHA + 1, P_RUN_ALPHA + 2
 #: and the innovation's scale (so that the log activity stays of unit variance)
 P_ACT_SIGMA = P_PROP_W0 + 2 * MAX_PROPAGATOR_KERNELS
 P_ACT_DECAY, P_ACT_INNOV = P_ACT_SIGMA + 1, P_ACT_SIGMA + 2
-N_P = P_ACT_INNOV + 1
+#: fleeting orders: the excited submissions' shares that join / improve their best, the
+#: excited cancellations' share that takes the newest resting order
+P_CL_JOIN, P_CL_IMPROVE, P_CL_NEWEST = P_ACT_INNOV + 1, P_ACT_INNOV + 2, P_ACT_INNOV + 3
+N_P = P_CL_NEWEST + 1
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -363,6 +389,7 @@ FLOW_STATE_DTYPE = np.dtype([
     ("exc_c2_per_s", np.float64),
     ("run_sign", np.int64),                # the current run of market-order signs: its sign and the
     ("run_left", np.int64),                #   orders still to follow it
+    ("last_id", np.int64),                 # the newest resting background submission (0: none)
     ("act_x", np.float64),                 # the random clock's standardised log activity X and its
     ("activity", np.float64),              #   factor A = exp(sigma X - sigma^2 / 2) (1 without)
     ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
@@ -425,6 +452,9 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     if flow.cluster_alphas_per_s:
         fp[P_CLUSTER_ON] = 1.0
         fp[P_CLUSTER_LIMIT] = flow.cluster_limit_frac
+        fp[P_CL_JOIN] = flow.cluster_join_frac
+        fp[P_CL_IMPROVE] = flow.cluster_improve_frac
+        fp[P_CL_NEWEST] = flow.cluster_cancel_newest_frac
         for k, (a, b) in enumerate(zip(flow.cluster_alphas_per_s, flow.cluster_betas_per_s)):
             fp[P_CLUSTER_A0 + 2 * k] = a
             fp[P_CLUSTER_A0 + 2 * k + 1] = b
@@ -552,6 +582,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.run_sign = 0
     fs.run_left = 0
     fs.act_x = 0.0
+    fs.last_id = 0
     fs.activity = 1.0
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
@@ -626,6 +657,27 @@ def _rounded_centre(fp, fs, up):
     if r == math.floor(hi):
         return np.int64(r)
     return np.int64(math.floor(fund + transient(fp, fs)))
+
+
+@njit(**HOT)
+def _fleeting_price(rs, fp, sc, direction, price):
+    """An excited submission's price (module docstring): its side's best (a share
+    ``cluster_join_frac``), one tick better when the spread is at least two ticks (a share
+    ``cluster_improve_frac``; else the best), or ``price`` (the rest, and an empty side)."""
+    w = R.uniform(rs)
+    join = fp[P_CL_JOIN]
+    if w >= join + fp[P_CL_IMPROVE]:
+        return price
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    has_bid = bb >= 0
+    has_ask = ba < sc[K.S_N_LEVELS]
+    room = not (has_bid and has_ask) or ba - bb >= 2
+    if direction > 0 and has_bid:
+        return sc[K.S_BASE] + bb + (1 if w >= join and room else 0)
+    if direction < 0 and has_ask:
+        return sc[K.S_BASE] + ba - (1 if w >= join and room else 0)
+    return price
 
 
 #: the longest run of trade signs (orders): caps the Pareto draw
@@ -718,6 +770,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
             t = fs.t_s
             mu = fp[P_MU]
+            excited = False  # one of the clustering's excited events (set below)
             act = fs.activity  # the random clock's factor (1.0 without): constant until the next grid time
             exc = _excitation(fs)  # the clustering's (0 without), at the clock: it only decays until t
             bound = ((fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi * act + theta * n_live * act + fs.exc_buy_per_s
@@ -763,6 +816,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                         exc_t = _excitation(fs)
                         if u >= below + exc_t:
                             continue
+                        excited = True
                         if u - below < exc_t * fp[P_CLUSTER_LIMIT]:
                             kind = K.EV_LIMIT
                         elif n_live > 0:
@@ -808,6 +862,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                         else:
                             opp = _rounded_centre(fp, fs, True) - 1
                         price = opp + dist
+                if excited and fp[P_CL_JOIN] + fp[P_CL_IMPROVE] > 0.0:
+                    price = _fleeting_price(rs, fp, sc, direction, price)
                 if price < 1:
                     price = 1
                 evbuf[0, K.E_TYPE] = K.EV_LIMIT
@@ -820,12 +876,22 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # cancel a uniformly chosen entry of the live list; an entry whose order was
                 # filled meanwhile is dropped and the proposal rejected (thinning), so that each
                 # resting order is cancelled at exactly theta (drawing again would raise it)
-                j = R.uniform_below(rs, n_live)
-                oid = live[j]
-                fs.n_live -= 1
-                live[j] = live[fs.n_live]
-                if K.h_find(htab, orders, oid) == -1:
-                    continue
+                newest = excited and fp[P_CL_NEWEST] > 0.0 and R.uniform(rs) < fp[P_CL_NEWEST] and (
+                    fs.last_id > 0 and K.h_find(htab, orders, fs.last_id) != -1)
+                if newest:
+                    # a fleeting order: the newest background submission, while it rests (its
+                    # live entry leaves the list now if it is the last, else when drawn later)
+                    oid = fs.last_id
+                    fs.last_id = 0
+                    if live[fs.n_live - 1] == oid:
+                        fs.n_live -= 1
+                else:
+                    j = R.uniform_below(rs, n_live)
+                    oid = live[j]
+                    fs.n_live -= 1
+                    live[j] = live[fs.n_live]
+                    if K.h_find(htab, orders, oid) == -1:
+                        continue
                 evbuf[0, K.E_TYPE] = K.EV_CANCEL
                 evbuf[0, K.E_ID] = oid
                 evbuf[0, K.E_SIDE] = 0
@@ -868,6 +934,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
             live[fs.n_live] = evbuf[0, K.E_ID]
             fs.n_live += 1
+            fs.last_id = evbuf[0, K.E_ID]
         if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET:  # submissions and cancellations excite
             fs.exc_c0_per_s += fp[P_CLUSTER_A0]
             fs.exc_c1_per_s += fp[P_CLUSTER_A0 + 2]

@@ -85,6 +85,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation
 from execgym.envs.market.analysis.calibration.activity import fit_activity
+from execgym.envs.market.analysis.realism import metric_samples
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, FlowConfig, ImpactConfig
@@ -499,6 +500,21 @@ def fit_sign_runs(signs: np.ndarray, max_lag: int = 100, min_lag: int = 5) -> di
     return {"sign_run_share": best[1], "sign_run_exponent": best[2], "rmse": best[0], "gamma": gamma}
 
 
+#: a cancellation this soon after its order's submission (s) counts as a fleeting order's
+FLEETING_S = 0.1
+
+
+def fleeting_shares(day: LobsterDay) -> dict[str, float]:
+    """``join_share``: the share of the day's submissions placed at their side's best quote;
+    ``fast_cancel_share``: the share of its deletions within :data:`FLEETING_S` of the
+    order's submission (both from :mod:`~execgym.envs.market.analysis.realism`'s samples)."""
+    samples = metric_samples(day, ["order_level_ticks", "log10_time_to_cancel_s"])
+    levels, life = samples["order_level_ticks"], samples["log10_time_to_cancel_s"]
+    if not len(levels) or not len(life):
+        raise ValueError(f"{day.name}: no submissions or deletions to measure fleeting orders on")
+    return {"join_share": float(np.mean(levels == 0)), "fast_cancel_share": float(np.mean(life < math.log10(FLEETING_S)))}
+
+
 # --- everything together -----------------------------------------------------------------------
 
 
@@ -550,6 +566,9 @@ class FlowCalibration:
                     "cluster_limit_frac": f.cluster_limit_frac}),
                 **({} if not f.sign_run_share else {
                     "sign_run_share": f.sign_run_share, "sign_run_exponent": f.sign_run_exponent}),
+                **({} if not f.cluster_join_frac and not f.cluster_cancel_newest_frac else {
+                    "cluster_join_frac": _sig(f.cluster_join_frac),
+                    "cluster_cancel_newest_frac": _sig(f.cluster_cancel_newest_frac)}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -621,7 +640,7 @@ def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
-                   sign_memory: bool = False, activity: bool = False) -> FlowCalibration:
+                   sign_memory: bool = False, activity: bool = False, fleeting: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -643,6 +662,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param activity: fit the random clock (waves of activity of tens of seconds,
         :func:`~execgym.envs.market.analysis.calibration.activity.fit_activity`) into
         ``activity_sigma`` and ``activity_time_s``.
+    :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
+        share of the excited submissions that join their best (``cluster_join_frac``) and
+        of the excited cancellations that take the newest order
+        (``cluster_cancel_newest_frac``), first guessed as the day's share of submissions at
+        their side's best and of cancellations within :data:`FLEETING_S` of the submission
+        (:func:`fleeting_shares`; ``refine_depth(fleeting=True)`` refines them by simulation).
     :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
         (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
         day's submission and cancellation times with the intraday profile; 0: none.
@@ -725,6 +750,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
         logger.info("clustering of submissions and cancellations: branching ratio %.3f, betas %s /s",
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
+
+    if fleeting:
+        if not mechanisms.get("cluster_alphas_per_s"):
+            raise ValueError("fleeting=True shapes the clustering's excited events: it needs clustering >= 1")
+        shares = fleeting_shares(day)
+        mechanisms |= {"cluster_join_frac": shares["join_share"], "cluster_cancel_newest_frac": shares["fast_cancel_share"]}
 
     if sign_memory:
         runs = fit_sign_runs(mo["sign"].to_numpy())

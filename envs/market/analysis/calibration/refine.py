@@ -17,6 +17,12 @@ each factor clipped to ``[1/4, 4]``, simulating the recorded day's length with t
 after each update (one seed per iteration). A flow with one depth profile for both sides
 takes the mean of the sides' targets and simulations; a two-sided one (``depth_sell_shares``)
 refines each side against its own.
+
+With ``fleeting=True`` the same simulations refine the fleeting orders' two shares
+(``cluster_join_frac``, ``cluster_cancel_newest_frac``) against two more statistics of the
+day (:func:`~execgym.envs.market.analysis.calibration.flow.fleeting_shares`: the share of
+submissions at their side's best, the share of cancellations within 0.1 s), by the same
+multiplicative update, each share kept in [0, 1].
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.analysis.calibration.flow import cancellation_rates
+from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -51,14 +57,16 @@ def _factor(target: np.ndarray, simulated: np.ndarray) -> np.ndarray:
     return np.where(ok, np.clip(target / np.where(ok, simulated, 1.0), 1.0 / MAX_FACTOR, MAX_FACTOR), 1.0)
 
 
-def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0
-                 ) -> tuple[SimulatorConfig, pd.DataFrame]:
+def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0,
+                 fleeting: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
     """``market`` with its flow's depth profile refined against ``day`` (module docstring).
 
     :param market: a market calibrated to ``day`` (its flow's distances are ``1..K``).
     :param day: the recorded day (with its order book).
     :param iterations: updates of the profile (each simulates the day once).
     :param seed: the simulations' seeds are spawned from it.
+    :param fleeting: also refine the fleeting orders' shares (module docstring); the flow
+        needs clustering.
     :return: the refined market and a table by distance: the target depth (mean of the
         sides), the configured depth and the simulated depth before each update (shares).
     """
@@ -70,6 +78,10 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
     flow = market.flow
     k = len(flow.depth_shares)
     target_buy, target_sell = _depth_by_side(day, k, flow.anchor)
+    if fleeting:
+        if not flow.cluster_alphas_per_s:
+            raise ValueError("fleeting=True refines the clustering's excited events: the flow has no clustering")
+        target_fleeting = fleeting_shares(day)
     table = pd.DataFrame({"target_shares": 0.5 * (target_buy + target_sell), "configured_shares": flow.depth_shares},
                          index=pd.RangeIndex(1, k + 1, name="distance_ticks"))
     for i, seq in enumerate(np.random.SeedSequence(seed).spawn(iterations)):
@@ -83,6 +95,17 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         else:
             factor = _factor(target_buy + target_sell, sim_buy + sim_sell)
             changes = {"depth_shares": tuple(np.asarray(flow.depth_shares) * factor)}
+        if fleeting:
+            got = fleeting_shares(sim)
+            for field, stat in (("cluster_join_frac", "join_share"), ("cluster_cancel_newest_frac", "fast_cancel_share")):
+                now = max(getattr(flow, field), 0.01)  # a zero share would stay zero
+                factor = _factor(np.array([target_fleeting[stat]]), np.array([got[stat]]))[0]
+                changes[field] = float(min(now * factor, 1.0 - (flow.cluster_improve_frac if field == "cluster_join_frac"
+                                                                 else 0.0)))
+            logger.info("fleeting refinement %d/%d: joins %.3f (simulated %.3f, target %.3f), newest cancels %.3f "
+                        "(simulated fast %.3f, target %.3f)", i + 1, iterations, changes["cluster_join_frac"],
+                        got["join_share"], target_fleeting["join_share"], changes["cluster_cancel_newest_frac"],
+                        got["fast_cancel_share"], target_fleeting["fast_cancel_share"])
         flow = dataclasses.replace(flow, **changes)
         market = dataclasses.replace(market, flow=flow)
         logger.info("depth refinement %d/%d: simulated / target depth over 1..%d ticks %.3f", i + 1, iterations, k,
