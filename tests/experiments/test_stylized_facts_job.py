@@ -26,7 +26,8 @@ def compose_cfg(config_name, *overrides):
 def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
                       "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100", "n_days=2",
-                      "progress=false", f"write_market_config={tmp_path / 'copy.yaml'}")
+                      "progress=false", f"write_market_config={tmp_path / 'copy.yaml'}",
+                      "realism.models.refined.refine_depth=1", "realism.models.fleeting.refine_depth=1")
     res = run(cfg, tmp_path)
     table = pd.read_csv(tmp_path / "facts.csv", index_col="fact")
     assert {"spread mean (ticks)", "depth level 1 (shares)", "return excess kurtosis 1s", "trade-sign ACF lag 1",
@@ -51,7 +52,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     assert "L1 mean" in (tmp_path / "realism.md").read_text()
     models = pd.read_csv(tmp_path / "realism_models.csv", index_col="metric")
     assert list(models.columns) == ["calibrated", "cst", "empirical_sizes", "clustered", "two_sided", "sign_memory",
-                                    "refined"]
+                                    "refined", "fleeting", "propagator"]
     assert models.notna().all().all() and (models["calibrated"] == realism["l1"]).all()
     # clustered submissions and cancellations: the real inter-arrival times' bursts (ms) appear
     assert models.loc["log10_interarrival_s", "clustered"] < 0.6 * models.loc["log10_interarrival_s", "cst"]
@@ -73,3 +74,16 @@ def test_any_lob_env_group_takes_the_calibrated_market():
     cfg = compose_cfg("compare_lob", "env=lob_execution_discrete", "+market@env.params.market=goog_2012_06_21")
     _, config = build_env_factory(cfg.env)
     assert config.action == "participation" and config.market.flow.anchor == "opposite_best"
+
+
+def test_the_amzn_day_runs_the_report_with_its_own_depth_range(tmp_path):
+    cfg = compose_cfg("stylized_facts", "day=amzn_2012_06_21", f"data.dir={DATA}", "data.end_s=36000",
+                      "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100",
+                      "n_days=1", "progress=false", "~realism.models",
+                      "+realism.models={cst: {hawkes: false, sizes: geometric}}")
+    assert cfg.calibration.max_distance == 40
+    res = run(cfg, tmp_path)
+    assert res["day"].levels == 1 and res["day"].name.startswith("AMZN")
+    assert len(res["market"].flow.depth_shares) == 40
+    models = pd.read_csv(tmp_path / "realism_models.csv", index_col=0)
+    assert list(models.columns) == ["calibrated", "cst"] and models.notna().all().all()

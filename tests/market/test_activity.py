@@ -61,7 +61,9 @@ def test_bad_activity_settings_are_rejected(field, value):
         FlowConfig(**{field: value})
 
 
-def test_fit_rejects_bad_lags():
+def test_fit_rejects_bad_lags_and_too_short_days():
     day = simulate_day(_market(0.0), np.random.default_rng(1), 4_000.0, dt_s=60.0)
     with pytest.raises(ValueError, match="lags"):
         fit_activity(day, lags=(3, 3))
+    with pytest.raises(ValueError, match="too short"):
+        fit_activity(day, bin_s=600.0)

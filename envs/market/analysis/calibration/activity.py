@@ -29,14 +29,15 @@ __all__ = ["fit_activity", "log_activity"]
 
 def log_activity(day: LobsterDay, bin_s: float = 10.0, smooth_s: float = 1800.0) -> np.ndarray:
     """``x``: the log of each ``bin_s`` bin's message count over its centred moving average
-    across ``smooth_s`` (both plus one, so empty bins stay finite)."""
+    across ``smooth_s`` (at most a quarter of the session; both plus one, so empty bins stay
+    finite)."""
     bin_s = check_positive("bin_s", bin_s)
     smooth_s = check_positive("smooth_s", smooth_s)
     t = day.messages["time_s"].to_numpy()
     edges = np.arange(day.start_s, day.end_s + 1e-9, bin_s)
-    width = max(1, int(round(smooth_s / bin_s)))
-    if len(edges) < 2 * width:
-        raise ValueError(f"the session ({day.duration_s} s) is too short for smooth_s={smooth_s} (two windows)")
+    if len(edges) < 9:
+        raise ValueError(f"the session ({day.duration_s} s) is too short for bin_s={bin_s} (8 bins at least)")
+    width = max(1, int(round(min(smooth_s, day.duration_s / 4) / bin_s)))  # a short session: a quarter of it
     counts = np.histogram(t, bins=edges)[0].astype(float)
     smooth = np.convolve(counts, np.ones(width) / width, mode="same")
     return np.log((counts + 1.0) / (smooth + 1.0))
