@@ -9,11 +9,15 @@ Runs ``MarketSimulator`` (event log off, as the environments run it) over
 * ``goog``: ``conf/market/goog_2012_06_21.yaml``, the flow calibrated to GOOG (Poisson
   submissions and cancellations, geometric sizes, Hawkes market orders);
 * ``goog_clustered``: ``conf/market/goog_2012_06_21_clustered.yaml``, the same day with
-  empirical sizes and submissions and cancellations clustered by a 3-kernel Hawkes process.
+  empirical sizes and submissions and cancellations clustered by a 3-kernel Hawkes process;
+* ``goog_fleeting``: ``conf/market/goog_2012_06_21_fleeting.yaml``, clustered, with fleeting
+  orders and the random clock (the most realistic flow);
+* ``goog_propagator``: ``conf/market/goog_2012_06_21_propagator.yaml``, the reference
+  anchor with the power-law propagator and long-memory trade signs (the square-root law).
 
 Reports, measured in the same run, each model's background events per wall-second (the
 simulator's throughput), its market-seconds per wall-second, and the events/s relative to
-``goog`` (the model the clustered one replaces; issue target: at least 0.7). Each rate is
+``goog`` (the model the others replace; issue target: at least 0.7). Each rate is
 the best of ``--repeats`` runs with the same seed.
 """
 
@@ -32,8 +36,10 @@ from benchmarks.common import best_time, machine  # noqa: E402
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
-PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered")
-NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered"}
+PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered", "goog_2012_06_21_fleeting",
+           "goog_2012_06_21_propagator")
+NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered",
+         "goog_2012_06_21_fleeting": "goog_fleeting", "goog_2012_06_21_propagator": "goog_propagator"}
 
 
 def preset(name: str) -> SimulatorConfig:
