@@ -49,6 +49,10 @@ model for order book dynamics", Operations Research 58(3):
   Ornstein-Uhlenbeck process of correlation time ``activity_time_s``, stepped on the
   diffusion grid from the diffusion's own random stream (the same path whatever the agent
   does); the depth profile stays the configured one, the market runs faster or slower;
+* **intraday spread** (optional): real books are wider and sparser after the open (the GOOG
+  day's spread averages 51 ticks in its first half hour, 23 at midday), so volatility is
+  higher then without more volume. ``placement_scale`` multiplies the placement distances
+  in each bucket of the session (a fitted profile, mean about 1);
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -109,6 +113,8 @@ from execgym.validation import (
 
 #: most exponential kernels of the clustering (FlowConfig.cluster_alphas_per_s)
 MAX_CLUSTER_KERNELS = 3
+#: most buckets of the intraday spread (FlowConfig.placement_scale)
+MAX_SCALE_BUCKETS = 16
 
 __all__ = ["FLOW_STATE_DTYPE", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
@@ -203,6 +209,10 @@ class FlowConfig:
     :param activity_sigma: the random clock (module docstring): the standard deviation of
         the log of the activity factor ``A(t)``; 0: off.
     :param activity_time_s: ``tau``, the correlation time (s) of the log activity.
+    :param placement_scale: the intraday spread (module docstring): a multiplier of the
+        placement distances in each consecutive ``placement_scale_bucket_s`` of the session
+        (at most :data:`MAX_SCALE_BUCKETS`; the last holds to the session's end); empty: off.
+    :param placement_scale_bucket_s: the buckets' length (s).
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -231,6 +241,8 @@ class FlowConfig:
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
     activity_time_s: float = 30.0
+    placement_scale: tuple[float, ...] = ()
+    placement_scale_bucket_s: float = 1800.0
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -313,6 +325,13 @@ class FlowConfig:
                              f"{self.sign_run_exponent!r}")
         check_nonnegative("activity_sigma", self.activity_sigma)
         check_positive("activity_time_s", self.activity_time_s)
+        scale = tuple(float(x) for x in self.placement_scale)
+        if len(scale) > MAX_SCALE_BUCKETS:
+            raise ValueError(f"placement_scale holds at most {MAX_SCALE_BUCKETS} buckets, got {len(scale)}")
+        for i, x in enumerate(scale):
+            check_positive(f"placement_scale[{i}]", x)
+        object.__setattr__(self, "placement_scale", scale)
+        check_positive("placement_scale_bucket_s", self.placement_scale_bucket_s)
         check_positive("session_s", self.session_s)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
@@ -320,7 +339,8 @@ class FlowConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
-        for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s"):
+        for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s",
+                     "placement_scale"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -370,7 +390,9 @@ P_ACT_DECAY, P_ACT_INNOV = P_ACT_SIGMA + 1, P_ACT_SIGMA + 2
 #: fleeting orders: the excited submissions' shares that join / improve their best, the
 #: excited cancellations' share that takes the newest resting order
 P_CL_JOIN, P_CL_IMPROVE, P_CL_NEWEST = P_ACT_INNOV + 1, P_ACT_INNOV + 2, P_ACT_INNOV + 3
-N_P = P_CL_NEWEST + 1
+#: the intraday spread: on (1.0) or off, the buckets' length (s), their count, the multipliers
+P_SCALE_ON, P_SCALE_BUCKET, P_SCALE_N, P_SCALE0 = P_CL_NEWEST + 1, P_CL_NEWEST + 2, P_CL_NEWEST + 3, P_CL_NEWEST + 4
+N_P = P_SCALE0 + MAX_SCALE_BUCKETS
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -458,6 +480,11 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         for k, (a, b) in enumerate(zip(flow.cluster_alphas_per_s, flow.cluster_betas_per_s)):
             fp[P_CLUSTER_A0 + 2 * k] = a
             fp[P_CLUSTER_A0 + 2 * k + 1] = b
+    if flow.placement_scale:
+        fp[P_SCALE_ON] = 1.0
+        fp[P_SCALE_BUCKET] = flow.placement_scale_bucket_s
+        fp[P_SCALE_N] = len(flow.placement_scale)
+        fp[P_SCALE0: P_SCALE0 + len(flow.placement_scale)] = flow.placement_scale
     fp[P_MU] = flow.market_rate_per_s
     fp[P_ALPHA] = flow.hawkes_alpha_per_s
     fp[P_BETA] = flow.hawkes_beta_per_s
@@ -660,6 +687,16 @@ def _rounded_centre(fp, fs, up):
 
 
 @njit(**HOT)
+def _scaled_distance(fp, t, dist):
+    """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s),
+    rounded, at least one tick."""
+    session = fp[P_SESSION]
+    u = t if 0.0 <= t < session else t % session
+    k = min(int(u / fp[P_SCALE_BUCKET]), int(fp[P_SCALE_N]) - 1)
+    return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] + 0.5)))
+
+
+@njit(**HOT)
 def _fleeting_price(rs, fp, sc, direction, price):
     """An excited submission's price (module docstring): its side's best (a share
     ``cluster_join_frac``), one tick better when the spread is at least two ticks (a share
@@ -832,6 +869,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 while d < n_k - 1 and w_side[d] < v:
                     d += 1
                 dist = d + 1
+                if fp[P_SCALE_ON] == 1.0:
+                    dist = _scaled_distance(fp, t, dist)
                 if fp[P_ANCHOR_REF] == 1.0:
                     price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
                     # never cross: liquidity providers quote at most one tick inside the spread

@@ -85,6 +85,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation
 from execgym.envs.market.analysis.calibration.activity import fit_activity
+from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.realism import metric_samples
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
@@ -569,6 +570,9 @@ class FlowCalibration:
                 **({} if not f.cluster_join_frac and not f.cluster_cancel_newest_frac else {
                     "cluster_join_frac": _sig(f.cluster_join_frac),
                     "cluster_cancel_newest_frac": _sig(f.cluster_cancel_newest_frac)}),
+                **({} if not f.placement_scale else {
+                    "placement_scale": [_sig(x, 4) for x in f.placement_scale],
+                    "placement_scale_bucket_s": f.placement_scale_bucket_s}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -640,7 +644,8 @@ def _table_mean(table: tuple[tuple[float, ...], tuple[float, ...]]) -> float:
 def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_best", match: str = "arrivals",
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
-                   sign_memory: bool = False, activity: bool = False, fleeting: bool = False) -> FlowCalibration:
+                   sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
+                   spread_profile: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -662,6 +667,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param activity: fit the random clock (waves of activity of tens of seconds,
         :func:`~execgym.envs.market.analysis.calibration.activity.fit_activity`) into
         ``activity_sigma`` and ``activity_time_s``.
+    :param spread_profile: fit the intraday spread (``placement_scale`` by half hour,
+        :func:`~execgym.envs.market.analysis.calibration.spread_profile.fit_spread_profile`).
     :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
         share of the excited submissions that join their best (``cluster_join_frac``) and
         of the excited cancellations that take the newest order
@@ -762,6 +769,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms |= {"sign_run_share": runs["sign_run_share"], "sign_run_exponent": runs["sign_run_exponent"]}
         logger.info("long memory of trade signs: share %.2f following runs of tail exponent %.1f (data: C(l) ~ l^-%.2f)",
                     runs["sign_run_share"], runs["sign_run_exponent"], runs["gamma"])
+
+    if spread_profile:
+        mechanisms["placement_scale"] = fit_spread_profile(day)
 
     if activity:
         act = fit_activity(day)
