@@ -45,7 +45,7 @@ def test_busy_spells_carry_more_events():
 
 @pytest.mark.parametrize("sigma", [0.0, 0.6])
 def test_calibration_finds_the_random_clock_of_a_simulated_day(sigma):
-    day = simulate_day(_market(sigma), np.random.default_rng(11), 23_400.0, dt_s=60.0)
+    day = simulate_day(_market(sigma), np.random.default_rng(11), 12_000.0, dt_s=60.0)
     fit = fit_activity(day)
     if sigma == 0.0:
         assert fit["activity_sigma"] < 0.2
