@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 
 from execgym.experiments.square_root_law import run, sign_power_law
@@ -21,8 +22,9 @@ def _cfg(extra):
         return compose(config_name="square_root_law", overrides=SMALL + extra)
 
 
-def test_propagator_market_obeys_a_concave_law_at_each_rate(tmp_path):
-    res = run(_cfg([]), tmp_path)
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_propagator_market_obeys_a_concave_law_at_each_rate(tmp_path, side):
+    res = run(_cfg([f"side={side}"]), tmp_path)
     fits = pd.read_csv(tmp_path / "fits.csv")
     per_rate = fits[fits["participation"] != "pooled"]
     assert len(per_rate) == 2 and (per_rate["n_sizes"] == 3).all()
