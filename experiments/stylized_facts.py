@@ -26,28 +26,29 @@ directory:
   ``sign_acf.png``, ``intraday_volume.png``, ``calibration.png`` and all panels in
   ``stylized_facts.png``.
 
-Known structural gaps of the zero-intelligence flow (what calibration cannot fix):
+Known gaps of the flow, and the optional mechanisms that narrow them (``calibration.*``;
+the README's realism table measures each):
 
 * **one cancellation rate**: the flow cancels every resting order at ``rho``; real
   orders placed inside the spread are cancelled an order of magnitude faster than those
   deep in the book (``calibration.csv``: ``theta(d)``). So the flow reproduces either
-  the arrival rates or the depth profile (``calibration.match``), not both, and the
-  spread follows from that choice;
-* **no order stacking**: orders arrive independently on every tick, so an occupied
-  level holds about one order; real orders cluster on fewer price levels, each holding
-  more shares (depth per occupied level);
-* **sizes** are geometric with the real mean, while real sizes are bimodal (round lots
-  of 100 and small odd lots);
-* **volatility clustering**: rates depend only on the time of day, not on recent
-  activity, so absolute returns are barely autocorrelated beyond the book's own
-  memory; real ones are;
-* **order splitting**: trade signs are correlated only through the Hawkes excitation of
-  each side (a short memory), while real signs have long memory from split metaorders;
-* **impact does not decay**: with the opposite-best anchor the book re-forms around its
-  own quotes, so the calibrated market has no resilience towards a fundamental price and
-  a metaorder's impact is permanent (``python -m execgym.experiments.metaorder_impact
-  market=goog_2012_06_21 total_shares=2000``: about 38 ticks left 150 s after a 2,000-share
-  buy over 60 s, and no decay); the data set has no metaorders to calibrate a decay on;
+  the arrival rates or the depth profile (``calibration.match``), not both; the depth
+  refinement (``refine_depth``) and fleeting orders (``fleeting``: bursts that quote at
+  the touch and cancel the newest order) bring the spread, the order levels and the times
+  to cancel close to the day's;
+* **sizes**: geometric with the real mean unless ``sizes: empirical`` (the recorded
+  tables, round lots included);
+* **volatility clustering**: the random clock (``activity``) reproduces the day's waves of
+  activity, yet the absolute returns' autocorrelation stays about a third of the day's, half
+  of which is the day's intraday volatility pattern (much higher after the open;
+  ``spread_profile`` widens the book there);
+* **order splitting**: trade signs are correlated by the Hawkes excitation of each side,
+  and over hundreds of orders only with ``sign_memory`` (Pareto runs of one sign);
+* **impact**: with the opposite-best anchor the book re-forms around its own quotes, so a
+  metaorder's impact is linear in its size and does not decay; the square-root law and its
+  decay need the reference anchor with the power-law propagator (``propagator``;
+  ``python -m execgym.experiments.square_root_law``); the data set has no metaorders to
+  calibrate a decay on;
 * **hidden liquidity**: about 30% of GOOG's volume that day executed against hidden
   orders (type 5), which the simulated book does not have; the calibration and the
   facts use visible executions only.
