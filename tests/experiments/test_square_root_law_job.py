@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
+from execgym.envs.market.analysis.impact.law import impact_vs_participation
+from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.square_root_law import run, sign_power_law
 
 SMALL = ["n_runs=4", "participations=[0.05,0.2]", "durations_s=[200,800,3200]", "post_s=400", "dt_s=20",
@@ -54,3 +56,16 @@ def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():
     assert fit["gamma_ci95_lo"] < 0.5 + 0.1 and fit["gamma_ci95_hi"] > 0.5 - 0.1 and fit["r2"] > 0.9
     iid = sign_power_law(rng.choice([-1.0, 1.0], 50_000), 2, 100)
     assert not iid["r2"] > 0.5  # no power law in independent signs
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(durations_s=[100.0, 200.0]), "at least 3 durations"),
+    (dict(participations=[0.0]), "participations"),
+    (dict(durations_s=[100.0, -1.0, 300.0]), "durations_s"),
+    (dict(volume_per_s=0.0), "volume_per_s"),
+])
+def test_impact_vs_participation_rejects_bad_arguments(kwargs, match):
+    args = dict(participations=[0.1], durations_s=[100.0, 200.0, 400.0], volume_per_s=10.0,
+                sigma_ticks_per_sqrt_s=1.0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        impact_vs_participation(SimulatorConfig(), **args)

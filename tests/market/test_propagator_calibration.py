@@ -71,3 +71,13 @@ def test_fit_on_a_real_day_reports_intervals(goog):
 def test_calibration_rejects_bad_arguments(goog, kwargs, match):
     with pytest.raises(ValueError, match=match):
         P.calibrate_propagator(goog, **kwargs)
+
+
+def test_other_exponents_and_no_bootstrap(goog):
+    c = P.calibrate_propagator(goog, beta=0.4)
+    rate = 0.1 * c["volume_shares_per_s"]
+    impact = c["propagator_ticks_per_share"] * rate * metaorder_response(0.4, c["propagator_time_s"], 1800.0, 1800.0)
+    law = 0.5 * c["sigma_ticks_per_sqrt_s"] * math.sqrt(rate * 1800.0 / c["volume_shares_per_s"])
+    assert impact == pytest.approx(law, rel=1e-6)
+    fit = P.fit_propagator(goog, bin_s=10.0, max_lag_s=300.0, n_boot=0)
+    assert all(math.isnan(x) for x in fit.t0_ci95) and fit.t0_s > 0
