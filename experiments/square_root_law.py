@@ -25,7 +25,6 @@ the fits beside the targets (an exponent between 0.4 and 0.7 at every rate).
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import hydra
@@ -34,9 +33,8 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
-from scipy import stats
 
-from execgym.envs.market.analysis.acf import autocorrelation
+from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.flow import marketable_orders
 from execgym.envs.market.analysis.impact.law import impact_vs_participation, market_scale
 from execgym.envs.market.data.simulated_day import simulate_day
@@ -47,18 +45,10 @@ logger = logging.getLogger(__name__)
 
 
 def sign_power_law(signs: np.ndarray, min_lag: int, max_lag: int) -> dict[str, float]:
-    """``C(l) ~ A l^-gamma``: least squares of ``log C`` on ``log l`` over ``min_lag..max_lag``
-    (lags where ``C > 0``), with the slope's 95% interval and the fit's ``R^2``."""
+    """``C(l) ~ A l^-gamma`` of the trade signs over ``min_lag..max_lag``
+    (:func:`~execgym.envs.market.analysis.acf.power_law_decay`), with the lag-1 value."""
     acf = autocorrelation(np.asarray(signs, dtype=float), max_lag)
-    lags = np.arange(1, max_lag + 1)
-    keep = (lags >= min_lag) & (acf > 0)
-    if keep.sum() < 3:
-        return {"gamma": math.nan, "gamma_ci95_lo": math.nan, "gamma_ci95_hi": math.nan, "r2": math.nan,
-                "n_lags": int(keep.sum()), "acf_lag1": float(acf[0])}
-    fit = stats.linregress(np.log(lags[keep]), np.log(acf[keep]))
-    half = stats.t.ppf(0.975, keep.sum() - 2) * fit.stderr
-    return {"gamma": -fit.slope, "gamma_ci95_lo": -fit.slope - half, "gamma_ci95_hi": -fit.slope + half,
-            "r2": fit.rvalue ** 2, "n_lags": int(keep.sum()), "acf_lag1": float(acf[0])}
+    return power_law_decay(acf, min_lag) | {"acf_lag1": float(acf[0])}
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy import stats
 
 from execgym.validation import check_int
 
-__all__ = ["autocorrelation"]
+__all__ = ["autocorrelation", "power_law_decay"]
 
 
 def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
@@ -28,3 +31,22 @@ def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
     f = np.fft.rfft(d, n_fft)
     acov = np.fft.irfft(f * np.conj(f), n_fft)[: max_lag + 1]
     return acov[1:] / denom
+
+
+def power_law_decay(acf: np.ndarray, min_lag: int = 1) -> dict[str, float]:
+    """``rho(k) ~ A k^-gamma``: least squares of ``log rho`` on ``log k`` over the lags
+    ``k >= min_lag`` where ``rho > 0`` (``acf[k - 1]`` is lag ``k``, as
+    :func:`autocorrelation` returns it), with the slope's 95% interval and the fit's ``R^2``
+    (NaN with fewer than three such lags)."""
+    min_lag = check_int("min_lag", min_lag, minimum=1)
+    acf = np.asarray(acf, dtype=float)
+    lags = np.arange(1, len(acf) + 1)
+    keep = (lags >= min_lag) & (acf > 0)
+    out = {"gamma": math.nan, "gamma_ci95_lo": math.nan, "gamma_ci95_hi": math.nan, "r2": math.nan,
+           "n_lags": int(keep.sum())}
+    if keep.sum() < 3:
+        return out
+    fit = stats.linregress(np.log(lags[keep]), np.log(acf[keep]))
+    half = stats.t.ppf(0.975, keep.sum() - 2) * fit.stderr
+    return out | {"gamma": float(-fit.slope), "gamma_ci95_lo": float(-fit.slope - half),
+                  "gamma_ci95_hi": float(-fit.slope + half), "r2": float(fit.rvalue ** 2)}

@@ -83,7 +83,7 @@ import pandas as pd
 from numba import njit
 from scipy.optimize import least_squares, minimize
 
-from execgym.envs.market.analysis.acf import autocorrelation
+from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.realism import metric_samples
@@ -487,10 +487,9 @@ def fit_sign_runs(signs: np.ndarray, max_lag: int = 100, min_lag: int = 5) -> di
     min_lag = check_int("min_lag", min_lag, minimum=1)
     if min_lag > max_lag:
         raise ValueError(f"min_lag must be <= max_lag, got min_lag={min_lag}, max_lag={max_lag}")
-    real = autocorrelation(np.asarray(signs, dtype=float), max_lag)[min_lag - 1:]
-    lags = np.arange(min_lag, max_lag + 1)
-    pos = real > 0
-    gamma = float(-np.polyfit(np.log(lags[pos]), np.log(real[pos]), 1)[0]) if pos.sum() >= 3 else math.nan
+    acf = autocorrelation(np.asarray(signs, dtype=float), max_lag)
+    real = acf[min_lag - 1:]
+    gamma = power_law_decay(acf, min_lag)["gamma"]
     best = (math.inf, 0.0, 1.5)
     for alpha in np.round(np.arange(1.1, 2.01, 0.1), 2):
         for share in np.round(np.arange(0.05, 1.001, 0.05), 2):
@@ -606,13 +605,17 @@ def _sig(x: float, digits: int = 5) -> float:
     return 0.0 if x == 0 else float(f"{x:.{digits}g}")
 
 
+def mid_on_grid(day: LobsterDay, grid_s: np.ndarray) -> np.ndarray:
+    """The mid (ticks) in force at each time of ``grid_s`` (seconds of the day), carried
+    forward over one-sided moments; NaN before the first two-sided quote."""
+    mid = day.mid_ticks()
+    idx = np.searchsorted(day.messages["time_s"].to_numpy(), grid_s, side="right") - 1
+    return pd.Series(np.where(idx >= 0, mid[np.clip(idx, 0, None)], np.nan)).ffill().to_numpy()
+
+
 def _mid_volatility(day: LobsterDay, horizon_s: float) -> float:
     """Volatility of the mid (ticks/sqrt(s)) from its changes over ``horizon_s`` on a grid."""
-    mid = day.mid_ticks()
-    t = day.messages["time_s"].to_numpy()
-    grid = np.arange(day.start_s + horizon_s, day.end_s + 1e-9, horizon_s)
-    idx = np.searchsorted(t, grid, side="right") - 1
-    m = pd.Series(np.where(idx >= 0, mid[np.clip(idx, 0, None)], np.nan)).ffill().to_numpy()
+    m = mid_on_grid(day, np.arange(day.start_s + horizon_s, day.end_s + 1e-9, horizon_s))
     dm = np.diff(m)
     dm = dm[np.isfinite(dm)]
     return float(math.sqrt(np.mean(dm**2) / horizon_s)) if len(dm) else 0.0

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import brentq, least_squares
 from scipy.signal import fftconvolve
 
-from execgym.envs.market.analysis.calibration.flow import marketable_orders
+from execgym.envs.market.analysis.calibration.flow import marketable_orders, mid_on_grid
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.simulation.propagator import metaorder_response
 from execgym.validation import check_int, check_positive
@@ -41,27 +41,13 @@ def signed_volume_grid(day: LobsterDay, bin_s: float) -> tuple[np.ndarray, np.nd
     edges = np.arange(day.start_s, day.end_s + 1e-9, bin_s)
     if len(edges) < 3:
         raise ValueError(f"the session ({day.duration_s} s) is too short for bin_s={bin_s}")
-    t = day.messages["time_s"].to_numpy()
-    mid = day.mid_ticks()
-    idx = np.searchsorted(t, edges, side="right") - 1
-    m = mid[np.maximum(idx, 0)]
-    m = np.where(idx >= 0, m, np.nan)
-    m = _fill_forward(m)
+    m = mid_on_grid(day, edges)
+    if not np.isfinite(m).any():
+        raise ValueError("the day has no two-sided quote to take a mid from")
     mo = marketable_orders(day.messages, day.start_s, day.end_s)
     b = np.minimum(((mo["time_s"].to_numpy() - day.start_s) // bin_s).astype(np.int64), len(edges) - 2)
     s = np.bincount(b, weights=(mo["sign"] * mo["size_shares"]).to_numpy(), minlength=len(edges) - 1)
     return np.nan_to_num(np.diff(m)), s
-
-
-def _fill_forward(x: np.ndarray) -> np.ndarray:
-    ok = np.isfinite(x)
-    if not ok.any():
-        raise ValueError("the day has no two-sided quote to take a mid from")
-    idx = np.where(ok, np.arange(len(x)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    out = x[idx]
-    out[: np.argmax(ok)] = x[np.argmax(ok)]
-    return out
 
 
 def _kernel(params: np.ndarray, lags_s: np.ndarray) -> np.ndarray:
