@@ -12,6 +12,8 @@ Runs ``MarketSimulator`` (event log off, as the environments run it) over
   empirical sizes and submissions and cancellations clustered by a 3-kernel Hawkes process;
 * ``goog_fleeting``: ``conf/market/goog_2012_06_21_fleeting.yaml``, clustered, with fleeting
   orders and the random clock (the most realistic flow);
+* ``goog_opening``: ``conf/market/goog_2012_06_21_opening.yaml``, the fleeting flow with
+  the intraday spread resolved in the minutes after the open (unequal buckets, ``placement_scale_starts_s``);
 * ``goog_propagator``: ``conf/market/goog_2012_06_21_propagator.yaml``, the reference
   anchor with the power-law propagator and long-memory trade signs (the square-root law).
 
@@ -37,9 +39,10 @@ from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorC
 from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
 PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered", "goog_2012_06_21_fleeting",
-           "goog_2012_06_21_propagator")
+           "goog_2012_06_21_opening", "goog_2012_06_21_propagator")
 NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered",
-         "goog_2012_06_21_fleeting": "goog_fleeting", "goog_2012_06_21_propagator": "goog_propagator"}
+         "goog_2012_06_21_fleeting": "goog_fleeting", "goog_2012_06_21_opening": "goog_opening",
+         "goog_2012_06_21_propagator": "goog_propagator"}
 
 
 def preset(name: str) -> SimulatorConfig:

@@ -41,7 +41,8 @@ the README's realism table measures each):
 * **volatility clustering**: the random clock (``activity``) reproduces the day's waves of
   activity, yet the absolute returns' autocorrelation stays about a third of the day's, half
   of which is the day's intraday volatility pattern (much higher after the open;
-  ``spread_profile`` widens the book there);
+  ``spread_profile`` widens the book there, by the minute with ``spread_starts_s``, and
+  brings it within a factor of 2);
 * **order splitting**: trade signs are correlated by the Hawkes excitation of each side,
   and over hundreds of orders only with ``sign_memory`` (Pareto runs of one sign);
 * **impact**: with the opposite-best anchor the book re-forms around its own quotes, so a
@@ -196,11 +197,14 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     if settings.get("refine_depth"):
         # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them
         market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED,
-                                 fleeting=bool(settings.get("fleeting")))
+                                 fleeting=bool(settings.get("fleeting")),
+                                 spread_profile=bool(settings.get("spread_profile")))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
                                         for k in ("cluster_join_frac", "cluster_cancel_newest_frac")})
+        if settings.get("spread_profile"):
+            market_dict["flow"]["placement_scale"] = [float(f"{x:.4g}") for x in market.flow.placement_scale]
         if market.flow.depth_sell_shares:
             market_dict["flow"]["depth_sell_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_sell_shares]
         market = SimulatorConfig.from_mapping(market_dict)  # exactly what the YAML says

@@ -52,7 +52,10 @@ model for order book dynamics", Operations Research 58(3):
 * **intraday spread** (optional): real books are wider and sparser after the open (the GOOG
   day's spread averages 51 ticks in its first half hour, 23 at midday), so volatility is
   higher then without more volume. ``placement_scale`` multiplies the placement distances
-  in each bucket of the session (a fitted profile, mean about 1);
+  in each bucket of the session (a fitted profile, mean about 1); the buckets may be of
+  unequal length (``placement_scale_starts_s``: minutes after the open, when the GOOG book's
+  spread is 107 ticks and its 1-s returns 8x as volatile as at midday, hours later), and
+  the warm-up builds the opening book with the first bucket's multiplier;
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -212,7 +215,13 @@ class FlowConfig:
     :param placement_scale: the intraday spread (module docstring): a multiplier of the
         placement distances in each consecutive ``placement_scale_bucket_s`` of the session
         (at most :data:`MAX_SCALE_BUCKETS`; the last holds to the session's end); empty: off.
-    :param placement_scale_bucket_s: the buckets' length (s).
+    :param placement_scale_bucket_s: the buckets' length (s), when ``placement_scale_starts_s``
+        is empty.
+    :param placement_scale_starts_s: the start of each bucket (s after the session's start):
+        ``0`` first, increasing, one per multiplier; buckets of unequal length, e.g. minutes
+        after the open and hours at midday. Empty: consecutive ``placement_scale_bucket_s``.
+        The warm-up before the session's start places orders with the first bucket's
+        multiplier (it builds the opening book).
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
@@ -243,6 +252,7 @@ class FlowConfig:
     activity_time_s: float = 30.0
     placement_scale: tuple[float, ...] = ()
     placement_scale_bucket_s: float = 1800.0
+    placement_scale_starts_s: tuple[float, ...] = ()
     anchor: str = "reference"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
@@ -333,6 +343,15 @@ class FlowConfig:
         object.__setattr__(self, "placement_scale", scale)
         check_positive("placement_scale_bucket_s", self.placement_scale_bucket_s)
         check_positive("session_s", self.session_s)
+        starts = tuple(float(x) for x in self.placement_scale_starts_s)
+        if starts:
+            if len(starts) != len(scale):
+                raise ValueError(f"placement_scale_starts_s must give one start per multiplier ({len(scale)}), got "
+                                 f"{len(starts)}")
+            if starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:])) or starts[-1] >= self.session_s:
+                raise ValueError(f"placement_scale_starts_s must start at 0 and increase within the session "
+                                 f"(session_s={self.session_s!r}), got {starts!r}")
+        object.__setattr__(self, "placement_scale_starts_s", starts)
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
 
@@ -340,7 +359,7 @@ class FlowConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
         for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s",
-                     "placement_scale"):
+                     "placement_scale", "placement_scale_starts_s"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -390,9 +409,10 @@ P_ACT_DECAY, P_ACT_INNOV = P_ACT_SIGMA + 1, P_ACT_SIGMA + 2
 #: fleeting orders: the excited submissions' shares that join / improve their best, the
 #: excited cancellations' share that takes the newest resting order
 P_CL_JOIN, P_CL_IMPROVE, P_CL_NEWEST = P_ACT_INNOV + 1, P_ACT_INNOV + 2, P_ACT_INNOV + 3
-#: the intraday spread: on (1.0) or off, the buckets' length (s), their count, the multipliers
-P_SCALE_ON, P_SCALE_BUCKET, P_SCALE_N, P_SCALE0 = P_CL_NEWEST + 1, P_CL_NEWEST + 2, P_CL_NEWEST + 3, P_CL_NEWEST + 4
-N_P = P_SCALE0 + MAX_SCALE_BUCKETS
+#: the intraday spread: on (1.0) or off, the buckets' count, the multipliers, the buckets' starts (s)
+P_SCALE_ON, P_SCALE_N, P_SCALE0 = P_CL_NEWEST + 1, P_CL_NEWEST + 2, P_CL_NEWEST + 3
+P_SCALE_START0 = P_SCALE0 + MAX_SCALE_BUCKETS
+N_P = P_SCALE_START0 + MAX_SCALE_BUCKETS
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -482,9 +502,11 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
             fp[P_CLUSTER_A0 + 2 * k + 1] = b
     if flow.placement_scale:
         fp[P_SCALE_ON] = 1.0
-        fp[P_SCALE_BUCKET] = flow.placement_scale_bucket_s
-        fp[P_SCALE_N] = len(flow.placement_scale)
-        fp[P_SCALE0: P_SCALE0 + len(flow.placement_scale)] = flow.placement_scale
+        n = len(flow.placement_scale)
+        fp[P_SCALE_N] = n
+        fp[P_SCALE0: P_SCALE0 + n] = flow.placement_scale
+        fp[P_SCALE_START0: P_SCALE_START0 + n] = (flow.placement_scale_starts_s
+                                                  or flow.placement_scale_bucket_s * np.arange(n))
     fp[P_MU] = flow.market_rate_per_s
     fp[P_ALPHA] = flow.hawkes_alpha_per_s
     fp[P_BETA] = flow.hawkes_beta_per_s
@@ -689,10 +711,12 @@ def _rounded_centre(fp, fs, up):
 @njit(**HOT)
 def _scaled_distance(fp, t, dist):
     """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s),
-    rounded, at least one tick."""
+    rounded, at least one tick; before the first session (the warm-up) the first bucket's."""
     session = fp[P_SESSION]
-    u = t if 0.0 <= t < session else t % session
-    k = min(int(u / fp[P_SCALE_BUCKET]), int(fp[P_SCALE_N]) - 1)
+    u = 0.0 if t < 0.0 else (t if t < session else t % session)
+    k = int(fp[P_SCALE_N]) - 1
+    while k > 0 and fp[P_SCALE_START0 + k] > u:
+        k -= 1
     return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] + 0.5)))
 
 

@@ -571,7 +571,8 @@ class FlowCalibration:
                     "cluster_cancel_newest_frac": _sig(f.cluster_cancel_newest_frac)}),
                 **({} if not f.placement_scale else {
                     "placement_scale": [_sig(x, 4) for x in f.placement_scale],
-                    "placement_scale_bucket_s": f.placement_scale_bucket_s}),
+                    **({"placement_scale_starts_s": list(f.placement_scale_starts_s)} if f.placement_scale_starts_s
+                       else {"placement_scale_bucket_s": f.placement_scale_bucket_s})}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -648,7 +649,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
                    sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
-                   spread_profile: bool = False) -> FlowCalibration:
+                   spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -670,8 +671,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param activity: fit the random clock (waves of activity of tens of seconds,
         :func:`~execgym.envs.market.analysis.calibration.activity.fit_activity`) into
         ``activity_sigma`` and ``activity_time_s``.
-    :param spread_profile: fit the intraday spread (``placement_scale`` by half hour,
+    :param spread_profile: fit the intraday spread (``placement_scale``,
         :func:`~execgym.envs.market.analysis.calibration.spread_profile.fit_spread_profile`).
+    :param spread_starts_s: its buckets' starts (s after the open, ``placement_scale_starts_s``;
+        e.g. :data:`~execgym.envs.market.analysis.calibration.spread_profile.OPENING_STARTS_S`;
+        those beyond the day's session are dropped); ``None``: half hours.
     :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
         share of the excited submissions that join their best (``cluster_join_frac``) and
         of the excited cancellations that take the newest order
@@ -774,7 +778,14 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                     runs["sign_run_share"], runs["sign_run_exponent"], runs["gamma"])
 
     if spread_profile:
-        mechanisms["placement_scale"] = fit_spread_profile(day)
+        starts = None
+        if spread_starts_s is not None:  # those within the day's session (a shorter day drops the later ones)
+            starts = tuple(float(x) for x in spread_starts_s if float(x) < day.duration_s)
+            if len(starts) < len(spread_starts_s):
+                logger.info("intraday spread: bucket starts %s s beyond the day's %.0f s dropped",
+                            [x for x in spread_starts_s if float(x) >= day.duration_s], day.duration_s)
+            mechanisms["placement_scale_starts_s"] = starts
+        mechanisms["placement_scale"] = fit_spread_profile(day, starts_s=starts)
 
     if activity:
         act = fit_activity(day)

@@ -23,6 +23,13 @@ With ``fleeting=True`` the same simulations refine the fleeting orders' two shar
 day (:func:`~execgym.envs.market.analysis.calibration.flow.fleeting_shares`: the share of
 submissions at their side's best, the share of cancellations within 0.1 s), by the same
 multiplicative update, each share kept in [0, 1].
+
+With ``spread_profile=True`` they also refine the intraday spread's multipliers
+(``placement_scale``) against the day's time-weighted mean spread in each of the flow's
+buckets (:func:`~execgym.envs.market.analysis.calibration.spread_profile.bucket_spreads`):
+the spread does not grow in proportion to the placement distances (fleeting orders join the
+best whatever the scale, and a book built at one scale lingers into the next bucket), so
+the first guess, the day's spread ratio, leaves the GOOG open's book at half its width.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares
+from execgym.envs.market.analysis.calibration.spread_profile import bucket_spreads, scale_starts_s
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -45,6 +53,9 @@ __all__ = ["refine_depth"]
 
 #: bounds of one iteration's factor per distance
 MAX_FACTOR = 4.0
+#: bounds of a refined intraday-spread multiplier: far beyond, new orders land outside the
+#: book and the spread no longer follows the multiplier (fleeting orders still join the best)
+MAX_SCALE = 8.0
 
 
 def _depth_by_side(day: LobsterDay, k: int, anchor: str) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +69,7 @@ def _factor(target: np.ndarray, simulated: np.ndarray) -> np.ndarray:
 
 
 def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0,
-                 fleeting: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
+                 fleeting: bool = False, spread_profile: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
     """``market`` with its flow's depth profile refined against ``day`` (module docstring).
 
     :param market: a market calibrated to ``day`` (its flow's distances are ``1..K``).
@@ -67,6 +78,8 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
     :param seed: the simulations' seeds are spawned from it.
     :param fleeting: also refine the fleeting orders' shares (module docstring); the flow
         needs clustering.
+    :param spread_profile: also refine the intraday spread's multipliers (module docstring);
+        the flow needs a ``placement_scale``.
     :return: the refined market and a table by distance: the target depth (mean of the
         sides), the configured depth and the simulated depth before each update (shares).
     """
@@ -82,6 +95,11 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         if not flow.cluster_alphas_per_s:
             raise ValueError("fleeting=True refines the clustering's excited events: the flow has no clustering")
         target_fleeting = fleeting_shares(day)
+    if spread_profile:
+        if not flow.placement_scale:
+            raise ValueError("spread_profile=True refines the intraday spread: the flow has no placement_scale")
+        starts = scale_starts_s(flow)
+        target_spread = bucket_spreads(day, starts)
     table = pd.DataFrame({"target_shares": 0.5 * (target_buy + target_sell), "configured_shares": flow.depth_shares},
                          index=pd.RangeIndex(1, k + 1, name="distance_ticks"))
     for i, seq in enumerate(np.random.SeedSequence(seed).spawn(iterations)):
@@ -106,6 +124,14 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
                         "(simulated fast %.3f, target %.3f)", i + 1, iterations, changes["cluster_join_frac"],
                         got["join_share"], target_fleeting["join_share"], changes["cluster_cancel_newest_frac"],
                         got["fast_cancel_share"], target_fleeting["fast_cancel_share"])
+        if spread_profile:
+            got_spread = bucket_spreads(sim, starts)
+            # half the step (the square root of the factor): one simulated minute after the open is noisy
+            factor = np.sqrt(_factor(target_spread, got_spread))
+            changes["placement_scale"] = tuple(np.clip(np.asarray(flow.placement_scale) * factor, 1.0 / MAX_SCALE,
+                                                       MAX_SCALE))
+            logger.info("spread refinement %d/%d: simulated / target spread by bucket %s", i + 1, iterations,
+                        " ".join(f"{x:.2f}" for x in got_spread / target_spread))
         flow = dataclasses.replace(flow, **changes)
         market = dataclasses.replace(market, flow=flow)
         logger.info("depth refinement %d/%d: simulated / target depth over 1..%d ticks %.3f", i + 1, iterations, k,
