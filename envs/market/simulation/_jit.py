@@ -1,12 +1,71 @@
-"""Numba options and a prefetch intrinsic shared by the compiled kernels of the market."""
+"""Numba options, the on-disk cache's freshness check and a prefetch intrinsic shared by the
+compiled kernels of the market and the environments.
+
+Numba's on-disk cache (``cache=True``) reuses a compiled function while *its own* source
+file is unchanged, even when a function it calls, in another module, has changed: an
+environment step compiled against an older flow kernel would keep running the old kernel
+(numba's documented limitation). Importing this module registers cache locators for the
+functions defined under the ``envs`` package whose freshness stamp also covers every
+source file of that package that compiles code, so any change to any kernel recompiles
+them all (functions elsewhere keep numba's own locators).
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
+
 from llvmlite import binding, ir
-from numba.core import cgutils, types
+from numba.core import caching, cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["HOT", "prefetch"]
+__all__ = ["HOT", "kernel_sources_stamp", "prefetch"]
+
+#: the ``envs`` package: its functions' caches are checked against all of its sources
+_ENVS = Path(__file__).resolve().parents[2]
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_sources_stamp() -> str:
+    """SHA-256 of the Python source files under the ``envs`` package that compile code
+    (those that mention ``njit`` or ``intrinsic``; path and content)."""
+    digest = hashlib.sha256()
+    for path in sorted(_ENVS.rglob("*.py")):
+        source = path.read_bytes()
+        if b"njit" in source or b"intrinsic" in source:
+            digest.update(str(path.relative_to(_ENVS)).encode())
+            digest.update(source)
+    return digest.hexdigest()
+
+
+class _KernelSourcesStamp:
+    """A numba cache locator mixin: only for files under ``envs``; fresh while every source
+    file of ``envs`` is unchanged."""
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        try:
+            Path(py_file).resolve().relative_to(_ENVS)
+        except (ValueError, OSError):
+            return None  # not one of ours: numba's own locators
+        return super().from_function(py_func, py_file)
+
+    def get_source_stamp(self):
+        return super().get_source_stamp(), kernel_sources_stamp()
+
+
+def _register_locators() -> None:
+    """Put the kernel locators before numba's own (same order: a user cache directory, the
+    source tree's ``__pycache__``, the user-wide cache)."""
+    ours = [type(f"Kernel{base.__name__}", (_KernelSourcesStamp, base), {})
+            for base in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator)]
+    registered = caching.CacheImpl._locator_classes
+    if not any(issubclass(c, _KernelSourcesStamp) for c in registered):
+        registered[:0] = ours
+
+
+_register_locators()
 
 #: options of the hot-path kernels (the book's event path and everything it calls, the
 #: background flow, the vectorised environments' steps). ``_nrt=False`` compiles them
