@@ -198,11 +198,14 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them
         market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED,
                                  fleeting=bool(settings.get("fleeting")),
-                                 spread_profile=bool(settings.get("spread_profile")))
+                                 spread_profile=bool(settings.get("spread_profile")),
+                                 spread_rate=bool(settings.get("spread_rate")))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
                                         for k in ("cluster_join_frac", "cluster_cancel_newest_frac")})
+        if settings.get("spread_rate"):
+            market_dict["flow"]["market_rate_per_s"] = float(f"{market.flow.market_rate_per_s:.5g}")
         if settings.get("spread_profile"):
             market_dict["flow"]["placement_scale"] = [float(f"{x:.4g}") for x in market.flow.placement_scale]
         if market.flow.depth_sell_shares:

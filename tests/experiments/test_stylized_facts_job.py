@@ -29,7 +29,8 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       "progress=false", f"write_market_config={tmp_path / 'copy.yaml'}",
                       # a few of the configured models, the fleeting one refined once (speed)
                       "~realism.models.empirical_sizes", "~realism.models.two_sided", "~realism.models.sign_memory",
-                      "~realism.models.refined", "~realism.models.opening", "realism.models.fleeting.refine_depth=1", "realism.n_boot=20")
+                      "~realism.models.refined", "~realism.models.opening", "realism.models.fleeting.refine_depth=1",
+                      "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
     table = pd.read_csv(tmp_path / "facts.csv", index_col="fact")
     assert {"spread mean (ticks)", "depth level 1 (shares)", "return excess kurtosis 1s", "trade-sign ACF lag 1",
@@ -53,7 +54,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     assert realism["l1"].between(0, 2).all() and realism["l1_sim_vs_sim"].notna().all()
     assert "L1 mean" in (tmp_path / "realism.md").read_text()
     models = pd.read_csv(tmp_path / "realism_models.csv", index_col="metric")
-    assert list(models.columns) == ["calibrated", "cst", "clustered", "fleeting", "propagator"]
+    assert list(models.columns) == ["calibrated", "cst", "clustered", "fleeting", "spread_rate", "propagator"]
     assert models.notna().all().all() and (models["calibrated"] == realism["l1"]).all()
     # clustered submissions and cancellations: the real inter-arrival times' bursts (ms) appear
     assert models.loc["log10_interarrival_s", "clustered"] < 0.6 * models.loc["log10_interarrival_s", "cst"]

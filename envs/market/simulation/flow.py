@@ -56,6 +56,13 @@ model for order book dynamics", Operations Research 58(3):
   unequal length (``placement_scale_starts_s``: minutes after the open, when the GOOG book's
   spread is 107 ticks and its 1-s returns 8x as volatile as at midday, hours later), and
   the warm-up builds the opening book with the first bucket's multiplier;
+* **market orders that wait for a tight spread** (optional): the rate of market orders
+  falls with the spread (a state-dependent intensity in the spirit of Huang, Lehalle and
+  Rosenbaum 2015, "Simulating and analyzing order book data: the queue-reactive model",
+  JASA 110; GOOG 2012-06-21: 1.2 per second at a 5-10 tick spread, 0.55 at 10-15, 0.14 at
+  25-40). ``market_spread_factor[i]`` multiplies the market orders' intensity (baseline
+  and excitation) while the spread (ticks) is in ``[market_spread_ticks[i],
+  market_spread_ticks[i + 1])``; one-sided books keep the unmodulated rate;
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -118,6 +125,8 @@ from execgym.validation import (
 MAX_CLUSTER_KERNELS = 3
 #: most buckets of the intraday spread (FlowConfig.placement_scale)
 MAX_SCALE_BUCKETS = 16
+#: most spread buckets of the market orders' intensity (FlowConfig.market_spread_factor)
+MAX_SPREAD_BUCKETS = 16
 
 __all__ = ["FLOW_STATE_DTYPE", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
@@ -206,6 +215,10 @@ class FlowConfig:
         leaves room; else they join).
     :param cluster_cancel_newest_frac: the share of the excited cancellations that cancel the
         newest resting background order (else a uniformly chosen one).
+    :param market_spread_ticks: market orders that wait for a tight spread (module
+        docstring): the spread buckets' lower bounds (ticks), ``1`` first, increasing (at most
+        :data:`MAX_SPREAD_BUCKETS`; the last holds every wider spread); empty: off.
+    :param market_spread_factor: the market orders' intensity multiplier in each bucket.
     :param sign_run_share: long memory of trade signs (module docstring): the probability
         ``p`` that a market order follows the current run's sign; 0: off.
     :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
@@ -246,6 +259,8 @@ class FlowConfig:
     cluster_join_frac: float = 0.0
     cluster_improve_frac: float = 0.0
     cluster_cancel_newest_frac: float = 0.0
+    market_spread_ticks: tuple[float, ...] = ()
+    market_spread_factor: tuple[float, ...] = ()
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -329,6 +344,19 @@ class FlowConfig:
         if self.cluster_join_frac + self.cluster_improve_frac > 1.0:
             raise ValueError(f"cluster_join_frac + cluster_improve_frac must be <= 1, got {self.cluster_join_frac!r} "
                              f"+ {self.cluster_improve_frac!r}")
+        edges = tuple(float(x) for x in self.market_spread_ticks)
+        factor = tuple(float(x) for x in self.market_spread_factor)
+        if len(edges) != len(factor):
+            raise ValueError(f"market_spread_factor must give one factor per spread bucket ({len(edges)}), got "
+                             f"{len(factor)}")
+        if edges and (len(edges) > MAX_SPREAD_BUCKETS or edges[0] != 1.0 or any(b <= a for a, b in zip(edges, edges[1:]))
+                      or any(x != int(x) for x in edges)):
+            raise ValueError(f"market_spread_ticks must hold at most {MAX_SPREAD_BUCKETS} increasing whole ticks "
+                             f"from 1, got {edges!r}")
+        for i, x in enumerate(factor):
+            check_nonnegative(f"market_spread_factor[{i}]", x)
+        object.__setattr__(self, "market_spread_ticks", edges)
+        object.__setattr__(self, "market_spread_factor", factor)
         check_fraction("sign_run_share", self.sign_run_share)
         if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
             raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
@@ -359,7 +387,7 @@ class FlowConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
         for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s",
-                     "placement_scale", "placement_scale_starts_s"):
+                     "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -412,7 +440,13 @@ P_CL_JOIN, P_CL_IMPROVE, P_CL_NEWEST = P_ACT_INNOV + 1, P_ACT_INNOV + 2, P_ACT_I
 #: the intraday spread: on (1.0) or off, the buckets' count, the multipliers, the buckets' starts (s)
 P_SCALE_ON, P_SCALE_N, P_SCALE0 = P_CL_NEWEST + 1, P_CL_NEWEST + 2, P_CL_NEWEST + 3
 P_SCALE_START0 = P_SCALE0 + MAX_SCALE_BUCKETS
-N_P = P_SCALE_START0 + MAX_SCALE_BUCKETS
+#: market orders that wait for a tight spread: the buckets' count, the largest factor (the
+#: thinning bound; 1.0 without), the buckets' lower bounds (ticks) and factors
+P_MO_SPREAD_N = P_SCALE_START0 + MAX_SCALE_BUCKETS
+P_MO_SPREAD_MAX = P_MO_SPREAD_N + 1
+P_MO_SPREAD_EDGE0 = P_MO_SPREAD_MAX + 1
+P_MO_SPREAD_F0 = P_MO_SPREAD_EDGE0 + MAX_SPREAD_BUCKETS
+N_P = P_MO_SPREAD_F0 + MAX_SPREAD_BUCKETS
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -486,6 +520,11 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_LAM_TOTAL] = lam_total * base
     fp[P_P_BUY] = lam_buy.sum() / lam_total if lam_total > 0 else 0.5
     fp[P_RUN_SHARE] = flow.sign_run_share
+    n = len(flow.market_spread_factor)
+    fp[P_MO_SPREAD_N] = n
+    fp[P_MO_SPREAD_MAX] = max((1.0, *flow.market_spread_factor))
+    fp[P_MO_SPREAD_EDGE0: P_MO_SPREAD_EDGE0 + n] = flow.market_spread_ticks
+    fp[P_MO_SPREAD_F0: P_MO_SPREAD_F0 + n] = flow.market_spread_factor
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
     if flow.activity_sigma > 0.0:
         fp[P_ACT_SIGMA] = flow.activity_sigma
@@ -741,6 +780,20 @@ def _fleeting_price(rs, fp, sc, direction, price):
     return price
 
 
+@njit(**HOT)
+def _spread_factor(fp, sc):
+    """The market orders' intensity multiplier at the book's spread (1 with a side empty)."""
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    if bb < 0 or ba >= sc[K.S_N_LEVELS]:
+        return 1.0
+    spread = ba - bb
+    k = int(fp[P_MO_SPREAD_N]) - 1
+    while k > 0 and fp[P_MO_SPREAD_EDGE0 + k] > spread:
+        k -= 1
+    return fp[P_MO_SPREAD_F0 + k]
+
+
 #: the longest run of trade signs (orders): caps the Pareto draw
 MAX_RUN = 1 << 20
 
@@ -834,8 +887,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             excited = False  # one of the clustering's excited events (set below)
             act = fs.activity  # the random clock's factor (1.0 without): constant until the next grid time
             exc = _excitation(fs)  # the clustering's (0 without), at the clock: it only decays until t
-            bound = ((fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi * act + theta * n_live * act + fs.exc_buy_per_s
-                     + fs.exc_sell_per_s + exc)
+            mo_max = fp[P_MO_SPREAD_MAX]
+            if mo_max == 1.0:
+                bound = ((fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi * act + theta * n_live * act + fs.exc_buy_per_s
+                         + fs.exc_sell_per_s + exc)
+            else:  # the market orders' intensity is at most mo_max times the unmodulated one
+                bound = ((fp[P_LAM_TOTAL] + 2.0 * mu * mo_max) * tod_hi * act + theta * n_live * act
+                         + (fs.exc_buy_per_s + fs.exc_sell_per_s) * mo_max + exc)
             if bound <= 0.0:
                 fs.t_s = t_end
                 return K.OK
@@ -861,6 +919,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 lam_lim = fp[P_LAM_TOTAL] * tod
                 lam_buy = mu * tod + fs.exc_buy_per_s
                 lam_sell = mu * tod + fs.exc_sell_per_s
+                if fp[P_MO_SPREAD_N] > 0.0:
+                    g = _spread_factor(fp, sc)
+                    lam_buy *= g
+                    lam_sell *= g
                 if u < lam_lim:
                     kind = K.EV_LIMIT
                 elif u < lam_lim + lam_cancel:

@@ -86,6 +86,7 @@ from scipy.optimize import least_squares, minimize
 from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
+from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
 from execgym.envs.market.analysis.realism import metric_samples
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
@@ -573,6 +574,9 @@ class FlowCalibration:
                     "placement_scale": [_sig(x, 4) for x in f.placement_scale],
                     **({"placement_scale_starts_s": list(f.placement_scale_starts_s)} if f.placement_scale_starts_s
                        else {"placement_scale_bucket_s": f.placement_scale_bucket_s})}),
+                **({} if not f.market_spread_factor else {
+                    "market_spread_ticks": list(f.market_spread_ticks),
+                    "market_spread_factor": [_sig(x, 4) for x in f.market_spread_factor]}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -649,7 +653,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    bucket_s: float = 300.0, hawkes: bool = True, volatility_horizon_s: float = 60.0,
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
                    sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
-                   spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None) -> FlowCalibration:
+                   spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
+                   spread_rate: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -676,6 +681,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param spread_starts_s: its buckets' starts (s after the open, ``placement_scale_starts_s``;
         e.g. :data:`~execgym.envs.market.analysis.calibration.spread_profile.OPENING_STARTS_S`;
         those beyond the day's session are dropped); ``None``: half hours.
+    :param spread_rate: fit how the market orders' rate falls with the spread
+        (``market_spread_ticks``, ``market_spread_factor``,
+        :func:`~execgym.envs.market.analysis.calibration.spread_rate.fit_spread_rate`; the
+        refinement, ``refine_depth(spread_rate=True)``, keeps their count).
     :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
         share of the excited submissions that join their best (``cluster_join_frac``) and
         of the excited cancellations that take the newest order
@@ -786,6 +795,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                             [x for x in spread_starts_s if float(x) >= day.duration_s], day.duration_s)
             mechanisms["placement_scale_starts_s"] = starts
         mechanisms["placement_scale"] = fit_spread_profile(day, starts_s=starts)
+
+    if spread_rate:
+        rates = fit_spread_rate(day, mo["time_s"].to_numpy(), spread_buckets(day), profile)
+        mechanisms |= {"market_spread_ticks": tuple(float(x) for x in rates.index),
+                       "market_spread_factor": tuple(float(x) for x in rates["factor"])}
 
     if activity:
         act = fit_activity(day)

@@ -30,6 +30,11 @@ buckets (:func:`~execgym.envs.market.analysis.calibration.spread_profile.bucket_
 the spread does not grow in proportion to the placement distances (fleeting orders join the
 best whatever the scale, and a book built at one scale lingers into the next bucket), so
 the first guess, the day's spread ratio, leaves the GOOG open's book at half its width.
+
+With ``spread_rate=True`` (market orders that wait for a tight spread) they also refine the
+market orders' baseline rate ``market_rate_per_s`` against the day's count of marketable
+orders: the spread factors keep that count only if the simulated spread spends the day's
+share of time in each bucket, and a simulated book is seldom as tight as the day's.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares
+from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares, marketable_orders
 from execgym.envs.market.analysis.calibration.spread_profile import bucket_spreads, scale_starts_s
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.data.simulated_day import simulate_day
@@ -69,7 +74,8 @@ def _factor(target: np.ndarray, simulated: np.ndarray) -> np.ndarray:
 
 
 def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0,
-                 fleeting: bool = False, spread_profile: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
+                 fleeting: bool = False, spread_profile: bool = False,
+                 spread_rate: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
     """``market`` with its flow's depth profile refined against ``day`` (module docstring).
 
     :param market: a market calibrated to ``day`` (its flow's distances are ``1..K``).
@@ -80,6 +86,8 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         needs clustering.
     :param spread_profile: also refine the intraday spread's multipliers (module docstring);
         the flow needs a ``placement_scale``.
+    :param spread_rate: also refine the market orders' baseline rate (module docstring);
+        the flow needs ``market_spread_factor``.
     :return: the refined market and a table by distance: the target depth (mean of the
         sides), the configured depth and the simulated depth before each update (shares).
     """
@@ -95,6 +103,11 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         if not flow.cluster_alphas_per_s:
             raise ValueError("fleeting=True refines the clustering's excited events: the flow has no clustering")
         target_fleeting = fleeting_shares(day)
+    if spread_rate:
+        if not flow.market_spread_factor:
+            raise ValueError("spread_rate=True refines the market orders' rate with their spread factors: the flow "
+                             "has no market_spread_factor")
+        target_orders = len(marketable_orders(day.messages, day.start_s, day.end_s))
     if spread_profile:
         if not flow.placement_scale:
             raise ValueError("spread_profile=True refines the intraday spread: the flow has no placement_scale")
@@ -132,6 +145,13 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
                                                        MAX_SCALE))
             logger.info("spread refinement %d/%d: simulated / target spread by bucket %s", i + 1, iterations,
                         " ".join(f"{x:.2f}" for x in got_spread / target_spread))
+        if spread_rate:
+            got_orders = len(marketable_orders(sim.messages, sim.start_s, sim.end_s))
+            # half steps: the depth's update moves the spread, and with it the market orders' rate
+            changes["market_rate_per_s"] = flow.market_rate_per_s * float(
+                np.sqrt(_factor(np.array([target_orders]), np.array([got_orders]))[0]))
+            logger.info("market-order rate refinement %d/%d: %d simulated marketable orders, target %d", i + 1,
+                        iterations, got_orders, target_orders)
         flow = dataclasses.replace(flow, **changes)
         market = dataclasses.replace(market, flow=flow)
         logger.info("depth refinement %d/%d: simulated / target depth over 1..%d ticks %.3f", i + 1, iterations, k,
