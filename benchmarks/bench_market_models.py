@@ -14,6 +14,8 @@ Runs ``MarketSimulator`` (event log off, as the environments run it) over
   orders and the random clock (the most realistic flow);
 * ``goog_opening``: ``conf/market/goog_2012_06_21_opening.yaml``, the fleeting flow with
   the intraday spread resolved in the minutes after the open (unequal buckets, ``placement_scale_starts_s``);
+* ``goog_revisions``: ``conf/market/goog_2012_06_21_revisions.yaml``, the fleeting flow
+  with order revisions and market orders that wait for a tight spread;
 * ``goog_propagator``: ``conf/market/goog_2012_06_21_propagator.yaml``, the reference
   anchor with the power-law propagator and long-memory trade signs (the square-root law).
 
@@ -39,9 +41,10 @@ from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorC
 from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
 PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered", "goog_2012_06_21_fleeting",
-           "goog_2012_06_21_opening", "goog_2012_06_21_propagator")
+           "goog_2012_06_21_opening", "goog_2012_06_21_revisions", "goog_2012_06_21_propagator")
 NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered",
          "goog_2012_06_21_fleeting": "goog_fleeting", "goog_2012_06_21_opening": "goog_opening",
+         "goog_2012_06_21_revisions": "goog_revisions",
          "goog_2012_06_21_propagator": "goog_propagator"}
 
 

@@ -199,11 +199,15 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED,
                                  fleeting=bool(settings.get("fleeting")),
                                  spread_profile=bool(settings.get("spread_profile")),
-                                 spread_rate=bool(settings.get("spread_rate")))
+                                 spread_rate=bool(settings.get("spread_rate")),
+                                 revisions=bool(settings.get("revisions")))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
                                         for k in ("cluster_join_frac", "cluster_cancel_newest_frac")})
+        if settings.get("revisions"):
+            market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
+                                        for k in ("revise_best_per_s", "revise_deep_per_s")})
         if settings.get("spread_rate"):
             market_dict["flow"]["market_rate_per_s"] = float(f"{market.flow.market_rate_per_s:.5g}")
         if settings.get("spread_profile"):

@@ -279,6 +279,8 @@ MECHANISMS = {
     # state-dependent: the market orders' rate by the spread, the placement by the minute
     "fleeting": ({"flow": {"anchor": "opposite_best", "cluster_alphas_per_s": [2.0], "cluster_betas_per_s": [4.0],
                            "cluster_join_frac": 0.5, "cluster_cancel_newest_frac": 0.5}}, None),
+    # a revision's delayed re-post may wait across a decision step
+    "revisions": ({"flow": {"revise_best_per_s": 0.5, "revise_deep_per_s": 0.2, "revise_delay_s": 0.5}}, "rev_t_s"),
     "spread_rate": ({"flow": {"market_spread_ticks": [1, 2, 4], "market_spread_factor": [3.0, 1.0, 0.3]}}, None),
     "opening_spread": ({"flow": {"anchor": "opposite_best", "placement_scale": [3.0, 1.0],
                                  "placement_scale_starts_s": [0.0, 30.0]}}, None),

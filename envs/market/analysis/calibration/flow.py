@@ -85,6 +85,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
+from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
 from execgym.envs.market.analysis.realism import metric_samples
@@ -574,6 +575,11 @@ class FlowCalibration:
                     "placement_scale": [_sig(x, 4) for x in f.placement_scale],
                     **({"placement_scale_starts_s": list(f.placement_scale_starts_s)} if f.placement_scale_starts_s
                        else {"placement_scale_bucket_s": f.placement_scale_bucket_s})}),
+                **({} if not f.revise_best_per_s and not f.revise_deep_per_s else {
+                    "revise_best_per_s": _sig(f.revise_best_per_s, 4), "revise_deep_per_s": _sig(f.revise_deep_per_s, 4),
+                    "revise_delay_s": _sig(f.revise_delay_s, 4),
+                    "revise_best_probs": [_sig(x, 4) for x in f.revise_best_probs],
+                    "revise_deep_probs": [_sig(x, 4) for x in f.revise_deep_probs]}),
                 **({} if not f.market_spread_factor else {
                     "market_spread_ticks": list(f.market_spread_ticks),
                     "market_spread_factor": [_sig(x, 4) for x in f.market_spread_factor]}),
@@ -654,7 +660,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
                    sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
                    spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
-                   spread_rate: bool = False) -> FlowCalibration:
+                   spread_rate: bool = False, revisions: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -685,6 +691,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         (``market_spread_ticks``, ``market_spread_factor``,
         :func:`~execgym.envs.market.analysis.calibration.spread_rate.fit_spread_rate`; the
         refinement, ``refine_depth(spread_rate=True)``, keeps their count).
+    :param revisions: fit order revisions (``revise_*``,
+        :func:`~execgym.envs.market.analysis.calibration.revisions.revision_statistics`; the
+        refinement, ``refine_depth(revisions=True)``, refines their shares by simulation).
     :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
         share of the excited submissions that join their best (``cluster_join_frac``) and
         of the excited cancellations that take the newest order
@@ -795,6 +804,14 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                             [x for x in spread_starts_s if float(x) >= day.duration_s], day.duration_s)
             mechanisms["placement_scale_starts_s"] = starts
         mechanisms["placement_scale"] = fit_spread_profile(day, starts_s=starts)
+
+    if revisions:
+        rev = revision_statistics(day)
+        mechanisms |= {**revision_rates(day, mean_limit, rev),
+                       "revise_best_probs": tuple(rev["best_probs"]), "revise_deep_probs": tuple(rev["deep_probs"])}
+        logger.info("order revisions: %.2f of the cancellations at the best and %.2f behind it are followed by a "
+                    "same-side submission within 10 ms (%.2f and %.2f per second)", rev["best_share"],
+                    rev["deep_share"], rev["best_per_s"], rev["deep_per_s"])
 
     if spread_rate:
         rates = fit_spread_rate(day, mo["time_s"].to_numpy(), spread_buckets(day), profile)

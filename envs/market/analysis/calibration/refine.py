@@ -35,6 +35,12 @@ With ``spread_rate=True`` (market orders that wait for a tight spread) they also
 market orders' baseline rate ``market_rate_per_s`` against the day's count of marketable
 orders: the spread factors keep that count only if the simulated spread spends the day's
 share of time in each bucket, and a simulated book is seldom as tight as the day's.
+
+With ``revisions=True`` they also refine the order revisions' two rates
+(``revise_best_per_s``, ``revise_deep_per_s``) against the day's counts of cancellations
+followed by a same-side submission within 10 ms, at the best and behind it (the clustering
+makes some such pairs on its own, and the simulated book rests orders beyond the recorded
+levels).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares, marketable_orders
+from execgym.envs.market.analysis.calibration.revisions import revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import bucket_spreads, scale_starts_s
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.data.simulated_day import simulate_day
@@ -75,7 +82,7 @@ def _factor(target: np.ndarray, simulated: np.ndarray) -> np.ndarray:
 
 def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0,
                  fleeting: bool = False, spread_profile: bool = False,
-                 spread_rate: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
+                 spread_rate: bool = False, revisions: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
     """``market`` with its flow's depth profile refined against ``day`` (module docstring).
 
     :param market: a market calibrated to ``day`` (its flow's distances are ``1..K``).
@@ -88,6 +95,8 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         the flow needs a ``placement_scale``.
     :param spread_rate: also refine the market orders' baseline rate (module docstring);
         the flow needs ``market_spread_factor``.
+    :param revisions: also refine the order revisions' rates (module docstring); the flow
+        needs ``revise_best_per_s`` or ``revise_deep_per_s``.
     :return: the refined market and a table by distance: the target depth (mean of the
         sides), the configured depth and the simulated depth before each update (shares).
     """
@@ -103,6 +112,11 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         if not flow.cluster_alphas_per_s:
             raise ValueError("fleeting=True refines the clustering's excited events: the flow has no clustering")
         target_fleeting = fleeting_shares(day)
+    if revisions:
+        if not flow.revise_best_per_s and not flow.revise_deep_per_s:
+            raise ValueError("revisions=True refines the order revisions' rates: the flow has no revise_best_per_s "
+                             "or revise_deep_per_s")
+        target_revisions = revision_statistics(day)
     if spread_rate:
         if not flow.market_spread_factor:
             raise ValueError("spread_rate=True refines the market orders' rate with their spread factors: the flow "
@@ -145,6 +159,15 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
                                                        MAX_SCALE))
             logger.info("spread refinement %d/%d: simulated / target spread by bucket %s", i + 1, iterations,
                         " ".join(f"{x:.2f}" for x in got_spread / target_spread))
+        if revisions:
+            got = revision_statistics(sim)
+            for field, stat in (("revise_best_per_s", "best_per_s"), ("revise_deep_per_s", "deep_per_s")):
+                factor = _factor(np.array([target_revisions[stat]]), np.array([got[stat]]))[0]
+                changes[field] = float(getattr(flow, field) * factor)
+            logger.info("revision refinement %d/%d: at the best %.4g/s per order (simulated %.3f revisions/s, "
+                        "target %.3f), behind %.4g/s (simulated %.3f, target %.3f)", i + 1, iterations,
+                        changes["revise_best_per_s"], got["best_per_s"], target_revisions["best_per_s"],
+                        changes["revise_deep_per_s"], got["deep_per_s"], target_revisions["deep_per_s"])
         if spread_rate:
             got_orders = len(marketable_orders(sim.messages, sim.start_s, sim.end_s))
             # half steps: the depth's update moves the spread, and with it the market orders' rate
