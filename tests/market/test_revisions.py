@@ -116,3 +116,17 @@ def test_calibration_and_refinement_move_the_rates_towards_the_days_counts():
 def test_bad_revision_settings_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FlowConfig(**kwargs)
+
+
+def test_revisions_do_not_walk_orders_away_from_the_book():
+    # every revision moves its order 30 ticks back; the re-post stays within the flow's
+    # farthest placement (10 ticks here) of the opposite best
+    away = _moves({-MAX_REVISE_TICKS: 1.0})
+    day = _day(_market(best=0.5, deep=0.5, best_moves=away, deep_moves=away), 1_200.0, seed=3)
+    s = day.book_levels()
+    ok = s.ask_ok[:, 0] & s.bid_ok[:, 0] & s.ask_ok[:, 4] & s.bid_ok[:, 4]
+    # the fifth level of each side from the opposite best (uncapped: 36 ticks at the 99th percentile)
+    bid_reach = (s.ask_price_ticks[ok, 0] - s.bid_price_ticks[ok, 4]).astype(float)
+    ask_reach = (s.ask_price_ticks[ok, 4] - s.bid_price_ticks[ok, 0]).astype(float)
+    for reach in (bid_reach, ask_reach):
+        assert np.quantile(reach, 0.99) <= 2 * len(DEPTH)

@@ -66,7 +66,8 @@ model for order book dynamics", Operations Research 58(3):
   after an exponential delay of mean ``revise_delay_s`` (one revision at a time), same
   side and size, ``k`` ticks more aggressive, ``k`` drawn from
   ``revise_best_probs`` / ``revise_deep_probs`` over ``-MAX_REVISE_TICKS..MAX_REVISE_TICKS``
-  (at most one tick inside the spread). Revisions move orders without adding or removing
+  (at most one tick inside the spread, at most the farthest placement distance from the
+  opposite best). Revisions move orders without adding or removing
   any, so the depth stays the configured one; they do not excite the clustering;
 * **market orders that wait for a tight spread** (optional): the rate of market orders
   falls with the spread (a state-dependent intensity in the spirit of Huang, Lehalle and
@@ -875,12 +876,16 @@ def _plan_revision(rs, fp, fs, sc, orders, slot):
 
 
 @njit(**HOT)
-def _revised_price(sc, side, price):
-    """A re-post's price (ticks): at most one tick inside the spread, at least one tick."""
+def _revised_price(sc, side, price, n_k):
+    """A re-post's price (ticks): at most one tick inside the spread and at most ``n_k`` ticks
+    (the flow's farthest placement) from the opposite best, so that repeated revisions do not
+    walk orders away from the book; at least one tick."""
     if side > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
-        price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
+        ask = sc[K.S_BASE] + sc[K.S_BEST_ASK]
+        price = max(min(price, ask - 1), ask - n_k)
     elif side < 0 and sc[K.S_BEST_BID] >= 0:
-        price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
+        bid = sc[K.S_BASE] + sc[K.S_BEST_BID]
+        price = min(max(price, bid + 1), bid + n_k)
     return max(price, 1)
 
 
@@ -989,7 +994,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             evbuf[0, K.E_TYPE] = K.EV_LIMIT
             evbuf[0, K.E_ID] = fs.next_id
             evbuf[0, K.E_SIDE] = fs.rev_side
-            evbuf[0, K.E_PRICE] = _revised_price(sc, fs.rev_side, fs.rev_price)
+            evbuf[0, K.E_PRICE] = _revised_price(sc, fs.rev_side, fs.rev_price, n_k)
             evbuf[0, K.E_SIZE] = fs.rev_size
             evbuf[0, K.E_OWNER] = 0
             evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
