@@ -1,14 +1,19 @@
 """Numba's on-disk cache of the compiled kernels: a function defined under ``envs`` is fresh
-only while every source file of ``envs`` is unchanged (numba alone checks the function's
-own file, so an environment step compiled against an older flow kernel would run it)."""
+only while every source file of ``envs`` that compiles code is unchanged (numba alone checks
+the function's own file, so an environment step compiled against an older flow kernel would
+run it)."""
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from execgym.envs.market.simulation import _jit
 from execgym.envs.market.simulation import rng as R
+
+
+def _cache_of(dispatcher):
+    """A new numba cache object for ``dispatcher``'s function (as a new process makes it)."""
+    return type(dispatcher._cache)(dispatcher.py_func)
 
 
 def test_kernels_use_the_locator_that_covers_all_kernel_sources():
@@ -18,15 +23,24 @@ def test_kernels_use_the_locator_that_covers_all_kernel_sources():
     assert stamp[1] == _jit.kernel_sources_stamp() and len(stamp[1]) == 64
 
 
-def test_a_change_to_any_kernel_source_makes_every_kernels_cache_stale(monkeypatch):
-    R.uniform(R.new_state(np.random.default_rng(0)))  # compiled for this signature
-    dispatcher = R.uniform
-    sig = dispatcher.signatures[0]
-    fresh = type(dispatcher._cache)(dispatcher.py_func)
-    fresh.save_overload(sig, dispatcher.overloads[sig])
-    assert type(dispatcher._cache)(dispatcher.py_func).load_overload(sig, dispatcher.targetctx) is not None
+def test_a_change_to_any_kernel_source_changes_every_kernels_stamp(monkeypatch):
+    before = _cache_of(R.uniform)
     monkeypatch.setattr(_jit, "kernel_sources_stamp", lambda: "another kernel source")
-    assert type(dispatcher._cache)(dispatcher.py_func).load_overload(sig, dispatcher.targetctx) is None
+    after = _cache_of(R.uniform)
+    # the index numba keeps beside the cached code is checked against this stamp: a different
+    # stamp makes the cached code stale (recompiled), whatever file changed
+    assert before._cache_file._source_stamp[0] == after._cache_file._source_stamp[0]
+    assert before._cache_file._source_stamp != after._cache_file._source_stamp
+
+
+def test_the_digest_follows_the_files_that_compile_code(tmp_path):
+    (tmp_path / "kernel.py").write_text("from numba import njit\n")
+    (tmp_path / "plain.py").write_text("x = 1\n")
+    first = _jit.sources_digest(tmp_path)
+    (tmp_path / "plain.py").write_text("x = 2\n")
+    assert _jit.sources_digest(tmp_path) == first  # no compiled code there
+    (tmp_path / "kernel.py").write_text("from numba import njit  # changed\n")
+    assert _jit.sources_digest(tmp_path) != first
 
 
 def test_functions_elsewhere_keep_numbas_own_locators():

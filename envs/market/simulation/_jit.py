@@ -20,23 +20,28 @@ from llvmlite import binding, ir
 from numba.core import caching, cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["HOT", "kernel_sources_stamp", "prefetch"]
+__all__ = ["HOT", "kernel_sources_stamp", "prefetch", "sources_digest"]
 
 #: the ``envs`` package: its functions' caches are checked against all of its sources
 _ENVS = Path(__file__).resolve().parents[2]
 
 
-@functools.lru_cache(maxsize=1)
-def kernel_sources_stamp() -> str:
-    """SHA-256 of the Python source files under the ``envs`` package that compile code
-    (those that mention ``njit`` or ``intrinsic``; path and content)."""
+def sources_digest(root: Path) -> str:
+    """SHA-256 of the Python source files under ``root`` that compile code (those that
+    mention ``njit`` or ``intrinsic``; relative path and content)."""
     digest = hashlib.sha256()
-    for path in sorted(_ENVS.rglob("*.py")):
+    for path in sorted(root.rglob("*.py")):
         source = path.read_bytes()
         if b"njit" in source or b"intrinsic" in source:
-            digest.update(str(path.relative_to(_ENVS)).encode())
+            digest.update(str(path.relative_to(root)).encode())
             digest.update(source)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_sources_stamp() -> str:
+    """:func:`sources_digest` of the ``envs`` package (once per process)."""
+    return sources_digest(_ENVS)
 
 
 class _KernelSourcesStamp:
