@@ -72,8 +72,9 @@ def test_fit_rejects_a_bad_bucket():
 
 
 def test_explicit_starts_at_the_bucket_length_give_the_same_stream():
-    a = simulate_day(_market((2.0, 1.0, 0.6)), np.random.default_rng(5), 2_700.0, dt_s=60.0).messages
-    b = simulate_day(_market((2.0, 1.0, 0.6), starts=(0.0, 1_200.0, 2_400.0)), np.random.default_rng(5), 2_700.0,
+    # the session's first two buckets (the stream is compared message by message)
+    a = simulate_day(_market((2.0, 1.0, 0.6)), np.random.default_rng(5), 1_500.0, dt_s=60.0).messages
+    b = simulate_day(_market((2.0, 1.0, 0.6), starts=(0.0, 1_200.0, 2_400.0)), np.random.default_rng(5), 1_500.0,
                      dt_s=60.0).messages
     assert a.equals(b)
 
@@ -99,12 +100,12 @@ def test_the_warm_up_builds_the_opening_book():
 
 def test_refinement_moves_the_multipliers_towards_the_days_spreads():
     starts = (0.0, 600.0)
-    day = simulate_day(_market((2.5, 1.0), starts=starts), np.random.default_rng(6), 1_800.0, dt_s=60.0)
+    day = simulate_day(_market((2.5, 1.0), starts=starts), np.random.default_rng(6), 1_200.0, dt_s=60.0)
     target = bucket_spreads(day, starts)
     start = _market((1.0, 1.0), starts=starts)
-    before = bucket_spreads(simulate_day(start, np.random.default_rng(8), 1_800.0, dt_s=60.0), starts)
+    before = bucket_spreads(simulate_day(start, np.random.default_rng(8), 1_200.0, dt_s=60.0), starts)
     refined, _ = refine_depth(start, day, iterations=3, seed=4, spread_profile=True)
-    after = bucket_spreads(simulate_day(refined, np.random.default_rng(8), 1_800.0, dt_s=60.0), starts)
+    after = bucket_spreads(simulate_day(refined, np.random.default_rng(8), 1_200.0, dt_s=60.0), starts)
     assert refined.flow.placement_scale[0] > 1.4
     assert refined.flow.placement_scale_starts_s == starts
     ratio = lambda x: x[0] / x[1]  # noqa: E731
@@ -115,7 +116,7 @@ def test_refinement_moves_the_multipliers_towards_the_days_spreads():
 
 def test_calibration_writes_the_buckets_starts():
     starts = (0.0, 300.0, 900.0)
-    day = simulate_day(_market((3.0, 1.5, 1.0), starts=starts), np.random.default_rng(2), 3_600.0, dt_s=60.0)
+    day = simulate_day(_market((3.0, 1.5, 1.0), starts=starts), np.random.default_rng(2), 1_800.0, dt_s=60.0)
     cal = calibrate_flow(day, max_distance=10, spread_profile=True, spread_starts_s=starts)
     assert cal.flow.placement_scale_starts_s == starts and len(cal.flow.placement_scale) == 3
     mapping = cal.market_config(0.01, 1000.0, 300.0)
@@ -123,7 +124,7 @@ def test_calibration_writes_the_buckets_starts():
     assert again.flow.placement_scale_starts_s == starts
     assert again.flow.placement_scale == tuple(float(f"{x:.4g}") for x in cal.flow.placement_scale)
     # a shorter day keeps the starts within its session
-    short = calibrate_flow(day, max_distance=10, spread_profile=True, spread_starts_s=starts + (3_600.0, 7_200.0))
+    short = calibrate_flow(day, max_distance=10, spread_profile=True, spread_starts_s=starts + (1_800.0, 7_200.0))
     assert short.flow.placement_scale_starts_s == starts
 
 

@@ -74,7 +74,7 @@ def test_buckets_hold_about_equal_time_and_start_at_one_tick():
 
 def test_calibration_and_refinement_keep_the_days_market_orders():
     truth = _market((1.0, 4.0), (3.0, 0.5))
-    day = _day(truth, 3_600.0, seed=4)
+    day = _day(truth, 2_400.0, seed=4)
     cal = calibrate_flow(day, max_distance=10, spread_rate=True)
     assert cal.flow.market_spread_ticks[0] == 1.0 and len(cal.flow.market_spread_factor) >= 2
     assert cal.flow.market_spread_factor[0] > cal.flow.market_spread_factor[-1]
@@ -85,9 +85,9 @@ def test_calibration_and_refinement_keep_the_days_market_orders():
     # a market with half the rate: the refinement raises it towards the day's count
     start = SimulatorConfig.from_mapping({**mapping, "flow": {**mapping["flow"],
                                                               "market_rate_per_s": 0.5 * cal.flow.market_rate_per_s}})
-    before = len(_orders(_day(start, 3_600.0, seed=9)))
+    before = len(_orders(_day(start, 2_400.0, seed=9)))
     refined, _ = refine_depth(start, day, iterations=3, seed=5, spread_rate=True)
-    after = len(_orders(_day(refined, 3_600.0, seed=9)))
+    after = len(_orders(_day(refined, 2_400.0, seed=9)))
     assert refined.flow.market_rate_per_s > start.flow.market_rate_per_s
     assert abs(after - target) < 0.6 * abs(before - target)
     with pytest.raises(ValueError, match="no market_spread_factor"):
