@@ -436,6 +436,13 @@ class FlowConfig:
                 values[name] = tuple(values[name])
         return cls(**values)
 
+    def placement_scale_starts(self) -> np.ndarray:
+        """The starts (s after the session's start) of the intraday spread's buckets:
+        ``placement_scale_starts_s``, or consecutive ``placement_scale_bucket_s``."""
+        n = len(self.placement_scale)
+        return np.asarray(self.placement_scale_starts_s or self.placement_scale_bucket_s * np.arange(n),
+                          dtype=np.float64)
+
     def cluster_branching_ratio(self) -> float:
         """``n = sum_k alpha_k / beta_k`` of the clustering (0 without)."""
         return float(sum(a / b for a, b in zip(self.cluster_alphas_per_s, self.cluster_betas_per_s)))
@@ -608,8 +615,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         n = len(flow.placement_scale)
         fp[P_SCALE_N] = n
         fp[P_SCALE0: P_SCALE0 + n] = flow.placement_scale
-        fp[P_SCALE_START0: P_SCALE_START0 + n] = (flow.placement_scale_starts_s
-                                                  or flow.placement_scale_bucket_s * np.arange(n))
+        fp[P_SCALE_START0: P_SCALE_START0 + n] = flow.placement_scale_starts()
     fp[P_MU] = flow.market_rate_per_s
     fp[P_ALPHA] = flow.hawkes_alpha_per_s
     fp[P_BETA] = flow.hawkes_beta_per_s
@@ -817,14 +823,22 @@ def _rounded_centre(fp, fs, up):
 
 
 @njit(**HOT)
+def _bucket(fp, first, n, x):
+    """The last of the ``n`` increasing lower bounds at ``fp[first:]`` that is at most ``x``
+    (0 when ``x`` is below them all)."""
+    k = n - 1
+    while k > 0 and fp[first + k] > x:
+        k -= 1
+    return k
+
+
+@njit(**HOT)
 def _scaled_distance(fp, t, dist):
     """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s),
     rounded, at least one tick; before the first session (the warm-up) the first bucket's."""
     session = fp[P_SESSION]
     u = 0.0 if t < 0.0 else (t if t < session else t % session)
-    k = int(fp[P_SCALE_N]) - 1
-    while k > 0 and fp[P_SCALE_START0 + k] > u:
-        k -= 1
+    k = _bucket(fp, P_SCALE_START0, int(fp[P_SCALE_N]), u)
     return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] + 0.5)))
 
 
@@ -896,11 +910,7 @@ def _spread_factor(fp, sc):
     ba = sc[K.S_BEST_ASK]
     if bb < 0 or ba >= sc[K.S_N_LEVELS]:
         return 1.0
-    spread = ba - bb
-    k = int(fp[P_MO_SPREAD_N]) - 1
-    while k > 0 and fp[P_MO_SPREAD_EDGE0 + k] > spread:
-        k -= 1
-    return fp[P_MO_SPREAD_F0 + k]
+    return fp[P_MO_SPREAD_F0 + _bucket(fp, P_MO_SPREAD_EDGE0, int(fp[P_MO_SPREAD_N]), ba - bb)]
 
 
 #: the longest run of trade signs (orders): caps the Pareto draw
@@ -1169,7 +1179,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 evbuf[0, K.E_SIDE] = 0
                 evbuf[0, K.E_PRICE] = 0
                 evbuf[0, K.E_SIZE] = 0
-
             else:
                 direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 if fp[P_RUN_SHARE] > 0.0:

@@ -47,13 +47,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 
 import numpy as np
 import pandas as pd
 
 from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares, marketable_orders
 from execgym.envs.market.analysis.calibration.revisions import revision_statistics
-from execgym.envs.market.analysis.calibration.spread_profile import bucket_spreads, scale_starts_s
+from execgym.envs.market.analysis.calibration.spread_profile import bucket_spreads
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -78,6 +79,11 @@ def _depth_by_side(day: LobsterDay, k: int, anchor: str) -> tuple[np.ndarray, np
 def _factor(target: np.ndarray, simulated: np.ndarray) -> np.ndarray:
     ok = (target > 0) & (simulated > 0)
     return np.where(ok, np.clip(target / np.where(ok, simulated, 1.0), 1.0 / MAX_FACTOR, MAX_FACTOR), 1.0)
+
+
+def _scalar_factor(target: float, simulated: float) -> float:
+    """:func:`_factor` of one statistic."""
+    return float(_factor(np.array([target]), np.array([simulated]))[0])
 
 
 def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0,
@@ -125,7 +131,7 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
     if spread_profile:
         if not flow.placement_scale:
             raise ValueError("spread_profile=True refines the intraday spread: the flow has no placement_scale")
-        starts = scale_starts_s(flow)
+        starts = flow.placement_scale_starts()
         target_spread = bucket_spreads(day, starts)
     table = pd.DataFrame({"target_shares": 0.5 * (target_buy + target_sell), "configured_shares": flow.depth_shares},
                          index=pd.RangeIndex(1, k + 1, name="distance_ticks"))
@@ -144,7 +150,7 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
             got = fleeting_shares(sim)
             for field, stat in (("cluster_join_frac", "join_share"), ("cluster_cancel_newest_frac", "fast_cancel_share")):
                 now = max(getattr(flow, field), 0.01)  # a zero share would stay zero
-                factor = _factor(np.array([target_fleeting[stat]]), np.array([got[stat]]))[0]
+                factor = _scalar_factor(target_fleeting[stat], got[stat])
                 changes[field] = float(min(now * factor, 1.0 - (flow.cluster_improve_frac if field == "cluster_join_frac"
                                                                  else 0.0)))
             logger.info("fleeting refinement %d/%d: joins %.3f (simulated %.3f, target %.3f), newest cancels %.3f "
@@ -162,8 +168,7 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         if revisions:
             got = revision_statistics(sim)
             for field, stat in (("revise_best_per_s", "best_per_s"), ("revise_deep_per_s", "deep_per_s")):
-                factor = _factor(np.array([target_revisions[stat]]), np.array([got[stat]]))[0]
-                changes[field] = float(getattr(flow, field) * factor)
+                changes[field] = float(getattr(flow, field) * _scalar_factor(target_revisions[stat], got[stat]))
             logger.info("revision refinement %d/%d: at the best %.4g/s per order (simulated %.3f revisions/s, "
                         "target %.3f), behind %.4g/s (simulated %.3f, target %.3f)", i + 1, iterations,
                         changes["revise_best_per_s"], got["best_per_s"], target_revisions["best_per_s"],
@@ -171,8 +176,7 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         if spread_rate:
             got_orders = len(marketable_orders(sim.messages, sim.start_s, sim.end_s))
             # half steps: the depth's update moves the spread, and with it the market orders' rate
-            changes["market_rate_per_s"] = flow.market_rate_per_s * float(
-                np.sqrt(_factor(np.array([target_orders]), np.array([got_orders]))[0]))
+            changes["market_rate_per_s"] = flow.market_rate_per_s * math.sqrt(_scalar_factor(target_orders, got_orders))
             logger.info("market-order rate refinement %d/%d: %d simulated marketable orders, target %d", i + 1,
                         iterations, got_orders, target_orders)
         flow = dataclasses.replace(flow, **changes)

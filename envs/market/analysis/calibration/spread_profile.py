@@ -15,12 +15,12 @@ import logging
 import numpy as np
 
 from execgym.envs.market.data.lobster_data import LobsterDay
-from execgym.envs.market.simulation.flow import MAX_SCALE_BUCKETS, FlowConfig
+from execgym.envs.market.simulation.flow import MAX_SCALE_BUCKETS
 from execgym.validation import check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OPENING_STARTS_S", "bucket_spreads", "fit_spread_profile", "scale_starts_s"]
+__all__ = ["OPENING_STARTS_S", "bucket_spreads", "fit_spread_profile", "spread_rows"]
 
 #: buckets' starts (s after the open) that resolve the first minutes, when the book is
 #: widest and the price most volatile (GOOG: 107 ticks of spread in the first two minutes,
@@ -29,10 +29,20 @@ OPENING_STARTS_S = (0.0, 60.0, 120.0, 240.0, 480.0, 900.0, 1800.0, 3600.0, 7200.
                     21600.0)
 
 
-def scale_starts_s(flow: FlowConfig) -> np.ndarray:
-    """The starts (s after the session's start) of ``flow``'s intraday-spread buckets."""
-    n = len(flow.placement_scale)
-    return np.asarray(flow.placement_scale_starts_s or flow.placement_scale_bucket_s * np.arange(n), dtype=np.float64)
+def spread_rows(day: LobsterDay) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each book row's time (s), how long it holds until the next message (s), its spread
+    (ticks) and whether both sides are quoted within the session.
+
+    :raises ValueError: if the day has no order book loaded.
+    """
+    if day.orderbook is None:
+        raise ValueError(f"day {day.name!r} has no order book loaded: the spread needs it")
+    s = day.book_levels()
+    t = day.messages["time_s"].to_numpy(np.float64)
+    hold = np.diff(np.r_[t, day.end_s])
+    ok = s.bid_ok[:, 0] & s.ask_ok[:, 0] & (t >= day.start_s) & (t < day.end_s)
+    spread = (s.ask_price_ticks[:, 0] - s.bid_price_ticks[:, 0]).astype(np.float64)
+    return t, hold, spread, ok
 
 
 def bucket_spreads(day: LobsterDay, starts_s) -> np.ndarray:
@@ -47,13 +57,7 @@ def bucket_spreads(day: LobsterDay, starts_s) -> np.ndarray:
             or np.any(np.diff(starts) <= 0) or starts[-1] >= day.duration_s):
         raise ValueError(f"starts_s must hold 1 to {MAX_SCALE_BUCKETS} increasing starts from 0 within the "
                          f"session ({day.duration_s} s), got {starts_s!r}")
-    if day.orderbook is None:
-        raise ValueError(f"day {day.name!r} has no order book loaded: the spread needs it")
-    s = day.book_levels()
-    t = day.messages["time_s"].to_numpy(np.float64)
-    hold = np.diff(np.r_[t, day.end_s])  # each book row holds until the next message
-    ok = s.bid_ok[:, 0] & s.ask_ok[:, 0] & (t >= day.start_s) & (t < day.end_s)
-    spread = (s.ask_price_ticks[:, 0] - s.bid_price_ticks[:, 0]).astype(np.float64)
+    t, hold, spread, ok = spread_rows(day)
     bucket = np.maximum(np.searchsorted(starts, t - day.start_s, side="right") - 1, 0)
     total = np.bincount(bucket[ok], weights=(spread * hold)[ok], minlength=len(starts))
     time = np.bincount(bucket[ok], weights=hold[ok], minlength=len(starts))

@@ -26,6 +26,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from execgym.envs.market.analysis.calibration.spread_profile import spread_rows
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.simulation.flow import MAX_SPREAD_BUCKETS
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
@@ -36,26 +37,13 @@ logger = logging.getLogger(__name__)
 __all__ = ["fit_spread_rate", "spread_buckets"]
 
 
-def _spread_rows(day: LobsterDay) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each book row's time (s), how long it holds (s), its spread (ticks) and whether both
-    sides are quoted within the session."""
-    if day.orderbook is None:
-        raise ValueError(f"day {day.name!r} has no order book loaded: the spread needs it")
-    s = day.book_levels()
-    t = day.messages["time_s"].to_numpy(np.float64)
-    hold = np.diff(np.r_[t, day.end_s])
-    ok = s.bid_ok[:, 0] & s.ask_ok[:, 0] & (t >= day.start_s) & (t < day.end_s)
-    spread = (s.ask_price_ticks[:, 0] - s.bid_price_ticks[:, 0]).astype(np.float64)
-    return t, hold, spread, ok
-
-
 def spread_buckets(day: LobsterDay, n_buckets: int = 10) -> tuple[float, ...]:
     """The lower bounds (whole ticks, ``1`` first) of up to ``n_buckets`` spread buckets that
     each hold about as much of the day's time."""
     n_buckets = check_int("n_buckets", n_buckets, minimum=1)
     if n_buckets > MAX_SPREAD_BUCKETS:
         raise ValueError(f"n_buckets must be at most {MAX_SPREAD_BUCKETS}, got {n_buckets}")
-    _, hold, spread, ok = _spread_rows(day)
+    _, hold, spread, ok = spread_rows(day)
     if not ok.any():
         raise ValueError(f"day {day.name!r} has no two-sided quote in its session")
     values = spread[ok][hold[ok] > 0]
@@ -88,7 +76,7 @@ def fit_spread_rate(day: LobsterDay, market_order_times_s: np.ndarray, spread_ti
             or np.any(np.diff(edges) <= 0)):
         raise ValueError(f"spread_ticks must hold 1 to {MAX_SPREAD_BUCKETS} increasing lower bounds from 1, got "
                          f"{spread_ticks!r}")
-    t, hold, spread, ok = _spread_rows(day)
+    t, hold, spread, ok = spread_rows(day)
     w = (np.ones_like(t) if profile is None else
          profile.intensity(np.clip((t - day.start_s) / day.duration_s, 0.0, 1.0)) / profile.mean_intensity())
     bucket = np.maximum(np.searchsorted(edges, spread, side="right") - 1, 0)
