@@ -200,7 +200,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
                                  fleeting=bool(settings.get("fleeting")),
                                  spread_profile=bool(settings.get("spread_profile")),
                                  spread_rate=bool(settings.get("spread_rate")),
-                                 revisions=bool(settings.get("revisions")))
+                                 revisions=bool(settings.get("revisions")),
+                                 inside=bool(settings.get("inside")))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
@@ -210,6 +211,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
                                         for k in ("revise_best_per_s", "revise_deep_per_s")})
         if settings.get("spread_rate"):
             market_dict["flow"]["market_rate_per_s"] = float(f"{market.flow.market_rate_per_s:.5g}")
+        if settings.get("inside"):
+            market_dict["flow"]["inside_probs"] = [float(f"{x:.4g}") for x in market.flow.inside_probs]
         if settings.get("spread_profile"):
             market_dict["flow"]["placement_scale"] = [float(f"{x:.4g}") for x in market.flow.placement_scale]
         if market.flow.depth_sell_shares:

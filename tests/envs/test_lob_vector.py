@@ -284,6 +284,11 @@ MECHANISMS = {
     "spread_rate": ({"flow": {"market_spread_ticks": [1, 2, 4], "market_spread_factor": [3.0, 1.0, 0.3]}}, None),
     "opening_spread": ({"flow": {"anchor": "opposite_best", "placement_scale": [3.0, 1.0],
                                  "placement_scale_starts_s": [0.0, 30.0]}}, None),
+    # a flickering quote's withdrawal may wait across a decision step; the refill acts on the book
+    "inside_spread": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
+                                "inside_improve_fracs": [0.3, 0.6], "inside_fleeting_fracs": [0.0, 0.5], "inside_life_s": 2.0,
+                                "refill_empty_side": True}}, "flick_t_s"),
+    "opening_burst": ({"flow": {"intraday": {"burst_boost": 30.0, "burst_decay_frac": 0.01}}}, None),
 }
 
 

@@ -30,7 +30,8 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       # a few of the configured models, the fleeting one refined once (speed)
                       "~realism.models.empirical_sizes", "~realism.models.two_sided", "~realism.models.sign_memory",
                       "~realism.models.refined", "~realism.models.opening", "~realism.models.revisions",
-                      "~realism.models.revisions_spread_rate", "realism.models.fleeting.refine_depth=1",
+                      "~realism.models.revisions_spread_rate", "~realism.models.inside",
+                      "~realism.models.inside_spread_rate", "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
     table = pd.read_csv(tmp_path / "facts.csv", index_col="fact")

@@ -164,6 +164,47 @@ def test_fit_intraday_profile_recovers_a_known_u_shape():
     assert prof.noise_sigma < 0.1  # Poisson noise only: about 1/sqrt(770 per bucket)
 
 
+def _profile_sample(prof, n, seed):
+    u = np.linspace(0, 1, 400_001)
+    return 23_400.0 * np.interp(np.random.default_rng(seed).uniform(size=n), prof.cumulative_fraction(u), u)
+
+
+def test_fit_intraday_profile_recovers_a_known_opening_burst():
+    true = IntradayVolumeProfile(open_boost=1.0, close_boost=1.5, decay_frac=0.05, noise_sigma=0.0,
+                                 burst_boost=20.0, burst_decay_frac=0.001)
+    times = _profile_sample(true, 60_000, 4)
+    plain, _ = fit_intraday_profile(times, np.ones_like(times), 0.0, 23_400.0, bucket_s=300.0)
+    prof, _ = fit_intraday_profile(times, np.ones_like(times), 0.0, 23_400.0, bucket_s=300.0, burst=True)
+    assert plain.burst_boost == 0.0
+    assert prof.burst_boost == pytest.approx(20.0, rel=0.25)
+    assert prof.burst_decay_frac == pytest.approx(0.001, rel=0.25)
+    assert prof.open_boost == pytest.approx(1.0, rel=0.3) and prof.decay_frac == pytest.approx(0.05, rel=0.3)
+    # the first 30 s: the burst fit carries them, the buckets' U-shape cannot
+    first = np.mean(times < 30.0)
+    share = lambda p: float(np.diff(p.cumulative_fraction(np.array([0.0, 30.0 / 23_400.0])))[0])  # noqa: E731
+    assert share(prof) == pytest.approx(first, rel=0.1)
+    assert share(plain) < 0.5 * first
+    # weights count: the same times with the burst's events weighted 0 leave no burst
+    w = np.where(times < 120.0, 0.0, 1.0)
+    flat, _ = fit_intraday_profile(times, w, 0.0, 23_400.0, bucket_s=300.0, burst=True)
+    assert flat.burst_boost * flat.burst_decay_frac < 0.1 * 20.0 * 0.001
+
+
+def test_fit_intraday_profile_finds_no_burst_where_there_is_none():
+    true = IntradayVolumeProfile(open_boost=2.0, close_boost=1.5, decay_frac=0.08, noise_sigma=0.0)
+    times = _profile_sample(true, 60_000, 5)
+    prof, _ = fit_intraday_profile(times, np.ones_like(times), 0.0, 23_400.0, bucket_s=300.0, burst=True)
+    # the burst's share of the day's events: at most a fraction of a percent
+    assert prof.burst_boost * prof.burst_decay_frac / prof.mean_intensity() < 0.003
+    assert prof.open_boost == pytest.approx(2.0, rel=0.25) and prof.decay_frac == pytest.approx(0.08, rel=0.25)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"burst_boost": -1.0}, "burst_boost"), ({"burst_decay_frac": 0.0}, "burst_decay_frac")])
+def test_intraday_profile_rejects_a_bad_burst(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        IntradayVolumeProfile(**kwargs)
+
+
 def test_fit_hawkes_finds_no_excitation_in_a_poisson_process():
     rng = np.random.default_rng(5)
     times = np.cumsum(rng.exponential(2.0, size=2000))

@@ -11,6 +11,7 @@ from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_i
 from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
 from execgym.envs.market.simulation.simulator import AGENT_OWNER, MarketSimulator, SimulatorConfig
+from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 
 
 def sim_with(seed=0, **flow_kw):
@@ -77,6 +78,27 @@ def test_traded_volume_follows_the_u_shaped_intraday_profile():
     assert half_hours[0] > half_hours[6] < half_hours[-1]  # heavy open and close, light midday
     assert sum(half_hours) == pytest.approx(sum(expected), rel=0.05)
     np.testing.assert_allclose(half_hours, expected, rtol=0.25)
+
+
+def test_traded_volume_follows_the_opening_burst():
+    """A burst of e-folding width 0.001 of the session (23.4 s) and 30x the midday rate: the
+    first 30 s trade several times the next minutes, as the profile's integral says."""
+    prof = IntradayVolumeProfile(open_boost=0.5, close_boost=1.0, decay_frac=0.04, noise_sigma=0.0,
+                                 burst_boost=30.0, burst_decay_frac=0.001)
+    edges = (0.0, 30.0, 60.0, 300.0, 600.0)
+    got, want = np.zeros(4), np.zeros(4)
+    for seed in range(4):
+        sim = sim_with(seed, intraday=prof, warmup_s=0.0, market_rate_per_s=2.0, depth_shares=(50_000.0,) * 3)
+        for k, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
+            got[k] += sim.advance(t1 - t0).volume_shares
+            want[k] += sim.expected_volume_shares(t0, t1)
+    per_s = got / np.diff(edges)
+    assert per_s[0] > 5 * per_s[3] and per_s[0] > per_s[1] > per_s[3]
+    np.testing.assert_allclose(got, want, rtol=0.2)
+    fp, *_ = F.flow_params(F.FlowConfig(intraday=prof), F.ImpactConfig(), 1)
+    for t in (0.0, 10.0, 100.0, 20_000.0):  # the kernel's factor is the profile's, normalised to mean 1
+        u = t / fp[F.P_SESSION]
+        assert F._tod(fp, t) == pytest.approx(prof.intensity(u) / prof.mean_intensity(), rel=1e-12)
 
 
 def test_hawkes_market_orders_cluster_and_raise_the_rate_by_the_branching_factor():
@@ -261,14 +283,17 @@ def test_external_impact_moves_the_reference_like_own_aggressive_volume():
         sim.apply_external_impact(float("nan"))
 
 
+@pytest.mark.parametrize("burst", [0.0, 30.0])
 @pytest.mark.parametrize("t0, t1", [(-300.0, 0.0), (0.0, 1.0), (100.0, 1_900.0), (23_000.0, 23_600.0),
-                                     (-50_000.0, 10.0), (46_700.0, 46_900.0)])
-def test_intraday_bounds_contain_the_factor_on_the_whole_interval(t0, t1):
+                                     (-50_000.0, 10.0), (46_700.0, 46_900.0), (20.0, 60.0)])
+def test_intraday_bounds_contain_the_factor_on_the_whole_interval(t0, t1, burst):
     """The flow decides most proposals from bounds of the intraday factor over the call's
     interval; the decisions are exact only if the bounds hold at every time inside."""
-    fp, *_ = F.flow_params(F.FlowConfig(), F.ImpactConfig(), 1)
+    prof = IntradayVolumeProfile(burst_boost=burst, burst_decay_frac=0.001)
+    fp, *_ = F.flow_params(F.FlowConfig(intraday=prof), F.ImpactConfig(), 1)
     lo, hi = F._tod_bounds(fp, t0, t1)
-    ts = np.concatenate([np.linspace(t0, t1, 2_001), [t0, t1, np.nextafter(t1, t0)]])
+    opens = fp[F.P_SESSION] * np.arange(np.ceil(t0 / fp[F.P_SESSION]), np.floor(t1 / fp[F.P_SESSION]) + 1)
+    ts = np.concatenate([np.linspace(t0, t1, 2_001), [t0, t1, np.nextafter(t1, t0)], opens])  # the peaks at the opens
     tod = np.array([F._tod(fp, t) for t in ts])
     assert lo <= tod.min() and tod.max() <= hi
     if t1 - t0 < fp[F.P_SESSION]:  # and tight (up to the sampling of the interval)

@@ -76,6 +76,27 @@ model for order book dynamics", Operations Research 58(3):
   25-40). ``market_spread_factor[i]`` multiplies the market orders' intensity (baseline
   and excitation) while the spread (ticks) is in ``[market_spread_ticks[i],
   market_spread_ticks[i + 1])``; one-sided books keep the unmodulated rate;
+* **orders inside a wide spread** (optional): the wider the spread, the more new limit
+  orders improve their side's best (GOOG 2012-06-21: 11-14% of the submissions while the
+  spread is under 25 ticks, 24% at 40-60, 54% at 60-100, 68% beyond; the spread of the
+  opening minutes closes and reopens as they are posted and cancelled, and the mid moves
+  with them). While the spread (ticks) is in ``[inside_spread_ticks[i],
+  inside_spread_ticks[i + 1])`` and at least two ticks, a new limit order (not a revision's
+  re-post) is, with probability ``inside_probs[i]``, posted ``k`` ticks better than its
+  side's best, ``k = round(x s)`` clipped to ``[1, s - 1]`` with ``x`` drawn from the
+  quantiles ``inside_improve_fracs`` (improvements as fractions of the spread); else where
+  the depth profile puts it. Excited submissions then follow the fleeting rule. A share
+  ``inside_fleeting_fracs[i]`` of the orders posted inside are quotes that flicker:
+  withdrawn after an exponential delay of mean ``inside_life_s`` (one at a time; GOOG: 30-40%
+  of the orders posted inside are deleted within a second while the spread is under 25
+  ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
+  withdrawal they pile up and close the opening's spread). The withdrawal does not excite
+  the clustering;
+* **a side never empties** (optional, ``refill_empty_side``): when a side of the book is
+  empty (a market order swept it, or its last order was cancelled), a liquidity provider
+  quotes on it at once, at a distance drawn from the depth profile (the recorded GOOG and
+  AMZN days never have an empty side; without it a simulated book has one some 0.1% of the
+  time). The refill does not excite the clustering;
 * sizes are geometric in lots with the configured means (shares), or fixed.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
@@ -142,6 +163,8 @@ MAX_SCALE_BUCKETS = 16
 MAX_SPREAD_BUCKETS = 16
 #: the farthest move (ticks) of a revised order (FlowConfig.revise_best_probs)
 MAX_REVISE_TICKS = 30
+#: most quantiles of the improvement of orders posted inside the spread (FlowConfig.inside_improve_fracs)
+MAX_INSIDE_QUANTILES = 20
 
 __all__ = ["FLOW_STATE_DTYPE", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
@@ -243,6 +266,17 @@ class FlowConfig:
         docstring): the spread buckets' lower bounds (ticks), ``1`` first, increasing (at most
         :data:`MAX_SPREAD_BUCKETS`; the last holds every wider spread); empty: off.
     :param market_spread_factor: the market orders' intensity multiplier in each bucket.
+    :param inside_spread_ticks: orders inside a wide spread (module docstring): the spread
+        buckets' lower bounds (ticks), ``1`` first, increasing (at most
+        :data:`MAX_SPREAD_BUCKETS`); empty: off.
+    :param inside_probs: the probability, in each bucket, that a new limit order improves its
+        side's best.
+    :param inside_improve_fracs: quantiles (at equally spaced levels, increasing, in (0, 1])
+        of its improvement as a fraction of the spread (at most :data:`MAX_INSIDE_QUANTILES`).
+    :param inside_fleeting_fracs: in each bucket, the share of the orders posted inside that
+        are withdrawn after an exponential delay (flickering quotes); empty: none.
+    :param inside_life_s: that delay's mean (s).
+    :param refill_empty_side: a side never empties (module docstring).
     :param sign_run_share: long memory of trade signs (module docstring): the probability
         ``p`` that a market order follows the current run's sign; 0: off.
     :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
@@ -290,6 +324,12 @@ class FlowConfig:
     revise_deep_probs: tuple[float, ...] = ()
     market_spread_ticks: tuple[float, ...] = ()
     market_spread_factor: tuple[float, ...] = ()
+    inside_spread_ticks: tuple[float, ...] = ()
+    inside_probs: tuple[float, ...] = ()
+    inside_improve_fracs: tuple[float, ...] = ()
+    inside_fleeting_fracs: tuple[float, ...] = ()
+    inside_life_s: float = 0.1
+    refill_empty_side: bool = False
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -309,13 +349,10 @@ class FlowConfig:
         for i, x in enumerate(depth):
             check_nonnegative(f"depth_shares[{i}]", x)
         object.__setattr__(self, "depth_shares", depth)
-        sell = tuple(float(x) for x in self.depth_sell_shares)
-        if sell and len(sell) != len(depth):
-            raise ValueError(f"depth_sell_shares must have the length of depth_shares ({len(depth)} levels), got "
-                             f"{len(sell)}")
-        for i, x in enumerate(sell):
-            check_nonnegative(f"depth_sell_shares[{i}]", x)
-        object.__setattr__(self, "depth_sell_shares", sell)
+        if self.depth_sell_shares:
+            self._per_bucket("depth_sell_shares", len(depth), check_nonnegative, "depth per level, the length of depth_shares")
+        else:
+            object.__setattr__(self, "depth_sell_shares", ())
         check_positive("resilience_per_s", self.resilience_per_s)
         check_positive("mean_limit_size_shares", self.mean_limit_size_shares)
         check_nonnegative("market_rate_per_s", self.market_rate_per_s)
@@ -387,19 +424,24 @@ class FlowConfig:
                 if sum(probs) <= 0:
                     raise ValueError(f"{name} must have a positive weight")
             object.__setattr__(self, name, probs)
-        edges = tuple(float(x) for x in self.market_spread_ticks)
-        factor = tuple(float(x) for x in self.market_spread_factor)
-        if len(edges) != len(factor):
-            raise ValueError(f"market_spread_factor must give one factor per spread bucket ({len(edges)}), got "
-                             f"{len(factor)}")
-        if edges and (len(edges) > MAX_SPREAD_BUCKETS or edges[0] != 1.0 or any(b <= a for a, b in zip(edges, edges[1:]))
-                      or any(x != int(x) for x in edges)):
-            raise ValueError(f"market_spread_ticks must hold at most {MAX_SPREAD_BUCKETS} increasing whole ticks "
-                             f"from 1, got {edges!r}")
-        for i, x in enumerate(factor):
-            check_nonnegative(f"market_spread_factor[{i}]", x)
-        object.__setattr__(self, "market_spread_ticks", edges)
-        object.__setattr__(self, "market_spread_factor", factor)
+        edges = self._spread_edges("market_spread_ticks")
+        self._per_bucket("market_spread_factor", len(edges), check_nonnegative, "factor per spread bucket")
+        edges = self._spread_edges("inside_spread_ticks")
+        self._per_bucket("inside_probs", len(edges), check_fraction, "probability per spread bucket")
+        fracs = tuple(float(x) for x in self.inside_improve_fracs)
+        if bool(edges) != bool(fracs):
+            raise ValueError(f"inside_improve_fracs must be given with inside_spread_ticks and only then, got "
+                             f"{len(fracs)} quantiles for {len(edges)} buckets")
+        if fracs and (len(fracs) > MAX_INSIDE_QUANTILES or not all(0.0 < x <= 1.0 for x in fracs)
+                      or any(b < a for a, b in zip(fracs, fracs[1:]))):
+            raise ValueError(f"inside_improve_fracs must hold at most {MAX_INSIDE_QUANTILES} nondecreasing fractions in "
+                             f"(0, 1], got {fracs!r}")
+        object.__setattr__(self, "inside_improve_fracs", fracs)
+        if self.inside_fleeting_fracs:
+            self._per_bucket("inside_fleeting_fracs", len(edges), check_fraction, "share per spread bucket")
+        else:
+            object.__setattr__(self, "inside_fleeting_fracs", ())
+        check_positive("inside_life_s", self.inside_life_s)
         check_fraction("sign_run_share", self.sign_run_share)
         if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
             raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
@@ -426,12 +468,32 @@ class FlowConfig:
         if isinstance(self.intraday, Mapping):
             object.__setattr__(self, "intraday", IntradayVolumeProfile(**self.intraday))
 
+    def _spread_edges(self, name: str) -> tuple[float, ...]:
+        """Validate and store the spread buckets' lower bounds ``name`` (whole ticks from 1)."""
+        edges = tuple(float(x) for x in getattr(self, name))
+        if edges and (len(edges) > MAX_SPREAD_BUCKETS or edges[0] != 1.0 or any(b <= a for a, b in zip(edges, edges[1:]))
+                      or any(x != int(x) for x in edges)):
+            raise ValueError(f"{name} must hold at most {MAX_SPREAD_BUCKETS} increasing whole ticks from 1, got "
+                             f"{edges!r}")
+        object.__setattr__(self, name, edges)
+        return edges
+
+    def _per_bucket(self, name: str, n: int, check: Any, what: str) -> None:
+        """Validate and store ``name``: ``n`` numbers (one ``what``), each passing ``check``."""
+        values = tuple(float(x) for x in getattr(self, name))
+        if len(values) != n:
+            raise ValueError(f"{name} must give one {what} ({n}), got {len(values)}")
+        for i, x in enumerate(values):
+            check(f"{name}[{i}]", x)
+        object.__setattr__(self, name, values)
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
         for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s",
                      "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor",
-                     "revise_best_probs", "revise_deep_probs"):
+                     "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
+                     "inside_improve_fracs", "inside_fleeting_fracs"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -505,7 +567,22 @@ P_REV_MAX = P_REV_DEEP + 1
 P_REV_DELAY = P_REV_MAX + 1
 P_REV_CUM_BEST = P_REV_DELAY + 1
 P_REV_CUM_DEEP = P_REV_CUM_BEST + 2 * MAX_REVISE_TICKS + 1
-N_P = P_REV_CUM_DEEP + 2 * MAX_REVISE_TICKS + 1
+#: the intraday profile's opening burst: its boost and e-folding width (session fraction)
+P_BURST = P_REV_CUM_DEEP + 2 * MAX_REVISE_TICKS + 1
+P_BURST_DECAY = P_BURST + 1
+#: orders inside a wide spread: the buckets (0: off), their lower bounds (ticks) and
+#: probabilities, then the improvement's quantiles (fractions of the spread)
+P_IN_N = P_BURST_DECAY + 1
+P_IN_EDGE0 = P_IN_N + 1
+P_IN_P0 = P_IN_EDGE0 + MAX_SPREAD_BUCKETS
+P_IN_NQ = P_IN_P0 + MAX_SPREAD_BUCKETS
+P_IN_Q0 = P_IN_NQ + 1
+#: the flickering shares of the orders posted inside (per bucket) and their mean life (s)
+P_IN_FLEET0 = P_IN_Q0 + MAX_INSIDE_QUANTILES
+P_IN_LIFE = P_IN_FLEET0 + MAX_SPREAD_BUCKETS
+#: a side never empties (1.0: on)
+P_REFILL = P_IN_LIFE + 1
+N_P = P_REFILL + 1
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -542,7 +619,11 @@ FLOW_STATE_DTYPE = np.dtype([
     ("rev_side", np.int64),                #   side, price (ticks) and time (s)
     ("rev_price", np.int64),
     ("rev_t_s", np.float64),
-    ("rev_posting", np.bool_),             # the event in evbuf is a revision's re-post
+    ("rev_posting", np.bool_),             # the event in evbuf is a revision's re-post, a flicker's
+                                           #   withdrawal or a refill (it does not excite the clustering)
+    ("flick_id", np.int64),                # a flickering quote to withdraw (its id; 0: none) at flick_t_s
+    ("flick_t_s", np.float64),
+    ("flick_plan_s", np.float64),          # the event in evbuf, if it rests, flickers for this long (s; < 0: no)
 ])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
@@ -596,6 +677,15 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_MO_SPREAD_MAX] = max((1.0, *flow.market_spread_factor))
     fp[P_MO_SPREAD_EDGE0: P_MO_SPREAD_EDGE0 + n] = flow.market_spread_ticks
     fp[P_MO_SPREAD_F0: P_MO_SPREAD_F0 + n] = flow.market_spread_factor
+    n = len(flow.inside_probs)
+    fp[P_IN_N] = n
+    fp[P_IN_EDGE0: P_IN_EDGE0 + n] = flow.inside_spread_ticks
+    fp[P_IN_P0: P_IN_P0 + n] = flow.inside_probs
+    fp[P_IN_NQ] = len(flow.inside_improve_fracs)
+    fp[P_IN_Q0: P_IN_Q0 + len(flow.inside_improve_fracs)] = flow.inside_improve_fracs
+    fp[P_IN_FLEET0: P_IN_FLEET0 + len(flow.inside_fleeting_fracs)] = flow.inside_fleeting_fracs
+    fp[P_IN_LIFE] = flow.inside_life_s
+    fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
     if flow.activity_sigma > 0.0:
         fp[P_ACT_SIGMA] = flow.activity_sigma
@@ -643,6 +733,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     if prof is not None:
         fp[P_TOD_ON] = 1.0
         fp[P_OPEN], fp[P_CLOSE], fp[P_DECAY] = prof.open_boost, prof.close_boost, prof.decay_frac
+        fp[P_BURST], fp[P_BURST_DECAY] = prof.burst_boost, prof.burst_decay_frac
         fp[P_TOD_NORM] = 1.0 / prof.mean_intensity()
         fp[P_TOD_MAX] = prof.max_intensity() * fp[P_TOD_NORM]
     else:
@@ -655,6 +746,17 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
 
 
 @njit(**HOT)
+def _tod_between(fp, u_open, u_close):
+    """The intraday formula with its open bump at session fraction ``u_open`` and its close
+    bump at ``u_close`` (both ``u`` for :func:`_tod`; apart, they bound it on an interval)."""
+    d = fp[P_DECAY]
+    w = 1.0 + fp[P_OPEN] * math.exp(-u_open / d) + fp[P_CLOSE] * math.exp(-(1.0 - u_close) / d)
+    if fp[P_BURST] > 0.0:
+        w += fp[P_BURST] * math.exp(-u_open / fp[P_BURST_DECAY])
+    return fp[P_TOD_NORM] * w
+
+
+@njit(**HOT)
 def _tod(fp, t):
     """Intraday activity multiplier (mean 1 over the session) at time ``t`` seconds."""
     if fp[P_TOD_ON] == 0.0:
@@ -662,8 +764,7 @@ def _tod(fp, t):
     session = fp[P_SESSION]
     # within the first session t % session is t itself: skip the floating-point modulo
     u = (t if 0.0 <= t < session else t % session) / session
-    d = fp[P_DECAY]
-    return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u / d) + fp[P_CLOSE] * math.exp(-(1.0 - u) / d))
+    return _tod_between(fp, u, u)
 
 
 @njit(**HOT)
@@ -690,14 +791,6 @@ def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     if fp[p_index] >= 1.0:
         return 1
     return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / log_q)
-
-
-@njit(**HOT)
-def _tod_between(fp, u_open, u_close):
-    """The intraday formula with its open bump at session fraction ``u_open`` and its close
-    bump at ``u_close`` (both ``u`` for :func:`_tod`; apart, they bound it on an interval)."""
-    d = fp[P_DECAY]
-    return fp[P_TOD_NORM] * (1.0 + fp[P_OPEN] * math.exp(-u_open / d) + fp[P_CLOSE] * math.exp(-(1.0 - u_close) / d))
 
 
 @njit(**HOT)
@@ -756,6 +849,9 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.rev_price = 0
     fs.rev_t_s = 0.0
     fs.rev_posting = False
+    fs.flick_id = 0
+    fs.flick_t_s = 0.0
+    fs.flick_plan_s = -1.0
     fs.fund_ticks = mid_ticks
     fs.t_s = t0_s
     fs.next_grid_s = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
@@ -861,6 +957,87 @@ def _fleeting_price(rs, fp, sc, direction, price):
     if direction < 0 and has_ask:
         return sc[K.S_BASE] + ba - (1 if w >= join and room else 0)
     return price
+
+
+@njit(**HOT)
+def _put_event(evbuf, kind, oid, side, price, size):
+    """Write an event (kind, id, side, price in ticks, size in shares) into ``evbuf``'s row 0."""
+    evbuf[0, K.E_TYPE] = kind
+    evbuf[0, K.E_ID] = oid
+    evbuf[0, K.E_SIDE] = side
+    evbuf[0, K.E_PRICE] = price
+    evbuf[0, K.E_SIZE] = size
+
+
+@njit(**HOT)
+def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
+    """A new limit order's price from the depth profile: a distance drawn from the side's
+    cumulative rates ``cum_w``, scaled by the intraday spread at ``t`` (s), from the anchor."""
+    n_k = cum_w.shape[1]
+    v = R.uniform(rs)
+    w_side = cum_w[0] if direction > 0 else cum_w[1]
+    d = 0
+    while d < n_k - 1 and w_side[d] < v:
+        d += 1
+    dist = d + 1
+    if fp[P_SCALE_ON] == 1.0:
+        dist = _scaled_distance(fp, t, dist)
+    if fp[P_ANCHOR_REF] == 1.0:
+        price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
+        # never cross: liquidity providers quote at most one tick inside the spread
+        if direction > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
+            price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
+        elif direction < 0 and sc[K.S_BEST_BID] >= 0:
+            price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
+    else:
+        bb = sc[K.S_BEST_BID]
+        ba = sc[K.S_BEST_ASK]
+        has_bid = bb >= 0
+        has_ask = ba < sc[K.S_N_LEVELS]
+        # an empty opposite side: as if the spread were one tick from this side's best;
+        # only an empty book falls back on the centre m
+        if direction > 0:
+            if has_ask:
+                opp = sc[K.S_BASE] + ba
+            elif has_bid:
+                opp = sc[K.S_BASE] + bb + 1
+            else:
+                opp = _rounded_centre(fp, fs, False) + 1
+            price = opp - dist
+        else:
+            if has_bid:
+                opp = sc[K.S_BASE] + bb
+            elif has_ask:
+                opp = sc[K.S_BASE] + ba - 1
+            else:
+                opp = _rounded_centre(fp, fs, True) - 1
+            price = opp + dist
+    return price
+
+
+@njit(**HOT)
+def _inside_price(rs, fp, fs, sc, direction, price):
+    """A new limit order's price with orders inside a wide spread (module docstring): with
+    the probability of the spread's bucket, ``k`` ticks better than its side's best (and, for
+    a flickering quote, its life in ``fs.flick_plan_s``); else ``price``. Nothing is drawn
+    while a side is empty or the spread is one tick."""
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    if bb < 0 or ba >= sc[K.S_N_LEVELS]:
+        return price
+    s = ba - bb
+    if s < 2:
+        return price
+    b = _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), s)
+    p = fp[P_IN_P0 + b]
+    if p <= 0.0 or R.uniform(rs) >= p:
+        return price
+    nq = int(fp[P_IN_NQ])
+    q = min(nq - 1, int(R.uniform(rs) * nq))
+    k = max(1, min(s - 1, np.int64(math.floor(fp[P_IN_Q0 + q] * s + 0.5))))
+    if fp[P_IN_FLEET0 + b] > 0.0 and R.uniform(rs) < fp[P_IN_FLEET0 + b]:
+        fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
+    return sc[K.S_BASE] + (bb + k if direction > 0 else ba - k)
 
 
 @njit(**HOT)
@@ -1001,15 +1178,35 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             if fs.n_live >= live.shape[0]:
                 return LIVE_FULL
             # a revision's re-post, at the cancellation's time (nothing random is drawn)
-            evbuf[0, K.E_TYPE] = K.EV_LIMIT
-            evbuf[0, K.E_ID] = fs.next_id
-            evbuf[0, K.E_SIDE] = fs.rev_side
-            evbuf[0, K.E_PRICE] = _revised_price(sc, fs.rev_side, fs.rev_price, n_k)
-            evbuf[0, K.E_SIZE] = fs.rev_size
+            _put_event(evbuf, K.EV_LIMIT, fs.next_id, fs.rev_side, _revised_price(sc, fs.rev_side, fs.rev_price, n_k),
+                       fs.rev_size)
             evbuf[0, K.E_OWNER] = 0
             evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
             fs.next_id += 1
             fs.rev_size = 0
+            fs.rev_posting = True
+        elif not fs.pending and fs.flick_id > 0 and fs.flick_t_s <= fs.t_s:
+            # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
+            # live entry leaves the list when drawn later
+            oid = fs.flick_id
+            fs.flick_id = 0
+            if K.h_find(htab, orders, oid) == -1:
+                continue
+            _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0)
+            evbuf[0, K.E_OWNER] = 0
+            evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
+            fs.rev_posting = True
+        elif not fs.pending and fp[P_REFILL] == 1.0 and (sc[K.S_BEST_BID] < 0 or sc[K.S_BEST_ASK] >= sc[K.S_N_LEVELS]):
+            if fs.n_live >= live.shape[0]:
+                return LIVE_FULL
+            # an empty side: a quote on it at once, from the depth profile (the bid first if both are)
+            direction = 1 if sc[K.S_BEST_BID] < 0 else -1
+            price = _profile_price(rs, fp, fs, sc, cum_w, fs.t_s, direction)
+            _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, max(price, 1),
+                       _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot)
+            evbuf[0, K.E_OWNER] = 0
+            evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
+            fs.next_id += 1
             fs.rev_posting = True
         elif not fs.pending:
             fs.rev_posting = False
@@ -1035,9 +1232,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 fs.t_s = t_end
                 return K.OK
             dt = -math.log(1.0 - R.uniform(rs)) / bound
-            if fs.rev_size > 0 and t + dt >= fs.rev_t_s and fs.rev_t_s <= t_end:
-                # a revision's re-post comes first: nothing happened before it; post it
-                _advance_to(rd, fp, fs, fs.rev_t_s)
+            due = fs.rev_t_s if fs.rev_size > 0 else math.inf
+            if fs.flick_id > 0 and fs.flick_t_s < due:
+                due = fs.flick_t_s
+            if t + dt >= due and due <= t_end:
+                # a revision's re-post or a flicker's withdrawal comes first: nothing happened
+                # before it; apply it
+                _advance_to(rd, fp, fs, due)
                 continue
             if t + dt > t_end:
                 # memoryless: nothing happens before t_end; carry the decays and the diffusion
@@ -1093,44 +1294,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
-                v = R.uniform(rs)
-                w_side = cum_w[0] if direction > 0 else cum_w[1]
-                d = 0
-                while d < n_k - 1 and w_side[d] < v:
-                    d += 1
-                dist = d + 1
-                if fp[P_SCALE_ON] == 1.0:
-                    dist = _scaled_distance(fp, t, dist)
-                if fp[P_ANCHOR_REF] == 1.0:
-                    price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
-                    # never cross: liquidity providers quote at most one tick inside the spread
-                    if direction > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
-                        price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
-                    elif direction < 0 and sc[K.S_BEST_BID] >= 0:
-                        price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
-                else:
-                    bb = sc[K.S_BEST_BID]
-                    ba = sc[K.S_BEST_ASK]
-                    has_bid = bb >= 0
-                    has_ask = ba < sc[K.S_N_LEVELS]
-                    # an empty opposite side: as if the spread were one tick from this side's best;
-                    # only an empty book falls back on the centre m
-                    if direction > 0:
-                        if has_ask:
-                            opp = sc[K.S_BASE] + ba
-                        elif has_bid:
-                            opp = sc[K.S_BASE] + bb + 1
-                        else:
-                            opp = _rounded_centre(fp, fs, False) + 1
-                        price = opp - dist
-                    else:
-                        if has_bid:
-                            opp = sc[K.S_BASE] + bb
-                        elif has_ask:
-                            opp = sc[K.S_BASE] + ba - 1
-                        else:
-                            opp = _rounded_centre(fp, fs, True) - 1
-                        price = opp + dist
+                price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
+                if fp[P_IN_N] > 0.0:
+                    price = _inside_price(rs, fp, fs, sc, direction, price)
                 if excited and fp[P_CL_JOIN] + fp[P_CL_IMPROVE] > 0.0:
                     price = _fleeting_price(rs, fp, sc, direction, price)
                 if price < 1:
@@ -1174,11 +1340,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     live[j] = live[fs.n_live]
                     if K.h_find(htab, orders, oid) == -1:
                         continue
-                evbuf[0, K.E_TYPE] = K.EV_CANCEL
-                evbuf[0, K.E_ID] = oid
-                evbuf[0, K.E_SIDE] = 0
-                evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = 0
+                _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0)
             else:
                 direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 if fp[P_RUN_SHARE] > 0.0:
@@ -1217,6 +1379,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             live[fs.n_live] = evbuf[0, K.E_ID]
             fs.n_live += 1
             fs.last_id = evbuf[0, K.E_ID]
+            if fs.flick_plan_s >= 0.0 and fs.flick_id == 0 and not fs.rev_posting:
+                fs.flick_id = evbuf[0, K.E_ID]
+                fs.flick_t_s = fs.t_s + fs.flick_plan_s
+        fs.flick_plan_s = -1.0
         if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET and not fs.rev_posting and fs.rev_size == 0:
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive

@@ -5,6 +5,11 @@ Trading intensity over the session (``u`` = fraction of the trading day elapsed,
 rising into the close::
 
     w(u) = 1 + open_boost * exp(-u / decay_frac) + close_boost * exp(-(1 - u) / decay_frac)
+             + burst_boost * exp(-u / burst_decay_frac)
+
+The last term is an optional opening burst (off by default): a recorded day's first
+minute can trade ten times its midday rate, far more than a bump that is minutes wide can
+carry (GOOG 2012-06-21: 3.7 trades/s in the first 30 s, 0.4/s at midday).
 
 Expected volume over any time span is the exact integral of ``w`` (so intervals of any
 length, including several days, get the right share), scaled so that one full day
@@ -33,24 +38,33 @@ class IntradayVolumeProfile:
         the trading day (> 0).
     :param noise_sigma: log-normal volatility of realised vs expected volume per
         interval (>= 0; 0 gives realised = expected).
+    :param burst_boost: extra intensity of the opening burst at the open, relative to
+        midday (>= 0; 0: no burst).
+    :param burst_decay_frac: its e-folding width, as a fraction of the trading day (> 0;
+        0.002 is 47 s of a 6.5-hour session).
     """
 
     open_boost: float = 2.0
     close_boost: float = 1.5
     decay_frac: float = 0.08
     noise_sigma: float = 0.3
+    burst_boost: float = 0.0
+    burst_decay_frac: float = 0.002
 
     def __post_init__(self) -> None:
         check_nonnegative("open_boost", self.open_boost)
         check_nonnegative("close_boost", self.close_boost)
         check_positive("decay_frac", self.decay_frac)
         check_nonnegative("noise_sigma", self.noise_sigma)
+        check_nonnegative("burst_boost", self.burst_boost)
+        check_positive("burst_decay_frac", self.burst_decay_frac)
 
     def intensity(self, u: np.ndarray) -> np.ndarray:
         """Unnormalised intensity ``w(u)`` at time-of-day fractions ``u`` in [0, 1]."""
         u = np.asarray(u, dtype=np.float64)
         d = self.decay_frac
-        return 1.0 + self.open_boost * np.exp(-u / d) + self.close_boost * np.exp(-(1.0 - u) / d)
+        return (1.0 + self.open_boost * np.exp(-u / d) + self.close_boost * np.exp(-(1.0 - u) / d)
+                + self.burst_boost * np.exp(-u / self.burst_decay_frac))
 
     def _integral_within_day(self, u: np.ndarray) -> np.ndarray:
         d = self.decay_frac
@@ -58,6 +72,7 @@ class IntradayVolumeProfile:
             u
             + self.open_boost * d * -np.expm1(-u / d)
             + self.close_boost * d * (np.exp(-(1.0 - u) / d) - np.exp(-1.0 / d))
+            + self.burst_boost * self.burst_decay_frac * -np.expm1(-u / self.burst_decay_frac)
         )
 
     @property

@@ -85,6 +85,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
+from execgym.envs.market.analysis.calibration.inside import inside_probs, inside_statistics
 from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
@@ -274,12 +275,20 @@ def marketable_orders(messages: pd.DataFrame, start_s: float = -math.inf, end_s:
 
 
 def fit_intraday_profile(times_s: np.ndarray, weights: np.ndarray, start_s: float, end_s: float,
-                         bucket_s: float = 300.0) -> tuple[IntradayVolumeProfile, pd.DataFrame]:
+                         bucket_s: float = 300.0, burst: bool = False) -> tuple[IntradayVolumeProfile, pd.DataFrame]:
     """Fit the U-shape of :class:`IntradayVolumeProfile` to weighted event times.
+
+    Without ``burst`` the three shape parameters are fitted by least squares to the buckets'
+    shares. With ``burst`` the opening burst (``burst_boost``, ``burst_decay_frac``) is fitted
+    too, with the U-shape, by weighted maximum likelihood of the event times as an
+    inhomogeneous Poisson process (``sum_i v_i log w(u_i) - V log int_0^1 w``): a burst a
+    minute wide is invisible to buckets of minutes. ``noise_sigma`` is the log-deviation of
+    the buckets' shares from the fitted ones in both cases.
 
     :param times_s: event times (s), e.g. trades; ``weights`` their volumes (shares).
     :param start_s: session start (s); the session is ``[start_s, end_s)``.
     :param bucket_s: bucket length (s) for the fit and for ``noise_sigma``.
+    :param burst: also fit the opening burst.
     :return: the fitted profile and a per-bucket table (``observed_frac``, ``fitted_frac``).
     """
     bucket_s = check_positive("bucket_s", bucket_s)
@@ -299,18 +308,52 @@ def fit_intraday_profile(times_s: np.ndarray, weights: np.ndarray, start_s: floa
     edges = np.linspace(0.0, 1.0, n_b + 1)
 
     def frac(x: np.ndarray) -> np.ndarray:
-        prof = IntradayVolumeProfile(open_boost=x[0], close_boost=x[1], decay_frac=x[2], noise_sigma=0.0)
-        return np.diff(prof.cumulative_fraction(edges))
+        return np.diff(_profile(x).cumulative_fraction(edges))
 
     res = least_squares(lambda x: frac(x) - obs, x0=[1.0, 1.0, 0.08], bounds=([0.0, 0.0, 0.005], [50.0, 50.0, 0.5]))
-    fitted = frac(res.x)
+    x = np.asarray(res.x, dtype=np.float64)
+    if burst:
+        x = _fit_burst(x, (times_s[inside] - start_s) / session, weights[inside])
+    fitted = frac(x)
     pos = obs > 0
     noise = float(np.std(np.log(obs[pos] / fitted[pos]))) if pos.sum() > 1 else 0.0
-    profile = IntradayVolumeProfile(open_boost=float(res.x[0]), close_boost=float(res.x[1]),
-                                    decay_frac=float(res.x[2]), noise_sigma=noise)
+    profile = _profile(x, noise)
     table = pd.DataFrame({"bucket_start_s": start_s + edges[:-1] * session, "observed_frac": obs,
                           "fitted_frac": fitted})
     return profile, table
+
+
+def _profile(x: np.ndarray, noise_sigma: float = 0.0) -> IntradayVolumeProfile:
+    """The profile of the shape vector ``x``: ``(open, close, decay)`` or with ``(burst, burst_decay)``."""
+    burst = {"burst_boost": float(x[3]), "burst_decay_frac": float(x[4])} if len(x) > 3 else {}
+    return IntradayVolumeProfile(open_boost=float(x[0]), close_boost=float(x[1]), decay_frac=float(x[2]),
+                                 noise_sigma=noise_sigma, **burst)
+
+
+#: bounds of the opening burst's e-folding width (session fraction: 2 s to 10 min of 6.5 hours)
+BURST_DECAY_BOUNDS = (1e-4, 0.025)
+
+
+def _fit_burst(u_shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Weighted Poisson ML of the five shape parameters (see :func:`fit_intraday_profile`)
+    from the least-squares U-shape ``u_shape``; the burst is narrower than the open bump."""
+    v = v / v.mean()
+
+    def nll(y: np.ndarray) -> float:
+        prof = _profile(np.array([y[0], y[1], y[2], y[3], y[4]]))
+        return float(-(v * np.log(prof.intensity(u))).sum() + v.sum() * math.log(prof.mean_intensity()))
+
+    lo = [0.0, 0.0, 0.005, 0.0, BURST_DECAY_BOUNDS[0]]
+    hi = [50.0, 50.0, 0.5, 500.0, BURST_DECAY_BOUNDS[1]]
+    best = None
+    for boost, width in ((0.0, 0.002), (5.0, 0.002), (20.0, 0.0005)):  # without, a minute's and seconds' burst
+        res = minimize(nll, x0=[*u_shape, boost, width], method="L-BFGS-B", bounds=list(zip(lo, hi)))
+        if best is None or res.fun < best.fun:
+            best = res
+    x = np.asarray(best.x, dtype=np.float64)
+    if x[4] > x[2] and BURST_DECAY_BOUNDS[0] <= x[2] <= BURST_DECAY_BOUNDS[1]:
+        x = x[[3, 1, 4, 0, 2]]  # the same intensity, with the narrower bump as the burst
+    return x
 
 
 # --- Hawkes market orders ---------------------------------------------------------------------
@@ -583,6 +626,13 @@ class FlowCalibration:
                 **({} if not f.market_spread_factor else {
                     "market_spread_ticks": list(f.market_spread_ticks),
                     "market_spread_factor": [_sig(x, 4) for x in f.market_spread_factor]}),
+                **({} if not f.inside_probs else {
+                    "inside_spread_ticks": list(f.inside_spread_ticks),
+                    "inside_probs": [_sig(x, 4) for x in f.inside_probs],
+                    "inside_improve_fracs": [_sig(x, 4) for x in f.inside_improve_fracs],
+                    "inside_fleeting_fracs": [_sig(x, 4) for x in f.inside_fleeting_fracs],
+                    "inside_life_s": _sig(f.inside_life_s)}),
+                **({"refill_empty_side": True} if f.refill_empty_side else {}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -593,7 +643,9 @@ class FlowCalibration:
                     "market_size_probs": list(f.market_size_probs)}),
                 "intraday": None if prof is None else {
                     "open_boost": _sig(prof.open_boost), "close_boost": _sig(prof.close_boost),
-                    "decay_frac": _sig(prof.decay_frac), "noise_sigma": _sig(prof.noise_sigma)},
+                    "decay_frac": _sig(prof.decay_frac), "noise_sigma": _sig(prof.noise_sigma),
+                    **({} if not prof.burst_boost else {
+                        "burst_boost": _sig(prof.burst_boost), "burst_decay_frac": _sig(prof.burst_decay_frac)})},
             },
             "impact": {"transient_ticks_per_share": _sig(i.transient_ticks_per_share),
                        "permanent_ticks_per_share": _sig(i.permanent_ticks_per_share),
@@ -660,7 +712,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
                    sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
                    spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
-                   spread_rate: bool = False, revisions: bool = False) -> FlowCalibration:
+                   spread_rate: bool = False, revisions: bool = False,
+                   opening_burst: bool = False, inside: bool = False, refill: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -670,6 +723,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         distance (``"depth"``: ``depth_shares`` = the measured depth, and so
         ``lambda_d = rho * depth / mean size``), not both unless ``theta(d)`` is flat.
     :param bucket_s: bucket length (s) of the intraday-profile fit.
+    :param opening_burst: fit the intraday profile's opening burst too (the first minute's
+        trading, :func:`fit_intraday_profile` with ``burst=True``).
     :param hawkes: fit self-excitation of market orders (else Poisson: ``alpha = 0``).
     :param volatility_horizon_s: horizon of the mid-volatility estimate (s).
     :param sizes: ``"geometric"`` (the sizes' means) or ``"empirical"`` (the recorded
@@ -694,6 +749,14 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param revisions: fit order revisions (``revise_*``,
         :func:`~execgym.envs.market.analysis.calibration.revisions.revision_statistics`; the
         refinement, ``refine_depth(revisions=True)``, refines their shares by simulation).
+    :param inside: fit orders posted inside a wide spread (``inside_*``,
+        :func:`~execgym.envs.market.analysis.calibration.inside.inside_statistics`: the day's
+        share of submissions inside the spread per spread bucket less the depth profile's
+        (:func:`~execgym.envs.market.analysis.calibration.inside.inside_probs`) as the first
+        guess, the improvements' quantiles, the flickering quotes;
+        ``refine_depth(inside=True)`` solves for the probabilities by simulation).
+    :param refill: a side of the simulated book never empties (``refill_empty_side``; a
+        recorded day's never does: nothing to fit).
     :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
         share of the excited submissions that join their best (``cluster_join_frac``) and
         of the excited cancellations that take the newest order
@@ -715,7 +778,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     if len(mo) < 20:
         raise ValueError(f"only {len(mo)} marketable orders in the session: too few to calibrate")
     profile, intraday = fit_intraday_profile(mo["time_s"].to_numpy(), mo["size_shares"].to_numpy(),
-                                             day.start_s, day.end_s, bucket_s)
+                                             day.start_s, day.end_s, bucket_s, burst=opening_burst)
     lam = limit_arrival_rates(day, max_distance, anchor, profile)
     theta = cancellation_rates(day, max_distance, anchor)
     seen = np.minimum(lam["buy_exposure_s"], lam["sell_exposure_s"]) / day.duration_s
@@ -813,10 +876,23 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                     "same-side submission within 10 ms (%.2f and %.2f per second)", rev["best_share"],
                     rev["deep_share"], rev["best_per_s"], rev["deep_per_s"])
 
+    if inside:
+        ins = inside_statistics(day)
+        first = inside_probs(day, ins, tuple(depth)) if anchor == "opposite_best" else ins["shares"]
+        mechanisms |= {"inside_spread_ticks": ins["spread_ticks"], "inside_probs": tuple(float(x) for x in first),
+                       "inside_improve_fracs": tuple(float(x) for x in ins["improve_fracs"]),
+                       "inside_fleeting_fracs": tuple(float(x) for x in ins["fleeting_fracs"]),
+                       "inside_life_s": ins["life_s"]}
+        logger.info("orders inside the spread: %.2f of the submissions; by spread %s", ins["inside_share"],
+                    ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["spread_ticks"], ins["shares"])))
+
     if spread_rate:
         rates = fit_spread_rate(day, mo["time_s"].to_numpy(), spread_buckets(day), profile)
         mechanisms |= {"market_spread_ticks": tuple(float(x) for x in rates.index),
                        "market_spread_factor": tuple(float(x) for x in rates["factor"])}
+
+    if refill:
+        mechanisms["refill_empty_side"] = True
 
     if activity:
         act = fit_activity(day)

@@ -41,6 +41,13 @@ With ``revisions=True`` they also refine the order revisions' two rates
 followed by a same-side submission within 10 ms, at the best and behind it (the clustering
 makes some such pairs on its own, and the simulated book rests orders beyond the recorded
 levels).
+
+With ``inside=True`` (orders inside a wide spread) they also solve for the probabilities
+``inside_probs``: a simulated bucket's share ``T`` of submissions inside the spread is the
+flow's ``p`` plus the depth profile's share ``q`` of the rest, ``T = p + (1 - p) q``; with
+``q`` read off the simulation, ``p <- (R - q) / (1 - q)`` for the day's share ``R``; a
+bucket with fewer than :data:`MIN_INSIDE_COUNT` simulated submissions (a spread the
+simulation does not reach) changes by the factor of the nearest reached bucket below it.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from execgym.envs.market.analysis.calibration.flow import cancellation_rates, fleeting_shares, marketable_orders
+from execgym.envs.market.analysis.calibration.inside import MAX_INSIDE_PROB, inside_statistics
 from execgym.envs.market.analysis.calibration.revisions import revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import bucket_spreads
 from execgym.envs.market.data.lobster_data import LobsterDay
@@ -69,6 +77,8 @@ MAX_FACTOR = 4.0
 #: bounds of a refined intraday-spread multiplier: far beyond, new orders land outside the
 #: book and the spread no longer follows the multiplier (fleeting orders still join the best)
 MAX_SCALE = 8.0
+#: fewest simulated submissions in a spread bucket to refine its inside probability
+MIN_INSIDE_COUNT = 30
 
 
 def _depth_by_side(day: LobsterDay, k: int, anchor: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +96,30 @@ def _scalar_factor(target: float, simulated: float) -> float:
     return float(_factor(np.array([target]), np.array([simulated]))[0])
 
 
+def _inside_probs(probs: tuple[float, ...], target: np.ndarray, simulated: dict) -> tuple[float, ...]:
+    """One step of the inside probabilities (module docstring)."""
+    p = np.asarray(probs, dtype=np.float64)
+    q = np.clip((simulated["shares"] - p) / np.maximum(1.0 - p, 1e-9), 0.0, 1.0 - 1e-9)
+    seen = simulated["counts"] >= MIN_INSIDE_COUNT
+    new = np.where(seen, np.clip((target - q) / (1.0 - q), 0.0, MAX_INSIDE_PROB), p)
+    # a bucket the simulation does not reach takes the change of the nearest one below it that it
+    # does (a high probability there would keep the spread from ever reaching it)
+    ratio = 1.0
+    for i in range(len(p)):
+        if seen[i]:
+            if p[i] > 0:
+                ratio = new[i] / p[i]
+            elif new[i] == 0:
+                ratio = 0.0  # the profile alone puts enough inside here
+        else:
+            new[i] = min(p[i] * ratio, MAX_INSIDE_PROB)
+    return tuple(float(x) for x in new)
+
+
 def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, seed: int = 0,
                  fleeting: bool = False, spread_profile: bool = False,
-                 spread_rate: bool = False, revisions: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
+                 spread_rate: bool = False, revisions: bool = False,
+                 inside: bool = False) -> tuple[SimulatorConfig, pd.DataFrame]:
     """``market`` with its flow's depth profile refined against ``day`` (module docstring).
 
     :param market: a market calibrated to ``day`` (its flow's distances are ``1..K``).
@@ -103,6 +134,8 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
         the flow needs ``market_spread_factor``.
     :param revisions: also refine the order revisions' rates (module docstring); the flow
         needs ``revise_best_per_s`` or ``revise_deep_per_s``.
+    :param inside: also solve for the probabilities of orders inside a wide spread (module
+        docstring); the flow needs ``inside_probs``.
     :return: the refined market and a table by distance: the target depth (mean of the
         sides), the configured depth and the simulated depth before each update (shares).
     """
@@ -128,6 +161,11 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
             raise ValueError("spread_rate=True refines the market orders' rate with their spread factors: the flow "
                              "has no market_spread_factor")
         target_orders = len(marketable_orders(day.messages, day.start_s, day.end_s))
+    if inside:
+        if not flow.inside_probs:
+            raise ValueError("inside=True refines the probabilities of orders inside the spread: the flow has no "
+                             "inside_probs")
+        target_inside = inside_statistics(day, flow.inside_spread_ticks)["shares"]
     if spread_profile:
         if not flow.placement_scale:
             raise ValueError("spread_profile=True refines the intraday spread: the flow has no placement_scale")
@@ -179,6 +217,11 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
             changes["market_rate_per_s"] = flow.market_rate_per_s * math.sqrt(_scalar_factor(target_orders, got_orders))
             logger.info("market-order rate refinement %d/%d: %d simulated marketable orders, target %d", i + 1,
                         iterations, got_orders, target_orders)
+        if inside:
+            changes["inside_probs"] = _inside_probs(flow.inside_probs, target_inside,
+                                                    inside_statistics(sim, flow.inside_spread_ticks))
+            logger.info("inside refinement %d/%d: probabilities by spread bucket %s", i + 1, iterations,
+                        " ".join(f"{x:.3f}" for x in changes["inside_probs"]))
         flow = dataclasses.replace(flow, **changes)
         market = dataclasses.replace(market, flow=flow)
         logger.info("depth refinement %d/%d: simulated / target depth over 1..%d ticks %.3f", i + 1, iterations, k,
