@@ -179,6 +179,7 @@ def test_fit_intraday_profile_recovers_a_known_opening_burst():
     assert prof.burst_boost == pytest.approx(20.0, rel=0.25)
     assert prof.burst_decay_frac == pytest.approx(0.001, rel=0.25)
     assert prof.open_boost == pytest.approx(1.0, rel=0.3) and prof.decay_frac == pytest.approx(0.05, rel=0.3)
+    assert prof.close_boost == pytest.approx(1.5, rel=0.3) and prof.burst_decay_frac < prof.decay_frac
     # the first 30 s: the burst fit carries them, the buckets' U-shape cannot
     first = np.mean(times < 30.0)
     share = lambda p: float(np.diff(p.cumulative_fraction(np.array([0.0, 30.0 / 23_400.0])))[0])  # noqa: E731

@@ -6,6 +6,8 @@ unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -50,8 +52,8 @@ def _day(market, seconds=1_800.0, seed=0):
 
 def test_without_orders_inside_the_stream_is_unchanged():
     a = _day(_market(), 600.0, seed=2).messages
-    b = _day(_market(probs=(0.0, 0.0), fleeting=(1.0, 1.0)), 600.0, seed=2).messages
-    assert a.equals(b)  # zero probabilities draw nothing
+    b = _day(_market(probs=(0.0, 0.0), fleeting=(0.0, 0.0)), 600.0, seed=2).messages
+    assert a.equals(b)  # zero probabilities and shares draw nothing
     subs = submissions_in_spread(_day(_market(), 600.0, seed=2))
     assert (subs.loc[subs["spread_ticks"] <= 12, "improvement_ticks"] <= 0).all()  # the profile's: none inside
 
@@ -104,6 +106,19 @@ def test_flickering_quotes_are_withdrawn_after_the_configured_delay():
     assert flicker["shares"][1] == pytest.approx(steady["shares"][1], abs=0.1)
 
 
+def test_any_new_order_inside_the_spread_flickers_however_it_got_there():
+    """The depth profile puts orders inside a spread of two ticks or more (one to six ticks
+    from the opposite best); with no probability of its own the rule still withdraws them."""
+    near = dict(depth_shares=(300.0,) * 6)
+    edges = (1.0, 2.0)
+    flicker = _market(probs=(0.0, 0.0), fleeting=(0.0, 1.0), life_s=0.05, **near)
+    flicker = dataclasses.replace(flicker, flow=dataclasses.replace(flicker.flow, inside_spread_ticks=edges))
+    steady = dataclasses.replace(flicker, flow=dataclasses.replace(flicker.flow, inside_fleeting_fracs=(0.0, 0.0)))
+    got, base = (inside_statistics(_day(m, 1_200.0), edges) for m in (flicker, steady))
+    assert got["shares"][1] > 0.1  # the profile does put orders inside
+    assert got["fleeting_fracs"][1] > 0.5 and base["fleeting_fracs"][1] < 0.1
+
+
 def test_statistics_and_buckets_of_the_recorded_day(goog_day):
     stats = inside_statistics(goog_day)
     edges = stats["spread_ticks"]
@@ -129,7 +144,9 @@ def test_calibration_writes_the_mechanisms_and_reads_them_back(inside_day):
     assert again.inside_spread_ticks == f.inside_spread_ticks and again.refill_empty_side
     assert again.inside_probs == pytest.approx(f.inside_probs, rel=1e-3)
     assert again.inside_improve_fracs == pytest.approx(f.inside_improve_fracs, rel=1e-3)
-    assert again.intraday.burst_decay_frac == pytest.approx(f.intraday.burst_decay_frac, rel=1e-3)
+    assert again.intraday.burst_boost == pytest.approx(f.intraday.burst_boost, rel=1e-3, abs=1e-9)
+    if f.intraday.burst_boost > 0:  # (a flat simulated day has none: its width is then not written)
+        assert again.intraday.burst_decay_frac == pytest.approx(f.intraday.burst_decay_frac, rel=1e-3)
     # the day's probability of 0.4 above four ticks, where its profile put nothing inside
     narrow = [p for e, p in zip(stats["spread_ticks"], stats["shares"]) if 4 <= e < 12]
     assert narrow and np.mean(narrow) == pytest.approx(0.4, abs=0.1)
@@ -153,6 +170,10 @@ def test_a_bucket_the_simulation_does_not_reach_follows_the_nearest_below():
     # bucket 1: the profile's q = (0.55 - 0.4) / 0.6 = 0.25, so p = (0.4 - 0.25) / 0.75 = 0.2, half of 0.4
     new = refine_module._inside_probs((0.2, 0.4, 0.8), np.array([0.2, 0.4, 0.9]), sim)
     assert new == pytest.approx((0.2, 0.2, 0.4))
+    # a reached bucket that falls to 0 takes the unreached one down by at most a factor of 4 a step
+    sim = {"shares": np.array([0.2, 0.9, 0.0]), "counts": np.array([100, 100, 0])}
+    new = refine_module._inside_probs((0.2, 0.4, 0.8), np.array([0.2, 0.4, 0.9]), sim)
+    assert new == pytest.approx((0.2, 0.0, 0.2))
 
 
 def test_refinement_moves_the_probabilities_towards_the_days_shares():
@@ -172,6 +193,8 @@ def test_refinement_moves_the_probabilities_towards_the_days_shares():
     ({"inside_spread_ticks": (1.0,), "inside_probs": (0.5,)}, "inside_improve_fracs"),
     ({"inside_spread_ticks": (1.0,), "inside_probs": (0.5,), "inside_improve_fracs": (0.6, 0.2)}, "inside_improve_fracs"),
     ({"inside_spread_ticks": (1.0,), "inside_probs": (0.5,), "inside_improve_fracs": (0.0,)}, "inside_improve_fracs"),
+    ({"inside_spread_ticks": (1.0, float("inf")), "inside_probs": (0.5, 0.5), "inside_improve_fracs": (0.5,)},
+     "inside_spread_ticks"),
     ({"inside_spread_ticks": (1.0,), "inside_probs": (0.5,), "inside_improve_fracs": (0.5,),
       "inside_fleeting_fracs": (0.1, 0.2)}, "inside_fleeting_fracs"),
     ({"inside_spread_ticks": (1.0,), "inside_probs": (0.5,), "inside_improve_fracs": (0.5,),
@@ -180,6 +203,17 @@ def test_refinement_moves_the_probabilities_towards_the_days_shares():
 ])
 def test_bad_settings_are_refused_by_name(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        FlowConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"inside_spread_ticks": (1.0, 2.0), "inside_probs": (None, 0.5), "inside_improve_fracs": (0.5,)}, "inside_probs"),
+    ({"inside_spread_ticks": (1.0,), "inside_probs": 0.5, "inside_improve_fracs": (0.5,)}, "inside_probs"),
+    ({"inside_spread_ticks": (1.0,), "inside_probs": (0.5,), "inside_improve_fracs": ("x",)}, "inside_improve_fracs"),
+    ({"refill_empty_side": 1}, "refill_empty_side"),
+])
+def test_settings_of_the_wrong_type_are_refused_by_name(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         FlowConfig(**kwargs)
 
 

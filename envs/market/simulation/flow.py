@@ -86,7 +86,8 @@ model for order book dynamics", Operations Research 58(3):
   side's best, ``k = round(x s)`` clipped to ``[1, s - 1]`` with ``x`` drawn from the
   quantiles ``inside_improve_fracs`` (improvements as fractions of the spread); else where
   the depth profile puts it. Excited submissions then follow the fleeting rule. A share
-  ``inside_fleeting_fracs[i]`` of the orders posted inside are quotes that flicker:
+  ``inside_fleeting_fracs[i]`` of the new orders that end up inside the spread (placed there
+  by this rule, the profile or the fleeting rule) are quotes that flicker:
   withdrawn after an exponential delay of mean ``inside_life_s`` (one at a time; GOOG: 30-40%
   of the orders posted inside are deleted within a second while the spread is under 25
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
@@ -215,6 +216,14 @@ def _default_depth() -> tuple[float, ...]:
     return (1500.0, 2000.0, 2500.0, 2500.0, 2500.0, 2000.0, 2000.0, 1500.0, 1500.0, 1000.0)
 
 
+def _floats(name: str, values: Any) -> tuple[float, ...]:
+    """``values`` as a tuple of floats; a ``TypeError`` naming ``name`` if it is not a sequence of numbers."""
+    try:
+        return tuple(float(x) for x in values)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from None
+
+
 @dataclass(frozen=True)
 class FlowConfig:
     """Background order flow (module docstring). Times in seconds, sizes in shares.
@@ -273,8 +282,8 @@ class FlowConfig:
         side's best.
     :param inside_improve_fracs: quantiles (at equally spaced levels, increasing, in (0, 1])
         of its improvement as a fraction of the spread (at most :data:`MAX_INSIDE_QUANTILES`).
-    :param inside_fleeting_fracs: in each bucket, the share of the orders posted inside that
-        are withdrawn after an exponential delay (flickering quotes); empty: none.
+    :param inside_fleeting_fracs: in each bucket, the share of the new orders inside the
+        spread that are withdrawn after an exponential delay (flickering quotes); empty: none.
     :param inside_life_s: that delay's mean (s).
     :param refill_empty_side: a side never empties (module docstring).
     :param sign_run_share: long memory of trade signs (module docstring): the probability
@@ -428,7 +437,7 @@ class FlowConfig:
         self._per_bucket("market_spread_factor", len(edges), check_nonnegative, "factor per spread bucket")
         edges = self._spread_edges("inside_spread_ticks")
         self._per_bucket("inside_probs", len(edges), check_fraction, "probability per spread bucket")
-        fracs = tuple(float(x) for x in self.inside_improve_fracs)
+        fracs = _floats("inside_improve_fracs", self.inside_improve_fracs)
         if bool(edges) != bool(fracs):
             raise ValueError(f"inside_improve_fracs must be given with inside_spread_ticks and only then, got "
                              f"{len(fracs)} quantiles for {len(edges)} buckets")
@@ -470,9 +479,9 @@ class FlowConfig:
 
     def _spread_edges(self, name: str) -> tuple[float, ...]:
         """Validate and store the spread buckets' lower bounds ``name`` (whole ticks from 1)."""
-        edges = tuple(float(x) for x in getattr(self, name))
+        edges = _floats(name, getattr(self, name))
         if edges and (len(edges) > MAX_SPREAD_BUCKETS or edges[0] != 1.0 or any(b <= a for a, b in zip(edges, edges[1:]))
-                      or any(x != int(x) for x in edges)):
+                      or not all(math.isfinite(x) and x == int(x) for x in edges)):
             raise ValueError(f"{name} must hold at most {MAX_SPREAD_BUCKETS} increasing whole ticks from 1, got "
                              f"{edges!r}")
         object.__setattr__(self, name, edges)
@@ -480,7 +489,7 @@ class FlowConfig:
 
     def _per_bucket(self, name: str, n: int, check: Any, what: str) -> None:
         """Validate and store ``name``: ``n`` numbers (one ``what``), each passing ``check``."""
-        values = tuple(float(x) for x in getattr(self, name))
+        values = _floats(name, getattr(self, name))
         if len(values) != n:
             raise ValueError(f"{name} must give one {what} ({n}), got {len(values)}")
         for i, x in enumerate(values):
@@ -1016,11 +1025,11 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
 
 
 @njit(**HOT)
-def _inside_price(rs, fp, fs, sc, direction, price):
+def _inside_price(rs, fp, sc, direction, price):
     """A new limit order's price with orders inside a wide spread (module docstring): with
-    the probability of the spread's bucket, ``k`` ticks better than its side's best (and, for
-    a flickering quote, its life in ``fs.flick_plan_s``); else ``price``. Nothing is drawn
-    while a side is empty or the spread is one tick."""
+    the probability of the spread's bucket, ``k`` ticks better than its side's best; else
+    ``price``. Nothing is drawn while a side is empty, the spread is one tick or the
+    bucket's probability is 0."""
     bb = sc[K.S_BEST_BID]
     ba = sc[K.S_BEST_ASK]
     if bb < 0 or ba >= sc[K.S_N_LEVELS]:
@@ -1035,9 +1044,25 @@ def _inside_price(rs, fp, fs, sc, direction, price):
     nq = int(fp[P_IN_NQ])
     q = min(nq - 1, int(R.uniform(rs) * nq))
     k = max(1, min(s - 1, np.int64(math.floor(fp[P_IN_Q0 + q] * s + 0.5))))
-    if fp[P_IN_FLEET0 + b] > 0.0 and R.uniform(rs) < fp[P_IN_FLEET0 + b]:
-        fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
     return sc[K.S_BASE] + (bb + k if direction > 0 else ba - k)
+
+
+@njit(**HOT)
+def _plan_flicker(rs, fp, fs, sc, direction, price):
+    """With orders inside a wide spread: if a new limit order at ``price`` is strictly inside
+    the spread (however it got there), it flickers with its spread bucket's share: its life
+    goes to ``fs.flick_plan_s``. Nothing is drawn for an order that is not inside or a bucket
+    whose share is 0."""
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    if bb < 0 or ba >= sc[K.S_N_LEVELS]:
+        return
+    rel = price - sc[K.S_BASE]
+    if not (bb < rel < ba):
+        return
+    f = fp[P_IN_FLEET0 + _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), ba - bb)]
+    if f > 0.0 and R.uniform(rs) < f:
+        fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
 
 
 @njit(**HOT)
@@ -1296,11 +1321,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
                 price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
                 if fp[P_IN_N] > 0.0:
-                    price = _inside_price(rs, fp, fs, sc, direction, price)
+                    price = _inside_price(rs, fp, sc, direction, price)
                 if excited and fp[P_CL_JOIN] + fp[P_CL_IMPROVE] > 0.0:
                     price = _fleeting_price(rs, fp, sc, direction, price)
                 if price < 1:
                     price = 1
+                if fp[P_IN_N] > 0.0:
+                    _plan_flicker(rs, fp, fs, sc, direction, price)
                 evbuf[0, K.E_TYPE] = K.EV_LIMIT
                 evbuf[0, K.E_ID] = fs.next_id
                 evbuf[0, K.E_SIDE] = direction

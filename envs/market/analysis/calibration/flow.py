@@ -85,7 +85,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
-from execgym.envs.market.analysis.calibration.inside import inside_probs, inside_statistics
+from execgym.envs.market.analysis.calibration.inside import MAX_INSIDE_PROB, inside_probs, inside_statistics
 from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
@@ -330,30 +330,33 @@ def _profile(x: np.ndarray, noise_sigma: float = 0.0) -> IntradayVolumeProfile:
                                  noise_sigma=noise_sigma, **burst)
 
 
-#: bounds of the opening burst's e-folding width (session fraction: 2 s to 10 min of 6.5 hours)
-BURST_DECAY_BOUNDS = (1e-4, 0.025)
+#: bounds of the opening burst's e-folding width as a fraction of the open bump's: narrower
+MIN_BURST_RATIO, MAX_BURST_RATIO = 0.002, 1.0
 
 
 def _fit_burst(u_shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Weighted Poisson ML of the five shape parameters (see :func:`fit_intraday_profile`)
-    from the least-squares U-shape ``u_shape``; the burst is narrower than the open bump."""
+    from the least-squares U-shape ``u_shape``. The burst's width is fitted as a fraction
+    ``r`` of the open bump's (``burst_decay_frac = r decay_frac``, ``r`` in
+    ``[MIN_BURST_RATIO, MAX_BURST_RATIO]``): the burst is the narrower of the two."""
     v = v / v.mean()
 
+    def shape(y: np.ndarray) -> np.ndarray:
+        return np.array([y[0], y[1], y[2], y[3], y[4] * y[2]])
+
     def nll(y: np.ndarray) -> float:
-        prof = _profile(np.array([y[0], y[1], y[2], y[3], y[4]]))
+        prof = _profile(shape(y))
         return float(-(v * np.log(prof.intensity(u))).sum() + v.sum() * math.log(prof.mean_intensity()))
 
-    lo = [0.0, 0.0, 0.005, 0.0, BURST_DECAY_BOUNDS[0]]
-    hi = [50.0, 50.0, 0.5, 500.0, BURST_DECAY_BOUNDS[1]]
+    lo = [0.0, 0.0, 0.005, 0.0, MIN_BURST_RATIO]
+    hi = [50.0, 50.0, 0.5, 500.0, MAX_BURST_RATIO]
     best = None
     for boost, width in ((0.0, 0.002), (5.0, 0.002), (20.0, 0.0005)):  # without, a minute's and seconds' burst
-        res = minimize(nll, x0=[*u_shape, boost, width], method="L-BFGS-B", bounds=list(zip(lo, hi)))
+        ratio = float(np.clip(width / u_shape[2], MIN_BURST_RATIO, MAX_BURST_RATIO))
+        res = minimize(nll, x0=[*u_shape, boost, ratio], method="L-BFGS-B", bounds=list(zip(lo, hi)))
         if best is None or res.fun < best.fun:
             best = res
-    x = np.asarray(best.x, dtype=np.float64)
-    if x[4] > x[2] and BURST_DECAY_BOUNDS[0] <= x[2] <= BURST_DECAY_BOUNDS[1]:
-        x = x[[3, 1, 4, 0, 2]]  # the same intensity, with the narrower bump as the burst
-    return x
+    return shape(np.asarray(best.x, dtype=np.float64))
 
 
 # --- Hawkes market orders ---------------------------------------------------------------------
@@ -878,7 +881,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
 
     if inside:
         ins = inside_statistics(day)
-        first = inside_probs(day, ins, tuple(depth)) if anchor == "opposite_best" else ins["shares"]
+        first = (inside_probs(day, ins, tuple(depth)) if anchor == "opposite_best"
+                 else np.minimum(ins["shares"], MAX_INSIDE_PROB))
         mechanisms |= {"inside_spread_ticks": ins["spread_ticks"], "inside_probs": tuple(float(x) for x in first),
                        "inside_improve_fracs": tuple(float(x) for x in ins["improve_fracs"]),
                        "inside_fleeting_fracs": tuple(float(x) for x in ins["fleeting_fracs"]),

@@ -47,7 +47,9 @@ With ``inside=True`` (orders inside a wide spread) they also solve for the proba
 flow's ``p`` plus the depth profile's share ``q`` of the rest, ``T = p + (1 - p) q``; with
 ``q`` read off the simulation, ``p <- (R - q) / (1 - q)`` for the day's share ``R``; a
 bucket with fewer than :data:`MIN_INSIDE_COUNT` simulated submissions (a spread the
-simulation does not reach) changes by the factor of the nearest reached bucket below it.
+simulation does not reach) only falls, by the factor of the nearest reached bucket below it
+clipped to ``[MIN_UNREACHED_FACTOR, 1]``: a high probability there would keep the spread
+from ever reaching it, and one step must not set it to 0 for good.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ MAX_FACTOR = 4.0
 MAX_SCALE = 8.0
 #: fewest simulated submissions in a spread bucket to refine its inside probability
 MIN_INSIDE_COUNT = 30
+#: the smallest factor of one step for a bucket the simulation does not reach
+MIN_UNREACHED_FACTOR = 0.25
 
 
 def _depth_by_side(day: LobsterDay, k: int, anchor: str) -> tuple[np.ndarray, np.ndarray]:
@@ -108,11 +112,9 @@ def _inside_probs(probs: tuple[float, ...], target: np.ndarray, simulated: dict)
     for i in range(len(p)):
         if seen[i]:
             if p[i] > 0:
-                ratio = new[i] / p[i]
-            elif new[i] == 0:
-                ratio = 0.0  # the profile alone puts enough inside here
+                ratio = float(np.clip(new[i] / p[i], MIN_UNREACHED_FACTOR, 1.0))
         else:
-            new[i] = min(p[i] * ratio, MAX_INSIDE_PROB)
+            new[i] = p[i] * ratio
     return tuple(float(x) for x in new)
 
 
