@@ -1260,6 +1260,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             due = fs.rev_t_s if fs.rev_size > 0 else math.inf
             if fs.flick_id > 0 and fs.flick_t_s < due:
                 due = fs.flick_t_s
+            if fp[P_ACT_SIGMA] > 0.0 and t + dt > fs.next_grid_s and fs.next_grid_s < min(due, t_end):
+                # the activity changes at the grid time, before anything else is due: nothing
+                # happened before it (the bound holds only until then); draw afresh
+                _advance_to(rd, fp, fs, fs.next_grid_s)
+                continue
             if t + dt >= due and due <= t_end:
                 # a revision's re-post or a flicker's withdrawal comes first: nothing happened
                 # before it; apply it
@@ -1269,10 +1274,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # memoryless: nothing happens before t_end; carry the decays and the diffusion
                 _advance_to(rd, fp, fs, t_end)
                 return K.OK
-            if fp[P_ACT_SIGMA] > 0.0 and t + dt > fs.next_grid_s:
-                # the activity changes at the grid time: nothing happened before it; draw afresh
-                _advance_to(rd, fp, fs, fs.next_grid_s)
-                continue
             t += dt
             _advance_to(rd, fp, fs, t)
             u = R.uniform(rs) * bound
