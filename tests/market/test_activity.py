@@ -67,3 +67,23 @@ def test_fit_rejects_bad_lags_and_too_short_days():
         fit_activity(day, lags=(3, 3))
     with pytest.raises(ValueError, match="too short"):
         fit_activity(day, bin_s=600.0)
+
+
+@pytest.mark.parametrize("revisions", [False, True])
+def test_the_stream_does_not_depend_on_the_decision_step(revisions):
+    """The activity changes at grid times: a proposal that crosses one must stop there, also
+    when the window's end (or a revision's re-post) comes later. A quiet market, where most
+    proposals cross several grid times, then runs the same stream in 1-s and 40-s steps (it
+    ran about 20 times fewer events in 40-s steps before the fix)."""
+    extra = {"revise_best_per_s": 0.05, "revise_deep_per_s": 0.05, "revise_delay_s": 3.0} if revisions else {}
+    flow = FlowConfig(market_rate_per_s=0.0, resilience_per_s=0.01, intraday=None, anchor="opposite_best",
+                      mean_limit_size_shares=100.0, depth_shares=(5.0,) * 5, activity_sigma=1.5, activity_time_s=3.0,
+                      **extra)
+    runs = []
+    for step in (1.0, 40.0):
+        sim = MarketSimulator(SimulatorConfig(flow=flow, warmup_s=0.0), np.random.default_rng(8))
+        for _ in range(int(4_000 / step)):
+            sim.advance(step)
+        runs.append((int(sim._fs[0]["n_bg_events"]), sim.book.orders()))
+    (n1, book1), (n40, book40) = runs
+    assert n1 > 20 and n1 == n40 and book1.equals(book40)
