@@ -298,3 +298,17 @@ def test_intraday_bounds_contain_the_factor_on_the_whole_interval(t0, t1, burst)
     assert lo <= tod.min() and tod.max() <= hi
     if t1 - t0 < fp[F.P_SESSION]:  # and tight (up to the sampling of the interval)
         assert hi - lo <= tod.max() - tod.min() + 1e-3 * hi
+
+
+def test_a_market_without_flow_still_diffuses():
+    """With no order flow at all the exogenous diffusion still moves the fundamental, at
+    sigma ticks per sqrt(s) (it stood still: the clock jumped without its grid steps)."""
+    cfg = SimulatorConfig(flow=FlowConfig(depth_shares=(0.0,) * 3, market_rate_per_s=0.0, intraday=None),
+                          impact=ImpactConfig(sigma_ticks_per_sqrt_s=1.0), warmup_s=0.0)
+    sim = MarketSimulator(cfg, np.random.default_rng(0))
+    path = [sim.fundamental_ticks]
+    for _ in range(400):
+        sim.advance(10.0)
+        path.append(sim.fundamental_ticks)
+    steps = np.diff(path)
+    assert np.std(steps) == pytest.approx(np.sqrt(10.0), rel=0.15)

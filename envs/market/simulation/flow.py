@@ -1253,8 +1253,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
             if rev_total > 0.0:
                 bound += rev_total
-            if bound <= 0.0:
-                fs.t_s = t_end
+            if bound <= 0.0:  # no flow: only the clock runs (decays, diffusion, random clock)
+                _advance_to(rd, fp, fs, t_end)
                 return K.OK
             dt = -math.log(1.0 - R.uniform(rs)) / bound
             due = fs.rev_t_s if fs.rev_size > 0 else math.inf
