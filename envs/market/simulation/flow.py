@@ -628,8 +628,8 @@ FLOW_STATE_DTYPE = np.dtype([
     ("rev_side", np.int64),                #   side, price (ticks) and time (s)
     ("rev_price", np.int64),
     ("rev_t_s", np.float64),
-    ("rev_posting", np.bool_),             # the event in evbuf is a revision's re-post, a flicker's
-                                           #   withdrawal or a refill (it does not excite the clustering)
+    ("quiet", np.bool_),                   # the event in evbuf is a revision's re-post, a flicker's
+                                           #   withdrawal or a refill: it does not excite the clustering
     ("flick_id", np.int64),                # a flickering quote to withdraw (its id; 0: none) at flick_t_s
     ("flick_t_s", np.float64),
     ("flick_plan_s", np.float64),          # the event in evbuf, if it rests, flickers for this long (s; < 0: no)
@@ -857,7 +857,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.rev_side = 0
     fs.rev_price = 0
     fs.rev_t_s = 0.0
-    fs.rev_posting = False
+    fs.quiet = False
     fs.flick_id = 0
     fs.flick_t_s = 0.0
     fs.flick_plan_s = -1.0
@@ -969,13 +969,24 @@ def _fleeting_price(rs, fp, sc, direction, price):
 
 
 @njit(**HOT)
-def _put_event(evbuf, kind, oid, side, price, size):
-    """Write an event (kind, id, side, price in ticks, size in shares) into ``evbuf``'s row 0."""
+def _spread_ticks(sc):
+    """The book's spread (ticks); 0 while a side is empty."""
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    return 0 if bb < 0 or ba >= sc[K.S_N_LEVELS] else ba - bb
+
+
+@njit(**HOT)
+def _put_event(evbuf, kind, oid, side, price, size, time_ns):
+    """Write a background event (kind, id, side, price in ticks, size in shares, time in ns)
+    into ``evbuf``'s row 0."""
     evbuf[0, K.E_TYPE] = kind
     evbuf[0, K.E_ID] = oid
     evbuf[0, K.E_SIDE] = side
     evbuf[0, K.E_PRICE] = price
     evbuf[0, K.E_SIZE] = size
+    evbuf[0, K.E_OWNER] = 0
+    evbuf[0, K.E_TIME] = time_ns
 
 
 @njit(**HOT)
@@ -1030,11 +1041,7 @@ def _inside_price(rs, fp, sc, direction, price):
     the probability of the spread's bucket, ``k`` ticks better than its side's best; else
     ``price``. Nothing is drawn while a side is empty, the spread is one tick or the
     bucket's probability is 0."""
-    bb = sc[K.S_BEST_BID]
-    ba = sc[K.S_BEST_ASK]
-    if bb < 0 or ba >= sc[K.S_N_LEVELS]:
-        return price
-    s = ba - bb
+    s = _spread_ticks(sc)
     if s < 2:
         return price
     b = _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), s)
@@ -1044,7 +1051,7 @@ def _inside_price(rs, fp, sc, direction, price):
     nq = int(fp[P_IN_NQ])
     q = min(nq - 1, int(R.uniform(rs) * nq))
     k = max(1, min(s - 1, np.int64(math.floor(fp[P_IN_Q0 + q] * s + 0.5))))
-    return sc[K.S_BASE] + (bb + k if direction > 0 else ba - k)
+    return sc[K.S_BASE] + (sc[K.S_BEST_BID] + k if direction > 0 else sc[K.S_BEST_ASK] - k)
 
 
 @njit(**HOT)
@@ -1053,14 +1060,11 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
     the spread (however it got there), it flickers with its spread bucket's share: its life
     goes to ``fs.flick_plan_s``. Nothing is drawn for an order that is not inside or a bucket
     whose share is 0."""
-    bb = sc[K.S_BEST_BID]
-    ba = sc[K.S_BEST_ASK]
-    if bb < 0 or ba >= sc[K.S_N_LEVELS]:
-        return
+    s = _spread_ticks(sc)
     rel = price - sc[K.S_BASE]
-    if not (bb < rel < ba):
+    if s < 2 or not (sc[K.S_BEST_BID] < rel < sc[K.S_BEST_ASK]):
         return
-    f = fp[P_IN_FLEET0 + _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), ba - bb)]
+    f = fp[P_IN_FLEET0 + _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), s)]
     if f > 0.0 and R.uniform(rs) < f:
         fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
 
@@ -1108,11 +1112,8 @@ def _revised_price(sc, side, price, n_k):
 @njit(**HOT)
 def _spread_factor(fp, sc):
     """The market orders' intensity multiplier at the book's spread (1 with a side empty)."""
-    bb = sc[K.S_BEST_BID]
-    ba = sc[K.S_BEST_ASK]
-    if bb < 0 or ba >= sc[K.S_N_LEVELS]:
-        return 1.0
-    return fp[P_MO_SPREAD_F0 + _bucket(fp, P_MO_SPREAD_EDGE0, int(fp[P_MO_SPREAD_N]), ba - bb)]
+    s = _spread_ticks(sc)
+    return 1.0 if s == 0 else fp[P_MO_SPREAD_F0 + _bucket(fp, P_MO_SPREAD_EDGE0, int(fp[P_MO_SPREAD_N]), s)]
 
 
 #: the longest run of trade signs (orders): caps the Pareto draw
@@ -1204,12 +1205,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 return LIVE_FULL
             # a revision's re-post, at the cancellation's time (nothing random is drawn)
             _put_event(evbuf, K.EV_LIMIT, fs.next_id, fs.rev_side, _revised_price(sc, fs.rev_side, fs.rev_price, n_k),
-                       fs.rev_size)
-            evbuf[0, K.E_OWNER] = 0
-            evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
+                       fs.rev_size, np.int64(fs.t_s * 1e9))
             fs.next_id += 1
             fs.rev_size = 0
-            fs.rev_posting = True
+            fs.quiet = True
         elif not fs.pending and fs.flick_id > 0 and fs.flick_t_s <= fs.t_s:
             # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
             # live entry leaves the list when drawn later
@@ -1217,24 +1216,21 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             fs.flick_id = 0
             if K.h_find(htab, orders, oid) == -1:
                 continue
-            _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0)
-            evbuf[0, K.E_OWNER] = 0
-            evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
-            fs.rev_posting = True
-        elif not fs.pending and fp[P_REFILL] == 1.0 and (sc[K.S_BEST_BID] < 0 or sc[K.S_BEST_ASK] >= sc[K.S_N_LEVELS]):
+            _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
+            fs.quiet = True
+        elif not fs.pending and fp[P_REFILL] == 1.0 and _spread_ticks(sc) == 0:
             if fs.n_live >= live.shape[0]:
                 return LIVE_FULL
             # an empty side: a quote on it at once, from the depth profile (the bid first if both are)
             direction = 1 if sc[K.S_BEST_BID] < 0 else -1
             price = _profile_price(rs, fp, fs, sc, cum_w, fs.t_s, direction)
             _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, max(price, 1),
-                       _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot)
-            evbuf[0, K.E_OWNER] = 0
-            evbuf[0, K.E_TIME] = np.int64(fs.t_s * 1e9)
+                       _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot,
+                       np.int64(fs.t_s * 1e9))
             fs.next_id += 1
-            fs.rev_posting = True
+            fs.quiet = True
         elif not fs.pending:
-            fs.rev_posting = False
+            fs.quiet = False
             n_live = fs.n_live
             if n_live >= live.shape[0]:
                 return LIVE_FULL  # before drawing anything: the caller grows ``live``
@@ -1329,11 +1325,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     price = 1
                 if fp[P_IN_N] > 0.0:
                     _plan_flicker(rs, fp, fs, sc, direction, price)
-                evbuf[0, K.E_TYPE] = K.EV_LIMIT
-                evbuf[0, K.E_ID] = fs.next_id
-                evbuf[0, K.E_SIDE] = direction
-                evbuf[0, K.E_PRICE] = price
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot
+                _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
+                           _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot, time_ns)
                 fs.next_id += 1
             elif kind == K.EV_CANCEL:
                 # a revision cancels a uniformly chosen live order (proposed at the larger rate,
@@ -1368,23 +1361,18 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     live[j] = live[fs.n_live]
                     if K.h_find(htab, orders, oid) == -1:
                         continue
-                _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0)
+                _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
             else:
                 direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 if fp[P_RUN_SHARE] > 0.0:
                     direction = _run_sign(rs, fp, fs, direction)
-                evbuf[0, K.E_TYPE] = K.EV_MARKET
-                evbuf[0, K.E_ID] = fs.next_id
-                evbuf[0, K.E_SIDE] = direction
-                evbuf[0, K.E_PRICE] = 0
-                evbuf[0, K.E_SIZE] = _size_lots(rs, fp, sizes, SZ_MARKET_CDF, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot
+                _put_event(evbuf, K.EV_MARKET, fs.next_id, direction, 0,
+                           _size_lots(rs, fp, sizes, SZ_MARKET_CDF, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot, time_ns)
                 fs.next_id += 1
                 if direction > 0:
                     fs.exc_buy_per_s += fp[P_ALPHA]
                 else:
                     fs.exc_sell_per_s += fp[P_ALPHA]
-            evbuf[0, K.E_OWNER] = 0
-            evbuf[0, K.E_TIME] = time_ns
         n_fills_before = sc[K.S_N_FILLS]
         _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
@@ -1407,11 +1395,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             live[fs.n_live] = evbuf[0, K.E_ID]
             fs.n_live += 1
             fs.last_id = evbuf[0, K.E_ID]
-            if fs.flick_plan_s >= 0.0 and fs.flick_id == 0 and not fs.rev_posting:
+            if fs.flick_plan_s >= 0.0 and fs.flick_id == 0 and not fs.quiet:
                 fs.flick_id = evbuf[0, K.E_ID]
                 fs.flick_t_s = fs.t_s + fs.flick_plan_s
         fs.flick_plan_s = -1.0
-        if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET and not fs.rev_posting and fs.rev_size == 0:
+        if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET and not fs.quiet and fs.rev_size == 0:
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive
             fs.exc_c0_per_s += fp[P_CLUSTER_A0]
