@@ -138,7 +138,7 @@ def test_calibration_writes_the_mechanisms_and_reads_them_back(inside_day):
     f = cal.flow
     stats = inside_statistics(inside_day)
     assert f.inside_spread_ticks == stats["spread_ticks"] and f.refill_empty_side
-    assert f.inside_probs == pytest.approx(tuple(inside_probs(inside_day, stats, f.depth_shares)))
+    assert f.inside_probs == pytest.approx(tuple(inside_probs(stats, f.depth_shares)))
     assert f.intraday.burst_boost >= 0.0
     again = SimulatorConfig.from_mapping(cal.market_config(0.01, 1000.0, 300.0)).flow
     assert again.inside_spread_ticks == f.inside_spread_ticks and again.refill_empty_side
@@ -156,13 +156,13 @@ def test_calibration_writes_the_mechanisms_and_reads_them_back(inside_day):
 def test_first_guess_takes_off_what_the_depth_profile_puts_inside(inside_day):
     stats = inside_statistics(inside_day, EDGES)
     # nothing within 12 ticks: at spreads up to 13 ticks the profile puts nothing inside
-    far = inside_probs(inside_day, stats, DEPTH)
+    far = inside_probs(stats, DEPTH)
     assert far == pytest.approx(np.clip(stats["shares"], 0, 0.95), abs=0.02)
     # everything one tick from the opposite best: inside any spread of two ticks or more
-    near = inside_probs(inside_day, stats, (100.0,) + (0.0,) * 5)
+    near = inside_probs(stats, (100.0,) + (0.0,) * 5)
     assert np.all(near == 0.0)
     with pytest.raises(ValueError, match="depth_shares"):
-        inside_probs(inside_day, stats, (0.0, 0.0))
+        inside_probs(stats, (0.0, 0.0))
 
 
 def test_a_bucket_the_simulation_does_not_reach_follows_the_nearest_below():

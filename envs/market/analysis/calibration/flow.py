@@ -881,7 +881,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
 
     if inside:
         ins = inside_statistics(day)
-        first = (inside_probs(day, ins, tuple(depth)) if anchor == "opposite_best"
+        first = (inside_probs(ins, tuple(depth)) if anchor == "opposite_best"
                  else np.minimum(ins["shares"], MAX_INSIDE_PROB))
         mechanisms |= {"inside_spread_ticks": ins["spread_ticks"], "inside_probs": tuple(float(x) for x in first),
                        "inside_improve_fracs": tuple(float(x) for x in ins["improve_fracs"]),

@@ -87,7 +87,11 @@ def inside_buckets(day: LobsterDay, quantiles: tuple[float, ...] = INSIDE_QUANTI
     """Spread buckets' lower bounds (whole ticks, ``1`` first) at ``quantiles`` of the spread
     the day's submissions see (:func:`submissions_in_spread`): deciles resolve the usual
     spreads, the upper quantiles the wide opening ones, where most orders land inside."""
-    spreads = submissions_in_spread(day)["spread_ticks"].to_numpy()
+    return _quantile_edges(day, submissions_in_spread(day)["spread_ticks"].to_numpy(), quantiles)
+
+
+def _quantile_edges(day: LobsterDay, spreads: np.ndarray, quantiles: tuple[float, ...]) -> tuple[float, ...]:
+    """:func:`inside_buckets` from the submissions' spreads (ticks)."""
     if len(spreads) == 0:
         raise ValueError(f"day {day.name!r} has no submission with a spread of two ticks or more")
     q = np.unique(np.quantile(spreads, quantiles, method="lower"))
@@ -106,19 +110,21 @@ def inside_statistics(day: LobsterDay, spread_ticks: tuple[float, ...] | None = 
     :return: ``spread_ticks`` (the buckets), ``shares`` (each bucket's share of submissions
         inside the spread; 0 where it has none), ``counts`` (its submissions),
         ``improve_fracs`` (the quantiles), ``inside_share`` (over all the submissions),
-        ``fleeting_fracs`` (per bucket) and ``life_s`` (the flickering quotes, module docstring).
+        ``fleeting_fracs`` (per bucket) and ``life_s`` (the flickering quotes, module docstring);
+        ``submission_spreads`` (ticks) and ``submission_buckets``, each counted submission's.
     :raises ValueError: if the day has no submission inside the spread.
     """
     n_quantiles = check_int("n_quantiles", n_quantiles, minimum=1)
     if n_quantiles > MAX_INSIDE_QUANTILES:
         raise ValueError(f"n_quantiles must be at most {MAX_INSIDE_QUANTILES}, got {n_quantiles}")
-    edges = np.asarray(inside_buckets(day) if spread_ticks is None else spread_ticks, dtype=np.float64)
+    subs = submissions_in_spread(day)
+    spread = subs["spread_ticks"].to_numpy()
+    edges = np.asarray(_quantile_edges(day, spread, INSIDE_QUANTILES) if spread_ticks is None else spread_ticks,
+                       dtype=np.float64)
     if (edges.ndim != 1 or len(edges) == 0 or len(edges) > MAX_SPREAD_BUCKETS or edges[0] != 1.0
             or np.any(np.diff(edges) <= 0)):
         raise ValueError(f"spread_ticks must hold 1 to {MAX_SPREAD_BUCKETS} increasing lower bounds from 1, got "
                          f"{spread_ticks!r}")
-    subs = submissions_in_spread(day)
-    spread = subs["spread_ticks"].to_numpy()
     inside = subs["improvement_ticks"].to_numpy() > 0
     if not inside.any():
         raise ValueError(f"day {day.name!r} has no submission inside the spread")
@@ -139,13 +145,14 @@ def inside_statistics(day: LobsterDay, spread_ticks: tuple[float, ...] | None = 
     return {"spread_ticks": tuple(float(x) for x in edges), "shares": shares, "counts": counts,
             "improve_fracs": np.quantile(frac, levels), "inside_share": float(inside.mean()),
             "fleeting_fracs": fleeting,
-            "life_s": float(np.median(life[flick])) / math.log(2.0) if flick.any() else FLICKER_S}
+            "life_s": float(np.median(life[flick])) / math.log(2.0) if flick.any() else FLICKER_S,
+            "submission_spreads": spread, "submission_buckets": bucket}
 
 
-def inside_probs(day: LobsterDay, stats: dict, depth_shares: tuple[float, ...]) -> np.ndarray:
+def inside_probs(stats: dict, depth_shares: tuple[float, ...]) -> np.ndarray:
     """First guesses of the flow's ``inside_probs`` for a depth profile (module docstring).
 
-    :param stats: :func:`inside_statistics` of ``day`` (its buckets and shares).
+    :param stats: :func:`inside_statistics` of the day (its buckets, shares and submissions).
     :param depth_shares: the flow's depth profile at distances ``1..K`` from the opposite
         best (the profile's placement probabilities are proportional to it).
     :return: one probability per bucket, in ``[0, MAX_INSIDE_PROB]``.
@@ -154,10 +161,7 @@ def inside_probs(day: LobsterDay, stats: dict, depth_shares: tuple[float, ...]) 
     if depth.ndim != 1 or len(depth) == 0 or depth.sum() <= 0:
         raise ValueError(f"depth_shares must be a non-empty profile with positive depth, got {depth_shares!r}")
     cum = np.cumsum(depth) / depth.sum()  # cum[k] = P(d <= k + 1)
-    edges = np.asarray(stats["spread_ticks"], dtype=np.float64)
-    spread = submissions_in_spread(day)["spread_ticks"].to_numpy()
-    q_each = cum[np.clip(spread - 2, 0, len(cum) - 1)]  # P(d <= s - 1), s >= 2
-    bucket = np.maximum(np.searchsorted(edges, spread, side="right") - 1, 0)
-    counts = np.bincount(bucket, minlength=len(edges))
-    q = np.bincount(bucket, weights=q_each, minlength=len(edges)) / np.maximum(counts, 1)
+    q_each = cum[np.clip(stats["submission_spreads"] - 2, 0, len(cum) - 1)]  # P(d <= s - 1), s >= 2
+    counts = stats["counts"]
+    q = np.bincount(stats["submission_buckets"], weights=q_each, minlength=len(counts)) / np.maximum(counts, 1)
     return np.clip((np.asarray(stats["shares"]) - q) / np.maximum(1.0 - q, 1e-9), 0.0, MAX_INSIDE_PROB)
