@@ -118,6 +118,11 @@ def test_bad_revision_settings_are_rejected(kwargs, match):
         FlowConfig(**kwargs)
 
 
+def test_revision_moves_that_are_not_numbers_are_refused_by_name():
+    with pytest.raises(TypeError, match="revise_deep_probs"):
+        FlowConfig(revise_deep_probs=(None,) * N_MOVES)
+
+
 def test_revisions_do_not_walk_orders_away_from_the_book():
     # every revision moves its order 30 ticks back; the re-post stays within the flow's
     # farthest placement (10 ticks here) of the opposite best

@@ -423,7 +423,7 @@ class FlowConfig:
         check_nonnegative("revise_deep_per_s", self.revise_deep_per_s)
         check_nonnegative("revise_delay_s", self.revise_delay_s)
         for name in ("revise_best_probs", "revise_deep_probs"):
-            probs = tuple(float(x) for x in getattr(self, name))
+            probs = _floats(name, getattr(self, name))
             if probs:
                 if len(probs) != 2 * MAX_REVISE_TICKS + 1:
                     raise ValueError(f"{name} must weigh the moves -{MAX_REVISE_TICKS}..{MAX_REVISE_TICKS} ticks "
