@@ -289,6 +289,12 @@ MECHANISMS = {
                                 "inside_improve_fracs": [0.3, 0.6], "inside_fleeting_fracs": [0.0, 0.5], "inside_life_s": 2.0,
                                 "refill_empty_side": True}}, "flick_t_s"),
     "opening_burst": ({"flow": {"intraday": {"burst_boost": 30.0, "burst_decay_frac": 0.01}}}, None),
+    # the cap reads the opposite queue, which the agent's orders are part of
+    "queue_cap": ({"flow": {"market_queue_cap_frac": 0.8, "market_rate_per_s": 1.0}}, None),
+    # the side that changed last: the agent's orders change it between calls of the flow
+    "quote_follow": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
+                               "inside_improve_fracs": [0.3, 0.6], "inside_follow_gaps_s": [0.0, 0.5],
+                               "inside_follow_probs": [0.9, 0.6, 0.9, 0.6, 0.6, 0.5]}}, "chg_t_s"),
 }
 
 

@@ -93,12 +93,34 @@ model for order book dynamics", Operations Research 58(3):
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
   withdrawal they pile up and close the opening's spread). The withdrawal does not excite
   the clustering;
+* **quotes that follow the last change** (optional): which side a new quote inside the
+  spread is on depends on which side's best changed last, by what, and how long ago (GOOG
+  2012-06-21: within 100 ms of a submission that improved a side's best, 84% of the next
+  improvements are on that side again, quotes outbidding each other; within a millisecond
+  of a cancellation of a side's best, 94% re-improve that side; after a market order, or a
+  second after anything, about half). A new limit order that ends strictly inside the spread
+  (however it got there) is on the side whose best changed last with the probability
+  ``inside_follow_probs[k * n + j]`` of that change's kind ``k`` (:data:`FOLLOW_KINDS`) and
+  gap bucket ``j`` (the time since the change in ``[inside_follow_gaps_s[j],
+  inside_follow_gaps_s[j + 1])``, ``n`` buckets); moved to the other side it keeps its
+  improvement (``k`` ticks better than its new side's best). Changes made between calls of
+  the flow (the agent's) count as a submission if they improved the side's best, else as a
+  cancellation;
 * **a side never empties** (optional, ``refill_empty_side``): when a side of the book is
   empty (a market order swept it, or its last order was cancelled), a liquidity provider
   quotes on it at once, at a distance drawn from the depth profile (the recorded GOOG and
   AMZN days never have an empty side; without it a simulated book has one some 0.1% of the
   time). The refill does not excite the clustering;
-* sizes are geometric in lots with the configured means (shares), or fixed.
+* **market orders that take at most the queue they hit** (optional, ``market_queue_cap_frac``):
+  most real market orders are marketable orders limited to the opposite best, so they take
+  at most what rests there (GOOG 2012-06-21: 59% of the marketable orders are exactly the
+  size of the visible queue they hit, 38% smaller, 4% larger; with sizes drawn independently
+  of the book 43% of the simulated ones walked it, opening gaps the refills then close). A
+  share ``market_queue_cap_frac`` of the market orders takes ``min(S, q)``: its drawn size
+  ``S`` capped at the opposite best's queue ``q`` (shares); the sizes configured are then
+  those of ``S`` (a recorded day's capped sizes are right-censored at the queue: the
+  calibration undoes it with the Kaplan-Meier estimator). On an empty side nothing is capped;
+* sizes are geometric in lots with the configured means (shares), fixed, or empirical.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
 whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
@@ -166,8 +188,12 @@ MAX_SPREAD_BUCKETS = 16
 MAX_REVISE_TICKS = 30
 #: most quantiles of the improvement of orders posted inside the spread (FlowConfig.inside_improve_fracs)
 MAX_INSIDE_QUANTILES = 20
+#: most gap buckets of the quotes that follow the last change (FlowConfig.inside_follow_gaps_s)
+MAX_FOLLOW_GAPS = 8
+#: the kinds of event that changed a side's best, in the order of FlowConfig.inside_follow_probs
+FOLLOW_KINDS = ("submission", "cancellation", "market")
 
-__all__ = ["FLOW_STATE_DTYPE", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
+__all__ = ["FLOW_STATE_DTYPE", "FOLLOW_KINDS", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +312,16 @@ class FlowConfig:
         spread that are withdrawn after an exponential delay (flickering quotes); empty: none.
     :param inside_life_s: that delay's mean (s).
     :param refill_empty_side: a side never empties (module docstring).
+    :param inside_follow_gaps_s: quotes that follow the last change (module docstring): the
+        lower bounds (s) of the buckets of the time since a side's best changed, ``0`` first,
+        increasing (at most :data:`MAX_FOLLOW_GAPS`); empty: off.
+    :param inside_follow_probs: per kind of the change (:data:`FOLLOW_KINDS`) and gap bucket
+        (kind-major), the probability that a new order inside the spread is on the side that
+        changed.
+    :param market_queue_cap_frac: market orders that take at most the queue they hit (module
+        docstring): the share of market orders whose size is capped at the opposite best's
+        queue; the market sizes (``mean_market_size_shares`` or the table) are those before
+        the cap. 0: off.
     :param sign_run_share: long memory of trade signs (module docstring): the probability
         ``p`` that a market order follows the current run's sign; 0: off.
     :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
@@ -339,6 +375,9 @@ class FlowConfig:
     inside_fleeting_fracs: tuple[float, ...] = ()
     inside_life_s: float = 0.1
     refill_empty_side: bool = False
+    inside_follow_gaps_s: tuple[float, ...] = ()
+    inside_follow_probs: tuple[float, ...] = ()
+    market_queue_cap_frac: float = 0.0
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -451,6 +490,15 @@ class FlowConfig:
         else:
             object.__setattr__(self, "inside_fleeting_fracs", ())
         check_positive("inside_life_s", self.inside_life_s)
+        gaps = _floats("inside_follow_gaps_s", self.inside_follow_gaps_s)
+        if gaps and (len(gaps) > MAX_FOLLOW_GAPS or gaps[0] != 0.0 or any(b <= a for a, b in zip(gaps, gaps[1:]))
+                     or not math.isfinite(gaps[-1])):
+            raise ValueError(f"inside_follow_gaps_s must hold at most {MAX_FOLLOW_GAPS} increasing finite times (s) "
+                             f"from 0, got {gaps!r}")
+        object.__setattr__(self, "inside_follow_gaps_s", gaps)
+        self._per_bucket("inside_follow_probs", len(FOLLOW_KINDS) * len(gaps), check_fraction,
+                         f"probability per kind of change ({', '.join(FOLLOW_KINDS)}) and gap bucket")
+        check_fraction("market_queue_cap_frac", self.market_queue_cap_frac)
         check_fraction("sign_run_share", self.sign_run_share)
         if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
             raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
@@ -591,7 +639,14 @@ P_IN_FLEET0 = P_IN_Q0 + MAX_INSIDE_QUANTILES
 P_IN_LIFE = P_IN_FLEET0 + MAX_SPREAD_BUCKETS
 #: a side never empties (1.0: on)
 P_REFILL = P_IN_LIFE + 1
-N_P = P_REFILL + 1
+#: the share of market orders capped at the opposite best's queue (0: off)
+P_MO_CAP = P_REFILL + 1
+#: quotes that follow the last change: the gap buckets (0: off), their lower bounds (s) and
+#: the probabilities per kind of change (FOLLOW_KINDS, MAX_FOLLOW_GAPS each)
+P_FOLLOW_N = P_MO_CAP + 1
+P_FOLLOW_GAP0 = P_FOLLOW_N + 1
+P_FOLLOW_P0 = P_FOLLOW_GAP0 + MAX_FOLLOW_GAPS
+N_P = P_FOLLOW_P0 + len(FOLLOW_KINDS) * MAX_FOLLOW_GAPS
 #: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
 #: and of market orders, padded with probability 1 and the last size
 SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
@@ -633,6 +688,11 @@ FLOW_STATE_DTYPE = np.dtype([
     ("flick_id", np.int64),                # a flickering quote to withdraw (its id; 0: none) at flick_t_s
     ("flick_t_s", np.float64),
     ("flick_plan_s", np.float64),          # the event in evbuf, if it rests, flickers for this long (s; < 0: no)
+    ("chg_side", np.int64),                # the side whose best changed last (+1 bid, -1 ask; 0: none yet),
+    ("chg_kind", np.int64),                #   by what (an index of FOLLOW_KINDS) and when (s)
+    ("chg_t_s", np.float64),
+    ("best_bid_ticks", np.int64),          # the bests (ticks; -1: an empty side) when last looked at
+    ("best_ask_ticks", np.int64),
 ])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
@@ -695,6 +755,13 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_FLEET0: P_IN_FLEET0 + len(flow.inside_fleeting_fracs)] = flow.inside_fleeting_fracs
     fp[P_IN_LIFE] = flow.inside_life_s
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
+    fp[P_MO_CAP] = flow.market_queue_cap_frac
+    n = len(flow.inside_follow_gaps_s)
+    fp[P_FOLLOW_N] = n
+    fp[P_FOLLOW_GAP0: P_FOLLOW_GAP0 + n] = flow.inside_follow_gaps_s
+    for k in range(len(FOLLOW_KINDS)):
+        fp[P_FOLLOW_P0 + k * MAX_FOLLOW_GAPS: P_FOLLOW_P0 + k * MAX_FOLLOW_GAPS + n] = \
+            flow.inside_follow_probs[k * n: (k + 1) * n]
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
     if flow.activity_sigma > 0.0:
         fp[P_ACT_SIGMA] = flow.activity_sigma
@@ -803,6 +870,24 @@ def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
 
 
 @njit(**HOT)
+def _market_lots(rs, fp, sizes, sc, lvl, direction, log_q):
+    """A market order's size in lots: :func:`_size_lots`; with ``fp[P_MO_CAP]`` that share of
+    the orders takes at most the opposite best's queue (module docstring)."""
+    size = _size_lots(rs, fp, sizes, SZ_MARKET_CDF, P_P_MARKET, P_MARKET_LOTS, log_q)
+    if fp[P_MO_CAP] > 0.0:
+        lot = sc[K.S_LOT]
+        if direction > 0:
+            i = sc[K.S_BEST_ASK]
+            q = lvl[1, i].volume_shares // lot if i < sc[K.S_N_LEVELS] else 0
+        else:
+            i = sc[K.S_BEST_BID]
+            q = lvl[0, i].volume_shares // lot if i >= 0 else 0
+        if R.uniform(rs) < fp[P_MO_CAP] and 0 < q < size:
+            return np.int64(q)
+    return size
+
+
+@njit(**HOT)
 def _tod_bounds(fp, t0, t1):
     """``(lo, hi)`` with ``lo <= _tod(fp, t) <= hi`` for every ``t`` in ``[t0, t1]``.
 
@@ -861,6 +946,11 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.flick_id = 0
     fs.flick_t_s = 0.0
     fs.flick_plan_s = -1.0
+    fs.chg_side = 0
+    fs.chg_kind = 0
+    fs.chg_t_s = 0.0
+    fs.best_bid_ticks = -1
+    fs.best_ask_ticks = -1
     fs.fund_ticks = mid_ticks
     fs.t_s = t0_s
     fs.next_grid_s = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
@@ -1070,6 +1160,47 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
 
 
 @njit(**HOT)
+def _note_change(fs, sc, kind):
+    """Record which side's best changed since the bests were last looked at (only if exactly
+    one did), by an event of ``kind`` (an index of FOLLOW_KINDS; -1: outside the flow, a
+    better quote counting as a submission, a worse one as a cancellation), at the clock."""
+    base = sc[K.S_BASE]
+    bb = base + sc[K.S_BEST_BID] if sc[K.S_BEST_BID] >= 0 else -1
+    ba = base + sc[K.S_BEST_ASK] if sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS] else -1
+    bid_moved = bb != fs.best_bid_ticks
+    if bid_moved != (ba != fs.best_ask_ticks):
+        if kind < 0:
+            if bid_moved:
+                better = bb != -1 and bb > fs.best_bid_ticks
+            else:
+                better = ba != -1 and (fs.best_ask_ticks == -1 or ba < fs.best_ask_ticks)
+            kind = 0 if better else 1
+        fs.chg_side = 1 if bid_moved else -1
+        fs.chg_kind = kind
+        fs.chg_t_s = fs.t_s
+    fs.best_bid_ticks = bb
+    fs.best_ask_ticks = ba
+
+
+@njit(**HOT)
+def _follow_side(rs, fp, fs, sc, direction, price):
+    """Quotes that follow the last change (module docstring): ``(side, price)`` of a new
+    limit order at ``price``; moved to the other side, keeping its improvement, if the draw
+    says so. Nothing is drawn for an order that is not strictly inside the spread or before
+    any change."""
+    rel = price - sc[K.S_BASE]
+    if fs.chg_side == 0 or _spread_ticks(sc) < 2 or not (sc[K.S_BEST_BID] < rel < sc[K.S_BEST_ASK]):
+        return direction, price
+    j = _bucket(fp, P_FOLLOW_GAP0, int(fp[P_FOLLOW_N]), fs.t_s - fs.chg_t_s)
+    side = fs.chg_side if R.uniform(rs) < fp[P_FOLLOW_P0 + fs.chg_kind * MAX_FOLLOW_GAPS + j] else -fs.chg_side
+    if side == direction:
+        return direction, price
+    if direction > 0:  # k = rel - best bid ticks better than the bid: as far below the ask
+        return side, sc[K.S_BASE] + sc[K.S_BEST_ASK] - (rel - sc[K.S_BEST_BID])
+    return side, sc[K.S_BASE] + sc[K.S_BEST_BID] + (sc[K.S_BEST_ASK] - rel)
+
+
+@njit(**HOT)
 def _plan_revision(rs, fp, fs, sc, orders, slot):
     """A revision proposal for the order in ``slot`` (proposed at the larger rate): accepted
     at ``revise_best_per_s`` while at its side's best, ``revise_deep_per_s`` behind it. If
@@ -1199,6 +1330,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     tod_hi = fs.win_hi
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
+    follow = fp[P_FOLLOW_N] > 0.0
+    if follow and not fs.pending:
+        _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
     while True:
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
             if fs.n_live >= live.shape[0]:
@@ -1323,6 +1457,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     price = _fleeting_price(rs, fp, sc, direction, price)
                 if price < 1:
                     price = 1
+                if follow:
+                    direction, price = _follow_side(rs, fp, fs, sc, direction, price)
                 if fp[P_IN_N] > 0.0:
                     _plan_flicker(rs, fp, fs, sc, direction, price)
                 _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
@@ -1367,7 +1503,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if fp[P_RUN_SHARE] > 0.0:
                     direction = _run_sign(rs, fp, fs, direction)
                 _put_event(evbuf, K.EV_MARKET, fs.next_id, direction, 0,
-                           _size_lots(rs, fp, sizes, SZ_MARKET_CDF, P_P_MARKET, P_MARKET_LOTS, log_q_market) * lot, time_ns)
+                           _market_lots(rs, fp, sizes, sc, lvl, direction, log_q_market) * lot, time_ns)
                 fs.next_id += 1
                 if direction > 0:
                     fs.exc_buy_per_s += fp[P_ALPHA]
@@ -1380,6 +1516,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             return status
         fs.pending = False
         fs.n_bg_events += 1
+        if follow:
+            kind = evbuf[0, K.E_TYPE]
+            _note_change(fs, sc, 0 if kind == K.EV_LIMIT else (2 if kind == K.EV_MARKET else 1))
         signed = 0
         filled = 0
         for f in range(n_fills_before, sc[K.S_N_FILLS]):

@@ -86,6 +86,8 @@ from scipy.optimize import least_squares, minimize
 from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
 from execgym.envs.market.analysis.calibration.inside import MAX_INSIDE_PROB, inside_probs, inside_statistics
+from execgym.envs.market.analysis.calibration.queue_sizes import queue_statistics
+from execgym.envs.market.analysis.calibration.quote_follow import follow_statistics
 from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
@@ -636,6 +638,10 @@ class FlowCalibration:
                     "inside_fleeting_fracs": [_sig(x, 4) for x in f.inside_fleeting_fracs],
                     "inside_life_s": _sig(f.inside_life_s)}),
                 **({"refill_empty_side": True} if f.refill_empty_side else {}),
+                **({} if not f.inside_follow_probs else {
+                    "inside_follow_gaps_s": list(f.inside_follow_gaps_s),
+                    "inside_follow_probs": [_sig(x, 4) for x in f.inside_follow_probs]}),
+                **({"market_queue_cap_frac": _sig(f.market_queue_cap_frac, 4)} if f.market_queue_cap_frac else {}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -687,15 +693,24 @@ def _mid_volatility(day: LobsterDay, horizon_s: float) -> float:
     return float(math.sqrt(np.mean(dm**2) / horizon_s)) if len(dm) else 0.0
 
 
-def empirical_sizes(sizes: np.ndarray, max_values: int = 128) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def empirical_sizes(sizes: np.ndarray, max_values: int = 128, weights: np.ndarray | None = None
+                    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """An empirical size table ``(sizes, counts)`` of a sample of order sizes (shares): its
     ``max_values - 1`` most frequent values (round lots among them) and, if there are more,
     one entry for the rest at their mean rounded to whole shares. The table's mean is the
-    sample's up to that rounding."""
-    values, counts = np.unique(np.asarray(sizes, dtype=np.int64), return_counts=True)
+    sample's up to that rounding. ``weights``: each size's weight (a distribution's
+    probabilities; default 1 each)."""
+    values, inverse = np.unique(np.asarray(sizes, dtype=np.int64), return_inverse=True)
     if len(values) == 0 or values[0] < 1:
         raise ValueError(f"order sizes must be >= 1 share, got {len(values)} distinct values from {values[:1]}")
     check_int("max_values", max_values, minimum=2)
+    w = np.ones(len(inverse)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != inverse.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"weights must be one finite, nonnegative number per size, not all 0, got shape {w.shape} "
+                         f"for {len(inverse)} sizes")
+    counts = np.bincount(inverse.ravel(), weights=w, minlength=len(values))
+    if weights is None:
+        counts = counts.astype(np.int64)
     if len(values) > max_values:
         keep = np.sort(np.argsort(-counts, kind="stable")[: max_values - 1])
         rest = np.setdiff1d(np.arange(len(values)), keep)
@@ -716,7 +731,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
                    spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
                    spread_rate: bool = False, revisions: bool = False,
-                   opening_burst: bool = False, inside: bool = False, refill: bool = False) -> FlowCalibration:
+                   opening_burst: bool = False, inside: bool = False, refill: bool = False,
+                   queue_sizes: bool = False, follow: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -758,6 +774,15 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         (:func:`~execgym.envs.market.analysis.calibration.inside.inside_probs`) as the first
         guess, the improvements' quantiles, the flickering quotes;
         ``refine_depth(inside=True)`` solves for the probabilities by simulation).
+    :param queue_sizes: market orders that take at most the queue they hit
+        (``market_queue_cap_frac``,
+        :func:`~execgym.envs.market.analysis.calibration.queue_sizes.queue_statistics`; the
+        market sizes, mean or table, are then the Kaplan-Meier estimate of the sizes before
+        the cap).
+    :param follow: quotes that follow the last change (``inside_follow_*``,
+        :func:`~execgym.envs.market.analysis.calibration.quote_follow.follow_statistics`: the
+        day's share of submissions inside the spread on the side whose best changed last, by
+        the change's kind and age).
     :param refill: a side of the simulated book never empties (``refill_empty_side``; a
         recorded day's never does: nothing to fit).
     :param fleeting: (with ``clustering``) shape the excited events as fleeting orders: the
@@ -797,14 +822,23 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     counted = (m["type"].to_numpy() == EventType.SUBMISSION) & in_session & (d >= 1) & (d <= max_distance) & (
         d <= before["window_ticks"].to_numpy())
     mean_limit = float(m["size_shares"].to_numpy()[counted].mean())
-    mean_market = float(mo["size_shares"].mean())
-    tables = {}
+    market_sizes, market_weights = mo["size_shares"].to_numpy(), None
+    tables: dict[str, Any] = {}
+    if queue_sizes:
+        queues = queue_statistics(day)
+        market_sizes, market_weights = queues["sizes_shares"], queues["size_probs"]
+        tables["market_queue_cap_frac"] = queues["cap_frac"]
+        logger.info("market orders: %.2f take exactly the queue at the opposite best, %.2f more (capped: %.2f); "
+                    "sizes before the cap: mean %.1f shares against %.1f taken", queues["exact_frac"],
+                    queues["walk_frac"], queues["cap_frac"], float(np.dot(market_sizes, market_weights)),
+                    float(mo["size_shares"].mean()))
+    mean_market = float(np.average(market_sizes, weights=market_weights))
     if sizes == "empirical":
         limit_table = empirical_sizes(m["size_shares"].to_numpy()[counted])
-        market_table = empirical_sizes(mo["size_shares"].to_numpy())
+        market_table = empirical_sizes(market_sizes, weights=market_weights)
         mean_limit, mean_market = _table_mean(limit_table), _table_mean(market_table)
-        tables = {"limit_sizes_shares": limit_table[0], "limit_size_probs": limit_table[1],
-                  "market_sizes_shares": market_table[0], "market_size_probs": market_table[1]}
+        tables |= {"limit_sizes_shares": limit_table[0], "limit_size_probs": limit_table[1],
+                   "market_sizes_shares": market_table[0], "market_size_probs": market_table[1]}
 
     # cancellation: pooled per-share rate over both sides and all distances
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()
@@ -897,6 +931,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
 
     if refill:
         mechanisms["refill_empty_side"] = True
+
+    if follow:
+        fol = follow_statistics(day)
+        mechanisms |= {"inside_follow_gaps_s": fol["gaps_s"], "inside_follow_probs": fol["probs"]}
+        logger.info("quotes that follow the last change: on the changed side %s",
+                    "; ".join(f"{k} within {g:g} s: {p:.2f}" for (k, g), p in zip(fol["table"].index, fol["probs"])))
 
     if activity:
         act = fit_activity(day)

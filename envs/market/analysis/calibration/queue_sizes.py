@@ -1,0 +1,77 @@
+"""Fit market orders that take at most the queue they hit (the flow's ``market_queue_cap_frac``) to a recorded day.
+
+Most real marketable orders are limited to the opposite best: in the GOOG day (2012-06-21)
+59% of them are exactly the size of the visible queue they hit, 38% smaller and 4% larger
+(they walk the book). A size drawn independently of the book walks it far more often (43%
+of the simulated orders with the day's size table), and each walk opens a gap the refills
+close again: the price moves in jumps the data does not show.
+
+The flow draws a size ``S`` and, for a share ``c`` of the orders, takes ``min(S, q)`` with
+``q`` the opposite best's queue. :func:`queue_statistics` measures each of the session's
+marketable orders (grouped executions, as
+:func:`~execgym.envs.market.analysis.calibration.flow.marketable_orders`) against the visible
+queue before it. An order smaller than its queue, or larger (it was not capped), shows its
+``S``; an order exactly the queue's size shows only ``S >= q``, i.e. ``S > q - 1`` in whole
+shares: a right-censored sample, whose distribution of ``S`` is the Kaplan-Meier estimator
+(``scipy.stats.ecdf``, censored at ``q - 1``; the mass beyond the largest size goes to it). Among the orders with ``S >= q`` the capped ones show ``q`` and
+the others walk, so ``c`` = (exactly the queue) / (exactly the queue + larger).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import CensoredData, ecdf
+
+from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.simulation.events import EventType
+
+__all__ = ["queue_statistics"]
+
+
+def queue_statistics(day: LobsterDay) -> dict:
+    """The day's marketable orders against the queue they hit.
+
+    :return: ``orders``, a frame with ``time_s``, ``sign`` (+1 buy), ``size_shares`` and
+        ``queue_shares`` (the visible queue at the opposite best before the order; orders
+        against an empty side or before the first book row are left out); the shares of
+        orders ``exact_frac`` exactly the queue's size, ``walk_frac`` larger; ``cap_frac``,
+        the share capped at the queue (module docstring); ``sizes_shares`` and
+        ``size_probs``, the Kaplan-Meier distribution of the sizes before the cap.
+    """
+    if day.orderbook is None:
+        raise ValueError(f"day {day.name!r} has no order book loaded: the queues at the best are needed")
+    m = day.messages
+    t = m["time_s"].to_numpy()
+    kind = m["type"].to_numpy()
+    direction = m["direction"].to_numpy()
+    rows = np.flatnonzero((kind == EventType.EXECUTION_VISIBLE) & (t >= day.start_s) & (t < day.end_s))
+    # consecutive executions with one time stamp and resting side are one order (as marketable_orders)
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (t[rows[1:]] != t[rows[:-1]]) | (direction[rows[1:]] != direction[rows[:-1]])
+    group = np.cumsum(new) - 1
+    first = rows[new]
+    size = np.bincount(group, weights=m["size_shares"].to_numpy()[rows], minlength=len(first)).astype(np.int64)
+    book = day.book_levels()
+    before = np.maximum(first - 1, 0)
+    # LOBSTER's direction is the resting order's side: 1 (a bid) is hit by a sell
+    queue = np.where(direction[first] == 1, book.bid_size_shares[before, 0], book.ask_size_shares[before, 0])
+    keep = (first > 0) & (queue > 0)
+    orders = pd.DataFrame({"time_s": t[first][keep], "sign": -direction[first][keep], "size_shares": size[keep],
+                           "queue_shares": queue[keep].astype(np.int64)})
+    if orders.empty:
+        raise ValueError(f"day {day.name!r}: no marketable orders against a quoted side in the session")
+    s, q = orders["size_shares"].to_numpy(), orders["queue_shares"].to_numpy()
+    exact, walk = float(np.mean(s == q)), float(np.mean(s > q))
+    # an order of exactly its queue shows S >= q, i.e. S > q - 1 (whole shares): right-censored at
+    # q - 1, so that an S of exactly q (a round lot against a round-lot queue) is not lost
+    km = ecdf(CensoredData(uncensored=s[s != q].astype(float), right=s[s == q].astype(float) - 1.0))
+    values = km.sf.quantiles
+    survival = km.sf.probabilities
+    probs = -np.diff(np.r_[1.0, survival])
+    probs[-1] += survival[-1]  # the mass beyond the largest size
+    keep = probs > 0  # censored sizes without an event carry none
+    values, probs = values[keep], probs[keep]
+    return {"orders": orders, "exact_frac": exact, "walk_frac": walk,
+            "cap_frac": exact / (exact + walk) if exact + walk > 0 else 1.0,
+            "sizes_shares": values.astype(np.int64), "size_probs": probs}
