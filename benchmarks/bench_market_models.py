@@ -19,6 +19,8 @@ Runs ``MarketSimulator`` (event log off, as the environments run it) over
 * ``goog_inside``: ``conf/market/goog_2012_06_21_inside.yaml``, the fleeting flow with
   orders inside a wide spread (flickering quotes), market orders that wait for a tight
   spread and a side that never empties;
+* ``goog_follow``: ``conf/market/goog_2012_06_21_follow.yaml``, the inside flow with
+  market orders that take at most the queue they hit and quotes that follow the last change;
 * ``goog_propagator``: ``conf/market/goog_2012_06_21_propagator.yaml``, the reference
   anchor with the power-law propagator and long-memory trade signs (the square-root law).
 
@@ -45,10 +47,11 @@ from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
 PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered", "goog_2012_06_21_fleeting",
            "goog_2012_06_21_opening", "goog_2012_06_21_revisions", "goog_2012_06_21_inside",
-           "goog_2012_06_21_propagator")
+           "goog_2012_06_21_follow", "goog_2012_06_21_propagator")
 NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered",
          "goog_2012_06_21_fleeting": "goog_fleeting", "goog_2012_06_21_opening": "goog_opening",
          "goog_2012_06_21_revisions": "goog_revisions", "goog_2012_06_21_inside": "goog_inside",
+         "goog_2012_06_21_follow": "goog_follow",
          "goog_2012_06_21_propagator": "goog_propagator"}
 
 

@@ -63,7 +63,6 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -71,27 +70,16 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import norm
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
-from execgym.envs.market.analysis.calibration.propagator import calibrate_propagator
-from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.analysis.realism import realism_score, summarise_scores
 from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
-from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
 from execgym.envs.market.data.simulated_day import simulate_day
-from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import cfg_int
+from execgym.experiments.lib.market_calibration import calibrated_market, flow_arguments, load_day, market_yaml
 
 logger = logging.getLogger(__name__)
 
 REAL, SIM = "real", "simulated"
 _STYLE = {REAL: {"color": "C0", "ls": "-"}, SIM: {"color": "C3", "ls": "--"}}
-
-
-def load_day(data: DictConfig) -> LobsterDay:
-    """The configured LOBSTER day."""
-    folder = Path(data.dir) if data.dir else default_lobster_dir()
-    return load_lobster(folder / data.messages, folder / data.orderbook,
-                        price_units_per_tick=units_per_tick(float(data.tick_size)), start_s=float(data.start_s),
-                        end_s=float(data.end_s))
 
 
 def _facts_kwargs(cfg: DictConfig) -> dict:
@@ -115,7 +103,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
             sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
         sim_facts.append(summary_facts(sim_day_k, **_facts_kwargs(cfg)))
         sim_days.append(sim_day_k)
-    recal = calibrate_flow(sim_day, **_flow_arguments(cfg))
+    recal = calibrate_flow(sim_day, **flow_arguments(cfg))
     consistency = consistency_table(cal, recal)
     facts = {REAL: summary_facts(day, **_facts_kwargs(cfg)), SIM: sim_facts[0]}
     table = compare_facts(facts[REAL]["scalars"], [f["scalars"] for f in sim_facts], FactTolerance(**cfg.tolerance),
@@ -137,21 +125,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     consistency.to_csv(out_dir / "consistency.csv")
     cal.intraday.to_csv(out_dir / "intraday_fit.csv", index=False)
     pd.concat({k: v["returns"] for k, v in facts.items()}, names=["day"]).to_csv(out_dir / "returns.csv")
-    text = _market_yaml(market_dict, cfg)
+    text = market_yaml(market_dict, cfg)
     (out_dir / "market.yaml").write_text(text)
     if cfg.write_market_config:
         Path(cfg.write_market_config).write_text(text)
     plot_facts(facts, cal, out_dir, _facts_kwargs(cfg))
     return {"day": day, "sim_day": sim_day, "calibration": cal, "market": market, "facts": facts, "table": table,
             "consistency": consistency, "sim_facts": sim_facts, "realism": realism}
-
-
-def _first_centre(day) -> float:
-    """The day's first mid (ticks) as the simulated market's starting centre, half-integer
-    (the flow's convention)."""
-    mids = day.mid_ticks()
-    first = float(mids[np.isfinite(mids)][0])
-    return first + (0.5 if first == int(first) else 0.0)
 
 
 def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
@@ -165,60 +145,6 @@ def realism_table(day, sim_days: list, n_boot: int, seed: int) -> pd.DataFrame:
     else:
         table["l1_sim_vs_sim"] = np.nan
     return table
-
-
-#: offset of the depth refinement's seed from the report's (its simulated days are not the evaluated ones)
-REFINE_SEED = 7919
-
-
-def _flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
-    """``calibrate_flow``'s arguments: ``cfg.calibration`` updated by ``overrides``, without
-    ``refine_depth`` and ``propagator`` (not calibrate_flow arguments)."""
-    args = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
-    args.pop("refine_depth", None)
-    args.pop("propagator", None)
-    return args
-
-
-def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tuple:
-    """``(calibration, market, market mapping)`` of ``day`` under ``cfg.calibration`` updated
-    by ``overrides``; with ``refine_depth: N > 0`` the depth profile is refined by ``N``
-    simulated days (:func:`~execgym.envs.market.analysis.calibration.refine.refine_depth`); with
-    ``propagator:`` (``calibrate_propagator``'s arguments) the impact gets the day's power-law
-    propagator (:func:`~execgym.envs.market.analysis.calibration.propagator.calibrate_propagator`)."""
-    settings = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
-    cal = calibrate_flow(day, **_flow_arguments(cfg, overrides))
-    market_dict = cal.market_config(day.tick_size_usd, _first_centre(day), float(cfg.warmup_s))
-    if settings.get("propagator") is not None:
-        prop = calibrate_propagator(day, **settings["propagator"])
-        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
-                                                                  "propagator_time_s")})
-    market = SimulatorConfig.from_mapping(market_dict)
-    if settings.get("refine_depth"):
-        # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them
-        market, _ = refine_depth(market, day, int(settings["refine_depth"]), seed=cfg_int(cfg, "seed") + REFINE_SEED,
-                                 fleeting=bool(settings.get("fleeting")),
-                                 spread_profile=bool(settings.get("spread_profile")),
-                                 spread_rate=bool(settings.get("spread_rate")),
-                                 revisions=bool(settings.get("revisions")),
-                                 inside=bool(settings.get("inside")))
-        market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
-        if settings.get("fleeting"):
-            market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
-                                        for k in ("cluster_join_frac", "cluster_cancel_newest_frac")})
-        if settings.get("revisions"):
-            market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
-                                        for k in ("revise_best_per_s", "revise_deep_per_s")})
-        if settings.get("spread_rate"):
-            market_dict["flow"]["market_rate_per_s"] = float(f"{market.flow.market_rate_per_s:.5g}")
-        if settings.get("inside"):
-            market_dict["flow"]["inside_probs"] = [float(f"{x:.4g}") for x in market.flow.inside_probs]
-        if settings.get("spread_profile"):
-            market_dict["flow"]["placement_scale"] = [float(f"{x:.4g}") for x in market.flow.placement_scale]
-        if market.flow.depth_sell_shares:
-            market_dict["flow"]["depth_sell_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_sell_shares]
-        market = SimulatorConfig.from_mapping(market_dict)  # exactly what the YAML says
-    return cal, market, market_dict
 
 
 def _simulate_model(cfg: DictConfig, day, overrides: dict) -> list:
@@ -297,16 +223,6 @@ def differences(table: pd.DataFrame) -> list[str]:
                    f"{r['sim_max']:.4g}; {how}; "
                    f"tolerance {r['tolerance']:g} {r['kind']}{noise})")
     return out
-
-
-def _market_yaml(market: dict, cfg: DictConfig) -> str:
-    src = f"{cfg.data.messages}"
-    head = (f"# Calibrated by: python -m execgym.experiments.stylized_facts (calibration: "
-            f"{OmegaConf.to_container(cfg.calibration, resolve=True)})\n"
-            f"# from the LOBSTER file {src}. Fields of execgym.envs.market.simulation.simulator.SimulatorConfig\n"
-            "# (ticks, shares, seconds); the estimates and their mapping: envs/market/analysis/calibration/flow.py.\n"
-            "defaults:\n  - /schema@_here_: market\n  - _self_\n")
-    return head + yaml.safe_dump(market, sort_keys=False, default_flow_style=None, width=100)
 
 
 # --- plots ------------------------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""The calibrated market presets are reproduced by the code: each file's header records the
+calibration that wrote it, ``execgym.experiments.presets`` calibrates it again and finds the
+same bytes, and rewrites a preset that the code no longer reproduces."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from execgym.experiments import presets as P
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def test_headers_name_the_day_seed_and_calibration():
+    names = P.calibrated_presets(CONF)
+    assert {"goog_2012_06_21", "goog_2012_06_21_inside", "goog_2012_06_21_follow",
+            "amzn_2012_06_21_propagator"} <= set(names)
+    assert "default" not in names  # not calibrated
+    follow = P.preset_settings("goog_2012_06_21_follow", CONF)
+    assert follow["day"] == "goog_2012_06_21" and follow["seed"] == 0
+    assert follow["calibration"]["follow"] is True and follow["calibration"]["queue_sizes"] is True
+    assert P.preset_settings("amzn_2012_06_21_propagator", CONF)["day"] == "amzn_2012_06_21"
+    with pytest.raises(ValueError, match="does not record"):
+        P.preset_settings("default", CONF)
+    with pytest.raises(ValueError, match="no market preset"):
+        P.preset_settings("nope", CONF)
+
+
+@pytest.mark.parametrize("name", P.calibrated_presets(CONF))
+def test_every_calibrated_preset_is_reproduced_by_the_code(name):
+    text = (CONF / "market" / f"{name}.yaml").read_text()
+    assert P._same(text, P.regenerate(name, CONF), CONF), (
+        f"{name} is not what its calibration gives with this code: python -m execgym.experiments.presets --write {name}")
+
+
+def test_a_stale_preset_is_found_and_rewritten(tmp_path, capsys):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    for path in (conf / "market").glob("*.yaml"):  # keep one calibrated preset (the quick one) and default
+        if path.stem not in ("goog_2012_06_21", "default"):
+            path.unlink()
+    path = conf / "market" / "goog_2012_06_21.yaml"
+    good = path.read_text()
+    stale = good.replace("resilience_per_s: ", "resilience_per_s: 1", 1)
+    assert stale != good
+    path.write_text(stale)
+    assert P.main(["--conf-dir", str(conf)]) == 1
+    assert "DIFFERS" in capsys.readouterr().out
+    assert P.main(["--conf-dir", str(conf), "--write", "goog_2012_06_21"]) == 0
+    assert path.read_text().split("\n", 1)[1] == good.split("\n", 1)[1]
+    assert P.main(["--conf-dir", str(conf)]) == 0
+    with pytest.raises(SystemExit):
+        P.main(["--conf-dir", str(conf), "--write", "default"])  # not calibrated: refused
