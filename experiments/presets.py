@@ -5,8 +5,8 @@
 
 Every calibrated preset's first line records how :mod:`execgym.experiments.stylized_facts`
 wrote it: the ``calibration`` settings and the seed (files without a seed were written with
-the default, 0), and the second line its LOBSTER file, which names the day
-(``conf/day``). This entry point calibrates each again with the current code and compares
+the default, 0), the second line its LOBSTER file, which names the day (``conf/day``), and
+the file its warm-up; the day's session and folder are the ``conf/day`` option's as it is now. This entry point calibrates each again with the current code and compares
 the result with the file (the body, and the header but for settings added since with their
 default value): a preset that the code no longer reproduces was calibrated before a change
 of the flow or of its calibration, and ``--write`` brings it up to date. Files without such
@@ -35,27 +35,31 @@ logger = logging.getLogger(__name__)
 __all__ = ["calibrated_presets", "preset_settings", "regenerate"]
 
 _HEADER = re.compile(r"^# Calibrated by: python -m execgym\.experiments\.stylized_facts \(calibration: (\{.*\})"
-                     r"(?:, seed: (\d+))?\)$")
+                     r"(?:, seed: (-?\d+))?\)$")
 _SOURCE = re.compile(r"^# from the LOBSTER file (\S+?)\. ")
 
 
 def calibrated_presets(conf_dir: Path | None = None) -> list[str]:
-    """The names of the presets in ``conf/market`` that record their calibration."""
+    """The names of the presets in ``conf/market`` that say they were calibrated (their first
+    line starts ``# Calibrated by:``; :func:`preset_settings` refuses one it cannot read)."""
     market = (conf_dir or conf_file()) / "market"
-    return sorted(p.stem for p in market.glob("*.yaml") if _HEADER.match(p.read_text().split("\n", 1)[0]))
+    return sorted(p.stem for p in market.glob("*.yaml") if p.read_text().startswith("# Calibrated by:"))
 
 
 def _days(conf_dir: Path) -> dict[str, str]:
     """Each ``conf/day`` option's message file (without a compression suffix) -> its name."""
-    out = {}
+    out: dict[str, str] = {}
     for path in sorted((conf_dir / "day").glob("*.yaml")):
-        messages = OmegaConf.load(path).data.messages
-        out[re.sub(r"\.(xz|gz|bz2)$", "", str(messages))] = path.stem
+        messages = re.sub(r"\.(xz|gz|bz2)$", "", str(OmegaConf.load(path).data.messages))
+        if messages in out:
+            raise ValueError(f"conf/day options {out[messages]!r} and {path.stem!r} name one message file {messages!r}")
+        out[messages] = path.stem
     return out
 
 
 def preset_settings(name: str, conf_dir: Path | None = None) -> dict:
-    """``{"day", "seed", "calibration"}`` that wrote the preset ``name`` (its header).
+    """``{"day", "seed", "warmup_s", "calibration"}`` that wrote the preset ``name`` (its
+    header; the warm-up is a field of the preset itself).
 
     :raises ValueError: if the preset does not record its calibration or its day is unknown.
     """
@@ -63,7 +67,7 @@ def preset_settings(name: str, conf_dir: Path | None = None) -> dict:
     path = conf_dir / "market" / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"no market preset {name!r} in {conf_dir / 'market'}")
-    lines = path.read_text().split("\n", 2)
+    lines = path.read_text().replace("\r\n", "\n").split("\n", 2)
     head = _HEADER.match(lines[0])
     source = _SOURCE.match(lines[1]) if len(lines) > 1 else None
     if head is None or source is None:
@@ -74,7 +78,8 @@ def preset_settings(name: str, conf_dir: Path | None = None) -> dict:
     if file not in days:
         raise ValueError(f"preset {name!r} was calibrated on {file!r}, which no conf/day option names "
                          f"(known: {sorted(days)})")
-    return {"day": days[file], "seed": int(head.group(2) or 0), "calibration": ast.literal_eval(head.group(1))}
+    return {"day": days[file], "seed": int(head.group(2) or 0), "warmup_s": float(OmegaConf.load(path).warmup_s),
+            "calibration": ast.literal_eval(head.group(1))}
 
 
 def regenerate(name: str, conf_dir: Path | None = None) -> str:
@@ -82,7 +87,8 @@ def regenerate(name: str, conf_dir: Path | None = None) -> str:
     conf_dir = conf_dir or conf_file()
     settings = preset_settings(name, conf_dir)
     with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
-        cfg = compose(config_name="stylized_facts", overrides=[f"day={settings['day']}", f"seed={settings['seed']}"])
+        cfg = compose(config_name="stylized_facts", overrides=[f"day={settings['day']}", f"seed={settings['seed']}",
+                                                             f"warmup_s={settings['warmup_s']}"])
     with open_dict(cfg):
         for key, value in settings["calibration"].items():
             if key not in cfg.calibration:

@@ -290,7 +290,8 @@ MECHANISMS = {
                                 "refill_empty_side": True}}, "flick_t_s"),
     "opening_burst": ({"flow": {"intraday": {"burst_boost": 30.0, "burst_decay_frac": 0.01}}}, None),
     # the cap reads the opposite queue, which the agent's orders are part of
-    "queue_cap": ({"flow": {"market_queue_cap_frac": 0.8, "market_rate_per_s": 1.0}}, None),
+    "queue_cap": ({"flow": {"market_queue_cap_frac": 0.8, "market_taken_size_shares": 100.0, "market_rate_per_s": 1.0}},
+                  None),
     # the side that changed last: the agent's orders change it between calls of the flow
     "quote_follow": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
                                "inside_improve_fracs": [0.3, 0.6], "inside_follow_gaps_s": [0.0, 0.5],

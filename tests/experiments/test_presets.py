@@ -22,6 +22,7 @@ def test_headers_name_the_day_seed_and_calibration():
     follow = P.preset_settings("goog_2012_06_21_follow", CONF)
     assert follow["day"] == "goog_2012_06_21" and follow["seed"] == 0
     assert follow["calibration"]["follow"] is True and follow["calibration"]["queue_sizes"] is True
+    assert follow["warmup_s"] == 600.0
     assert P.preset_settings("amzn_2012_06_21_propagator", CONF)["day"] == "amzn_2012_06_21"
     with pytest.raises(ValueError, match="does not record"):
         P.preset_settings("default", CONF)
@@ -54,3 +55,13 @@ def test_a_stale_preset_is_found_and_rewritten(tmp_path, capsys):
     assert P.main(["--conf-dir", str(conf)]) == 0
     with pytest.raises(SystemExit):
         P.main(["--conf-dir", str(conf), "--write", "default"])  # not calibrated: refused
+
+
+def test_a_header_it_cannot_read_is_refused_not_skipped(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    path = conf / "market" / "goog_2012_06_21.yaml"
+    path.write_text(path.read_text().replace("(calibration: {", "(calibration {", 1))
+    assert "goog_2012_06_21" in P.calibrated_presets(conf)
+    with pytest.raises(ValueError, match="does not record"):
+        P.preset_settings("goog_2012_06_21", conf)

@@ -29,7 +29,8 @@ def _market(cap, **flow):
                 mean_limit_size_shares=75.0, depth_shares=(200.0,) * 10, size_distribution="empirical",
                 limit_sizes_shares=(100.0, 50.0), limit_size_probs=(0.5, 0.5), market_sizes_shares=SIZES,
                 market_size_probs=PROBS, mean_market_size_shares=float(np.dot(SIZES, PROBS)))
-    return SimulatorConfig(flow=FlowConfig(**(base | {"market_queue_cap_frac": cap} | flow)), warmup_s=300.0)
+    cap_fields = {"market_queue_cap_frac": cap, "market_taken_size_shares": 100.0 if cap else 0.0}
+    return SimulatorConfig(flow=FlowConfig(**(base | cap_fields | flow)), warmup_s=300.0)
 
 
 def _day(market, seconds=3_600.0, seed=0):
@@ -90,14 +91,36 @@ def test_a_simulated_day_never_walks_the_book_with_the_full_cap(sign, capped_day
     assert set(np.unique(size[size < queue])) <= set(SIZES)  # below its queue an order is its drawn size
 
 
-def test_without_the_cap_the_stream_is_unchanged():
-    a = _day(_market(0.0), 600.0, seed=4).messages
-    b = _day(SimulatorConfig(flow=FlowConfig(**{k: v for k, v in vars(_market(0.0).flow).items()
-                                                  if k != "market_queue_cap_frac"}), warmup_s=300.0),
-             600.0, seed=4).messages
-    assert a.equals(b)
-    c = _day(_market(0.5), 600.0, seed=4).messages
-    assert not a.equals(c)
+def test_without_the_cap_nothing_more_is_drawn():
+    """Cap 0: the market order's size and the random stream after it are those of the plain
+    size draw (the streams of every flow without the cap are unchanged)."""
+    flow = _market(0.0).flow
+    fp, _, sizes = F.flow_params(flow, ImpactConfig(), 1)
+    book = OrderBook(tick_size=0.01, lot_size=1, n_levels=256, base_price_ticks=0)
+    book.limit(-1, 110, 50)
+    a, b = (R.new_state(np.random.default_rng(9)) for _ in range(2))
+    log_q = F._log_q(fp, F.P_P_MARKET)
+    for _ in range(200):
+        capped = F._market_lots(a, fp, sizes, book.arrays.sc, book.arrays.lvl, 1, log_q)
+        plain = F._size_lots(b, fp, sizes, F.SZ_MARKET_CDF, F.P_P_MARKET, F.P_MARKET_LOTS, log_q)
+        assert capped == plain
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cap", [0.0, 0.6])
+def test_the_estimated_cap_is_the_configured_one(cap):
+    stats = queue_statistics(_day(_market(cap), 7_200.0, seed=2))
+    assert stats["cap_frac"] == pytest.approx(cap, abs=0.08)
+    assert stats["walk_frac"] > 0.05  # the uncapped orders walk
+
+
+def test_the_expected_volume_counts_the_sizes_taken():
+    flow = _market(0.6).flow
+    plain = _market(0.0).flow
+    assert flow.expected_volume_per_s() == pytest.approx(2 * 0.5 * 100.0)  # market_taken_size_shares
+    assert plain.expected_volume_per_s() == pytest.approx(2 * 0.5 * float(np.dot(SIZES, PROBS)))
+    with pytest.raises(ValueError, match="market_taken_size_shares"):
+        FlowConfig(market_queue_cap_frac=0.5)
 
 
 def test_the_cap_is_refused_out_of_range():
@@ -116,6 +139,11 @@ def test_kaplan_meier_recovers_sizes_censored_at_the_queue(capped_day):
     assert np.mean(stats["orders"]["size_shares"] == 600) < 0.5 * PROBS[3]
     for s, p in zip(SIZES[:3], PROBS[:3]):
         assert est.get(s, 0.0) == pytest.approx(p, abs=0.04 + 4 * np.sqrt(p * (1 - p) / n))
+    # beyond the largest queue the sizes are unseen: their mass sits at it, never below it
+    largest_queue = int(stats["orders"]["queue_shares"].max())
+    beyond = {s: p for s, p in est.items() if s > SIZES[2]}
+    assert sum(beyond.values()) == pytest.approx(PROBS[3], abs=0.06)
+    assert max(beyond) >= min(largest_queue, SIZES[3]) and min(beyond) > SIZES[2]
 
 
 def test_weighted_size_tables():

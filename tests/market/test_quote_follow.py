@@ -96,12 +96,18 @@ def test_changes_are_noted_by_side_kind_and_time():
     book.limit(-1, 105, 10)  # the agent, between calls: a better ask is a submission
     F._note_change(fs, a.sc, -1)
     assert (fs.chg_side, fs.chg_kind, fs.chg_t_s) == (-1, 0, 3.0)
-    book.market(1, 10)  # takes the 105 ask: a worse ask, counted as a cancellation from outside
+    book.market(1, 10)  # takes the 105 ask: a worse ask with a trade, a market order from outside
     F._note_change(fs, a.sc, -1)
-    assert (fs.chg_side, fs.chg_kind, fs.best_ask_ticks) == (-1, 1, 110)
-    book.market(1, 100)  # the ask side empties: worse
+    assert (fs.chg_side, fs.chg_kind, fs.best_ask_ticks) == (-1, 2, 110)
+    book.limit(1, 97, 10)  # a better bid
     F._note_change(fs, a.sc, -1)
-    assert (fs.chg_side, fs.chg_kind, fs.best_ask_ticks) == (-1, 1, -1)
+    assert (fs.chg_side, fs.chg_kind, fs.best_bid_ticks) == (1, 0, 97)
+    book.cancel(book.last_order_id)  # withdrawn, nothing traded: a cancellation
+    F._note_change(fs, a.sc, -1)
+    assert (fs.chg_side, fs.chg_kind, fs.best_bid_ticks) == (1, 1, 95)
+    book.market(1, 100)  # the ask side empties: worse, traded
+    F._note_change(fs, a.sc, -1)
+    assert (fs.chg_side, fs.chg_kind, fs.best_ask_ticks) == (-1, 2, -1)
     book.limit(-1, 120, 10)  # a quote on the empty side: better
     F._note_change(fs, a.sc, -1)
     assert (fs.chg_kind, fs.best_ask_ticks) == (0, 120)
@@ -142,6 +148,7 @@ def test_without_following_a_coin_picks_the_side(follow_days):
     ({"inside_follow_gaps_s": (0.0,), "inside_follow_probs": (0.5, 0.5)}, "inside_follow_probs"),
     ({"inside_follow_gaps_s": (0.0,), "inside_follow_probs": (0.5, 1.5, 0.5)}, "inside_follow_probs"),
     ({"inside_follow_probs": (0.5, 0.5, 0.5)}, "inside_follow_probs"),
+    ({"inside_follow_gaps_s": (0.0, float("nan"), 1.0), "inside_follow_probs": (0.5,) * 9}, "inside_follow_gaps_s"),
 ])
 def test_bad_settings_are_refused_by_name(flow, field):
     with pytest.raises(ValueError, match=field):
@@ -162,3 +169,4 @@ def test_calibration_maps_a_recorded_day():
     assert f.inside_follow_gaps_s == stats["gaps_s"] and f.inside_follow_probs == pytest.approx(stats["probs"])
     with pytest.raises(ValueError, match="gaps_s"):
         follow_statistics(day, (0.01, 0.1))
+

@@ -105,7 +105,7 @@ model for order book dynamics", Operations Research 58(3):
   inside_follow_gaps_s[j + 1])``, ``n`` buckets); moved to the other side it keeps its
   improvement (``k`` ticks better than its new side's best). Changes made between calls of
   the flow (the agent's) count as a submission if they improved the side's best, else as a
-  cancellation;
+  market order if shares traded meanwhile, else as a cancellation;
 * **a side never empties** (optional, ``refill_empty_side``): when a side of the book is
   empty (a market order swept it, or its last order was cancelled), a liquidity provider
   quotes on it at once, at a distance drawn from the depth profile (the recorded GOOG and
@@ -322,6 +322,9 @@ class FlowConfig:
         docstring): the share of market orders whose size is capped at the opposite best's
         queue; the market sizes (``mean_market_size_shares`` or the table) are those before
         the cap. 0: off.
+    :param market_taken_size_shares: with the cap, the mean size (shares) market orders take
+        (the day's mean traded size for a calibrated flow): what :meth:`expected_volume_per_s`
+        uses, as the sizes before the cap overstate it (GOOG: 221 shares before it, 83 taken).
     :param sign_run_share: long memory of trade signs (module docstring): the probability
         ``p`` that a market order follows the current run's sign; 0: off.
     :param sign_run_exponent: ``alpha``, the runs' Pareto tail exponent, in (1, 2].
@@ -378,6 +381,7 @@ class FlowConfig:
     inside_follow_gaps_s: tuple[float, ...] = ()
     inside_follow_probs: tuple[float, ...] = ()
     market_queue_cap_frac: float = 0.0
+    market_taken_size_shares: float = 0.0
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -491,14 +495,19 @@ class FlowConfig:
             object.__setattr__(self, "inside_fleeting_fracs", ())
         check_positive("inside_life_s", self.inside_life_s)
         gaps = _floats("inside_follow_gaps_s", self.inside_follow_gaps_s)
-        if gaps and (len(gaps) > MAX_FOLLOW_GAPS or gaps[0] != 0.0 or any(b <= a for a, b in zip(gaps, gaps[1:]))
-                     or not math.isfinite(gaps[-1])):
+        if gaps and (len(gaps) > MAX_FOLLOW_GAPS or not all(math.isfinite(g) for g in gaps) or gaps[0] != 0.0
+                     or any(b <= a for a, b in zip(gaps, gaps[1:]))):
             raise ValueError(f"inside_follow_gaps_s must hold at most {MAX_FOLLOW_GAPS} increasing finite times (s) "
                              f"from 0, got {gaps!r}")
         object.__setattr__(self, "inside_follow_gaps_s", gaps)
         self._per_bucket("inside_follow_probs", len(FOLLOW_KINDS) * len(gaps), check_fraction,
                          f"probability per kind of change ({', '.join(FOLLOW_KINDS)}) and gap bucket")
         check_fraction("market_queue_cap_frac", self.market_queue_cap_frac)
+        check_nonnegative("market_taken_size_shares", self.market_taken_size_shares)
+        if self.market_queue_cap_frac > 0.0 and self.market_taken_size_shares <= 0.0:
+            raise ValueError(f"market_queue_cap_frac={self.market_queue_cap_frac!r} needs market_taken_size_shares > 0 "
+                             f"(the mean size market orders take after the cap, for the expected volume), got "
+                             f"{self.market_taken_size_shares!r}")
         check_fraction("sign_run_share", self.sign_run_share)
         if not (isinstance(self.sign_run_exponent, (int, float)) and 1.0 < self.sign_run_exponent <= 2.0):
             raise ValueError(f"sign_run_exponent must be in (1, 2] (finite mean run length, long memory), got "
@@ -580,9 +589,10 @@ class FlowConfig:
         return buy, sell
 
     def expected_volume_per_s(self) -> float:
-        """Expected traded shares per second from background market orders (both sides)."""
-        return 2.0 * self.market_rate_per_s * self.mean_market_size_shares / (
-            1.0 - self.hawkes_alpha_per_s / self.hawkes_beta_per_s)
+        """Expected traded shares per second from background market orders (both sides); with
+        the queue cap, at ``market_taken_size_shares`` an order."""
+        size = self.market_taken_size_shares if self.market_queue_cap_frac > 0.0 else self.mean_market_size_shares
+        return 2.0 * self.market_rate_per_s * size / (1.0 - self.hawkes_alpha_per_s / self.hawkes_beta_per_s)
 
 
 # --- flow parameters and state as arrays for the kernel ----------------------------------
@@ -693,6 +703,7 @@ FLOW_STATE_DTYPE = np.dtype([
     ("chg_t_s", np.float64),
     ("best_bid_ticks", np.int64),          # the bests (ticks; -1: an empty side) when last looked at
     ("best_ask_ticks", np.int64),
+    ("traded_shares", np.int64),           # the book's traded volume then (a worse best with trades: a market order)
 ])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
@@ -951,6 +962,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.chg_t_s = 0.0
     fs.best_bid_ticks = -1
     fs.best_ask_ticks = -1
+    fs.traded_shares = 0
     fs.fund_ticks = mid_ticks
     fs.t_s = t0_s
     fs.next_grid_s = (math.floor(t0_s / diffusion_step_s) + 1.0) * diffusion_step_s
@@ -1163,7 +1175,8 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
 def _note_change(fs, sc, kind):
     """Record which side's best changed since the bests were last looked at (only if exactly
     one did), by an event of ``kind`` (an index of FOLLOW_KINDS; -1: outside the flow, a
-    better quote counting as a submission, a worse one as a cancellation), at the clock."""
+    better quote counting as a submission, a worse one as a market order if shares traded
+    since, else as a cancellation), at the clock."""
     base = sc[K.S_BASE]
     bb = base + sc[K.S_BEST_BID] if sc[K.S_BEST_BID] >= 0 else -1
     ba = base + sc[K.S_BEST_ASK] if sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS] else -1
@@ -1174,12 +1187,13 @@ def _note_change(fs, sc, kind):
                 better = bb != -1 and bb > fs.best_bid_ticks
             else:
                 better = ba != -1 and (fs.best_ask_ticks == -1 or ba < fs.best_ask_ticks)
-            kind = 0 if better else 1
+            kind = 0 if better else (2 if sc[K.S_TRADED_VOLUME] != fs.traded_shares else 1)
         fs.chg_side = 1 if bid_moved else -1
         fs.chg_kind = kind
         fs.chg_t_s = fs.t_s
     fs.best_bid_ticks = bb
     fs.best_ask_ticks = ba
+    fs.traded_shares = sc[K.S_TRADED_VOLUME]
 
 
 @njit(**HOT)

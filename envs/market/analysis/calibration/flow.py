@@ -641,7 +641,9 @@ class FlowCalibration:
                 **({} if not f.inside_follow_probs else {
                     "inside_follow_gaps_s": list(f.inside_follow_gaps_s),
                     "inside_follow_probs": [_sig(x, 4) for x in f.inside_follow_probs]}),
-                **({"market_queue_cap_frac": _sig(f.market_queue_cap_frac, 4)} if f.market_queue_cap_frac else {}),
+                **({} if not f.market_queue_cap_frac else {
+                    "market_queue_cap_frac": _sig(f.market_queue_cap_frac, 4),
+                    "market_taken_size_shares": _sig(f.market_taken_size_shares)}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
@@ -828,6 +830,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         queues = queue_statistics(day)
         market_sizes, market_weights = queues["sizes_shares"], queues["size_probs"]
         tables["market_queue_cap_frac"] = queues["cap_frac"]
+        tables["market_taken_size_shares"] = float(mo["size_shares"].mean())
         logger.info("market orders: %.2f take exactly the queue at the opposite best, %.2f more (capped: %.2f); "
                     "sizes before the cap: mean %.1f shares against %.1f taken", queues["exact_frac"],
                     queues["walk_frac"], queues["cap_frac"], float(np.dot(market_sizes, market_weights)),
@@ -933,6 +936,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms["refill_empty_side"] = True
 
     if follow:
+        if revisions:
+            logger.warning("follow=True with revisions=True: the day's re-improvements after a cancellation are "
+                           "mostly revisions, which the revisions already re-post (not moved by the follow rule); "
+                           "together they count them twice")
         fol = follow_statistics(day)
         mechanisms |= {"inside_follow_gaps_s": fol["gaps_s"], "inside_follow_probs": fol["probs"]}
         logger.info("quotes that follow the last change: on the changed side %s",

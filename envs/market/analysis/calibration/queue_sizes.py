@@ -13,8 +13,11 @@ marketable orders (grouped executions, as
 queue before it. An order smaller than its queue, or larger (it was not capped), shows its
 ``S``; an order exactly the queue's size shows only ``S >= q``, i.e. ``S > q - 1`` in whole
 shares: a right-censored sample, whose distribution of ``S`` is the Kaplan-Meier estimator
-(``scipy.stats.ecdf``, censored at ``q - 1``; the mass beyond the largest size goes to it). Among the orders with ``S >= q`` the capped ones show ``q`` and
-the others walk, so ``c`` = (exactly the queue) / (exactly the queue + larger).
+(``scipy.stats.ecdf``, censored at ``q - 1``; the mass beyond the largest size goes to it, or
+to one share more if it is censored). The orders that walk are the uncapped ones with
+``S > q``, so ``c = 1 - (share larger than the queue) / mean P(S > q)``, ``P`` the estimate
+at each order's queue (exactly / (exactly + larger) would count every ``S = q``, common with
+round lots against round-lot queues, as capped).
 """
 
 from __future__ import annotations
@@ -69,9 +72,14 @@ def queue_statistics(day: LobsterDay) -> dict:
     values = km.sf.quantiles
     survival = km.sf.probabilities
     probs = -np.diff(np.r_[1.0, survival])
-    probs[-1] += survival[-1]  # the mass beyond the largest size
+    if survival[-1] > 0:  # the largest size is censored (S > q - 1): the mass beyond it is at least q
+        values, probs = np.r_[values, values[-1] + 1.0], np.r_[probs, survival[-1]]
     keep = probs > 0  # censored sizes without an event carry none
-    values, probs = values[keep], probs[keep]
-    return {"orders": orders, "exact_frac": exact, "walk_frac": walk,
-            "cap_frac": exact / (exact + walk) if exact + walk > 0 else 1.0,
-            "sizes_shares": values.astype(np.int64), "size_probs": probs}
+    values, probs = values[keep].astype(np.int64), probs[keep]
+    # the uncapped share: the orders that walk over those whose S exceeds their queue, P(S > q)
+    # from the estimate at each order's queue (exactly/larger alone would count S = q as capped)
+    tail = np.r_[np.cumsum(probs[::-1])[::-1], 0.0]  # tail[i] = P(S >= values[i])
+    over = float(tail[np.searchsorted(values, q, side="right")].mean())
+    cap = 1.0 - walk / over if over > 0 else 1.0
+    return {"orders": orders, "exact_frac": exact, "walk_frac": walk, "cap_frac": float(np.clip(cap, 0.0, 1.0)),
+            "sizes_shares": values, "size_probs": probs}

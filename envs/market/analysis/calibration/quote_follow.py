@@ -49,7 +49,8 @@ def follow_statistics(day: LobsterDay, gaps_s: tuple[float, ...] = FOLLOW_GAPS_S
         :data:`MIN_FOLLOW_SAMPLES`), as the flow's ``inside_follow_probs``.
     """
     gaps = np.asarray(gaps_s, dtype=np.float64)
-    if not (1 <= len(gaps) <= MAX_FOLLOW_GAPS) or gaps[0] != 0.0 or np.any(np.diff(gaps) <= 0):
+    if (gaps.ndim != 1 or not (1 <= len(gaps) <= MAX_FOLLOW_GAPS) or not np.all(np.isfinite(gaps)) or gaps[0] != 0.0
+            or np.any(np.diff(gaps) <= 0)):
         raise ValueError(f"gaps_s must hold 1-{MAX_FOLLOW_GAPS} increasing times (s) from 0, got {gaps_s!r}")
     if day.orderbook is None:
         raise ValueError(f"day {day.name!r} has no order book loaded: the best quotes are needed")
