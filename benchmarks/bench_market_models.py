@@ -19,8 +19,8 @@ Runs ``MarketSimulator`` (event log off, as the environments run it) over
 * ``goog_inside``: ``conf/market/goog_2012_06_21_inside.yaml``, the fleeting flow with
   orders inside a wide spread (flickering quotes), market orders that wait for a tight
   spread and a side that never empties;
-* ``goog_follow``: ``conf/market/goog_2012_06_21_follow.yaml``, the inside flow with
-  market orders that take at most the queue they hit and quotes that follow the last change;
+* ``goog_follow``: ``conf/market/goog_2012_06_21_follow.yaml``, the inside flow with quotes
+  that follow the last change;
 * ``goog_propagator``: ``conf/market/goog_2012_06_21_propagator.yaml``, the reference
   anchor with the power-law propagator and long-memory trade signs (the square-root law).
 

@@ -21,7 +21,7 @@ def test_headers_name_the_day_seed_and_calibration():
     assert "default" not in names  # not calibrated
     follow = P.preset_settings("goog_2012_06_21_follow", CONF)
     assert follow["day"] == "goog_2012_06_21" and follow["seed"] == 0
-    assert follow["calibration"]["follow"] is True and follow["calibration"]["queue_sizes"] is True
+    assert follow["calibration"]["follow"] is True and follow["calibration"]["inside"] is True
     assert follow["warmup_s"] == 600.0
     assert P.preset_settings("amzn_2012_06_21_propagator", CONF)["day"] == "amzn_2012_06_21"
     with pytest.raises(ValueError, match="does not record"):
