@@ -91,6 +91,7 @@ from execgym.envs.market.analysis.calibration.quote_follow import follow_statist
 from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
+from execgym.envs.market.analysis.microstructure.frames import marketable_orders
 from execgym.envs.market.analysis.realism import metric_samples
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
@@ -247,30 +248,6 @@ def cancellation_rates(day: LobsterDay, max_distance: int, anchor: str = "opposi
         out[f"{side}_cancelled_shares"] = cancelled[side]
         out[f"{side}_share_s"] = share_s
     return out
-
-
-def marketable_orders(messages: pd.DataFrame, start_s: float = -math.inf, end_s: float = math.inf) -> pd.DataFrame:
-    """Visible executions grouped into marketable orders.
-
-    Consecutive type-4 messages with the same time stamp and resting side are one order.
-    :return: columns ``time_s``, ``sign`` (+1 buyer-initiated, -1 seller-initiated),
-        ``size_shares``, ``n_fills``, ``first_price``, ``last_price`` (LOBSTER units).
-    """
-    ex = messages[(messages["type"] == EventType.EXECUTION_VISIBLE) & (messages["time_s"] >= start_s) & (messages["time_s"] < end_s)]
-    t = ex["time_s"].to_numpy()
-    direction = ex["direction"].to_numpy()
-    new = np.ones(len(ex), dtype=bool)
-    new[1:] = (t[1:] != t[:-1]) | (direction[1:] != direction[:-1])
-    group = np.cumsum(new) - 1
-    price = ex["price"].to_numpy()
-    return pd.DataFrame({
-        "time_s": t[new],
-        "sign": -direction[new],
-        "size_shares": np.bincount(group, weights=ex["size_shares"].to_numpy()).astype(np.int64),
-        "n_fills": np.bincount(group).astype(np.int64),
-        "first_price": price[new],
-        "last_price": price[np.r_[np.flatnonzero(new)[1:] - 1, len(ex) - 1]] if len(ex) else price[new],
-    })
 
 
 # --- intraday profile ---------------------------------------------------------------------

@@ -8,8 +8,8 @@ close again: the price moves in jumps the data does not show.
 
 The flow draws a size ``S`` and, for a share ``c`` of the orders, takes ``min(S, q)`` with
 ``q`` the opposite best's queue. :func:`queue_statistics` measures each of the session's
-marketable orders (grouped executions, as
-:func:`~execgym.envs.market.analysis.calibration.flow.marketable_orders`) against the visible
+marketable orders (grouped executions,
+:func:`~execgym.envs.market.analysis.microstructure.frames.marketable_orders`) against the visible
 queue before it. An order smaller than its queue, or larger (it was not capped), shows its
 ``S``; an order exactly the queue's size shows only ``S >= q``, i.e. ``S > q - 1`` in whole
 shares: a right-censored sample, whose distribution of ``S`` is the Kaplan-Meier estimator
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import CensoredData, ecdf
 
+from execgym.envs.market.analysis.microstructure.frames import marketable_orders
 from execgym.envs.market.data.lobster_data import LobsterDay
-from execgym.envs.market.simulation.events import EventType
 
 __all__ = ["queue_statistics"]
 
@@ -44,23 +44,15 @@ def queue_statistics(day: LobsterDay) -> dict:
     """
     if day.orderbook is None:
         raise ValueError(f"day {day.name!r} has no order book loaded: the queues at the best are needed")
-    m = day.messages
-    t = m["time_s"].to_numpy()
-    kind = m["type"].to_numpy()
-    direction = m["direction"].to_numpy()
-    rows = np.flatnonzero((kind == EventType.EXECUTION_VISIBLE) & (t >= day.start_s) & (t < day.end_s))
-    # consecutive executions with one time stamp and resting side are one order (as marketable_orders)
-    new = np.ones(len(rows), dtype=bool)
-    new[1:] = (t[rows[1:]] != t[rows[:-1]]) | (direction[rows[1:]] != direction[rows[:-1]])
-    group = np.cumsum(new) - 1
-    first = rows[new]
-    size = np.bincount(group, weights=m["size_shares"].to_numpy()[rows], minlength=len(first)).astype(np.int64)
+    mo = marketable_orders(day.messages, day.start_s, day.end_s)
+    first = mo["msg_index"].to_numpy()
     book = day.book_levels()
     before = np.maximum(first - 1, 0)
-    # LOBSTER's direction is the resting order's side: 1 (a bid) is hit by a sell
-    queue = np.where(direction[first] == 1, book.bid_size_shares[before, 0], book.ask_size_shares[before, 0])
+    # the queue it hit: a buy (sign +1) hits the ask
+    queue = np.where(mo["sign"].to_numpy() > 0, book.ask_size_shares[before, 0], book.bid_size_shares[before, 0])
     keep = (first > 0) & (queue > 0)
-    orders = pd.DataFrame({"time_s": t[first][keep], "sign": -direction[first][keep], "size_shares": size[keep],
+    orders = pd.DataFrame({"time_s": mo["time_s"].to_numpy()[keep], "sign": mo["sign"].to_numpy()[keep],
+                           "size_shares": mo["size_shares"].to_numpy()[keep],
                            "queue_shares": queue[keep].astype(np.int64)})
     if orders.empty:
         raise ValueError(f"day {day.name!r}: no marketable orders against a quoted side in the session")

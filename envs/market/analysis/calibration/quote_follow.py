@@ -59,8 +59,8 @@ def follow_statistics(day: LobsterDay, gaps_s: tuple[float, ...] = FOLLOW_GAPS_S
     t = m["time_s"].to_numpy()
     types = m["type"].to_numpy()
     direction = m["direction"].to_numpy()
-    bid = np.where(book.bid_size_shares[:, 0] > 0, book.bid_price_ticks[:, 0], -1).astype(np.int64)
-    ask = np.where(book.ask_size_shares[:, 0] > 0, book.ask_price_ticks[:, 0], -1).astype(np.int64)
+    bid = np.where(book.bid_ok[:, 0], book.bid_price_ticks[:, 0], -1).astype(np.int64)
+    ask = np.where(book.ask_ok[:, 0], book.ask_price_ticks[:, 0], -1).astype(np.int64)
     n = len(m)
     bid_moved = np.r_[False, bid[1:] != bid[:-1]]
     ask_moved = np.r_[False, ask[1:] != ask[:-1]]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from execgym.validation import check_fraction
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["executions", "mirror_day", "prevailing_quotes", "time_split"]
+__all__ = ["executions", "marketable_orders", "mirror_day", "prevailing_quotes", "time_split"]
 
 
 def prevailing_quotes(day: LobsterDay, quote_lag_s: float = 0.0) -> pd.DataFrame:
@@ -74,6 +75,35 @@ def executions(day: LobsterDay, quote_lag_s: float = 0.0, hidden: bool = True) -
     for c in ("bid", "ask", "mid"):
         ex[c] = q[c].to_numpy()[mask]
     return ex.reset_index(drop=True)
+
+
+def marketable_orders(messages: pd.DataFrame, start_s: float = -math.inf, end_s: float = math.inf) -> pd.DataFrame:
+    """Visible executions grouped into marketable orders.
+
+    Consecutive type-4 messages with the same time stamp and resting side are one order.
+    :return: columns ``msg_index`` (the row of its first execution in ``messages``; the book
+        before it is the row before), ``time_s``, ``sign`` (+1 buyer-initiated, -1
+        seller-initiated), ``size_shares``, ``n_fills``, ``first_price``, ``last_price``
+        (LOBSTER units).
+    """
+    mask = ((messages["type"] == EventType.EXECUTION_VISIBLE) & (messages["time_s"] >= start_s)
+            & (messages["time_s"] < end_s)).to_numpy()
+    ex = messages[mask]
+    t = ex["time_s"].to_numpy()
+    direction = ex["direction"].to_numpy()
+    new = np.ones(len(ex), dtype=bool)
+    new[1:] = (t[1:] != t[:-1]) | (direction[1:] != direction[:-1])
+    group = np.cumsum(new) - 1
+    price = ex["price"].to_numpy()
+    return pd.DataFrame({
+        "msg_index": np.flatnonzero(mask)[new],
+        "time_s": t[new],
+        "sign": -direction[new],
+        "size_shares": np.bincount(group, weights=ex["size_shares"].to_numpy()).astype(np.int64),
+        "n_fills": np.bincount(group).astype(np.int64),
+        "first_price": price[new],
+        "last_price": price[np.r_[np.flatnonzero(new)[1:] - 1, len(ex) - 1]] if len(ex) else price[new],
+    })
 
 
 def mirror_day(day: LobsterDay) -> LobsterDay:
