@@ -90,3 +90,41 @@ def test_the_vector_env_steps_a_clustered_market_as_the_single_env(side):
     kw = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000, side=side, action="participation",
               market={"flow": {**{k: list(v) for k, v in CLUSTER.items()}}})
     assert_vector_env_steps_as_single_envs(kw, seed=5)
+
+
+@pytest.mark.parametrize("rate, beta", [(50.0, 1000.0), (3000.0, 1000.0), (0.5, 0.2)])
+def test_the_excitations_points_are_drawn_exactly(rate, beta):
+    """``_decaying_wait``: the first point of intensity ``rate exp(-beta s)`` has
+    ``P(T <= s) = 1 - exp(-(rate / beta)(1 - exp(-beta s)))`` and no point at all with
+    probability ``exp(-rate / beta)`` (a KS test and a binomial bound on 20,000 draws)."""
+    from scipy import stats
+
+    from execgym.envs.market.simulation import rng as R
+    from execgym.envs.market.simulation.flow import _decaying_wait
+
+    rs = R.new_state(np.random.default_rng(3))
+    waits = np.array([_decaying_wait(rs, rate, beta) for _ in range(20_000)])
+    mass = rate / beta
+    p_none = np.exp(-mass)
+    none = np.isinf(waits).mean()
+    assert abs(none - p_none) < 4.0 * np.sqrt(p_none * (1.0 - p_none) / waits.size) + 1e-12
+    finite = waits[np.isfinite(waits)]
+    cdf = lambda s: (1.0 - np.exp(-mass * (1.0 - np.exp(-beta * s)))) / (1.0 - p_none)  # noqa: E731
+    assert stats.kstest(finite, cdf).pvalue > 0.001
+
+
+def test_fast_excitation_costs_no_rejected_proposals():
+    """The clustering's points are drawn exactly, not thinned under a bound that their
+    millisecond decay would leave mostly empty: nearly every proposal is an event."""
+    from execgym.envs.market.simulation.simulator import MarketSimulator
+
+    cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(1500.0,) * 5,
+                                          cluster_alphas_per_s=(1800.0,), cluster_betas_per_s=(2000.0,)),
+                          warmup_s=60.0)
+    sim = MarketSimulator(cfg, np.random.default_rng(0))
+    events, proposals = int(sim._fs[0]["n_bg_events"]), int(sim._fs[0]["n_proposals"])
+    sim.advance(600.0)
+    events = int(sim._fs[0]["n_bg_events"]) - events
+    proposals = int(sim._fs[0]["n_proposals"]) - proposals
+    assert events > 2_000
+    assert events / proposals > 0.9  # thinned under a bound at the excitation's value: 0.67

@@ -26,7 +26,10 @@ model for order book dynamics", Operations Research 58(3):
   resting order). With branching ratio ``n = sum_k alpha_k / beta_k < 1`` the baseline
   rates of both are scaled by ``1 - n``, so that their mean rates, and so the depth
   profile, stay those configured (Bacry, Mastromatteo and Muzy 2015, "Hawkes processes in
-  finance", Market Microstructure and Liquidity 1(1));
+  finance", Market Microstructure and Liquidity 1(1)). The excitations' points (these and
+  the market orders') are drawn exactly, by inverting each exponential's compensator
+  (Dassios and Zhao 2013); only the base rates are thinned (Lewis and Shedler 1979), so a
+  kernel that decays in a fraction of a millisecond costs no rejected proposals;
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
   at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
   excited submissions joins its side's best quote (``cluster_improve_frac``: one tick
@@ -686,6 +689,7 @@ FLOW_STATE_DTYPE = np.dtype([
     ("win_lo", np.float64),                #   the call to run_flow that ends at win_end_s, from the clock at
     ("win_hi", np.float64),                #   its first call (re-entries reuse them)
     ("n_bg_events", np.int64),             # background events applied
+    ("n_proposals", np.int64),             # the thinning's proposals drawn (accepted or not)
     ("next_id", np.int64),                 # the next background order id
     ("n_live", np.int64),                  # entries of the live-order list in use
     ("pending", np.bool_),                 # an event waits in evbuf (the last call returned non-OK)
@@ -867,11 +871,9 @@ def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     its :func:`_log_q`, computed once per call of the flow), fixed, or drawn from the
     empirical table at ``sizes[row]`` (cumulative probabilities; sizes in the next row)."""
     if fp[P_EMPIRICAL] == 1.0:
-        u = R.uniform(rs)
         cdf = sizes[row]
-        i = 0
-        while i < cdf.shape[0] - 1 and cdf[i] <= u:
-            i += 1
+        # the first size whose cumulative probability exceeds u (the last one if none does)
+        i = min(np.int64(np.searchsorted(cdf, R.uniform(rs), side="right")), cdf.shape[0] - 1)
         return np.int64(sizes[row + 1, i])
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
@@ -946,6 +948,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.win_lo = 0.0
     fs.win_hi = 0.0
     fs.n_bg_events = 0
+    fs.n_proposals = 0
     fs.next_id = 1
     fs.n_live = 0
     fs.pending = False
@@ -1098,10 +1101,8 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     n_k = cum_w.shape[1]
     v = R.uniform(rs)
     w_side = cum_w[0] if direction > 0 else cum_w[1]
-    d = 0
-    while d < n_k - 1 and w_side[d] < v:
-        d += 1
-    dist = d + 1
+    # the first distance whose cumulative rate reaches v (the last one if none does)
+    dist = min(np.int64(np.searchsorted(w_side, v)), n_k - 1) + 1
     if fp[P_SCALE_ON] == 1.0:
         dist = _scaled_distance(fp, t, dist)
     if fp[P_ANCHOR_REF] == 1.0:
@@ -1279,6 +1280,25 @@ def _run_sign(rs, fp, fs, direction):
     return fs.run_sign
 
 
+#: which intensity proposed the next event: the base ones (thinned), the market orders'
+#: excitation or the clustering's (both drawn exactly)
+SRC_BASE, SRC_MARKET, SRC_CLUSTER = 0, 1, 2
+
+
+@njit(**HOT)
+def _decaying_wait(rs, rate_per_s, beta_per_s):
+    """The wait (s) to the first point of a Poisson process of intensity
+    ``rate_per_s * exp(-beta_per_s * s)``: ``inf`` when there is none (its total mass
+    ``rate / beta`` is finite). Inverts the compensator exactly (Dassios and Zhao 2013,
+    "Exact simulation of Hawkes process with exponentially decaying intensity",
+    Electron. Commun. Probab. 18), so an excitation that decays in milliseconds costs one
+    draw, not the many rejected proposals a thinning bound would take."""
+    x = -math.log(1.0 - R.uniform(rs)) * beta_per_s / rate_per_s
+    if x >= 1.0:
+        return math.inf
+    return -math.log1p(-x) / beta_per_s
+
+
 @njit(**HOT)
 def _excitation(fs):
     """The clustering's excitation ``E = sum_k E_k`` (1/s) at the clock ``fs.t_s``."""
@@ -1385,22 +1405,35 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             t = fs.t_s
             mu = fp[P_MU]
             excited = False  # one of the clustering's excited events (set below)
+            direction = 0  # a market order's side (set where its kind is drawn)
             act = fs.activity  # the random clock's factor (1.0 without): constant until the next grid time
-            exc = _excitation(fs)  # the clustering's (0 without), at the clock: it only decays until t
             mo_max = fp[P_MO_SPREAD_MAX]
-            if mo_max == 1.0:
-                bound = ((fp[P_LAM_TOTAL] + 2.0 * mu) * tod_hi * act + theta * n_live * act + fs.exc_buy_per_s
-                         + fs.exc_sell_per_s + exc)
-            else:  # the market orders' intensity is at most mo_max times the unmodulated one
-                bound = ((fp[P_LAM_TOTAL] + 2.0 * mu * mo_max) * tod_hi * act + theta * n_live * act
-                         + (fs.exc_buy_per_s + fs.exc_sell_per_s) * mo_max + exc)
+            # the proposals of the base intensities (Poisson, up to the intraday factor, the
+            # spread's factor and stale live entries: thinned); the excitations' own points are
+            # drawn exactly (_decaying_wait), so their fast decay costs no rejected proposals
+            bound = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max) * tod_hi * act + theta * n_live * act
             rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
             if rev_total > 0.0:
                 bound += rev_total
-            if bound <= 0.0:  # no flow: only the clock runs (decays, diffusion, random clock)
+            exc_mo = fs.exc_buy_per_s + fs.exc_sell_per_s
+            if bound <= 0.0 and exc_mo == 0.0 and _excitation(fs) == 0.0:
+                # no flow: only the clock runs (decays, diffusion, random clock)
                 _advance_to(rd, fp, fs, t_end)
                 return K.OK
-            dt = -math.log(1.0 - R.uniform(rs)) / bound
+            dt = -math.log(1.0 - R.uniform(rs)) / bound if bound > 0.0 else math.inf
+            source = SRC_BASE
+            if exc_mo > 0.0:
+                w = _decaying_wait(rs, exc_mo * mo_max, fp[P_BETA])
+                if w < dt:
+                    dt, source = w, SRC_MARKET
+            if fp[P_CLUSTER_ON] == 1.0:
+                for k in range(MAX_CLUSTER_KERNELS):
+                    e = fs.exc_c0_per_s if k == 0 else (fs.exc_c1_per_s if k == 1 else fs.exc_c2_per_s)
+                    if e > 0.0:
+                        w = _decaying_wait(rs, e, fp[P_CLUSTER_A0 + 2 * k + 1])
+                        if w < dt:
+                            dt, source = w, SRC_CLUSTER
+            fs.n_proposals += 1
             due = fs.rev_t_s if fs.rev_size > 0 else math.inf
             if fs.flick_id > 0 and fs.flick_t_s < due:
                 due = fs.flick_t_s
@@ -1420,47 +1453,48 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 return K.OK
             t += dt
             _advance_to(rd, fp, fs, t)
-            u = R.uniform(rs) * bound
             lam_cancel = theta * n_live * act
-            revising = rev_total > 0.0 and u >= bound - rev_total  # the top of the bound: a revision
-            if revising:
-                kind = K.EV_CANCEL
-            elif u < lam_lo * act:
-                kind = K.EV_LIMIT
-            elif u >= lam_hi * act and u < lam_lo * act + lam_cancel:
-                kind = K.EV_CANCEL
-            else:
-                tod = _tod(fp, t) * act
-                lam_lim = fp[P_LAM_TOTAL] * tod
-                lam_buy = mu * tod + fs.exc_buy_per_s
-                lam_sell = mu * tod + fs.exc_sell_per_s
-                if fp[P_MO_SPREAD_N] > 0.0:
-                    g = _spread_factor(fp, sc)
-                    lam_buy *= g
-                    lam_sell *= g
-                if u < lam_lim:
+            revising = False
+            if source == SRC_MARKET:
+                # a point of the market orders' excitation (both sides decay alike: the side
+                # in proportion to theirs), kept with the spread's factor over its bound
+                if mo_max != 1.0 and R.uniform(rs) * mo_max >= _spread_factor(fp, sc):
+                    continue
+                kind = K.EV_MARKET
+                direction = 1 if R.uniform(rs) * (fs.exc_buy_per_s + fs.exc_sell_per_s) < fs.exc_buy_per_s else -1
+            elif source == SRC_CLUSTER:
+                # a point of the clustering's excitation: a submission or a cancellation
+                excited = True
+                if R.uniform(rs) < fp[P_CLUSTER_LIMIT]:
                     kind = K.EV_LIMIT
-                elif u < lam_lim + lam_cancel:
+                elif n_live > 0:
                     kind = K.EV_CANCEL
                 else:
-                    below = lam_lim + lam_cancel + lam_buy + lam_sell
-                    if u < below:
+                    continue  # nothing to cancel
+            else:
+                u = R.uniform(rs) * bound
+                revising = rev_total > 0.0 and u >= bound - rev_total  # the top of the bound: a revision
+                if revising:
+                    kind = K.EV_CANCEL
+                elif u < lam_lo * act:
+                    kind = K.EV_LIMIT
+                elif u >= lam_hi * act and u < lam_lo * act + lam_cancel:
+                    kind = K.EV_CANCEL
+                else:
+                    tod = _tod(fp, t) * act
+                    lam_lim = fp[P_LAM_TOTAL] * tod
+                    lam_side = mu * tod
+                    if fp[P_MO_SPREAD_N] > 0.0:
+                        lam_side *= _spread_factor(fp, sc)
+                    if u < lam_lim:
+                        kind = K.EV_LIMIT
+                    elif u < lam_lim + lam_cancel:
+                        kind = K.EV_CANCEL
+                    elif u < lam_lim + lam_cancel + 2.0 * lam_side:
                         kind = K.EV_MARKET
-                    elif exc == 0.0:
-                        continue  # thinning: a rejected proposal
+                        direction = 1 if u < lam_lim + lam_cancel + lam_side else -1
                     else:
-                        # the clustering's excited events (their intensity decayed to t): a
-                        # submission or a cancellation, or a rejected proposal
-                        exc_t = _excitation(fs)
-                        if u >= below + exc_t:
-                            continue
-                        excited = True
-                        if u - below < exc_t * fp[P_CLUSTER_LIMIT]:
-                            kind = K.EV_LIMIT
-                        elif n_live > 0:
-                            kind = K.EV_CANCEL
-                        else:
-                            continue  # nothing to cancel
+                        continue  # thinning: a rejected proposal
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
@@ -1513,7 +1547,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                         continue
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
             else:
-                direction = 1 if u < lam_lim + lam_cancel + lam_buy else -1
                 if fp[P_RUN_SHARE] > 0.0:
                     direction = _run_sign(rs, fp, fs, direction)
                 _put_event(evbuf, K.EV_MARKET, fs.next_id, direction, 0,
