@@ -114,8 +114,9 @@ def test_the_excitations_points_are_drawn_exactly(rate, beta):
 
 
 def test_fast_excitation_costs_no_rejected_proposals():
-    """The clustering's points are drawn exactly, not thinned under a bound that their
-    millisecond decay would leave mostly empty: nearly every proposal is an event."""
+    """The clustering's points come from its pending offspring, at a rate constant between
+    events, not thinned under a bound that their millisecond decay would leave mostly
+    empty: nearly every proposal is an event."""
     from execgym.envs.market.simulation.simulator import MarketSimulator
 
     cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(1500.0,) * 5,

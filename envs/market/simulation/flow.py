@@ -26,10 +26,16 @@ model for order book dynamics", Operations Research 58(3):
   resting order). With branching ratio ``n = sum_k alpha_k / beta_k < 1`` the baseline
   rates of both are scaled by ``1 - n``, so that their mean rates, and so the depth
   profile, stay those configured (Bacry, Mastromatteo and Muzy 2015, "Hawkes processes in
-  finance", Market Microstructure and Liquidity 1(1)). The excitations' points (these and
-  the market orders') are drawn exactly, by inverting each exponential's compensator
-  (Dassios and Zhao 2013); only the base rates are thinned (Lewis and Shedler 1979), so a
-  kernel that decays in a fraction of a millisecond costs no rejected proposals;
+  finance", Market Microstructure and Liquidity 1(1)). The process is simulated through its
+  branching structure (Hawkes and Oakes 1974): each exciting event has a Poisson number of
+  offspring with mean ``n``, each from kernel ``k`` with probability ``(alpha_k/beta_k)/n``
+  and due after an exponential delay of rate ``beta_k``. By memorylessness only the count
+  of each kernel's pending offspring matters, and they fire at the constant rate
+  ``beta_k * pending_k`` until the next event (``E_k``'s expectation given the events is
+  the Hawkes intensity). So the excitation is one more constant rate in the proposals'
+  bound: a kernel that decays in a fraction of a millisecond costs neither rejected
+  proposals nor an exponential per proposal. The market orders' excitation has its points
+  drawn exactly by inverting its compensator (Dassios and Zhao 2013);
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
   at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
   excited submissions joins its side's best quote (``cluster_improve_frac``: one tick
@@ -673,9 +679,9 @@ FLOW_STATE_DTYPE = np.dtype([
     ("prop_ticks", np.float64, (MAX_PROPAGATOR_KERNELS,)),  # the propagator's exponentials as of trans_t_s
     ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders
     ("exc_sell_per_s", np.float64),
-    ("exc_c0_per_s", np.float64),          # the clustering's excitations E_k (MAX_CLUSTER_KERNELS)
-    ("exc_c1_per_s", np.float64),
-    ("exc_c2_per_s", np.float64),
+    ("pend_c0", np.int64),                 # the clustering's pending offspring per kernel (MAX_CLUSTER_KERNELS;
+    ("pend_c1", np.int64),                 #   module docstring): E_k = beta_k * pend_ck is the excitation
+    ("pend_c2", np.int64),
     ("run_sign", np.int64),                # the current run of market-order signs: its sign and the
     ("run_left", np.int64),                #   orders still to follow it
     ("last_id", np.int64),                 # the newest resting background submission (0: none)
@@ -934,9 +940,9 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
         fs.prop_ticks[k] = 0.0
     fs.exc_buy_per_s = 0.0
     fs.exc_sell_per_s = 0.0
-    fs.exc_c0_per_s = 0.0
-    fs.exc_c1_per_s = 0.0
-    fs.exc_c2_per_s = 0.0
+    fs.pend_c0 = 0
+    fs.pend_c1 = 0
+    fs.pend_c2 = 0
     fs.run_sign = 0
     fs.run_left = 0
     fs.act_x = 0.0
@@ -1280,9 +1286,9 @@ def _run_sign(rs, fp, fs, direction):
     return fs.run_sign
 
 
-#: which intensity proposed the next event: the base ones (thinned), the market orders'
-#: excitation or the clustering's (both drawn exactly)
-SRC_BASE, SRC_MARKET, SRC_CLUSTER = 0, 1, 2
+#: which intensity proposed the next event: the others (thinned) or the market orders'
+#: excitation (drawn exactly)
+SRC_BASE, SRC_MARKET = 0, 1
 
 
 @njit(**HOT)
@@ -1300,9 +1306,35 @@ def _decaying_wait(rs, rate_per_s, beta_per_s):
 
 
 @njit(**HOT)
-def _excitation(fs):
-    """The clustering's excitation ``E = sum_k E_k`` (1/s) at the clock ``fs.t_s``."""
-    return fs.exc_c0_per_s + fs.exc_c1_per_s + fs.exc_c2_per_s
+def _spawn(rs, fp, fs, n_branch, p_none):
+    """An exciting event at the clock: its offspring under the clustering's branching
+    structure (module docstring), Poisson with mean the branching ratio ``n_branch``
+    (``p_none = exp(-n_branch)``), each from kernel ``k`` with probability
+    ``(alpha_k / beta_k) / n_branch``: each adds one to the kernel's pending offspring."""
+    u = R.uniform(rs)
+    p = p_none
+    c = p
+    count = 0
+    while u > c and count < 64:  # Poisson by inversion (n < 1: one or two steps)
+        count += 1
+        p *= n_branch / count
+        c += p
+    for _ in range(count):
+        v = R.uniform(rs) * n_branch
+        if v < fp[P_CLUSTER_A0] / fp[P_CLUSTER_A0 + 1] or fp[P_CLUSTER_A0 + 3] == 0.0:
+            fs.pend_c0 += 1
+        elif v < fp[P_CLUSTER_A0] / fp[P_CLUSTER_A0 + 1] + fp[P_CLUSTER_A0 + 2] / fp[P_CLUSTER_A0 + 3] or (
+                fp[P_CLUSTER_A0 + 5] == 0.0):
+            fs.pend_c1 += 1
+        else:
+            fs.pend_c2 += 1
+
+
+@njit(**HOT)
+def _excitation(fp, fs):
+    """The clustering's excitation ``E = sum_k beta_k * pending_k`` (1/s): constant between events."""
+    return (fp[P_CLUSTER_A0 + 1] * fs.pend_c0 + fp[P_CLUSTER_A0 + 3] * fs.pend_c1
+            + fp[P_CLUSTER_A0 + 5] * fs.pend_c2)
 
 
 @njit(**HOT)
@@ -1365,6 +1397,12 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     follow = fp[P_FOLLOW_N] > 0.0
+    n_branch = 0.0  # the clustering's branching ratio and the chance an event has no offspring
+    if fp[P_CLUSTER_ON] == 1.0:
+        for k in range(MAX_CLUSTER_KERNELS):
+            if fp[P_CLUSTER_A0 + 2 * k + 1] > 0.0:
+                n_branch += fp[P_CLUSTER_A0 + 2 * k] / fp[P_CLUSTER_A0 + 2 * k + 1]
+    p_none = math.exp(-n_branch)
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
     while True:
@@ -1408,15 +1446,17 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             direction = 0  # a market order's side (set where its kind is drawn)
             act = fs.activity  # the random clock's factor (1.0 without): constant until the next grid time
             mo_max = fp[P_MO_SPREAD_MAX]
-            # the proposals of the base intensities (Poisson, up to the intraday factor, the
-            # spread's factor and stale live entries: thinned); the excitations' own points are
-            # drawn exactly (_decaying_wait), so their fast decay costs no rejected proposals
-            bound = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max) * tod_hi * act + theta * n_live * act
+            # one proposal rate for everything but the market orders' excitation: the base
+            # intensities (Poisson up to the intraday factor, the spread's factor and stale
+            # live entries: thinned), the clustering's excitation (constant between events:
+            # no proposal is rejected for its decay) and the revisions at the top; the market
+            # orders' excitation's own points are drawn exactly (_decaying_wait)
+            base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max) * tod_hi * act + theta * n_live * act
+            exc = _excitation(fp, fs) if fp[P_CLUSTER_ON] == 1.0 else 0.0
             rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
-            if rev_total > 0.0:
-                bound += rev_total
+            bound = base + exc + rev_total
             exc_mo = fs.exc_buy_per_s + fs.exc_sell_per_s
-            if bound <= 0.0 and exc_mo == 0.0 and _excitation(fs) == 0.0:
+            if bound <= 0.0 and exc_mo == 0.0:
                 # no flow: only the clock runs (decays, diffusion, random clock)
                 _advance_to(rd, fp, fs, t_end)
                 return K.OK
@@ -1426,13 +1466,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 w = _decaying_wait(rs, exc_mo * mo_max, fp[P_BETA])
                 if w < dt:
                     dt, source = w, SRC_MARKET
-            if fp[P_CLUSTER_ON] == 1.0:
-                for k in range(MAX_CLUSTER_KERNELS):
-                    e = fs.exc_c0_per_s if k == 0 else (fs.exc_c1_per_s if k == 1 else fs.exc_c2_per_s)
-                    if e > 0.0:
-                        w = _decaying_wait(rs, e, fp[P_CLUSTER_A0 + 2 * k + 1])
-                        if w < dt:
-                            dt, source = w, SRC_CLUSTER
             fs.n_proposals += 1
             due = fs.rev_t_s if fs.rev_size > 0 else math.inf
             if fs.flick_id > 0 and fs.flick_t_s < due:
@@ -1462,20 +1495,30 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     continue
                 kind = K.EV_MARKET
                 direction = 1 if R.uniform(rs) * (fs.exc_buy_per_s + fs.exc_sell_per_s) < fs.exc_buy_per_s else -1
-            elif source == SRC_CLUSTER:
-                # a point of the clustering's excitation: a submission or a cancellation
-                excited = True
-                if R.uniform(rs) < fp[P_CLUSTER_LIMIT]:
-                    kind = K.EV_LIMIT
-                elif n_live > 0:
-                    kind = K.EV_CANCEL
-                else:
-                    continue  # nothing to cancel
             else:
                 u = R.uniform(rs) * bound
-                revising = rev_total > 0.0 and u >= bound - rev_total  # the top of the bound: a revision
+                revising = rev_total > 0.0 and u >= base + exc  # the top of the bound: a revision
                 if revising:
                     kind = K.EV_CANCEL
+                elif u >= base and exc > 0.0:
+                    # a pending offspring of the clustering fires (kernel k's at rate beta_k
+                    # each): a submission or a cancellation (a rounding past a kernel's share
+                    # falls to the next one that has offspring)
+                    v = u - base
+                    e0 = fp[P_CLUSTER_A0 + 1] * fs.pend_c0
+                    if fs.pend_c0 > 0 and (v < e0 or fs.pend_c1 + fs.pend_c2 == 0):
+                        fs.pend_c0 -= 1
+                    elif fs.pend_c1 > 0 and (v < e0 + fp[P_CLUSTER_A0 + 3] * fs.pend_c1 or fs.pend_c2 == 0):
+                        fs.pend_c1 -= 1
+                    else:
+                        fs.pend_c2 -= 1
+                    excited = True
+                    if R.uniform(rs) < fp[P_CLUSTER_LIMIT]:
+                        kind = K.EV_LIMIT
+                    elif n_live > 0:
+                        kind = K.EV_CANCEL
+                    else:
+                        continue  # nothing to cancel
                 elif u < lam_lo * act:
                     kind = K.EV_LIMIT
                 elif u >= lam_hi * act and u < lam_lo * act + lam_cancel:
@@ -1588,26 +1631,18 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET and not fs.quiet and fs.rev_size == 0:
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive
-            fs.exc_c0_per_s += fp[P_CLUSTER_A0]
-            fs.exc_c1_per_s += fp[P_CLUSTER_A0 + 2]
-            fs.exc_c2_per_s += fp[P_CLUSTER_A0 + 4]
+            _spawn(rs, fp, fs, n_branch, p_none)
 
 
 @njit(**HOT)
 def _decay(fp, fs, dt):
-    """Deterministic decay over ``dt`` s of the Hawkes excitations (the transient impact
-    decays lazily: :func:`transient`)."""
+    """Deterministic decay over ``dt`` s of the market orders' Hawkes excitations (the
+    transient impact decays lazily: :func:`transient`; the clustering's pending offspring
+    do not decay)."""
     if fs.exc_buy_per_s != 0.0 or fs.exc_sell_per_s != 0.0:  # zero stays zero (no Hawkes, or none yet)
         decay = math.exp(-fp[P_BETA] * dt)
         fs.exc_buy_per_s *= decay
         fs.exc_sell_per_s *= decay
-    if fp[P_CLUSTER_ON] == 1.0:
-        if fs.exc_c0_per_s != 0.0:
-            fs.exc_c0_per_s *= math.exp(-fp[P_CLUSTER_A0 + 1] * dt)
-        if fs.exc_c1_per_s != 0.0:
-            fs.exc_c1_per_s *= math.exp(-fp[P_CLUSTER_A0 + 3] * dt)
-        if fs.exc_c2_per_s != 0.0:
-            fs.exc_c2_per_s *= math.exp(-fp[P_CLUSTER_A0 + 5] * dt)
 
 
 @njit(**HOT)
