@@ -42,6 +42,37 @@ def test_the_flow_draws_limit_and_market_sizes_from_their_tables():
     assert executed.max() <= 100  # market orders of 100 or 5 shares fill at most 100 shares per message
 
 
+@pytest.mark.parametrize("probs", [(0.5, 0.3, 0.2), (1.0,), (0.0, 0.999, 0.0, 0.001), tuple(np.arange(1.0, 130.0))])
+def test_the_alias_table_draws_each_entry_with_its_probability(probs):
+    """Vose's alias table: the exact probability of each entry (integrated over u) is its
+    share, zeros included, and draws through the kernel match it (chi-square)."""
+    from scipy import stats
+
+    from execgym.envs.market.simulation import rng as R
+    from execgym.envs.market.simulation.flow import alias_table
+
+    p = np.asarray(probs) / np.sum(probs)
+    keep, alias = alias_table(np.asarray(probs))
+    n = len(p)
+    exact = keep / n
+    np.add.at(exact, alias, (1.0 - keep) / n)
+    np.testing.assert_allclose(exact, p, atol=1e-12)
+    assert np.all((keep >= 0.0) & (keep <= 1.0 + 1e-12)) and np.all(p[alias[keep < 1.0]] > 0.0)
+    # through the flow's size draw: the table's rows as flow_params lays them out, sizes 1..n lots
+    from execgym.envs.market.simulation import flow as F
+
+    fp, _, _ = F.flow_params(empirical_flow(), F.ImpactConfig(), 1)
+    sizes = np.ones((6, n))
+    sizes[F.SZ_LIMIT], sizes[F.SZ_LIMIT + 1], sizes[F.SZ_LIMIT + 2] = keep, alias, np.arange(1, n + 1)
+    rs = R.new_state(np.random.default_rng(4))
+    draws = [F._size_lots(rs, fp, sizes, F.SZ_LIMIT, F.P_P_LIMIT, F.P_LIMIT_LOTS, 0.0) - 1 for _ in range(40_000)]
+    counts = np.bincount(draws, minlength=n)
+    assert np.all(counts[p == 0.0] == 0)
+    seen = p > 0.0
+    if seen.sum() > 1:
+        assert stats.chisquare(counts[seen], 40_000 * p[seen]).pvalue > 0.001
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(limit_size_probs=(0.5, 0.5)), "one length"),
     (dict(limit_sizes_shares=(100.0, -1.0, 300.0)), "finite and > 0"),

@@ -102,7 +102,7 @@ def test_without_the_cap_nothing_more_is_drawn():
     log_q = F._log_q(fp, F.P_P_MARKET)
     for _ in range(200):
         capped = F._market_lots(a, fp, sizes, book.arrays.sc, book.arrays.lvl, 1, log_q)
-        plain = F._size_lots(b, fp, sizes, F.SZ_MARKET_CDF, F.P_P_MARKET, F.P_MARKET_LOTS, log_q)
+        plain = F._size_lots(b, fp, sizes, F.SZ_MARKET, F.P_P_MARKET, F.P_MARKET_LOTS, log_q)
         assert capped == plain
     np.testing.assert_array_equal(a, b)
 

@@ -666,9 +666,10 @@ P_FOLLOW_N = P_MO_CAP + 1
 P_FOLLOW_GAP0 = P_FOLLOW_N + 1
 P_FOLLOW_P0 = P_FOLLOW_GAP0 + MAX_FOLLOW_GAPS
 N_P = P_FOLLOW_P0 + len(FOLLOW_KINDS) * MAX_FOLLOW_GAPS
-#: rows of the size tables (flow_params): cumulative probabilities and sizes (lots) of limit
-#: and of market orders, padded with probability 1 and the last size
-SZ_LIMIT_CDF, SZ_LIMIT_LOTS, SZ_MARKET_CDF, SZ_MARKET_LOTS = 0, 1, 2, 3
+#: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
+#: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
+#: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
+SZ_LIMIT, SZ_MARKET = 0, 3
 #: the flow's state, one record per market: the clock, the centre's components, the Hawkes
 #: excitations, the decision interval's traded volume, counters and ids (units in the names)
 FLOW_STATE_DTYPE = np.dtype([
@@ -719,26 +720,44 @@ FLOW_STATE_DTYPE = np.dtype([
 LIVE_FULL = 100
 
 
+def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table of the distribution ``probs`` (Vose 1991, "A linear algorithm
+    for generating random numbers with a given distribution", IEEE TSE 17(9)): with
+    ``x = n * u`` for ``u`` uniform on [0, 1), ``i = floor(x)`` is drawn if
+    ``x - i < keep[i]``, else ``alias[i]``; each ``i`` then has probability ``probs[i]``."""
+    n = len(probs)
+    scaled = np.asarray(probs, dtype=np.float64) * (n / np.sum(probs))
+    keep = np.ones(n)
+    alias = np.arange(n)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        keep[s] = scaled[s]
+        alias[s] = g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    return keep, alias  # entries left in either list keep themselves (1 up to rounding)
+
+
 def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
     """The empirical size tables as rows ``SZ_*`` (one column of ones when not empirical)."""
     if flow.size_distribution != "empirical":
-        return np.ones((4, 1))
-    rows = []
+        return np.ones((6, 1))
+    tables = []
     for sizes, probs in ((flow.limit_sizes_shares, flow.limit_size_probs),
                          (flow.market_sizes_shares, flow.market_size_probs)):
         lots = np.asarray(sizes) / lot
         if not np.allclose(lots, np.round(lots)) or np.any(np.round(lots) < 1):
             raise ValueError(f"empirical sizes must be whole multiples of the lot ({lot} shares), got {sizes!r}")
-        p = np.asarray(probs) / np.sum(probs)
-        cdf = np.cumsum(p)
-        cdf[-1] = 1.0
-        rows.append((cdf, np.round(lots)))
-    n = max(len(rows[0][0]), len(rows[1][0]))
-    out = np.ones((4, n))
-    for k, (cdf, lots) in enumerate(rows):
-        out[2 * k, : len(cdf)] = cdf
-        out[2 * k + 1, :] = lots[-1]
-        out[2 * k + 1, : len(lots)] = lots
+        tables.append((np.asarray(probs, dtype=np.float64), np.round(lots)))
+    n = max(len(tables[0][0]), len(tables[1][0]))
+    out = np.ones((6, n))
+    for row, (probs, lots) in zip((SZ_LIMIT, SZ_MARKET), tables):
+        padded = np.zeros(n)
+        padded[: len(probs)] = probs
+        out[row], out[row + 1] = alias_table(padded)
+        out[row + 2, : len(lots)] = lots
     return out
 
 
@@ -875,12 +894,15 @@ def _log_q(fp, p_index):
 def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     """An order size in lots: geometric with success probability ``fp[p_index]`` (``log_q``:
     its :func:`_log_q`, computed once per call of the flow), fixed, or drawn from the
-    empirical table at ``sizes[row]`` (cumulative probabilities; sizes in the next row)."""
+    empirical table at ``sizes[row:row + 3]`` (an alias table, :func:`alias_table`, and the
+    sizes: one uniform, no search)."""
     if fp[P_EMPIRICAL] == 1.0:
-        cdf = sizes[row]
-        # the first size whose cumulative probability exceeds u (the last one if none does)
-        i = min(np.int64(np.searchsorted(cdf, R.uniform(rs), side="right")), cdf.shape[0] - 1)
-        return np.int64(sizes[row + 1, i])
+        n = sizes.shape[1]
+        x = R.uniform(rs) * n
+        i = min(np.int64(x), n - 1)
+        if x - i >= sizes[row, i]:
+            i = np.int64(sizes[row + 1, i])
+        return np.int64(sizes[row + 2, i])
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
     if fp[p_index] >= 1.0:
@@ -892,7 +914,7 @@ def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
 def _market_lots(rs, fp, sizes, sc, lvl, direction, log_q):
     """A market order's size in lots: :func:`_size_lots`; with ``fp[P_MO_CAP]`` that share of
     the orders takes at most the opposite best's queue (module docstring)."""
-    size = _size_lots(rs, fp, sizes, SZ_MARKET_CDF, P_P_MARKET, P_MARKET_LOTS, log_q)
+    size = _size_lots(rs, fp, sizes, SZ_MARKET, P_P_MARKET, P_MARKET_LOTS, log_q)
     if fp[P_MO_CAP] > 0.0:
         lot = sc[K.S_LOT]
         if direction > 0:
@@ -1417,9 +1439,15 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             fs.quiet = True
         elif not fs.pending and fs.flick_id > 0 and fs.flick_t_s <= fs.t_s:
             # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
-            # live entry leaves the list when drawn later
+            # live entry leaves the list now (searched from the newest end, where a quote of
+            # milliseconds still is), not as a rejected cancellation proposal later
             oid = fs.flick_id
             fs.flick_id = 0
+            for j in range(fs.n_live - 1, -1, -1):
+                if live[j] == oid:
+                    fs.n_live -= 1
+                    live[j] = live[fs.n_live]
+                    break
             if K.h_find(htab, orders, oid) == -1:
                 continue
             _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
@@ -1431,7 +1459,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             direction = 1 if sc[K.S_BEST_BID] < 0 else -1
             price = _profile_price(rs, fp, fs, sc, cum_w, fs.t_s, direction)
             _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, max(price, 1),
-                       _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot,
+                       _size_lots(rs, fp, sizes, SZ_LIMIT, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot,
                        np.int64(fs.t_s * 1e9))
             fs.next_id += 1
             fs.quiet = True
@@ -1553,7 +1581,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if fp[P_IN_N] > 0.0:
                     _plan_flicker(rs, fp, fs, sc, direction, price)
                 _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
-                           _size_lots(rs, fp, sizes, SZ_LIMIT_CDF, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot, time_ns)
+                           _size_lots(rs, fp, sizes, SZ_LIMIT, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot, time_ns)
                 fs.next_id += 1
             elif kind == K.EV_CANCEL:
                 # a revision cancels a uniformly chosen live order (proposed at the larger rate,
