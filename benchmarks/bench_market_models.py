@@ -29,7 +29,7 @@ Reports, measured in the same run, each model's background events per wall-secon
 simulator's throughput), the thinning's acceptance (events per proposal drawn), its
 market-seconds per wall-second, and the events/s relative to ``goog`` (the model the
 others replace; issue target: at least 0.7). Each rate is the best of ``--repeats`` runs
-with the same seed. Only the stepping is timed: the simulator's construction and its
+with the same seed, the repeats taken in turn over the presets. Only the stepping is timed: the simulator's construction and its
 warm-up (the book's fill before the open) are not, since a short window would otherwise
 measure them and pull every ratio towards 1.
 """
@@ -87,13 +87,19 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     rates = {}
+    configs = {name: preset(name) for name in PRESETS}
+    for cfg in configs.values():
+        run(cfg, 60.0)  # compile
+    # the repeats go round the presets in turn (not one preset's repeats in a row), so that a
+    # drift of the machine's speed during the run touches every preset alike
+    runs = {name: [] for name in PRESETS}
+    for _ in range(args.repeats):
+        for name, cfg in configs.items():
+            runs[name].append(run(cfg, args.market_seconds))
     print(f"{'model':>16} {'events':>9} {'events/s':>12} {'accepted':>9} {'market-s/s':>11} {'vs goog':>8}")
     for name in PRESETS:
-        cfg = preset(name)
-        run(cfg, 60.0)  # compile
-        runs = [run(cfg, args.market_seconds) for _ in range(args.repeats)]
-        seconds = min(r[0] for r in runs)
-        _, events, proposals = runs[-1]
+        seconds = min(r[0] for r in runs[name])
+        _, events, proposals = runs[name][-1]
         rates[name] = events / seconds
         ratio = rates[name] / rates["goog_2012_06_21"] if "goog_2012_06_21" in rates else float("nan")
         print(f"{NAMES[name]:>16} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "

@@ -238,3 +238,20 @@ def test_a_side_never_empties_with_the_refill():
             assert (m["type"].to_numpy()[nxt] == 1).all() and (m["direction"].to_numpy()[nxt] == side).all()
             assert np.allclose(m["time_s"].to_numpy()[nxt], m["time_s"].to_numpy()[rows])
             assert hold[e].sum() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("edges", [(1.0, 15.0, 20.0, 23.0, 98.0), (1.0,), (1.0, 2.0, 300.0)])
+def test_the_spread_lookup_tables_give_the_searched_bucket(edges):
+    """The flow finds a spread's bucket (orders inside, market orders' factor) in a table
+    below SPREAD_LUT_TICKS and by searching the bounds above: the same bucket either way."""
+    from execgym.envs.market.simulation import flow as F
+
+    n = len(edges)
+    flow = F.FlowConfig(anchor="opposite_best", inside_spread_ticks=edges, inside_probs=(0.1,) * n,
+                        inside_improve_fracs=(0.5,), market_spread_ticks=edges, market_spread_factor=(1.0,) * n)
+    fp = F.flow_params(flow, F.ImpactConfig(), 1)[0]
+    for s in range(F.SPREAD_LUT_TICKS + 50):
+        for lut, first, count in ((F.P_IN_LUT0, F.P_IN_EDGE0, F.P_IN_N), (F.P_MO_SPREAD_LUT0, F.P_MO_SPREAD_EDGE0,
+                                                                          F.P_MO_SPREAD_N)):
+            searched = max([k for k in range(n) if edges[k] <= s], default=0)
+            assert F._spread_bucket(fp, lut, first, int(fp[count]), s) == searched == F._bucket(fp, first, n, s)

@@ -665,7 +665,12 @@ P_MO_CAP = P_REFILL + 1
 P_FOLLOW_N = P_MO_CAP + 1
 P_FOLLOW_GAP0 = P_FOLLOW_N + 1
 P_FOLLOW_P0 = P_FOLLOW_GAP0 + MAX_FOLLOW_GAPS
-N_P = P_FOLLOW_P0 + len(FOLLOW_KINDS) * MAX_FOLLOW_GAPS
+#: the spread buckets of the orders inside and of the market orders' factor as lookup tables
+#: by spread (ticks below SPREAD_LUT_TICKS; wider spreads search the bounds)
+SPREAD_LUT_TICKS = 256
+P_IN_LUT0 = P_FOLLOW_P0 + len(FOLLOW_KINDS) * MAX_FOLLOW_GAPS
+P_MO_SPREAD_LUT0 = P_IN_LUT0 + SPREAD_LUT_TICKS
+N_P = P_MO_SPREAD_LUT0 + SPREAD_LUT_TICKS
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -761,6 +766,15 @@ def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
     return out
 
 
+def _bucket_table(edges: tuple[float, ...]) -> np.ndarray:
+    """:func:`_bucket` of every spread ``0 .. SPREAD_LUT_TICKS - 1`` (ticks) for the buckets'
+    lower bounds ``edges`` (zeros without buckets)."""
+    if not edges:
+        return np.zeros(SPREAD_LUT_TICKS)
+    return np.maximum(np.searchsorted(np.asarray(edges, dtype=np.float64), np.arange(SPREAD_LUT_TICKS),
+                                      side="right") - 1, 0).astype(np.float64)
+
+
 def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fp, cum_weights, sizes)``: the kernel's float parameters, the cumulative distance
@@ -786,10 +800,12 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_MO_SPREAD_MAX] = max((1.0, *flow.market_spread_factor))
     fp[P_MO_SPREAD_EDGE0: P_MO_SPREAD_EDGE0 + n] = flow.market_spread_ticks
     fp[P_MO_SPREAD_F0: P_MO_SPREAD_F0 + n] = flow.market_spread_factor
+    fp[P_MO_SPREAD_LUT0: P_MO_SPREAD_LUT0 + SPREAD_LUT_TICKS] = _bucket_table(flow.market_spread_ticks)
     n = len(flow.inside_probs)
     fp[P_IN_N] = n
     fp[P_IN_EDGE0: P_IN_EDGE0 + n] = flow.inside_spread_ticks
     fp[P_IN_P0: P_IN_P0 + n] = flow.inside_probs
+    fp[P_IN_LUT0: P_IN_LUT0 + SPREAD_LUT_TICKS] = _bucket_table(flow.inside_spread_ticks)
     fp[P_IN_NQ] = len(flow.inside_improve_fracs)
     fp[P_IN_Q0: P_IN_Q0 + len(flow.inside_improve_fracs)] = flow.inside_improve_fracs
     fp[P_IN_FLEET0: P_IN_FLEET0 + len(flow.inside_fleeting_fracs)] = flow.inside_fleeting_fracs
@@ -1061,6 +1077,14 @@ def _rounded_centre(fp, fs, up):
 
 
 @njit(**HOT)
+def _spread_bucket(fp, lut, first, n, s):
+    """:func:`_bucket` of the spread ``s`` (ticks) from its lookup table at ``fp[lut:]``."""
+    if s < SPREAD_LUT_TICKS:
+        return np.int64(fp[lut + s])
+    return _bucket(fp, first, n, s)
+
+
+@njit(**HOT)
 def _bucket(fp, first, n, x):
     """The last of the ``n`` increasing lower bounds at ``fp[first:]`` that is at most ``x``
     (0 when ``x`` is below them all)."""
@@ -1175,7 +1199,7 @@ def _inside_price(rs, fp, sc, direction, price):
     s = _spread_ticks(sc)
     if s < 2:
         return price
-    b = _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), s)
+    b = _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)
     p = fp[P_IN_P0 + b]
     if p <= 0.0 or R.uniform(rs) >= p:
         return price
@@ -1195,7 +1219,7 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
     rel = price - sc[K.S_BASE]
     if s < 2 or not (sc[K.S_BEST_BID] < rel < sc[K.S_BEST_ASK]):
         return
-    f = fp[P_IN_FLEET0 + _bucket(fp, P_IN_EDGE0, int(fp[P_IN_N]), s)]
+    f = fp[P_IN_FLEET0 + _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)]
     if f > 0.0 and R.uniform(rs) < f:
         fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
 
@@ -1287,7 +1311,8 @@ def _revised_price(sc, side, price, n_k):
 def _spread_factor(fp, sc):
     """The market orders' intensity multiplier at the book's spread (1 with a side empty)."""
     s = _spread_ticks(sc)
-    return 1.0 if s == 0 else fp[P_MO_SPREAD_F0 + _bucket(fp, P_MO_SPREAD_EDGE0, int(fp[P_MO_SPREAD_N]), s)]
+    return 1.0 if s == 0 else fp[P_MO_SPREAD_F0 + _spread_bucket(fp, P_MO_SPREAD_LUT0, P_MO_SPREAD_EDGE0,
+                                                                 int(fp[P_MO_SPREAD_N]), s)]
 
 
 #: the longest run of trade signs (orders): caps the Pareto draw
@@ -1325,6 +1350,17 @@ def _decaying_wait(rs, rate_per_s, beta_per_s):
     if x >= 1.0:
         return math.inf
     return -math.log1p(-x) / beta_per_s
+
+
+@njit(**HOT)
+def _drop_live(fs, live, oid):
+    """Remove order ``oid``'s entry from the live list (searched from the newest end, where
+    an order withdrawn within milliseconds of its submission is; nothing if absent)."""
+    for j in range(fs.n_live - 1, -1, -1):
+        if live[j] == oid:
+            fs.n_live -= 1
+            live[j] = live[fs.n_live]
+            return
 
 
 @njit(**HOT)
@@ -1439,15 +1475,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             fs.quiet = True
         elif not fs.pending and fs.flick_id > 0 and fs.flick_t_s <= fs.t_s:
             # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
-            # live entry leaves the list now (searched from the newest end, where a quote of
-            # milliseconds still is), not as a rejected cancellation proposal later
+            # live entry leaves the list now (not as a rejected cancellation proposal later)
             oid = fs.flick_id
             fs.flick_id = 0
-            for j in range(fs.n_live - 1, -1, -1):
-                if live[j] == oid:
-                    fs.n_live -= 1
-                    live[j] = live[fs.n_live]
-                    break
+            _drop_live(fs, live, oid)
             if K.h_find(htab, orders, oid) == -1:
                 continue
             _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
@@ -1603,12 +1634,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     if slot == -1 or fs.rev_size == 0:
                         continue
                 elif newest:
-                    # a fleeting order: the newest background submission, while it rests (its
-                    # live entry leaves the list now if it is the last, else when drawn later)
+                    # a fleeting order: the newest background submission, while it rests; its
+                    # live entry leaves the list now (not as a rejected proposal later)
                     oid = fs.last_id
                     fs.last_id = 0
-                    if live[fs.n_live - 1] == oid:
-                        fs.n_live -= 1
+                    _drop_live(fs, live, oid)
                 else:
                     j = R.uniform_below(rs, n_live)
                     oid = live[j]
