@@ -6,6 +6,8 @@ mechanism the stream is unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,28 @@ def test_fit_rejects_bad_buckets():
             fit_spread_rate(day, times, ticks)
     with pytest.raises(ValueError, match="hold no time"):
         fit_spread_rate(day, times, (1.0, 500.0))
+
+
+@pytest.mark.parametrize("top", [1.0, 1.5])
+def test_the_factor_thins_the_excited_market_orders_too(top):
+    """The Hawkes excitation's market orders take the spread's factor as the base ones do,
+    also when no factor exceeds 1 (factor 0 from a 2-tick spread: market orders wait for
+    a one-tick spread), and factors of one draw nothing."""
+    def executions_at_a_wide_spread(factor, alpha):
+        flow = FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(1500.0,) * 5,
+                          market_rate_per_s=0.5, hawkes_alpha_per_s=alpha, hawkes_beta_per_s=100.0,
+                          market_spread_ticks=(1.0, 2.0), market_spread_factor=factor)
+        day = simulate_day(SimulatorConfig(flow=flow, warmup_s=60.0), np.random.default_rng(1), 600.0, dt_s=60.0,
+                           levels=1, all_messages=True, open_time_s=0.0)
+        spread = day.orderbook[:, 0] - day.orderbook[:, 2]
+        before = np.r_[np.nan, spread[:-1]]
+        executed = (day.messages["type"] == 4).to_numpy()
+        return executed.sum(), (executed & (before >= 2 * np.min(spread[spread > 0]))).sum()
+
+    n, wide = executions_at_a_wide_spread((top, 0.0), 80.0)
+    assert n > 300 and wide < 0.15 * n  # (walks aside, every order comes at a one-tick spread)
+    hawkes = {"hawkes_alpha_per_s": 80.0, "hawkes_beta_per_s": 100.0}
+    plain, ones = (simulate_day(SimulatorConfig(flow=dataclasses.replace(_market(*tf).flow, **hawkes), warmup_s=60.0),
+                                np.random.default_rng(4), 600.0, dt_s=60.0).messages
+                   for tf in ((), ((1.0, 4.0), (1.0, 1.0))))
+    assert (plain["type"] == 4).sum() > 100 and plain.equals(ones)
