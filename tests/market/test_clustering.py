@@ -130,35 +130,3 @@ def test_fast_excitation_costs_no_rejected_proposals():
     assert events > 2_000
     assert events / proposals > 0.9  # thinned under a bound at the excitation's value: 0.67
 
-
-def test_an_excited_cancellation_is_not_lost_to_stale_live_entries():
-    """A point of the clustering that is a cancellation cancels a uniformly chosen resting
-    order: entries of the live list whose orders were filled meanwhile (stale) are drawn
-    past, so the excited cancellations do not depend on how many there are. Twenty
-    thousand stale entries injected into the list (about fifty times the resting orders; a
-    slow resilience drains them slowly) leave the count of cancellations where it was
-    (when they were lost, the count fell by 70%)."""
-    from execgym.envs.market.simulation.simulator import MarketSimulator
-
-    cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(100_000.0,) * 5,
-                                          resilience_per_s=0.002, market_rate_per_s=0.0,
-                                          cluster_alphas_per_s=(300.0,), cluster_betas_per_s=(500.0,)),
-                          warmup_s=300.0, log_events=True)
-
-    def cancellations(stale, seed):
-        sim = MarketSimulator(cfg, np.random.default_rng(seed))
-        n = int(sim._fs[0]["n_live"])
-        live = np.zeros(len(sim._live) + stale, dtype=np.int64)
-        live[:n] = sim._live[:n]
-        live[n: n + stale] = 10**12 + np.arange(stale)  # ids no order has
-        sim._live = live
-        sim._fs[0]["n_live"] = n + stale
-        before = len(sim.book.event_log())
-        sim.advance(300.0)
-        log = sim.book.event_log().iloc[before:]
-        return int((log["type"] == 3).sum())
-
-    clean = sum(cancellations(0, seed) for seed in (0, 1))
-    stale = sum(cancellations(20_000, seed) for seed in (0, 1))
-    assert clean > 800
-    assert stale == pytest.approx(clean, rel=0.25)

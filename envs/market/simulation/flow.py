@@ -1549,11 +1549,12 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             revising = False
             if source == SRC_MARKET:
                 # a point of the market orders' excitation (both sides decay alike: the side
-                # in proportion to theirs), kept with the spread's factor over its bound (a
-                # draw only when that is below 1: factors of one leave the stream unchanged)
+                # in proportion to theirs), kept with the spread's factor over its bound (no
+                # draw when every factor is 1 or less and this one is 1: factors of one leave
+                # the stream unchanged)
                 if fp[P_MO_SPREAD_N] > 0.0:
                     g = _spread_factor(fp, sc)
-                    if g < mo_max and R.uniform(rs) * mo_max >= g:
+                    if (mo_max != 1.0 or g < 1.0) and R.uniform(rs) * mo_max >= g:
                         continue
                 kind = K.EV_MARKET
                 direction = 1 if R.uniform(rs) * (fs.exc_buy_per_s + fs.exc_sell_per_s) < fs.exc_buy_per_s else -1
@@ -1620,11 +1621,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             elif kind == K.EV_CANCEL:
                 # a revision cancels a uniformly chosen live order (proposed at the larger rate,
                 # accepted at its own); a cancellation takes a uniformly chosen entry of the
-                # live list. An entry whose order was filled meanwhile (stale) is dropped: a
-                # base cancellation is then rejected (thinning: each resting order is cancelled
-                # at exactly theta, drawing again would raise it), an excited one (a point of
-                # the clustering: a cancellation of a uniformly chosen resting order) draws
-                # again, so that its rate does not depend on how many entries are stale
+                # live list. An entry whose order was filled meanwhile (stale) is dropped and
+                # the cancellation rejected: for a base one that is thinning (each resting
+                # order is cancelled at exactly theta, drawing again would raise it); an
+                # excited one (a point of the clustering) is lost with it, so the realised
+                # branching ratio falls with the share of stale entries (README: left to do)
                 newest = not revising and excited and fp[P_CL_NEWEST] > 0.0 and R.uniform(rs) < fp[P_CL_NEWEST] and (
                     fs.last_id > 0 and K.h_find(htab, orders, fs.last_id) != -1)
                 if revising:
@@ -1645,16 +1646,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     fs.last_id = 0
                     _drop_live(fs, live, oid)
                 else:
-                    found = False
-                    while fs.n_live > 0:
-                        j = R.uniform_below(rs, fs.n_live)
-                        oid = live[j]
-                        fs.n_live -= 1
-                        live[j] = live[fs.n_live]
-                        found = K.h_find(htab, orders, oid) != -1
-                        if found or not excited:
-                            break
-                    if not found:
+                    j = R.uniform_below(rs, n_live)
+                    oid = live[j]
+                    fs.n_live -= 1
+                    live[j] = live[fs.n_live]
+                    if K.h_find(htab, orders, oid) == -1:
                         continue
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
             else:
