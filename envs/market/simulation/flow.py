@@ -1364,11 +1364,12 @@ def _drop_live(fs, live, oid):
 
 
 @njit(**HOT)
-def _spawn(rs, fp, fs, n_branch, p_none):
+def _spawn(rs, fp, fs, n_branch, p_none, share0, share01):
     """An exciting event at the clock: its offspring under the clustering's branching
     structure (module docstring), Poisson with mean the branching ratio ``n_branch``
     (``p_none = exp(-n_branch)``), each from kernel ``k`` with probability
-    ``(alpha_k / beta_k) / n_branch``: each adds one to the kernel's pending offspring."""
+    ``(alpha_k / beta_k) / n_branch`` (``share0``, ``share01``: the cumulative ``alpha_k /
+    beta_k`` of kernel 0 and of kernels 0-1): each adds one to the kernel's pending offspring."""
     u = R.uniform(rs)
     p = p_none
     c = p
@@ -1379,10 +1380,9 @@ def _spawn(rs, fp, fs, n_branch, p_none):
         c += p
     for _ in range(count):
         v = R.uniform(rs) * n_branch
-        if v < fp[P_CLUSTER_A0] / fp[P_CLUSTER_A0 + 1] or fp[P_CLUSTER_A0 + 3] == 0.0:
+        if v < share0 or fp[P_CLUSTER_A0 + 3] == 0.0:
             fs.pend_c0 += 1
-        elif v < fp[P_CLUSTER_A0] / fp[P_CLUSTER_A0 + 1] + fp[P_CLUSTER_A0 + 2] / fp[P_CLUSTER_A0 + 3] or (
-                fp[P_CLUSTER_A0 + 5] == 0.0):
+        elif v < share01 or fp[P_CLUSTER_A0 + 5] == 0.0:
             fs.pend_c1 += 1
         else:
             fs.pend_c2 += 1
@@ -1455,11 +1455,17 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     follow = fp[P_FOLLOW_N] > 0.0
-    n_branch = 0.0  # the clustering's branching ratio and the chance an event has no offspring
+    # the clustering's branching ratio, its cumulative shares by kernel (0; 0-1) and the
+    # chance an event has no offspring
+    n_branch = share0 = share01 = 0.0
     if fp[P_CLUSTER_ON] == 1.0:
         for k in range(MAX_CLUSTER_KERNELS):
             if fp[P_CLUSTER_A0 + 2 * k + 1] > 0.0:
                 n_branch += fp[P_CLUSTER_A0 + 2 * k] / fp[P_CLUSTER_A0 + 2 * k + 1]
+            if k == 0:
+                share0 = n_branch
+            elif k == 1:
+                share01 = n_branch
     p_none = math.exp(-n_branch)
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
@@ -1696,7 +1702,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive
             if n_branch > 0.0:
-                _spawn(rs, fp, fs, n_branch, p_none)
+                _spawn(rs, fp, fs, n_branch, p_none, share0, share01)
 
 
 @njit(**HOT)
