@@ -176,7 +176,7 @@ from numba import njit
 
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import rng as R
-from execgym.envs.market.simulation._jit import HOT
+from execgym.envs.market.simulation._jit import HOT, HOT_INLINE
 from execgym.envs.market.simulation.propagator import MAX_PROPAGATOR_KERNELS, power_law_kernel
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import (
@@ -888,7 +888,7 @@ def _tod_between(fp, u_open, u_close):
     return fp[P_TOD_NORM] * w
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _tod(fp, t):
     """Intraday activity multiplier (mean 1 over the session) at time ``t`` seconds."""
     if fp[P_TOD_ON] == 0.0:
@@ -906,7 +906,7 @@ def _log_q(fp, p_index):
     return math.log(1.0 - p) if p < 1.0 else 0.0
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     """An order size in lots: geometric with success probability ``fp[p_index]`` (``log_q``:
     its :func:`_log_q`, computed once per call of the flow), fixed, or drawn from the
@@ -1076,7 +1076,7 @@ def _rounded_centre(fp, fs, up):
     return np.int64(math.floor(fund + transient(fp, fs)))
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _spread_bucket(fp, lut, first, n, s):
     """:func:`_bucket` of the spread ``s`` (ticks) from its lookup table at ``fp[lut:]``."""
     if s < SPREAD_LUT_TICKS:
@@ -1084,7 +1084,7 @@ def _spread_bucket(fp, lut, first, n, s):
     return _bucket(fp, first, n, s)
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _bucket(fp, first, n, x):
     """The last of the ``n`` increasing lower bounds at ``fp[first:]`` that is at most ``x``
     (0 when ``x`` is below them all)."""
@@ -1094,7 +1094,7 @@ def _bucket(fp, first, n, x):
     return k
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _scaled_distance(fp, t, dist):
     """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s),
     rounded, at least one tick; before the first session (the warm-up) the first bucket's."""
@@ -1104,7 +1104,7 @@ def _scaled_distance(fp, t, dist):
     return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] + 0.5)))
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _fleeting_price(rs, fp, sc, direction, price):
     """An excited submission's price (module docstring): its side's best (a share
     ``cluster_join_frac``), one tick better when the spread is at least two ticks (a share
@@ -1125,7 +1125,7 @@ def _fleeting_price(rs, fp, sc, direction, price):
     return price
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _spread_ticks(sc):
     """The book's spread (ticks); 0 while a side is empty."""
     bb = sc[K.S_BEST_BID]
@@ -1133,7 +1133,7 @@ def _spread_ticks(sc):
     return 0 if bb < 0 or ba >= sc[K.S_N_LEVELS] else ba - bb
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _put_event(evbuf, kind, oid, side, price, size, time_ns):
     """Write a background event (kind, id, side, price in ticks, size in shares, time in ns)
     into ``evbuf``'s row 0."""
@@ -1146,7 +1146,7 @@ def _put_event(evbuf, kind, oid, side, price, size, time_ns):
     evbuf[0, K.E_TIME] = time_ns
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     """A new limit order's price from the depth profile: a distance drawn from the side's
     cumulative rates ``cum_w``, scaled by the intraday spread at ``t`` (s), from the anchor."""
@@ -1190,7 +1190,7 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     return price
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _inside_price(rs, fp, sc, direction, price):
     """A new limit order's price with orders inside a wide spread (module docstring): with
     the probability of the spread's bucket, ``k`` ticks better than its side's best; else
@@ -1209,7 +1209,7 @@ def _inside_price(rs, fp, sc, direction, price):
     return sc[K.S_BASE] + (sc[K.S_BEST_BID] + k if direction > 0 else sc[K.S_BEST_ASK] - k)
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _plan_flicker(rs, fp, fs, sc, direction, price):
     """With orders inside a wide spread: if a new limit order at ``price`` is strictly inside
     the spread (however it got there), it flickers with its spread bucket's share: its life
@@ -1224,7 +1224,7 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
         fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _note_change(fs, sc, kind):
     """Record which side's best changed since the bests were last looked at (only if exactly
     one did), by an event of ``kind`` (an index of FOLLOW_KINDS; -1: outside the flow, a
@@ -1249,7 +1249,7 @@ def _note_change(fs, sc, kind):
     fs.traded_shares = sc[K.S_TRADED_VOLUME]
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _follow_side(rs, fp, fs, sc, direction, price):
     """Quotes that follow the last change (module docstring): ``(side, price)`` of a new
     limit order at ``price``; moved to the other side, keeping its improvement, if the draw
@@ -1307,7 +1307,7 @@ def _revised_price(sc, side, price, n_k):
     return max(price, 1)
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _spread_factor(fp, sc):
     """The market orders' intensity multiplier at the book's spread (1 with a side empty)."""
     s = _spread_ticks(sc)
@@ -1338,7 +1338,7 @@ def _run_sign(rs, fp, fs, direction):
 SRC_BASE, SRC_MARKET = 0, 1
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _decaying_wait(rs, rate_per_s, beta_per_s):
     """The wait (s) to the first point of a Poisson process of intensity
     ``rate_per_s * exp(-beta_per_s * s)``: ``inf`` when there is none (its total mass
@@ -1352,7 +1352,7 @@ def _decaying_wait(rs, rate_per_s, beta_per_s):
     return -math.log1p(-x) / beta_per_s
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _drop_live(fs, live, oid):
     """Remove order ``oid``'s entry from the live list (searched from the newest end, where
     an order withdrawn within milliseconds of its submission is; nothing if absent)."""
@@ -1363,7 +1363,7 @@ def _drop_live(fs, live, oid):
             return
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _spawn(rs, fp, fs, n_branch, p_none, share0, share01):
     """An exciting event at the clock: its offspring under the clustering's branching
     structure (module docstring), Poisson with mean the branching ratio ``n_branch``
@@ -1388,7 +1388,7 @@ def _spawn(rs, fp, fs, n_branch, p_none, share0, share01):
             fs.pend_c2 += 1
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _excitation(fp, fs):
     """The clustering's excitation ``E = sum_k beta_k * pending_k`` (1/s): constant between events."""
     return (fp[P_CLUSTER_A0 + 1] * fs.pend_c0 + fp[P_CLUSTER_A0 + 3] * fs.pend_c1
@@ -1705,7 +1705,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 _spawn(rs, fp, fs, n_branch, p_none, share0, share01)
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _decay(fp, fs, dt):
     """Deterministic decay over ``dt`` s of the market orders' Hawkes excitations (the
     transient impact decays lazily: :func:`transient`; the clustering's pending offspring
@@ -1716,7 +1716,7 @@ def _decay(fp, fs, dt):
         fs.exc_sell_per_s *= decay
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step and a step of the random
     clock at each grid time passed."""
