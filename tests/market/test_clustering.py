@@ -130,3 +130,23 @@ def test_fast_excitation_costs_no_rejected_proposals():
     assert events > 2_000
     assert events / proposals > 0.9  # thinned under a bound at the excitation's value: 0.67
 
+
+
+@pytest.mark.parametrize("alphas, betas", [((0.1068, 15.642, 1278.7), (0.58885, 64.506, 2726.6)),
+                                           ((5.0, 300.0), (20.0, 1000.0)), ((1800.0,), (2000.0,))])
+def test_the_offspring_counts_table_is_the_poisson_law_at_the_branching_ratio(alphas, betas):
+    """The kernel inverts the offspring count's distribution function from a table in the
+    flow's parameters: Poisson with mean the branching ratio (scipy's cdf), non-decreasing,
+    reaching 1 well before its last entry."""
+    from scipy import stats
+
+    from execgym.envs.market.simulation import flow as F
+
+    flow = FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(1500.0,) * 5,
+                      cluster_alphas_per_s=alphas, cluster_betas_per_s=betas)
+    fp, _, _ = F.flow_params(flow, F.ImpactConfig(), lot=1)
+    table = fp[F.P_CL_POIS0: F.P_CL_POIS0 + F.MAX_OFFSPRING + 1]
+    mean = sum(a / b for a, b in zip(alphas, betas))
+    assert mean == pytest.approx(flow.cluster_branching_ratio())
+    np.testing.assert_allclose(table, stats.poisson.cdf(np.arange(F.MAX_OFFSPRING + 1), mean), rtol=0, atol=1e-12)
+    assert np.all(np.diff(table) >= 0.0) and table[-1] == pytest.approx(1.0, abs=1e-12)

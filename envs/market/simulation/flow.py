@@ -670,7 +670,11 @@ P_FOLLOW_P0 = P_FOLLOW_GAP0 + MAX_FOLLOW_GAPS
 SPREAD_LUT_TICKS = 256
 P_IN_LUT0 = P_FOLLOW_P0 + len(FOLLOW_KINDS) * MAX_FOLLOW_GAPS
 P_MO_SPREAD_LUT0 = P_IN_LUT0 + SPREAD_LUT_TICKS
-N_P = P_MO_SPREAD_LUT0 + SPREAD_LUT_TICKS
+#: the clustering's offspring count per event: the cumulative Poisson probabilities
+#: P(N <= k), k = 0..MAX_OFFSPRING, with mean the branching ratio (:func:`_spawn`)
+MAX_OFFSPRING = 64
+P_CL_POIS0 = P_MO_SPREAD_LUT0 + SPREAD_LUT_TICKS
+N_P = P_CL_POIS0 + MAX_OFFSPRING + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -775,6 +779,31 @@ def _bucket_table(edges: tuple[float, ...]) -> np.ndarray:
                                       side="right") - 1, 0).astype(np.float64)
 
 
+def _branching_ratio(fp: np.ndarray) -> float:
+    """The clustering's branching ratio ``sum_k alpha_k / beta_k`` from ``fp``, summed as
+    :func:`run_flow` sums it (the same float)."""
+    n_branch = 0.0
+    for k in range(MAX_CLUSTER_KERNELS):
+        if fp[P_CLUSTER_A0 + 2 * k + 1] > 0.0:
+            n_branch += fp[P_CLUSTER_A0 + 2 * k] / fp[P_CLUSTER_A0 + 2 * k + 1]
+    return n_branch
+
+
+def _poisson_cdf(mean: float) -> np.ndarray:
+    """``P(N <= k)`` for ``N`` Poisson with ``mean``, ``k = 0..MAX_OFFSPRING``, accumulated
+    term by term (``p_k = p_{k-1} mean / k``) in the order the inversion once ran in the
+    kernel, so that a table lookup takes the same decisions bit for bit."""
+    cdf = np.empty(MAX_OFFSPRING + 1)
+    p = math.exp(-mean)
+    c = p
+    cdf[0] = c
+    for k in range(1, MAX_OFFSPRING + 1):
+        p *= mean / k
+        c += p
+        cdf[k] = c
+    return cdf
+
+
 def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fp, cum_weights, sizes)``: the kernel's float parameters, the cumulative distance
@@ -832,6 +861,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         for k, (a, b) in enumerate(zip(flow.cluster_alphas_per_s, flow.cluster_betas_per_s)):
             fp[P_CLUSTER_A0 + 2 * k] = a
             fp[P_CLUSTER_A0 + 2 * k + 1] = b
+        fp[P_CL_POIS0: P_CL_POIS0 + MAX_OFFSPRING + 1] = _poisson_cdf(_branching_ratio(fp))
     if flow.placement_scale:
         fp[P_SCALE_ON] = 1.0
         n = len(flow.placement_scale)
@@ -1364,20 +1394,17 @@ def _drop_live(fs, live, oid):
 
 
 @njit(**HOT_INLINE)
-def _spawn(rs, fp, fs, n_branch, p_none, share0, share01):
+def _spawn(rs, fp, fs, n_branch, share0, share01):
     """An exciting event at the clock: its offspring under the clustering's branching
-    structure (module docstring), Poisson with mean the branching ratio ``n_branch``
-    (``p_none = exp(-n_branch)``), each from kernel ``k`` with probability
-    ``(alpha_k / beta_k) / n_branch`` (``share0``, ``share01``: the cumulative ``alpha_k /
-    beta_k`` of kernel 0 and of kernels 0-1): each adds one to the kernel's pending offspring."""
+    structure (module docstring), Poisson with mean the branching ratio ``n_branch`` (by
+    inversion of its distribution function at ``fp[P_CL_POIS0:]``, at most MAX_OFFSPRING),
+    each from kernel ``k`` with probability ``(alpha_k / beta_k) / n_branch`` (``share0``,
+    ``share01``: the cumulative ``alpha_k / beta_k`` of kernel 0 and of kernels 0-1): each
+    adds one to the kernel's pending offspring."""
     u = R.uniform(rs)
-    p = p_none
-    c = p
     count = 0
-    while u > c and count < 64:  # Poisson by inversion (n < 1: one or two steps)
+    while u > fp[P_CL_POIS0 + count] and count < MAX_OFFSPRING:  # n < 1: one or two steps
         count += 1
-        p *= n_branch / count
-        c += p
     for _ in range(count):
         v = R.uniform(rs) * n_branch
         if v < share0 or fp[P_CLUSTER_A0 + 3] == 0.0:
@@ -1455,8 +1482,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     follow = fp[P_FOLLOW_N] > 0.0
-    # the clustering's branching ratio, its cumulative shares by kernel (0; 0-1) and the
-    # chance an event has no offspring
+    # the clustering's branching ratio and its cumulative shares by kernel (0; 0-1)
     n_branch = share0 = share01 = 0.0
     if fp[P_CLUSTER_ON] == 1.0:
         for k in range(MAX_CLUSTER_KERNELS):
@@ -1466,7 +1492,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 share0 = n_branch
             elif k == 1:
                 share01 = n_branch
-    p_none = math.exp(-n_branch)
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
     while True:
@@ -1702,7 +1727,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive
             if n_branch > 0.0:
-                _spawn(rs, fp, fs, n_branch, p_none, share0, share01)
+                _spawn(rs, fp, fs, n_branch, share0, share01)
 
 
 @njit(**HOT_INLINE)
