@@ -46,6 +46,7 @@ def flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
     ``refine_depth`` and ``propagator`` (not calibrate_flow arguments)."""
     args = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
     args.pop("refine_depth", None)
+    args.pop("refine_gain_decay", None)
     args.pop("propagator", None)
     return args
 
@@ -71,7 +72,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
                                  spread_profile=bool(settings.get("spread_profile")),
                                  spread_rate=bool(settings.get("spread_rate")),
                                  revisions=bool(settings.get("revisions")),
-                                 inside=bool(settings.get("inside")))
+                                 inside=bool(settings.get("inside")),
+                                 gain_decay=float(settings.get("refine_gain_decay", 0.0)))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")

@@ -58,3 +58,30 @@ def test_bad_arguments_are_refused(day):
         refine_depth({"tick_size": 0.01}, day)
     with pytest.raises(ValueError, match="iterations"):
         refine_depth(market, day, iterations=0)
+
+
+def test_decreasing_gains_take_a_shrinking_share_of_each_step(day):
+    """With ``gain_decay=1`` the second update takes half its step in logs: the refined depth
+    is the configured one times the first factor times the square root of the second (each
+    factor the target over the simulated depth, clipped to [1/4, 4])."""
+    from execgym.envs.market.analysis.calibration.refine import MAX_FACTOR
+
+    cal = calibrate_flow(day, K, match="depth")
+    market = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
+    refined, table = refine_depth(market, day, iterations=2, seed=1, gain_decay=1.0)
+    whole, whole_table = refine_depth(market, day, iterations=2, seed=1)
+    factors = [np.clip(table["target_shares"] / table[f"simulated_{i}_shares"], 1.0 / MAX_FACTOR, MAX_FACTOR)
+               for i in (0, 1)]
+    np.testing.assert_allclose(refined.flow.depth_shares,
+                               table["configured_shares"] * factors[0] * np.sqrt(factors[1]), rtol=1e-9)
+    # the first update is the same whole step either way (the same simulated day follows it)
+    np.testing.assert_allclose(table["simulated_1_shares"], whole_table["simulated_1_shares"])
+    np.testing.assert_allclose(whole.flow.depth_shares, table["configured_shares"] * factors[0]
+                               * np.clip(whole_table["target_shares"] / whole_table["simulated_1_shares"],
+                                         1.0 / MAX_FACTOR, MAX_FACTOR), rtol=1e-9)
+
+
+@pytest.mark.parametrize("decay", [-0.5, 1.5, True, "0.5"])
+def test_a_bad_gain_decay_is_refused(day, decay):
+    with pytest.raises(ValueError, match="gain_decay"):
+        refine_depth(SimulatorConfig(), day, gain_decay=decay)
