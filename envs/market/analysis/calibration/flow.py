@@ -615,6 +615,7 @@ class FlowCalibration:
                     "inside_fleeting_fracs": [_sig(x, 4) for x in f.inside_fleeting_fracs],
                     "inside_life_s": _sig(f.inside_life_s)}),
                 **({"refill_empty_side": True} if f.refill_empty_side else {}),
+                **({"cluster_cancel_redraw": True} if f.cluster_cancel_redraw else {}),
                 **({} if not f.inside_follow_probs else {
                     "inside_follow_gaps_s": list(f.inside_follow_gaps_s),
                     "inside_follow_probs": [_sig(x, 4) for x in f.inside_follow_probs]}),
@@ -711,7 +712,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
                    spread_rate: bool = False, revisions: bool = False,
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
-                   queue_sizes: bool = False, follow: bool = False) -> FlowCalibration:
+                   queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -773,6 +774,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
         (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
         day's submission and cancellation times with the intraday profile; 0: none.
+    :param cancel_redraw: (with ``clustering``) an excited cancellation that draws a filled
+        order's entry draws again (``cluster_cancel_redraw``): the simulated branching ratio
+        is the fitted one (nothing to fit).
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
     check_choice("sizes", sizes, ("geometric", "empirical"))
@@ -862,6 +866,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
         logger.info("clustering of submissions and cancellations: branching ratio %.3f, betas %s /s",
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
+
+    if cancel_redraw:
+        if not mechanisms.get("cluster_alphas_per_s"):
+            raise ValueError("cancel_redraw=True shapes the clustering's excited cancellations: it needs clustering >= 1")
+        mechanisms["cluster_cancel_redraw"] = True
 
     if fleeting:
         if not mechanisms.get("cluster_alphas_per_s"):
