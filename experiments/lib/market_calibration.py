@@ -73,7 +73,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
                                  spread_rate=bool(settings.get("spread_rate")),
                                  revisions=bool(settings.get("revisions")),
                                  inside=bool(settings.get("inside")),
-                                 gain_decay=float(settings.get("refine_gain_decay", 0.0)))
+                                 gain_decay=0.0 if settings.get("refine_gain_decay") is None
+                                 else settings["refine_gain_decay"])
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")

@@ -20,7 +20,7 @@ from llvmlite import binding, ir
 from numba.core import caching, cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["HOT", "kernel_sources_stamp", "prefetch", "sources_digest"]
+__all__ = ["HOT", "HOT_INLINE", "kernel_sources_stamp", "prefetch", "sources_digest"]
 
 #: the ``envs`` package: its functions' caches are checked against all of its sources
 _ENVS = Path(__file__).resolve().parents[2]
@@ -86,8 +86,10 @@ HOT = {"cache": True, "_nrt": False}
 #: and LLVM did not inline them across numba's libraries. Inlining took the flow from 263 to
 #: 169 ns per event on the ``goog_2012_06_21_follow`` preset and from 156 to 120 on
 #: ``goog_2012_06_21`` (AMD EPYC, ``benchmarks/bench_market_models.py``), for about 4 s more
-#: compilation (once: the kernels are cached). The rarely called ones (the centre, the
-#: impact, revisions) stay calls, which keeps the compilation short.
+#: compilation (once: the kernels are cached). The others stay calls, which keeps the
+#: compilation short: the impact and the revisions (rare events), the centre (called for
+#: every limit order only with the reference anchor, which no calibrated preset but the
+#: propagator's uses) and the per-call bounds.
 HOT_INLINE = {**HOT, "inline": "always"}
 
 
