@@ -85,3 +85,28 @@ def test_decreasing_gains_take_a_shrinking_share_of_each_step(day):
 def test_a_bad_gain_decay_is_refused(day, decay):
     with pytest.raises(ValueError, match="gain_decay"):
         refine_depth(SimulatorConfig(), day, gain_decay=decay)
+
+
+def test_every_refined_quantity_takes_half_its_second_step_with_harmonic_gains():
+    """``gain_decay=1``: the second update of the depth, the market orders' rate, the fleeting
+    shares (in logs) and the inside probabilities (linearly) is half the whole step's from
+    the same first update and the same simulated day."""
+    cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(600.0,) * K,
+                                          depth_sell_shares=(300.0,) * K, market_rate_per_s=1.0,
+                                          mean_market_size_shares=300.0, resilience_per_s=0.05,
+                                          cluster_alphas_per_s=(50.0,), cluster_betas_per_s=(100.0,)), warmup_s=300.0)
+    day = simulate_day(cfg, np.random.default_rng(0), 3600.0, dt_s=60.0, levels=K, open_time_s=0.0)
+    options = dict(fleeting=True, spread_rate=True, inside=True)
+    cal = calibrate_flow(day, K, match="depth", clustering=1, **options)
+    market = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
+    one, _ = refine_depth(market, day, 1, seed=1, **options)
+    whole, _ = refine_depth(market, day, 2, seed=1, **options)
+    half, _ = refine_depth(market, day, 2, seed=1, gain_decay=1.0, **options)
+    for field in ("market_rate_per_s", "cluster_join_frac", "cluster_cancel_newest_frac"):
+        first, w, h = (getattr(m.flow, field) for m in (one, whole, half))
+        assert w != first and np.log(h / first) == pytest.approx(0.5 * np.log(w / first), rel=1e-9), field
+    d1, dw, dh = (np.asarray(m.flow.depth_shares) for m in (one, whole, half))
+    np.testing.assert_allclose(np.log(dh / d1), 0.5 * np.log(dw / d1), rtol=1e-9, atol=1e-12)
+    p1, pw, ph = (np.asarray(m.flow.inside_probs) for m in (one, whole, half))
+    assert np.any(pw != p1)
+    np.testing.assert_allclose(ph - p1, 0.5 * (pw - p1), rtol=1e-9, atol=1e-12)
