@@ -159,11 +159,8 @@ def test_the_offspring_counts_table_is_the_poisson_law_at_the_branching_ratio(al
     assert np.all(np.diff(table) >= 0.0) and table[-1] == pytest.approx(1.0, abs=1e-12)
     # bit for bit the sums the kernel's loop once accumulated in compiled code (the same
     # formula compiled by numba), so that the table takes the same decisions
-    n_branch = 0.0
-    for k in range(F.MAX_CLUSTER_KERNELS):
-        if fp[F.P_CLUSTER_A0 + 2 * k + 1] > 0.0:
-            n_branch += fp[F.P_CLUSTER_A0 + 2 * k] / fp[F.P_CLUSTER_A0 + 2 * k + 1]
-    np.testing.assert_array_equal(table, njit(F._poisson_cdf)(n_branch))
+    assert fp[F.P_CL_NBRANCH] == mean
+    np.testing.assert_array_equal(table, njit(F._poisson_cdf)(fp[F.P_CL_NBRANCH]))
 
 
 def _stale_cancellations(redraw: bool, stale: int, seed: int) -> int:

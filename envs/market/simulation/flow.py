@@ -688,7 +688,12 @@ MAX_OFFSPRING = 64
 P_CL_POIS0 = P_MO_SPREAD_LUT0 + SPREAD_LUT_TICKS
 #: excited cancellations draw again past stale live entries (1.0: on)
 P_CL_REDRAW = P_CL_POIS0 + MAX_OFFSPRING + 1
-N_P = P_CL_REDRAW + 1
+#: the clustering's branching ratio ``n = sum_k alpha_k / beta_k`` and its partial sums over
+#: kernel 0 and kernels 0-1 (an offspring's kernel: :func:`_spawn`)
+P_CL_NBRANCH = P_CL_REDRAW + 1
+P_CL_SHARE0 = P_CL_NBRANCH + 1
+P_CL_SHARE01 = P_CL_SHARE0 + 1
+N_P = P_CL_SHARE01 + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -793,14 +798,19 @@ def _bucket_table(edges: tuple[float, ...]) -> np.ndarray:
                                       side="right") - 1, 0).astype(np.float64)
 
 
-def _branching_ratio(fp: np.ndarray) -> float:
-    """The clustering's branching ratio ``sum_k alpha_k / beta_k`` from ``fp``, summed as
-    :func:`run_flow` sums it (the same float)."""
-    n_branch = 0.0
+def _branching_sums(fp: np.ndarray) -> tuple[float, float, float]:
+    """``(n, share0, share01)``: the clustering's branching ratio ``sum_k alpha_k / beta_k``
+    from ``fp`` and its partial sums over kernel 0 and kernels 0-1, summed kernel by kernel
+    in order (as the kernel once summed them: the same floats)."""
+    n_branch = share0 = share01 = 0.0
     for k in range(MAX_CLUSTER_KERNELS):
         if fp[P_CLUSTER_A0 + 2 * k + 1] > 0.0:
             n_branch += fp[P_CLUSTER_A0 + 2 * k] / fp[P_CLUSTER_A0 + 2 * k + 1]
-    return n_branch
+        if k == 0:
+            share0 = n_branch
+        elif k == 1:
+            share01 = n_branch
+    return n_branch, share0, share01
 
 
 def _poisson_cdf(mean: float) -> np.ndarray:
@@ -876,7 +886,8 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         for k, (a, b) in enumerate(zip(flow.cluster_alphas_per_s, flow.cluster_betas_per_s)):
             fp[P_CLUSTER_A0 + 2 * k] = a
             fp[P_CLUSTER_A0 + 2 * k + 1] = b
-        fp[P_CL_POIS0: P_CL_POIS0 + MAX_OFFSPRING + 1] = _poisson_cdf(_branching_ratio(fp))
+        fp[P_CL_NBRANCH], fp[P_CL_SHARE0], fp[P_CL_SHARE01] = _branching_sums(fp)
+        fp[P_CL_POIS0: P_CL_POIS0 + MAX_OFFSPRING + 1] = _poisson_cdf(fp[P_CL_NBRANCH])
     if flow.placement_scale:
         fp[P_SCALE_ON] = 1.0
         n = len(flow.placement_scale)
@@ -1409,22 +1420,22 @@ def _drop_live(fs, live, oid):
 
 
 @njit(**HOT_INLINE)
-def _spawn(rs, fp, fs, n_branch, share0, share01):
+def _spawn(rs, fp, fs):
     """An exciting event at the clock: its offspring under the clustering's branching
-    structure (module docstring), Poisson with mean the branching ratio ``n_branch`` (by
-    inversion of its distribution function at ``fp[P_CL_POIS0:]``, at most MAX_OFFSPRING),
-    each from kernel ``k`` with probability ``(alpha_k / beta_k) / n_branch`` (``share0``,
-    ``share01``: the cumulative ``alpha_k / beta_k`` of kernel 0 and of kernels 0-1): each
-    adds one to the kernel's pending offspring."""
+    structure (module docstring), Poisson with mean the branching ratio ``n =
+    fp[P_CL_NBRANCH]`` (by inversion of its distribution function at ``fp[P_CL_POIS0:]``, at
+    most MAX_OFFSPRING), each from kernel ``k`` with probability ``(alpha_k / beta_k) / n``
+    (from the partial sums ``fp[P_CL_SHARE0]``, ``fp[P_CL_SHARE01]``): each adds one to the
+    kernel's pending offspring."""
     u = R.uniform(rs)
     count = 0
     while u > fp[P_CL_POIS0 + count] and count < MAX_OFFSPRING:  # n < 1: one or two steps
         count += 1
     for _ in range(count):
-        v = R.uniform(rs) * n_branch
-        if v < share0 or fp[P_CLUSTER_A0 + 3] == 0.0:
+        v = R.uniform(rs) * fp[P_CL_NBRANCH]
+        if v < fp[P_CL_SHARE0] or fp[P_CLUSTER_A0 + 3] == 0.0:
             fs.pend_c0 += 1
-        elif v < share01 or fp[P_CLUSTER_A0 + 5] == 0.0:
+        elif v < fp[P_CL_SHARE01] or fp[P_CLUSTER_A0 + 5] == 0.0:
             fs.pend_c1 += 1
         else:
             fs.pend_c2 += 1
@@ -1497,16 +1508,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     lam_lo = fp[P_LAM_TOTAL] * tod_lo
     lam_hi = fp[P_LAM_TOTAL] * tod_hi
     follow = fp[P_FOLLOW_N] > 0.0
-    # the clustering's branching ratio and its cumulative shares by kernel (0; 0-1)
-    n_branch = share0 = share01 = 0.0
-    if fp[P_CLUSTER_ON] == 1.0:
-        for k in range(MAX_CLUSTER_KERNELS):
-            if fp[P_CLUSTER_A0 + 2 * k + 1] > 0.0:
-                n_branch += fp[P_CLUSTER_A0 + 2 * k] / fp[P_CLUSTER_A0 + 2 * k + 1]
-            if k == 0:
-                share0 = n_branch
-            elif k == 1:
-                share01 = n_branch
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
     while True:
@@ -1747,8 +1748,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET and not fs.quiet and fs.rev_size == 0:
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive
-            if n_branch > 0.0:
-                _spawn(rs, fp, fs, n_branch, share0, share01)
+            if fp[P_CL_NBRANCH] > 0.0:
+                _spawn(rs, fp, fs)
 
 
 @njit(**HOT_INLINE)
