@@ -30,9 +30,9 @@ simulator's throughput), the events per proposal drawn (``ev/prop``: about the t
 acceptance; refills, flicker withdrawals and revisions' re-posts take no proposal), its
 market-seconds per wall-second, and the events/s relative to ``goog`` (the model the
 others replace; issue target: at least 0.7). Each rate is the best of ``--repeats`` runs
-with the same seed, the repeats taken in turn over the presets. Only the stepping is timed: the simulator's construction and its
-warm-up (the book's fill before the open) are not, since a short window would otherwise
-measure them and pull every ratio towards 1.
+with the same seed, the repeats taken in turn over the presets. Only the stepping is timed:
+the simulator's construction and its warm-up (the book's fill before the open) are not,
+since a short window would otherwise measure them and pull every ratio towards 1.
 """
 
 from __future__ import annotations

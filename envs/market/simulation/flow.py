@@ -39,8 +39,9 @@ model for order book dynamics", Operations Research 58(3):
   dropped and the cancellation lost, so the realised branching ratio falls with the share of
   stale entries (7-10% of the entries drawn on the GOOG presets), unless
   ``cluster_cancel_redraw`` (optional) draws again past stale entries: then it is the
-  configured one. The calibrated presets were refined without it. The market orders' excitation has its points
-  drawn exactly by inverting its compensator (Dassios and Zhao 2013);
+  configured one. The calibrated presets were refined without it. The market orders'
+  excitation has its points drawn exactly by inverting its compensator (Dassios and Zhao
+  2013);
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
   at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
   excited submissions joins its side's best quote (``cluster_improve_frac``: one tick

@@ -56,12 +56,11 @@ With ``gain_decay=a > 0`` update ``i`` (from 1) takes only the fraction ``i^-a``
 probabilities): a stochastic approximation with decreasing gains (Robbins and Monro 1951,
 whose convergence conditions, gains that sum to infinity with squares that do not, hold
 for ``1/2 < a <= 1``; ``a = 1/2`` only damps), so that each noisy simulated day moves the
-parameters less than the one before. With whole
-steps the coupled updates can oscillate about their targets instead of settling: the depth
-moves the spread and the spread the market orders' rate (an eight-day refinement of the GOOG
-``_follow`` model simulated 5909, 10519, 5282, 7714, 3718, 8168, 4121 and 8819 marketable
-orders against the day's 5931; with ``a = 0.5``: 5909, 10519, 7543, 6131, 6338, 6218, 5689,
-6095).
+parameters less than the one before. With whole steps the coupled updates can oscillate
+about their targets instead of settling: the depth moves the spread and the spread the
+market orders' rate (an eight-day refinement of the GOOG ``_follow`` model simulated 5909,
+10519, 5282, 7714, 3718, 8168, 4121 and 8819 marketable orders against the day's 5931; with
+``a = 0.5``: 5909, 10519, 7543, 6131, 6338, 6218, 5689, 6095).
 """
 
 from __future__ import annotations
