@@ -167,13 +167,44 @@ def test_first_guess_takes_off_what_the_depth_profile_puts_inside(inside_day):
 
 def test_a_bucket_the_simulation_does_not_reach_follows_the_nearest_below():
     sim = {"shares": np.array([0.2, 0.55, 0.0]), "counts": np.array([100, 100, 0])}
-    # bucket 1: the profile's q = (0.55 - 0.4) / 0.6 = 0.25, so p = (0.4 - 0.25) / 0.75 = 0.2, half of 0.4
+    # bucket 1: the odds of 0.4 times the day's odds (0.4 / 0.6) over the simulated ones (0.55 / 0.45)
+    odds = (0.4 / 0.6) * (0.4 / 0.6) / (0.55 / 0.45)
     new = refine_module._inside_probs((0.2, 0.4, 0.8), np.array([0.2, 0.4, 0.9]), sim)
-    assert new == pytest.approx((0.2, 0.2, 0.4))
-    # a reached bucket that falls to 0 takes the unreached one down by at most a factor of 4 a step
-    sim = {"shares": np.array([0.2, 0.9, 0.0]), "counts": np.array([100, 100, 0])}
+    unreached = 4.0 * odds / (0.4 / 0.6)  # bucket 2's odds (4) by bucket 1's factor
+    assert new == pytest.approx((0.2, odds / (1 + odds), unreached / (1 + unreached)))
+    # a reached bucket that falls to 0 (the day has nothing inside there) takes the unreached one's
+    # odds down by at most a factor of 4 a step
+    new = refine_module._inside_probs((0.2, 0.4, 0.8), np.array([0.2, 0.0, 0.9]), sim)
+    assert new == pytest.approx((0.2, 0.0, 0.5))
+    # an odds step is at most a factor of 4 either way
+    sim = {"shares": np.array([0.2, 0.99, 0.0]), "counts": np.array([100, 100, 0])}
     new = refine_module._inside_probs((0.2, 0.4, 0.8), np.array([0.2, 0.4, 0.9]), sim)
-    assert new == pytest.approx((0.2, 0.0, 0.2))
+    assert new[1] / (1 - new[1]) == pytest.approx((0.4 / 0.6) / 4)
+
+
+@pytest.mark.parametrize("recorded", [0.25, 0.6, 1.0])
+def test_one_step_lands_on_the_days_share_when_only_recorded_orders_differ(recorded):
+    """A file records every order posted inside but only a share ``r`` of the others: the
+    recorded share is ``T = p / (p + (1 - p) r)``. From a probability that overshoots (the GOOG
+    ``_follow`` model's narrowest bucket: ``p = 0.104``, ``R = 0.109``), one step of the odds
+    lands on the day's share, whatever ``r``; reading ``T`` as if every order were recorded
+    (``q = (T - p) / (1 - p)``) would jump to 0 for ``r = 0.25``."""
+    def recorded_share(p):
+        return p / (p + (1 - p) * recorded)
+
+    day_share = 0.109
+    for start in (0.104, 0.01, 0.5):
+        sim = {"shares": np.array([recorded_share(start)]), "counts": np.array([10_000])}
+        (new,) = refine_module._inside_probs((start,), np.array([day_share]), sim)
+        odds_step = (day_share / (1 - day_share)) / (sim["shares"][0] / (1 - sim["shares"][0]))
+        if 0.25 <= odds_step <= 4:
+            assert recorded_share(new) == pytest.approx(day_share, rel=1e-9), start
+        else:  # beyond the step's bound: a factor of 4 towards it
+            assert new / (1 - new) == pytest.approx(start / (1 - start) * (4 if odds_step > 4 else 0.25))
+    # from 0 the first step reads the simulated share as the rest's: p = (R - T) / (1 - T)
+    sim = {"shares": np.array([0.05]), "counts": np.array([10_000])}
+    assert refine_module._inside_probs((0.0,), np.array([day_share]), sim)[0] == pytest.approx(
+        (day_share - 0.05) / 0.95)
 
 
 def test_refinement_moves_the_probabilities_towards_the_days_shares():

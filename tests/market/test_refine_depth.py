@@ -89,7 +89,7 @@ def test_a_bad_gain_decay_is_refused(day, decay):
 
 def test_every_refined_quantity_takes_half_its_second_step_with_harmonic_gains():
     """``gain_decay=1``: the second update of the depth, the market orders' rate, the fleeting
-    shares (in logs) and the inside probabilities (linearly) is half the whole step's from
+    shares (in logs) and the inside probabilities (in log-odds; linearly from 0) is half the whole step's from
     the same first update and the same simulated day."""
     cfg = SimulatorConfig(flow=FlowConfig(anchor="opposite_best", intraday=None, depth_shares=(600.0,) * K,
                                           depth_sell_shares=(300.0,) * K, market_rate_per_s=1.0,
@@ -108,5 +108,13 @@ def test_every_refined_quantity_takes_half_its_second_step_with_harmonic_gains()
     d1, dw, dh = (np.asarray(m.flow.depth_shares) for m in (one, whole, half))
     np.testing.assert_allclose(np.log(dh / d1), 0.5 * np.log(dw / d1), rtol=1e-9, atol=1e-12)
     p1, pw, ph = (np.asarray(m.flow.inside_probs) for m in (one, whole, half))
-    assert np.any(pw != p1)
-    np.testing.assert_allclose(ph - p1, 0.5 * (pw - p1), rtol=1e-9, atol=1e-12)
+    odds = (p1 > 0) & (pw > 0) & (pw < 0.95)
+    assert np.any(odds & (pw != p1))
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    np.testing.assert_allclose(logit(ph[odds]) - logit(p1[odds]), 0.5 * (logit(pw[odds]) - logit(p1[odds])), rtol=1e-9,
+                               atol=1e-12)
+    start = p1 == 0
+    np.testing.assert_allclose(ph[start], 0.5 * pw[start], rtol=1e-9, atol=1e-12)

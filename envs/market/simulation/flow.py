@@ -135,7 +135,15 @@ model for order book dynamics", Operations Research 58(3):
   ``S`` capped at the opposite best's queue ``q`` (shares); the sizes configured are then
   those of ``S`` (a recorded day's capped sizes are right-censored at the queue: the
   calibration undoes it with the Kaplan-Meier estimator). On an empty side nothing is capped;
-* sizes are geometric in lots with the configured means (shares), fixed, or empirical.
+* sizes are geometric in lots with the configured means (shares), fixed, or empirical;
+* **limit sizes by placement** (optional, empirical sizes): in the data a limit order's size
+  depends on where it goes (GOOG 2012-06-21: 74% of the submissions inside the spread are
+  exactly 100 shares and 19% smaller; at the best 49% and 47%; one to five ticks behind it
+  30% and 67%, median 11 shares). ``limit_size_place_probs`` holds three distributions over
+  ``limit_sizes_shares``, for a new limit order strictly better than its side's best (or
+  that crosses), at its best (or on an empty side) and behind it, each drawn with its own
+  alias table once the order's side and price are set (the same single draw as the pooled
+  table's). ``mean_limit_size_shares`` stays the pooled table's mean.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
 whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
@@ -207,6 +215,8 @@ MAX_INSIDE_QUANTILES = 20
 MAX_FOLLOW_GAPS = 8
 #: the kinds of event that changed a side's best, in the order of FlowConfig.inside_follow_probs
 FOLLOW_KINDS = ("submission", "cancellation", "market")
+#: where a new limit order goes, for its size (FlowConfig.limit_size_place_probs)
+SIZE_PLACES = ("inside", "at_best", "behind")
 
 __all__ = ["FLOW_STATE_DTYPE", "FOLLOW_KINDS", "FlowConfig", "ImpactConfig", "flow_params", "new_flow_state", "transient"]
 
@@ -288,6 +298,10 @@ class FlowConfig:
         the configured means must be the tables' means).
     :param limit_sizes_shares: ``"empirical"``: the limit order sizes (shares, multiples of
         the lot) and ``limit_size_probs`` their probabilities (normalised here).
+    :param limit_size_place_probs: ``"empirical"``, optional: limit sizes by placement
+        (module docstring): ``3 n`` probabilities over the ``n`` ``limit_sizes_shares``, the
+        first ``n`` for orders inside the spread, then at the best, then behind it (each
+        group normalised here); empty: every limit order from ``limit_size_probs``.
     :param market_sizes_shares: ``"empirical"``: the market order sizes and
         ``market_size_probs`` their probabilities.
     :param cluster_alphas_per_s: clustering (module docstring): the jumps ``alpha_k`` (1/s) of
@@ -401,6 +415,7 @@ class FlowConfig:
     inside_follow_probs: tuple[float, ...] = ()
     market_queue_cap_frac: float = 0.0
     market_taken_size_shares: float = 0.0
+    limit_size_place_probs: tuple[float, ...] = ()
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -459,6 +474,7 @@ class FlowConfig:
             if abs(mean - configured) > 1e-6 * mean:
                 raise ValueError(f"mean_{kind}_size_shares={configured!r} must be the empirical table's mean {mean!r} "
                                  f"(the limit rates and expected volume use it)")
+        self._check_place_sizes()
         alphas = tuple(float(x) for x in self.cluster_alphas_per_s)
         betas = tuple(float(x) for x in self.cluster_betas_per_s)
         object.__setattr__(self, "cluster_alphas_per_s", alphas)
@@ -575,13 +591,32 @@ class FlowConfig:
             check(f"{name}[{i}]", x)
         object.__setattr__(self, name, values)
 
+    def _check_place_sizes(self) -> None:
+        """Validate (and make a tuple of) ``limit_size_place_probs``."""
+        probs = tuple(float(x) for x in self.limit_size_place_probs)
+        object.__setattr__(self, "limit_size_place_probs", probs)
+        if not probs:
+            return
+        if self.size_distribution != "empirical":
+            raise ValueError(f"limit_size_place_probs needs size_distribution='empirical', got "
+                             f"{self.size_distribution!r}")
+        n = len(self.limit_sizes_shares)
+        if len(probs) != 3 * n:
+            raise ValueError(f"limit_size_place_probs must hold 3 x {n} probabilities (inside, at the best, behind, "
+                             f"over the {n} limit_sizes_shares), got {len(probs)}")
+        for k, place in enumerate(SIZE_PLACES):
+            group = probs[k * n: (k + 1) * n]
+            if not all(math.isfinite(x) and x >= 0 for x in group) or sum(group) <= 0:
+                raise ValueError(f"limit_size_place_probs for orders {place} (entries {k * n}..{(k + 1) * n - 1}) must "
+                                 f"be finite, >= 0 and not all 0, got {group!r}")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
         for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s",
                      "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor",
                      "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
-                     "inside_improve_fracs", "inside_fleeting_fracs"):
+                     "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -694,11 +729,16 @@ P_CL_REDRAW = P_CL_POIS0 + MAX_OFFSPRING + 1
 P_CL_NBRANCH = P_CL_REDRAW + 1
 P_CL_SHARE0 = P_CL_NBRANCH + 1
 P_CL_SHARE01 = P_CL_SHARE0 + 1
-N_P = P_CL_SHARE01 + 1
+#: limit sizes by placement (1.0: on; the tables' rows SZ_INSIDE, SZ_BEST, SZ_BEHIND)
+P_SIZE_PLACE = P_CL_SHARE01 + 1
+N_P = P_SIZE_PLACE + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
 SZ_LIMIT, SZ_MARKET = 0, 3
+#: the limit sizes' rows by placement (SIZE_PLACES; copies of SZ_LIMIT's without them)
+SZ_INSIDE, SZ_BEST, SZ_BEHIND = 6, 9, 12
+N_SZ_ROWS = 15
 #: the flow's state, one record per market: the clock, the centre's components, the Hawkes
 #: excitations, the decision interval's traded volume, counters and ids (units in the names)
 FLOW_STATE_DTYPE = np.dtype([
@@ -772,7 +812,7 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
     """The empirical size tables as rows ``SZ_*`` (one column of ones when not empirical)."""
     if flow.size_distribution != "empirical":
-        return np.ones((6, 1))
+        return np.ones((N_SZ_ROWS, 1))
     tables = []
     for sizes, probs in ((flow.limit_sizes_shares, flow.limit_size_probs),
                          (flow.market_sizes_shares, flow.market_size_probs)):
@@ -780,9 +820,13 @@ def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
         if not np.allclose(lots, np.round(lots)) or np.any(np.round(lots) < 1):
             raise ValueError(f"empirical sizes must be whole multiples of the lot ({lot} shares), got {sizes!r}")
         tables.append((np.asarray(probs, dtype=np.float64), np.round(lots)))
+    n_limit = len(tables[0][0])
+    place = np.asarray(flow.limit_size_place_probs, dtype=np.float64)
+    for k in range(len(SIZE_PLACES)):
+        tables.append((place[k * n_limit: (k + 1) * n_limit] if len(place) else tables[0][0], tables[0][1]))
     n = max(len(tables[0][0]), len(tables[1][0]))
-    out = np.ones((6, n))
-    for row, (probs, lots) in zip((SZ_LIMIT, SZ_MARKET), tables):
+    out = np.ones((N_SZ_ROWS, n))
+    for row, (probs, lots) in zip((SZ_LIMIT, SZ_MARKET, SZ_INSIDE, SZ_BEST, SZ_BEHIND), tables):
         padded = np.zeros(n)
         padded[: len(probs)] = probs
         out[row], out[row + 1] = alias_table(padded)
@@ -864,6 +908,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_Q0: P_IN_Q0 + len(flow.inside_improve_fracs)] = flow.inside_improve_fracs
     fp[P_IN_FLEET0: P_IN_FLEET0 + len(flow.inside_fleeting_fracs)] = flow.inside_fleeting_fracs
     fp[P_IN_LIFE] = flow.inside_life_s
+    fp[P_SIZE_PLACE] = 1.0 if flow.limit_size_place_probs else 0.0
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
     fp[P_MO_CAP] = flow.market_queue_cap_frac
     n = len(flow.inside_follow_gaps_s)
@@ -981,6 +1026,25 @@ def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     if fp[p_index] >= 1.0:
         return 1
     return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / log_q)
+
+
+@njit(**HOT_INLINE)
+def _limit_row(fp, sc, direction, price):
+    """The size table's row of a new limit order at ``price`` (ticks) on ``direction``'s side:
+    ``SZ_LIMIT``, or with limit sizes by placement (module docstring) ``SZ_INSIDE`` if it is
+    better than its side's best, ``SZ_BEST`` at it or on an empty side, else ``SZ_BEHIND``."""
+    if fp[P_SIZE_PLACE] != 1.0:
+        return SZ_LIMIT
+    rel = price - sc[K.S_BASE]
+    if direction > 0:
+        best = sc[K.S_BEST_BID]
+        if best < 0:
+            return SZ_BEST
+        return SZ_INSIDE if rel > best else (SZ_BEST if rel == best else SZ_BEHIND)
+    best = sc[K.S_BEST_ASK]
+    if best >= sc[K.S_N_LEVELS]:
+        return SZ_BEST
+    return SZ_INSIDE if rel < best else (SZ_BEST if rel == best else SZ_BEHIND)
 
 
 @njit(**HOT)
@@ -1537,9 +1601,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # an empty side: a quote on it at once, from the depth profile (the bid first if both are)
             direction = 1 if sc[K.S_BEST_BID] < 0 else -1
             price = _profile_price(rs, fp, fs, sc, cum_w, fs.t_s, direction)
-            _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, max(price, 1),
-                       _size_lots(rs, fp, sizes, SZ_LIMIT, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot,
-                       np.int64(fs.t_s * 1e9))
+            price = max(price, 1)
+            _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
+                       _size_lots(rs, fp, sizes, _limit_row(fp, sc, direction, price), P_P_LIMIT, P_LIMIT_LOTS,
+                                  log_q_limit) * lot, np.int64(fs.t_s * 1e9))
             fs.next_id += 1
             fs.quiet = True
         elif not fs.pending:
@@ -1664,7 +1729,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if fp[P_IN_N] > 0.0:
                     _plan_flicker(rs, fp, fs, sc, direction, price)
                 _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
-                           _size_lots(rs, fp, sizes, SZ_LIMIT, P_P_LIMIT, P_LIMIT_LOTS, log_q_limit) * lot, time_ns)
+                           _size_lots(rs, fp, sizes, _limit_row(fp, sc, direction, price), P_P_LIMIT, P_LIMIT_LOTS,
+                                      log_q_limit) * lot, time_ns)
                 fs.next_id += 1
             elif kind == K.EV_CANCEL:
                 # a revision cancels a uniformly chosen live order (proposed at the larger rate,

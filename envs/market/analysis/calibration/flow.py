@@ -89,13 +89,14 @@ from execgym.envs.market.analysis.calibration.inside import MAX_INSIDE_PROB, ins
 from execgym.envs.market.analysis.calibration.queue_sizes import queue_statistics
 from execgym.envs.market.analysis.calibration.quote_follow import follow_statistics
 from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
+from execgym.envs.market.analysis.calibration.size_places import place_size_probs, submission_places
 from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
 from execgym.envs.market.analysis.microstructure.frames import marketable_orders
 from execgym.envs.market.analysis.realism import metric_samples
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
-from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, SIZE_PLACES, FlowConfig, ImpactConfig
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import check_choice, check_int, check_positive
 
@@ -628,6 +629,7 @@ class FlowCalibration:
                     "mean_limit_size_shares": f.mean_limit_size_shares,
                     "mean_market_size_shares": f.mean_market_size_shares,
                     "limit_sizes_shares": list(f.limit_sizes_shares), "limit_size_probs": list(f.limit_size_probs),
+                    **({"limit_size_place_probs": list(f.limit_size_place_probs)} if f.limit_size_place_probs else {}),
                     "market_sizes_shares": list(f.market_sizes_shares),
                     "market_size_probs": list(f.market_size_probs)}),
                 "intraday": None if prof is None else {
@@ -712,7 +714,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
                    spread_rate: bool = False, revisions: bool = False,
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
-                   queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False) -> FlowCalibration:
+                   queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
+                   place_sizes: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -774,6 +777,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param clustering: kernels (0-3) of the submissions' and cancellations' Hawkes clustering
         (:class:`FlowConfig`'s ``cluster_*``), fitted by :func:`fit_hawkes_kernels` to the
         day's submission and cancellation times with the intraday profile; 0: none.
+    :param place_sizes: (with ``sizes="empirical"``) limit sizes by placement
+        (``limit_size_place_probs``,
+        :func:`~execgym.envs.market.analysis.calibration.size_places.place_size_probs`: the
+        counted submissions' sizes inside the spread, at their side's best and behind it, over
+        the limit table's entries).
     :param cancel_redraw: (with ``clustering``) an excited cancellation that draws a filled
         order's entry draws again (``cluster_cancel_redraw``): the simulated branching ratio
         is the fitted one (nothing to fit).
@@ -782,6 +790,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     check_choice("sizes", sizes, ("geometric", "empirical"))
     check_choice("match", match, ("arrivals", "depth"))
     check_choice("sides", sides, ("pooled", "separate"))
+    if place_sizes and sizes != "empirical":
+        raise ValueError(f"place_sizes=True fits empirical limit sizes by placement: it needs sizes='empirical', got "
+                         f"{sizes!r}")
     m = day.messages
     t = m["time_s"].to_numpy()
     in_session = (t >= day.start_s) & (t < day.end_s)
@@ -823,6 +834,18 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mean_limit, mean_market = _table_mean(limit_table), _table_mean(market_table)
         tables |= {"limit_sizes_shares": limit_table[0], "limit_size_probs": limit_table[1],
                    "market_sizes_shares": market_table[0], "market_size_probs": market_table[1]}
+        if place_sizes:
+            counted_sizes = m["size_shares"].to_numpy()[counted]
+            places = submission_places(day)[counted]
+            tables["limit_size_place_probs"] = place_size_probs(
+                counted_sizes, places, limit_table[0], lumped=len(np.unique(counted_sizes)) > len(limit_table[0]))
+            n = len(limit_table[0])
+            hundred = [limit_table[0].index(100.0)] if 100.0 in limit_table[0] else []
+            for k, place in enumerate(SIZE_PLACES):
+                group = np.asarray(tables["limit_size_place_probs"][k * n:(k + 1) * n])
+                logger.info("limit sizes %s: %d orders, mean %.1f shares%s", place, int((places == k).sum()),
+                            float(np.dot(group, limit_table[0]) / group.sum()),
+                            f", {group[hundred[0]] / group.sum():.2f} of 100 shares" if hundred else "")
 
     # cancellation: pooled per-share rate over both sides and all distances
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()

@@ -43,17 +43,27 @@ makes some such pairs on its own, and the simulated book rests orders beyond the
 levels).
 
 With ``inside=True`` (orders inside a wide spread) they also solve for the probabilities
-``inside_probs``: a simulated bucket's share ``T`` of submissions inside the spread is the
-flow's ``p`` plus the depth profile's share ``q`` of the rest, ``T = p + (1 - p) q``; with
-``q`` read off the simulation, ``p <- (R - q) / (1 - q)`` for the day's share ``R``; a
-bucket with fewer than :data:`MIN_INSIDE_COUNT` simulated submissions (a spread the
-simulation does not reach) only falls, by the factor of the nearest reached bucket below it
-clipped to ``[MIN_UNREACHED_FACTOR, 1]``: a high probability there would keep the spread
+``inside_probs``. A LOBSTER file records only the submissions within its levels: every order
+posted inside the spread is recorded, the others only if they land within the recorded levels
+(a share ``r`` of them; GOOG ``_follow``: about a quarter). So if a share ``a`` of a bucket's
+new orders goes inside (the flow's ``p`` and what its other rules put there, ``q``:
+``a = p + (1 - p) q``), the recorded share is ``T = a / (a + (1 - a) r)``: its odds are
+``a``'s over ``r``. Where the flow posts inside (``p > 0``) and ``q`` is small, each step
+multiplies ``p``'s odds by the day's share ``R``'s over the simulated ``T``'s (at most by
+:data:`MAX_FACTOR` either way), which with ``r`` and ``q`` unchanged lands on ``R``; where
+``p = 0`` the first step is ``p <- (R - T) / (1 - T)`` (``q`` read off the simulation as if
+every order were recorded). Reading ``q`` as ``(T - p) / (1 - p)`` at every step, as if ``r``
+were 1, overshoots: on the GOOG ``_follow`` model the narrowest bucket's probability swung
+between 0.10 (``T = 0.33`` against ``R = 0.11``) and 0 from one step to the next, and the
+preset, stopped at 0.10, spent 19% of the session with a spread under 10 ticks (the day:
+3.9%). A bucket with fewer than :data:`MIN_INSIDE_COUNT` simulated submissions (a spread the
+simulation does not reach) only falls: its odds by the factor of the nearest reached bucket
+below it, clipped to ``[MIN_UNREACHED_FACTOR, 1]``: a high probability there would keep the spread
 from ever reaching it, and one step must not set it to 0 for good.
 
 With ``gain_decay=a > 0`` update ``i`` (from 1) takes only the fraction ``i^-a`` of its step
-(of the logarithm for the multiplicative updates, of the change for the inside
-probabilities): a stochastic approximation with decreasing gains (Robbins and Monro 1951,
+(of the logarithm for the multiplicative updates and of the log-odds for the inside
+probabilities; of the change for a first step from 0): a stochastic approximation with decreasing gains (Robbins and Monro 1951,
 whose convergence conditions, gains that sum to infinity with squares that do not, hold
 for ``1/2 < a <= 1``; ``a = 1/2`` only damps), so that each noisy simulated day moves the
 parameters less than the one before. With whole steps the coupled updates can oscillate
@@ -116,21 +126,34 @@ def _scalar_factor(target: float, simulated: float) -> float:
     return float(_factor(np.array([target]), np.array([simulated]))[0])
 
 
-def _inside_probs(probs: tuple[float, ...], target: np.ndarray, simulated: dict) -> tuple[float, ...]:
-    """One step of the inside probabilities (module docstring)."""
+def _inside_probs(probs: tuple[float, ...], target: np.ndarray, simulated: dict, gain: float = 1.0
+                  ) -> tuple[float, ...]:
+    """One step of the inside probabilities (module docstring), ``gain`` of it: of the
+    log-odds where the flow posts inside, of the change from 0 elsewhere."""
     p = np.asarray(probs, dtype=np.float64)
-    q = np.clip((simulated["shares"] - p) / np.maximum(1.0 - p, 1e-9), 0.0, 1.0 - 1e-9)
+    target = np.asarray(target, dtype=np.float64)
+    got = np.asarray(simulated["shares"], dtype=np.float64)
     seen = simulated["counts"] >= MIN_INSIDE_COUNT
-    new = np.where(seen, np.clip((target - q) / (1.0 - q), 0.0, MAX_INSIDE_PROB), p)
+    posts = seen & (p > 0) & (target > 0)
+    # the odds step, at most MAX_FACTOR either way (a bucket with nothing inside moves by it)
+    t = np.clip(got, 1e-12, 1.0 - 1e-12)
+    r = np.clip(target, 1e-12, 1.0 - 1e-12)
+    step = np.clip(np.log(r / (1.0 - r)) - np.log(t / (1.0 - t)), -math.log(MAX_FACTOR), math.log(MAX_FACTOR))
+    p_in = np.where(posts, p, 0.5)
+    stepped = 1.0 / (1.0 + (1.0 - p_in) / p_in * np.exp(-gain * step))
+    first = np.clip((target - got) / np.maximum(1.0 - got, 1e-9), 0.0, MAX_INSIDE_PROB)
+    new = np.where(posts, stepped, np.where(seen, p + gain * (first - p), p))
+    new = np.clip(new, 0.0, MAX_INSIDE_PROB)
     # a bucket the simulation does not reach takes the change of the nearest one below it that it
-    # does (a high probability there would keep the spread from ever reaching it)
-    ratio = 1.0
+    # does (a factor of its odds: a high probability there would keep the spread from ever reaching it)
+    factor = 1.0
     for i in range(len(p)):
         if seen[i]:
-            if p[i] > 0:
-                ratio = float(np.clip(new[i] / p[i], MIN_UNREACHED_FACTOR, 1.0))
-        else:
-            new[i] = p[i] * ratio
+            if 0 < p[i] < 1:
+                factor = float(np.clip(new[i] / (1.0 - new[i]) / (p[i] / (1.0 - p[i])), MIN_UNREACHED_FACTOR, 1.0))
+        elif 0 < p[i] < 1:
+            odds = p[i] / (1.0 - p[i]) * factor
+            new[i] = odds / (1.0 + odds)
     return tuple(float(x) for x in new)
 
 
@@ -243,10 +266,8 @@ def refine_depth(market: SimulatorConfig, day: LobsterDay, iterations: int = 2, 
             logger.info("market-order rate refinement %d/%d: %d simulated marketable orders, target %d", i + 1,
                         iterations, got_orders, target_orders)
         if inside:
-            solved = np.asarray(_inside_probs(flow.inside_probs, target_inside,
-                                              inside_statistics(sim, flow.inside_spread_ticks)))
-            old = np.asarray(flow.inside_probs)
-            changes["inside_probs"] = tuple(float(x) for x in (solved if gain == 1.0 else old + gain * (solved - old)))
+            changes["inside_probs"] = _inside_probs(flow.inside_probs, target_inside,
+                                                    inside_statistics(sim, flow.inside_spread_ticks), gain)
             logger.info("inside refinement %d/%d: probabilities by spread bucket %s", i + 1, iterations,
                         " ".join(f"{x:.3f}" for x in changes["inside_probs"]))
         flow = dataclasses.replace(flow, **changes)
