@@ -296,6 +296,15 @@ MECHANISMS = {
     "quote_follow": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
                                "inside_improve_fracs": [0.3, 0.6], "inside_follow_gaps_s": [0.0, 0.5],
                                "inside_follow_probs": [0.9, 0.6, 0.9, 0.6, 0.6, 0.5]}}, "chg_t_s"),
+    # trades inside the spread that leave the book alone but count as market volume
+    "hidden": ({"flow": {"hidden_rate_per_s": 2.0, "hidden_sizes_shares": [100.0, 300.0],
+                         "hidden_size_probs": [3.0, 1.0]}}, None),
+    # the size table by where the order goes, read off the book the agent's orders are part of
+    "place_sizes": ({"flow": {"anchor": "opposite_best", "size_distribution": "empirical",
+                              "limit_sizes_shares": [100.0, 300.0], "limit_size_probs": [1.0, 1.0],
+                              "mean_limit_size_shares": 200.0, "market_sizes_shares": [100.0, 200.0],
+                              "market_size_probs": [1.0, 1.0], "mean_market_size_shares": 150.0,
+                              "limit_size_place_probs": [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]}}, None),
 }
 
 

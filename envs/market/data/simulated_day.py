@@ -42,6 +42,7 @@ from execgym.envs.market.data.lobster import MESSAGE_COLUMNS, messages_to_events
 from execgym.envs.market.data.lobster_data import DUMMY_ASK, DUMMY_BID, OPEN_S, LobsterDay, units_per_tick
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation.book import OrderBook
+from execgym.envs.market.simulation.events import BOOK_CHANGES
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig, StepReport
 from execgym.validation import check_int, check_nonnegative, check_positive
 
@@ -110,6 +111,19 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
         price, size = out[:, col::4], out[:, col + 1 :: 4]
         price[:] = np.where(size > 0, price * unit, dummy)
     return out
+
+
+def _rows_after_each(raw: pd.DataFrame, levels: int, unit: int, tick_size: float) -> np.ndarray:
+    """The book rows after each message of ``raw`` (ticks for prices): those that change no
+    visible book (hidden executions) repeat the row before them (an empty book's before the
+    first change)."""
+    changes = raw["type"].isin(BOOK_CHANGES).to_numpy()
+    rows = book_snapshots(messages_to_events(raw, price_units_per_tick=1), levels, unit, tick_size)
+    if changes.all():
+        return rows
+    empty = np.zeros((1, rows.shape[1]), dtype=np.int64)
+    empty[0, 0::4], empty[0, 2::4] = DUMMY_ASK, DUMMY_BID
+    return np.vstack([empty, rows])[np.cumsum(changes)]
 
 
 def top_level_messages(types: np.ndarray, prices: np.ndarray, directions: np.ndarray,
@@ -201,7 +215,7 @@ def simulate_day(
     raw = pd.DataFrame({"time_s": t, "type": log["type"].to_numpy(), "order_id": log["order_id"].to_numpy(),
                         "size_shares": log["size"].to_numpy(), "price": log["price"].to_numpy(),
                         "direction": log["direction"].to_numpy()}, columns=list(MESSAGE_COLUMNS))
-    rows = book_snapshots(messages_to_events(raw, price_units_per_tick=1), levels, unit, config.tick_size)
+    rows = _rows_after_each(raw, levels, unit, config.tick_size)
     session = t >= config.start_of_day_s - 1e-9
     kept = session if all_messages else session & top_level_messages(
         raw["type"].to_numpy(), raw["price"].to_numpy() * unit, raw["direction"].to_numpy(), rows)

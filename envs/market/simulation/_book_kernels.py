@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from execgym.envs.market.simulation._jit import HOT
+from execgym.envs.market.simulation._jit import HOT, HOT_INLINE
 from execgym.envs.market.simulation.events import EventType
 
 # --- layout constants ------------------------------------------------------------------
@@ -89,9 +89,14 @@ EVENT_FIELDS = ("type", "order_id", "side", "price_ticks", "size_shares", "owner
 E_TYPE, E_ID, E_SIDE, E_PRICE, E_SIZE, E_OWNER, E_TIME = range(len(EVENT_FIELDS))
 N_E = len(EVENT_FIELDS)
 EV_LIMIT, EV_MARKET, EV_IOC, EV_CANCEL, EV_MODIFY, EV_EXECUTE = 0, 1, 2, 3, 4, 5
+EV_HIDDEN = 6
 # EV_CANCEL: size = shares to cancel (>= remaining, or 0, deletes the order)
 # EV_MODIFY: price = new price (ticks), size = new size (shares)
 # EV_EXECUTE: a trade against the named resting order by an unseen aggressor (replay)
+# EV_HIDDEN: a trade against hidden liquidity (no visible order; id 0): side = the hidden
+#   order's (LOBSTER's type-5 direction), price (ticks) > 0, size (shares); one fill (the
+#   aggressor on the other side, ids 0, resting owner 0) and one type-5 message; the book
+#   is unchanged
 
 # status codes
 OK = 0
@@ -261,6 +266,19 @@ def _rescan_best(sc, lvl, s):
 # aggressive order and rest its remainder.
 
 
+@njit(**HOT_INLINE)
+def _bad_size_or_price(size, lot, price):
+    """``ERR_SIZE`` for a size (shares) under 1, ``ERR_LOT`` off the lot, ``ERR_PRICE`` for a
+    price (ticks) under 1, else ``OK``."""
+    if size <= 0:
+        return ERR_SIZE
+    if size % lot != 0:
+        return ERR_LOT
+    if price <= 0:
+        return ERR_PRICE
+    return OK
+
+
 @njit(**HOT)
 def process(sc, lvl, orders, htab, fills, log, events, start):
     """Apply ``events[start:]`` in order; stop at the first non-OK status.
@@ -364,6 +382,22 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     else:
                         orders[slot].size_shares = q - cut
                         lvl[_side_index(rdir), rp - base].volume_shares -= cut
+        elif etype == EV_HIDDEN:
+            if direction != 1 and direction != -1:
+                status = ERR_SIDE
+            elif _bad_size_or_price(size, lot, price) != OK:
+                status = _bad_size_or_price(size, lot, price)
+            elif fill_cap - nf < 1:
+                status = NEED_FILL_SPACE
+            elif log_on and log_cap - ng < 1:
+                status = NEED_LOG_SPACE
+            else:
+                _write_fill(fills, nf, time, price, size, -direction, 0, 0, owner, 0)
+                nf += 1
+                sc[S_TRADED_VOLUME] += size
+                if log_on:
+                    _write_log(log, ng, time, MSG_EXECUTE_HIDDEN, 0, size, price, direction)
+                    ng += 1
         elif etype == EV_MODIFY:
             slot = h_find(htab, orders, oid)
             if slot == -1:
@@ -371,12 +405,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     sc[S_N_SKIPPED] += 1
                 else:
                     status = ERR_UNKNOWN_ID
-            elif size <= 0:
-                status = ERR_SIZE
-            elif size % lot != 0:
-                status = ERR_LOT
-            elif price <= 0:
-                status = ERR_PRICE
+            elif _bad_size_or_price(size, lot, price) != OK:
+                status = _bad_size_or_price(size, lot, price)
             elif price < base or price >= base + n_levels:
                 status = OUT_OF_RANGE
             elif fill_cap - nf < worst:

@@ -46,6 +46,7 @@ __all__ = [
     "EVENT_FIELDS",
     "EV_CANCEL",
     "EV_EXECUTE",
+    "EV_HIDDEN",
     "EV_IOC",
     "EV_LIMIT",
     "EV_MARKET",
@@ -58,7 +59,7 @@ __all__ = [
 
 BUY, SELL = 1, -1
 EV_LIMIT, EV_MARKET, EV_IOC = K.EV_LIMIT, K.EV_MARKET, K.EV_IOC
-EV_CANCEL, EV_MODIFY, EV_EXECUTE = K.EV_CANCEL, K.EV_MODIFY, K.EV_EXECUTE
+EV_CANCEL, EV_MODIFY, EV_EXECUTE, EV_HIDDEN = K.EV_CANCEL, K.EV_MODIFY, K.EV_EXECUTE, K.EV_HIDDEN
 #: columns of an event array for :meth:`OrderBook.process`
 EVENT_FIELDS = K.EVENT_FIELDS
 
@@ -307,7 +308,9 @@ class OrderBook:
         Event types: ``EV_LIMIT``, ``EV_MARKET`` (price ignored), ``EV_IOC``, ``EV_CANCEL``
         (size = shares to cancel; 0 or >= remaining deletes), ``EV_MODIFY`` (new price and
         size: a size cut at the same price keeps priority, anything else re-queues),
-        ``EV_EXECUTE`` (a trade of ``size`` against the named resting order, for replays).
+        ``EV_EXECUTE`` (a trade of ``size`` against the named resting order, for replays),
+        ``EV_HIDDEN`` (a trade of ``size`` at ``price`` against hidden liquidity on ``side``:
+        one fill and a LOBSTER type-5 message, the visible book unchanged).
 
         :return: the fills, a :data:`FILL_DTYPE` record array.
         :raises ValueError: naming the first invalid event (index and fields); the events

@@ -143,7 +143,16 @@ model for order book dynamics", Operations Research 58(3):
   ``limit_sizes_shares``, for a new limit order strictly better than its side's best (or
   that crosses), at its best (or on an empty side) and behind it, each drawn with its own
   alias table once the order's side and price are set (the same single draw as the pooled
-  table's). ``mean_limit_size_shares`` stays the pooled table's mean.
+  table's). ``mean_limit_size_shares`` stays the pooled table's mean;
+* **hidden executions** (optional, ``hidden_rate_per_s``): a recorded day's trades include
+  executions against hidden orders (LOBSTER type 5; GOOG 2012-06-21: 3,913 of them, 30% of
+  the traded shares, every one strictly inside the visible spread, median 33 shares). They
+  arrive at ``hidden_rate_per_s`` (times the intraday activity and the random clock), each
+  against a hidden order on a fair coin's side, at a price uniform over the ticks strictly
+  inside the spread (none while the spread is one tick or a side is empty: a proposal
+  then is thinned), its size from ``hidden_sizes_shares`` / ``hidden_size_probs``. Each is a
+  trade (a fill, a type-5 message, market volume) that leaves the visible book, the impact
+  and the clustering unchanged.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
 whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
@@ -302,6 +311,11 @@ class FlowConfig:
         (module docstring): ``3 n`` probabilities over the ``n`` ``limit_sizes_shares``, the
         first ``n`` for orders inside the spread, then at the best, then behind it (each
         group normalised here); empty: every limit order from ``limit_size_probs``.
+    :param hidden_rate_per_s: hidden executions (module docstring): their baseline rate
+        (1/s, times the intraday activity and the random clock); 0: none.
+    :param hidden_sizes_shares: their sizes (shares, multiples of the lot) and
+        ``hidden_size_probs`` the sizes' probabilities (normalised here), whatever
+        ``size_distribution``; needed when ``hidden_rate_per_s > 0``.
     :param market_sizes_shares: ``"empirical"``: the market order sizes and
         ``market_size_probs`` their probabilities.
     :param cluster_alphas_per_s: clustering (module docstring): the jumps ``alpha_k`` (1/s) of
@@ -416,6 +430,9 @@ class FlowConfig:
     market_queue_cap_frac: float = 0.0
     market_taken_size_shares: float = 0.0
     limit_size_place_probs: tuple[float, ...] = ()
+    hidden_rate_per_s: float = 0.0
+    hidden_sizes_shares: tuple[float, ...] = ()
+    hidden_size_probs: tuple[float, ...] = ()
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -475,6 +492,7 @@ class FlowConfig:
                 raise ValueError(f"mean_{kind}_size_shares={configured!r} must be the empirical table's mean {mean!r} "
                                  f"(the limit rates and expected volume use it)")
         self._check_place_sizes()
+        self._check_hidden()
         alphas = tuple(float(x) for x in self.cluster_alphas_per_s)
         betas = tuple(float(x) for x in self.cluster_betas_per_s)
         object.__setattr__(self, "cluster_alphas_per_s", alphas)
@@ -610,13 +628,40 @@ class FlowConfig:
                 raise ValueError(f"limit_size_place_probs for orders {place} (entries {k * n}..{(k + 1) * n - 1}) must "
                                  f"be finite, >= 0 and not all 0, got {group!r}")
 
+    def _check_hidden(self) -> None:
+        """Validate (and make tuples of) the hidden executions' fields."""
+        check_nonnegative("hidden_rate_per_s", self.hidden_rate_per_s)
+        sizes = tuple(float(x) for x in self.hidden_sizes_shares)
+        probs = tuple(float(x) for x in self.hidden_size_probs)
+        object.__setattr__(self, "hidden_sizes_shares", sizes)
+        object.__setattr__(self, "hidden_size_probs", probs)
+        if self.hidden_rate_per_s == 0.0:
+            if sizes or probs:
+                raise ValueError("hidden_sizes_shares / hidden_size_probs need hidden_rate_per_s > 0, got 0.0")
+            return
+        if not sizes or len(sizes) != len(probs):
+            raise ValueError(f"hidden_rate_per_s={self.hidden_rate_per_s!r} needs hidden_sizes_shares and "
+                             f"hidden_size_probs of one length >= 1, got {len(sizes)} sizes and {len(probs)} "
+                             f"probabilities")
+        if not all(math.isfinite(x) and x > 0 for x in sizes):
+            raise ValueError(f"hidden_sizes_shares must be finite and > 0, got {sizes!r}")
+        if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
+            raise ValueError(f"hidden_size_probs must be finite, >= 0 and not all 0, got {probs!r}")
+
+    def mean_hidden_size_shares(self) -> float:
+        """The hidden executions' mean size (shares; 0 without them)."""
+        if not self.hidden_sizes_shares:
+            return 0.0
+        return float(np.dot(self.hidden_sizes_shares, self.hidden_size_probs) / sum(self.hidden_size_probs))
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> FlowConfig:
         values = dict(values or {})
         for name in ("depth_shares", "depth_sell_shares", "cluster_alphas_per_s", "cluster_betas_per_s",
                      "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor",
                      "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
-                     "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs"):
+                     "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs",
+                     "hidden_sizes_shares", "hidden_size_probs"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -646,10 +691,12 @@ class FlowConfig:
         return buy, sell
 
     def expected_volume_per_s(self) -> float:
-        """Expected traded shares per second from background market orders (both sides); with
-        the queue cap, at ``market_taken_size_shares`` an order."""
+        """Expected traded shares per second from background market orders (both sides; with
+        the queue cap, at ``market_taken_size_shares`` an order) and hidden executions (all
+        proposed: those thinned at a one-tick spread are not taken off)."""
         size = self.market_taken_size_shares if self.market_queue_cap_frac > 0.0 else self.mean_market_size_shares
-        return 2.0 * self.market_rate_per_s * size / (1.0 - self.hawkes_alpha_per_s / self.hawkes_beta_per_s)
+        return (2.0 * self.market_rate_per_s * size / (1.0 - self.hawkes_alpha_per_s / self.hawkes_beta_per_s)
+                + self.hidden_rate_per_s * self.mean_hidden_size_shares())
 
 
 # --- flow parameters and state as arrays for the kernel ----------------------------------
@@ -731,14 +778,18 @@ P_CL_SHARE0 = P_CL_NBRANCH + 1
 P_CL_SHARE01 = P_CL_SHARE0 + 1
 #: limit sizes by placement (1.0: on; the tables' rows SZ_INSIDE, SZ_BEST, SZ_BEHIND)
 P_SIZE_PLACE = P_CL_SHARE01 + 1
-N_P = P_SIZE_PLACE + 1
+#: hidden executions: their baseline rate (1/s; 0: off)
+P_HIDDEN_RATE = P_SIZE_PLACE + 1
+N_P = P_HIDDEN_RATE + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
 SZ_LIMIT, SZ_MARKET = 0, 3
 #: the limit sizes' rows by placement (SIZE_PLACES; copies of SZ_LIMIT's without them)
 SZ_INSIDE, SZ_BEST, SZ_BEHIND = 6, 9, 12
-N_SZ_ROWS = 15
+#: the hidden executions' sizes (whatever the size distribution of the others)
+SZ_HIDDEN = 15
+N_SZ_ROWS = 18
 #: the flow's state, one record per market: the clock, the centre's components, the Hawkes
 #: excitations, the decision interval's traded volume, counters and ids (units in the names)
 FLOW_STATE_DTYPE = np.dtype([
@@ -810,28 +861,37 @@ def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
-    """The empirical size tables as rows ``SZ_*`` (one column of ones when not empirical)."""
-    if flow.size_distribution != "empirical":
-        return np.ones((N_SZ_ROWS, 1))
-    tables = []
-    for sizes, probs in ((flow.limit_sizes_shares, flow.limit_size_probs),
-                         (flow.market_sizes_shares, flow.market_size_probs)):
-        lots = np.asarray(sizes) / lot
-        if not np.allclose(lots, np.round(lots)) or np.any(np.round(lots) < 1):
-            raise ValueError(f"empirical sizes must be whole multiples of the lot ({lot} shares), got {sizes!r}")
-        tables.append((np.asarray(probs, dtype=np.float64), np.round(lots)))
-    n_limit = len(tables[0][0])
-    place = np.asarray(flow.limit_size_place_probs, dtype=np.float64)
-    for k in range(len(SIZE_PLACES)):
-        tables.append((place[k * n_limit: (k + 1) * n_limit] if len(place) else tables[0][0], tables[0][1]))
-    n = max(len(tables[0][0]), len(tables[1][0]))
+    """The empirical size tables as rows ``SZ_*`` (ones where a kind has no table; one
+    column of ones when no kind has one)."""
+    tables = []  # (first row, probabilities, sizes in lots)
+    if flow.size_distribution == "empirical":
+        limit = (np.asarray(flow.limit_size_probs, dtype=np.float64), _lots(flow.limit_sizes_shares, lot))
+        tables += [(SZ_LIMIT, *limit),
+                   (SZ_MARKET, np.asarray(flow.market_size_probs, dtype=np.float64),
+                    _lots(flow.market_sizes_shares, lot))]
+        place = np.asarray(flow.limit_size_place_probs, dtype=np.float64)
+        n_limit = len(limit[0])
+        for k, row in enumerate((SZ_INSIDE, SZ_BEST, SZ_BEHIND)):
+            tables.append((row, place[k * n_limit: (k + 1) * n_limit] if len(place) else limit[0], limit[1]))
+    if flow.hidden_rate_per_s > 0.0:
+        tables.append((SZ_HIDDEN, np.asarray(flow.hidden_size_probs, dtype=np.float64),
+                       _lots(flow.hidden_sizes_shares, lot)))
+    n = max((len(probs) for _, probs, _ in tables), default=1)
     out = np.ones((N_SZ_ROWS, n))
-    for row, (probs, lots) in zip((SZ_LIMIT, SZ_MARKET, SZ_INSIDE, SZ_BEST, SZ_BEHIND), tables):
+    for row, probs, lots in tables:
         padded = np.zeros(n)
         padded[: len(probs)] = probs
         out[row], out[row + 1] = alias_table(padded)
         out[row + 2, : len(lots)] = lots
     return out
+
+
+def _lots(sizes: tuple[float, ...], lot: int) -> np.ndarray:
+    """``sizes`` (shares) in whole lots; a size that is not a multiple of the lot is refused."""
+    lots = np.asarray(sizes) / lot
+    if not np.allclose(lots, np.round(lots)) or np.any(np.round(lots) < 1):
+        raise ValueError(f"empirical sizes must be whole multiples of the lot ({lot} shares), got {sizes!r}")
+    return np.round(lots)
 
 
 def _bucket_table(edges: tuple[float, ...]) -> np.ndarray:
@@ -909,6 +969,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_FLEET0: P_IN_FLEET0 + len(flow.inside_fleeting_fracs)] = flow.inside_fleeting_fracs
     fp[P_IN_LIFE] = flow.inside_life_s
     fp[P_SIZE_PLACE] = 1.0 if flow.limit_size_place_probs else 0.0
+    fp[P_HIDDEN_RATE] = flow.hidden_rate_per_s
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
     fp[P_MO_CAP] = flow.market_queue_cap_frac
     n = len(flow.inside_follow_gaps_s)
@@ -1015,17 +1076,24 @@ def _size_lots(rs, fp, sizes, row, p_index, fixed_index, log_q):
     empirical table at ``sizes[row:row + 3]`` (an alias table, :func:`alias_table`, and the
     sizes: one uniform, no search)."""
     if fp[P_EMPIRICAL] == 1.0:
-        n = sizes.shape[1]
-        x = R.uniform(rs) * n
-        i = min(np.int64(x), n - 1)
-        if x - i >= sizes[row, i]:
-            i = np.int64(sizes[row + 1, i])
-        return np.int64(sizes[row + 2, i])
+        return _table_lots(rs, sizes, row)
     if fp[P_FIXED] == 1.0:
         return np.int64(fp[fixed_index])
     if fp[p_index] >= 1.0:
         return 1
     return 1 + np.int64(math.log(1.0 - R.uniform(rs)) / log_q)
+
+
+@njit(**HOT_INLINE)
+def _table_lots(rs, sizes, row):
+    """A size in lots from the empirical table at ``sizes[row:row + 3]`` (an alias table,
+    :func:`alias_table`, and the sizes: one uniform, no search)."""
+    n = sizes.shape[1]
+    x = R.uniform(rs) * n
+    i = min(np.int64(x), n - 1)
+    if x - i >= sizes[row, i]:
+        i = np.int64(sizes[row + 1, i])
+    return np.int64(sizes[row + 2, i])
 
 
 @njit(**HOT_INLINE)
@@ -1623,7 +1691,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # live entries: thinned), the clustering's excitation (constant between events:
             # no proposal is rejected for its decay) and the revisions at the top; the market
             # orders' excitation's own points are drawn exactly (_decaying_wait)
-            base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max) * tod_hi * act + theta * n_live * act
+            base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max + fp[P_HIDDEN_RATE]) * tod_hi * act + theta * n_live * act
             exc = _excitation(fp, fs) if fp[P_CLUSTER_ON] == 1.0 else 0.0
             rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
             bound = base + exc + rev_total
@@ -1712,6 +1780,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     elif u < lam_lim + lam_cancel + 2.0 * lam_side:
                         kind = K.EV_MARKET
                         direction = 1 if u < lam_lim + lam_cancel + lam_side else -1
+                    elif u < lam_lim + lam_cancel + 2.0 * lam_side + fp[P_HIDDEN_RATE] * tod:
+                        kind = K.EV_HIDDEN
                     else:
                         continue  # thinning: a rejected proposal
             time_ns = np.int64(t * 1e9)
@@ -1732,6 +1802,14 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                            _size_lots(rs, fp, sizes, _limit_row(fp, sc, direction, price), P_P_LIMIT, P_LIMIT_LOTS,
                                       log_q_limit) * lot, time_ns)
                 fs.next_id += 1
+            elif kind == K.EV_HIDDEN:
+                # against a hidden order strictly inside the spread (none at one tick: thinned)
+                s_ticks = _spread_ticks(sc)
+                if s_ticks < 2:
+                    continue
+                direction = 1 if R.uniform(rs) < 0.5 else -1
+                price = sc[K.S_BASE] + sc[K.S_BEST_BID] + 1 + R.uniform_below(rs, s_ticks - 1)
+                _put_event(evbuf, K.EV_HIDDEN, 0, direction, price, _table_lots(rs, sizes, SZ_HIDDEN) * lot, time_ns)
             elif kind == K.EV_CANCEL:
                 # a revision cancels a uniformly chosen live order (proposed at the larger rate,
                 # accepted at its own); a cancellation takes a uniformly chosen entry of the
@@ -1812,7 +1890,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 fs.flick_id = evbuf[0, K.E_ID]
                 fs.flick_t_s = fs.t_s + fs.flick_plan_s
         fs.flick_plan_s = -1.0
-        if fp[P_CLUSTER_ON] == 1.0 and evbuf[0, K.E_TYPE] != K.EV_MARKET and not fs.quiet and fs.rev_size == 0:
+        ev_type = evbuf[0, K.E_TYPE]
+        if (fp[P_CLUSTER_ON] == 1.0 and (ev_type == K.EV_LIMIT or ev_type == K.EV_CANCEL) and not fs.quiet
+                and fs.rev_size == 0):
             # submissions and cancellations excite; a revision (its cancellation, its re-post)
             # does not: it moves an order, and exciting both halves makes the clustering explosive
             if fp[P_CL_NBRANCH] > 0.0:

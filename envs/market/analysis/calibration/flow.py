@@ -625,6 +625,10 @@ class FlowCalibration:
                     "market_taken_size_shares": _sig(f.market_taken_size_shares)}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
+                **({} if not f.hidden_rate_per_s else {
+                    "hidden_rate_per_s": _sig(f.hidden_rate_per_s, 4),
+                    "hidden_sizes_shares": list(f.hidden_sizes_shares),
+                    "hidden_size_probs": list(f.hidden_size_probs)}),
                 **({} if f.size_distribution != "empirical" else {  # exact: the means must be the tables'
                     "mean_limit_size_shares": f.mean_limit_size_shares,
                     "mean_market_size_shares": f.mean_market_size_shares,
@@ -715,7 +719,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    spread_rate: bool = False, revisions: bool = False,
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
-                   place_sizes: bool = False) -> FlowCalibration:
+                   place_sizes: bool = False, hidden: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -782,6 +786,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         :func:`~execgym.envs.market.analysis.calibration.size_places.place_size_probs`: the
         counted submissions' sizes inside the spread, at their side's best and behind it, over
         the limit table's entries).
+    :param hidden: hidden executions (``hidden_rate_per_s``, ``hidden_sizes_shares``,
+        ``hidden_size_probs``): the day's count of type-5 messages in the session over its
+        length, and their sizes' table (:func:`empirical_sizes`).
     :param cancel_redraw: (with ``clustering``) an excited cancellation that draws a filled
         order's entry draws again (``cluster_cancel_redraw``): the simulated branching ratio
         is the fitted one (nothing to fit).
@@ -846,6 +853,19 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                 logger.info("limit sizes %s: %d orders, mean %.1f shares%s", place, int((places == k).sum()),
                             float(np.dot(group, limit_table[0]) / group.sum()),
                             f", {group[hundred[0]] / group.sum():.2f} of 100 shares" if hundred else "")
+
+    if hidden:
+        is_hidden = (m["type"].to_numpy() == int(EventType.EXECUTION_HIDDEN)) & in_session
+        if is_hidden.sum() < 2:
+            raise ValueError(f"hidden=True fits hidden executions: day {day.name!r} has {int(is_hidden.sum())} in its "
+                             f"session")
+        hidden_table = empirical_sizes(m["size_shares"].to_numpy()[is_hidden])
+        tables |= {"hidden_rate_per_s": float(is_hidden.sum() / day.duration_s),
+                   "hidden_sizes_shares": hidden_table[0], "hidden_size_probs": hidden_table[1]}
+        logger.info("hidden executions: %d (%.3f/s), mean %.1f shares, %.2f of the traded shares", int(is_hidden.sum()),
+                    tables["hidden_rate_per_s"], _table_mean(hidden_table),
+                    float(m["size_shares"].to_numpy()[is_hidden].sum() / max(
+                        m["size_shares"].to_numpy()[in_session & np.isin(m["type"].to_numpy(), (4, 5))].sum(), 1)))
 
     # cancellation: pooled per-share rate over both sides and all distances
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()
