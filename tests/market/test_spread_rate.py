@@ -14,6 +14,7 @@ import pytest
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow, marketable_orders
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
+from execgym.envs.market.data.lobster_data import load_lobster, sample_lobster_dir
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -72,6 +73,21 @@ def test_buckets_hold_about_equal_time_and_start_at_one_tick():
     assert all(float(x).is_integer() for x in edges)
     with pytest.raises(ValueError, match="n_buckets"):
         spread_buckets(day, 17)
+    with pytest.raises(ValueError, match="low_quantiles"):
+        spread_buckets(day, 10, low_quantiles=(0.2,))
+    with pytest.raises(ValueError, match="at most"):
+        spread_buckets(day, 14, low_quantiles=(0.01, 0.02, 0.03))
+
+
+def test_low_quantiles_split_the_narrowest_decile_of_a_recorded_day():
+    d = sample_lobster_dir()
+    goog = load_lobster(d / "GOOG_2012-06-21_34200000_57600000_message_10.csv.xz",
+                        d / "GOOG_2012-06-21_34200000_57600000_orderbook_10.csv.xz")
+    deciles = spread_buckets(goog, 10)
+    finer = spread_buckets(goog, 10, low_quantiles=(0.01, 0.03, 0.06))
+    added = sorted(set(finer) - set(deciles))
+    assert set(deciles) <= set(finer) and len(added) == 3
+    assert all(1.0 < x < deciles[1] for x in added)  # within the first decile [1, 14) ticks
 
 
 def test_calibration_and_refinement_keep_the_days_market_orders():

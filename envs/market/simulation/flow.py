@@ -103,7 +103,10 @@ model for order book dynamics", Operations Research 58(3):
   the depth profile puts it. Excited submissions then follow the fleeting rule. A share
   ``inside_fleeting_fracs[i]`` of the new orders that end up inside the spread (placed there
   by this rule, the profile or the fleeting rule) are quotes that flicker:
-  withdrawn after an exponential delay of mean ``inside_life_s`` (one at a time; GOOG: 30-40%
+  withdrawn after an exponential delay of mean ``inside_life_s``, or (``inside_life_quantiles_s``)
+  a delay drawn log-linearly between the given quantiles of a recorded day's lives; up to
+  ``inside_flicker_slots`` of them pending at once, a quote planned while every slot is
+  taken resting as the others (default: one at a time; GOOG: 30-40%
   of the orders posted inside are deleted within a second while the spread is under 25
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
   withdrawal they pile up and close the opening's spread). The withdrawal does not excite
@@ -220,6 +223,8 @@ MAX_SPREAD_BUCKETS = 16
 MAX_REVISE_TICKS = 30
 #: most quantiles of the improvement of orders posted inside the spread (FlowConfig.inside_improve_fracs)
 MAX_INSIDE_QUANTILES = 20
+#: most flickering quotes pending at once (FlowConfig.inside_flicker_slots)
+MAX_FLICKER_SLOTS = 64
 #: most gap buckets of the quotes that follow the last change (FlowConfig.inside_follow_gaps_s)
 MAX_FOLLOW_GAPS = 8
 #: the kinds of event that changed a side's best, in the order of FlowConfig.inside_follow_probs
@@ -357,6 +362,11 @@ class FlowConfig:
     :param inside_fleeting_fracs: in each bucket, the share of the new orders inside the
         spread that are withdrawn after an exponential delay (flickering quotes); empty: none.
     :param inside_life_s: that delay's mean (s).
+    :param inside_life_quantiles_s: optional: instead, the delay is drawn between these
+        quantiles (s, at levels ``i / (n - 1)``, nondecreasing, at least 2, at most
+        ``MAX_INSIDE_QUANTILES``), log-linearly between neighbours, from one uniform.
+    :param inside_flicker_slots: how many flickering quotes may wait for their withdrawal at
+        once (1 to ``MAX_FLICKER_SLOTS``).
     :param refill_empty_side: a side never empties (module docstring).
     :param inside_follow_gaps_s: quotes that follow the last change (module docstring): the
         lower bounds (s) of the buckets of the time since a side's best changed, ``0`` first,
@@ -424,6 +434,8 @@ class FlowConfig:
     inside_improve_fracs: tuple[float, ...] = ()
     inside_fleeting_fracs: tuple[float, ...] = ()
     inside_life_s: float = 0.1
+    inside_life_quantiles_s: tuple[float, ...] = ()
+    inside_flicker_slots: int = 1
     refill_empty_side: bool = False
     inside_follow_gaps_s: tuple[float, ...] = ()
     inside_follow_probs: tuple[float, ...] = ()
@@ -550,6 +562,14 @@ class FlowConfig:
         else:
             object.__setattr__(self, "inside_fleeting_fracs", ())
         check_positive("inside_life_s", self.inside_life_s)
+        lives = _floats("inside_life_quantiles_s", self.inside_life_quantiles_s)
+        if lives and (not 2 <= len(lives) <= MAX_INSIDE_QUANTILES or not all(0.0 < x < math.inf for x in lives)
+                      or any(b < a for a, b in zip(lives, lives[1:]))):
+            raise ValueError(f"inside_life_quantiles_s must hold 2 to {MAX_INSIDE_QUANTILES} nondecreasing finite lives "
+                             f"(s) > 0, got {lives!r}")
+        object.__setattr__(self, "inside_life_quantiles_s", lives)
+        if not 1 <= self.inside_flicker_slots <= MAX_FLICKER_SLOTS:
+            raise ValueError(f"inside_flicker_slots must be in [1, {MAX_FLICKER_SLOTS}], got {self.inside_flicker_slots!r}")
         gaps = _floats("inside_follow_gaps_s", self.inside_follow_gaps_s)
         if gaps and (len(gaps) > MAX_FOLLOW_GAPS or not all(math.isfinite(g) for g in gaps) or gaps[0] != 0.0
                      or any(b <= a for a, b in zip(gaps, gaps[1:]))):
@@ -661,7 +681,7 @@ class FlowConfig:
                      "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor",
                      "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
                      "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs",
-                     "hidden_sizes_shares", "hidden_size_probs"):
+                     "hidden_sizes_shares", "hidden_size_probs", "inside_life_quantiles_s"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -780,7 +800,11 @@ P_CL_SHARE01 = P_CL_SHARE0 + 1
 P_SIZE_PLACE = P_CL_SHARE01 + 1
 #: hidden executions: their baseline rate (1/s; 0: off)
 P_HIDDEN_RATE = P_SIZE_PLACE + 1
-N_P = P_HIDDEN_RATE + 1
+#: flickering quotes: the slots, the lives' quantile count (0: exponential) and the quantiles (s)
+P_IN_SLOTS = P_HIDDEN_RATE + 1
+P_IN_LIFE_NQ = P_IN_SLOTS + 1
+P_IN_LIFE_Q0 = P_IN_LIFE_NQ + 1
+N_P = P_IN_LIFE_Q0 + MAX_INSIDE_QUANTILES
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -829,6 +853,9 @@ FLOW_STATE_DTYPE = np.dtype([
     ("flick_id", np.int64),                # a flickering quote to withdraw (its id; 0: none) at flick_t_s
     ("flick_t_s", np.float64),
     ("flick_plan_s", np.float64),          # the event in evbuf, if it rests, flickers for this long (s; < 0: no)
+    ("flick_n", np.int64),                 # flickering quotes pending (the earliest is flick_id at flick_t_s)
+    ("flick_ids", np.int64, (MAX_FLICKER_SLOTS,)),
+    ("flick_ts", np.float64, (MAX_FLICKER_SLOTS,)),
     ("chg_side", np.int64),                # the side whose best changed last (+1 bid, -1 ask; 0: none yet),
     ("chg_kind", np.int64),                #   by what (an index of FOLLOW_KINDS) and when (s)
     ("chg_t_s", np.float64),
@@ -970,6 +997,10 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_LIFE] = flow.inside_life_s
     fp[P_SIZE_PLACE] = 1.0 if flow.limit_size_place_probs else 0.0
     fp[P_HIDDEN_RATE] = flow.hidden_rate_per_s
+    fp[P_IN_SLOTS] = flow.inside_flicker_slots
+    fp[P_IN_LIFE_NQ] = len(flow.inside_life_quantiles_s)
+    if flow.inside_life_quantiles_s:
+        fp[P_IN_LIFE_Q0: P_IN_LIFE_Q0 + len(flow.inside_life_quantiles_s)] = np.log(flow.inside_life_quantiles_s)
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
     fp[P_MO_CAP] = flow.market_queue_cap_frac
     n = len(flow.inside_follow_gaps_s)
@@ -1193,6 +1224,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.flick_id = 0
     fs.flick_t_s = 0.0
     fs.flick_plan_s = -1.0
+    fs.flick_n = 0
     fs.chg_side = 0
     fs.chg_kind = 0
     fs.chg_t_s = 0.0
@@ -1410,7 +1442,46 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
         return
     f = fp[P_IN_FLEET0 + _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)]
     if f > 0.0 and R.uniform(rs) < f:
-        fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
+        nq = int(fp[P_IN_LIFE_NQ])
+        if nq == 0:
+            fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
+        else:  # log-linearly between neighbouring quantiles (stored as logs)
+            x = R.uniform(rs) * (nq - 1)
+            i = min(np.int64(x), nq - 2)
+            lo = fp[P_IN_LIFE_Q0 + i]
+            fs.flick_plan_s = math.exp(lo + (x - i) * (fp[P_IN_LIFE_Q0 + i + 1] - lo))
+
+
+@njit(**HOT)
+def _push_flicker(fs, oid, t_s):
+    """Add a flickering quote ``oid`` to withdraw at ``t_s`` (a free slot is the caller's to
+    check); it becomes ``fs.flick_id`` if it is the earliest."""
+    n = fs.flick_n
+    fs.flick_ids[n] = oid
+    fs.flick_ts[n] = t_s
+    fs.flick_n = n + 1
+    if n == 0 or t_s < fs.flick_t_s:
+        fs.flick_id = oid
+        fs.flick_t_s = t_s
+
+
+@njit(**HOT)
+def _pop_flicker(fs):
+    """Remove the earliest flickering quote (``fs.flick_id``); the next earliest takes its
+    place (``flick_id`` 0: none left)."""
+    n = fs.flick_n
+    for j in range(n):
+        if fs.flick_ids[j] == fs.flick_id and fs.flick_ts[j] == fs.flick_t_s:
+            fs.flick_ids[j] = fs.flick_ids[n - 1]
+            fs.flick_ts[j] = fs.flick_ts[n - 1]
+            break
+    n -= 1
+    fs.flick_n = n
+    fs.flick_id = 0
+    for j in range(n):
+        if fs.flick_id == 0 or fs.flick_ts[j] < fs.flick_t_s:
+            fs.flick_id = fs.flick_ids[j]
+            fs.flick_t_s = fs.flick_ts[j]
 
 
 @njit(**HOT_INLINE)
@@ -1657,7 +1728,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
             # live entry leaves the list now (not as a rejected cancellation proposal later)
             oid = fs.flick_id
-            fs.flick_id = 0
+            _pop_flicker(fs)
             _drop_live(fs, live, oid)
             if K.h_find(htab, orders, oid) == -1:
                 continue
@@ -1886,9 +1957,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             live[fs.n_live] = evbuf[0, K.E_ID]
             fs.n_live += 1
             fs.last_id = evbuf[0, K.E_ID]
-            if fs.flick_plan_s >= 0.0 and fs.flick_id == 0 and not fs.quiet:
-                fs.flick_id = evbuf[0, K.E_ID]
-                fs.flick_t_s = fs.t_s + fs.flick_plan_s
+            if fs.flick_plan_s >= 0.0 and fs.flick_n < fp[P_IN_SLOTS] and not fs.quiet:
+                _push_flicker(fs, evbuf[0, K.E_ID], fs.t_s + fs.flick_plan_s)
         fs.flick_plan_s = -1.0
         ev_type = evbuf[0, K.E_TYPE]
         if (fp[P_CLUSTER_ON] == 1.0 and (ev_type == K.EV_LIMIT or ev_type == K.EV_CANCEL) and not fs.quiet

@@ -96,7 +96,13 @@ from execgym.envs.market.analysis.microstructure.frames import marketable_orders
 from execgym.envs.market.analysis.realism import metric_samples
 from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
 from execgym.envs.market.simulation.events import EventType
-from execgym.envs.market.simulation.flow import MAX_CLUSTER_KERNELS, SIZE_PLACES, FlowConfig, ImpactConfig
+from execgym.envs.market.simulation.flow import (
+    MAX_CLUSTER_KERNELS,
+    MAX_FLICKER_SLOTS,
+    SIZE_PLACES,
+    FlowConfig,
+    ImpactConfig,
+)
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import check_choice, check_int, check_positive
 
@@ -614,7 +620,10 @@ class FlowCalibration:
                     "inside_probs": [_sig(x, 4) for x in f.inside_probs],
                     "inside_improve_fracs": [_sig(x, 4) for x in f.inside_improve_fracs],
                     "inside_fleeting_fracs": [_sig(x, 4) for x in f.inside_fleeting_fracs],
-                    "inside_life_s": _sig(f.inside_life_s)}),
+                    "inside_life_s": _sig(f.inside_life_s),
+                    **({} if not f.inside_life_quantiles_s else {
+                        "inside_life_quantiles_s": [_sig(x, 4) for x in f.inside_life_quantiles_s]}),
+                    **({} if f.inside_flicker_slots == 1 else {"inside_flicker_slots": f.inside_flicker_slots})}),
                 **({"refill_empty_side": True} if f.refill_empty_side else {}),
                 **({"cluster_cancel_redraw": True} if f.cluster_cancel_redraw else {}),
                 **({} if not f.inside_follow_probs else {
@@ -716,10 +725,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    sizes: str = "geometric", clustering: int = 0, sides: str = "pooled",
                    sign_memory: bool = False, activity: bool = False, fleeting: bool = False,
                    spread_profile: bool = False, spread_starts_s: tuple[float, ...] | None = None,
-                   spread_rate: bool = False, revisions: bool = False,
+                   spread_rate: bool = False, spread_rate_low: tuple[float, ...] = (), revisions: bool = False,
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
-                   place_sizes: bool = False, hidden: bool = False) -> FlowCalibration:
+                   place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -752,6 +761,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         (``market_spread_ticks``, ``market_spread_factor``,
         :func:`~execgym.envs.market.analysis.calibration.spread_rate.fit_spread_rate`; the
         refinement, ``refine_depth(spread_rate=True)``, keeps their count).
+    :param spread_rate_low: further bounds of the market orders' spread buckets at these time
+        quantiles below the first decile
+        (:func:`~execgym.envs.market.analysis.calibration.spread_rate.spread_buckets`).
     :param revisions: fit order revisions (``revise_*``,
         :func:`~execgym.envs.market.analysis.calibration.revisions.revision_statistics`; the
         refinement, ``refine_depth(revisions=True)``, refines their shares by simulation).
@@ -786,6 +798,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         :func:`~execgym.envs.market.analysis.calibration.size_places.place_size_probs`: the
         counted submissions' sizes inside the spread, at their side's best and behind it, over
         the limit table's entries).
+    :param inside_lives: (with ``inside``) the orders posted inside keep the day's whole
+        lives: the share of them deleted per bucket (``inside_fleeting_fracs``) after a life
+        drawn from the day's quantiles (``inside_life_quantiles_s``), up to
+        ``MAX_FLICKER_SLOTS`` pending at once
+        (:func:`~execgym.envs.market.analysis.calibration.inside.inside_statistics`).
     :param hidden: hidden executions (``hidden_rate_per_s``, ``hidden_sizes_shares``,
         ``hidden_size_probs``): the day's count of type-5 messages in the session over its
         length, and their sizes' table (:func:`empirical_sizes`).
@@ -797,6 +814,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     check_choice("sizes", sizes, ("geometric", "empirical"))
     check_choice("match", match, ("arrivals", "depth"))
     check_choice("sides", sides, ("pooled", "separate"))
+    if inside_lives and not inside:
+        raise ValueError("inside_lives=True gives the orders posted inside their lives: it needs inside=True")
     if place_sizes and sizes != "empirical":
         raise ValueError(f"place_sizes=True fits empirical limit sizes by placement: it needs sizes='empirical', got "
                          f"{sizes!r}")
@@ -953,11 +972,16 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                        "inside_improve_fracs": tuple(float(x) for x in ins["improve_fracs"]),
                        "inside_fleeting_fracs": tuple(float(x) for x in ins["fleeting_fracs"]),
                        "inside_life_s": ins["life_s"]}
+        if inside_lives:
+            mechanisms |= {"inside_fleeting_fracs": tuple(float(x) for x in ins["deleted_fracs"]),
+                           "inside_life_quantiles_s": tuple(float(x) for x in ins["life_quantiles_s"]),
+                           "inside_flicker_slots": MAX_FLICKER_SLOTS}
         logger.info("orders inside the spread: %.2f of the submissions; by spread %s", ins["inside_share"],
                     ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["spread_ticks"], ins["shares"])))
 
     if spread_rate:
-        rates = fit_spread_rate(day, mo["time_s"].to_numpy(), spread_buckets(day), profile)
+        rates = fit_spread_rate(day, mo["time_s"].to_numpy(), spread_buckets(day, low_quantiles=spread_rate_low),
+                                profile)
         mechanisms |= {"market_spread_ticks": tuple(float(x) for x in rates.index),
                        "market_spread_factor": tuple(float(x) for x in rates["factor"])}
 
