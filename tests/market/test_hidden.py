@@ -16,6 +16,7 @@ from execgym.envs.market.simulation.book import EV_HIDDEN, EV_LIMIT, OrderBook
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 
 RATE = 0.5
 SIZES = (10.0, 100.0, 300.0)
@@ -88,6 +89,18 @@ def test_hidden_executions_come_inside_the_spread_at_the_rate_and_sizes_on_both_
     assert abs(buys - 0.5) < 4 * np.sqrt(0.25 / n)
 
 
+def test_hidden_executions_follow_the_intraday_activity():
+    """With an opening burst in the intraday profile the first minutes hold more hidden
+    executions than as long an interval later (a constant rate would give as many)."""
+    profile = IntradayVolumeProfile(open_boost=4.0, close_boost=0.0, decay_frac=0.01, noise_sigma=0.0)
+    day = simulate_day(_market(intraday=profile), np.random.default_rng(6), 2_400.0, dt_s=60.0, levels=10,
+                       all_messages=True)
+    m = day.messages
+    t = m["time_s"].to_numpy()[m["type"].to_numpy() == int(EventType.EXECUTION_HIDDEN)] - day.start_s
+    early, late = int(np.sum(t < 300.0)), int(np.sum((t >= 2_100.0) & (t < 2_400.0)))
+    assert early > 1.8 * late and late > 20
+
+
 def test_hidden_prints_are_trades_and_expected_volume():
     """Hidden executions are in the step's trades (resting id 0) and the traded volume, and
     the flow's expected volume counts them."""
@@ -106,7 +119,8 @@ def test_hidden_prints_are_trades_and_expected_volume():
 def test_the_calibration_recovers_the_rate_and_the_sizes(hidden_day):
     cal = calibrate_flow(hidden_day, max_distance=18, hidden=True)
     n = int((hidden_day.messages["type"] == int(EventType.EXECUTION_HIDDEN)).sum())
-    assert cal.flow.hidden_rate_per_s == pytest.approx(n / hidden_day.duration_s)
+    # per second of a spread of two ticks or more (the flow posts none at one tick)
+    assert cal.flow.hidden_rate_per_s >= n / hidden_day.duration_s
     assert cal.flow.hidden_rate_per_s == pytest.approx(RATE, rel=0.15)
     assert cal.flow.hidden_sizes_shares == SIZES
     np.testing.assert_allclose(np.asarray(cal.flow.hidden_size_probs) / n, np.asarray(PROBS) / sum(PROBS), atol=0.05)
@@ -128,6 +142,11 @@ def test_the_calibration_recovers_the_rate_and_the_sizes(hidden_day):
 def test_bad_hidden_fields_are_refused(change, match):
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(_market().flow, **change)
+
+
+def test_non_numeric_hidden_sizes_name_the_field():
+    with pytest.raises(TypeError, match="hidden_sizes_shares"):
+        dataclasses.replace(_market().flow, hidden_sizes_shares=("ten", 100.0, 300.0))
 
 
 def test_hidden_sizes_must_be_whole_lots():

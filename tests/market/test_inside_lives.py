@@ -13,6 +13,8 @@ from scipy import stats
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.inside import inside_statistics
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation.book import OrderBook
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import MAX_FLICKER_SLOTS, FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -88,7 +90,30 @@ def test_the_statistics_and_the_calibration_read_the_lives(lives_day):
     ({"inside_life_quantiles_s": (0.1, float("inf"))}, "finite"),
     ({"inside_flicker_slots": 0}, "inside_flicker_slots"),
     ({"inside_flicker_slots": MAX_FLICKER_SLOTS + 1}, "inside_flicker_slots"),
+    ({"inside_fleeting_fracs": ()}, "need inside_fleeting_fracs"),
 ])
 def test_bad_lives_are_refused(change, match):
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(_market().flow, **change)
+
+
+def test_pending_quotes_are_withdrawn_earliest_first_and_dead_ones_freed():
+    """Pushed with times 3, 1, 2 s, the quotes come out in the order 1, 2, 3; a purge frees the
+    slots of quotes that no longer rest and keeps the earliest of the others first."""
+    state = F.new_flow_state(0.0, 10_000.5, 1.0)
+    fs = state[0]
+    for oid, t in ((11, 3.0), (12, 1.0), (13, 2.0)):
+        F._push_flicker(fs, oid, t)
+    order = []
+    while fs["flick_n"]:
+        order.append((int(fs["flick_id"]), float(fs["flick_t_s"])))
+        F._pop_flicker(fs)
+    assert order == [(12, 1.0), (13, 2.0), (11, 3.0)] and fs["flick_id"] == 0
+    book = OrderBook(tick_size=0.01)
+    book.limit("buy", 10_000, 100, order_id=21)
+    book.limit("buy", 9_999, 100, order_id=23)
+    for oid, t in ((21, 5.0), (22, 0.5), (23, 4.0)):  # 22 never rested (filled or cancelled)
+        F._push_flicker(fs, oid, t)
+    sc, lvl, orders, htab, fills, log = book.arrays
+    F._purge_flickers(fs, htab, orders)
+    assert fs["flick_n"] == 2 and (int(fs["flick_id"]), float(fs["flick_t_s"])) == (23, 4.0)

@@ -13,7 +13,9 @@ import pytest
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.size_places import place_size_probs, submission_places
 from execgym.envs.market.data.simulated_day import simulate_day
-from execgym.envs.market.simulation.flow import SIZE_PLACES, FlowConfig
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation.book import OrderBook
+from execgym.envs.market.simulation.flow import SIZE_PLACES, FlowConfig, ImpactConfig, flow_params
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 
 SIZES = (3.0, 7.0, 100.0)
@@ -102,3 +104,19 @@ def test_bad_place_tables_are_refused(change, match):
 def test_place_tables_need_empirical_sizes():
     with pytest.raises(ValueError, match="limit_size_place_probs needs size_distribution='empirical'"):
         FlowConfig(limit_size_place_probs=(1.0, 1.0, 1.0))
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_an_order_on_an_empty_side_takes_the_at_best_table(side):
+    fp, _, _ = flow_params(_market().flow, ImpactConfig(), 1)
+    book = OrderBook(tick_size=0.01)
+    other = "sell" if side == "buy" else "buy"
+    book.limit(other, 10_010 if other == "sell" else 9_990, 100)  # only the other side quotes
+    sc = book.arrays[0]
+    direction = 1 if side == "buy" else -1
+    for price in (9_995, 10_000, 10_005):
+        assert F._limit_row(fp, sc, direction, price) == F.SZ_BEST
+    book.limit(side, 10_000, 100)  # now its side has a best at 10,000
+    better, worse = (10_001, 9_999) if side == "buy" else (9_999, 10_001)
+    assert [F._limit_row(fp, sc, direction, p) for p in (better, 10_000, worse)] == [F.SZ_INSIDE, F.SZ_BEST,
+                                                                                    F.SZ_BEHIND]

@@ -88,6 +88,10 @@ def test_low_quantiles_split_the_narrowest_decile_of_a_recorded_day():
     added = sorted(set(finer) - set(deciles))
     assert set(deciles) <= set(finer) and len(added) == 3
     assert all(1.0 < x < deciles[1] for x in added)  # within the first decile [1, 14) ticks
+    with pytest.raises(ValueError, match="spread_rate_low.*spread_rate=True"):
+        calibrate_flow(goog, max_distance=20, spread_rate_low=(0.01,))
+    with pytest.raises(TypeError, match="low_quantiles"):
+        spread_buckets(goog, 10, low_quantiles=("a",))
 
 
 def test_calibration_and_refinement_keep_the_days_market_orders():

@@ -114,9 +114,10 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
 
 
 def _rows_after_each(raw: pd.DataFrame, levels: int, unit: int, tick_size: float) -> np.ndarray:
-    """The book rows after each message of ``raw`` (ticks for prices): those that change no
-    visible book (hidden executions) repeat the row before them (an empty book's before the
-    first change)."""
+    """The book rows after each message of ``raw`` (``raw``'s prices in ticks; the rows in
+    LOBSTER price units, ``unit`` per tick, as :func:`book_snapshots` gives them): those that
+    change no visible book (hidden executions) repeat the row before them (an empty book's
+    before the first change)."""
     changes = raw["type"].isin(BOOK_CHANGES).to_numpy()
     rows = book_snapshots(messages_to_events(raw, price_units_per_tick=1), levels, unit, tick_size)
     if changes.all():

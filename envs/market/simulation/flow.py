@@ -105,8 +105,10 @@ model for order book dynamics", Operations Research 58(3):
   by this rule, the profile or the fleeting rule) are quotes that flicker:
   withdrawn after an exponential delay of mean ``inside_life_s``, or (``inside_life_quantiles_s``)
   a delay drawn log-linearly between the given quantiles of a recorded day's lives; up to
-  ``inside_flicker_slots`` of them pending at once, a quote planned while every slot is
-  taken resting as the others (default: one at a time; GOOG: 30-40%
+  ``inside_flicker_slots`` of them pending at once (when every slot is taken, those of quotes
+  filled or cancelled since are freed first, unless one slot and exponential lives keep the
+  original rule), a quote planned while every slot is still taken resting as the others
+  (default: one at a time; GOOG: 30-40%
   of the orders posted inside are deleted within a second while the spread is under 25
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
   withdrawal they pile up and close the opening's spread). The withdrawal does not excite
@@ -570,6 +572,9 @@ class FlowConfig:
         object.__setattr__(self, "inside_life_quantiles_s", lives)
         if not 1 <= self.inside_flicker_slots <= MAX_FLICKER_SLOTS:
             raise ValueError(f"inside_flicker_slots must be in [1, {MAX_FLICKER_SLOTS}], got {self.inside_flicker_slots!r}")
+        if (lives or self.inside_flicker_slots > 1) and not self.inside_fleeting_fracs:
+            raise ValueError(f"inside_life_quantiles_s and inside_flicker_slots={self.inside_flicker_slots!r} shape the "
+                             f"flickering quotes: they need inside_fleeting_fracs")
         gaps = _floats("inside_follow_gaps_s", self.inside_follow_gaps_s)
         if gaps and (len(gaps) > MAX_FOLLOW_GAPS or not all(math.isfinite(g) for g in gaps) or gaps[0] != 0.0
                      or any(b <= a for a, b in zip(gaps, gaps[1:]))):
@@ -631,7 +636,7 @@ class FlowConfig:
 
     def _check_place_sizes(self) -> None:
         """Validate (and make a tuple of) ``limit_size_place_probs``."""
-        probs = tuple(float(x) for x in self.limit_size_place_probs)
+        probs = _floats("limit_size_place_probs", self.limit_size_place_probs)
         object.__setattr__(self, "limit_size_place_probs", probs)
         if not probs:
             return
@@ -651,8 +656,8 @@ class FlowConfig:
     def _check_hidden(self) -> None:
         """Validate (and make tuples of) the hidden executions' fields."""
         check_nonnegative("hidden_rate_per_s", self.hidden_rate_per_s)
-        sizes = tuple(float(x) for x in self.hidden_sizes_shares)
-        probs = tuple(float(x) for x in self.hidden_size_probs)
+        sizes = _floats("hidden_sizes_shares", self.hidden_sizes_shares)
+        probs = _floats("hidden_size_probs", self.hidden_size_probs)
         object.__setattr__(self, "hidden_sizes_shares", sizes)
         object.__setattr__(self, "hidden_size_probs", probs)
         if self.hidden_rate_per_s == 0.0:
@@ -903,6 +908,8 @@ def _size_tables(flow: FlowConfig, lot: int) -> np.ndarray:
     if flow.hidden_rate_per_s > 0.0:
         tables.append((SZ_HIDDEN, np.asarray(flow.hidden_size_probs, dtype=np.float64),
                        _lots(flow.hidden_sizes_shares, lot)))
+    # one width for every table (padded with probability 0): a wider table (e.g. the hidden
+    # sizes') maps a uniform to other entries of the narrower ones, not to another law
     n = max((len(probs) for _, probs, _ in tables), default=1)
     out = np.ones((N_SZ_ROWS, n))
     for row, probs, lots in tables:
@@ -1465,6 +1472,33 @@ def _push_flicker(fs, oid, t_s):
         fs.flick_t_s = t_s
 
 
+@njit(**HOT_INLINE)
+def _keep_flickers(fs, n):
+    """Keep the first ``n`` pending flickering quotes and make the earliest of them
+    ``fs.flick_id`` (0: none)."""
+    fs.flick_n = n
+    fs.flick_id = 0
+    for j in range(n):
+        if fs.flick_id == 0 or fs.flick_ts[j] < fs.flick_t_s:
+            fs.flick_id = fs.flick_ids[j]
+            fs.flick_t_s = fs.flick_ts[j]
+
+
+@njit(**HOT)
+def _purge_flickers(fs, htab, orders):
+    """Drop the pending flickering quotes that no longer rest (filled or cancelled since they
+    were planned; nothing random is drawn) and recompute the earliest. With one slot and
+    exponential lives the old rule (a quote planned while one waits rests as the others) is
+    kept: the caller does not purge then."""
+    n = 0
+    for j in range(fs.flick_n):
+        if K.h_find(htab, orders, fs.flick_ids[j]) != -1:
+            fs.flick_ids[n] = fs.flick_ids[j]
+            fs.flick_ts[n] = fs.flick_ts[j]
+            n += 1
+    _keep_flickers(fs, n)
+
+
 @njit(**HOT)
 def _pop_flicker(fs):
     """Remove the earliest flickering quote (``fs.flick_id``); the next earliest takes its
@@ -1476,12 +1510,7 @@ def _pop_flicker(fs):
             fs.flick_ts[j] = fs.flick_ts[n - 1]
             break
     n -= 1
-    fs.flick_n = n
-    fs.flick_id = 0
-    for j in range(n):
-        if fs.flick_id == 0 or fs.flick_ts[j] < fs.flick_t_s:
-            fs.flick_id = fs.flick_ids[j]
-            fs.flick_t_s = fs.flick_ts[j]
+    _keep_flickers(fs, n)
 
 
 @njit(**HOT_INLINE)
@@ -1957,8 +1986,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             live[fs.n_live] = evbuf[0, K.E_ID]
             fs.n_live += 1
             fs.last_id = evbuf[0, K.E_ID]
-            if fs.flick_plan_s >= 0.0 and fs.flick_n < fp[P_IN_SLOTS] and not fs.quiet:
-                _push_flicker(fs, evbuf[0, K.E_ID], fs.t_s + fs.flick_plan_s)
+            if fs.flick_plan_s >= 0.0 and not fs.quiet:
+                if fs.flick_n >= fp[P_IN_SLOTS] and (fp[P_IN_SLOTS] > 1.0 or fp[P_IN_LIFE_NQ] > 0.0):
+                    _purge_flickers(fs, htab, orders)  # free the slots of quotes filled or cancelled since
+                if fs.flick_n < fp[P_IN_SLOTS]:
+                    _push_flicker(fs, evbuf[0, K.E_ID], fs.t_s + fs.flick_plan_s)
         fs.flick_plan_s = -1.0
         ev_type = evbuf[0, K.E_TYPE]
         if (fp[P_CLUSTER_ON] == 1.0 and (ev_type == K.EV_LIMIT or ev_type == K.EV_CANCEL) and not fs.quiet

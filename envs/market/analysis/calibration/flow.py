@@ -90,7 +90,7 @@ from execgym.envs.market.analysis.calibration.queue_sizes import queue_statistic
 from execgym.envs.market.analysis.calibration.quote_follow import follow_statistics
 from execgym.envs.market.analysis.calibration.revisions import revision_rates, revision_statistics
 from execgym.envs.market.analysis.calibration.size_places import place_size_probs, submission_places
-from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile
+from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_profile, spread_rows
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
 from execgym.envs.market.analysis.microstructure.frames import marketable_orders
 from execgym.envs.market.analysis.realism import metric_samples
@@ -804,8 +804,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         ``MAX_FLICKER_SLOTS`` pending at once
         (:func:`~execgym.envs.market.analysis.calibration.inside.inside_statistics`).
     :param hidden: hidden executions (``hidden_rate_per_s``, ``hidden_sizes_shares``,
-        ``hidden_size_probs``): the day's count of type-5 messages in the session over its
-        length, and their sizes' table (:func:`empirical_sizes`).
+        ``hidden_size_probs``): the day's count of type-5 messages in the session over the
+        session's time with a spread of two ticks or more (the flow posts none at one tick),
+        and their sizes' table (:func:`empirical_sizes`).
     :param cancel_redraw: (with ``clustering``) an excited cancellation that draws a filled
         order's entry draws again (``cluster_cancel_redraw``): the simulated branching ratio
         is the fitted one (nothing to fit).
@@ -814,6 +815,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     check_choice("sizes", sizes, ("geometric", "empirical"))
     check_choice("match", match, ("arrivals", "depth"))
     check_choice("sides", sides, ("pooled", "separate"))
+    if spread_rate_low and not spread_rate:
+        raise ValueError(f"spread_rate_low={spread_rate_low!r} splits the market orders' spread buckets: it needs "
+                         f"spread_rate=True")
     if inside_lives and not inside:
         raise ValueError("inside_lives=True gives the orders posted inside their lives: it needs inside=True")
     if place_sizes and sizes != "empirical":
@@ -879,7 +883,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
             raise ValueError(f"hidden=True fits hidden executions: day {day.name!r} has {int(is_hidden.sum())} in its "
                              f"session")
         hidden_table = empirical_sizes(m["size_shares"].to_numpy()[is_hidden])
-        tables |= {"hidden_rate_per_s": float(is_hidden.sum() / day.duration_s),
+        # per second of a spread of two ticks or more: the flow posts none inside a one-tick spread
+        _, hold, spread_now, two_sided = spread_rows(day)
+        wide_s = float(hold[two_sided & (spread_now >= 2)].sum())
+        if wide_s <= 0.0:
+            raise ValueError(f"hidden=True: day {day.name!r} never has a spread of two ticks or more")
+        tables |= {"hidden_rate_per_s": float(is_hidden.sum() / wide_s),
                    "hidden_sizes_shares": hidden_table[0], "hidden_size_probs": hidden_table[1]}
         logger.info("hidden executions: %d (%.3f/s), mean %.1f shares, %.2f of the traded shares", int(is_hidden.sum()),
                     tables["hidden_rate_per_s"], _table_mean(hidden_table),

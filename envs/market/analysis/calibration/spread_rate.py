@@ -45,7 +45,10 @@ def spread_buckets(day: LobsterDay, n_buckets: int = 10, low_quantiles: tuple[fl
     while the spread is 1-2 ticks, 4.5 at 3-5, 1.4 at 6-9, all in the first decile, 1-13 ticks;
     0.01, 0.03 and 0.06 split it)."""
     n_buckets = check_int("n_buckets", n_buckets, minimum=1)
-    low = tuple(float(x) for x in low_quantiles)
+    try:
+        low = tuple(float(x) for x in low_quantiles)
+    except (TypeError, ValueError):
+        raise TypeError(f"low_quantiles must be a sequence of numbers, got {low_quantiles!r}") from None
     if not all(0.0 < x < 1.0 / n_buckets for x in low):
         raise ValueError(f"low_quantiles must lie in (0, 1/n_buckets = {1.0 / n_buckets:g}), got {low_quantiles!r}")
     if n_buckets + len(low) > MAX_SPREAD_BUCKETS:
