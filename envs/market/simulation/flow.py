@@ -291,6 +291,24 @@ def _floats(name: str, values: Any) -> tuple[float, ...]:
         raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from None
 
 
+def _check_probs(name: str, probs: tuple[float, ...]) -> None:
+    """A ``ValueError`` naming ``name`` unless ``probs`` are finite, >= 0 and not all 0."""
+    if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
+        raise ValueError(f"{name} must be finite, >= 0 and not all 0, got {probs!r}")
+
+
+def _check_size_table(kind: str, sizes: tuple[float, ...], probs: tuple[float, ...], needed_by: str) -> None:
+    """An empirical size table ``{kind}_sizes_shares`` / ``{kind}_size_probs`` (``needed_by``
+    says what needs it): one length >= 1, sizes finite and > 0, probabilities as
+    :func:`_check_probs` wants them."""
+    if not sizes or len(sizes) != len(probs):
+        raise ValueError(f"{needed_by} needs {kind}_sizes_shares and {kind}_size_probs of one length >= 1, got "
+                         f"{len(sizes)} sizes and {len(probs)} probabilities")
+    if not all(math.isfinite(x) and x > 0 for x in sizes):
+        raise ValueError(f"{kind}_sizes_shares must be finite and > 0, got {sizes!r}")
+    _check_probs(f"{kind}_size_probs", probs)
+
+
 @dataclass(frozen=True)
 class FlowConfig:
     """Background order flow (module docstring). Times in seconds, sizes in shares.
@@ -493,13 +511,7 @@ class FlowConfig:
                     raise ValueError(f"{kind}_sizes_shares / {kind}_size_probs need size_distribution='empirical', "
                                      f"got {self.size_distribution!r}")
                 continue
-            if not sizes or len(sizes) != len(probs):
-                raise ValueError(f"size_distribution='empirical' needs {kind}_sizes_shares and {kind}_size_probs of "
-                                 f"one length >= 1, got {len(sizes)} sizes and {len(probs)} probabilities")
-            if not all(math.isfinite(x) and x > 0 for x in sizes):
-                raise ValueError(f"{kind}_sizes_shares must be finite and > 0, got {sizes!r}")
-            if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
-                raise ValueError(f"{kind}_size_probs must be finite, >= 0 and not all 0, got {probs!r}")
+            _check_size_table(kind, sizes, probs, "size_distribution='empirical'")
             mean = sum(x * p for x, p in zip(sizes, probs)) / sum(probs)
             configured = getattr(self, f"mean_{kind}_size_shares")
             if abs(mean - configured) > 1e-6 * mean:
@@ -648,10 +660,8 @@ class FlowConfig:
             raise ValueError(f"limit_size_place_probs must hold 3 x {n} probabilities (inside, at the best, behind, "
                              f"over the {n} limit_sizes_shares), got {len(probs)}")
         for k, place in enumerate(SIZE_PLACES):
-            group = probs[k * n: (k + 1) * n]
-            if not all(math.isfinite(x) and x >= 0 for x in group) or sum(group) <= 0:
-                raise ValueError(f"limit_size_place_probs for orders {place} (entries {k * n}..{(k + 1) * n - 1}) must "
-                                 f"be finite, >= 0 and not all 0, got {group!r}")
+            _check_probs(f"limit_size_place_probs for orders {place} (entries {k * n}..{(k + 1) * n - 1})",
+                         probs[k * n: (k + 1) * n])
 
     def _check_hidden(self) -> None:
         """Validate (and make tuples of) the hidden executions' fields."""
@@ -664,14 +674,7 @@ class FlowConfig:
             if sizes or probs:
                 raise ValueError("hidden_sizes_shares / hidden_size_probs need hidden_rate_per_s > 0, got 0.0")
             return
-        if not sizes or len(sizes) != len(probs):
-            raise ValueError(f"hidden_rate_per_s={self.hidden_rate_per_s!r} needs hidden_sizes_shares and "
-                             f"hidden_size_probs of one length >= 1, got {len(sizes)} sizes and {len(probs)} "
-                             f"probabilities")
-        if not all(math.isfinite(x) and x > 0 for x in sizes):
-            raise ValueError(f"hidden_sizes_shares must be finite and > 0, got {sizes!r}")
-        if not all(math.isfinite(p) and p >= 0 for p in probs) or sum(probs) <= 0:
-            raise ValueError(f"hidden_size_probs must be finite, >= 0 and not all 0, got {probs!r}")
+        _check_size_table("hidden", sizes, probs, f"hidden_rate_per_s={self.hidden_rate_per_s!r}")
 
     def mean_hidden_size_shares(self) -> float:
         """The hidden executions' mean size (shares; 0 without them)."""

@@ -893,7 +893,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         logger.info("hidden executions: %d (%.3f/s), mean %.1f shares, %.2f of the traded shares", int(is_hidden.sum()),
                     tables["hidden_rate_per_s"], _table_mean(hidden_table),
                     float(m["size_shares"].to_numpy()[is_hidden].sum() / max(
-                        m["size_shares"].to_numpy()[in_session & np.isin(m["type"].to_numpy(), (4, 5))].sum(), 1)))
+                        m["size_shares"].to_numpy()[in_session & np.isin(m["type"].to_numpy(), [int(EventType.EXECUTION_VISIBLE), int(EventType.EXECUTION_HIDDEN)])].sum(),
+                        1)))
 
     # cancellation: pooled per-share rate over both sides and all distances
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()
