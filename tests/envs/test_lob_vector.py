@@ -303,6 +303,8 @@ MECHANISMS = {
     # trades inside the spread that leave the book alone but count as market volume
     "hidden": ({"flow": {"hidden_rate_per_s": 2.0, "hidden_sizes_shares": [100.0, 300.0],
                          "hidden_size_probs": [3.0, 1.0]}}, None),
+    # placement from the side's own best, which the agent's orders may set
+    "best_anchor": ({"flow": {"best_anchor_frac": 0.6, "best_anchor_probs": [3.0, 2.0, 1.0, 1.0]}}, None),
     # the size table by where the order goes, read off the book the agent's orders are part of
     "place_sizes": ({"flow": {"anchor": "opposite_best", "size_distribution": "empirical",
                               "limit_sizes_shares": [100.0, 300.0], "limit_size_probs": [1.0, 1.0],

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.lobster_data import LobsterDay, price_vs_best
 from execgym.envs.market.simulation.events import EXECUTIONS, EventType
 from execgym.validation import check_int
 
@@ -107,19 +107,10 @@ def _time_to_cancel(day):
 
 def _levels(types):
     def f(day):
-        m = day.messages
-        s = day.book_levels()
-        rows = np.flatnonzero(np.isin(m["type"].to_numpy(), types))
+        rows = np.flatnonzero(np.isin(day.messages["type"].to_numpy(), types))
         rows = rows[rows > 0]  # the book before the message is the previous row's
-        before = rows - 1
-        direction = m["direction"].to_numpy()[rows]
-        price = m["price"].to_numpy()[rows] // day.price_units_per_tick
-        bid_ok, ask_ok = s.bid_ok[before, 0], s.ask_ok[before, 0]
-        bid, ask = s.bid_price_ticks[before, 0], s.ask_price_ticks[before, 0]
-        buy = direction > 0
-        ok = np.where(buy, bid_ok, ask_ok)
-        level = np.where(buy, bid - price, price - ask)
-        return level[ok].astype(float)
+        better, has = price_vs_best(day)
+        return (-better[rows][has[rows]]).astype(float)  # ticks behind the side's best
     return f
 
 

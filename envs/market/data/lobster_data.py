@@ -37,7 +37,8 @@ as arrays), row ``k`` = the book after message ``k``:
 ``bid_price_ticks_i``, ``bid_size_shares_i`` (int64; an empty level has price 0 and size
 0, as :meth:`~execgym.envs.market.simulation.book.OrderBook.depth` reports it).
 
-Derived views: :func:`trades` (visible and hidden executions, with the aggressor's side),
+Derived views: :func:`price_vs_best` (each message's price against its side's best quote
+in the book before it), :func:`trades` (visible and hidden executions, with the aggressor's side),
 :func:`quotes` (the touch, each time it changes), :func:`l2_snapshots` (the top levels
 sampled on a time grid, prices in ticks and USD) and :func:`volume_profile` (traded shares
 per time bucket and their normalised share of the total, what VWAP schedules follow).
@@ -90,6 +91,7 @@ __all__ = [
     "sample_lobster_dir",
     "l2_snapshots",
     "load_lobster",
+    "price_vs_best",
     "quotes",
     "trades",
     "units_per_tick",
@@ -353,6 +355,28 @@ def trades(messages: pd.DataFrame) -> pd.DataFrame:
     out["hidden"] = (t["type"] == EventType.EXECUTION_HIDDEN).to_numpy()
     out["order_id"] = t["order_id"]
     return out
+
+
+def price_vs_best(day: LobsterDay) -> tuple[np.ndarray, np.ndarray]:
+    """``(better_ticks, has_best)`` for each message: its price in ticks better than its side's
+    best quote in the book before it (the order book's previous row; the first message: the
+    row after it), positive inside the spread (or crossing), 0 at the best, negative behind
+    it (a buy's ``price - best bid``, a sell's ``best ask - price``), and whether that side
+    had a best (``better_ticks`` is meaningless where it had not). Messages of every type
+    (the caller keeps the ones it needs; a hidden execution's half-tick price is floored).
+
+    :raises ValueError: if the day has no order book loaded.
+    """
+    if day.orderbook is None:
+        raise ValueError(f"day {day.name!r} has no order book loaded: the best quotes are needed")
+    m = day.messages
+    s = day.book_levels()
+    prev = np.r_[0, np.arange(len(m) - 1)]
+    price = m["price"].to_numpy(np.int64) // day.price_units_per_tick
+    buy = m["direction"].to_numpy() > 0
+    best = np.where(buy, s.bid_price_ticks[prev, 0], s.ask_price_ticks[prev, 0])
+    has = np.where(buy, s.bid_ok[prev, 0], s.ask_ok[prev, 0])
+    return np.where(buy, price - best, best - price), has
 
 
 def quotes(day: LobsterDay) -> pd.DataFrame:

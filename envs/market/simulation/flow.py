@@ -157,7 +157,17 @@ model for order book dynamics", Operations Research 58(3):
   inside the spread (none while the spread is one tick or a side is empty: a proposal
   then is thinned), its size from ``hidden_sizes_shares`` / ``hidden_size_probs``. Each is a
   trade (a fill, a type-5 message, market volume) that leaves the visible book, the impact
-  and the clustering unchanged.
+  and the clustering unchanged;
+* **placement from the side's own best** (optional, ``best_anchor_frac``): in the data new
+  limit orders go where the queue is, relative to their side's best quote, whatever the
+  spread (GOOG 2012-06-21: of the recorded submissions at or behind their best, half are
+  within 6 ticks of it), as in the queue-reactive model of Huang, Lehalle and Rosenbaum
+  (2015), whose intensities are per queue counted from the best. A share
+  ``best_anchor_frac`` of the new limit orders (drawn before the rules inside the spread,
+  which may still move them there) goes ``d`` ticks behind its side's best, ``d`` drawn from
+  ``best_anchor_probs`` (``d = 0``: joining the best); the others, and every order on an
+  empty side, from the depth profile and the anchor. A book placed only from the best
+  forgets the price the flow centres on; the share ties it to both.
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
 whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
@@ -231,6 +241,8 @@ MAX_FLICKER_SLOTS = 64
 MAX_FOLLOW_GAPS = 8
 #: the kinds of event that changed a side's best, in the order of FlowConfig.inside_follow_probs
 FOLLOW_KINDS = ("submission", "cancellation", "market")
+#: the farthest distance (ticks behind the side's best) of an order placed from it (FlowConfig.best_anchor_probs)
+MAX_BEST_TICKS = 64
 #: where a new limit order goes, for its size (FlowConfig.limit_size_place_probs)
 SIZE_PLACES = ("inside", "at_best", "behind")
 
@@ -341,6 +353,11 @@ class FlowConfig:
     :param hidden_sizes_shares: their sizes (shares, multiples of the lot) and
         ``hidden_size_probs`` the sizes' probabilities (normalised here), whatever
         ``size_distribution``; needed when ``hidden_rate_per_s > 0``.
+    :param best_anchor_frac: placement from the side's own best (module docstring): the share
+        of new limit orders placed behind their side's best; 0: none.
+    :param best_anchor_probs: their distances' probabilities (normalised here), for ``d = 0,
+        1, ...`` ticks behind the best (at most :data:`MAX_BEST_TICKS`); needed when
+        ``best_anchor_frac > 0``.
     :param market_sizes_shares: ``"empirical"``: the market order sizes and
         ``market_size_probs`` their probabilities.
     :param cluster_alphas_per_s: clustering (module docstring): the jumps ``alpha_k`` (1/s) of
@@ -465,6 +482,8 @@ class FlowConfig:
     hidden_rate_per_s: float = 0.0
     hidden_sizes_shares: tuple[float, ...] = ()
     hidden_size_probs: tuple[float, ...] = ()
+    best_anchor_frac: float = 0.0
+    best_anchor_probs: tuple[float, ...] = ()
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -519,6 +538,7 @@ class FlowConfig:
                                  f"(the limit rates and expected volume use it)")
         self._check_place_sizes()
         self._check_hidden()
+        self._check_best_anchor()
         alphas = tuple(float(x) for x in self.cluster_alphas_per_s)
         betas = tuple(float(x) for x in self.cluster_betas_per_s)
         object.__setattr__(self, "cluster_alphas_per_s", alphas)
@@ -676,6 +696,20 @@ class FlowConfig:
             return
         _check_size_table("hidden", sizes, probs, f"hidden_rate_per_s={self.hidden_rate_per_s!r}")
 
+    def _check_best_anchor(self) -> None:
+        """Validate (and make a tuple of) the placement from the side's own best."""
+        check_fraction("best_anchor_frac", self.best_anchor_frac)
+        probs = _floats("best_anchor_probs", self.best_anchor_probs)
+        object.__setattr__(self, "best_anchor_probs", probs)
+        if self.best_anchor_frac == 0.0:
+            if probs:
+                raise ValueError("best_anchor_probs needs best_anchor_frac > 0, got 0.0")
+            return
+        if not 1 <= len(probs) <= MAX_BEST_TICKS:
+            raise ValueError(f"best_anchor_probs must hold 1 to {MAX_BEST_TICKS} probabilities (0, 1, ... ticks behind "
+                             f"the best) with best_anchor_frac={self.best_anchor_frac!r}, got {len(probs)}")
+        _check_probs("best_anchor_probs", probs)
+
     def mean_hidden_size_shares(self) -> float:
         """The hidden executions' mean size (shares; 0 without them)."""
         if not self.hidden_sizes_shares:
@@ -689,7 +723,7 @@ class FlowConfig:
                      "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor",
                      "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
                      "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs",
-                     "hidden_sizes_shares", "hidden_size_probs", "inside_life_quantiles_s"):
+                     "hidden_sizes_shares", "hidden_size_probs", "inside_life_quantiles_s", "best_anchor_probs"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -812,7 +846,11 @@ P_HIDDEN_RATE = P_SIZE_PLACE + 1
 P_IN_SLOTS = P_HIDDEN_RATE + 1
 P_IN_LIFE_NQ = P_IN_SLOTS + 1
 P_IN_LIFE_Q0 = P_IN_LIFE_NQ + 1
-N_P = P_IN_LIFE_Q0 + MAX_INSIDE_QUANTILES
+# placement from the side's own best (0: off): its share and cumulative distance probabilities
+P_BEST_FRAC = P_IN_LIFE_Q0 + MAX_INSIDE_QUANTILES
+P_BEST_N = P_BEST_FRAC + 1
+P_BEST_CUM0 = P_BEST_N + 1
+N_P = P_BEST_CUM0 + MAX_BEST_TICKS
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1011,6 +1049,11 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_LIFE_NQ] = len(flow.inside_life_quantiles_s)
     if flow.inside_life_quantiles_s:
         fp[P_IN_LIFE_Q0: P_IN_LIFE_Q0 + len(flow.inside_life_quantiles_s)] = np.log(flow.inside_life_quantiles_s)
+    if flow.best_anchor_frac > 0.0:
+        w = np.asarray(flow.best_anchor_probs, dtype=np.float64)
+        fp[P_BEST_FRAC] = flow.best_anchor_frac
+        fp[P_BEST_N] = len(w)
+        fp[P_BEST_CUM0: P_BEST_CUM0 + len(w)] = np.cumsum(w) / w.sum()
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
     fp[P_MO_CAP] = flow.market_queue_cap_frac
     n = len(flow.inside_follow_gaps_s)
@@ -1419,6 +1462,26 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
                 opp = _rounded_centre(fp, fs, True) - 1
             price = opp + dist
     return price
+
+
+@njit(**HOT_INLINE)
+def _best_price(rs, fp, sc, direction):
+    """A new limit order's price ``d`` ticks behind its side's best (``d`` from the cumulative
+    ``P_BEST_CUM``); ``-1`` on an empty side (the caller draws from the profile instead)."""
+    if direction > 0:
+        if sc[K.S_BEST_BID] < 0:
+            return -1
+        best = sc[K.S_BASE] + sc[K.S_BEST_BID]
+    else:
+        if sc[K.S_BEST_ASK] >= sc[K.S_N_LEVELS]:
+            return -1
+        best = sc[K.S_BASE] + sc[K.S_BEST_ASK]
+    v = R.uniform(rs)
+    n = np.int64(fp[P_BEST_N])
+    d = 0
+    while d < n - 1 and fp[P_BEST_CUM0 + d] < v:
+        d += 1
+    return best - d if direction > 0 else best + d
 
 
 @njit(**HOT_INLINE)
@@ -1890,7 +1953,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             time_ns = np.int64(t * 1e9)
             if kind == K.EV_LIMIT:
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
-                price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
+                price = -1
+                if fp[P_BEST_FRAC] > 0.0 and R.uniform(rs) < fp[P_BEST_FRAC]:
+                    price = _best_price(rs, fp, sc, direction)
+                if price < 0:
+                    price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
                 if fp[P_IN_N] > 0.0:
                     price = _inside_price(rs, fp, sc, direction, price)
                 if excited and fp[P_CL_JOIN] + fp[P_CL_IMPROVE] > 0.0:

@@ -94,9 +94,10 @@ from execgym.envs.market.analysis.calibration.spread_profile import fit_spread_p
 from execgym.envs.market.analysis.calibration.spread_rate import fit_spread_rate, spread_buckets
 from execgym.envs.market.analysis.microstructure.frames import marketable_orders
 from execgym.envs.market.analysis.realism import metric_samples
-from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay
+from execgym.envs.market.data.lobster_data import BookLevels, LobsterDay, price_vs_best
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import (
+    MAX_BEST_TICKS,
     MAX_CLUSTER_KERNELS,
     MAX_FLICKER_SLOTS,
     SIZE_PLACES,
@@ -104,12 +105,13 @@ from execgym.envs.market.simulation.flow import (
     ImpactConfig,
 )
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
-from execgym.validation import check_choice, check_int, check_positive
+from execgym.validation import check_choice, check_fraction, check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "FlowCalibration",
+    "best_distances",
     "book_before",
     "calibrate_flow",
     "cancellation_rates",
@@ -634,6 +636,9 @@ class FlowCalibration:
                     "market_taken_size_shares": _sig(f.market_taken_size_shares)}),
                 **({} if not f.activity_sigma else {
                     "activity_sigma": _sig(f.activity_sigma), "activity_time_s": _sig(f.activity_time_s)}),
+                **({} if not f.best_anchor_frac else {
+                    "best_anchor_frac": f.best_anchor_frac,
+                    "best_anchor_probs": [_sig(x, 4) for x in f.best_anchor_probs]}),
                 **({} if not f.hidden_rate_per_s else {
                     "hidden_rate_per_s": _sig(f.hidden_rate_per_s, 4),
                     "hidden_sizes_shares": list(f.hidden_sizes_shares),
@@ -655,6 +660,28 @@ class FlowCalibration:
                        "permanent_ticks_per_share": _sig(i.permanent_ticks_per_share),
                        "sigma_ticks_per_sqrt_s": _sig(i.sigma_ticks_per_sqrt_s)},
         }
+
+
+def best_distances(day: LobsterDay) -> tuple[float, ...]:
+    """The distribution of the distance (ticks) behind their side's best quote of the day's
+    session submissions at or behind it (:func:`~execgym.envs.market.data.lobster_data.price_vs_best`;
+    a side with a best), over ``0, 1, ...`` up to the farthest seen below
+    :data:`~execgym.envs.market.simulation.flow.MAX_BEST_TICKS` (the flow's ``best_anchor_probs``).
+    A 10-level file records only the submissions within its levels, and so do the simulated
+    days it is compared with.
+
+    :raises ValueError: if the session has no such submission.
+    """
+    better, has = price_vs_best(day)
+    t = day.messages["time_s"].to_numpy()
+    keep = ((day.messages["type"].to_numpy() == int(EventType.SUBMISSION)) & has & (better <= 0)
+            & (t >= day.start_s) & (t < day.end_s))
+    behind = -better[keep]
+    behind = behind[behind < MAX_BEST_TICKS]
+    if len(behind) == 0:
+        raise ValueError(f"day {day.name!r} has no submission at or behind its side's best in its session")
+    counts = np.bincount(behind)
+    return tuple(float(x) for x in counts / counts.sum())
 
 
 def _stationary_alphas(f: FlowConfig) -> list[float]:
@@ -728,7 +755,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    spread_rate: bool = False, spread_rate_low: tuple[float, ...] = (), revisions: bool = False,
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
-                   place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False) -> FlowCalibration:
+                   place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False,
+                   best_anchor: float = 0.0) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -803,6 +831,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         drawn from the day's quantiles (``inside_life_quantiles_s``), up to
         ``MAX_FLICKER_SLOTS`` pending at once
         (:func:`~execgym.envs.market.analysis.calibration.inside.inside_statistics`).
+    :param best_anchor: the share ``best_anchor_frac`` of new limit orders placed from their
+        side's own best (0: none), at distances drawn from the day's (:func:`best_distances`).
     :param hidden: hidden executions (``hidden_rate_per_s``, ``hidden_sizes_shares``,
         ``hidden_size_probs``): the day's count of type-5 messages in the session over the
         session's time with a spread of two ticks or more (the flow posts none at one tick),
@@ -820,6 +850,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                          f"spread_rate=True")
     if inside_lives and not inside:
         raise ValueError("inside_lives=True gives the orders posted inside their lives: it needs inside=True")
+    check_fraction("best_anchor", best_anchor)
     if place_sizes and sizes != "empirical":
         raise ValueError(f"place_sizes=True fits empirical limit sizes by placement: it needs sizes='empirical', got "
                          f"{sizes!r}")
@@ -895,6 +926,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                     float(m["size_shares"].to_numpy()[is_hidden].sum() / max(
                         m["size_shares"].to_numpy()[in_session & np.isin(m["type"].to_numpy(), [int(EventType.EXECUTION_VISIBLE), int(EventType.EXECUTION_HIDDEN)])].sum(),
                         1)))
+
+    if best_anchor:
+        probs = best_distances(day)
+        tables |= {"best_anchor_frac": float(best_anchor), "best_anchor_probs": probs}
+        logger.info("placement from the best: share %.2f, distances 0..%d ticks (median %d)", best_anchor,
+                    len(probs) - 1, int(np.searchsorted(np.cumsum(probs), 0.5)))
 
     # cancellation: pooled per-share rate over both sides and all distances
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()

@@ -39,7 +39,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.lobster_data import LobsterDay, price_vs_best
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import MAX_INSIDE_QUANTILES, MAX_SPREAD_BUCKETS
 from execgym.validation import check_int
@@ -69,8 +69,6 @@ def submissions_in_spread(day: LobsterDay) -> pd.DataFrame:
     m = day.messages
     kind = m["type"].to_numpy()
     t = m["time_s"].to_numpy(np.float64)
-    side = m["direction"].to_numpy()
-    price = m["price"].to_numpy(np.int64) // day.price_units_per_tick
     s = day.book_levels()
     rows = np.flatnonzero((kind == int(EventType.SUBMISSION)) & (t >= day.start_s) & (t < day.end_s))
     rows = rows[rows > 0]
@@ -80,8 +78,8 @@ def submissions_in_spread(day: LobsterDay) -> pd.DataFrame:
     bid, ask = s.bid_price_ticks[before, 0], s.ask_price_ticks[before, 0]
     spread = ask - bid
     wide = spread >= 2
-    rows, bid, ask, spread = rows[wide], bid[wide], ask[wide], spread[wide]
-    improvement = np.where(side[rows] > 0, price[rows] - bid, ask - price[rows])
+    rows, spread = rows[wide], spread[wide]
+    improvement = price_vs_best(day)[0][rows]
     ids = m["order_id"].to_numpy()
     deleted = np.flatnonzero(kind == int(EventType.DELETION))
     order = np.argsort(ids[deleted], kind="stable")

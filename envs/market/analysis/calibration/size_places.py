@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from execgym.envs.market.data.lobster_data import LobsterDay
+from execgym.envs.market.data.lobster_data import LobsterDay, price_vs_best
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import SIZE_PLACES
 
@@ -28,18 +28,9 @@ def submission_places(day: LobsterDay) -> np.ndarray:
     """Each message's placement class (an index of ``SIZE_PLACES``; ``-1`` for a message that
     is not a submission), by its side's best quote in the book before it (the first message:
     the book after it)."""
-    if day.orderbook is None:
-        raise ValueError(f"day {day.name!r} has no order book loaded: the best quotes are needed")
-    m = day.messages
-    s = day.book_levels()
-    prev = np.r_[0, np.arange(len(m) - 1)]
-    price = m["price"].to_numpy(np.int64) // day.price_units_per_tick
-    buy = m["direction"].to_numpy() > 0
-    best = np.where(buy, s.bid_price_ticks[prev, 0], s.ask_price_ticks[prev, 0])
-    has = np.where(buy, s.bid_ok[prev, 0], s.ask_ok[prev, 0])
-    better = np.where(buy, price - best, best - price)  # ticks better than the side's best
+    better, has = price_vs_best(day)  # ticks better than the side's best
     place = np.where(~has | (better == 0), 1, np.where(better > 0, 0, 2))
-    return np.where(m["type"].to_numpy() == int(EventType.SUBMISSION), place, -1)
+    return np.where(day.messages["type"].to_numpy() == int(EventType.SUBMISSION), place, -1)
 
 
 def place_size_probs(sizes_shares: np.ndarray, places: np.ndarray, table_sizes: tuple[float, ...],
