@@ -300,6 +300,12 @@ MECHANISMS = {
     "inside_lives": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
                                "inside_improve_fracs": [0.3, 0.6], "inside_fleeting_fracs": [0.0, 0.8],
                                "inside_life_quantiles_s": [0.05, 0.5, 3.0], "inside_flicker_slots": 8}}, "flick_t_s"),
+    # quotes posted inside taken by a market order after a delay that may span a decision step
+    "inside_takes": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
+                               "inside_improve_fracs": [0.3, 0.6], "inside_fleeting_fracs": [0.0, 0.4],
+                               "inside_life_quantiles_s": [0.05, 0.5, 3.0], "inside_flicker_slots": 8,
+                               "inside_taken_fracs": [0.0, 0.5], "inside_take_quantiles_s": [0.1, 1.0, 4.0]}},
+                     "flick_t_s"),
     # trades inside the spread that leave the book alone but count as market volume
     "hidden": ({"flow": {"hidden_rate_per_s": 2.0, "hidden_sizes_shares": [100.0, 300.0],
                          "hidden_size_probs": [3.0, 1.0]}}, None),

@@ -103,7 +103,7 @@ def test_pending_quotes_are_withdrawn_earliest_first_and_dead_ones_freed():
     state = F.new_flow_state(0.0, 10_000.5, 1.0)
     fs = state[0]
     for oid, t in ((11, 3.0), (12, 1.0), (13, 2.0)):
-        F._push_flicker(fs, oid, t)
+        F._push_flicker(fs, oid, t, False)
     order = []
     while fs["flick_n"]:
         order.append((int(fs["flick_id"]), float(fs["flick_t_s"])))
@@ -113,7 +113,7 @@ def test_pending_quotes_are_withdrawn_earliest_first_and_dead_ones_freed():
     book.limit("buy", 10_000, 100, order_id=21)
     book.limit("buy", 9_999, 100, order_id=23)
     for oid, t in ((21, 5.0), (22, 0.5), (23, 4.0)):  # 22 never rested (filled or cancelled)
-        F._push_flicker(fs, oid, t)
+        F._push_flicker(fs, oid, t, False)
     sc, lvl, orders, htab, fills, log = book.arrays
     F._purge_flickers(fs, htab, orders)
     assert fs["flick_n"] == 2 and (int(fs["flick_id"]), float(fs["flick_t_s"])) == (23, 4.0)

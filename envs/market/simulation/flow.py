@@ -112,7 +112,13 @@ model for order book dynamics", Operations Research 58(3):
   of the orders posted inside are deleted within a second while the spread is under 25
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
   withdrawal they pile up and close the opening's spread). The withdrawal does not excite
-  the clustering;
+  the clustering. Optionally (``inside_taken_fracs``) a further share of them is *taken*: an
+  opposite market order (its size drawn as any other's) comes after a delay drawn log-linearly
+  between the quantiles ``inside_take_quantiles_s`` (GOOG 2012-06-21: of the orders posted
+  inside a 20-30-tick spread 27% are executed, after a median 1.4 s, where the simulated
+  market orders, which do not see the quote, take 4 s; within 6-15 ticks half of them, in
+  0.3-0.6 s), if the quote still rests then; it is a market order like the others (impact,
+  volume) but does not excite their clustering;
 * **quotes that follow the last change** (optional): which side a new quote inside the
   spread is on depends on which side's best changed last, by what, and how long ago (GOOG
   2012-06-21: within 100 ms of a submission that improved a side's best, 84% of the next
@@ -404,6 +410,11 @@ class FlowConfig:
         ``MAX_INSIDE_QUANTILES``), log-linearly between neighbours, from one uniform.
     :param inside_flicker_slots: how many flickering quotes may wait for their withdrawal at
         once (1 to ``MAX_FLICKER_SLOTS``).
+    :param inside_taken_fracs: optional: in each bucket, the share of the new orders inside the
+        spread that an opposite market order takes (module docstring); with the withdrawn
+        share at most 1. Needs ``inside_take_quantiles_s`` and ``inside_life_quantiles_s``.
+    :param inside_take_quantiles_s: the delays (s) before they are taken, as
+        ``inside_life_quantiles_s``.
     :param refill_empty_side: a side never empties (module docstring).
     :param inside_follow_gaps_s: quotes that follow the last change (module docstring): the
         lower bounds (s) of the buckets of the time since a side's best changed, ``0`` first,
@@ -473,6 +484,8 @@ class FlowConfig:
     inside_life_s: float = 0.1
     inside_life_quantiles_s: tuple[float, ...] = ()
     inside_flicker_slots: int = 1
+    inside_taken_fracs: tuple[float, ...] = ()
+    inside_take_quantiles_s: tuple[float, ...] = ()
     refill_empty_side: bool = False
     inside_follow_gaps_s: tuple[float, ...] = ()
     inside_follow_probs: tuple[float, ...] = ()
@@ -607,6 +620,7 @@ class FlowConfig:
         if (lives or self.inside_flicker_slots > 1) and not self.inside_fleeting_fracs:
             raise ValueError(f"inside_life_quantiles_s and inside_flicker_slots={self.inside_flicker_slots!r} shape the "
                              f"flickering quotes: they need inside_fleeting_fracs")
+        self._check_takes(len(edges))
         gaps = _floats("inside_follow_gaps_s", self.inside_follow_gaps_s)
         if gaps and (len(gaps) > MAX_FOLLOW_GAPS or not all(math.isfinite(g) for g in gaps) or gaps[0] != 0.0
                      or any(b <= a for a, b in zip(gaps, gaps[1:]))):
@@ -696,6 +710,30 @@ class FlowConfig:
             return
         _check_size_table("hidden", sizes, probs, f"hidden_rate_per_s={self.hidden_rate_per_s!r}")
 
+    def _check_takes(self, n_buckets: int) -> None:
+        """Validate (and make tuples of) the taken share of the orders posted inside and their delays."""
+        fracs = _floats("inside_taken_fracs", self.inside_taken_fracs)
+        delays = _floats("inside_take_quantiles_s", self.inside_take_quantiles_s)
+        object.__setattr__(self, "inside_taken_fracs", fracs)
+        object.__setattr__(self, "inside_take_quantiles_s", delays)
+        if not fracs and not delays:
+            return
+        if not fracs or not delays:
+            raise ValueError("inside_taken_fracs and inside_take_quantiles_s go together: got "
+                             f"{len(fracs)} fractions and {len(delays)} delays")
+        if not self.inside_life_quantiles_s:
+            raise ValueError("inside_taken_fracs needs the withdrawn quotes' lives (inside_life_quantiles_s): a take is "
+                             "planned beside a withdrawal")
+        self._per_bucket("inside_taken_fracs", n_buckets, check_fraction, "share per spread bucket")
+        for i, (f, g) in enumerate(zip(self.inside_fleeting_fracs, fracs)):
+            if f + g > 1.0 + 1e-3:  # up to a preset's 4-digit rounding
+                raise ValueError(f"inside_fleeting_fracs[{i}] + inside_taken_fracs[{i}] must be at most 1, got {f!r} + "
+                                 f"{g!r}")
+        if (not 2 <= len(delays) <= MAX_INSIDE_QUANTILES or not all(0.0 < x < math.inf for x in delays)
+                or any(b < a for a, b in zip(delays, delays[1:]))):
+            raise ValueError(f"inside_take_quantiles_s must hold 2 to {MAX_INSIDE_QUANTILES} nondecreasing finite delays "
+                             f"(s) > 0, got {delays!r}")
+
     def _check_best_anchor(self) -> None:
         """Validate (and make a tuple of) the placement from the side's own best."""
         check_fraction("best_anchor_frac", self.best_anchor_frac)
@@ -723,7 +761,8 @@ class FlowConfig:
                      "placement_scale", "placement_scale_starts_s", "market_spread_ticks", "market_spread_factor",
                      "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
                      "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs",
-                     "hidden_sizes_shares", "hidden_size_probs", "inside_life_quantiles_s", "best_anchor_probs"):
+                     "hidden_sizes_shares", "hidden_size_probs", "inside_life_quantiles_s", "best_anchor_probs",
+                     "inside_taken_fracs", "inside_take_quantiles_s"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -850,7 +889,11 @@ P_IN_LIFE_Q0 = P_IN_LIFE_NQ + 1
 P_BEST_FRAC = P_IN_LIFE_Q0 + MAX_INSIDE_QUANTILES
 P_BEST_N = P_BEST_FRAC + 1
 P_BEST_CUM0 = P_BEST_N + 1
-N_P = P_BEST_CUM0 + MAX_BEST_TICKS
+#: the taken share of the orders posted inside (per bucket; 0 quantiles: off) and its delays' quantiles (logs of s)
+P_IN_TAKE0 = P_BEST_CUM0 + MAX_BEST_TICKS
+P_IN_TAKE_NQ = P_IN_TAKE0 + MAX_SPREAD_BUCKETS
+P_IN_TAKE_Q0 = P_IN_TAKE_NQ + 1
+N_P = P_IN_TAKE_Q0 + MAX_INSIDE_QUANTILES
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -898,10 +941,13 @@ FLOW_STATE_DTYPE = np.dtype([
                                            #   withdrawal or a refill: it does not excite the clustering
     ("flick_id", np.int64),                # a flickering quote to withdraw (its id; 0: none) at flick_t_s
     ("flick_t_s", np.float64),
+    ("flick_take", np.bool_),              #   taken by a market order rather than withdrawn
     ("flick_plan_s", np.float64),          # the event in evbuf, if it rests, flickers for this long (s; < 0: no)
+    ("flick_plan_take", np.bool_),         #   and is then taken
     ("flick_n", np.int64),                 # flickering quotes pending (the earliest is flick_id at flick_t_s)
     ("flick_ids", np.int64, (MAX_FLICKER_SLOTS,)),
     ("flick_ts", np.float64, (MAX_FLICKER_SLOTS,)),
+    ("flick_takes", np.int8, (MAX_FLICKER_SLOTS,)),  # 1: taken (numba has no boolean record arrays)
     ("chg_side", np.int64),                # the side whose best changed last (+1 bid, -1 ask; 0: none yet),
     ("chg_kind", np.int64),                #   by what (an index of FOLLOW_KINDS) and when (s)
     ("chg_t_s", np.float64),
@@ -1049,6 +1095,10 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_LIFE_NQ] = len(flow.inside_life_quantiles_s)
     if flow.inside_life_quantiles_s:
         fp[P_IN_LIFE_Q0: P_IN_LIFE_Q0 + len(flow.inside_life_quantiles_s)] = np.log(flow.inside_life_quantiles_s)
+    if flow.inside_taken_fracs:
+        fp[P_IN_TAKE0: P_IN_TAKE0 + len(flow.inside_taken_fracs)] = flow.inside_taken_fracs
+        fp[P_IN_TAKE_NQ] = len(flow.inside_take_quantiles_s)
+        fp[P_IN_TAKE_Q0: P_IN_TAKE_Q0 + len(flow.inside_take_quantiles_s)] = np.log(flow.inside_take_quantiles_s)
     if flow.best_anchor_frac > 0.0:
         w = np.asarray(flow.best_anchor_probs, dtype=np.float64)
         fp[P_BEST_FRAC] = flow.best_anchor_frac
@@ -1276,7 +1326,9 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.quiet = False
     fs.flick_id = 0
     fs.flick_t_s = 0.0
+    fs.flick_take = False
     fs.flick_plan_s = -1.0
+    fs.flick_plan_take = False
     fs.flick_n = 0
     fs.chg_side = 0
     fs.chg_kind = 0
@@ -1513,29 +1565,46 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
     rel = price - sc[K.S_BASE]
     if s < 2 or not (sc[K.S_BEST_BID] < rel < sc[K.S_BEST_ASK]):
         return
-    f = fp[P_IN_FLEET0 + _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)]
-    if f > 0.0 and R.uniform(rs) < f:
+    b = _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)
+    f = fp[P_IN_FLEET0 + b]
+    g = fp[P_IN_TAKE0 + b]
+    if f + g <= 0.0:
+        return
+    u = R.uniform(rs)
+    if u < f:
         nq = int(fp[P_IN_LIFE_NQ])
         if nq == 0:
             fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
-        else:  # log-linearly between neighbouring quantiles (stored as logs)
-            x = R.uniform(rs) * (nq - 1)
-            i = min(np.int64(x), nq - 2)
-            lo = fp[P_IN_LIFE_Q0 + i]
-            fs.flick_plan_s = math.exp(lo + (x - i) * (fp[P_IN_LIFE_Q0 + i + 1] - lo))
+        else:
+            fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_LIFE_Q0, nq)
+    elif u < f + g:
+        fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_TAKE_Q0, int(fp[P_IN_TAKE_NQ]))
+        fs.flick_plan_take = True
+
+
+@njit(**HOT_INLINE)
+def _quantile_delay(rs, fp, q0, nq):
+    """A delay (s) drawn log-linearly between neighbouring quantiles (stored as logs at
+    ``fp[q0:q0 + nq]``, at levels ``i / (nq - 1)``) from one uniform."""
+    x = R.uniform(rs) * (nq - 1)
+    i = min(np.int64(x), nq - 2)
+    lo = fp[q0 + i]
+    return math.exp(lo + (x - i) * (fp[q0 + i + 1] - lo))
 
 
 @njit(**HOT)
-def _push_flicker(fs, oid, t_s):
-    """Add a flickering quote ``oid`` to withdraw at ``t_s`` (a free slot is the caller's to
-    check); it becomes ``fs.flick_id`` if it is the earliest."""
+def _push_flicker(fs, oid, t_s, take):
+    """Add a flickering quote ``oid`` to withdraw (or, ``take``, to be taken) at ``t_s`` (a
+    free slot is the caller's to check); it becomes ``fs.flick_id`` if it is the earliest."""
     n = fs.flick_n
     fs.flick_ids[n] = oid
     fs.flick_ts[n] = t_s
+    fs.flick_takes[n] = 1 if take else 0
     fs.flick_n = n + 1
     if n == 0 or t_s < fs.flick_t_s:
         fs.flick_id = oid
         fs.flick_t_s = t_s
+        fs.flick_take = take
 
 
 @njit(**HOT_INLINE)
@@ -1548,6 +1617,7 @@ def _keep_flickers(fs, n):
         if fs.flick_id == 0 or fs.flick_ts[j] < fs.flick_t_s:
             fs.flick_id = fs.flick_ids[j]
             fs.flick_t_s = fs.flick_ts[j]
+            fs.flick_take = fs.flick_takes[j] != 0
 
 
 @njit(**HOT)
@@ -1561,6 +1631,7 @@ def _purge_flickers(fs, htab, orders):
         if K.h_find(htab, orders, fs.flick_ids[j]) != -1:
             fs.flick_ids[n] = fs.flick_ids[j]
             fs.flick_ts[n] = fs.flick_ts[j]
+            fs.flick_takes[n] = fs.flick_takes[j]
             n += 1
     _keep_flickers(fs, n)
 
@@ -1574,6 +1645,7 @@ def _pop_flicker(fs):
         if fs.flick_ids[j] == fs.flick_id and fs.flick_ts[j] == fs.flick_t_s:
             fs.flick_ids[j] = fs.flick_ids[n - 1]
             fs.flick_ts[j] = fs.flick_ts[n - 1]
+            fs.flick_takes[j] = fs.flick_takes[n - 1]
             break
     n -= 1
     _keep_flickers(fs, n)
@@ -1823,12 +1895,27 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
             # live entry leaves the list now (not as a rejected cancellation proposal later)
             oid = fs.flick_id
+            take = fs.flick_take
             _pop_flicker(fs)
-            _drop_live(fs, live, oid)
-            if K.h_find(htab, orders, oid) == -1:
-                continue
-            _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
-            fs.quiet = True
+            if take:
+                # a quote taken: an opposite market order (of a market order's size; the quote's
+                # own took about as many shares but left the touch emptier and the order flow's
+                # imbalance narrower), if the quote still rests (its live entry goes stale once
+                # filled, as for any other fill)
+                slot = K.h_find(htab, orders, oid)
+                if slot == -1:
+                    continue
+                _put_event(evbuf, K.EV_MARKET, fs.next_id, -orders[slot].side, 0,
+                           _market_lots(rs, fp, sizes, sc, lvl, -orders[slot].side, log_q_market) * lot,
+                           np.int64(fs.t_s * 1e9))
+                fs.next_id += 1
+                fs.quiet = True
+            else:
+                _drop_live(fs, live, oid)
+                if K.h_find(htab, orders, oid) == -1:
+                    continue
+                _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
+                fs.quiet = True
         elif not fs.pending and fp[P_REFILL] == 1.0 and _spread_ticks(sc) == 0:
             if fs.n_live >= live.shape[0]:
                 return LIVE_FULL
@@ -2060,8 +2147,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if fs.flick_n >= fp[P_IN_SLOTS] and (fp[P_IN_SLOTS] > 1.0 or fp[P_IN_LIFE_NQ] > 0.0):
                     _purge_flickers(fs, htab, orders)  # free the slots of quotes filled or cancelled since
                 if fs.flick_n < fp[P_IN_SLOTS]:
-                    _push_flicker(fs, evbuf[0, K.E_ID], fs.t_s + fs.flick_plan_s)
+                    _push_flicker(fs, evbuf[0, K.E_ID], fs.t_s + fs.flick_plan_s, fs.flick_plan_take)
         fs.flick_plan_s = -1.0
+        fs.flick_plan_take = False
         ev_type = evbuf[0, K.E_TYPE]
         if (fp[P_CLUSTER_ON] == 1.0 and (ev_type == K.EV_LIMIT or ev_type == K.EV_CANCEL) and not fs.quiet
                 and fs.rev_size == 0):

@@ -625,6 +625,9 @@ class FlowCalibration:
                     "inside_life_s": _sig(f.inside_life_s),
                     **({} if not f.inside_life_quantiles_s else {
                         "inside_life_quantiles_s": [_sig(x, 4) for x in f.inside_life_quantiles_s]}),
+                    **({} if not f.inside_taken_fracs else {
+                        "inside_taken_fracs": [_sig(x, 4) for x in f.inside_taken_fracs],
+                        "inside_take_quantiles_s": [_sig(x, 4) for x in f.inside_take_quantiles_s]}),
                     **({} if f.inside_flicker_slots == 1 else {"inside_flicker_slots": f.inside_flicker_slots})}),
                 **({"refill_empty_side": True} if f.refill_empty_side else {}),
                 **({"cluster_cancel_redraw": True} if f.cluster_cancel_redraw else {}),
@@ -756,7 +759,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
                    place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False,
-                   best_anchor: float = 0.0) -> FlowCalibration:
+                   best_anchor: float = 0.0, inside_takes: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -831,6 +834,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         drawn from the day's quantiles (``inside_life_quantiles_s``), up to
         ``MAX_FLICKER_SLOTS`` pending at once
         (:func:`~execgym.envs.market.analysis.calibration.inside.inside_statistics`).
+    :param inside_takes: (with ``inside_lives``) the share of the orders posted inside that the
+        day executes and never deletes is taken by an opposite market order after the day's
+        delays (``inside_taken_fracs``, ``inside_take_quantiles_s``).
     :param best_anchor: the share ``best_anchor_frac`` of new limit orders placed from their
         side's own best (0: none), at distances drawn from the day's (:func:`best_distances`).
     :param hidden: hidden executions (``hidden_rate_per_s``, ``hidden_sizes_shares``,
@@ -848,6 +854,9 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     if spread_rate_low and not spread_rate:
         raise ValueError(f"spread_rate_low={spread_rate_low!r} splits the market orders' spread buckets: it needs "
                          f"spread_rate=True")
+    if inside_takes and not inside_lives:
+        raise ValueError("inside_takes=True plans takes beside the withdrawals of the orders posted inside: it needs "
+                         "inside_lives=True")
     if inside_lives and not inside:
         raise ValueError("inside_lives=True gives the orders posted inside their lives: it needs inside=True")
     check_fraction("best_anchor", best_anchor)
@@ -1023,6 +1032,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
             mechanisms |= {"inside_fleeting_fracs": tuple(float(x) for x in ins["deleted_fracs"]),
                            "inside_life_quantiles_s": tuple(float(x) for x in ins["life_quantiles_s"]),
                            "inside_flicker_slots": MAX_FLICKER_SLOTS}
+        if inside_takes:
+            mechanisms |= {"inside_taken_fracs": tuple(float(x) for x in ins["taken_fracs"]),
+                           "inside_take_quantiles_s": tuple(float(x) for x in ins["take_quantiles_s"])}
+            logger.info("orders inside the spread taken: by spread %s; delay median %.3g s",
+                        ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["spread_ticks"], ins["taken_fracs"])),
+                        float(np.median(ins["take_quantiles_s"])))
         logger.info("orders inside the spread: %.2f of the submissions; by spread %s", ins["inside_share"],
                     ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["spread_ticks"], ins["shares"])))
 
