@@ -166,8 +166,8 @@ model for order book dynamics", Operations Research 58(3):
   and the clustering unchanged;
 * **placement from the side's own best** (optional, ``best_anchor_frac``): in the data new
   limit orders go where the queue is, relative to their side's best quote, whatever the
-  spread (GOOG 2012-06-21: of the recorded submissions at or behind their best, half are
-  within 6 ticks of it), as in the queue-reactive model of Huang, Lehalle and Rosenbaum
+  spread (GOOG 2012-06-21: of the recorded submissions at or behind their best, 20% join
+  it and the median is 10 ticks behind), as in the queue-reactive model of Huang, Lehalle and Rosenbaum
   (2015), whose intensities are per queue counted from the best. A share
   ``best_anchor_frac`` of the new limit orders (drawn before the rules inside the spread,
   which may still move them there) goes ``d`` ticks behind its side's best, ``d`` drawn from
