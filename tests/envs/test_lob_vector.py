@@ -304,7 +304,8 @@ MECHANISMS = {
     "inside_takes": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.0, 0.5],
                                "inside_improve_fracs": [0.3, 0.6], "inside_fleeting_fracs": [0.0, 0.4],
                                "inside_life_quantiles_s": [0.05, 0.5, 3.0], "inside_flicker_slots": 8,
-                               "inside_taken_fracs": [0.0, 0.5], "inside_take_quantiles_s": [0.1, 1.0, 4.0]}},
+                               "inside_take_edges": [0.0, 0.3], "inside_taken_fracs": [0.2, 0.7],
+                               "inside_take_quantiles_s": [0.1, 1.0, 4.0, 0.01, 0.1, 0.5]}},
                      "flick_t_s"),
     # trades inside the spread that leave the book alone but count as market volume
     "hidden": ({"flow": {"hidden_rate_per_s": 2.0, "hidden_sizes_shares": [100.0, 300.0],

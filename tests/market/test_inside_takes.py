@@ -1,8 +1,8 @@
-"""Orders posted inside the spread that are taken: a share of them draws, instead of a
-withdrawal, an opposite market order of the quote's remaining size after a delay between the
-configured quantiles (its size drawn as any market order's), if the quote still rests then; on both sides; a taken share of 0 leaves
-the stream as it was, draw for draw; the statistics and the calibration read the share and
-the delays off a day; bad input is refused."""
+"""Orders posted inside the spread that are taken: a share of them, by how far into the spread
+they go, draws (before any withdrawal) an opposite market order after a delay between its
+bucket's quantiles (its size drawn as any market order's), if the quote still rests then; on
+both sides; a taken share of 0 leaves the stream as it was, draw for draw; the statistics and
+the calibration read the shares and the delays off a day; bad input is refused."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ DEPTH = (0.0,) * 12 + (600.0,) * 10
 DELAY_S = 0.5
 
 
-def _market(fleeting=0.0, taken=1.0, delays=(DELAY_S, DELAY_S), **flow):
+def _market(fleeting=0.0, taken=(1.0,), delays=(DELAY_S, DELAY_S), edges=(0.0,), **flow):
     base = dict(market_rate_per_s=0.02, resilience_per_s=0.01, intraday=None, anchor="opposite_best",
                 mean_limit_size_shares=100.0, depth_shares=DEPTH, inside_spread_ticks=(1.0,), inside_probs=(0.3,),
                 inside_improve_fracs=(0.2, 0.5), inside_fleeting_fracs=(fleeting,), inside_life_s=0.5,
                 inside_life_quantiles_s=(0.01, 1.0), inside_flicker_slots=MAX_FLICKER_SLOTS,
-                inside_taken_fracs=(taken,), inside_take_quantiles_s=delays)
+                inside_take_edges=edges, inside_taken_fracs=taken, inside_take_quantiles_s=delays)
     return SimulatorConfig(flow=FlowConfig(**(base | flow)), warmup_s=300.0)
 
 
@@ -86,8 +86,9 @@ def test_takes_are_market_orders_on_top_of_the_others(takes_day):
 
 
 def test_a_taken_share_of_zero_leaves_the_stream_unchanged():
-    zero = _market(fleeting=0.6, taken=0.0)
-    off = dataclasses.replace(zero, flow=dataclasses.replace(zero.flow, inside_taken_fracs=(), inside_take_quantiles_s=()))
+    zero = _market(fleeting=0.6, taken=(0.0,))
+    off = dataclasses.replace(zero, flow=dataclasses.replace(zero.flow, inside_take_edges=(), inside_taken_fracs=(),
+                                                             inside_take_quantiles_s=()))
     with_zero = _day(zero, seed=3, duration_s=600.0).messages
     without = _day(off, seed=3, duration_s=600.0).messages
     assert len(with_zero) > 500
@@ -95,27 +96,51 @@ def test_a_taken_share_of_zero_leaves_the_stream_unchanged():
         np.testing.assert_array_equal(with_zero[col].to_numpy(), without[col].to_numpy())
 
 
+def test_the_share_taken_follows_how_far_into_the_spread_the_quote_goes():
+    # quotes improving by less than 30% of the spread are never taken, beyond it always
+    day = _day(_market(taken=(0.0, 1.0), delays=(DELAY_S, DELAY_S, DELAY_S, DELAY_S), edges=(0.0, 0.3),
+                       inside_improve_fracs=(0.1, 0.2, 0.5, 0.6)), seed=9)
+    m = day.messages
+    better, _ = price_vs_best(day)
+    book = day.orderbook
+    kind = m["type"].to_numpy()
+    rows = np.flatnonzero((kind == int(EventType.SUBMISSION)) & (better > 0))
+    rows = rows[rows > 0]
+    spread = (book[rows - 1, 0] - book[rows - 1, 2]) // day.price_units_per_tick
+    frac = better[rows] / spread
+    _, taken, _ = _inside_fates(day)
+    on_time = np.isclose(taken, DELAY_S, atol=1e-6)
+    assert len(frac) == len(taken) and (frac >= 0.3).sum() > 100 and (frac < 0.3).sum() > 100
+    assert on_time[frac >= 0.3].mean() > 0.7
+    assert on_time[frac < 0.3].mean() < 0.05
+
+
 def test_withdrawals_and_takes_share_the_quotes():
-    day = _day(_market(fleeting=0.4, taken=0.4, delays=(0.2, 2.0)), seed=5)
+    day = _day(_market(fleeting=0.4, taken=(0.4,), delays=(0.2, 2.0)), seed=5, duration_s=3_600.0)
     _, taken, deleted = _inside_fates(day)
     first_taken = taken < deleted
     assert len(taken) > 300
-    assert 0.3 < first_taken.mean() < 0.55  # 0.4, plus the rest the other market orders reach
-    assert 0.3 < (deleted < taken).mean() < 0.5
-    st = inside_statistics(day, (1.0,))
-    # executed and never deleted: the 0.4 planned, and some the other market orders (the
-    # takes of better quotes posted since among them) reach before their withdrawal
-    assert 0.35 < st["taken_fracs"][0] < 0.6
+    # taken first: the 0.4 drawn, plus some of the 0.36 neither taken nor withdrawn, which rest
+    # (a base cancellation every 100 s) until other market orders reach them
+    assert 0.4 < first_taken.mean() < 0.76
+    assert 0.2 < (deleted < taken).mean() < 0.4
+    st = inside_statistics(day, (1.0,), take_edges=(0.0,))
+    assert st["taken_fracs"][0] == pytest.approx(first_taken.mean(), abs=0.02)
+    # deleted at all, of those not taken first (the base cancellations at last take most of the rest)
+    assert st["untaken_deleted_fracs"][0] == pytest.approx(
+        np.mean(np.isfinite(deleted[~first_taken])), abs=0.02)
     q = st["take_quantiles_s"]
-    assert np.all(np.diff(q) >= 0)
-    # the planned delays are log-uniform on [0.2, 2] s; a take's market order can walk on into
-    # other quotes inside the spread, whose delays are then whatever they had waited
+    assert len(q) == F.MAX_TAKE_QUANTILES and np.all(np.diff(q) >= 0)
+    # the planned delays are log-uniform on [0.2, 2] s and two thirds of the quotes executed
+    # first; the others wait longer (resting quotes that other market orders reach) or less (a
+    # take's market order that walks on into them): the quantiles at levels 1/9..5/9 are planned ones
     in_range = (q >= 0.2 - 1e-6) & (q <= 2.0 + 1e-6)
-    assert in_range.mean() >= 0.6
-    assert 0.2 < np.median(q) < 2.0
+    assert in_range[1:6].all() and q[-1] > 2.0
     cal = calibrate_flow(day, max_distance=22, inside=True, inside_lives=True, inside_takes=True, bucket_s=300.0)
-    assert len(cal.flow.inside_taken_fracs) == len(cal.flow.inside_spread_ticks)
-    assert cal.flow.inside_take_quantiles_s == tuple(float(x) for x in inside_statistics(day)["take_quantiles_s"])
+    full = inside_statistics(day)
+    assert cal.flow.inside_take_edges == full["take_edges"] and len(cal.flow.inside_taken_fracs) == len(full["take_edges"])
+    assert cal.flow.inside_take_quantiles_s == tuple(float(x) for x in full["take_quantiles_s"])
+    assert cal.flow.inside_fleeting_fracs == tuple(float(x) for x in full["untaken_deleted_fracs"])
     with pytest.raises(ValueError, match="inside_takes=True.*inside_lives=True"):
         calibrate_flow(day, max_distance=22, inside=True, inside_takes=True, bucket_s=300.0)
 
@@ -132,15 +157,17 @@ def test_the_take_flag_stays_with_its_quote_in_the_slots():
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"inside_take_quantiles_s": ()}, "go together"),
-    ({"inside_taken_fracs": ()}, "go together"),
-    ({"inside_life_quantiles_s": (), "inside_flicker_slots": 1}, "needs the withdrawn quotes' lives"),
+    ({"inside_take_edges": ()}, "need inside_take_edges"),
+    ({"inside_take_edges": (0.1,)}, "from 0"),
+    ({"inside_take_edges": (0.0, 1.0), "inside_taken_fracs": (0.5, 0.5)}, "below 1"),
+    ({"inside_take_edges": (0.0, 0.5, 0.3)}, "increasing"),
     ({"inside_taken_fracs": (0.5, 0.5)}, "inside_taken_fracs"),
     ({"inside_taken_fracs": (1.2,)}, "inside_taken_fracs"),
-    ({"inside_fleeting_fracs": (0.7,), "inside_taken_fracs": (0.5,)}, "at most 1"),
-    ({"inside_take_quantiles_s": (0.5,)}, "inside_take_quantiles_s"),
+    ({"inside_take_quantiles_s": (0.5,)}, "2 to 10 delays per improvement bucket"),
     ({"inside_take_quantiles_s": (0.5, 0.1)}, "nondecreasing"),
     ({"inside_take_quantiles_s": (0.0, 0.1)}, "> 0"),
+    ({"inside_spread_ticks": (), "inside_probs": (), "inside_improve_fracs": (), "inside_fleeting_fracs": (),
+      "inside_life_quantiles_s": (), "inside_flicker_slots": 1}, "need inside_spread_ticks"),
 ])
 def test_bad_takes_are_refused(change, match):
     with pytest.raises(ValueError, match=match):

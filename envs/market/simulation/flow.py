@@ -112,13 +112,15 @@ model for order book dynamics", Operations Research 58(3):
   of the orders posted inside are deleted within a second while the spread is under 25
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
   withdrawal they pile up and close the opening's spread). The withdrawal does not excite
-  the clustering. Optionally (``inside_taken_fracs``) a further share of them is *taken*: an
+  the clustering. Optionally (``inside_taken_fracs``) a share of them is first *taken*: an
   opposite market order (its size drawn as any other's) comes after a delay drawn log-linearly
-  between the quantiles ``inside_take_quantiles_s`` (GOOG 2012-06-21: of the orders posted
-  inside a 20-30-tick spread 27% are executed, after a median 1.4 s, where the simulated
-  market orders, which do not see the quote, take 4 s; within 6-15 ticks half of them, in
-  0.3-0.6 s), if the quote still rests then; it is a market order like the others (impact,
-  volume) but does not excite their clustering;
+  between quantiles, if the quote still rests then. The share and the delays depend on how far
+  into the spread the quote goes, its improvement as a fraction of the spread, in buckets
+  from ``inside_take_edges`` (GOOG 2012-06-21: 6% of the quotes that improve by at most 5% of
+  the spread are taken, after a median 2.6 s; 36% of those at 30-50%, after 0.7 s; 72% of
+  those beyond 70%, within a millisecond; the simulated market orders do not see the quotes
+  and take them late, if at all). The quotes not taken then flicker as above. A take is a
+  market order like the others (impact, volume) but does not excite their clustering;
 * **quotes that follow the last change** (optional): which side a new quote inside the
   spread is on depends on which side's best changed last, by what, and how long ago (GOOG
   2012-06-21: within 100 ms of a submission that improved a side's best, 84% of the next
@@ -241,6 +243,10 @@ MAX_SPREAD_BUCKETS = 16
 MAX_REVISE_TICKS = 30
 #: most quantiles of the improvement of orders posted inside the spread (FlowConfig.inside_improve_fracs)
 MAX_INSIDE_QUANTILES = 20
+#: most improvement buckets of the takes of orders posted inside (FlowConfig.inside_take_edges)
+MAX_TAKE_BUCKETS = 8
+#: most quantiles of a bucket's delays before a take (FlowConfig.inside_take_quantiles_s)
+MAX_TAKE_QUANTILES = 10
 #: most flickering quotes pending at once (FlowConfig.inside_flicker_slots)
 MAX_FLICKER_SLOTS = 64
 #: most gap buckets of the quotes that follow the last change (FlowConfig.inside_follow_gaps_s)
@@ -410,10 +416,15 @@ class FlowConfig:
         ``MAX_INSIDE_QUANTILES``), log-linearly between neighbours, from one uniform.
     :param inside_flicker_slots: how many flickering quotes may wait for their withdrawal at
         once (1 to ``MAX_FLICKER_SLOTS``).
-    :param inside_taken_fracs: optional: in each bucket, the share of the new orders inside the
-        spread that an opposite market order takes (module docstring); with the withdrawn
-        share at most 1. Needs ``inside_take_quantiles_s`` and ``inside_life_quantiles_s``.
-    :param inside_take_quantiles_s: the delays (s) before they are taken, as
+    :param inside_take_edges: optional: the buckets of the improvement of an order posted
+        inside the spread, as a fraction of the spread, for the takes (module docstring):
+        their lower bounds, ``0`` first, increasing, below 1 (at most :data:`MAX_TAKE_BUCKETS`);
+        empty: no takes.
+    :param inside_taken_fracs: in each of those buckets, the share of the orders that an
+        opposite market order takes.
+    :param inside_take_quantiles_s: the delays (s) before they are taken: ``n`` quantiles per
+        bucket (at levels ``i / (n - 1)``, nondecreasing, ``2 <= n <=``
+        :data:`MAX_TAKE_QUANTILES`), bucket after bucket, drawn log-linearly as
         ``inside_life_quantiles_s``.
     :param refill_empty_side: a side never empties (module docstring).
     :param inside_follow_gaps_s: quotes that follow the last change (module docstring): the
@@ -484,6 +495,7 @@ class FlowConfig:
     inside_life_s: float = 0.1
     inside_life_quantiles_s: tuple[float, ...] = ()
     inside_flicker_slots: int = 1
+    inside_take_edges: tuple[float, ...] = ()
     inside_taken_fracs: tuple[float, ...] = ()
     inside_take_quantiles_s: tuple[float, ...] = ()
     refill_empty_side: bool = False
@@ -620,7 +632,7 @@ class FlowConfig:
         if (lives or self.inside_flicker_slots > 1) and not self.inside_fleeting_fracs:
             raise ValueError(f"inside_life_quantiles_s and inside_flicker_slots={self.inside_flicker_slots!r} shape the "
                              f"flickering quotes: they need inside_fleeting_fracs")
-        self._check_takes(len(edges))
+        self._check_takes()
         gaps = _floats("inside_follow_gaps_s", self.inside_follow_gaps_s)
         if gaps and (len(gaps) > MAX_FOLLOW_GAPS or not all(math.isfinite(g) for g in gaps) or gaps[0] != 0.0
                      or any(b <= a for a, b in zip(gaps, gaps[1:]))):
@@ -710,29 +722,36 @@ class FlowConfig:
             return
         _check_size_table("hidden", sizes, probs, f"hidden_rate_per_s={self.hidden_rate_per_s!r}")
 
-    def _check_takes(self, n_buckets: int) -> None:
-        """Validate (and make tuples of) the taken share of the orders posted inside and their delays."""
+    def _check_takes(self) -> None:
+        """Validate (and make tuples of) the takes of the orders posted inside, by improvement."""
+        edges = _floats("inside_take_edges", self.inside_take_edges)
         fracs = _floats("inside_taken_fracs", self.inside_taken_fracs)
         delays = _floats("inside_take_quantiles_s", self.inside_take_quantiles_s)
-        object.__setattr__(self, "inside_taken_fracs", fracs)
-        object.__setattr__(self, "inside_take_quantiles_s", delays)
-        if not fracs and not delays:
+        for name, value in (("inside_take_edges", edges), ("inside_taken_fracs", fracs),
+                            ("inside_take_quantiles_s", delays)):
+            object.__setattr__(self, name, value)
+        if not edges:
+            if fracs or delays:
+                raise ValueError("inside_taken_fracs / inside_take_quantiles_s need inside_take_edges (the improvement "
+                                 "buckets), got none")
             return
-        if not fracs or not delays:
-            raise ValueError("inside_taken_fracs and inside_take_quantiles_s go together: got "
-                             f"{len(fracs)} fractions and {len(delays)} delays")
-        if not self.inside_life_quantiles_s:
-            raise ValueError("inside_taken_fracs needs the withdrawn quotes' lives (inside_life_quantiles_s): a take is "
-                             "planned beside a withdrawal")
-        self._per_bucket("inside_taken_fracs", n_buckets, check_fraction, "share per spread bucket")
-        for i, (f, g) in enumerate(zip(self.inside_fleeting_fracs, fracs)):
-            if f + g > 1.0 + 1e-3:  # up to a preset's 4-digit rounding
-                raise ValueError(f"inside_fleeting_fracs[{i}] + inside_taken_fracs[{i}] must be at most 1, got {f!r} + "
-                                 f"{g!r}")
-        if (not 2 <= len(delays) <= MAX_INSIDE_QUANTILES or not all(0.0 < x < math.inf for x in delays)
-                or any(b < a for a, b in zip(delays, delays[1:]))):
-            raise ValueError(f"inside_take_quantiles_s must hold 2 to {MAX_INSIDE_QUANTILES} nondecreasing finite delays "
-                             f"(s) > 0, got {delays!r}")
+        if not self.inside_probs:
+            raise ValueError("inside_take_edges: the takes are of the orders posted inside the spread; they need "
+                             "inside_spread_ticks / inside_probs")
+        if (len(edges) > MAX_TAKE_BUCKETS or edges[0] != 0.0 or not all(x < 1.0 for x in edges)
+                or any(b <= a for a, b in zip(edges, edges[1:]))):
+            raise ValueError(f"inside_take_edges must hold at most {MAX_TAKE_BUCKETS} increasing fractions of the spread "
+                             f"from 0, below 1, got {edges!r}")
+        self._per_bucket("inside_taken_fracs", len(edges), check_fraction, "share per improvement bucket")
+        n = len(delays) // len(edges)
+        if n * len(edges) != len(delays) or not 2 <= n <= MAX_TAKE_QUANTILES:
+            raise ValueError(f"inside_take_quantiles_s must hold 2 to {MAX_TAKE_QUANTILES} delays per improvement bucket "
+                             f"({len(edges)} buckets), got {len(delays)}")
+        for j in range(len(edges)):
+            row = delays[j * n:(j + 1) * n]
+            if not all(0.0 < x < math.inf for x in row) or any(b < a for a, b in zip(row, row[1:])):
+                raise ValueError(f"inside_take_quantiles_s for improvement bucket {j} must be nondecreasing finite "
+                                 f"delays (s) > 0, got {row!r}")
 
     def _check_best_anchor(self) -> None:
         """Validate (and make a tuple of) the placement from the side's own best."""
@@ -762,7 +781,7 @@ class FlowConfig:
                      "revise_best_probs", "revise_deep_probs", "inside_spread_ticks", "inside_probs",
                      "inside_improve_fracs", "inside_fleeting_fracs", "limit_size_place_probs",
                      "hidden_sizes_shares", "hidden_size_probs", "inside_life_quantiles_s", "best_anchor_probs",
-                     "inside_taken_fracs", "inside_take_quantiles_s"):
+                     "inside_take_edges", "inside_taken_fracs", "inside_take_quantiles_s"):
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -889,11 +908,14 @@ P_IN_LIFE_Q0 = P_IN_LIFE_NQ + 1
 P_BEST_FRAC = P_IN_LIFE_Q0 + MAX_INSIDE_QUANTILES
 P_BEST_N = P_BEST_FRAC + 1
 P_BEST_CUM0 = P_BEST_N + 1
-#: the taken share of the orders posted inside (per bucket; 0 quantiles: off) and its delays' quantiles (logs of s)
-P_IN_TAKE0 = P_BEST_CUM0 + MAX_BEST_TICKS
-P_IN_TAKE_NQ = P_IN_TAKE0 + MAX_SPREAD_BUCKETS
-P_IN_TAKE_Q0 = P_IN_TAKE_NQ + 1
-N_P = P_IN_TAKE_Q0 + MAX_INSIDE_QUANTILES
+#: the takes of the orders posted inside: the improvement buckets (0: off), the quantiles per
+#: bucket, the buckets' lower bounds (fractions of the spread), taken shares and delays' quantiles (logs of s)
+P_IN_TAKE_N = P_BEST_CUM0 + MAX_BEST_TICKS
+P_IN_TAKE_NQ = P_IN_TAKE_N + 1
+P_IN_TAKE_EDGE0 = P_IN_TAKE_NQ + 1
+P_IN_TAKE_P0 = P_IN_TAKE_EDGE0 + MAX_TAKE_BUCKETS
+P_IN_TAKE_Q0 = P_IN_TAKE_P0 + MAX_TAKE_BUCKETS
+N_P = P_IN_TAKE_Q0 + MAX_TAKE_BUCKETS * MAX_TAKE_QUANTILES
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1095,10 +1117,16 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_IN_LIFE_NQ] = len(flow.inside_life_quantiles_s)
     if flow.inside_life_quantiles_s:
         fp[P_IN_LIFE_Q0: P_IN_LIFE_Q0 + len(flow.inside_life_quantiles_s)] = np.log(flow.inside_life_quantiles_s)
-    if flow.inside_taken_fracs:
-        fp[P_IN_TAKE0: P_IN_TAKE0 + len(flow.inside_taken_fracs)] = flow.inside_taken_fracs
-        fp[P_IN_TAKE_NQ] = len(flow.inside_take_quantiles_s)
-        fp[P_IN_TAKE_Q0: P_IN_TAKE_Q0 + len(flow.inside_take_quantiles_s)] = np.log(flow.inside_take_quantiles_s)
+    if flow.inside_take_edges:
+        nb = len(flow.inside_take_edges)
+        nq = len(flow.inside_take_quantiles_s) // nb
+        fp[P_IN_TAKE_N] = nb
+        fp[P_IN_TAKE_NQ] = nq
+        fp[P_IN_TAKE_EDGE0: P_IN_TAKE_EDGE0 + nb] = flow.inside_take_edges
+        fp[P_IN_TAKE_P0: P_IN_TAKE_P0 + nb] = flow.inside_taken_fracs
+        for j in range(nb):
+            fp[P_IN_TAKE_Q0 + j * MAX_TAKE_QUANTILES: P_IN_TAKE_Q0 + j * MAX_TAKE_QUANTILES + nq] = np.log(
+                flow.inside_take_quantiles_s[j * nq:(j + 1) * nq])
     if flow.best_anchor_frac > 0.0:
         w = np.asarray(flow.best_anchor_probs, dtype=np.float64)
         fp[P_BEST_FRAC] = flow.best_anchor_frac
@@ -1558,28 +1586,32 @@ def _inside_price(rs, fp, sc, direction, price):
 @njit(**HOT_INLINE)
 def _plan_flicker(rs, fp, fs, sc, direction, price):
     """With orders inside a wide spread: if a new limit order at ``price`` is strictly inside
-    the spread (however it got there), it flickers with its spread bucket's share: its life
-    goes to ``fs.flick_plan_s``. Nothing is drawn for an order that is not inside or a bucket
-    whose share is 0."""
+    the spread (however it got there), it is taken with its improvement bucket's share (the
+    delay goes to ``fs.flick_plan_s``, ``fs.flick_plan_take`` is set); if not, it flickers
+    with its spread bucket's share: its life goes to ``fs.flick_plan_s``. Nothing is drawn for
+    an order that is not inside or a bucket whose share is 0."""
     s = _spread_ticks(sc)
     rel = price - sc[K.S_BASE]
     if s < 2 or not (sc[K.S_BEST_BID] < rel < sc[K.S_BEST_ASK]):
         return
-    b = _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)
-    f = fp[P_IN_FLEET0 + b]
-    g = fp[P_IN_TAKE0 + b]
-    if f + g <= 0.0:
-        return
-    u = R.uniform(rs)
-    if u < f:
+    nt = np.int64(fp[P_IN_TAKE_N])
+    if nt > 0:  # first the take, with its improvement bucket's share
+        x = (rel - sc[K.S_BEST_BID] if direction > 0 else sc[K.S_BEST_ASK] - rel) / s
+        j = nt - 1
+        while j > 0 and x < fp[P_IN_TAKE_EDGE0 + j]:
+            j -= 1
+        g = fp[P_IN_TAKE_P0 + j]
+        if g > 0.0 and R.uniform(rs) < g:
+            fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_TAKE_Q0 + j * MAX_TAKE_QUANTILES, np.int64(fp[P_IN_TAKE_NQ]))
+            fs.flick_plan_take = True
+            return
+    f = fp[P_IN_FLEET0 + _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)]
+    if f > 0.0 and R.uniform(rs) < f:
         nq = int(fp[P_IN_LIFE_NQ])
         if nq == 0:
             fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
         else:
             fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_LIFE_Q0, nq)
-    elif u < f + g:
-        fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_TAKE_Q0, int(fp[P_IN_TAKE_NQ]))
-        fs.flick_plan_take = True
 
 
 @njit(**HOT_INLINE)

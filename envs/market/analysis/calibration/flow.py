@@ -625,7 +625,8 @@ class FlowCalibration:
                     "inside_life_s": _sig(f.inside_life_s),
                     **({} if not f.inside_life_quantiles_s else {
                         "inside_life_quantiles_s": [_sig(x, 4) for x in f.inside_life_quantiles_s]}),
-                    **({} if not f.inside_taken_fracs else {
+                    **({} if not f.inside_take_edges else {
+                        "inside_take_edges": list(f.inside_take_edges),
                         "inside_taken_fracs": [_sig(x, 4) for x in f.inside_taken_fracs],
                         "inside_take_quantiles_s": [_sig(x, 4) for x in f.inside_take_quantiles_s]}),
                     **({} if f.inside_flicker_slots == 1 else {"inside_flicker_slots": f.inside_flicker_slots})}),
@@ -834,9 +835,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         drawn from the day's quantiles (``inside_life_quantiles_s``), up to
         ``MAX_FLICKER_SLOTS`` pending at once
         (:func:`~execgym.envs.market.analysis.calibration.inside.inside_statistics`).
-    :param inside_takes: (with ``inside_lives``) the share of the orders posted inside that the
-        day executes and never deletes is taken by an opposite market order after the day's
-        delays (``inside_taken_fracs``, ``inside_take_quantiles_s``).
+    :param inside_takes: (with ``inside_lives``) the orders posted inside are taken by an
+        opposite market order with the day's share and delays by improvement bucket
+        (``inside_take_edges``, ``inside_taken_fracs``, ``inside_take_quantiles_s``); the
+        others are withdrawn with the day's share of them deleted.
     :param best_anchor: the share ``best_anchor_frac`` of new limit orders placed from their
         side's own best (0: none), at distances drawn from the day's (:func:`best_distances`).
     :param hidden: hidden executions (``hidden_rate_per_s``, ``hidden_sizes_shares``,
@@ -1033,11 +1035,12 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                            "inside_life_quantiles_s": tuple(float(x) for x in ins["life_quantiles_s"]),
                            "inside_flicker_slots": MAX_FLICKER_SLOTS}
         if inside_takes:
-            mechanisms |= {"inside_taken_fracs": tuple(float(x) for x in ins["taken_fracs"]),
-                           "inside_take_quantiles_s": tuple(float(x) for x in ins["take_quantiles_s"])}
-            logger.info("orders inside the spread taken: by spread %s; delay median %.3g s",
-                        ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["spread_ticks"], ins["taken_fracs"])),
-                        float(np.median(ins["take_quantiles_s"])))
+            mechanisms |= {"inside_take_edges": ins["take_edges"],
+                           "inside_taken_fracs": tuple(float(x) for x in ins["taken_fracs"]),
+                           "inside_take_quantiles_s": tuple(float(x) for x in ins["take_quantiles_s"]),
+                           "inside_fleeting_fracs": tuple(float(x) for x in ins["untaken_deleted_fracs"])}
+            logger.info("orders inside the spread taken, by improvement (fraction of the spread): %s",
+                        ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["take_edges"], ins["taken_fracs"])))
         logger.info("orders inside the spread: %.2f of the submissions; by spread %s", ins["inside_share"],
                     ", ".join(f">={e:g}: {p:.2f}" for e, p in zip(ins["spread_ticks"], ins["shares"])))
 

@@ -29,11 +29,14 @@ deleted at all (GOOG: 81% overall; the rest are executed or outlive the session)
 ``life_quantiles_s`` the quantiles of their lives at levels ``i / (n - 1)`` (median 0.73 s
 over every order posted inside, 3 ms at the first quartile), clipped to ``[MIN_LIFE_S, the
 session]``: the flow withdraws that share of them after such a life, unless it was executed
-first, whatever else cancels the others. Of the rest, the day's market orders take some
-quickly: ``taken_fracs`` is, per bucket, the share of the orders posted inside that are
-executed and never deleted (GOOG: 27% at 20-30 ticks, half at 6-15), and
-``take_quantiles_s`` the quantiles of the delay to their first execution (median 1.4 s at
-20-30 ticks; the simulated market orders, which do not see the quote, take about 4 s).
+first, whatever else cancels the others. The day's market orders take some of them, the
+more and the sooner the further the quote goes into the spread: ``taken_fracs`` is, per
+bucket of the improvement as a fraction of the spread (``take_edges``, :data:`TAKE_EDGES`),
+the share of the orders posted inside whose first fate is an execution (GOOG: 6% at up to
+5% of the spread, 36% at 30-50%, 72% beyond 70%), ``take_quantiles_s`` the quantiles of
+the delay to it, per bucket (medians 2.6 s, 0.7 s, under a millisecond), and
+``untaken_deleted_fracs`` the share deleted (per spread bucket) of the others, which the
+flow withdraws once it has drawn its takes.
 """
 
 from __future__ import annotations
@@ -45,10 +48,15 @@ import pandas as pd
 
 from execgym.envs.market.data.lobster_data import LobsterDay, price_vs_best
 from execgym.envs.market.simulation.events import EventType
-from execgym.envs.market.simulation.flow import MAX_INSIDE_QUANTILES, MAX_SPREAD_BUCKETS
+from execgym.envs.market.simulation.flow import (
+    MAX_INSIDE_QUANTILES,
+    MAX_SPREAD_BUCKETS,
+    MAX_TAKE_BUCKETS,
+    MAX_TAKE_QUANTILES,
+)
 from execgym.validation import check_int
 
-__all__ = ["FLICKER_S", "INSIDE_QUANTILES", "MIN_LIFE_S", "MAX_INSIDE_PROB", "inside_buckets", "inside_probs", "inside_statistics",
+__all__ = ["FLICKER_S", "INSIDE_QUANTILES", "MIN_LIFE_S", "MAX_INSIDE_PROB", "TAKE_EDGES", "inside_buckets", "inside_probs", "inside_statistics",
            "submissions_in_spread"]
 
 #: a submission deleted within this many seconds counts as a flicker
@@ -58,6 +66,9 @@ FLICKER_S = 1.0
 MIN_LIFE_S = 1e-6
 #: the largest inside probability (some orders must still rest behind the best)
 MAX_INSIDE_PROB = 0.95
+
+#: the improvement buckets (lower bounds, fractions of the spread) of the takes
+TAKE_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
 
 #: the submissions' spread quantiles that bound the buckets: deciles, then the wide tail
 INSIDE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995)
@@ -120,7 +131,8 @@ def _quantile_edges(day: LobsterDay, spreads: np.ndarray, quantiles: tuple[float
 
 
 def inside_statistics(day: LobsterDay, spread_ticks: tuple[float, ...] | None = None,
-                      n_quantiles: int = MAX_INSIDE_QUANTILES) -> dict:
+                      n_quantiles: int = MAX_INSIDE_QUANTILES, take_edges: tuple[float, ...] = TAKE_EDGES,
+                      n_take_quantiles: int = MAX_TAKE_QUANTILES) -> dict:
     """The day's submissions inside the spread (module docstring).
 
     :param spread_ticks: the buckets' lower bounds (ticks, ``1`` first, increasing);
@@ -132,8 +144,9 @@ def inside_statistics(day: LobsterDay, spread_ticks: tuple[float, ...] | None = 
         ``improve_fracs`` (the quantiles), ``inside_share`` (over all the submissions),
         ``fleeting_fracs`` (per bucket) and ``life_s`` (the flickering quotes, module docstring),
         ``deleted_fracs`` (per bucket) and ``life_quantiles_s`` (their whole lives, module docstring);
-        ``taken_fracs`` (per bucket) and ``take_quantiles_s``: the share of them executed and
-        never deleted, and the quantiles of the delay to their first execution (module docstring);
+        ``take_edges``, ``taken_fracs`` (per improvement bucket), ``take_quantiles_s``
+        (``n_take_quantiles`` per improvement bucket, flat) and ``untaken_deleted_fracs`` (per
+        spread bucket): the takes (module docstring);
         ``submission_spreads`` (ticks) and ``submission_buckets``, each counted submission's.
     :raises ValueError: if the day has no submission inside the spread.
     """
@@ -168,19 +181,47 @@ def inside_statistics(day: LobsterDay, spread_ticks: tuple[float, ...] | None = 
     deleted = inside & np.isfinite(life)
     n_deleted = np.bincount(bucket[deleted], minlength=len(edges))
     lives = np.clip(life[deleted], MIN_LIFE_S, max(day.end_s - day.start_s, MIN_LIFE_S)) if deleted.any() else np.ones(2)
-    taken = inside & ~np.isfinite(life) & np.isfinite(subs["taken_s"].to_numpy())
-    n_taken = np.bincount(bucket[taken], minlength=len(edges))
-    delays = (np.clip(subs["taken_s"].to_numpy()[taken], MIN_LIFE_S, max(day.end_s - day.start_s, MIN_LIFE_S))
-              if taken.any() else np.ones(2))
+    takes = _takes(subs, inside, bucket, len(edges), np.asarray(take_edges, dtype=np.float64), n_take_quantiles,
+                   max(day.end_s - day.start_s, MIN_LIFE_S))
     return {"spread_ticks": tuple(float(x) for x in edges), "shares": shares, "counts": counts,
             "improve_fracs": np.quantile(frac, levels), "inside_share": float(inside.mean()),
             "fleeting_fracs": fleeting,
             "deleted_fracs": np.where(hits > 0, n_deleted / np.maximum(hits, 1), 0.0),
             "life_quantiles_s": np.quantile(lives, np.linspace(0.0, 1.0, MAX_INSIDE_QUANTILES)),
-            "taken_fracs": np.where(hits > 0, n_taken / np.maximum(hits, 1), 0.0),
-            "take_quantiles_s": np.quantile(delays, np.linspace(0.0, 1.0, MAX_INSIDE_QUANTILES)),
+            **takes,
             "life_s": float(np.median(life[flick])) / math.log(2.0) if flick.any() else FLICKER_S,
             "submission_spreads": spread, "submission_buckets": bucket}
+
+
+def _takes(subs: pd.DataFrame, inside: np.ndarray, bucket: np.ndarray, n_buckets: int, take_edges: np.ndarray,
+           n_quantiles: int, longest_s: float) -> dict:
+    """The takes' statistics (module docstring) of the submissions ``subs`` (those ``inside``,
+    in spread buckets ``bucket``); an improvement bucket without a take gets a share of 0 and
+    the pooled delays."""
+    if (take_edges.ndim != 1 or not 1 <= len(take_edges) <= MAX_TAKE_BUCKETS or take_edges[0] != 0.0
+            or np.any(np.diff(take_edges) <= 0) or take_edges[-1] >= 1.0):
+        raise ValueError(f"take_edges must hold 1 to {MAX_TAKE_BUCKETS} increasing fractions from 0, below 1, got "
+                         f"{tuple(take_edges)!r}")
+    if not 2 <= n_quantiles <= MAX_TAKE_QUANTILES:
+        raise ValueError(f"n_take_quantiles must be in [2, {MAX_TAKE_QUANTILES}], got {n_quantiles!r}")
+    life, taken_s = subs["life_s"].to_numpy(), subs["taken_s"].to_numpy()
+    frac = subs["improvement_ticks"].to_numpy() / subs["spread_ticks"].to_numpy()
+    first = inside & np.isfinite(taken_s) & (taken_s <= life)  # executed before any deletion
+    tb = np.maximum(np.searchsorted(take_edges, frac, side="right") - 1, 0)
+    hits = np.bincount(tb[inside], minlength=len(take_edges))
+    n_first = np.bincount(tb[first], minlength=len(take_edges))
+    levels = np.linspace(0.0, 1.0, n_quantiles)
+    delays = np.clip(taken_s[first], MIN_LIFE_S, longest_s) if first.any() else np.ones(2)
+    pooled = np.quantile(delays, levels)
+    rows = [np.quantile(np.clip(taken_s[first & (tb == j)], MIN_LIFE_S, longest_s), levels) if n_first[j] else pooled
+            for j in range(len(take_edges))]
+    rest = inside & ~first
+    n_rest = np.bincount(bucket[rest], minlength=n_buckets)
+    n_rest_deleted = np.bincount(bucket[rest & np.isfinite(life)], minlength=n_buckets)
+    return {"take_edges": tuple(float(x) for x in take_edges),
+            "taken_fracs": np.where(hits > 0, n_first / np.maximum(hits, 1), 0.0),
+            "take_quantiles_s": np.concatenate(rows),
+            "untaken_deleted_fracs": np.where(n_rest > 0, n_rest_deleted / np.maximum(n_rest, 1), 0.0)}
 
 
 def inside_probs(stats: dict, depth_shares: tuple[float, ...]) -> np.ndarray:
