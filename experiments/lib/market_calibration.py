@@ -5,6 +5,9 @@ config's ``data`` and ``calibration``), and writing it as a ``conf/market`` pres
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.propagator import calibrate_propagator
 from execgym.envs.market.analysis.calibration.refine import refine_depth
+from execgym.envs.market.data.lobster import resolve_lobster_file
 from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import cfg_int
@@ -22,11 +26,22 @@ __all__ = ["REFINE_SEED", "calibrated_market", "first_centre", "flow_arguments",
 
 
 def load_day(data: DictConfig) -> LobsterDay:
-    """The configured LOBSTER day."""
+    """The configured LOBSTER day: read once per process while its files are unchanged (the
+    presets' reproduction reads one day for each preset), and a copy on each call, which the
+    caller may change."""
     folder = Path(data.dir) if data.dir else default_lobster_dir()
-    return load_lobster(folder / data.messages, folder / data.orderbook,
-                        price_units_per_tick=units_per_tick(float(data.tick_size)), start_s=float(data.start_s),
-                        end_s=float(data.end_s))
+    paths = (folder / data.messages, folder / data.orderbook)
+    stamps = tuple((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size) for f in map(resolve_lobster_file, paths))
+    day = _read_day(*paths, units_per_tick(float(data.tick_size)), float(data.start_s), float(data.end_s), stamps)
+    return dataclasses.replace(day, messages=day.messages.copy(),
+                               orderbook=None if day.orderbook is None else day.orderbook.copy(),
+                               labels=copy.deepcopy(day.labels))
+
+
+@functools.lru_cache(maxsize=2)
+def _read_day(messages: Path, orderbook: Path, units: int, start_s: float, end_s: float, stamps: tuple) -> LobsterDay:
+    """:func:`load_day`'s read; ``stamps`` (the files read, their times and sizes) keys the cache."""
+    return load_lobster(messages, orderbook, price_units_per_tick=units, start_s=start_s, end_s=end_s)
 
 
 def first_centre(day) -> float:
