@@ -166,6 +166,7 @@ def test_the_take_flag_stays_with_its_quote_in_the_slots():
     ({"inside_take_quantiles_s": (0.5,)}, "2 to 10 delays per improvement bucket"),
     ({"inside_take_quantiles_s": (0.5, 0.1)}, "nondecreasing"),
     ({"inside_take_quantiles_s": (0.0, 0.1)}, "> 0"),
+    ({"inside_take_quantiles_s": (0.1, float("inf"))}, r"improvement bucket 0\).*finite"),
     ({"inside_spread_ticks": (), "inside_probs": (), "inside_improve_fracs": (), "inside_fleeting_fracs": (),
       "inside_life_quantiles_s": (), "inside_flicker_slots": 1}, "need inside_spread_ticks"),
 ])

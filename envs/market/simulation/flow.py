@@ -321,6 +321,13 @@ def _check_probs(name: str, probs: tuple[float, ...]) -> None:
         raise ValueError(f"{name} must be finite, >= 0 and not all 0, got {probs!r}")
 
 
+def _check_quantiles(name: str, values: tuple[float, ...], max_n: int) -> None:
+    """Require 2 to ``max_n`` nondecreasing finite times (s) > 0: the quantiles of a delay's distribution."""
+    if (not 2 <= len(values) <= max_n or not all(0.0 < x < math.inf for x in values)
+            or any(b < a for a, b in zip(values, values[1:]))):
+        raise ValueError(f"{name} must hold 2 to {max_n} nondecreasing finite delays (s) > 0, got {values!r}")
+
+
 def _check_size_table(kind: str, sizes: tuple[float, ...], probs: tuple[float, ...], needed_by: str) -> None:
     """An empirical size table ``{kind}_sizes_shares`` / ``{kind}_size_probs`` (``needed_by``
     says what needs it): one length >= 1, sizes finite and > 0, probabilities as
@@ -622,10 +629,8 @@ class FlowConfig:
             object.__setattr__(self, "inside_fleeting_fracs", ())
         check_positive("inside_life_s", self.inside_life_s)
         lives = _floats("inside_life_quantiles_s", self.inside_life_quantiles_s)
-        if lives and (not 2 <= len(lives) <= MAX_INSIDE_QUANTILES or not all(0.0 < x < math.inf for x in lives)
-                      or any(b < a for a, b in zip(lives, lives[1:]))):
-            raise ValueError(f"inside_life_quantiles_s must hold 2 to {MAX_INSIDE_QUANTILES} nondecreasing finite lives "
-                             f"(s) > 0, got {lives!r}")
+        if lives:
+            _check_quantiles("inside_life_quantiles_s", lives, MAX_INSIDE_QUANTILES)
         object.__setattr__(self, "inside_life_quantiles_s", lives)
         if not 1 <= self.inside_flicker_slots <= MAX_FLICKER_SLOTS:
             raise ValueError(f"inside_flicker_slots must be in [1, {MAX_FLICKER_SLOTS}], got {self.inside_flicker_slots!r}")
@@ -748,10 +753,8 @@ class FlowConfig:
             raise ValueError(f"inside_take_quantiles_s must hold 2 to {MAX_TAKE_QUANTILES} delays per improvement bucket "
                              f"({len(edges)} buckets), got {len(delays)}")
         for j in range(len(edges)):
-            row = delays[j * n:(j + 1) * n]
-            if not all(0.0 < x < math.inf for x in row) or any(b < a for a, b in zip(row, row[1:])):
-                raise ValueError(f"inside_take_quantiles_s for improvement bucket {j} must be nondecreasing finite "
-                                 f"delays (s) > 0, got {row!r}")
+            _check_quantiles(f"inside_take_quantiles_s (improvement bucket {j})", delays[j * n:(j + 1) * n],
+                             MAX_TAKE_QUANTILES)
 
     def _check_best_anchor(self) -> None:
         """Validate (and make a tuple of) the placement from the side's own best."""
