@@ -310,6 +310,11 @@ MECHANISMS = {
     # trades inside the spread that leave the book alone but count as market volume
     "hidden": ({"flow": {"hidden_rate_per_s": 2.0, "hidden_sizes_shares": [100.0, 300.0],
                          "hidden_size_probs": [3.0, 1.0]}}, None),
+    # the clustering within the top levels (which the agent's orders shift) and its excited
+    # submissions placed from the best
+    "cluster_levels": ({"flow": {"cluster_alphas_per_s": [5.0, 300.0], "cluster_betas_per_s": [20.0, 1000.0],
+                                 "cluster_levels": 3, "best_anchor_frac": 0.5, "best_anchor_probs": [2.0, 1.0, 1.0],
+                                 "best_anchor_excited": True}}, None),
     # placement from the side's own best, which the agent's orders may set
     "best_anchor": ({"flow": {"best_anchor_frac": 0.6, "best_anchor_probs": [3.0, 2.0, 1.0, 1.0]}}, None),
     # the size table by where the order goes, read off the book the agent's orders are part of

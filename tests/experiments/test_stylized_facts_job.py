@@ -36,6 +36,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       "~realism.models.revisions_queue", "~realism.models.inside_follow_redraw",
                       "~realism.models.inside_follow_sizes", "~realism.models.inside_follow_hidden", "~realism.models.inside_follow_lives",
                       "~realism.models.inside_follow_takes", "~realism.models.inside_follow_best",
+                      "~realism.models.inside_follow_reach",
                       "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)

@@ -632,6 +632,8 @@ class FlowCalibration:
                     **({} if f.inside_flicker_slots == 1 else {"inside_flicker_slots": f.inside_flicker_slots})}),
                 **({"refill_empty_side": True} if f.refill_empty_side else {}),
                 **({"cluster_cancel_redraw": True} if f.cluster_cancel_redraw else {}),
+                **({"cluster_levels": f.cluster_levels} if f.cluster_levels else {}),
+                **({"best_anchor_excited": True} if f.best_anchor_excited else {}),
                 **({} if not f.inside_follow_probs else {
                     "inside_follow_gaps_s": list(f.inside_follow_gaps_s),
                     "inside_follow_probs": [_sig(x, 4) for x in f.inside_follow_probs]}),
@@ -760,7 +762,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    opening_burst: bool = False, inside: bool = False, refill: bool = False,
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
                    place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False,
-                   best_anchor: float = 0.0, inside_takes: bool = False) -> FlowCalibration:
+                   best_anchor: float = 0.0, inside_takes: bool = False, cluster_levels: bool = False,
+                   best_anchor_excited: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -848,6 +851,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param cancel_redraw: (with ``clustering``) an excited cancellation that draws a filled
         order's entry draws again (``cluster_cancel_redraw``): the simulated branching ratio
         is the fitted one (nothing to fit).
+    :param cluster_levels: (with ``clustering``) the clustering acts within the levels the
+        day records (``cluster_levels = day.levels``), those its kernels were fitted on.
+    :param best_anchor_excited: (with ``clustering`` and ``best_anchor``) the placement from
+        the best applies to the clustering's excited submissions only.
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
     check_choice("sizes", sizes, ("geometric", "empirical"))
@@ -986,6 +993,18 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms = {"cluster_alphas_per_s": fit["alphas_per_s"], "cluster_betas_per_s": fit["betas_per_s"]}
         logger.info("clustering of submissions and cancellations: branching ratio %.3f, betas %s /s",
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
+
+    if cluster_levels:
+        if not mechanisms.get("cluster_alphas_per_s"):
+            raise ValueError("cluster_levels=True confines the clustering to the recorded levels: it needs "
+                             "clustering >= 1")
+        mechanisms["cluster_levels"] = int(day.levels)
+    if best_anchor_excited:
+        if not mechanisms.get("cluster_alphas_per_s") or not best_anchor:
+            raise ValueError(f"best_anchor_excited=True places the clustering's excited submissions from the best: it "
+                             f"needs clustering >= 1 and best_anchor > 0, got clustering={clustering!r}, "
+                             f"best_anchor={best_anchor!r}")
+        mechanisms["best_anchor_excited"] = True
 
     if cancel_redraw:
         if not mechanisms.get("cluster_alphas_per_s"):

@@ -1,0 +1,198 @@
+"""The clustering's reach (``FlowConfig.cluster_levels``): only submissions and cancellations
+within the top ``L`` levels of their side excite the clustering and its excited events land
+there, so the bursts stay in the stream a LOBSTER file of ``L`` levels records and the flow
+beyond it is Poisson; ``_reach`` reads the ``L``-th level off the book on both sides; an
+excited cancellation's draw skips stale and far entries; ``best_anchor_excited`` places the
+excited submissions only from the best; the calibration sets the day's levels; bad input is
+refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.data.lobster_data import price_vs_best
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation import rng as R
+from execgym.envs.market.simulation.book import OrderBook
+from execgym.envs.market.simulation.events import EventType
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+
+CLUSTER = {"cluster_alphas_per_s": (2.0, 1200.0), "cluster_betas_per_s": (20.0, 2000.0)}  # n = 0.7
+LEVELS = 5
+DURATION_S = 1_800.0
+LC = (int(EventType.SUBMISSION), int(EventType.CANCELLATION), int(EventType.DELETION))
+
+
+def _market(**flow):
+    base = dict(anchor="opposite_best", intraday=None, market_rate_per_s=0.2, depth_shares=(300.0,) * 30, **CLUSTER)
+    return SimulatorConfig(flow=FlowConfig(**(base | flow)), warmup_s=300.0)
+
+
+def _streams(seed, **flow):
+    """The recorded (top LEVELS levels) and the unrecorded submissions and cancellations of one
+    simulated day (the same events: simulate_day draws the day whatever it records)."""
+    days = [simulate_day(_market(**flow), np.random.default_rng(seed), DURATION_S, dt_s=60.0, levels=LEVELS,
+                         all_messages=every, open_time_s=0.0) for every in (False, True)]
+    recorded, every = (d.messages[d.messages["type"].isin(LC)] for d in days)
+    key = ["time_s", "type", "order_id"]
+    both = every.merge(recorded[key].drop_duplicates(), on=key, how="left", indicator=True)
+    beyond = both[both["_merge"] == "left_only"]
+    assert len(recorded) + len(beyond) == len(every)
+    return recorded["time_s"].to_numpy(), beyond["time_s"].to_numpy()
+
+
+def _fast_gap_share(times):
+    gaps = np.diff(np.unique(times))
+    return float(np.mean(gaps < 1e-3))  # the fast kernel's scale: 0.5 ms
+
+
+def _cv(times):
+    gaps = np.diff(np.unique(times))
+    return float(gaps.std() / gaps.mean())
+
+
+@pytest.fixture(scope="module")
+def streams():
+    return {levels: _streams(4, cluster_levels=levels) for levels in (0, LEVELS)}
+
+
+def test_the_bursts_stay_in_the_recorded_levels_and_the_flow_beyond_them_is_poisson(streams):
+    (rec_all, beyond_all), (rec_near, beyond_near) = streams[0], streams[LEVELS]
+    assert len(rec_near) > 3_000 and len(beyond_near) > 1_500
+    # everywhere: a burst's points land beyond the recorded levels too, and the recorded ones
+    # lose them (seed 4: 37% of the recorded gaps under a millisecond, 55% within the levels)
+    assert _fast_gap_share(rec_near) > 1.3 * _fast_gap_share(rec_all)
+    # within the levels: beyond them, base events only, Poisson (at about 1.2/s, 0.1% of the
+    # gaps under a millisecond; exponential gaps have cv 1, the depth-driven cancellations add a little)
+    assert _fast_gap_share(beyond_near) < 0.01 and _cv(beyond_near) < 1.3
+    assert _fast_gap_share(beyond_all) > 0.3 and _cv(beyond_all) > 1.8
+
+
+def test_the_recorded_levels_hold_the_bursts_on_both_sides():
+    day = simulate_day(_market(cluster_levels=LEVELS), np.random.default_rng(6), DURATION_S, dt_s=60.0,
+                       levels=LEVELS, open_time_s=0.0)
+    m = day.messages
+    lc = m[m["type"].isin(LC)]
+    for side in (1, -1):
+        times = lc["time_s"].to_numpy()[lc["direction"].to_numpy() == side]
+        assert len(times) > 2_000
+        assert _fast_gap_share(times) > 0.2, side  # bursts of the fast kernel (mean gap 0.5 ms) on each side
+
+
+def _book(bids, asks):
+    """A book with one 100-share order at each price (ticks); its arrays."""
+    book = OrderBook(lot_size=1)
+    oid = 1
+    for side, prices in ((1, bids), (-1, asks)):
+        for p in prices:
+            book.limit(side, int(p), 100, order_id=oid)
+            oid += 1
+    return book
+
+
+def _reference_reach(prices, side, n):
+    occupied = sorted(set(prices), reverse=side > 0)
+    if len(occupied) < n:
+        return 1 << 40
+    return abs(occupied[n - 1] - occupied[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
+    rng = np.random.default_rng(seed)
+    bids = 1_000 - rng.choice(40, size=rng.integers(1, 15), replace=False)
+    asks = 1_010 + rng.choice(40, size=rng.integers(1, 15), replace=False)
+    book = _book(bids, asks)
+    sc, lvl = book.arrays[0], book.arrays[1]
+    for n in (1, 2, 5, 10):
+        assert F._reach(sc, lvl, 1, float(n)) == _reference_reach(bids, 1, n)
+        assert F._reach(sc, lvl, -1, float(n)) == _reference_reach(asks, -1, n)
+
+
+def test_an_excited_cancellation_takes_an_order_within_the_levels_and_drops_stale_entries():
+    # bids at 1000..991, asks at 1010..1019: the top 3 levels are 1000..998 and 1010..1012
+    bids, asks = list(range(1_000, 990, -1)), list(range(1_010, 1_020))
+    book = _book(bids, asks)
+    sc, lvl, orders, htab = book.arrays[:4]
+    price = {i + 1: p for i, p in enumerate(bids + asks)}
+    near = {oid for oid, p in price.items() if 998 <= p <= 1_012}  # no price between the sides
+    fp = np.zeros(F.N_P)
+    fp[F.P_CL_LEVELS] = 3.0
+    rs = R.new_state(np.random.default_rng(0))
+    fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
+    stale = list(range(1_000, 1_010))  # entries of orders filled meanwhile
+    entries = list(price) + stale
+    live = np.zeros(64, dtype=np.int64)
+    taken = []
+    for _ in range(300):
+        live[:len(entries)] = entries
+        fs["n_live"] = len(entries)
+        oid = F._near_live(rs, fp, fs, sc, lvl, live, htab, orders)
+        left = live[:fs["n_live"]].tolist()
+        assert oid in price and oid not in left  # a resting order; its entry leaves the list
+        assert set(price) - {oid} <= set(left)  # the other resting ones stay, stale ones may go
+        assert len(left) < len(entries)
+        taken.append(oid)
+    # 6 of the 20 resting orders are near (uniform draws: 30%); after 16 draws the last
+    # resting one (about 3% of the time)
+    within = np.mean([oid in near for oid in taken])
+    assert within > 0.9
+    assert {price[o] > 1_005 for o in taken} == {True, False}  # both sides
+    fs["n_live"] = 0
+    assert F._near_live(rs, fp, fs, sc, lvl, live, htab, orders) == 0  # nothing to cancel
+    live[:len(stale)] = stale
+    fs["n_live"] = len(stale)
+    assert F._near_live(rs, fp, fs, sc, lvl, live, htab, orders) == 0 and fs["n_live"] == 0  # only stale: all dropped
+
+
+def test_placement_from_the_best_for_the_excited_submissions_only():
+    join = dict(best_anchor_frac=1.0, best_anchor_probs=(1.0,), depth_shares=(0.0,) * 6 + (300.0,) * 24)
+    shares = {}
+    for excited_only in (False, True):
+        day = simulate_day(_market(best_anchor_excited=excited_only, **join), np.random.default_rng(2), 900.0,
+                           dt_s=60.0, levels=LEVELS, all_messages=True, open_time_s=0.0)
+        better, has = price_vs_best(day)
+        sub = (day.messages["type"].to_numpy() == int(EventType.SUBMISSION)) & has
+        sub[0] = False
+        shares[excited_only] = float(np.mean(better[sub] == 0))
+    assert shares[False] > 0.95  # every order joins its best
+    # the excited ones (n = 0.7 of the clustered submissions, less the base submissions' share)
+    assert 0.4 < shares[True] < 0.8
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ({"cluster_levels": -1}, ValueError, "cluster_levels"),
+    ({"cluster_levels": 2.0}, TypeError, "cluster_levels"),
+    ({"cluster_levels": True}, TypeError, "cluster_levels"),
+    ({"cluster_levels": 3, "cluster_alphas_per_s": (), "cluster_betas_per_s": ()}, ValueError, "cluster_alphas_per_s"),
+    ({"best_anchor_excited": True}, ValueError, "best_anchor_frac > 0"),
+    ({"best_anchor_excited": True, "best_anchor_frac": 0.5, "best_anchor_probs": (1.0,), "cluster_alphas_per_s": (),
+      "cluster_betas_per_s": ()}, ValueError, "cluster_alphas_per_s"),
+    ({"best_anchor_excited": 1, "best_anchor_frac": 0.5, "best_anchor_probs": (1.0,)}, TypeError, "best_anchor_excited"),
+])
+def test_bad_reach_is_refused(bad, error, match):
+    base = dict(anchor="opposite_best", intraday=None, **CLUSTER)
+    with pytest.raises(error, match=match):
+        FlowConfig(**(base | bad))
+
+
+def test_the_calibration_sets_the_days_levels_and_writes_them():
+    day = simulate_day(_market(cluster_levels=LEVELS), np.random.default_rng(8), 900.0, dt_s=60.0, levels=LEVELS,
+                       open_time_s=0.0)
+    cal = calibrate_flow(day, 30, clustering=2, cluster_levels=True, best_anchor=0.4, best_anchor_excited=True,
+                         bucket_s=150.0)
+    assert cal.flow.cluster_levels == LEVELS and cal.flow.best_anchor_excited
+    cfg = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
+    assert cfg.flow.cluster_levels == LEVELS and cfg.flow.best_anchor_excited
+    plain = calibrate_flow(day, 30, clustering=2, bucket_s=150.0)
+    assert plain.flow.cluster_levels == 0 and not plain.flow.best_anchor_excited  # off unless asked
+    assert plain.flow.cluster_alphas_per_s == cal.flow.cluster_alphas_per_s  # nothing else changes
+    with pytest.raises(ValueError, match="cluster_levels=True.*clustering >= 1"):
+        calibrate_flow(day, 30, cluster_levels=True, bucket_s=150.0)
+    with pytest.raises(ValueError, match="best_anchor_excited=True"):
+        calibrate_flow(day, 30, clustering=2, best_anchor_excited=True, bucket_s=150.0)
+
