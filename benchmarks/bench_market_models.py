@@ -33,6 +33,10 @@ others replace; issue target: at least 0.7). Each rate is the best of ``--repeat
 with the same seed, the repeats taken in turn over the presets. Only the stepping is timed:
 the simulator's construction and its warm-up (the book's fill before the open) are not,
 since a short window would otherwise measure them and pull every ratio towards 1.
+
+``--config NAME=PATH`` (repeatable) times a further market config (a YAML file, e.g. one
+written by ``python -m execgym.experiments.stylized_facts write_market_config=PATH`` or a
+realism model's) beside the presets, in the same run.
 """
 
 from __future__ import annotations
@@ -62,7 +66,11 @@ NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clust
 
 
 def preset(name: str) -> SimulatorConfig:
-    values = OmegaConf.to_container(OmegaConf.load(conf_file("market", f"{name}.yaml")))
+    return market_file(conf_file("market", f"{name}.yaml"))
+
+
+def market_file(path) -> SimulatorConfig:
+    values = OmegaConf.to_container(OmegaConf.load(path))
     values.pop("defaults", None)
     return SimulatorConfig.from_mapping(values)
 
@@ -85,25 +93,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--market-seconds", type=float, default=23_400.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
+                        help="a further market config (YAML) to time beside the presets")
     args = parser.parse_args()
+    extra = {}
+    for item in args.config:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            parser.error(f"--config must be NAME=PATH of an existing YAML file, got {item!r}")
+        extra[name] = market_file(path)
     print(f"machine: {machine()}")
     rates = {}
-    configs = {name: preset(name) for name in PRESETS}
+    configs = {name: preset(name) for name in PRESETS} | extra
+    names = NAMES | {name: name for name in extra}
     for cfg in configs.values():
         run(cfg, 60.0)  # compile
     # the repeats go round the presets in turn (not one preset's repeats in a row), so that a
     # drift of the machine's speed during the run touches every preset alike
-    runs = {name: [] for name in PRESETS}
+    runs = {name: [] for name in configs}
     for _ in range(args.repeats):
         for name, cfg in configs.items():
             runs[name].append(run(cfg, args.market_seconds))
     print(f"{'model':>16} {'events':>9} {'events/s':>12} {'ev/prop':>9} {'market-s/s':>11} {'vs goog':>8}")
-    for name in PRESETS:
+    for name in configs:
         seconds = min(r[0] for r in runs[name])
         _, events, proposals = runs[name][-1]
         rates[name] = events / seconds
         ratio = rates[name] / rates["goog_2012_06_21"] if "goog_2012_06_21" in rates else float("nan")
-        print(f"{NAMES[name]:>16} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
+        print(f"{names[name]:>16} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
               f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f}", flush=True)
 
 

@@ -67,8 +67,8 @@ def test_the_bursts_stay_in_the_recorded_levels_and_the_flow_beyond_them_is_pois
     # lose them (seed 4: 37% of the recorded gaps under a millisecond, 55% within the levels)
     assert _fast_gap_share(rec_near) > 1.3 * _fast_gap_share(rec_all)
     # within the levels: beyond them, base events only, Poisson (at about 1.2/s, 0.1% of the
-    # gaps under a millisecond; exponential gaps have cv 1, the depth-driven cancellations add a little)
-    assert _fast_gap_share(beyond_near) < 0.01 and _cv(beyond_near) < 1.3
+    # gaps under a millisecond; exponential gaps have cv 1, the varying depth and its cancellations add some)
+    assert _fast_gap_share(beyond_near) < 0.01 and _cv(beyond_near) < 1.5
     assert _fast_gap_share(beyond_all) > 0.3 and _cv(beyond_all) > 1.8
 
 
@@ -113,40 +113,52 @@ def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
         assert F._reach(sc, lvl, -1, float(n)) == _reference_reach(asks, -1, n)
 
 
-def test_an_excited_cancellation_takes_an_order_within_the_levels_and_drops_stale_entries():
-    # bids at 1000..991, asks at 1010..1019: the top 3 levels are 1000..998 and 1010..1012
+def test_an_excited_cancellation_takes_a_uniform_flow_order_within_the_levels():
+    # bids at 1000..991, asks at 1010..1019, one more bid at 999 behind the first (time
+    # priority) and an agent's at 1000: the top 3 levels are 1000..998 and 1010..1012
     bids, asks = list(range(1_000, 990, -1)), list(range(1_010, 1_020))
     book = _book(bids, asks)
-    sc, lvl, orders, htab = book.arrays[:4]
-    price = {i + 1: p for i, p in enumerate(bids + asks)}
-    near = {oid for oid, p in price.items() if 998 <= p <= 1_012}  # no price between the sides
+    book.limit(1, 999, 100, order_id=21)
+    book.limit(1, 1_000, 100, order_id=22, owner=1)  # the agent's: never the flow's to cancel
+    sc, lvl, orders = book.arrays[0], book.arrays[1], book.arrays[2]
+    price = {i + 1: p for i, p in enumerate(bids + asks)} | {21: 999}
+    near = sorted(oid for oid, p in price.items() if 998 <= p <= 1_012)  # no price between the sides
+    assert len(near) == 7
     fp = np.zeros(F.N_P)
     fp[F.P_CL_LEVELS] = 3.0
     rs = R.new_state(np.random.default_rng(0))
+    taken = [F._near_order(rs, fp, sc, lvl, orders) for _ in range(1_400)]
+    counts = np.array([taken.count(oid) for oid in near])
+    assert counts.sum() == len(taken)  # only the flow's orders in the top 3 levels, on both sides
+    # uniform over the seven (the agent's draws are drawn again): 200 each, sd about 13
+    assert counts.min() > 150 and counts.max() < 250
+    book.cancel(21)
+    assert F._near_order(rs, fp, sc, lvl, orders) != 21
+    agent_only = OrderBook(lot_size=1)
+    agent_only.limit(1, 1_000, 100, order_id=1, owner=1)
+    assert F._near_order(rs, fp, *agent_only.arrays[:3]) == 0  # four draws of the agent's: lost
+    assert F._near_order(rs, fp, *OrderBook(lot_size=1).arrays[:3]) == 0  # an empty book
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_an_excited_submission_beyond_the_levels_draws_from_the_profile_truncated_at_them(side):
+    # bids at 1000..991, asks at 1010..1019 (spread 10 ticks); the top 3 levels reach 2 ticks
+    # behind each best: distances 1..12 from the opposite best, of a profile uniform on 1..40
+    book = _book(list(range(1_000, 990, -1)), list(range(1_010, 1_020)))
+    sc, lvl = book.arrays[0], book.arrays[1]
+    fp = np.zeros(F.N_P)
+    fp[F.P_CL_LEVELS] = 3.0
+    cum_w = np.tile(np.arange(1, 41) / 40.0, (2, 1))
+    rs = R.new_state(np.random.default_rng(1))
     fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
-    stale = list(range(1_000, 1_010))  # entries of orders filled meanwhile
-    entries = list(price) + stale
-    live = np.zeros(64, dtype=np.int64)
-    taken = []
-    for _ in range(300):
-        live[:len(entries)] = entries
-        fs["n_live"] = len(entries)
-        oid = F._near_live(rs, fp, fs, sc, lvl, live, htab, orders)
-        left = live[:fs["n_live"]].tolist()
-        assert oid in price and oid not in left  # a resting order; its entry leaves the list
-        assert set(price) - {oid} <= set(left)  # the other resting ones stay, stale ones may go
-        assert len(left) < len(entries)
-        taken.append(oid)
-    # 6 of the 20 resting orders are near (uniform draws: 30%); after 16 draws the last
-    # resting one (about 3% of the time)
-    within = np.mean([oid in near for oid in taken])
-    assert within > 0.9
-    assert {price[o] > 1_005 for o in taken} == {True, False}  # both sides
-    fs["n_live"] = 0
-    assert F._near_live(rs, fp, fs, sc, lvl, live, htab, orders) == 0  # nothing to cancel
-    live[:len(stale)] = stale
-    fs["n_live"] = len(stale)
-    assert F._near_live(rs, fp, fs, sc, lvl, live, htab, orders) == 0 and fs["n_live"] == 0  # only stale: all dropped
+    far = 970 if side > 0 else 1_040
+    near = 999 if side > 0 else 1_011
+    prices = np.array([F._near_profile_price(rs, fp, fs, sc, lvl, cum_w, 0.0, side, far) for _ in range(2_400)])
+    dist = 1_010 - prices if side > 0 else prices - 1_000
+    counts = np.bincount(dist, minlength=13)[1:]
+    assert counts.sum() == len(prices)  # all within distances 1..12
+    assert counts.min() > 150 and counts.max() < 250  # uniform: 200 each
+    assert F._near_profile_price(rs, fp, fs, sc, lvl, cum_w, 0.0, side, near) == near  # within: kept
 
 
 def test_placement_from_the_best_for_the_excited_submissions_only():

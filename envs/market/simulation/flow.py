@@ -52,9 +52,9 @@ model for order book dynamics", Operations Research 58(3):
   reproduces). With ``L > 0`` only submissions and cancellations within the top ``L``
   levels of their side (at the event: the new order's price, the cancelled order's) excite
   the clustering; its excited submissions draw their distance from the profile again (up to
-  16 draws) until it lies within them, and its excited cancellations draw live entries
-  (up to 16; stale ones leave the list) until one rests within them (else the last resting
-  one drawn). Events beyond the top ``L`` levels keep their baseline rates (scaled by
+  16 draws) until it lies within them, and its excited cancellations take an order drawn
+  uniformly among the flow's orders resting there (read off the levels' queues; its live
+  entry stays, stale, until a draw drops it). Events beyond the top ``L`` levels keep their baseline rates (scaled by
   ``1 - n`` like the others; the depth refinement restores the depth there). With
   ``best_anchor_excited`` the placement from the best (below) applies to the excited
   submissions only;
@@ -270,6 +270,9 @@ MAX_FLICKER_SLOTS = 64
 MAX_FOLLOW_GAPS = 8
 #: the kinds of event that changed a side's best, in the order of FlowConfig.inside_follow_probs
 FOLLOW_KINDS = ("submission", "cancellation", "market")
+#: the farthest a side's levels are scanned for the clustering's reach (ticks from its best;
+#: fewer than FlowConfig.cluster_levels levels within it: the reach is the whole side)
+MAX_REACH_TICKS = 256
 #: the farthest distance (ticks behind the side's best) of an order placed from it (FlowConfig.best_anchor_probs)
 MAX_BEST_TICKS = 64
 #: where a new limit order goes, for its size (FlowConfig.limit_size_place_probs)
@@ -1881,14 +1884,14 @@ def _reach(sc, lvl, side, n_levels):
     found = 0
     if side > 0:
         bb = sc[K.S_BEST_BID]
-        for i in range(bb, -1, -1):
+        for i in range(bb, max(bb - MAX_REACH_TICKS, -1), -1):
             if lvl[0, i].volume_shares > 0:
                 found += 1
                 if found == n:
                     return bb - i
     else:
         ba = sc[K.S_BEST_ASK]
-        for i in range(ba, sc[K.S_N_LEVELS]):
+        for i in range(ba, min(ba + MAX_REACH_TICKS, sc[K.S_N_LEVELS])):
             if lvl[1, i].volume_shares > 0:
                 found += 1
                 if found == n:
@@ -1897,34 +1900,86 @@ def _reach(sc, lvl, side, n_levels):
 
 
 @njit(**HOT_INLINE)
-def _near_live(rs, fp, fs, sc, lvl, live, htab, orders):
-    """An excited cancellation's order: a live entry drawn until its order rests within
-    the top ``fp[P_CL_LEVELS]`` levels of its side (stale entries leave the list; after 16 draws
-    the last resting one drawn); 0 if none rests. Its entry leaves the list."""
-    reach_bid = _reach(sc, lvl, 1, fp[P_CL_LEVELS])
-    reach_ask = _reach(sc, lvl, -1, fp[P_CL_LEVELS])
-    pick = -1
-    for _ in range(16):
-        if fs.n_live == 0:
+def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
+    """An excited submission's price from the depth profile within the clustering's reach
+    (the top ``fp[P_CL_LEVELS]`` levels of its side): ``price`` (the profile's first draw) if it
+    is there, else the profile truncated at the reach (opposite-best anchor, unscaled, both
+    sides quoted: one more draw) or drawn again (at most 15 more draws)."""
+    reach = _reach(sc, lvl, direction, fp[P_CL_LEVELS])
+    if _behind(sc, direction, price) <= reach:
+        return price
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    if fp[P_ANCHOR_REF] == 0.0 and fp[P_SCALE_ON] == 0.0 and bb >= 0 and ba < sc[K.S_N_LEVELS]:
+        # distance d from the opposite best lies within the reach when d <= spread + reach
+        w_side = cum_w[0] if direction > 0 else cum_w[1]
+        d_max = min(ba - bb + reach, w_side.shape[0])
+        v = R.uniform(rs) * w_side[d_max - 1]
+        dist = min(np.int64(np.searchsorted(w_side, v)), d_max - 1) + 1
+        return sc[K.S_BASE] + ba - dist if direction > 0 else sc[K.S_BASE] + bb + dist
+    for _ in range(15):
+        price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
+        if _behind(sc, direction, price) <= reach:
             break
-        j = R.uniform_below(rs, fs.n_live)
-        slot = K.h_find(htab, orders, live[j])
-        if slot == -1:
-            fs.n_live -= 1
-            live[j] = live[fs.n_live]
-            if pick == fs.n_live:  # the entry drawn before moved into the stale one's place
-                pick = j
-            continue
-        pick = j
-        side = orders[slot].side
-        if _behind(sc, side, orders[slot].price_ticks) <= (reach_bid if side > 0 else reach_ask):
-            break
-    if pick == -1:
+    return price
+
+
+@njit(**HOT_INLINE)
+def _top_orders(sc, lvl, side, n_levels):
+    """Orders resting in the top ``n_levels`` occupied levels of a side."""
+    total = 0
+    found = 0
+    if side > 0:
+        for i in range(sc[K.S_BEST_BID], -1, -1):
+            if lvl[0, i].count > 0:
+                total += lvl[0, i].count
+                found += 1
+                if found == n_levels:
+                    break
+    else:
+        for i in range(sc[K.S_BEST_ASK], sc[K.S_N_LEVELS]):
+            if lvl[1, i].count > 0:
+                total += lvl[1, i].count
+                found += 1
+                if found == n_levels:
+                    break
+    return total
+
+
+@njit(**HOT_INLINE)
+def _kth_order(sc, lvl, orders, side, k):
+    """The slot of the ``k``-th order (from 0) counted from a side's best, queue by queue in
+    time priority."""
+    row = 0 if side > 0 else 1
+    i = sc[K.S_BEST_BID] if side > 0 else sc[K.S_BEST_ASK]
+    step = -1 if side > 0 else 1
+    while True:
+        c = lvl[row, i].count
+        if k < c:
+            slot = lvl[row, i].head
+            for _ in range(k):
+                slot = orders[slot].next
+            return slot
+        k -= c
+        i += step
+
+
+@njit(**HOT_INLINE)
+def _near_order(rs, fp, sc, lvl, orders):
+    """An excited cancellation's order: uniformly chosen among the orders resting in the top
+    ``fp[P_CL_LEVELS]`` levels of both sides (the agent's are drawn again, at most 4 draws);
+    0 if none is the flow's. Its live entry stays, stale, until a draw drops it."""
+    n = np.int64(fp[P_CL_LEVELS])
+    n_bid = _top_orders(sc, lvl, 1, n)
+    total = n_bid + _top_orders(sc, lvl, -1, n)
+    if total == 0:
         return 0
-    oid = live[pick]
-    fs.n_live -= 1
-    live[pick] = live[fs.n_live]
-    return oid
+    for _ in range(4):
+        k = R.uniform_below(rs, total)
+        slot = _kth_order(sc, lvl, orders, 1, k) if k < n_bid else _kth_order(sc, lvl, orders, -1, k - n_bid)
+        if orders[slot].owner == 0:
+            return orders[slot].id
+    return 0
 
 
 @njit(**HOT_INLINE)
@@ -2184,11 +2239,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if price < 0:
                     price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
                     if excited and fp[P_CL_LEVELS] > 0.0:
-                        reach = _reach(sc, lvl, direction, fp[P_CL_LEVELS])
-                        for _ in range(15):  # the clustering's submissions stay within its reach
-                            if _behind(sc, direction, price) <= reach:
-                                break
-                            price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
+                        price = _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price)
                 if fp[P_IN_N] > 0.0:
                     price = _inside_price(rs, fp, sc, direction, price)
                 if excited and fp[P_CL_JOIN] + fp[P_CL_IMPROVE] > 0.0:
@@ -2242,7 +2293,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     fs.last_id = 0
                     _drop_live(fs, live, oid)
                 elif excited and fp[P_CL_LEVELS] > 0.0:
-                    oid = _near_live(rs, fp, fs, sc, lvl, live, htab, orders)
+                    oid = _near_order(rs, fp, sc, lvl, orders)
                     if oid == 0:
                         continue
                 else:
