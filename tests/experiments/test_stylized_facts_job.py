@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import yaml
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
+from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.data.lobster_data import default_lobster_dir
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import build_env_factory
+from execgym.experiments.lib.market_calibration import flow_arguments, load_day
 from execgym.experiments.stylized_facts import differences, run
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -97,3 +100,32 @@ def test_the_amzn_day_runs_the_report_with_its_own_depth_range(tmp_path):
     assert len(res["market"].flow.depth_shares) == 40
     models = pd.read_csv(tmp_path / "realism_models.csv", index_col=0)
     assert list(models.columns) == ["calibrated", "cst"] and models.notna().all().all()
+
+
+def test_the_cst_model_turns_off_every_option_of_the_calibration():
+    """CST sits beside any calibration: every option the calibration turns on, it turns off
+    (an option left on would need another it turns off, e.g. the reach the clustering)."""
+    options = ["sizes=empirical", "place_sizes=true", "hidden=true", "clustering=3", "cluster_levels=true",
+               "best_anchor=0.5", "best_anchor_excited=true", "inside=true", "inside_lives=true", "inside_takes=true",
+               "fleeting=true", "sign_memory=true", "activity=true", "spread_rate=true", "spread_rate_low=[0.01]",
+               "refill=true", "follow=true", "queue_sizes=true", "revisions=true", "cancel_redraw=true"]
+    cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
+                      *(f"calibration.{o}" for o in options))
+    day = load_day(cfg.data)
+    flow = calibrate_flow(day, **flow_arguments(cfg, OmegaConf.to_container(cfg.realism.models.cst))).flow
+    assert flow.size_distribution == "geometric" and flow.limit_size_place_probs == ()
+    assert flow.cluster_alphas_per_s == () and flow.cluster_levels == 0 and not flow.best_anchor_excited
+    assert flow.best_anchor_frac == 0.0 and flow.hidden_rate_per_s == 0.0 and flow.inside_probs == ()
+    assert flow.market_spread_factor == () and flow.inside_follow_probs == () and flow.sign_run_share == 0.0
+    assert flow.revise_best_per_s == 0.0 and flow.market_queue_cap_frac == 0.0 and not flow.refill_empty_side
+
+
+def test_the_report_runs_without_other_models(tmp_path):
+    cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
+                      "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100",
+                      "n_days=1", "progress=false", "~realism.models", f"write_market_config={tmp_path / 'm.yaml'}")
+    run(cfg, tmp_path)
+    models = pd.read_csv(tmp_path / "realism_models.csv", index_col=0)
+    assert list(models.columns) == ["calibrated"]
+    assert SimulatorConfig.from_mapping({k: v for k, v in yaml.safe_load((tmp_path / "m.yaml").read_text()).items()
+                                         if k != "defaults"}).flow.anchor == "opposite_best"
