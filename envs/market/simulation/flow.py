@@ -48,14 +48,16 @@ model for order book dynamics", Operations Research 58(3):
   reaches tens of ticks further (GOOG 2012-06-21: 70% of the simulated submissions and
   cancellations fall beyond the ten recorded levels). Spread over the whole book, the
   bursts lose most of their points from the recorded stream: 28% of its gaps were under a
-  millisecond, against the day's 49% (which the fitted kernel, simulated alone,
-  reproduces). With ``L > 0`` only submissions and cancellations within the top ``L``
-  levels of their side (at the event: the new order's price, the cancelled order's) excite
-  the clustering; its excited submissions draw their distance from the profile again (up to
-  16 draws) until it lies within them, and its excited cancellations take an order drawn
-  uniformly among the flow's orders resting there (read off the levels' queues; its live
-  entry stays, stale, until a draw drops it). Events beyond the top ``L`` levels keep their baseline rates (scaled by
-  ``1 - n`` like the others; the depth refinement restores the depth there). With
+  millisecond, against the day's 47% (the fitted kernel, simulated alone, gives 49%). With
+  ``L > 0`` only submissions and cancellations within the top ``L`` levels of their side (at
+  the event: the new order's price, the cancelled order's) excite the clustering; its
+  excited submissions that the profile puts beyond them draw their distance from the profile
+  truncated there (with the opposite-best anchor, unscaled, both sides quoted; else again,
+  up to 15 more draws), and its excited cancellations take an order drawn uniformly among
+  the flow's orders resting there (read off the levels' queues, never the agent's; its live
+  entry stays, stale, until a draw drops it). Events beyond the top ``L`` levels keep their
+  baseline rates (scaled by ``1 - n`` like the others; the depth refinement restores the
+  depth there). With
   ``best_anchor_excited`` the placement from the best (below) applies to the excited
   submissions only;
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
