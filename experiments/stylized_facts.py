@@ -115,8 +115,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     realism = realism_table(day, sim_days, n_boot, seed)
     realism.to_csv(out_dir / "realism.csv")
     models = {"calibrated": realism}
-    others = cfg.realism.get("models")  # null: none (e.g. to write one model's market config)
-    for name, overrides in ((OmegaConf.to_container(others, resolve=True) if others is not None else None) or {}).items():
+    others = cfg.realism.get("models")  # missing or null: none (e.g. to write one model's market config)
+    for name, overrides in (OmegaConf.to_container(others, resolve=True) if others else {}).items():
         models[name] = realism_table(day, _simulate_model(cfg, day, overrides or {}), n_boot, seed)
     side_by_side = pd.concat({name: t["l1"] for name, t in models.items()}, axis=1)
     side_by_side.to_csv(out_dir / "realism_models.csv")

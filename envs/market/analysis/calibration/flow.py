@@ -869,6 +869,20 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     if inside_lives and not inside:
         raise ValueError("inside_lives=True gives the orders posted inside their lives: it needs inside=True")
     check_fraction("best_anchor", best_anchor)
+    # the options that shape the clustering, refused before any fit
+    if check_int("clustering", clustering, minimum=0) > MAX_CLUSTER_KERNELS:
+        raise ValueError(f"clustering must be 0-{MAX_CLUSTER_KERNELS} kernels, got {clustering!r}")
+    if cluster_levels and not clustering:
+        raise ValueError("cluster_levels=True confines the clustering to the recorded levels: it needs "
+                         "clustering >= 1")
+    if best_anchor_excited and (not clustering or not best_anchor):
+        raise ValueError(f"best_anchor_excited=True places the clustering's excited submissions from the best: it "
+                         f"needs clustering >= 1 and best_anchor > 0, got clustering={clustering!r}, "
+                         f"best_anchor={best_anchor!r}")
+    if cancel_redraw and not clustering:
+        raise ValueError("cancel_redraw=True shapes the clustering's excited cancellations: it needs clustering >= 1")
+    if fleeting and not clustering:
+        raise ValueError("fleeting=True shapes the clustering's excited events: it needs clustering >= 1")
     if place_sizes and sizes != "empirical":
         raise ValueError(f"place_sizes=True fits empirical limit sizes by placement: it needs sizes='empirical', got "
                          f"{sizes!r}")
@@ -983,9 +997,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     mu = mean_rate * (1.0 - br)  # keeps the mean rate mu / (1 - alpha/beta) of the data
 
     mechanisms: dict[str, Any] = {}  # the optional ones: clustering, sign memory
-    if check_int("clustering", clustering, minimum=0):
-        if clustering > MAX_CLUSTER_KERNELS:
-            raise ValueError(f"clustering must be 0-{MAX_CLUSTER_KERNELS} kernels, got {clustering!r}")
+    if clustering:
         types = m["type"].to_numpy()
         lc = in_session & ((types == EventType.SUBMISSION) | (types == EventType.CANCELLATION)
                            | (types == EventType.DELETION))
@@ -995,25 +1007,13 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                     fit["branching_ratio"], ", ".join(f"{b:.3g}" for b in fit["betas_per_s"]))
 
     if cluster_levels:
-        if not mechanisms.get("cluster_alphas_per_s"):
-            raise ValueError("cluster_levels=True confines the clustering to the recorded levels: it needs "
-                             "clustering >= 1")
         mechanisms["cluster_levels"] = int(day.levels)
     if best_anchor_excited:
-        if not mechanisms.get("cluster_alphas_per_s") or not best_anchor:
-            raise ValueError(f"best_anchor_excited=True places the clustering's excited submissions from the best: it "
-                             f"needs clustering >= 1 and best_anchor > 0, got clustering={clustering!r}, "
-                             f"best_anchor={best_anchor!r}")
         mechanisms["best_anchor_excited"] = True
-
     if cancel_redraw:
-        if not mechanisms.get("cluster_alphas_per_s"):
-            raise ValueError("cancel_redraw=True shapes the clustering's excited cancellations: it needs clustering >= 1")
         mechanisms["cluster_cancel_redraw"] = True
 
     if fleeting:
-        if not mechanisms.get("cluster_alphas_per_s"):
-            raise ValueError("fleeting=True shapes the clustering's excited events: it needs clustering >= 1")
         shares = fleeting_shares(day)
         mechanisms |= {"cluster_join_frac": shares["join_share"], "cluster_cancel_newest_frac": shares["fast_cancel_share"]}
 
