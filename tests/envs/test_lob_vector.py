@@ -315,6 +315,9 @@ MECHANISMS = {
     "cluster_levels": ({"flow": {"cluster_alphas_per_s": [5.0, 300.0], "cluster_betas_per_s": [20.0, 1000.0],
                                  "cluster_levels": 3, "best_anchor_frac": 0.5, "best_anchor_probs": [2.0, 1.0, 1.0],
                                  "best_anchor_excited": True}}, None),
+    # cancellation by size reads the resting order's size and distance from its best, which the agent's orders move
+    "cancel_sizes": ({"flow": {"cancel_size_edges_shares": [100.0], "cancel_size_factors": [1.5, 0.9],
+                               "cancel_size_behind_ticks": 2}}, None),
     # placement from the side's own best, which the agent's orders may set
     "best_anchor": ({"flow": {"best_anchor_frac": 0.6, "best_anchor_probs": [3.0, 2.0, 1.0, 1.0]}}, None),
     # the size table by where the order goes, read off the book the agent's orders are part of

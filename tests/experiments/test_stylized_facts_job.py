@@ -39,7 +39,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       "~realism.models.revisions_queue", "~realism.models.inside_follow_redraw",
                       "~realism.models.inside_follow_sizes", "~realism.models.inside_follow_hidden", "~realism.models.inside_follow_lives",
                       "~realism.models.inside_follow_takes", "~realism.models.inside_follow_best",
-                      "~realism.models.inside_follow_reach",
+                      "~realism.models.inside_follow_reach", "~realism.models.inside_follow_patient",
                       "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
@@ -108,7 +108,8 @@ def test_the_cst_model_turns_off_every_option_of_the_calibration():
     options = ["sizes=empirical", "place_sizes=true", "hidden=true", "clustering=3", "cluster_levels=true",
                "best_anchor=0.5", "best_anchor_excited=true", "inside=true", "inside_lives=true", "inside_takes=true",
                "fleeting=true", "sign_memory=true", "activity=true", "spread_rate=true", "spread_rate_low=[0.01]",
-               "refill=true", "follow=true", "queue_sizes=true", "revisions=true", "cancel_redraw=true"]
+               "refill=true", "follow=true", "queue_sizes=true", "revisions=true", "cancel_redraw=true",
+               "cancel_sizes=true"]
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
                       *(f"calibration.{o}" for o in options))
     day = load_day(cfg.data)
@@ -118,6 +119,7 @@ def test_the_cst_model_turns_off_every_option_of_the_calibration():
     assert flow.best_anchor_frac == 0.0 and flow.hidden_rate_per_s == 0.0 and flow.inside_probs == ()
     assert flow.market_spread_factor == () and flow.inside_follow_probs == () and flow.sign_run_share == 0.0
     assert flow.revise_best_per_s == 0.0 and flow.market_queue_cap_frac == 0.0 and not flow.refill_empty_side
+    assert flow.cancel_size_factors == ()
 
 
 def test_the_report_runs_without_other_models(tmp_path):

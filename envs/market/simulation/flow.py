@@ -277,6 +277,8 @@ FOLLOW_KINDS = ("submission", "cancellation", "market")
 MAX_REACH_TICKS = 256
 #: the farthest distance (ticks behind the side's best) of an order placed from it (FlowConfig.best_anchor_probs)
 MAX_BEST_TICKS = 64
+#: most size groups of the cancellation by size (FlowConfig.cancel_size_factors)
+MAX_CANCEL_SIZE_GROUPS = 8
 #: where a new limit order goes, for its size (FlowConfig.limit_size_place_probs)
 SIZE_PLACES = ("inside", "at_best", "behind")
 
@@ -331,6 +333,8 @@ def _default_depth() -> tuple[float, ...]:
 
 def _floats(name: str, values: Any) -> tuple[float, ...]:
     """``values`` as a tuple of floats; a ``TypeError`` naming ``name`` if it is not a sequence of numbers."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}")
     try:
         return tuple(float(x) for x in values)
     except (TypeError, ValueError):
@@ -422,6 +426,15 @@ class FlowConfig:
     :param cluster_levels: the clustering's reach (module docstring): ``L > 0`` confines it to
         the top ``L`` occupied levels of each side (the levels a LOBSTER file of ``L`` levels
         records); 0: the whole book.
+    :param cancel_size_edges_shares: cancellation by size (module docstring): the size
+        groups' edges (shares, increasing, > 0); group ``g`` holds the resting orders of
+        ``edges[g-1] <= size < edges[g]`` (the remaining size); empty: off.
+    :param cancel_size_factors: each group's multiplier of the per-order cancellation rate
+        ``resilience_per_s`` (``len(edges) + 1`` of them, > 0) for the orders resting more
+        than ``cancel_size_behind_ticks`` behind their side's best (the others keep the one
+        rate). The base cancellations only: the clustering's excited ones and the revisions
+        take their orders as before.
+    :param cancel_size_behind_ticks: where the factors start (ticks behind the best, >= 0).
     :param revise_best_per_s: order revisions (module docstring): the rate (1/s) at which
         a resting background order at its side's best is revised.
     :param revise_deep_per_s: the rate for orders behind their side's best.
@@ -545,6 +558,9 @@ class FlowConfig:
     best_anchor_probs: tuple[float, ...] = ()
     best_anchor_excited: bool = False
     cluster_levels: int = 0
+    cancel_size_edges_shares: tuple[float, ...] = ()
+    cancel_size_factors: tuple[float, ...] = ()
+    cancel_size_behind_ticks: int = 0
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -600,6 +616,7 @@ class FlowConfig:
         self._check_place_sizes()
         self._check_hidden()
         self._check_best_anchor()
+        self._check_cancel_sizes()
         alphas = tuple(float(x) for x in self.cluster_alphas_per_s)
         betas = tuple(float(x) for x in self.cluster_betas_per_s)
         object.__setattr__(self, "cluster_alphas_per_s", alphas)
@@ -806,6 +823,26 @@ class FlowConfig:
                              f"the best) with best_anchor_frac={self.best_anchor_frac!r}, got {len(probs)}")
         _check_probs("best_anchor_probs", probs)
 
+    def _check_cancel_sizes(self) -> None:
+        """Validate (and make tuples of) the cancellation by size."""
+        edges = _floats("cancel_size_edges_shares", self.cancel_size_edges_shares)
+        factors = _floats("cancel_size_factors", self.cancel_size_factors)
+        object.__setattr__(self, "cancel_size_edges_shares", edges)
+        object.__setattr__(self, "cancel_size_factors", factors)
+        check_int("cancel_size_behind_ticks", self.cancel_size_behind_ticks, minimum=0)
+        if not edges and not factors:
+            return
+        if not 1 <= len(edges) < MAX_CANCEL_SIZE_GROUPS:
+            raise ValueError(f"cancel_size_edges_shares must hold 1 to {MAX_CANCEL_SIZE_GROUPS - 1} edges (shares) "
+                             f"with cancel_size_factors, got {edges!r}")
+        if not all(math.isfinite(e) and e > 0 for e in edges) or any(b <= a for a, b in zip(edges, edges[1:])):
+            raise ValueError(f"cancel_size_edges_shares must be finite, > 0 and increasing, got {edges!r}")
+        if len(factors) != len(edges) + 1:
+            raise ValueError(f"cancel_size_factors must hold one factor per size group (len(cancel_size_edges_shares) "
+                             f"+ 1 = {len(edges) + 1}), got {len(factors)}: {factors!r}")
+        if not all(math.isfinite(f) and f > 0 for f in factors):
+            raise ValueError(f"cancel_size_factors must be finite and > 0, got {factors!r}")
+
     def mean_hidden_size_shares(self) -> float:
         """The hidden executions' mean size (shares; 0 without them)."""
         if not self.hidden_sizes_shares:
@@ -958,7 +995,14 @@ P_IN_TAKE_Q0 = P_IN_TAKE_P0 + MAX_TAKE_BUCKETS
 P_BEST_EXCITED = P_IN_TAKE_Q0 + MAX_TAKE_BUCKETS * MAX_TAKE_QUANTILES
 #: the clustering's reach: the top levels of each side where it acts (0: everywhere)
 P_CL_LEVELS = P_BEST_EXCITED + 1
-N_P = P_CL_LEVELS + 1
+#: cancellation by size: the groups' count (0: off), the largest factor (the proposals'),
+#: the edges (shares) and the factors
+P_CSZ_N = P_CL_LEVELS + 1
+P_CSZ_MAX = P_CSZ_N + 1
+P_CSZ_EDGE0 = P_CSZ_MAX + 1
+P_CSZ_F0 = P_CSZ_EDGE0 + MAX_CANCEL_SIZE_GROUPS
+P_CSZ_BEHIND = P_CSZ_F0 + MAX_CANCEL_SIZE_GROUPS
+N_P = P_CSZ_BEHIND + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1130,6 +1174,14 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     # clustering scales the baseline rates of submissions and cancellations by 1 - n (module docstring)
     base = 1.0 - flow.cluster_branching_ratio() if flow.cluster_alphas_per_s else 1.0
     fp[P_THETA] = flow.resilience_per_s * base
+    if flow.cancel_size_factors:
+        # proposals at the largest factor's rate, each accepted at its order's (thinning)
+        fp[P_CSZ_N] = len(flow.cancel_size_factors)
+        fp[P_CSZ_MAX] = max(1.0, *flow.cancel_size_factors)
+        fp[P_CSZ_EDGE0:P_CSZ_EDGE0 + len(flow.cancel_size_edges_shares)] = flow.cancel_size_edges_shares
+        fp[P_CSZ_F0:P_CSZ_F0 + len(flow.cancel_size_factors)] = flow.cancel_size_factors
+        fp[P_CSZ_BEHIND] = flow.cancel_size_behind_ticks
+        fp[P_THETA] *= fp[P_CSZ_MAX]
     lam_total = lam_buy.sum() + lam_sell.sum()
     fp[P_LAM_TOTAL] = lam_total * base
     fp[P_P_BUY] = lam_buy.sum() / lam_total if lam_total > 0 else 0.5
@@ -1967,6 +2019,21 @@ def _kth_order(sc, lvl, orders, side, k):
 
 
 @njit(**HOT_INLINE)
+def _cancel_size_factor(fp, sc, orders, slot):
+    """The cancellation-rate factor of the resting order in ``slot``: its size group's
+    (FlowConfig.cancel_size_factors, by its remaining shares) more than
+    ``fp[P_CSZ_BEHIND]`` ticks behind its side's best, else 1."""
+    if _behind(sc, orders[slot].side, orders[slot].price_ticks) <= fp[P_CSZ_BEHIND]:
+        return 1.0
+    size_shares = orders[slot].size_shares
+    n = np.int64(fp[P_CSZ_N])
+    g = 0
+    while g < n - 1 and size_shares >= fp[P_CSZ_EDGE0 + g]:
+        g += 1
+    return fp[P_CSZ_F0 + g]
+
+
+@njit(**HOT_INLINE)
 def _near_order(rs, fp, sc, lvl, orders):
     """An excited cancellation's order: uniformly chosen among the orders resting in the top
     ``fp[P_CL_LEVELS]`` levels of both sides (the agent's are drawn again, at most 4 draws);
@@ -2300,15 +2367,21 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                         continue
                 else:
                     redraw = excited and fp[P_CL_REDRAW] == 1.0
+                    kept = False
                     while True:
                         j = R.uniform_below(rs, fs.n_live)
                         oid = live[j]
+                        slot = K.h_find(htab, orders, oid)
+                        rests = slot != -1
+                        if rests and not excited and fp[P_CSZ_N] > 0.0 and R.uniform(rs) * fp[P_CSZ_MAX] >= \
+                                _cancel_size_factor(fp, sc, orders, slot):
+                            kept = True  # cancellation by size: a proposal rejected, the order rests on
+                            break
                         fs.n_live -= 1
                         live[j] = live[fs.n_live]
-                        rests = K.h_find(htab, orders, oid) != -1
                         if rests or not redraw or fs.n_live == 0:
                             break
-                    if not rests:
+                    if not rests or kept:
                         continue
                 if fp[P_CL_LEVELS] > 0.0:
                     slot = K.h_find(htab, orders, oid)  # it rests (a stale entry was dropped above)

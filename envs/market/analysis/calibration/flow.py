@@ -85,6 +85,7 @@ from scipy.optimize import least_squares, minimize
 
 from execgym.envs.market.analysis.acf import autocorrelation, power_law_decay
 from execgym.envs.market.analysis.calibration.activity import fit_activity
+from execgym.envs.market.analysis.calibration.cancel_sizes import cancel_size_factors
 from execgym.envs.market.analysis.calibration.inside import MAX_INSIDE_PROB, inside_probs, inside_statistics
 from execgym.envs.market.analysis.calibration.queue_sizes import queue_statistics
 from execgym.envs.market.analysis.calibration.quote_follow import follow_statistics
@@ -634,6 +635,10 @@ class FlowCalibration:
                 **({"cluster_cancel_redraw": True} if f.cluster_cancel_redraw else {}),
                 **({"cluster_levels": f.cluster_levels} if f.cluster_levels else {}),
                 **({"best_anchor_excited": True} if f.best_anchor_excited else {}),
+                **({} if not f.cancel_size_factors else {
+                    "cancel_size_edges_shares": list(f.cancel_size_edges_shares),
+                    "cancel_size_factors": [_sig(x, 4) for x in f.cancel_size_factors],
+                    "cancel_size_behind_ticks": f.cancel_size_behind_ticks}),
                 **({} if not f.inside_follow_probs else {
                     "inside_follow_gaps_s": list(f.inside_follow_gaps_s),
                     "inside_follow_probs": [_sig(x, 4) for x in f.inside_follow_probs]}),
@@ -763,7 +768,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
                    place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False,
                    best_anchor: float = 0.0, inside_takes: bool = False, cluster_levels: bool = False,
-                   best_anchor_excited: bool = False) -> FlowCalibration:
+                   best_anchor_excited: bool = False, cancel_sizes: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -833,6 +838,13 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         :func:`~execgym.envs.market.analysis.calibration.size_places.place_size_probs`: the
         counted submissions' sizes inside the spread, at their side's best and behind it, over
         the limit table's entries).
+    :param cancel_sizes: cancellation by size (``cancel_size_edges_shares``,
+        ``cancel_size_factors``,
+        :func:`~execgym.envs.market.analysis.calibration.cancel_sizes.cancel_size_factors`: each
+        size group's hazard over the day's order lives, scaled to keep the depth in shares;
+        the groups :data:`~execgym.envs.market.analysis.calibration.cancel_sizes.DEFAULT_EDGES_SHARES`,
+        sparse ones merged, for the orders behind their best by more than the day's median
+        distance there).
     :param inside_lives: (with ``inside``) the orders posted inside keep the day's whole
         lives: the share of them deleted per bucket (``inside_fleeting_fracs``) after a life
         drawn from the day's quantiles (``inside_life_quantiles_s``), up to
@@ -958,6 +970,14 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                     float(m["size_shares"].to_numpy()[is_hidden].sum() / max(
                         m["size_shares"].to_numpy()[in_session & np.isin(m["type"].to_numpy(), [int(EventType.EXECUTION_VISIBLE), int(EventType.EXECUTION_HIDDEN)])].sum(),
                         1)))
+
+    if cancel_sizes:
+        fit = cancel_size_factors(day)
+        tables |= {"cancel_size_edges_shares": fit.edges_shares, "cancel_size_factors": fit.factors,
+                   "cancel_size_behind_ticks": fit.behind_ticks}
+        logger.info("cancellation by size beyond %d ticks behind the best: groups from %s shares, mean lives %s s, "
+                    "factors %s", fit.behind_ticks, [round(x) for x in fit.table["from_shares"]],
+                    [round(x, 1) for x in fit.table["mean_life_s"]], [round(f, 2) for f in fit.factors])
 
     if best_anchor:
         probs = best_distances(day)

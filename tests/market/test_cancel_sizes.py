@@ -1,0 +1,154 @@
+"""Cancellation by size (``FlowConfig.cancel_size_edges_shares`` / ``cancel_size_factors``):
+each resting order is cancelled at ``resilience_per_s`` times its size group's factor, on both
+sides; factors normalised as the calibration does keep the resting shares and rest fewer,
+larger orders; the calibration (``cancel_size_factors``, ``calibrate_flow(cancel_sizes=True)``)
+recovers the simulated factors from the order lives; bad input is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from execgym.envs.market.analysis.calibration.cancel_sizes import DEFAULT_EDGES_SHARES, cancel_size_factors, order_lives
+from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import SIZE_PLACES, FlowConfig
+from execgym.envs.market.simulation.simulator import SimulatorConfig
+
+THETA_PER_S = 0.05
+SIZES = (50.0, 100.0, 200.0, 600.0)  # one in each of the default groups
+PROBS = (0.4, 0.4, 0.15, 0.05)
+
+
+def _market(**flow):
+    base = dict(anchor="opposite_best", intraday=None, market_rate_per_s=0.05, depth_shares=(400.0,) * 30,
+                resilience_per_s=THETA_PER_S, size_distribution="empirical", mean_limit_size_shares=float(
+                    np.dot(SIZES, PROBS)), limit_sizes_shares=SIZES, limit_size_probs=PROBS,
+                mean_market_size_shares=100.0, market_sizes_shares=(100.0,), market_size_probs=(1.0,))
+    return SimulatorConfig(flow=FlowConfig(**(base | flow)), warmup_s=300.0)
+
+
+def _day(seed, duration_s=3_600.0, levels=10, **flow):
+    return simulate_day(_market(**flow), np.random.default_rng(seed), duration_s, dt_s=60.0, levels=levels,
+                        all_messages=True, open_time_s=0.0)
+
+
+def _hazards(lives, edges):
+    """Deletions over the seconds alive in each size group (the exponential lives' MLE)."""
+    group = np.searchsorted(np.asarray(edges), lives["size_shares"].to_numpy(), side="right")
+    return np.array([lives["deleted"][group == g].sum() / lives["life_s"][group == g].sum()
+                     for g in range(len(edges) + 1)])
+
+
+@pytest.fixture(scope="module")
+def sized_day():
+    return _day(3, cancel_size_edges_shares=(100.0,), cancel_size_factors=(2.0, 0.5))
+
+
+def test_each_size_group_is_cancelled_at_its_factor_of_the_rate_on_both_sides(sized_day):
+    m = sized_day.messages
+    for side in (1, -1):
+        ids = m.loc[(m["type"] == 1) & (m["direction"] == side), "order_id"]
+        lives = order_lives(sized_day)
+        lives = lives[lives.index.isin(ids)]
+        small, large = _hazards(lives, (100.0,))
+        assert (lives["size_shares"] < 100).sum() > 2_000 and (lives["size_shares"] >= 100).sum() > 2_000
+        # 0.1 and 0.025 per s (a few fills end lives too: the hazard counts deletions only)
+        assert small == pytest.approx(2.0 * THETA_PER_S, rel=0.08)
+        assert large == pytest.approx(0.5 * THETA_PER_S, rel=0.08)
+    plain = order_lives(_day(3))
+    assert _hazards(plain, (100.0,)) == pytest.approx([THETA_PER_S] * 2, rel=0.08)  # off: one rate
+
+
+def test_factors_that_keep_the_depth_rest_as_many_shares_in_fewer_larger_orders():
+    # sum_g S_g / f_g = sum_g S_g (S_g: shares submitted in group g): the calibration's normalisation
+    shares = np.array([SIZES[0] * PROBS[0], np.dot(SIZES[1:], PROBS[1:])])
+    small = 3.0
+    large = shares[1] / (shares.sum() - shares[0] / small)
+    books = {}
+    for name, flow in {"one rate": {}, "by size": {"cancel_size_edges_shares": (100.0,),
+                                                    "cancel_size_factors": (small, large)}}.items():
+        b = _day(5, duration_s=2_400.0, levels=40, depth_shares=(60.0,) * 30, **flow).book_levels()
+        ok = np.concatenate([b.bid_ok, b.ask_ok], axis=1)
+        sizes = np.concatenate([b.bid_size_shares, b.ask_size_shares], axis=1)
+        books[name] = (np.where(ok, sizes, 0).sum(1).mean(), ok.sum(1).mean())
+    (depth_one, levels_one), (depth_size, levels_size) = books["one rate"], books["by size"]
+    assert depth_size == pytest.approx(depth_one, rel=0.1)
+    assert levels_size < 0.9 * levels_one  # the same shares on fewer prices: larger orders
+
+
+def test_the_calibration_recovers_the_factors_from_the_order_lives(sized_day):
+    edges, factors, behind, table = cancel_size_factors(sized_day, (100.0,), behind_ticks=0)
+    assert behind == 0 and edges == (100.0,)
+    assert factors[0] / factors[1] == pytest.approx(4.0, rel=0.1)
+    shares = table["submitted_shares"].to_numpy()
+    assert np.sum(shares / np.asarray(factors)) == pytest.approx(shares.sum())  # the depth in shares kept
+    lives = order_lives(sized_day)
+    deep = lives[lives["behind_ticks"] > 0]  # the flow's factors act behind the best
+    assert 0.8 * len(lives) < len(deep) < len(lives) and (lives.loc[lives["place"] != SIZE_PLACES.index("behind"), "behind_ticks"] == 0).all()
+    assert list(table["orders"]) == [int((deep["size_shares"] < 100).sum()), int((deep["size_shares"] >= 100).sum())]
+    # by default the deeper half: behind the median distance of the submissions behind the best
+    _, _, median, table = cancel_size_factors(sized_day, (100.0,))
+    assert median == int(np.median(deep["behind_ticks"])) and median > 3
+    assert table["orders"].sum() == (deep["behind_ticks"] > median).sum()
+
+
+def test_calibrate_flow_fits_the_default_groups_and_writes_them():
+    day = _day(7, duration_s=1_800.0, cancel_size_edges_shares=DEFAULT_EDGES_SHARES,
+               cancel_size_factors=(2.0, 1.0, 0.8, 0.3))
+    cal = calibrate_flow(day, 30, cancel_sizes=True, bucket_s=150.0, hawkes=False)
+    f = np.asarray(cal.flow.cancel_size_factors)
+    assert cal.flow.cancel_size_edges_shares == DEFAULT_EDGES_SHARES and cal.flow.cancel_size_behind_ticks > 3
+    assert f[0] / f[1] == pytest.approx(2.0, rel=0.15) and f[1] / f[3] == pytest.approx(1.0 / 0.3, rel=0.3)
+    cfg = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
+    assert cfg.flow.cancel_size_factors == pytest.approx(cal.flow.cancel_size_factors, rel=1e-3)
+    assert cfg.flow.cancel_size_edges_shares == DEFAULT_EDGES_SHARES
+    assert cfg.flow.cancel_size_behind_ticks == cal.flow.cancel_size_behind_ticks
+    assert calibrate_flow(day, 30, bucket_s=150.0, hawkes=False).flow.cancel_size_factors == ()  # off unless asked
+
+
+def test_a_sparse_size_group_is_merged_and_one_group_is_refused(sized_day):
+    # no order of 60-99 shares nor of 1,000 or more: both groups merge into their smaller neighbour
+    fit = cancel_size_factors(sized_day, (60.0, 100.0, 1000.0), behind_ticks=0)
+    assert fit.edges_shares == (100.0,) and fit.table["deletions"].min() >= 20
+    assert fit.factors == pytest.approx(cancel_size_factors(sized_day, (100.0,), behind_ticks=0).factors)
+    with pytest.raises(ValueError, match="fall in one group"):
+        cancel_size_factors(sized_day, (1000.0, 2000.0), behind_ticks=0)
+    for bad in [(), (100.0, 50.0), (-1.0,), (1.0,) * 8]:
+        with pytest.raises(ValueError, match="edges_shares must be"):
+            cancel_size_factors(sized_day, bad)
+    for bad in [-1, 2.5, True]:
+        with pytest.raises(ValueError, match="behind_ticks must be an int >= 0"):
+            cancel_size_factors(sized_day, (100.0,), behind_ticks=bad)
+    top = simulate_day(_market(), np.random.default_rng(1), 300.0, dt_s=60.0, levels=1, open_time_s=0.0)
+    with pytest.raises(ValueError, match="records no submission behind its side's best"):
+        cancel_size_factors(top)
+
+
+def test_the_factors_act_beyond_behind_ticks_only():
+    day = _day(9, duration_s=2_400.0, cancel_size_edges_shares=(100.0,), cancel_size_factors=(0.25, 0.25),
+               cancel_size_behind_ticks=8)
+    lives = order_lives(day)
+    deep, near = lives[lives["behind_ticks"] >= 20], lives[lives["place"] < SIZE_PLACES.index("behind")]  # placed far / at or inside the best
+    assert len(deep) > 3_000 and len(near) > 300
+    hazard = lambda x: x["deleted"].sum() / x["life_s"].sum()  # noqa: E731
+    assert hazard(deep) == pytest.approx(0.25 * THETA_PER_S, rel=0.15)
+    assert hazard(near) > 0.6 * THETA_PER_S  # mostly within 8 ticks of the best: the one rate
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ({"cancel_size_edges_shares": (100.0,)}, ValueError, "one factor per size group"),
+    ({"cancel_size_factors": (1.0, 2.0)}, ValueError, "cancel_size_edges_shares must hold 1 to 7"),
+    ({"cancel_size_edges_shares": (100.0, 100.0), "cancel_size_factors": (1.0,) * 3}, ValueError, "increasing"),
+    ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": (1.0, 0.0)}, ValueError, "finite and > 0"),
+    ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": (1.0, float("nan"))}, ValueError, "finite"),
+    ({"cancel_size_edges_shares": "100", "cancel_size_factors": (1.0, 2.0)}, TypeError, "cancel_size_edges_shares"),
+    ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": 2.0}, TypeError, "cancel_size_factors"),
+    ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": (1.0, 2.0), "cancel_size_behind_ticks": -1},
+     ValueError, "cancel_size_behind_ticks"),
+    ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": (1.0, 2.0), "cancel_size_behind_ticks": 1.5},
+     TypeError, "cancel_size_behind_ticks"),
+])
+def test_bad_cancellation_sizes_are_refused(bad, error, match):
+    with pytest.raises(error, match=match):
+        FlowConfig(anchor="opposite_best", intraday=None, **bad)
