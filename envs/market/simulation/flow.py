@@ -60,6 +60,15 @@ model for order book dynamics", Operations Research 58(3):
   depth there). With
   ``best_anchor_excited`` the placement from the best (below) applies to the excited
   submissions only;
+* **cancellation by size** (optional, ``cancel_size_factors``): large resting orders deep in
+  the book are patient (GOOG 2012-06-21: round lots placed within 10 ticks of their best are
+  deleted at 0.13-0.16 per second like the odd lots, beyond 10 ticks at 0.04-0.07; 500
+  shares or more live 27 s on average, odd lots 7 s). A resting order more than
+  ``cancel_size_behind_ticks`` behind its side's best (at the proposal) is cancelled at
+  ``theta`` times its remaining size's group factor (groups split at
+  ``cancel_size_edges_shares``): the base cancellations are proposed at the largest factor
+  and each accepted at its order's (the order rests on otherwise, its live entry kept). The
+  clustering's excited cancellations, the revisions and the fleeting draws are unchanged;
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
   at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
   excited submissions joins its side's best quote (``cluster_improve_frac``: one tick
