@@ -83,6 +83,12 @@ def test_the_calibration_recovers_the_factors_from_the_order_lives(sized_day):
     assert factors[0] / factors[1] == pytest.approx(4.0, rel=0.1)
     shares = table["submitted_shares"].to_numpy()
     assert np.sum(shares / np.asarray(factors)) == pytest.approx(shares.sum())  # the depth in shares kept
+    # over a rate: the hazards themselves (0.1 and 0.025 per s over THETA_PER_S)
+    absolute = cancel_size_factors(sized_day, (100.0,), behind_ticks=0, rate_per_s=THETA_PER_S).factors
+    assert absolute == pytest.approx((2.0, 0.5), rel=0.08)
+    for bad in [0.0, -1.0, float("nan"), True, "0.1"]:
+        with pytest.raises(ValueError, match="rate_per_s must be a finite number > 0"):
+            cancel_size_factors(sized_day, (100.0,), rate_per_s=bad)
     lives = order_lives(sized_day)
     deep = lives[lives["behind_ticks"] > 0]  # the flow's factors act behind the best
     assert 0.8 * len(lives) < len(deep) < len(lives) and (lives.loc[lives["place"] != SIZE_PLACES.index("behind"), "behind_ticks"] == 0).all()
@@ -100,6 +106,8 @@ def test_calibrate_flow_fits_the_default_groups_and_writes_them():
     f = np.asarray(cal.flow.cancel_size_factors)
     assert cal.flow.cancel_size_edges_shares == DEFAULT_EDGES_SHARES and cal.flow.cancel_size_behind_ticks > 3
     assert f[0] / f[1] == pytest.approx(2.0, rel=0.15) and f[1] / f[3] == pytest.approx(1.0 / 0.3, rel=0.3)
+    # over the day's pooled rate (its near orders' rate is THETA_PER_S: the pooled one is between the groups')
+    assert f[0] * cal.flow.resilience_per_s == pytest.approx(2.0 * THETA_PER_S, rel=0.15)
     cfg = SimulatorConfig.from_mapping(cal.market_config(0.01, 10_000.5, 300.0))
     assert cfg.flow.cancel_size_factors == pytest.approx(cal.flow.cancel_size_factors, rel=1e-3)
     assert cfg.flow.cancel_size_edges_shares == DEFAULT_EDGES_SHARES

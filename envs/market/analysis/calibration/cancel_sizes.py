@@ -16,13 +16,18 @@ day's (the GOOG ``inside_follow_reach`` model: 24 ticks and 75-90 shares a level
 estimates each size group's cancellation hazard by maximum likelihood for exponential lives
 with a competing risk (fills: deletions over the orders' seconds alive), over the orders placed
 more than ``behind_ticks`` behind their side's best (by default the day's median distance
-there: the deeper half), and normalises the factors so that the flow's steady-state depth in
-shares is kept: an order of size ``s`` rests ``1 / (rho f(s))`` on average, so the resting
-shares are those of one rate ``rho`` when ``sum_g S_g / f_g = sum_g S_g`` (``S_g``: the shares
-submitted in group ``g``). The refinement (``refine_depth``) then matches the depth profile as
-before, and only the mix of resting sizes changes. The flow applies a factor by the order's
-current distance from its best (its remaining size's group), the fit reads the distance at
-submission.
+there: the deeper half). The factors are the hazards over the day's pooled rate ``rho``
+(``rate_per_s``; what ``calibrate_flow`` does): the deep orders keep their measured lives
+(GOOG: 1.25 for the odd lots, 0.46 for the round lots, 0.30 for 500 shares or more; ``rho`` =
+0.102/s pools the fast churn near the best with them), and the refinement (``refine_depth``)
+places fewer orders deep to match the depth. Without a rate the factors are normalised to keep
+the flow's steady-state depth in shares instead: an order of size ``s`` rests
+``1 / (rho f(s))`` on average, so the resting shares are those of one rate ``rho`` when
+``sum_g S_g / f_g = sum_g S_g`` (``S_g``: the shares submitted in group ``g``), and only the
+mix of resting sizes changes. On GOOG that scaling left the round lots' factor at 0.96 and
+placed orders too deep (the distances of the order and cancellation levels doubled). The flow
+applies a factor by the order's current distance from its best (its remaining size's group),
+the fit reads the distance at submission.
 
 A file that records only the best level (the AMZN sample: a 1-level file) has no submissions
 behind the best: nothing to fit.
@@ -91,9 +96,9 @@ class CancelSizeFit(NamedTuple):
 
 
 def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAULT_EDGES_SHARES,
-                        behind_ticks: int | None = None) -> CancelSizeFit:
-    """Each size group's cancellation-rate factor (the module docstring's normalisation keeps
-    the depth in shares) and a table per group of the orders, deletions, mean life (s), hazard
+                        behind_ticks: int | None = None, rate_per_s: float | None = None) -> CancelSizeFit:
+    """Each size group's cancellation-rate factor (its hazard over ``rate_per_s``; ``None``:
+    normalised to keep the depth in shares, module docstring) and a table per group of the orders, deletions, mean life (s), hazard
     (1/s per order: deletions over the orders' seconds alive), submitted shares and factor,
     over the orders placed more than ``behind_ticks`` behind their side's best (the flow
     applies the factors there only); ``None``: the median distance of the day's submissions
@@ -104,14 +109,18 @@ def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAU
     them (the sparsest group first, into its smaller neighbour).
 
     A ``ValueError`` if the edges are not increasing positive numbers (at most
-    ``MAX_CANCEL_SIZE_GROUPS - 1``), the day records no submission behind the best, or fewer
-    than two groups keep :data:`MIN_GROUP_DELETIONS` deletions.
+    ``MAX_CANCEL_SIZE_GROUPS - 1``), ``rate_per_s`` is not a positive number, the day records
+    no submission behind the best, or fewer than two groups keep :data:`MIN_GROUP_DELETIONS`
+    deletions.
     """
     edges = tuple(float(e) for e in edges_shares)
     if not 1 <= len(edges) < MAX_CANCEL_SIZE_GROUPS or any(not np.isfinite(e) or e <= 0 for e in edges) or any(
             b <= a for a, b in zip(edges, edges[1:])):
         raise ValueError(f"edges_shares must be 1 to {MAX_CANCEL_SIZE_GROUPS - 1} increasing sizes > 0 (shares), "
                          f"got {edges_shares!r}")
+    if rate_per_s is not None and (isinstance(rate_per_s, bool) or not isinstance(rate_per_s, (int, float))
+                                   or not np.isfinite(rate_per_s) or rate_per_s <= 0):
+        raise ValueError(f"rate_per_s must be a finite number > 0 (1/s) or None, got {rate_per_s!r}")
     lives = order_lives(day)
     behind = lives.loc[lives["place"] == SIZE_PLACES.index("behind"), "behind_ticks"]
     if behind.empty:
@@ -153,5 +162,8 @@ def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAU
     table = pd.DataFrame(rows)
     hazard = table["hazard_per_s"].to_numpy()
     shares = table["submitted_shares"].to_numpy()
-    table["factor"] = hazard * float(np.sum(shares / hazard) / np.sum(shares))
+    if rate_per_s is None:
+        table["factor"] = hazard * float(np.sum(shares / hazard) / np.sum(shares))
+    else:
+        table["factor"] = hazard / rate_per_s
     return CancelSizeFit(tuple(kept), tuple(float(f) for f in table["factor"]), int(behind_ticks), table)

@@ -841,7 +841,7 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param cancel_sizes: cancellation by size (``cancel_size_edges_shares``,
         ``cancel_size_factors``,
         :func:`~execgym.envs.market.analysis.calibration.cancel_sizes.cancel_size_factors`: each
-        size group's hazard over the day's order lives, scaled to keep the depth in shares;
+        size group's hazard over the day's order lives over the pooled rate ``rho``;
         the groups :data:`~execgym.envs.market.analysis.calibration.cancel_sizes.DEFAULT_EDGES_SHARES`,
         sparse ones merged, for the orders behind their best by more than the day's median
         distance there).
@@ -971,14 +971,6 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                         m["size_shares"].to_numpy()[in_session & np.isin(m["type"].to_numpy(), [int(EventType.EXECUTION_VISIBLE), int(EventType.EXECUTION_HIDDEN)])].sum(),
                         1)))
 
-    if cancel_sizes:
-        fit = cancel_size_factors(day)
-        tables |= {"cancel_size_edges_shares": fit.edges_shares, "cancel_size_factors": fit.factors,
-                   "cancel_size_behind_ticks": fit.behind_ticks}
-        logger.info("cancellation by size beyond %d ticks behind the best: groups from %s shares, mean lives %s s, "
-                    "factors %s", fit.behind_ticks, [round(x) for x in fit.table["from_shares"]],
-                    [round(x, 1) for x in fit.table["mean_life_s"]], [round(f, 2) for f in fit.factors])
-
     if best_anchor:
         probs = best_distances(day)
         tables |= {"best_anchor_frac": float(best_anchor), "best_anchor_probs": probs}
@@ -989,6 +981,14 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     cancelled = theta["buy_cancelled_shares"].sum() + theta["sell_cancelled_shares"].sum()
     share_s = theta["buy_share_s"].sum() + theta["sell_share_s"].sum()
     rho = float(cancelled / share_s)
+    if cancel_sizes:
+        fit = cancel_size_factors(day, rate_per_s=rho)
+        tables |= {"cancel_size_edges_shares": fit.edges_shares, "cancel_size_factors": fit.factors,
+                   "cancel_size_behind_ticks": fit.behind_ticks}
+        logger.info("cancellation by size beyond %d ticks behind the best: groups from %s shares, mean lives %s s, "
+                    "factors %s", fit.behind_ticks, [round(x) for x in fit.table["from_shares"]],
+                    [round(x, 1) for x in fit.table["mean_life_s"]], [round(f, 2) for f in fit.factors])
+
     lam_mean = np.nan_to_num(0.5 * (lam["buy_per_s"] + lam["sell_per_s"]).to_numpy())
     if match == "arrivals":
         depth = lam_mean * mean_limit / rho
