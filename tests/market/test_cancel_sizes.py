@@ -78,7 +78,7 @@ def test_factors_that_keep_the_depth_rest_as_many_shares_in_fewer_larger_orders(
 
 
 def test_the_calibration_recovers_the_factors_from_the_order_lives(sized_day):
-    edges, factors, behind, table = cancel_size_factors(sized_day, (100.0,), behind_ticks=0)
+    edges, factors, behind, table, _ = cancel_size_factors(sized_day, (100.0,), behind_ticks=0)
     assert behind == 0 and edges == (100.0,)
     assert factors[0] / factors[1] == pytest.approx(4.0, rel=0.1)
     shares = table["submitted_shares"].to_numpy()
@@ -94,7 +94,7 @@ def test_the_calibration_recovers_the_factors_from_the_order_lives(sized_day):
     assert 0.8 * len(lives) < len(deep) < len(lives) and (lives.loc[lives["place"] != SIZE_PLACES.index("behind"), "behind_ticks"] == 0).all()
     assert list(table["orders"]) == [int((deep["size_shares"] < 100).sum()), int((deep["size_shares"] >= 100).sum())]
     # by default the deeper half: behind the median distance of the submissions behind the best
-    _, _, median, table = cancel_size_factors(sized_day, (100.0,))
+    _, _, median, table, _ = cancel_size_factors(sized_day, (100.0,))
     assert median == int(np.median(deep["behind_ticks"])) and median > 3
     assert table["orders"].sum() == (deep["behind_ticks"] > median).sum()
 
@@ -133,15 +133,21 @@ def test_a_sparse_size_group_is_merged_and_one_group_is_refused(sized_day):
         cancel_size_factors(top)
 
 
-def test_the_factors_act_beyond_behind_ticks_only():
+@pytest.mark.parametrize("near_factor", [1.0, 2.0])
+def test_the_size_factors_act_beyond_behind_ticks_and_the_near_factor_within(near_factor):
     day = _day(9, duration_s=2_400.0, cancel_size_edges_shares=(100.0,), cancel_size_factors=(0.25, 0.25),
-               cancel_size_behind_ticks=8)
+               cancel_size_behind_ticks=8, cancel_near_factor=near_factor)
     lives = order_lives(day)
-    deep, near = lives[lives["behind_ticks"] >= 20], lives[lives["place"] < SIZE_PLACES.index("behind")]  # placed far / at or inside the best
+    # placed far / at or inside the best
+    deep, near = lives[lives["behind_ticks"] >= 20], lives[lives["place"] < SIZE_PLACES.index("behind")]
     assert len(deep) > 3_000 and len(near) > 300
     hazard = lambda x: x["deleted"].sum() / x["life_s"].sum()  # noqa: E731
     assert hazard(deep) == pytest.approx(0.25 * THETA_PER_S, rel=0.15)
-    assert hazard(near) > 0.6 * THETA_PER_S  # mostly within 8 ticks of the best: the one rate
+    # mostly within 8 ticks of the best: the near factor's rate (some drift deeper, slower)
+    assert 0.75 * near_factor * THETA_PER_S < hazard(near) < 1.05 * near_factor * THETA_PER_S
+    fit = cancel_size_factors(day, (100.0,), behind_ticks=8, rate_per_s=THETA_PER_S)
+    assert 0.75 * near_factor < fit.near_factor < 1.05 * near_factor
+    assert cancel_size_factors(day, (100.0,), behind_ticks=8).near_factor == 1.0  # without a rate: the one rate
 
 
 @pytest.mark.parametrize("bad, error, match", [
@@ -156,6 +162,9 @@ def test_the_factors_act_beyond_behind_ticks_only():
      ValueError, "cancel_size_behind_ticks"),
     ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": (1.0, 2.0), "cancel_size_behind_ticks": 1.5},
      TypeError, "cancel_size_behind_ticks"),
+    ({"cancel_near_factor": 2.0}, ValueError, "cancel_near_factor=2.0 is part of the cancellation by size"),
+    ({"cancel_size_edges_shares": (100.0,), "cancel_size_factors": (1.0, 2.0), "cancel_near_factor": 0.0},
+     ValueError, "cancel_near_factor"),
 ])
 def test_bad_cancellation_sizes_are_refused(bad, error, match):
     with pytest.raises(error, match=match):

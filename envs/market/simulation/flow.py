@@ -66,8 +66,8 @@ model for order book dynamics", Operations Research 58(3):
   shares or more live 27 s on average, odd lots 7 s). A resting order more than
   ``cancel_size_behind_ticks`` behind its side's best (at the proposal) is cancelled at
   ``theta`` times its remaining size's group factor (groups split at
-  ``cancel_size_edges_shares``): the base cancellations are proposed at the largest factor
-  and each accepted at its order's (the order rests on otherwise, its live entry kept). The
+  ``cancel_size_edges_shares``), the others at ``theta`` times ``cancel_near_factor``: the
+  base cancellations are proposed at the largest factor and each accepted at its order's (the order rests on otherwise, its live entry kept). The
   clustering's excited cancellations, the revisions and the fleeting draws are unchanged;
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
   at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
@@ -444,6 +444,8 @@ class FlowConfig:
         rate). The base cancellations only: the clustering's excited ones and the revisions
         take their orders as before.
     :param cancel_size_behind_ticks: where the factors start (ticks behind the best, >= 0).
+    :param cancel_near_factor: (with ``cancel_size_factors``) the multiplier of the rate for the
+        orders within ``cancel_size_behind_ticks`` of their best, whatever their size (> 0).
     :param revise_best_per_s: order revisions (module docstring): the rate (1/s) at which
         a resting background order at its side's best is revised.
     :param revise_deep_per_s: the rate for orders behind their side's best.
@@ -570,6 +572,7 @@ class FlowConfig:
     cancel_size_edges_shares: tuple[float, ...] = ()
     cancel_size_factors: tuple[float, ...] = ()
     cancel_size_behind_ticks: int = 0
+    cancel_near_factor: float = 1.0
     sign_run_share: float = 0.0
     sign_run_exponent: float = 1.5
     activity_sigma: float = 0.0
@@ -839,7 +842,11 @@ class FlowConfig:
         object.__setattr__(self, "cancel_size_edges_shares", edges)
         object.__setattr__(self, "cancel_size_factors", factors)
         check_int("cancel_size_behind_ticks", self.cancel_size_behind_ticks, minimum=0)
+        check_positive("cancel_near_factor", self.cancel_near_factor)
         if not edges and not factors:
+            if self.cancel_near_factor != 1.0:
+                raise ValueError(f"cancel_near_factor={self.cancel_near_factor!r} is part of the cancellation by size: "
+                                 f"it needs cancel_size_edges_shares and cancel_size_factors")
             return
         if not 1 <= len(edges) < MAX_CANCEL_SIZE_GROUPS:
             raise ValueError(f"cancel_size_edges_shares must hold 1 to {MAX_CANCEL_SIZE_GROUPS - 1} edges (shares) "
@@ -1011,7 +1018,8 @@ P_CSZ_MAX = P_CSZ_N + 1
 P_CSZ_EDGE0 = P_CSZ_MAX + 1
 P_CSZ_F0 = P_CSZ_EDGE0 + MAX_CANCEL_SIZE_GROUPS
 P_CSZ_BEHIND = P_CSZ_F0 + MAX_CANCEL_SIZE_GROUPS
-N_P = P_CSZ_BEHIND + 1
+P_CSZ_NEAR = P_CSZ_BEHIND + 1
+N_P = P_CSZ_NEAR + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1186,10 +1194,11 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     if flow.cancel_size_factors:
         # proposals at the largest factor's rate, each accepted at its order's (thinning)
         fp[P_CSZ_N] = len(flow.cancel_size_factors)
-        fp[P_CSZ_MAX] = max(1.0, *flow.cancel_size_factors)
+        fp[P_CSZ_MAX] = max(flow.cancel_near_factor, *flow.cancel_size_factors)
         fp[P_CSZ_EDGE0:P_CSZ_EDGE0 + len(flow.cancel_size_edges_shares)] = flow.cancel_size_edges_shares
         fp[P_CSZ_F0:P_CSZ_F0 + len(flow.cancel_size_factors)] = flow.cancel_size_factors
         fp[P_CSZ_BEHIND] = flow.cancel_size_behind_ticks
+        fp[P_CSZ_NEAR] = flow.cancel_near_factor
         fp[P_THETA] *= fp[P_CSZ_MAX]
     lam_total = lam_buy.sum() + lam_sell.sum()
     fp[P_LAM_TOTAL] = lam_total * base
@@ -2031,9 +2040,9 @@ def _kth_order(sc, lvl, orders, side, k):
 def _cancel_size_factor(fp, sc, orders, slot):
     """The cancellation-rate factor of the resting order in ``slot``: its size group's
     (FlowConfig.cancel_size_factors, by its remaining shares) more than
-    ``fp[P_CSZ_BEHIND]`` ticks behind its side's best, else 1."""
+    ``fp[P_CSZ_BEHIND]`` ticks behind its side's best, else the near orders' (``fp[P_CSZ_NEAR]``)."""
     if _behind(sc, orders[slot].side, orders[slot].price_ticks) <= fp[P_CSZ_BEHIND]:
-        return 1.0
+        return fp[P_CSZ_NEAR]
     size_shares = orders[slot].size_shares
     n = np.int64(fp[P_CSZ_N])
     g = 0

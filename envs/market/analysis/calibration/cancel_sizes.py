@@ -87,12 +87,15 @@ def order_lives(day: LobsterDay) -> pd.DataFrame:
 
 class CancelSizeFit(NamedTuple):
     """:func:`cancel_size_factors`' fit: the flow's ``cancel_size_edges_shares``,
-    ``cancel_size_factors`` and ``cancel_size_behind_ticks``, and a table per size group."""
+    ``cancel_size_factors`` and ``cancel_size_behind_ticks``, a table per size group, and
+    ``cancel_near_factor`` (with a rate: the hazard of the other orders, placed inside the
+    spread, at the best or within ``behind_ticks`` of it, over the rate; else 1)."""
 
     edges_shares: tuple[float, ...]
     factors: tuple[float, ...]
     behind_ticks: int
     table: pd.DataFrame
+    near_factor: float = 1.0
 
 
 def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAULT_EDGES_SHARES,
@@ -130,6 +133,9 @@ def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAU
         behind_ticks = int(np.median(behind))
     if isinstance(behind_ticks, bool) or not isinstance(behind_ticks, (int, np.integer)) or behind_ticks < 0:
         raise ValueError(f"behind_ticks must be an int >= 0 (ticks behind the best) or None, got {behind_ticks!r}")
+    near = lives[lives["behind_ticks"] <= behind_ticks]
+    near_factor = 1.0 if rate_per_s is None or near["deleted"].sum() == 0 else float(
+        near["deleted"].sum() / near["life_s"].sum() / rate_per_s)
     lives = lives[lives["behind_ticks"] > behind_ticks]
     sizes = lives["size_shares"].to_numpy()
     deleted = lives["deleted"].to_numpy()
@@ -166,4 +172,4 @@ def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAU
         table["factor"] = hazard * float(np.sum(shares / hazard) / np.sum(shares))
     else:
         table["factor"] = hazard / rate_per_s
-    return CancelSizeFit(tuple(kept), tuple(float(f) for f in table["factor"]), int(behind_ticks), table)
+    return CancelSizeFit(tuple(kept), tuple(float(f) for f in table["factor"]), int(behind_ticks), table, near_factor)

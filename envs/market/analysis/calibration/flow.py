@@ -638,7 +638,8 @@ class FlowCalibration:
                 **({} if not f.cancel_size_factors else {
                     "cancel_size_edges_shares": list(f.cancel_size_edges_shares),
                     "cancel_size_factors": [_sig(x, 4) for x in f.cancel_size_factors],
-                    "cancel_size_behind_ticks": f.cancel_size_behind_ticks}),
+                    "cancel_size_behind_ticks": f.cancel_size_behind_ticks,
+                    "cancel_near_factor": _sig(f.cancel_near_factor, 4)}),
                 **({} if not f.inside_follow_probs else {
                     "inside_follow_gaps_s": list(f.inside_follow_gaps_s),
                     "inside_follow_probs": [_sig(x, 4) for x in f.inside_follow_probs]}),
@@ -841,7 +842,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     :param cancel_sizes: cancellation by size (``cancel_size_edges_shares``,
         ``cancel_size_factors``,
         :func:`~execgym.envs.market.analysis.calibration.cancel_sizes.cancel_size_factors`: each
-        size group's hazard over the day's order lives over the pooled rate ``rho``;
+        size group's hazard over the day's order lives over the pooled rate ``rho``, and the
+        nearer orders' in ``cancel_near_factor``;
         the groups :data:`~execgym.envs.market.analysis.calibration.cancel_sizes.DEFAULT_EDGES_SHARES`,
         sparse ones merged, for the orders behind their best by more than the day's median
         distance there).
@@ -984,10 +986,11 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
     if cancel_sizes:
         fit = cancel_size_factors(day, rate_per_s=rho)
         tables |= {"cancel_size_edges_shares": fit.edges_shares, "cancel_size_factors": fit.factors,
-                   "cancel_size_behind_ticks": fit.behind_ticks}
+                   "cancel_size_behind_ticks": fit.behind_ticks, "cancel_near_factor": fit.near_factor}
         logger.info("cancellation by size beyond %d ticks behind the best: groups from %s shares, mean lives %s s, "
-                    "factors %s", fit.behind_ticks, [round(x) for x in fit.table["from_shares"]],
-                    [round(x, 1) for x in fit.table["mean_life_s"]], [round(f, 2) for f in fit.factors])
+                    "factors %s; nearer, %.2f", fit.behind_ticks, [round(x) for x in fit.table["from_shares"]],
+                    [round(x, 1) for x in fit.table["mean_life_s"]], [round(f, 2) for f in fit.factors],
+                    fit.near_factor)
 
     lam_mean = np.nan_to_num(0.5 * (lam["buy_per_s"] + lam["sell_per_s"]).to_numpy())
     if match == "arrivals":
