@@ -18,8 +18,9 @@ with a competing risk (fills: deletions over the orders' seconds alive), over th
 more than ``behind_ticks`` behind their side's best (by default the day's median distance
 there: the deeper half). The factors are the hazards over the day's pooled rate ``rho``
 (``rate_per_s``; what ``calibrate_flow`` does): the deep orders keep their measured lives
-(GOOG: 1.25 for the odd lots, 0.46 for the round lots, 0.30 for 500 shares or more; ``rho`` =
-0.102/s pools the fast churn near the best with them), and the refinement (``refine_depth``)
+(GOOG, 70 ticks: 1.57 for the odd lots, 0.57 for the round lots, 0.38 for 500 shares or more,
+1.66 for the nearer orders; ``rho`` = 0.082/s pools the fast churn near the best with the
+patient orders deep), and the refinement (``refine_depth``)
 places fewer orders deep to match the depth. Without a rate the factors are normalised to keep
 the flow's steady-state depth in shares instead: an order of size ``s`` rests
 ``1 / (rho f(s))`` on average, so the resting shares are those of one rate ``rho`` when
