@@ -117,7 +117,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     models = {"calibrated": realism}
     others = cfg.realism.get("models")  # missing or null: none (e.g. to write one model's market config)
     for name, overrides in (OmegaConf.to_container(others, resolve=True) if others else {}).items():
-        models[name] = realism_table(day, _simulate_model(cfg, day, overrides or {}), n_boot, seed)
+        if overrides is None:
+            # a model set to null is off for this day (e.g. an option its file cannot fit)
+            logger.info("realism model %s: off (null) for day %s", name, day.name)
+            continue
+        models[name] = realism_table(day, _simulate_model(cfg, day, overrides), n_boot, seed)
     side_by_side = pd.concat({name: t["l1"] for name, t in models.items()}, axis=1)
     side_by_side.to_csv(out_dir / "realism_models.csv")
     (out_dir / "realism.md").write_text(_realism_markdown(realism, side_by_side))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -122,10 +123,18 @@ def test_the_cst_model_turns_off_every_option_of_the_calibration():
     assert flow.cancel_size_factors == ()
 
 
-def test_the_report_runs_without_other_models(tmp_path):
+def test_the_amzn_day_turns_off_the_model_its_one_level_file_cannot_fit():
+    cfg = compose_cfg("stylized_facts", "day=amzn_2012_06_21")
+    assert cfg.realism.models.inside_follow_patient is None and cfg.realism.models.inside_follow_reach is not None
+    assert compose_cfg("stylized_facts").realism.models.inside_follow_patient.cancel_sizes
+
+
+@pytest.mark.parametrize("models", [["~realism.models"], ["~realism.models", "+realism.models={cst: null}"]])
+def test_the_report_runs_without_other_models(tmp_path, models):
+    """No other model, or only models set to null (off for the day)."""
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
                       "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100",
-                      "n_days=1", "progress=false", "~realism.models", f"write_market_config={tmp_path / 'm.yaml'}")
+                      "n_days=1", "progress=false", *models, f"write_market_config={tmp_path / 'm.yaml'}")
     run(cfg, tmp_path)
     models = pd.read_csv(tmp_path / "realism_models.csv", index_col=0)
     assert list(models.columns) == ["calibrated"]
