@@ -57,7 +57,9 @@ def _plain(node: Any) -> Any:
 
 
 def build_env_factory(env_cfg: Mapping[str, Any]) -> tuple[Callable[[], gym.Env], Any]:
-    """``(make_env, config)`` from an ``env`` config group (``id`` and ``params``).
+    """``(make_env, config)`` from an ``env`` config group (``id``, ``params`` and optionally
+    ``make_kwargs``: further keyword arguments of the env's constructor, e.g. a LOB env's
+    price grid ``n_levels`` for a market whose price travels far).
 
     The config dataclass is built (and so validated) here, once.
     """
@@ -67,7 +69,12 @@ def build_env_factory(env_cfg: Mapping[str, Any]) -> tuple[Callable[[], gym.Env]
         raise ValueError(f"env.id must be one of {sorted(ENV_CONFIGS)}, got {env_id!r}")
     defaults = envs.ENV_IDS[env_id][2]
     config = ENV_CONFIGS[env_id].from_kwargs({**defaults, **(env_cfg.get("params") or {})})
-    return (lambda: gym.make(env_id, config=config)), config
+    make_kwargs = env_cfg.get("make_kwargs") or {}
+    if not isinstance(make_kwargs, Mapping) or "config" in make_kwargs:
+        raise ValueError(f"env.make_kwargs must be a mapping of constructor arguments other than config, got "
+                         f"{make_kwargs!r}")
+    make_kwargs = dict(make_kwargs)
+    return (lambda: gym.make(env_id, config=config, **make_kwargs)), config
 
 
 def build_baselines(spec: Mapping[str, Any], task: ExecutionTask, env_config: Any = None) -> dict[str, SchedulePolicy]:

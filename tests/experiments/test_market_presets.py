@@ -35,3 +35,18 @@ def test_each_preset_builds_an_env_and_simulates(name):
     sim.book.check_invariants()
     assert sim.book.best_bid is not None and sim.book.best_ask is not None
     assert sides == {1, -1}  # buyers and sellers both cross
+
+
+def test_an_env_group_passes_make_kwargs_to_the_env_and_refuses_bad_ones():
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose(config_name="compare_lob", overrides=["env=lob_goog_2012_06_21_patient"])
+    make_env, config = build_env_factory(cfg.env)
+    assert config.market.flow.cancel_size_factors and config.total_shares == 2000
+    env = make_env()
+    assert env.unwrapped._markets._lvl.shape[-1] == 4096  # the grid its price needs
+    env.close()
+    plain, _ = build_env_factory({k: v for k, v in cfg.env.items() if k != "make_kwargs"})
+    assert plain().unwrapped._markets._lvl.shape[-1] == 2048
+    for bad in ([4096], {"config": None}):
+        with pytest.raises(ValueError, match="env.make_kwargs must be a mapping"):
+            build_env_factory({**cfg.env, "make_kwargs": bad})
