@@ -1012,7 +1012,7 @@ P_BEST_EXCITED = P_IN_TAKE_Q0 + MAX_TAKE_BUCKETS * MAX_TAKE_QUANTILES
 #: the clustering's reach: the top levels of each side where it acts (0: everywhere)
 P_CL_LEVELS = P_BEST_EXCITED + 1
 #: cancellation by size: the groups' count (0: off), the largest factor (the proposals'),
-#: the edges (shares) and the factors
+#: the groups' lower bounds (shares, 0 first) and the factors
 P_CSZ_N = P_CL_LEVELS + 1
 P_CSZ_MAX = P_CSZ_N + 1
 P_CSZ_EDGE0 = P_CSZ_MAX + 1
@@ -1195,7 +1195,8 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         # proposals at the largest factor's rate, each accepted at its order's (thinning)
         fp[P_CSZ_N] = len(flow.cancel_size_factors)
         fp[P_CSZ_MAX] = max(flow.cancel_near_factor, *flow.cancel_size_factors)
-        fp[P_CSZ_EDGE0:P_CSZ_EDGE0 + len(flow.cancel_size_edges_shares)] = flow.cancel_size_edges_shares
+        # the groups' lower bounds (shares, 0 first) for _bucket
+        fp[P_CSZ_EDGE0 + 1:P_CSZ_EDGE0 + 1 + len(flow.cancel_size_edges_shares)] = flow.cancel_size_edges_shares
         fp[P_CSZ_F0:P_CSZ_F0 + len(flow.cancel_size_factors)] = flow.cancel_size_factors
         fp[P_CSZ_BEHIND] = flow.cancel_size_behind_ticks
         fp[P_CSZ_NEAR] = flow.cancel_near_factor
@@ -2043,12 +2044,7 @@ def _cancel_size_factor(fp, sc, orders, slot):
     ``fp[P_CSZ_BEHIND]`` ticks behind its side's best, else the near orders' (``fp[P_CSZ_NEAR]``)."""
     if _behind(sc, orders[slot].side, orders[slot].price_ticks) <= fp[P_CSZ_BEHIND]:
         return fp[P_CSZ_NEAR]
-    size_shares = orders[slot].size_shares
-    n = np.int64(fp[P_CSZ_N])
-    g = 0
-    while g < n - 1 and size_shares >= fp[P_CSZ_EDGE0 + g]:
-        g += 1
-    return fp[P_CSZ_F0 + g]
+    return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, int(fp[P_CSZ_N]), orders[slot].size_shares)]
 
 
 @njit(**HOT_INLINE)
@@ -2362,6 +2358,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # again (P_CL_REDRAW: until an order rests or the list is empty)
                 newest = not revising and excited and fp[P_CL_NEWEST] > 0.0 and R.uniform(rs) < fp[P_CL_NEWEST] and (
                     fs.last_id > 0 and K.h_find(htab, orders, fs.last_id) != -1)
+                slot = -1  # the cancelled order's slot, where a path looks it up
                 if revising:
                     if fs.rev_size > 0:
                         continue  # one revision at a time (its re-post is pending)
@@ -2402,7 +2399,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     if not rests or kept:
                         continue
                 if fp[P_CL_LEVELS] > 0.0:
-                    slot = K.h_find(htab, orders, oid)  # it rests (a stale entry was dropped above)
+                    if slot == -1:  # the paths that did not look it up (it rests: stale entries were dropped)
+                        slot = K.h_find(htab, orders, oid)
                     side = orders[slot].side
                     fs.far = _behind(sc, side, orders[slot].price_ticks) > _reach(sc, lvl, side, fp[P_CL_LEVELS])
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)

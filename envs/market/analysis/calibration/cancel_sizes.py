@@ -74,10 +74,10 @@ def order_lives(day: LobsterDay) -> pd.DataFrame:
                          "behind_ticks": np.where(places[sub] == SIZE_PLACES.index("behind"), -better[sub], 0)},
                         index=ids[sub])
     subs = subs[~subs.index.duplicated()]
-    deleted_at = pd.Series(t[(ty == int(EventType.DELETION)) & in_session],
-                           index=ids[(ty == int(EventType.DELETION)) & in_session]).groupby(level=0).min()
-    filled_at = pd.Series(t[(ty == int(EventType.EXECUTION_VISIBLE)) & in_session],
-                          index=ids[(ty == int(EventType.EXECUTION_VISIBLE)) & in_session]).groupby(level=0).max()
+    deletion = (ty == int(EventType.DELETION)) & in_session
+    fill = (ty == int(EventType.EXECUTION_VISIBLE)) & in_session
+    deleted_at = pd.Series(t[deletion], index=ids[deletion]).groupby(level=0).min()
+    filled_at = pd.Series(t[fill], index=ids[fill]).groupby(level=0).max()
     end = deleted_at.reindex(subs.index).fillna(filled_at.reindex(subs.index))
     life = end - subs["time_s"]
     ok = life.notna() & (life >= 0)
