@@ -113,6 +113,23 @@ def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
         assert F._reach(sc, lvl, -1, float(n)) == _reference_reach(asks, -1, n)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_far_is_beyond_the_nth_level_with_or_without_the_scan(seed):
+    # _far skips the scan for prices fewer than n ticks behind the best (the n-th level is at
+    # least n - 1 behind it): it must agree with the scan everywhere, inside the spread too
+    rng = np.random.default_rng(seed)
+    bids = 1_000 - rng.choice(40, size=rng.integers(1, 15), replace=False)
+    asks = 1_050 + rng.choice(40, size=rng.integers(1, 15), replace=False)
+    book = _book(bids, asks)
+    sc, lvl = book.arrays[0], book.arrays[1]
+    for n in (1, 2, 5, 10):
+        for side, prices, best in ((1, bids, bids.max()), (-1, asks, asks.min())):
+            for price in range(950, 1_100):
+                behind = (best - price) if side > 0 else (price - best)
+                expected = behind > _reference_reach(prices, side, n)
+                assert F._far(sc, lvl, side, price, float(n)) == expected, (side, price, n)
+
+
 def test_an_excited_cancellation_takes_a_uniform_flow_order_within_the_levels():
     # bids at 1000..991, asks at 1010..1019, one more bid at 999 behind the first (time
     # priority) and an agent's at 1000: the top 3 levels are 1000..998 and 1010..1012

@@ -1973,6 +1973,17 @@ def _reach(sc, lvl, side, n_levels):
 
 
 @njit(**HOT_INLINE)
+def _far(sc, lvl, side, price, n_levels):
+    """Whether a price lies beyond the clustering's reach, the top ``n_levels`` occupied levels
+    of its side. A price fewer than ``n_levels`` ticks behind the best is within them without
+    a scan: the levels sit on distinct ticks, so the ``n``-th is at least ``n - 1`` behind."""
+    behind = _behind(sc, side, price)
+    if behind < n_levels:
+        return False
+    return behind > _reach(sc, lvl, side, n_levels)
+
+
+@njit(**HOT_INLINE)
 def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
     """An excited submission's price from the depth profile within the clustering's reach
     (the top ``fp[P_CL_LEVELS]`` levels of its side): ``price`` (the profile's first draw) if it
@@ -2334,7 +2345,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if fp[P_IN_N] > 0.0:
                     _plan_flicker(rs, fp, fs, sc, direction, price)
                 if fp[P_CL_LEVELS] > 0.0:
-                    fs.far = _behind(sc, direction, price) > _reach(sc, lvl, direction, fp[P_CL_LEVELS])
+                    fs.far = _far(sc, lvl, direction, price, fp[P_CL_LEVELS])
                 _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
                            _size_lots(rs, fp, sizes, _limit_row(fp, sc, direction, price), P_P_LIMIT, P_LIMIT_LOTS,
                                       log_q_limit) * lot, time_ns)
@@ -2359,6 +2370,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 newest = not revising and excited and fp[P_CL_NEWEST] > 0.0 and R.uniform(rs) < fp[P_CL_NEWEST] and (
                     fs.last_id > 0 and K.h_find(htab, orders, fs.last_id) != -1)
                 slot = -1  # the cancelled order's slot, where a path looks it up
+                near = False  # drawn among the orders within the clustering's reach
                 if revising:
                     if fs.rev_size > 0:
                         continue  # one revision at a time (its re-post is pending)
@@ -2380,6 +2392,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     oid = _near_order(rs, fp, sc, lvl, orders)
                     if oid == 0:
                         continue
+                    near = True
                 else:
                     redraw = excited and fp[P_CL_REDRAW] == 1.0
                     kept = False
@@ -2398,11 +2411,12 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                             break
                     if not rests or kept:
                         continue
-                if fp[P_CL_LEVELS] > 0.0:
+                if near:
+                    fs.far = False
+                elif fp[P_CL_LEVELS] > 0.0:
                     if slot == -1:  # the paths that did not look it up (it rests: stale entries were dropped)
                         slot = K.h_find(htab, orders, oid)
-                    side = orders[slot].side
-                    fs.far = _behind(sc, side, orders[slot].price_ticks) > _reach(sc, lvl, side, fp[P_CL_LEVELS])
+                    fs.far = _far(sc, lvl, orders[slot].side, orders[slot].price_ticks, fp[P_CL_LEVELS])
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
             else:
                 if fp[P_RUN_SHARE] > 0.0:
