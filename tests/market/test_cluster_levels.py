@@ -101,13 +101,19 @@ def _reference_reach(prices, side, n):
     return abs(occupied[n - 1] - occupied[0])
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
+def _random_book(seed, first_ask):
+    """Up to 14 bids within 40 ticks below 1000 and asks within 40 from ``first_ask``: the
+    prices and the book's ``sc``, ``lvl`` arrays."""
     rng = np.random.default_rng(seed)
     bids = 1_000 - rng.choice(40, size=rng.integers(1, 15), replace=False)
-    asks = 1_010 + rng.choice(40, size=rng.integers(1, 15), replace=False)
+    asks = first_ask + rng.choice(40, size=rng.integers(1, 15), replace=False)
     book = _book(bids, asks)
-    sc, lvl = book.arrays[0], book.arrays[1]
+    return bids, asks, book.arrays[0], book.arrays[1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
+    bids, asks, sc, lvl = _random_book(seed, 1_010)
     for n in (1, 2, 5, 10):
         assert F._reach(sc, lvl, 1, float(n)) == _reference_reach(bids, 1, n)
         assert F._reach(sc, lvl, -1, float(n)) == _reference_reach(asks, -1, n)
@@ -117,11 +123,7 @@ def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
 def test_far_is_beyond_the_nth_level_with_or_without_the_scan(seed):
     # _far skips the scan for prices fewer than n ticks behind the best (the n-th level is at
     # least n - 1 behind it): it must agree with the scan everywhere, inside the spread too
-    rng = np.random.default_rng(seed)
-    bids = 1_000 - rng.choice(40, size=rng.integers(1, 15), replace=False)
-    asks = 1_050 + rng.choice(40, size=rng.integers(1, 15), replace=False)
-    book = _book(bids, asks)
-    sc, lvl = book.arrays[0], book.arrays[1]
+    bids, asks, sc, lvl = _random_book(seed, 1_050)
     for n in (1, 2, 5, 10):
         for side, prices, best in ((1, bids, bids.max()), (-1, asks, asks.min())):
             for price in range(950, 1_100):
