@@ -320,6 +320,10 @@ MECHANISMS = {
                                "cancel_size_behind_ticks": 2}}, None),
     # placement from the side's own best, which the agent's orders may set
     "best_anchor": ({"flow": {"best_anchor_frac": 0.6, "best_anchor_probs": [3.0, 2.0, 1.0, 1.0]}}, None),
+    # ... and its distances following the intraday spread (the time of day is the episode's)
+    "best_anchor_scaled": ({"flow": {"anchor": "opposite_best", "best_anchor_frac": 0.6,
+                                     "best_anchor_probs": [3.0, 2.0, 1.0, 1.0], "best_anchor_scaled": True,
+                                     "placement_scale": [3.0, 1.0], "placement_scale_starts_s": [0.0, 30.0]}}, None),
     # the size table by where the order goes, read off the book the agent's orders are part of
     "place_sizes": ({"flow": {"anchor": "opposite_best", "size_distribution": "empirical",
                               "limit_sizes_shares": [100.0, 300.0], "limit_size_probs": [1.0, 1.0],

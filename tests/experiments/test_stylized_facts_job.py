@@ -41,6 +41,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       "~realism.models.inside_follow_sizes", "~realism.models.inside_follow_hidden", "~realism.models.inside_follow_lives",
                       "~realism.models.inside_follow_takes", "~realism.models.inside_follow_best",
                       "~realism.models.inside_follow_reach", "~realism.models.inside_follow_patient",
+                      "~realism.models.inside_follow_patient_scaled",
                       "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
@@ -110,7 +111,7 @@ def test_the_cst_model_turns_off_every_option_of_the_calibration():
                "best_anchor=0.5", "best_anchor_excited=true", "inside=true", "inside_lives=true", "inside_takes=true",
                "fleeting=true", "sign_memory=true", "activity=true", "spread_rate=true", "spread_rate_low=[0.01]",
                "refill=true", "follow=true", "queue_sizes=true", "revisions=true", "cancel_redraw=true",
-               "cancel_sizes=true"]
+               "cancel_sizes=true", "spread_profile=true", "best_anchor_scaled=true"]
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
                       *(f"calibration.{o}" for o in options))
     day = load_day(cfg.data)
@@ -120,12 +121,13 @@ def test_the_cst_model_turns_off_every_option_of_the_calibration():
     assert flow.best_anchor_frac == 0.0 and flow.hidden_rate_per_s == 0.0 and flow.inside_probs == ()
     assert flow.market_spread_factor == () and flow.inside_follow_probs == () and flow.sign_run_share == 0.0
     assert flow.revise_best_per_s == 0.0 and flow.market_queue_cap_frac == 0.0 and not flow.refill_empty_side
-    assert flow.cancel_size_factors == ()
+    assert flow.cancel_size_factors == () and flow.placement_scale == () and not flow.best_anchor_scaled
 
 
 def test_the_amzn_day_turns_off_the_model_its_one_level_file_cannot_fit():
     cfg = compose_cfg("stylized_facts", "day=amzn_2012_06_21")
     assert cfg.realism.models.inside_follow_patient is None and cfg.realism.models.inside_follow_reach is not None
+    assert cfg.realism.models.inside_follow_patient_scaled is None
     assert compose_cfg("stylized_facts").realism.models.inside_follow_patient.cancel_sizes
 
 

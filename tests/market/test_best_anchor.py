@@ -1,7 +1,7 @@
 """Placement from the side's own best: a share of new limit orders goes a drawn number of ticks
 behind its side's best quote (joining it at 0), on both sides; the others, and every order on
-an empty side, from the depth profile; the calibration reads the day's distances back; bad
-input is refused. ``price_vs_best`` (which the calibrations and the realism score share)
+an empty side, from the depth profile; with ``best_anchor_scaled`` the distances follow the
+intraday spread; the calibration reads the day's distances back; bad input is refused. ``price_vs_best`` (which the calibrations and the realism score share)
 agrees with a row-by-row reading of the book."""
 
 from __future__ import annotations
@@ -96,7 +96,44 @@ def test_price_vs_best_reads_the_book_before_each_message(all_from_best):
             assert better[k] == expect
 
 
+#: the intraday spread over a one-hour session: 3 then 1, whose session mean is 2
+SCALED = dict(session_s=3_600.0, placement_scale=(3.0, 1.0), placement_scale_starts_s=(0.0, 1_800.0))
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_the_placement_from_the_best_follows_the_intraday_spread_when_scaled(scaled):
+    # joins (0) stay at the best; 2 ticks behind becomes 2 * 3 / 2 = 3 in the first half hour
+    # and 2 * 1 / 2 = 1 in the second, on both sides; unscaled, 2 in both
+    day = _day(best_anchor_frac=1.0, best_anchor_probs=(0.5, 0.0, 0.5), best_anchor_scaled=scaled, **SCALED)
+    better, has = price_vs_best(day)
+    m = day.messages
+    t = m["time_s"].to_numpy() - day.start_s
+    keep = (m["type"].to_numpy() == int(EventType.SUBMISSION)) & has
+    for lo, hi, far in ((0.0, 1_800.0, 3 if scaled else 2), (1_800.0, 3_600.0, 1 if scaled else 2)):
+        for side in (1, -1):
+            behind = -better[keep & (t >= lo) & (t < hi) & (m["direction"].to_numpy() == side)]
+            assert len(behind) > 300
+            assert set(np.unique(behind)) == {0, far}, (lo, side, np.unique(behind))
+            assert 0.4 < np.mean(behind == 0) < 0.6
+
+
+def test_the_calibration_scales_the_placement_from_the_best_only_with_the_intraday_spread(all_from_best):
+    cal = calibrate_flow(all_from_best, max_distance=18, best_anchor=0.7, spread_profile=True,
+                         best_anchor_scaled=True, bucket_s=300.0)
+    assert cal.flow.best_anchor_scaled and cal.flow.placement_scale
+    assert cal.market_config(0.01, 1000.0, 300.0)["flow"]["best_anchor_scaled"] is True
+    plain = calibrate_flow(all_from_best, max_distance=18, best_anchor=0.7, spread_profile=True, bucket_s=300.0)
+    assert not plain.flow.best_anchor_scaled and "best_anchor_scaled" not in plain.market_config(0.01, 1000.0, 300.0)["flow"]
+    with pytest.raises(ValueError, match="best_anchor_scaled=True"):
+        calibrate_flow(all_from_best, max_distance=18, best_anchor=0.7, best_anchor_scaled=True, bucket_s=300.0)
+
+
 @pytest.mark.parametrize("fields, error, match", [
+    ({"best_anchor_scaled": True, "best_anchor_frac": 0.5, "best_anchor_probs": (1.0,)}, ValueError,
+     "needs best_anchor_frac > 0 .* and placement_scale"),
+    ({"best_anchor_scaled": True, **SCALED}, ValueError, "best_anchor_scaled=True"),
+    ({"best_anchor_scaled": 1, "best_anchor_frac": 0.5, "best_anchor_probs": (1.0,), **SCALED}, TypeError,
+     "best_anchor_scaled"),
     ({"best_anchor_frac": 1.2, "best_anchor_probs": (1.0,)}, ValueError, "best_anchor_frac"),
     ({"best_anchor_frac": -0.1, "best_anchor_probs": (1.0,)}, ValueError, "best_anchor_frac"),
     ({"best_anchor_probs": (1.0,)}, ValueError, "best_anchor_probs needs best_anchor_frac"),

@@ -202,7 +202,16 @@ model for order book dynamics", Operations Research 58(3):
   which may still move them there) goes ``d`` ticks behind its side's best, ``d`` drawn from
   ``best_anchor_probs`` (``d = 0``: joining the best); the others, and every order on an
   empty side, from the depth profile and the anchor. A book placed only from the best
-  forgets the price the flow centres on; the share ties it to both.
+  forgets the price the flow centres on; the share ties it to both. With the intraday
+  spread and ``best_anchor_scaled`` the distances behind the best (but joining it) are
+  multiplied too, by the bucket's multiplier over the multipliers' session mean (time-weighted;
+  the distances are fitted on the whole day), rounded, at least one tick: the opening's book is
+  wide behind its best as well (GOOG 2012-06-21: 19 ticks between consecutive levels on
+  average in the first two minutes, 8 from 10 to 30 minutes, 3.5 after). Without it the
+  opening's multiplier stretches only the profile, the excited quotes placed from the best
+  stay packed near it, and a market order that clears them jumps the gaps behind (in the
+  GOOG ``inside_follow_patient`` model, 1-s moves of 100-170 ticks in the first half hour);
+
 
 With per-order cancellation rate ``theta``, each queue is an immigration-death process
 whose mean relaxes to ``lambda_d / theta`` orders at rate ``theta``. The config is
@@ -414,6 +423,8 @@ class FlowConfig:
         ``best_anchor_frac > 0``.
     :param best_anchor_excited: placement from the best for the clustering's excited
         submissions only (a share ``best_anchor_frac`` of them; the others from the profile).
+    :param best_anchor_scaled: the placement from the best follows the intraday spread
+        (module docstring); needs ``best_anchor_frac > 0`` and ``placement_scale``.
     :param market_sizes_shares: ``"empirical"``: the market order sizes and
         ``market_size_probs`` their probabilities.
     :param cluster_alphas_per_s: clustering (module docstring): the jumps ``alpha_k`` (1/s) of
@@ -568,6 +579,7 @@ class FlowConfig:
     best_anchor_frac: float = 0.0
     best_anchor_probs: tuple[float, ...] = ()
     best_anchor_excited: bool = False
+    best_anchor_scaled: bool = False
     cluster_levels: int = 0
     cancel_size_edges_shares: tuple[float, ...] = ()
     cancel_size_factors: tuple[float, ...] = ()
@@ -826,6 +838,10 @@ class FlowConfig:
         if self.best_anchor_excited and (self.best_anchor_frac == 0.0 or not self.cluster_alphas_per_s):
             raise ValueError(f"best_anchor_excited=True places the clustering's excited submissions from the best: it "
                              f"needs best_anchor_frac > 0 (got {self.best_anchor_frac!r}) and cluster_alphas_per_s")
+        if self.best_anchor_scaled and (self.best_anchor_frac == 0.0 or not self.placement_scale):
+            raise ValueError(f"best_anchor_scaled=True scales the placement from the best by the intraday spread: it "
+                             f"needs best_anchor_frac > 0 (got {self.best_anchor_frac!r}) and placement_scale (got "
+                             f"{self.placement_scale!r})")
         if self.best_anchor_frac == 0.0:
             if probs:
                 raise ValueError("best_anchor_probs needs best_anchor_frac > 0, got 0.0")
@@ -884,6 +900,14 @@ class FlowConfig:
         n = len(self.placement_scale)
         return np.asarray(self.placement_scale_starts_s or self.placement_scale_bucket_s * np.arange(n),
                           dtype=np.float64)
+
+    def placement_scale_mean(self) -> float:
+        """The intraday spread's multipliers averaged over the session, each weighted by its
+        bucket's length (the last bucket runs to the session's end); 1 without them."""
+        if not self.placement_scale:
+            return 1.0
+        lengths = np.diff(np.r_[self.placement_scale_starts(), self.session_s])
+        return float(np.dot(self.placement_scale, lengths) / lengths.sum())
 
     def cluster_branching_ratio(self) -> float:
         """``n = sum_k alpha_k / beta_k`` of the clustering (0 without)."""
@@ -1019,7 +1043,9 @@ P_CSZ_EDGE0 = P_CSZ_MAX + 1
 P_CSZ_F0 = P_CSZ_EDGE0 + MAX_CANCEL_SIZE_GROUPS
 P_CSZ_BEHIND = P_CSZ_F0 + MAX_CANCEL_SIZE_GROUPS
 P_CSZ_NEAR = P_CSZ_BEHIND + 1
-N_P = P_CSZ_NEAR + 1
+#: the placement from the best follows the intraday spread: 1 / the multipliers' session mean (0: off)
+P_SCALE_BEST = P_CSZ_NEAR + 1
+N_P = P_SCALE_BEST + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1281,6 +1307,10 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_SCALE_N] = n
         fp[P_SCALE0: P_SCALE0 + n] = flow.placement_scale
         fp[P_SCALE_START0: P_SCALE_START0 + n] = flow.placement_scale_starts()
+        if flow.best_anchor_scaled:
+            # the placement from the best: the multiplier over the multipliers' session mean
+            # (its distances are fitted on the whole day)
+            fp[P_SCALE_BEST] = 1.0 / flow.placement_scale_mean()
     fp[P_MU] = flow.market_rate_per_s
     fp[P_ALPHA] = flow.hawkes_alpha_per_s
     fp[P_BETA] = flow.hawkes_beta_per_s
@@ -1568,13 +1598,14 @@ def _bucket(fp, first, n, x):
 
 
 @njit(**HOT_INLINE)
-def _scaled_distance(fp, t, dist):
-    """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s),
-    rounded, at least one tick; before the first session (the warm-up) the first bucket's."""
+def _scaled_distance(fp, t, dist, over=1.0):
+    """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s) (and
+    ``over``), rounded, at least one tick; before the first session (the warm-up) the first
+    bucket's."""
     session = fp[P_SESSION]
     u = 0.0 if t < 0.0 else (t if t < session else t % session)
     k = _bucket(fp, P_SCALE_START0, int(fp[P_SCALE_N]), u)
-    return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] + 0.5)))
+    return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] * over + 0.5)))
 
 
 @njit(**HOT_INLINE)
@@ -1664,7 +1695,7 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
 
 
 @njit(**HOT_INLINE)
-def _best_price(rs, fp, sc, direction):
+def _best_price(rs, fp, sc, direction, t):
     """A new limit order's price ``d`` ticks behind its side's best (``d`` from the cumulative
     ``P_BEST_CUM``); ``-1`` on an empty side (the caller draws from the profile instead)."""
     if direction > 0:
@@ -1680,6 +1711,8 @@ def _best_price(rs, fp, sc, direction):
     d = 0
     while d < n - 1 and fp[P_BEST_CUM0 + d] < v:
         d += 1
+    if d > 0 and fp[P_SCALE_BEST] > 0.0:
+        d = _scaled_distance(fp, t, d, fp[P_SCALE_BEST])
     return best - d if direction > 0 else best + d
 
 
@@ -2329,7 +2362,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
                 price = -1
                 if fp[P_BEST_FRAC] > 0.0 and (excited or fp[P_BEST_EXCITED] == 0.0) and R.uniform(rs) < fp[P_BEST_FRAC]:
-                    price = _best_price(rs, fp, sc, direction)
+                    price = _best_price(rs, fp, sc, direction, t)
                 if price < 0:
                     price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
                     if excited and fp[P_CL_LEVELS] > 0.0:

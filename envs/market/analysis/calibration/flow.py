@@ -635,6 +635,7 @@ class FlowCalibration:
                 **({"cluster_cancel_redraw": True} if f.cluster_cancel_redraw else {}),
                 **({"cluster_levels": f.cluster_levels} if f.cluster_levels else {}),
                 **({"best_anchor_excited": True} if f.best_anchor_excited else {}),
+                **({"best_anchor_scaled": True} if f.best_anchor_scaled else {}),
                 **({} if not f.cancel_size_factors else {
                     "cancel_size_edges_shares": list(f.cancel_size_edges_shares),
                     "cancel_size_factors": [_sig(x, 4) for x in f.cancel_size_factors],
@@ -769,7 +770,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
                    queue_sizes: bool = False, follow: bool = False, cancel_redraw: bool = False,
                    place_sizes: bool = False, hidden: bool = False, inside_lives: bool = False,
                    best_anchor: float = 0.0, inside_takes: bool = False, cluster_levels: bool = False,
-                   best_anchor_excited: bool = False, cancel_sizes: bool = False) -> FlowCalibration:
+                   best_anchor_excited: bool = False, cancel_sizes: bool = False,
+                   best_anchor_scaled: bool = False) -> FlowCalibration:
     """Estimate the flow's parameters from ``day`` and map them to a :class:`FlowConfig`.
 
     :param max_distance: ``K``, the farthest distance (ticks) the flow places orders at.
@@ -869,6 +871,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         day records (``cluster_levels = day.levels``), those its kernels were fitted on.
     :param best_anchor_excited: (with ``clustering`` and ``best_anchor``) the placement from
         the best applies to the clustering's excited submissions only.
+    :param best_anchor_scaled: (with ``best_anchor`` and ``spread_profile``) the placement from
+        the best follows the intraday spread (``FlowConfig.best_anchor_scaled``; nothing to fit).
     """
     check_choice("anchor", anchor, ("opposite_best", "reference"))
     check_choice("sizes", sizes, ("geometric", "empirical"))
@@ -893,6 +897,10 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         raise ValueError(f"best_anchor_excited=True places the clustering's excited submissions from the best: it "
                          f"needs clustering >= 1 and best_anchor > 0, got clustering={clustering!r}, "
                          f"best_anchor={best_anchor!r}")
+    if best_anchor_scaled and (not best_anchor or not spread_profile):
+        raise ValueError(f"best_anchor_scaled=True scales the placement from the best by the intraday spread: it "
+                         f"needs best_anchor > 0 and spread_profile=True, got best_anchor={best_anchor!r}, "
+                         f"spread_profile={spread_profile!r}")
     if cancel_redraw and not clustering:
         raise ValueError("cancel_redraw=True shapes the clustering's excited cancellations: it needs clustering >= 1")
     if fleeting and not clustering:
@@ -1033,6 +1041,8 @@ def calibrate_flow(day: LobsterDay, max_distance: int, anchor: str = "opposite_b
         mechanisms["cluster_levels"] = int(day.levels)
     if best_anchor_excited:
         mechanisms["best_anchor_excited"] = True
+    if best_anchor_scaled:
+        mechanisms["best_anchor_scaled"] = True
     if cancel_redraw:
         mechanisms["cluster_cancel_redraw"] = True
 
