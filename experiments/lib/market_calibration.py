@@ -62,6 +62,7 @@ def flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
     args = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
     args.pop("refine_depth", None)
     args.pop("refine_gain_decay", None)
+    args.pop("refine_cancel_near", None)
     args.pop("propagator", None)
     return args
 
@@ -89,7 +90,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
                                  revisions=bool(settings.get("revisions")),
                                  inside=bool(settings.get("inside")),
                                  gain_decay=0.0 if settings.get("refine_gain_decay") is None
-                                 else settings["refine_gain_decay"])
+                                 else settings["refine_gain_decay"],
+                                 cancel_near=bool(settings.get("refine_cancel_near")))
         market_dict["flow"]["depth_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_shares]
         if settings.get("fleeting"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
@@ -97,6 +99,8 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         if settings.get("revisions"):
             market_dict["flow"].update({k: float(f"{getattr(market.flow, k):.4g}")
                                         for k in ("revise_best_per_s", "revise_deep_per_s")})
+        if settings.get("refine_cancel_near"):
+            market_dict["flow"]["cancel_near_factor"] = float(f"{market.flow.cancel_near_factor:.4g}")
         if settings.get("spread_rate"):
             market_dict["flow"]["market_rate_per_s"] = float(f"{market.flow.market_rate_per_s:.5g}")
         if settings.get("inside"):

@@ -9,8 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from execgym.envs.market.analysis.calibration.cancel_sizes import DEFAULT_EDGES_SHARES, cancel_size_factors, order_lives
+from execgym.envs.market.analysis.calibration.cancel_sizes import (
+    DEFAULT_EDGES_SHARES,
+    cancel_size_factors,
+    near_hazard,
+    order_lives,
+)
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import SIZE_PLACES, FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -148,6 +154,27 @@ def test_the_size_factors_act_beyond_behind_ticks_and_the_near_factor_within(nea
     fit = cancel_size_factors(day, (100.0,), behind_ticks=8, rate_per_s=THETA_PER_S)
     assert 0.75 * near_factor < fit.near_factor < 1.05 * near_factor
     assert cancel_size_factors(day, (100.0,), behind_ticks=8).near_factor == 1.0  # without a rate: the one rate
+
+
+@pytest.mark.parametrize("start", [1.0, 4.0])
+def test_the_refinement_moves_the_near_factor_to_the_days_near_hazard(start):
+    # a recorded day with near factor 2 (orders within 8 ticks of their best deleted at 0.1/s);
+    # refined from 1 or 4, the factor lands near 2 and the simulated near hazard near the day's
+    sizes = dict(cancel_size_edges_shares=(100.0,), cancel_size_factors=(0.5, 0.5), cancel_size_behind_ticks=8)
+    day = simulate_day(_market(cancel_near_factor=2.0, **sizes), np.random.default_rng(11), 1_800.0, dt_s=60.0,
+                       levels=10, open_time_s=0.0)
+    target = near_hazard(day, 8)
+    lives = order_lives(day)
+    near = lives[lives["behind_ticks"] <= 8]
+    assert target == pytest.approx(near["deleted"].sum() / near["life_s"].sum())
+    assert 0.75 * 2.0 * THETA_PER_S < target < 1.05 * 2.0 * THETA_PER_S
+    market, _ = refine_depth(_market(cancel_near_factor=start, **sizes), day, iterations=2, seed=5, cancel_near=True)
+    assert 1.6 < market.flow.cancel_near_factor < 2.5
+    assert market.flow.cancel_size_factors == (0.5, 0.5)  # the size factors are the fit's
+    unrefined, _ = refine_depth(_market(cancel_near_factor=start, **sizes), day, iterations=1, seed=5)
+    assert unrefined.flow.cancel_near_factor == start  # off unless asked
+    with pytest.raises(ValueError, match="cancel_near=True refines the cancellation by size's near factor"):
+        refine_depth(_market(), day, iterations=1, cancel_near=True)
 
 
 @pytest.mark.parametrize("bad, error, match", [

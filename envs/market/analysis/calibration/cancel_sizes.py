@@ -46,7 +46,7 @@ from execgym.envs.market.data.lobster_data import LobsterDay, price_vs_best
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import MAX_CANCEL_SIZE_GROUPS, SIZE_PLACES
 
-__all__ = ["CancelSizeFit", "DEFAULT_EDGES_SHARES", "cancel_size_factors", "order_lives"]
+__all__ = ["CancelSizeFit", "DEFAULT_EDGES_SHARES", "cancel_size_factors", "near_hazard", "order_lives"]
 
 #: the default size groups' edges (shares): odd lots, one round lot, up to 499, 500 and more
 DEFAULT_EDGES_SHARES = (100.0, 101.0, 500.0)
@@ -84,6 +84,21 @@ def order_lives(day: LobsterDay) -> pd.DataFrame:
     return pd.DataFrame({"size_shares": subs["size_shares"][ok].astype(float), "life_s": life[ok].astype(float),
                          "deleted": deleted_at.reindex(subs.index)[ok].notna(), "place": subs["place"][ok],
                          "behind_ticks": subs["behind_ticks"][ok]})
+
+
+def _near_hazard(lives: pd.DataFrame, behind_ticks: int) -> float:
+    near = lives[lives["behind_ticks"] <= behind_ticks]
+    alive_s = float(near["life_s"].sum())
+    return float(near["deleted"].sum()) / alive_s if alive_s > 0 else 0.0
+
+
+def near_hazard(day: LobsterDay, behind_ticks: int) -> float:
+    """The deletion hazard (1/s per order: deletions over seconds alive, fills a competing
+    risk) of the day's orders placed inside the spread, at their side's best or at most
+    ``behind_ticks`` behind it (:func:`order_lives`); 0 without any. What the flow's
+    ``cancel_near_factor`` times its rate should give; the depth refinement
+    (``refine_depth(cancel_near=True)``) matches it by simulation."""
+    return _near_hazard(order_lives(day), behind_ticks)
 
 
 class CancelSizeFit(NamedTuple):
@@ -134,9 +149,8 @@ def cancel_size_factors(day: LobsterDay, edges_shares: tuple[float, ...] = DEFAU
         behind_ticks = int(np.median(behind))
     if isinstance(behind_ticks, bool) or not isinstance(behind_ticks, (int, np.integer)) or behind_ticks < 0:
         raise ValueError(f"behind_ticks must be an int >= 0 (ticks behind the best) or None, got {behind_ticks!r}")
-    near = lives[lives["behind_ticks"] <= behind_ticks]
-    near_factor = 1.0 if rate_per_s is None or near["deleted"].sum() == 0 else float(
-        near["deleted"].sum() / near["life_s"].sum() / rate_per_s)
+    hazard_near = _near_hazard(lives, behind_ticks)
+    near_factor = 1.0 if rate_per_s is None or hazard_near == 0.0 else hazard_near / rate_per_s
     lives = lives[lives["behind_ticks"] > behind_ticks]
     sizes = lives["size_shares"].to_numpy()
     deleted = lives["deleted"].to_numpy()
