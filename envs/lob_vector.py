@@ -480,14 +480,21 @@ def default_capacity(fp: np.ndarray) -> int:
     """Order records per market for flow parameters ``fp`` (:func:`execgym.envs.market.simulation.flow.flow_params`).
 
     Resting background orders form an immigration-death queue: arrivals at most
-    ``lambda_total * tod_max`` per second, each cancelled at rate ``theta``, so their number
-    is Poisson with mean at most ``n = lambda_total * tod_max / theta``. The capacity covers
+    ``lambda_total * tod_max`` per second, each cancelled at rate at least ``theta`` (with the
+    cancellation by size, ``theta`` times the smallest factor), so their number is Poisson
+    with mean at most ``n = lambda_total * tod_max / theta``. The capacity covers
     ``n`` plus ten standard deviations plus 64 (the agent's orders and slack), rounded up
     to a multiple of 64 (the deviations widened by ``1 / (1 - b)`` for a flow clustered with
     branching ratio ``b``): small, so each market's order records and hash table stay compact
     in the cache, and far beyond what the flow reaches.
     """
-    n = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / fp[F.P_THETA]
+    theta = fp[F.P_THETA]
+    if fp[F.P_CSZ_N] > 0:
+        # cancellation by size: theta is the proposals' rate (the largest factor); the most
+        # patient orders are cancelled at the smallest
+        factors = [fp[F.P_CSZ_F0 + g] for g in range(int(fp[F.P_CSZ_N]))] + [fp[F.P_CSZ_NEAR]]
+        theta *= min(factors) / fp[F.P_CSZ_MAX]
+    n = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / theta
     # clustered flow (branching ratio b): bursts of submissions widen the count's spread by 1 / (1 - b)
     b = sum(fp[F.P_CLUSTER_A0 + 2 * k] / fp[F.P_CLUSTER_A0 + 2 * k + 1]
             for k in range(F.MAX_CLUSTER_KERNELS) if fp[F.P_CLUSTER_A0 + 2 * k + 1] > 0)

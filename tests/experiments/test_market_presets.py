@@ -50,3 +50,24 @@ def test_an_env_group_passes_make_kwargs_to_the_env_and_refuses_bad_ones():
     for bad in ([4096], {"config": None}):
         with pytest.raises(ValueError, match="env.make_kwargs must be a mapping"):
             build_env_factory({**cfg.env, "make_kwargs": bad})
+
+
+def test_the_most_realistic_market_runs_an_episode_in_its_env_group():
+    # its near orders are cancelled at 4.5 times rho and its large deep ones at 0.38 times: the
+    # order records must hold the patient ones (sized by the smallest factor, not the proposals')
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose(config_name="compare_lob", overrides=["env=lob_goog_2012_06_21_scaled"])
+    make_env, config = build_env_factory(cfg.env)
+    flow = config.market.flow
+    assert flow.best_anchor_scaled and flow.cancel_near_factor > 2 * max(flow.cancel_size_factors)
+    env = make_env()
+    env.action_space.seed(0)
+    for seed in range(8):  # sized by the proposals' rate, the records ran out in the warm-up of seed 7
+        env.reset(seed=seed)
+    done, steps, shares = False, 0, 0.0
+    while not done:
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        done, steps, shares = terminated or truncated, steps + 1, shares + info["shares"]
+    assert steps > 10 and "execution" in info
+    assert shares + info.get("unfilled_at_horizon", 0.0) == pytest.approx(2000.0)
+    env.close()
