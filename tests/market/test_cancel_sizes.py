@@ -18,8 +18,11 @@ from execgym.envs.market.analysis.calibration.cancel_sizes import (
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation import rng as R
+from execgym.envs.market.simulation.book import OrderBook
 from execgym.envs.market.simulation.flow import SIZE_PLACES, FlowConfig
-from execgym.envs.market.simulation.simulator import SimulatorConfig
+from execgym.envs.market.simulation.simulator import ImpactConfig, SimulatorConfig
 
 THETA_PER_S = 0.05
 SIZES = (50.0, 100.0, 200.0, 600.0)  # one in each of the default groups
@@ -196,3 +199,64 @@ def test_the_refinement_moves_the_near_factor_to_the_days_near_hazard(start):
 def test_bad_cancellation_sizes_are_refused(bad, error, match):
     with pytest.raises(error, match=match):
         FlowConfig(anchor="opposite_best", intraday=None, **bad)
+
+
+def _split_params(near_factor, factors=(0.5, 0.125), behind_ticks=2):
+    """The kernel's parameters of a cancellation by size split at 100 shares (flow_params)."""
+    flow = FlowConfig(depth_shares=(100.0,) * 5, resilience_per_s=THETA_PER_S, cancel_size_edges_shares=(100.0,),
+                      cancel_size_factors=factors, cancel_size_behind_ticks=behind_ticks,
+                      cancel_near_factor=near_factor)
+    return F.flow_params(flow, ImpactConfig(), 1)[0]
+
+
+def test_the_near_stream_takes_the_flows_near_orders_at_the_near_factor_less_their_groups():
+    # bids 1000..995 and asks 1010..1015, one order each: 100 shares, or 50 at 999 and 1011;
+    # an agent's at 1000. Within 2 ticks of each best: 1000..998 and 1010..1012 (7 orders)
+    book = OrderBook(lot_size=1)
+    for oid, (side, price) in enumerate([(1, p) for p in range(1_000, 994, -1)] + [(-1, p) for p in range(1_010, 1_016)]):
+        book.limit(side, price, 50 if price in (999, 1_011) else 100, order_id=oid + 1)
+    book.limit(1, 1_000, 100, order_id=99, owner=1)  # the agent's: never the flow's to cancel
+    sc, lvl, orders = book.arrays[:3]
+    fp = _split_params(2.0)
+    assert fp[F.P_CSZ_MAX] == 0.5 and fp[F.P_CSZ_FMIN] == 0.125  # the list's proposals at the groups' largest
+    assert fp[F.P_CSZ_NEAR_RATE] == pytest.approx(THETA_PER_S * (2.0 - 0.125))
+    n_bid, n_ask = F._near_counts(fp, sc, lvl)
+    assert (n_bid, n_ask) == (4, 3)  # the agent's counted: a proposal to it is rejected
+    rs = R.new_state(np.random.default_rng(0))
+    draws = 14_000
+    slots = [F._near_stream_slot(rs, fp, sc, lvl, orders, n_bid, n_ask) for _ in range(draws)]
+    taken = [int(orders[s]["id"]) for s in slots if s != -1]
+    price = {oid + 1: p for oid, p in enumerate(list(range(1_000, 994, -1)) + list(range(1_010, 1_016)))}
+    near = [oid for oid, p in price.items() if 998 <= p <= 1_012]
+    assert set(taken) == set(near)  # never the agent's nor an order further behind, on both sides
+    # each candidate proposed at 1/7 = 2,000 draws; kept at (2 - f) / (2 - 0.125): 1 for the
+    # round lots, 0.8 for the odd lots (1,600); sd about 40
+    for oid in near:
+        expected = draws / 7 * (0.8 if price[oid] in (999, 1_011) else 1.0)
+        assert abs(taken.count(oid) - expected) < 5 * np.sqrt(expected), (oid, taken.count(oid), expected)
+    # the list's factor is the group's wherever the order rests (the near stream adds the rest)
+    slot_best = int(np.flatnonzero(orders["id"] == 1)[0])
+    assert orders[slot_best]["price_ticks"] == 1_000
+    assert F._cancel_size_factor(fp, sc, orders, slot_best) == 0.125
+    one_stream = _split_params(0.3)  # a near factor below the groups' largest: one stream
+    assert one_stream[F.P_CSZ_NEAR_RATE] == 0.0 and one_stream[F.P_CSZ_FMIN] == 0.0
+    assert F._cancel_size_factor(one_stream, sc, orders, slot_best) == 0.3
+
+
+@pytest.mark.parametrize("near_factor", [0.3, 2.0])
+def test_near_orders_of_every_group_are_cancelled_at_the_near_factor_deep_ones_at_their_groups(near_factor):
+    # groups at 0.5 and 0.125: a near factor of 2 takes the second stream, 0.3 the one stream
+    day = _day(13, duration_s=9_600.0, cancel_size_edges_shares=(100.0,), cancel_size_factors=(0.5, 0.125),
+               cancel_size_behind_ticks=8, cancel_near_factor=near_factor)
+    m = day.messages
+    for side in (1, -1):
+        lives = order_lives(day)
+        lives = lives[lives.index.isin(m.loc[(m["type"] == 1) & (m["direction"] == side), "order_id"])]
+        small = lives["size_shares"] < 100
+        deep, near = lives["behind_ticks"] >= 20, lives["place"] < SIZE_PLACES.index("behind")
+        hazard = lambda x: x["deleted"].sum() / x["life_s"].sum()  # noqa: E731
+        assert hazard(lives[deep & small]) == pytest.approx(0.5 * THETA_PER_S, rel=0.2)
+        assert hazard(lives[deep & ~small]) == pytest.approx(0.125 * THETA_PER_S, rel=0.2)
+        for group in (small, ~small):  # mostly within 8 ticks of the best (some drift deeper)
+            assert (near & group).sum() > 500
+            assert 0.7 * near_factor * THETA_PER_S < hazard(lives[near & group]) < 1.1 * near_factor * THETA_PER_S

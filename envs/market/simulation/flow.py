@@ -66,9 +66,18 @@ model for order book dynamics", Operations Research 58(3):
   shares or more live 27 s on average, odd lots 7 s). A resting order more than
   ``cancel_size_behind_ticks`` behind its side's best (at the proposal) is cancelled at
   ``theta`` times its remaining size's group factor (groups split at
-  ``cancel_size_edges_shares``), the others at ``theta`` times ``cancel_near_factor``: the
-  base cancellations are proposed at the largest factor and each accepted at its order's (the order rests on otherwise, its live entry kept). The
-  clustering's excited cancellations, the revisions and the fleeting draws are unchanged;
+  ``cancel_size_edges_shares``), the others at ``theta`` times ``cancel_near_factor``. The
+  base cancellations are proposed over the live list at the largest group factor and each
+  accepted at its order's group factor (the order rests on otherwise, its live entry kept).
+  With a near factor at least that large, every order takes its group's factor from the list
+  (wherever it rests) and a second stream proposes, at ``theta`` times the near factor less
+  the smallest group factor per order, among the orders resting within the near ticks (read
+  off the levels' queues, the agent's rejected), each accepted at the near factor less its
+  group's over that: a near order is cancelled at the near factor, and the list's proposals
+  are not spent on the near factor's rate (most of them rejected when the near factor is
+  the largest). With a smaller near factor, the list's proposals to the near orders are
+  accepted at it (one stream). The clustering's excited cancellations, the revisions and
+  the fleeting draws are unchanged;
 * **fleeting orders** (optional, with clustering): in the data the bursts are mostly quotes
   at the touch that are cancelled within milliseconds. A share ``cluster_join_frac`` of the
   excited submissions joins its side's best quote (``cluster_improve_frac``: one tick
@@ -1045,7 +1054,12 @@ P_CSZ_BEHIND = P_CSZ_F0 + MAX_CANCEL_SIZE_GROUPS
 P_CSZ_NEAR = P_CSZ_BEHIND + 1
 #: the placement from the best follows the intraday spread: 1 / the multipliers' session mean (0: off)
 P_SCALE_BEST = P_CSZ_NEAR + 1
-N_P = P_SCALE_BEST + 1
+#: cancellation by size in two streams (the near factor at least the groups' largest): the
+#: smallest group factor (0: one stream) and the near stream's rate per order resting within
+#: the near ticks (per s, before the random clock): theta's base times (near - smallest)
+P_CSZ_FMIN = P_SCALE_BEST + 1
+P_CSZ_NEAR_RATE = P_CSZ_FMIN + 1
+N_P = P_CSZ_NEAR_RATE + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1218,9 +1232,16 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     base = 1.0 - flow.cluster_branching_ratio() if flow.cluster_alphas_per_s else 1.0
     fp[P_THETA] = flow.resilience_per_s * base
     if flow.cancel_size_factors:
-        # proposals at the largest factor's rate, each accepted at its order's (thinning)
+        # proposals over the live list at the largest group factor's rate, each accepted at its
+        # order's (thinning). With a near factor at least that large, these give every order its
+        # group's factor and a second stream, over the orders resting near the best, adds the
+        # rest of the near factor; with a smaller one, the near orders' proposals are accepted
+        # at it (one stream; module docstring)
         fp[P_CSZ_N] = len(flow.cancel_size_factors)
-        fp[P_CSZ_MAX] = max(flow.cancel_near_factor, *flow.cancel_size_factors)
+        fp[P_CSZ_MAX] = max(flow.cancel_size_factors)
+        if flow.cancel_near_factor >= fp[P_CSZ_MAX]:
+            fp[P_CSZ_FMIN] = min(flow.cancel_size_factors)
+            fp[P_CSZ_NEAR_RATE] = fp[P_THETA] * (flow.cancel_near_factor - fp[P_CSZ_FMIN])
         # the groups' lower bounds (shares, 0 first) for _bucket
         fp[P_CSZ_EDGE0 + 1:P_CSZ_EDGE0 + 1 + len(flow.cancel_size_edges_shares)] = flow.cancel_size_edges_shares
         fp[P_CSZ_F0:P_CSZ_F0 + len(flow.cancel_size_factors)] = flow.cancel_size_factors
@@ -2083,12 +2104,47 @@ def _kth_order(sc, lvl, orders, side, k):
 
 @njit(**HOT_INLINE)
 def _cancel_size_factor(fp, sc, orders, slot):
-    """The cancellation-rate factor of the resting order in ``slot``: its size group's
-    (FlowConfig.cancel_size_factors, by its remaining shares) more than
-    ``fp[P_CSZ_BEHIND]`` ticks behind its side's best, else the near orders' (``fp[P_CSZ_NEAR]``)."""
-    if _behind(sc, orders[slot].side, orders[slot].price_ticks) <= fp[P_CSZ_BEHIND]:
+    """The live list's cancellation-rate factor for the resting order in ``slot``: its size
+    group's (FlowConfig.cancel_size_factors, by its remaining shares); in one stream
+    (``fp[P_CSZ_FMIN] == 0``), the near orders' (``fp[P_CSZ_NEAR]``) within
+    ``fp[P_CSZ_BEHIND]`` ticks of its side's best."""
+    if fp[P_CSZ_FMIN] == 0.0 and _behind(sc, orders[slot].side, orders[slot].price_ticks) <= fp[P_CSZ_BEHIND]:
         return fp[P_CSZ_NEAR]
     return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, int(fp[P_CSZ_N]), orders[slot].size_shares)]
+
+
+@njit(**HOT_INLINE)
+def _near_counts(fp, sc, lvl):
+    """Orders (the agent's too) resting within ``fp[P_CSZ_BEHIND]`` ticks of the best bid and
+    of the best ask: the near stream's candidates."""
+    behind = np.int64(fp[P_CSZ_BEHIND])
+    n_bid = 0
+    n_ask = 0
+    bb = sc[K.S_BEST_BID]
+    if bb >= 0:
+        for i in range(bb, max(bb - behind - 1, -1), -1):
+            n_bid += lvl[0, i].count
+    ba = sc[K.S_BEST_ASK]
+    for i in range(ba, min(ba + behind + 1, sc[K.S_N_LEVELS])):
+        n_ask += lvl[1, i].count
+    return n_bid, n_ask
+
+
+@njit(**HOT_INLINE)
+def _near_stream_slot(rs, fp, sc, lvl, orders, n_bid, n_ask):
+    """The near stream's cancellation (``n_bid + n_ask > 0`` candidates, :func:`_near_counts`):
+    a uniformly chosen one, accepted if it is the flow's, at its share of the stream's factor
+    (the near factor less its group's, over the near factor less the smallest group's);
+    its slot, or -1 (a rejected proposal)."""
+    k = R.uniform_below(rs, n_bid + n_ask)
+    slot = _kth_order(sc, lvl, orders, 1, k) if k < n_bid else _kth_order(sc, lvl, orders, -1, k - n_bid)
+    if orders[slot].owner != 0:
+        return -1
+    f = fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, int(fp[P_CSZ_N]), orders[slot].size_shares)]
+    spread = fp[P_CSZ_NEAR] - fp[P_CSZ_FMIN]
+    if f > fp[P_CSZ_FMIN] and R.uniform(rs) * spread >= fp[P_CSZ_NEAR] - f:
+        return -1
+    return slot
 
 
 @njit(**HOT_INLINE)
@@ -2200,6 +2256,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     follow = fp[P_FOLLOW_N] > 0.0
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
+    # the near stream's candidates (cancellation by size), counted when a proposal needs them
+    # after the book changed (-1): at the start (the agent may have acted) and after each event
+    n_near_bid = -1
+    n_near_ask = 0
     while True:
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
             if fs.n_live >= live.shape[0]:
@@ -2264,7 +2324,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # live entries: thinned), the clustering's excitation (constant between events:
             # no proposal is rejected for its decay) and the revisions at the top; the market
             # orders' excitation's own points are drawn exactly (_decaying_wait)
-            base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max + fp[P_HIDDEN_RATE]) * tod_hi * act + theta * n_live * act
+            lam_near = 0.0  # the near stream's rate (cancellation by size in two streams)
+            if fp[P_CSZ_NEAR_RATE] > 0.0:
+                if n_near_bid < 0:
+                    n_near_bid, n_near_ask = _near_counts(fp, sc, lvl)
+                lam_near = fp[P_CSZ_NEAR_RATE] * (n_near_bid + n_near_ask) * act
+            lam_cancel = theta * n_live * act + lam_near
+            base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max + fp[P_HIDDEN_RATE]) * tod_hi * act + lam_cancel
             exc = _excitation(fp, fs) if fp[P_CLUSTER_ON] == 1.0 else 0.0
             rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
             bound = base + exc + rev_total
@@ -2299,7 +2365,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 return K.OK
             t += dt
             _advance_to(rd, fp, fs, t)
-            lam_cancel = theta * n_live * act
             revising = False
             if source == SRC_MARKET:
                 # a point of the market orders' excitation (both sides decay alike: the side
@@ -2426,6 +2491,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     if oid == 0:
                         continue
                     near = True
+                elif not excited and lam_near > 0.0 and R.uniform(rs) * lam_cancel < lam_near:
+                    # the near stream: an order resting near its best (its live entry stays,
+                    # stale, until a draw drops it)
+                    slot = _near_stream_slot(rs, fp, sc, lvl, orders, n_near_bid, n_near_ask)
+                    if slot == -1:
+                        continue
+                    oid = orders[slot].id
                 else:
                     redraw = excited and fp[P_CL_REDRAW] == 1.0
                     kept = False
@@ -2468,6 +2540,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             return status
         fs.pending = False
         fs.n_bg_events += 1
+        n_near_bid = -1
         if follow:
             kind = evbuf[0, K.E_TYPE]
             _note_change(fs, sc, 0 if kind == K.EV_LIMIT else (2 if kind == K.EV_MARKET else 1))
