@@ -1,7 +1,8 @@
 """The clustering's reach (``FlowConfig.cluster_levels``): only submissions and cancellations
 within the top ``L`` levels of their side excite the clustering and its excited events land
 there, so the bursts stay in the stream a LOBSTER file of ``L`` levels records and the flow
-beyond it is Poisson; ``_reach`` reads the ``L``-th level off the book on both sides; an
+beyond it is Poisson; ``_scan_top`` reads the ``L``-th level off the book on both sides (and the
+flow keeps that view through the events that leave it so); an
 excited cancellation's draw skips stale and far entries; ``best_anchor_excited`` places the
 excited submissions only from the best; the calibration sets the day's levels; bad input is
 refused."""
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.data.lobster_data import price_vs_best
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation import rng as R
 from execgym.envs.market.simulation.book import OrderBook
@@ -115,8 +119,14 @@ def _random_book(seed, first_ask):
 def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
     bids, asks, sc, lvl = _random_book(seed, 1_010)
     for n in (1, 2, 5, 10):
-        assert F._reach(sc, lvl, 1, float(n)) == _reference_reach(bids, 1, n)
-        assert F._reach(sc, lvl, -1, float(n)) == _reference_reach(asks, -1, n)
+        # one order at each price: the top n levels hold n of them (all, with fewer levels)
+        assert F._scan_top(sc, lvl, 1, float(n)) == (_reference_reach(bids, 1, n), min(n, len(bids)))
+        assert F._scan_top(sc, lvl, -1, float(n)) == (_reference_reach(asks, -1, n), min(n, len(asks)))
+    # a second level MAX_REACH_TICKS or more behind: no reach (a LOBSTER file's levels need
+    # not reach so far), but its orders are among the top two levels'
+    deep = _book([1_000, 1_000 - F.MAX_REACH_TICKS], [1_010, 1_010 + F.MAX_REACH_TICKS - 1])
+    assert F._scan_top(*deep.arrays[:2], 1, 2.0) == (1 << 40, 2)
+    assert F._scan_top(*deep.arrays[:2], -1, 2.0) == (F.MAX_REACH_TICKS - 1, 2)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -124,12 +134,14 @@ def test_far_is_beyond_the_nth_level_with_or_without_the_scan(seed):
     # _far skips the scan for prices fewer than n ticks behind the best (the n-th level is at
     # least n - 1 behind it): it must agree with the scan everywhere, inside the spread too
     bids, asks, sc, lvl = _random_book(seed, 1_050)
+    fs = F.new_flow_state(0.0, 1_025.0, 1.0)[0]
     for n in (1, 2, 5, 10):
+        F._forget_view(fs)  # the view holds one reach (the flow's levels)
         for side, prices, best in ((1, bids, bids.max()), (-1, asks, asks.min())):
             for price in range(950, 1_100):
                 behind = (best - price) if side > 0 else (price - best)
                 expected = behind > _reference_reach(prices, side, n)
-                assert F._far(sc, lvl, side, price, float(n)) == expected, (side, price, n)
+                assert F._far(fs, sc, lvl, side, price, float(n)) == expected, (side, price, n)
 
 
 def test_an_excited_cancellation_takes_a_uniform_flow_order_within_the_levels():
@@ -146,17 +158,21 @@ def test_an_excited_cancellation_takes_a_uniform_flow_order_within_the_levels():
     fp = np.zeros(F.N_P)
     fp[F.P_CL_LEVELS] = 3.0
     rs = R.new_state(np.random.default_rng(0))
-    taken = [F._near_order(rs, fp, sc, lvl, orders) for _ in range(1_400)]
+    fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
+    taken = [F._near_order(rs, fp, fs, sc, lvl, orders) for _ in range(1_400)]
     counts = np.array([taken.count(oid) for oid in near])
     assert counts.sum() == len(taken)  # only the flow's orders in the top 3 levels, on both sides
     # uniform over the seven (the agent's draws are drawn again): 200 each, sd about 13
     assert counts.min() > 150 and counts.max() < 250
     book.cancel(21)
-    assert F._near_order(rs, fp, sc, lvl, orders) != 21
+    F._forget_view(fs)  # the book changed outside the flow (as the agent's orders do)
+    assert F._near_order(rs, fp, fs, sc, lvl, orders) != 21
     agent_only = OrderBook(lot_size=1)
     agent_only.limit(1, 1_000, 100, order_id=1, owner=1)
-    assert F._near_order(rs, fp, *agent_only.arrays[:3]) == 0  # four draws of the agent's: lost
-    assert F._near_order(rs, fp, *OrderBook(lot_size=1).arrays[:3]) == 0  # an empty book
+    F._forget_view(fs)
+    assert F._near_order(rs, fp, fs, *agent_only.arrays[:3]) == 0  # four draws of the agent's: lost
+    F._forget_view(fs)
+    assert F._near_order(rs, fp, fs, *OrderBook(lot_size=1).arrays[:3]) == 0  # an empty book
 
 
 @pytest.mark.parametrize("side", [1, -1])
@@ -227,3 +243,56 @@ def test_the_calibration_sets_the_days_levels_and_writes_them():
     with pytest.raises(ValueError, match="best_anchor_excited=True"):
         calibrate_flow(day, 30, clustering=2, best_anchor_excited=True, bucket_s=150.0)
 
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1))
+def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(seed):
+    # run_flow reads the reach, the top orders and the near orders once and keeps them through
+    # the events that leave them so (_note_event): after each random submission (behind,
+    # at, inside or across the spread), cancellation or market order, on both sides, every
+    # entry still kept must be what a fresh read of the book gives
+    rng = np.random.default_rng(seed)
+    book = _book(1_000 - rng.choice(40, size=rng.integers(1, 15), replace=False),
+                 1_010 + rng.choice(40, size=rng.integers(1, 15), replace=False))
+    fp = np.zeros(F.N_P)
+    fp[F.P_CSZ_BEHIND] = 3.0
+    n = 4.0
+    fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
+    next_id, kept = 1_000, 0
+    for _ in range(150):
+        sc, lvl, orders = book.arrays[:3]
+        for side in (1, -1):
+            F._view_top(fs, sc, lvl, side, n)
+        if fs["view_near"][0] < 0:
+            fs["view_near"][0], fs["view_near"][1] = F._near_counts(fp, sc, lvl)
+        u = rng.random()
+        traded, bb, ba = book.traded_volume, sc[K.S_BEST_BID], sc[K.S_BEST_ASK]
+        side = 1 if rng.random() < 0.5 else -1
+        if u < 0.5 or not len(book.orders()):
+            best = book.best_bid if side > 0 else book.best_ask
+            best = best if best is not None else (1_000 if side > 0 else 1_010)
+            price = int(best - side * rng.integers(-12, 30))
+            book.limit(side, price, int(rng.integers(1, 300)), order_id=next_id)
+            next_id += 1
+            touched = (side, price, 1)
+        elif u < 0.9:
+            oid = int(rng.choice(book.orders()["order_id"].to_numpy()))
+            order = book.order(oid)
+            touched = (order.side, order.price_ticks, -1)
+            book.cancel(oid)
+        else:
+            book.market(side, int(rng.integers(1, 400)))
+            touched = (0, 0, 0)
+        sc, lvl, orders = book.arrays[:3]
+        # run_flow's signal: a fill (here the book hands its fills over at once) or a best moved
+        moved = book.traded_volume != traded or sc[K.S_BEST_BID] != bb or sc[K.S_BEST_ASK] != ba
+        F._note_event(fs, fp, sc, *touched, moved)
+        for r, side in ((0, 1), (1, -1)):
+            if fs["view_reach"][r] >= 0:
+                assert (fs["view_reach"][r], fs["view_top"][r]) == F._scan_top(sc, lvl, side, n)
+                kept += 1
+        if fs["view_near"][0] >= 0:
+            assert (fs["view_near"][0], fs["view_near"][1]) == F._near_counts(fp, sc, lvl)
+            kept += 1
+    assert kept > 100  # the view is kept through many of the events (not read again each time)

@@ -1122,6 +1122,12 @@ FLOW_STATE_DTYPE = np.dtype([
     ("best_bid_ticks", np.int64),          # the bests (ticks; -1: an empty side) when last looked at
     ("best_ask_ticks", np.int64),
     ("traded_shares", np.int64),           # the book's traded volume then (a worse best with trades: a market order)
+    # the book as run_flow last read it, per side (row 0 the bids, 1 the asks; -1: to read
+    # again), kept across its events while they leave it so (_note_event) and forgotten at
+    # each call (the agent acts between calls):
+    ("view_reach", np.int64, (2,)),        #   ticks from the best to the clustering's last level (_scan_top)
+    ("view_top", np.int64, (2,)),          #   orders resting in the clustering's levels (_scan_top)
+    ("view_near", np.int64, (2,)),         #   orders resting within the near ticks (_near_counts)
 ])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
@@ -1513,6 +1519,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.win_hi = 0.0
     fs.n_bg_events = 0
     fs.n_proposals = 0
+    _forget_view(fs)
     fs.next_id = 1
     fs.n_live = 0
     fs.pending = False
@@ -2004,37 +2011,85 @@ def _behind(sc, side, price):
 
 
 @njit(**HOT_INLINE)
-def _reach(sc, lvl, side, n_levels):
-    """Ticks from a side's best to its ``n_levels``-th occupied level (a large number when it
-    has fewer): the prices within them are those a LOBSTER file of ``n_levels`` records."""
+def _scan_top(sc, lvl, side, n_levels):
+    """``(reach, orders)`` of a side in one scan from its best: the ticks to its
+    ``n_levels``-th occupied level (a large number when it has fewer, or when that level lies
+    ``MAX_REACH_TICKS`` or more behind: the prices within them are those a LOBSTER file of
+    ``n_levels`` records) and the orders resting in those levels."""
     n = np.int64(n_levels)
     found = 0
+    total = 0
     if side > 0:
         bb = sc[K.S_BEST_BID]
-        for i in range(bb, max(bb - MAX_REACH_TICKS, -1), -1):
-            if lvl[0, i].volume_shares > 0:
+        for i in range(bb, -1, -1):
+            c = lvl[0, i].count
+            if c > 0:
+                total += c
                 found += 1
                 if found == n:
-                    return bb - i
+                    return (bb - i if bb - i < MAX_REACH_TICKS else np.int64(1) << 40), total
     else:
         ba = sc[K.S_BEST_ASK]
-        for i in range(ba, min(ba + MAX_REACH_TICKS, sc[K.S_N_LEVELS])):
-            if lvl[1, i].volume_shares > 0:
+        for i in range(ba, sc[K.S_N_LEVELS]):
+            c = lvl[1, i].count
+            if c > 0:
+                total += c
                 found += 1
                 if found == n:
-                    return i - ba
-    return np.int64(1) << 40
+                    return (i - ba if i - ba < MAX_REACH_TICKS else np.int64(1) << 40), total
+    return np.int64(1) << 40, total
 
 
 @njit(**HOT_INLINE)
-def _far(sc, lvl, side, price, n_levels):
+def _forget_view(fs):
+    """Mark every entry of the state's view of the book (``view_*``) to be read again."""
+    for r in range(2):
+        fs.view_reach[r] = -1
+        fs.view_top[r] = -1
+        fs.view_near[r] = -1
+
+
+@njit(**HOT_INLINE)
+def _view_top(fs, sc, lvl, side, n_levels):
+    """The row of a side in the view (0 bids, 1 asks), its reach and top orders read
+    (:func:`_scan_top`) if they were forgotten."""
+    r = 0 if side > 0 else 1
+    if fs.view_reach[r] < 0:
+        fs.view_reach[r], fs.view_top[r] = _scan_top(sc, lvl, side, n_levels)
+    return r
+
+
+@njit(**HOT_INLINE)
+def _note_event(fs, fp, sc, side, price, delta, moved):
+    """Keep the view of the book (``view_*``) after an event: forgotten if it ``moved`` a best
+    or traded (or touched an order it could not place: ``side == 0`` with ``delta != 0``);
+    else, an order added (``delta`` +1) or removed (-1) at ``price`` on ``side`` forgets that
+    side's reach and top orders if it lies within the reach, and counts in its near orders
+    if it lies within the near ticks (``delta`` 0: no resting order touched)."""
+    if moved or (side == 0 and delta != 0):
+        _forget_view(fs)
+        return
+    if delta == 0:
+        return
+    r = 0 if side > 0 else 1
+    behind = _behind(sc, side, price)
+    if fs.view_reach[r] >= 0 and behind <= fs.view_reach[r]:
+        fs.view_reach[r] = -1
+        fs.view_top[r] = -1
+    if fs.view_near[r] >= 0 and behind <= fp[P_CSZ_BEHIND]:
+        fs.view_near[r] += delta
+
+
+@njit(**HOT_INLINE)
+def _far(fs, sc, lvl, side, price, n_levels):
     """Whether a price lies beyond the clustering's reach, the top ``n_levels`` occupied levels
-    of its side. A price fewer than ``n_levels`` ticks behind the best is within them without
-    a scan: the levels sit on distinct ticks, so the ``n``-th is at least ``n - 1`` behind."""
+    of its side (read through the view). A price fewer than ``n_levels`` ticks behind the best
+    is within them without a scan: the levels sit on distinct ticks, so the ``n``-th is at
+    least ``n - 1`` behind."""
     behind = _behind(sc, side, price)
     if behind < n_levels:
         return False
-    return behind > _reach(sc, lvl, side, n_levels)
+    return behind > fs.view_reach[_view_top(fs, sc, lvl, side, n_levels)]
 
 
 @njit(**HOT_INLINE)
@@ -2043,7 +2098,7 @@ def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
     (the top ``fp[P_CL_LEVELS]`` levels of its side): ``price`` (the profile's first draw) if it
     is there, else the profile truncated at the reach (opposite-best anchor, unscaled, both
     sides quoted: one more draw) or drawn again (at most 15 more draws)."""
-    reach = _reach(sc, lvl, direction, fp[P_CL_LEVELS])
+    reach = fs.view_reach[_view_top(fs, sc, lvl, direction, fp[P_CL_LEVELS])]
     if _behind(sc, direction, price) <= reach:
         return price
     bb = sc[K.S_BEST_BID]
@@ -2060,28 +2115,6 @@ def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
         if _behind(sc, direction, price) <= reach:
             break
     return price
-
-
-@njit(**HOT_INLINE)
-def _top_orders(sc, lvl, side, n_levels):
-    """Orders resting in the top ``n_levels`` occupied levels of a side."""
-    total = 0
-    found = 0
-    if side > 0:
-        for i in range(sc[K.S_BEST_BID], -1, -1):
-            if lvl[0, i].count > 0:
-                total += lvl[0, i].count
-                found += 1
-                if found == n_levels:
-                    break
-    else:
-        for i in range(sc[K.S_BEST_ASK], sc[K.S_N_LEVELS]):
-            if lvl[1, i].count > 0:
-                total += lvl[1, i].count
-                found += 1
-                if found == n_levels:
-                    break
-    return total
 
 
 @njit(**HOT_INLINE)
@@ -2148,13 +2181,14 @@ def _near_stream_slot(rs, fp, sc, lvl, orders, n_bid, n_ask):
 
 
 @njit(**HOT_INLINE)
-def _near_order(rs, fp, sc, lvl, orders):
+def _near_order(rs, fp, fs, sc, lvl, orders):
     """An excited cancellation's order: uniformly chosen among the orders resting in the top
-    ``fp[P_CL_LEVELS]`` levels of both sides (the agent's are drawn again, at most 4 draws);
-    0 if none is the flow's. Its live entry stays, stale, until a draw drops it."""
+    ``fp[P_CL_LEVELS]`` levels of both sides (read through the view; the agent's are drawn
+    again, at most 4 draws); 0 if none is the flow's. Its live entry stays, stale, until a
+    draw drops it."""
     n = np.int64(fp[P_CL_LEVELS])
-    n_bid = _top_orders(sc, lvl, 1, n)
-    total = n_bid + _top_orders(sc, lvl, -1, n)
+    n_bid = fs.view_top[_view_top(fs, sc, lvl, 1, n)]
+    total = n_bid + fs.view_top[_view_top(fs, sc, lvl, -1, n)]
     if total == 0:
         return 0
     for _ in range(4):
@@ -2256,10 +2290,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     follow = fp[P_FOLLOW_N] > 0.0
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
-    # the near stream's candidates (cancellation by size), counted when a proposal needs them
-    # after the book changed (-1): at the start (the agent may have acted) and after each event
-    n_near_bid = -1
-    n_near_ask = 0
+    _forget_view(fs)  # the agent may have changed the book since the last call
     while True:
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
             if fs.n_live >= live.shape[0]:
@@ -2326,9 +2357,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # orders' excitation's own points are drawn exactly (_decaying_wait)
             lam_near = 0.0  # the near stream's rate (cancellation by size in two streams)
             if fp[P_CSZ_NEAR_RATE] > 0.0:
-                if n_near_bid < 0:
-                    n_near_bid, n_near_ask = _near_counts(fp, sc, lvl)
-                lam_near = fp[P_CSZ_NEAR_RATE] * (n_near_bid + n_near_ask) * act
+                if fs.view_near[0] < 0:
+                    fs.view_near[0], fs.view_near[1] = _near_counts(fp, sc, lvl)
+                lam_near = fp[P_CSZ_NEAR_RATE] * (fs.view_near[0] + fs.view_near[1]) * act
             lam_cancel = theta * n_live * act + lam_near
             base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max + fp[P_HIDDEN_RATE]) * tod_hi * act + lam_cancel
             exc = _excitation(fp, fs) if fp[P_CLUSTER_ON] == 1.0 else 0.0
@@ -2443,7 +2474,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if fp[P_IN_N] > 0.0:
                     _plan_flicker(rs, fp, fs, sc, direction, price)
                 if fp[P_CL_LEVELS] > 0.0:
-                    fs.far = _far(sc, lvl, direction, price, fp[P_CL_LEVELS])
+                    fs.far = _far(fs, sc, lvl, direction, price, fp[P_CL_LEVELS])
                 _put_event(evbuf, K.EV_LIMIT, fs.next_id, direction, price,
                            _size_lots(rs, fp, sizes, _limit_row(fp, sc, direction, price), P_P_LIMIT, P_LIMIT_LOTS,
                                       log_q_limit) * lot, time_ns)
@@ -2487,14 +2518,14 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     fs.last_id = 0
                     _drop_live(fs, live, oid)
                 elif excited and fp[P_CL_LEVELS] > 0.0:
-                    oid = _near_order(rs, fp, sc, lvl, orders)
+                    oid = _near_order(rs, fp, fs, sc, lvl, orders)
                     if oid == 0:
                         continue
                     near = True
                 elif not excited and lam_near > 0.0 and R.uniform(rs) * lam_cancel < lam_near:
                     # the near stream: an order resting near its best (its live entry stays,
                     # stale, until a draw drops it)
-                    slot = _near_stream_slot(rs, fp, sc, lvl, orders, n_near_bid, n_near_ask)
+                    slot = _near_stream_slot(rs, fp, sc, lvl, orders, fs.view_near[0], fs.view_near[1])
                     if slot == -1:
                         continue
                     oid = orders[slot].id
@@ -2521,7 +2552,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 elif fp[P_CL_LEVELS] > 0.0:
                     if slot == -1:  # the paths that did not look it up (it rests: stale entries were dropped)
                         slot = K.h_find(htab, orders, oid)
-                    fs.far = _far(sc, lvl, orders[slot].side, orders[slot].price_ticks, fp[P_CL_LEVELS])
+                    fs.far = _far(fs, sc, lvl, orders[slot].side, orders[slot].price_ticks, fp[P_CL_LEVELS])
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
             else:
                 if fp[P_RUN_SHARE] > 0.0:
@@ -2534,13 +2565,30 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 else:
                     fs.exc_sell_per_s += fp[P_ALPHA]
         n_fills_before = sc[K.S_N_FILLS]
+        # what the event touches, for the view of the book (_note_event): a submission's
+        # order, a cancelled one (if it rests); nothing for a market order or a hidden execution
+        kind = evbuf[0, K.E_TYPE]
+        v_side = 0
+        v_price = 0
+        v_delta = 0
+        if kind == K.EV_LIMIT:
+            v_side, v_price, v_delta = evbuf[0, K.E_SIDE], evbuf[0, K.E_PRICE], 1
+        elif kind == K.EV_CANCEL:
+            v_delta = -1
+            if fs.view_reach[0] >= 0 or fs.view_reach[1] >= 0 or fs.view_near[0] >= 0:
+                v_slot = K.h_find(htab, orders, evbuf[0, K.E_ID])
+                if v_slot != -1:
+                    v_side, v_price = orders[v_slot].side, orders[v_slot].price_ticks
+        bb0 = sc[K.S_BEST_BID]
+        ba0 = sc[K.S_BEST_ASK]
         _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
             fs.pending = True
             return status
         fs.pending = False
         fs.n_bg_events += 1
-        n_near_bid = -1
+        _note_event(fs, fp, sc, v_side, v_price, v_delta, sc[K.S_N_FILLS] != n_fills_before
+                    or sc[K.S_BEST_BID] != bb0 or sc[K.S_BEST_ASK] != ba0)
         if follow:
             kind = evbuf[0, K.E_TYPE]
             _note_change(fs, sc, 0 if kind == K.EV_LIMIT else (2 if kind == K.EV_MARKET else 1))
