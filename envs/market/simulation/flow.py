@@ -2060,12 +2060,13 @@ def _view_top(fs, sc, lvl, side, n_levels):
 
 
 @njit(**HOT_INLINE)
-def _note_event(fs, fp, sc, side, price, delta, moved):
+def _note_event(fs, fp, sc, lvl, side, price, delta, moved):
     """Keep the view of the book (``view_*``) after an event: forgotten if it ``moved`` a best
     or traded (or touched an order it could not place: ``side == 0`` with ``delta != 0``);
-    else, an order added (``delta`` +1) or removed (-1) at ``price`` on ``side`` forgets that
-    side's reach and top orders if it lies within the reach, and counts in its near orders
-    if it lies within the near ticks (``delta`` 0: no resting order touched)."""
+    else an order added (``delta`` +1) or removed (-1) at ``price`` on ``side`` (``delta`` 0:
+    no resting order touched), within that side's reach, counts in its top orders if its
+    level was occupied before and after (the levels are the same), else forgets its reach
+    and top orders; within the near ticks it counts in its near orders."""
     if moved or (side == 0 and delta != 0):
         _forget_view(fs)
         return
@@ -2074,8 +2075,11 @@ def _note_event(fs, fp, sc, side, price, delta, moved):
     r = 0 if side > 0 else 1
     behind = _behind(sc, side, price)
     if fs.view_reach[r] >= 0 and behind <= fs.view_reach[r]:
-        fs.view_reach[r] = -1
-        fs.view_top[r] = -1
+        if lvl[r, price - sc[K.S_BASE]].count > (1 if delta > 0 else 0):
+            fs.view_top[r] += delta
+        else:  # a level opened or emptied within the reach: another level is the last
+            fs.view_reach[r] = -1
+            fs.view_top[r] = -1
     if fs.view_near[r] >= 0 and behind <= fp[P_CSZ_BEHIND]:
         fs.view_near[r] += delta
 
@@ -2587,7 +2591,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             return status
         fs.pending = False
         fs.n_bg_events += 1
-        _note_event(fs, fp, sc, v_side, v_price, v_delta, sc[K.S_N_FILLS] != n_fills_before
+        _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta, sc[K.S_N_FILLS] != n_fills_before
                     or sc[K.S_BEST_BID] != bb0 or sc[K.S_BEST_ASK] != ba0)
         if follow:
             kind = evbuf[0, K.E_TYPE]
