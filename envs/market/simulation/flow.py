@@ -2060,19 +2060,33 @@ def _view_top(fs, sc, lvl, side, n_levels):
 
 
 @njit(**HOT_INLINE)
+def _forget_side(fs, r):
+    """Mark row ``r``'s entries of the view (0 bids, 1 asks) to be read again."""
+    fs.view_reach[r] = -1
+    fs.view_top[r] = -1
+    fs.view_near[r] = -1
+
+
+@njit(**HOT_INLINE)
 def _note_event(fs, fp, sc, lvl, side, price, delta, moved):
-    """Keep the view of the book (``view_*``) after an event: forgotten if it ``moved`` a best
-    or traded (or touched an order it could not place: ``side == 0`` with ``delta != 0``);
-    else an order added (``delta`` +1) or removed (-1) at ``price`` on ``side`` (``delta`` 0:
-    no resting order touched), within that side's reach, counts in its top orders if its
-    level was occupied before and after (the levels are the same), else forgets its reach
-    and top orders; within the near ticks it counts in its near orders."""
-    if moved or (side == 0 and delta != 0):
+    """Keep the view of the book (``view_*``) after an event. ``moved`` (a row per side, 0 the
+    bids): the event moved that side's best or traded against its orders; that side's view
+    is forgotten. Else an order added (``delta`` +1) or removed (-1) at ``price`` on ``side``
+    (``delta`` 0: no resting order touched; ``side`` 0 with a ``delta``: an order it could
+    not place, and the whole view is forgotten), within that side's reach, counts in its top
+    orders if its level was occupied before and after (the levels are the same), else
+    forgets its reach and top orders; within the near ticks it counts in its near orders."""
+    if side == 0 and delta != 0:
         _forget_view(fs)
         return
+    for r in range(2):
+        if moved[r]:
+            _forget_side(fs, r)
     if delta == 0:
         return
     r = 0 if side > 0 else 1
+    if moved[r]:
+        return
     behind = _behind(sc, side, price)
     if fs.view_reach[r] >= 0 and behind <= fs.view_reach[r]:
         if lvl[r, price - sc[K.S_BASE]].count > (1 if delta > 0 else 0):
@@ -2361,7 +2375,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # orders' excitation's own points are drawn exactly (_decaying_wait)
             lam_near = 0.0  # the near stream's rate (cancellation by size in two streams)
             if fp[P_CSZ_NEAR_RATE] > 0.0:
-                if fs.view_near[0] < 0:
+                if fs.view_near[0] < 0 or fs.view_near[1] < 0:
                     fs.view_near[0], fs.view_near[1] = _near_counts(fp, sc, lvl)
                 lam_near = fp[P_CSZ_NEAR_RATE] * (fs.view_near[0] + fs.view_near[1]) * act
             lam_cancel = theta * n_live * act + lam_near
@@ -2579,20 +2593,24 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             v_side, v_price, v_delta = evbuf[0, K.E_SIDE], evbuf[0, K.E_PRICE], 1
         elif kind == K.EV_CANCEL:
             v_delta = -1
-            if fs.view_reach[0] >= 0 or fs.view_reach[1] >= 0 or fs.view_near[0] >= 0:
+            if fs.view_reach[0] >= 0 or fs.view_reach[1] >= 0 or fs.view_near[0] >= 0 or fs.view_near[1] >= 0:
                 v_slot = K.h_find(htab, orders, evbuf[0, K.E_ID])
                 if v_slot != -1:
                     v_side, v_price = orders[v_slot].side, orders[v_slot].price_ticks
         bb0 = sc[K.S_BEST_BID]
         ba0 = sc[K.S_BEST_ASK]
+        maker = -evbuf[0, K.E_SIDE]  # the side a trade takes from (the aggressor's opposite)
         _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
             fs.pending = True
             return status
         fs.pending = False
         fs.n_bg_events += 1
-        _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta, sc[K.S_N_FILLS] != n_fills_before
-                    or sc[K.S_BEST_BID] != bb0 or sc[K.S_BEST_ASK] != ba0)
+        traded = sc[K.S_N_FILLS] != n_fills_before
+        if traded and kind == K.EV_LIMIT:
+            v_side = 0  # a submission that crossed: whether it rests, and where, is not read here
+        _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta,
+                    (sc[K.S_BEST_BID] != bb0 or (traded and maker != -1), sc[K.S_BEST_ASK] != ba0 or (traded and maker != 1)))
         if follow:
             kind = evbuf[0, K.E_TYPE]
             _note_change(fs, sc, 0 if kind == K.EV_LIMIT else (2 if kind == K.EV_MARKET else 1))
