@@ -2041,12 +2041,18 @@ def _scan_top(sc, lvl, side, n_levels):
 
 
 @njit(**HOT_INLINE)
+def _forget_side(fs, r):
+    """Mark row ``r``'s entries of the view of the book (``view_*``; 0 bids, 1 asks) to be read again."""
+    fs.view_reach[r] = -1
+    fs.view_top[r] = -1
+    fs.view_near[r] = -1
+
+
+@njit(**HOT_INLINE)
 def _forget_view(fs):
     """Mark every entry of the state's view of the book (``view_*``) to be read again."""
-    for r in range(2):
-        fs.view_reach[r] = -1
-        fs.view_top[r] = -1
-        fs.view_near[r] = -1
+    _forget_side(fs, 0)
+    _forget_side(fs, 1)
 
 
 @njit(**HOT_INLINE)
@@ -2057,14 +2063,6 @@ def _view_top(fs, sc, lvl, side, n_levels):
     if fs.view_reach[r] < 0:
         fs.view_reach[r], fs.view_top[r] = _scan_top(sc, lvl, side, n_levels)
     return r
-
-
-@njit(**HOT_INLINE)
-def _forget_side(fs, r):
-    """Mark row ``r``'s entries of the view (0 bids, 1 asks) to be read again."""
-    fs.view_reach[r] = -1
-    fs.view_top[r] = -1
-    fs.view_near[r] = -1
 
 
 @njit(**HOT_INLINE)
