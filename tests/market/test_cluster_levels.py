@@ -159,20 +159,20 @@ def test_an_excited_cancellation_takes_a_uniform_flow_order_within_the_levels():
     fp[F.P_CL_LEVELS] = 3.0
     rs = R.new_state(np.random.default_rng(0))
     fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
-    taken = [F._near_order(rs, fp, fs, sc, lvl, orders) for _ in range(1_400)]
+    taken = [int(orders[F._near_order(rs, fp, fs, sc, lvl, orders)]["id"]) for _ in range(1_400)]
     counts = np.array([taken.count(oid) for oid in near])
     assert counts.sum() == len(taken)  # only the flow's orders in the top 3 levels, on both sides
     # uniform over the seven (the agent's draws are drawn again): 200 each, sd about 13
     assert counts.min() > 150 and counts.max() < 250
     book.cancel(21)
     F._forget_view(fs)  # the book changed outside the flow (as the agent's orders do)
-    assert F._near_order(rs, fp, fs, sc, lvl, orders) != 21
+    assert orders[F._near_order(rs, fp, fs, sc, lvl, orders)]["id"] != 21
     agent_only = OrderBook(lot_size=1)
     agent_only.limit(1, 1_000, 100, order_id=1, owner=1)
     F._forget_view(fs)
-    assert F._near_order(rs, fp, fs, *agent_only.arrays[:3]) == 0  # four draws of the agent's: lost
+    assert F._near_order(rs, fp, fs, *agent_only.arrays[:3]) == -1  # four draws of the agent's: lost
     F._forget_view(fs)
-    assert F._near_order(rs, fp, fs, *OrderBook(lot_size=1).arrays[:3]) == 0  # an empty book
+    assert F._near_order(rs, fp, fs, *OrderBook(lot_size=1).arrays[:3]) == -1  # an empty book
 
 
 @pytest.mark.parametrize("side", [1, -1])

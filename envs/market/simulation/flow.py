@@ -2200,19 +2200,19 @@ def _near_stream_slot(rs, fp, sc, lvl, orders, n_bid, n_ask):
 def _near_order(rs, fp, fs, sc, lvl, orders):
     """An excited cancellation's order: uniformly chosen among the orders resting in the top
     ``fp[P_CL_LEVELS]`` levels of both sides (read through the view; the agent's are drawn
-    again, at most 4 draws); 0 if none is the flow's. Its live entry stays, stale, until a
-    draw drops it."""
+    again, at most 4 draws); its slot, -1 if none is the flow's. Its live entry stays, stale,
+    until a draw drops it."""
     n = np.int64(fp[P_CL_LEVELS])
     n_bid = fs.view_top[_view_top(fs, sc, lvl, 1, n)]
     total = n_bid + fs.view_top[_view_top(fs, sc, lvl, -1, n)]
     if total == 0:
-        return 0
+        return -1
     for _ in range(4):
         k = R.uniform_below(rs, total)
         slot = _kth_order(sc, lvl, orders, 1, k) if k < n_bid else _kth_order(sc, lvl, orders, -1, k - n_bid)
         if orders[slot].owner == 0:
-            return orders[slot].id
-    return 0
+            return slot
+    return -1
 
 
 @njit(**HOT_INLINE)
@@ -2308,6 +2308,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
     _forget_view(fs)  # the agent may have changed the book since the last call
     while True:
+        c_slot = -1  # a cancellation's order's slot, where the event's path looked it up
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
             if fs.n_live >= live.shape[0]:
                 return LIVE_FULL
@@ -2338,7 +2339,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 fs.quiet = True
             else:
                 _drop_live(fs, live, oid)
-                if K.h_find(htab, orders, oid) == -1:
+                c_slot = K.h_find(htab, orders, oid)
+                if c_slot == -1:
                     continue
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
                 fs.quiet = True
@@ -2534,9 +2536,10 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     fs.last_id = 0
                     _drop_live(fs, live, oid)
                 elif excited and fp[P_CL_LEVELS] > 0.0:
-                    oid = _near_order(rs, fp, fs, sc, lvl, orders)
-                    if oid == 0:
+                    slot = _near_order(rs, fp, fs, sc, lvl, orders)
+                    if slot == -1:
                         continue
+                    oid = orders[slot].id
                     near = True
                 elif not excited and lam_near > 0.0 and R.uniform(rs) * lam_cancel < lam_near:
                     # the near stream: an order resting near its best (its live entry stays,
@@ -2569,6 +2572,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     if slot == -1:  # the paths that did not look it up (it rests: stale entries were dropped)
                         slot = K.h_find(htab, orders, oid)
                     fs.far = _far(fs, sc, lvl, orders[slot].side, orders[slot].price_ticks, fp[P_CL_LEVELS])
+                c_slot = slot
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
             else:
                 if fp[P_RUN_SHARE] > 0.0:
@@ -2592,7 +2596,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         elif kind == K.EV_CANCEL:
             v_delta = -1
             if fs.view_reach[0] >= 0 or fs.view_reach[1] >= 0 or fs.view_near[0] >= 0 or fs.view_near[1] >= 0:
-                v_slot = K.h_find(htab, orders, evbuf[0, K.E_ID])
+                v_slot = c_slot if c_slot != -1 else K.h_find(htab, orders, evbuf[0, K.E_ID])
                 if v_slot != -1:
                     v_side, v_price = orders[v_slot].side, orders[v_slot].price_ticks
         bb0 = sc[K.S_BEST_BID]
