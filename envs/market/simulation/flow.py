@@ -2159,6 +2159,13 @@ def _cancel_size_factor(fp, sc, orders, slot):
     ``fp[P_CSZ_BEHIND]`` ticks of its side's best."""
     if fp[P_CSZ_FMIN] == 0.0 and _behind(sc, orders[slot].side, orders[slot].price_ticks) <= fp[P_CSZ_BEHIND]:
         return fp[P_CSZ_NEAR]
+    return _group_factor(fp, orders, slot)
+
+
+@njit(**HOT_INLINE)
+def _group_factor(fp, orders, slot):
+    """The cancellation-by-size factor of the size group of the resting order in ``slot`` (by
+    its remaining shares; FlowConfig.cancel_size_factors)."""
     return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, int(fp[P_CSZ_N]), orders[slot].size_shares)]
 
 
@@ -2189,7 +2196,7 @@ def _near_stream_slot(rs, fp, sc, lvl, orders, n_bid, n_ask):
     slot = _kth_order(sc, lvl, orders, 1, k) if k < n_bid else _kth_order(sc, lvl, orders, -1, k - n_bid)
     if orders[slot].owner != 0:
         return -1
-    f = fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, int(fp[P_CSZ_N]), orders[slot].size_shares)]
+    f = _group_factor(fp, orders, slot)
     spread = fp[P_CSZ_NEAR] - fp[P_CSZ_FMIN]
     if f > fp[P_CSZ_FMIN] and R.uniform(rs) * spread >= fp[P_CSZ_NEAR] - f:
         return -1
@@ -2307,6 +2314,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     if follow and not fs.pending:
         _note_change(fs, sc, -1)  # what changed the bests since the last call (the agent)
     _forget_view(fs)  # the agent may have changed the book since the last call
+    # the flows that read the view (the clustering's reach, the near stream) keep it after each event
+    uses_view = fp[P_CL_LEVELS] > 0.0 or fp[P_CSZ_NEAR_RATE] > 0.0
     while True:
         c_slot = -1  # a cancellation's order's slot, where the event's path looked it up
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
@@ -2608,11 +2617,12 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             return status
         fs.pending = False
         fs.n_bg_events += 1
-        traded = sc[K.S_N_FILLS] != n_fills_before
-        if traded and kind == K.EV_LIMIT:
-            v_side = 0  # a submission that crossed: whether it rests, and where, is not read here
-        _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta,
-                    (sc[K.S_BEST_BID] != bb0 or (traded and maker != -1), sc[K.S_BEST_ASK] != ba0 or (traded and maker != 1)))
+        if uses_view:
+            traded = sc[K.S_N_FILLS] != n_fills_before
+            if traded and kind == K.EV_LIMIT:
+                v_side = 0  # a submission that crossed: whether it rests, and where, is not read here
+            _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta, (sc[K.S_BEST_BID] != bb0 or (traded and maker != -1),
+                                                                    sc[K.S_BEST_ASK] != ba0 or (traded and maker != 1)))
         if follow:
             kind = evbuf[0, K.E_TYPE]
             _note_change(fs, sc, 0 if kind == K.EV_LIMIT else (2 if kind == K.EV_MARKET else 1))
