@@ -56,7 +56,7 @@ def test_calibration_recovers_each_side_and_writes_it(deep_bid):
 def test_a_flow_without_limit_orders_splits_nothing():
     """No depth on either side: no limit order arrives, and the buy share is a plain 0.5 (no 0/0)."""
     fp, cum_w, _ = flow_params(FlowConfig(depth_shares=(0.0, 0.0)), ImpactConfig(), 1)
-    assert fp[P_P_BUY] == 0.5 and fp[P_LAM_TOTAL] == 0.0 and cum_w.shape == (2, 2)
+    assert fp[P_P_BUY] == 0.5 and fp[P_LAM_TOTAL] == 0.0 and cum_w.shape == (4, 2)
 
 
 @pytest.mark.parametrize("bad, match", [

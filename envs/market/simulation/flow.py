@@ -1231,7 +1231,8 @@ def _poisson_cdf(mean: float) -> np.ndarray:
 def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step_s: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fp, cum_weights, sizes)``: the kernel's float parameters, the cumulative distance
-    weights (rows: buy, sell) and the size tables (rows ``SZ_*``)."""
+    weights (rows 0 and 1: buy, sell; rows 2 and 3: their guide tables, :func:`_profile_index`)
+    and the size tables (rows ``SZ_*``)."""
     lam_buy, lam_sell = flow.limit_rates_by_side_per_s()
     fp = np.zeros(N_P)
     # clustering scales the baseline rates of submissions and cancellations by 1 - n (module docstring)
@@ -1370,10 +1371,14 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_TOD_MAX] = prof.max_intensity() * fp[P_TOD_NORM]
     else:
         fp[P_TOD_MAX] = 1.0
-    cum = np.empty((2, len(lam_buy)))
+    n_k = len(lam_buy)
+    cum = np.empty((4, n_k))
     for row, lam in enumerate((lam_buy, lam_sell)):
         total = lam.sum()
-        cum[row] = np.cumsum(lam) / total if total > 0 else np.linspace(1.0 / len(lam), 1.0, len(lam))
+        cum[row] = np.cumsum(lam) / total if total > 0 else np.linspace(1.0 / n_k, 1.0, n_k)
+        # the guide table (Chen and Asau 1974): the first index whose cumulative weight
+        # reaches j / n_k, for each j, where the search for a uniform in [j, j + 1) / n_k starts
+        cum[2 + row] = np.searchsorted(cum[row], np.arange(n_k) / n_k)
     return fp, cum, _size_tables(flow, lot)
 
 
@@ -1632,7 +1637,7 @@ def _scaled_distance(fp, t, dist, over=1.0):
     bucket's."""
     session = fp[P_SESSION]
     u = 0.0 if t < 0.0 else (t if t < session else t % session)
-    k = _bucket(fp, P_SCALE_START0, int(fp[P_SCALE_N]), u)
+    k = _bucket(fp, P_SCALE_START0, np.int64(fp[P_SCALE_N]), u)
     return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] * over + 0.5)))
 
 
@@ -1679,14 +1684,46 @@ def _put_event(evbuf, kind, oid, side, price, size, time_ns):
 
 
 @njit(**HOT_INLINE)
+def _search_left(a, v):
+    """The first index ``i`` of the increasing array ``a`` with ``a[i] >= v`` (``len(a)`` if
+    none): ``np.searchsorted(a, v)``, written out so that it compiles inline (numba's calls a
+    comparison function per step)."""
+    lo = 0
+    hi = a.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return np.int64(lo)
+
+
+@njit(**HOT_INLINE)
+def _profile_index(cum_w, row, v):
+    """``np.searchsorted(cum_w[row], v)`` for ``v`` in [0, 1): from the row's guide table
+    (``cum_w[2 + row]``, :func:`flow_params`; about one step) if it has one, else by bisection.
+    The steps back and forth make it exact whatever the rounding of ``v * n``."""
+    w = cum_w[row]
+    if cum_w.shape[0] < 4:
+        return _search_left(w, v)
+    n = w.shape[0]
+    i = np.int64(cum_w[2 + row, min(np.int64(v * n), n - 1)])
+    while i > 0 and w[i - 1] >= v:
+        i -= 1
+    while i < n and w[i] < v:
+        i += 1
+    return i
+
+
+@njit(**HOT_INLINE)
 def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     """A new limit order's price from the depth profile: a distance drawn from the side's
     cumulative rates ``cum_w``, scaled by the intraday spread at ``t`` (s), from the anchor."""
     n_k = cum_w.shape[1]
     v = R.uniform(rs)
-    w_side = cum_w[0] if direction > 0 else cum_w[1]
     # the first distance whose cumulative rate reaches v (the last one if none does)
-    dist = min(np.int64(np.searchsorted(w_side, v)), n_k - 1) + 1
+    dist = min(_profile_index(cum_w, 0 if direction > 0 else 1, v), n_k - 1) + 1
     if fp[P_SCALE_ON] == 1.0:
         dist = _scaled_distance(fp, t, dist)
     if fp[P_ANCHOR_REF] == 1.0:
@@ -1753,11 +1790,11 @@ def _inside_price(rs, fp, sc, direction, price):
     s = _spread_ticks(sc)
     if s < 2:
         return price
-    b = _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)
+    b = _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, np.int64(fp[P_IN_N]), s)
     p = fp[P_IN_P0 + b]
     if p <= 0.0 or R.uniform(rs) >= p:
         return price
-    nq = int(fp[P_IN_NQ])
+    nq = np.int64(fp[P_IN_NQ])
     q = min(nq - 1, int(R.uniform(rs) * nq))
     k = max(1, min(s - 1, np.int64(math.floor(fp[P_IN_Q0 + q] * s + 0.5))))
     return sc[K.S_BASE] + (sc[K.S_BEST_BID] + k if direction > 0 else sc[K.S_BEST_ASK] - k)
@@ -1785,9 +1822,9 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
             fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_TAKE_Q0 + j * MAX_TAKE_QUANTILES, np.int64(fp[P_IN_TAKE_NQ]))
             fs.flick_plan_take = True
             return
-    f = fp[P_IN_FLEET0 + _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, int(fp[P_IN_N]), s)]
+    f = fp[P_IN_FLEET0 + _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, np.int64(fp[P_IN_N]), s)]
     if f > 0.0 and R.uniform(rs) < f:
-        nq = int(fp[P_IN_LIFE_NQ])
+        nq = np.int64(fp[P_IN_LIFE_NQ])
         if nq == 0:
             fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
         else:
@@ -1897,7 +1934,7 @@ def _follow_side(rs, fp, fs, sc, direction, price):
     rel = price - sc[K.S_BASE]
     if fs.chg_side == 0 or _spread_ticks(sc) < 2 or not (sc[K.S_BEST_BID] < rel < sc[K.S_BEST_ASK]):
         return direction, price
-    j = _bucket(fp, P_FOLLOW_GAP0, int(fp[P_FOLLOW_N]), fs.t_s - fs.chg_t_s)
+    j = _bucket(fp, P_FOLLOW_GAP0, np.int64(fp[P_FOLLOW_N]), fs.t_s - fs.chg_t_s)
     side = fs.chg_side if R.uniform(rs) < fp[P_FOLLOW_P0 + fs.chg_kind * MAX_FOLLOW_GAPS + j] else -fs.chg_side
     if side == direction:
         return direction, price
@@ -1951,7 +1988,7 @@ def _spread_factor(fp, sc):
     """The market orders' intensity multiplier at the book's spread (1 with a side empty)."""
     s = _spread_ticks(sc)
     return 1.0 if s == 0 else fp[P_MO_SPREAD_F0 + _spread_bucket(fp, P_MO_SPREAD_LUT0, P_MO_SPREAD_EDGE0,
-                                                                 int(fp[P_MO_SPREAD_N]), s)]
+                                                                 np.int64(fp[P_MO_SPREAD_N]), s)]
 
 
 #: the longest run of trade signs (orders): caps the Pareto draw
@@ -2124,7 +2161,7 @@ def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
         w_side = cum_w[0] if direction > 0 else cum_w[1]
         d_max = min(ba - bb + reach, w_side.shape[0])
         v = R.uniform(rs) * w_side[d_max - 1]
-        dist = min(np.int64(np.searchsorted(w_side, v)), d_max - 1) + 1
+        dist = min(_search_left(w_side, v), d_max - 1) + 1
         return sc[K.S_BASE] + ba - dist if direction > 0 else sc[K.S_BASE] + bb + dist
     for _ in range(15):
         price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
@@ -2166,7 +2203,7 @@ def _cancel_size_factor(fp, sc, orders, slot):
 def _group_factor(fp, orders, slot):
     """The cancellation-by-size factor of the size group of the resting order in ``slot`` (by
     its remaining shares; FlowConfig.cancel_size_factors)."""
-    return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, int(fp[P_CSZ_N]), orders[slot].size_shares)]
+    return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, np.int64(fp[P_CSZ_N]), orders[slot].size_shares)]
 
 
 @njit(**HOT_INLINE)

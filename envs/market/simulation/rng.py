@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from execgym.envs.market.simulation._jit import HOT
+from execgym.envs.market.simulation._jit import HOT_INLINE
 
 __all__ = ["new_state", "next_u64", "normal", "uniform", "uniform_below"]
 
@@ -37,7 +37,7 @@ def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def next_u64(s):
     """The next 64-bit output; advances the state array ``s`` in place."""
     result = _rotl(s[1] * np.uint64(5), 7) * np.uint64(9)
@@ -51,19 +51,19 @@ def next_u64(s):
     return result
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def uniform(s):
     """A double uniform on [0, 1) (the top 53 bits)."""
     return np.float64(next_u64(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def uniform_below(s, n):
     """An integer uniform on ``[0, n)`` for ``n >= 1`` (multiply-shift; bias below 2**-53 n)."""
     return np.int64(uniform(s) * n)
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def normal(s):
     """A standard normal variate (Box-Muller, one of the pair)."""
     u1 = 1.0 - uniform(s)  # (0, 1]
