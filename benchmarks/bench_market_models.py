@@ -42,6 +42,13 @@ with the same seed, the repeats taken in turn over the presets. Only the steppin
 the simulator's construction and its warm-up (the book's fill before the open) are not,
 since a short window would otherwise measure them and pull every ratio towards 1.
 
+``vs pinned``: the events/s relative to the simulator as it was when issue 15 stated its
+target ("today's"): the code at ``PINNED_COMMIT`` running its own ``goog`` preset, extracted
+with ``git archive`` and timed in a worker process of this run, its repeats interleaved with
+these (``benchmarks/pinned_market.py``; ``--pinned COMMIT`` another commit, ``--pinned
+none`` none). The flows share the code that has been made faster since, so ``vs goog``
+is the stricter figure; both are printed.
+
 ``--config NAME=PATH`` (repeatable) times a further market config (a YAML file, e.g. one
 written by ``python -m execgym.experiments.stylized_facts write_market_config=PATH`` or a
 realism model's) beside the presets, in the same run.
@@ -51,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,6 +68,7 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
+from benchmarks.pinned_market import PinnedMarket, pinned_tree  # noqa: E402
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
@@ -72,6 +81,13 @@ NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clust
          "goog_2012_06_21_follow": "goog_follow",
          "goog_2012_06_21_propagator": "goog_propagator", "goog_2012_06_21_patient": "goog_patient",
          "goog_2012_06_21_scaled": "goog_scaled"}
+
+
+#: the commit at which issue 15 measured "today's simulator" (the realism score and the CST
+#: comparison had just landed; the realistic flows came after it)
+PINNED_COMMIT = "d7949cd75b97f78fea3c22549234ad2a8ffdcb38"
+#: the model that simulator ran for the day (its calibrated GOOG preset, as it was then)
+PINNED_PRESET = "goog_2012_06_21"
 
 
 def preset(name: str) -> SimulatorConfig:
@@ -104,6 +120,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
                         help="a further market config (YAML) to time beside the presets")
+    parser.add_argument("--pinned", default=PINNED_COMMIT, metavar="COMMIT",
+                        help="time the simulator as it was at COMMIT (its goog preset) in the same run, as "
+                             "the reference of the last column ('none': skip; needs a git checkout)")
     args = parser.parse_args()
     extra = {}
     for item in args.config:
@@ -115,22 +134,49 @@ def main() -> None:
     rates = {}
     configs = {name: preset(name) for name in PRESETS} | extra
     names = NAMES | {name: name for name in extra}
-    for cfg in configs.values():
-        run(cfg, 60.0)  # compile
-    # the repeats go round the presets in turn (not one preset's repeats in a row), so that a
-    # drift of the machine's speed during the run touches every preset alike
-    runs = {name: [] for name in configs}
-    for _ in range(args.repeats):
-        for name, cfg in configs.items():
-            runs[name].append(run(cfg, args.market_seconds))
-    print(f"{'model':>16} {'events':>9} {'events/s':>12} {'ev/prop':>9} {'market-s/s':>11} {'vs goog':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        pinned = None
+        if args.pinned != "none":
+            root = pinned_tree(Path(__file__).resolve().parents[1], args.pinned, Path(tmp))
+            pinned = PinnedMarket(root, PINNED_PRESET, Path(tmp) / "numba_cache")
+        try:
+            runs, pinned_runs = _timed_runs(configs, pinned, args.market_seconds, args.repeats)
+        finally:
+            if pinned is not None:
+                pinned.__exit__(None, None, None)
+    pinned_rate = float("nan")
+    if pinned_runs:
+        pinned_rate = pinned_runs[-1][1] / min(r[0] for r in pinned_runs)
+        print(f"pinned: the simulator at {args.pinned[:10]} ({PINNED_PRESET}, as it was then): "
+              f"{pinned_runs[-1][1]:,} events, {pinned_rate:,.0f} events/s")
+    print(f"{'model':>16} {'events':>9} {'events/s':>12} {'ev/prop':>9} {'market-s/s':>11} {'vs goog':>8} "
+          f"{'vs pinned':>10}")
     for name in configs:
         seconds = min(r[0] for r in runs[name])
         _, events, proposals = runs[name][-1]
         rates[name] = events / seconds
         ratio = rates[name] / rates["goog_2012_06_21"] if "goog_2012_06_21" in rates else float("nan")
         print(f"{names[name]:>16} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
-              f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f}", flush=True)
+              f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f} {rates[name] / pinned_rate:>10.2f}", flush=True)
+
+
+def _timed_runs(configs: dict, pinned: PinnedMarket | None, market_s: float, repeats: int
+                ) -> tuple[dict[str, list], list[tuple[float, int]]]:
+    """Every config's runs (and the pinned simulator's), ``repeats`` each, after a compiling run."""
+    for cfg in configs.values():
+        run(cfg, 60.0)  # compile
+    if pinned is not None:
+        pinned.run(60.0)
+    # the repeats go round the presets in turn (not one preset's repeats in a row), so that a
+    # drift of the machine's speed during the run touches every preset alike
+    runs = {name: [] for name in configs}
+    pinned_runs = []
+    for _ in range(repeats):
+        if pinned is not None:
+            pinned_runs.append(pinned.run(market_s))
+        for name, cfg in configs.items():
+            runs[name].append(run(cfg, market_s))
+    return runs, pinned_runs
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""The simulator as it was at a past commit, timed beside today's code in the same run.
+
+    python benchmarks/pinned_market.py ROOT PRESET   # a worker; bench_market_models starts it
+
+A speed target stated against "today's simulator" (issue 15: the realistic flows' events/s
+within 0.7x of the simulator the issue measured) needs that simulator in the run that times
+the new one, since two machines, or one machine an hour apart, differ by more than the
+effect. :func:`pinned_tree` extracts the package's folders at a commit (``git archive``)
+into a directory laid out as an installed ``execgym`` (the ``pyproject.toml`` folder map),
+and :class:`PinnedMarket` runs a worker process on it (``PYTHONPATH`` first, a numba cache
+of its own) that times market days on request, so the caller can interleave its runs with
+its own.
+
+The worker speaks one line per request on stdin: ``run SECONDS`` times ``SECONDS`` of market
+time from the open after the warm-up, in 60-s steps (as ``bench_market_models.run``), and
+answers ``{"seconds": wall, "events": background events}`` as one JSON line; end of input
+stops it. Only the worker imports the pinned code; nothing here imports today's ``execgym``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+#: the package's folders and where they install (pyproject.toml's ``package-dir``)
+PACKAGE_DIRS = {"envs": "envs", "agents": "agents", "baselines": "baselines", "experiments": "experiments",
+                "conf": "conf"}
+
+
+def pinned_tree(repo: Path, commit: str, into: Path) -> Path:
+    """Extract ``commit``'s tree of ``repo`` under ``into`` and lay it out as an importable
+    ``execgym`` package; return the directory to put first on ``PYTHONPATH``. Raises
+    ``ValueError`` naming the commit if git cannot read it (not a git checkout, a shallow
+    clone without it, an unknown commit)."""
+    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise ValueError(f"cannot read commit {commit!r} from {repo} with git archive: "
+                         f"{archive.stderr.decode(errors='replace').strip()} (a full git checkout is needed)")
+    tree = into / "tree"
+    tree.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile() as f:
+        f.write(archive.stdout)
+        f.seek(0)
+        with tarfile.open(fileobj=f) as tar:
+            tar.extractall(tree, filter="data")
+    if not (tree / "execgym" / "__init__.py").is_file():
+        raise ValueError(f"commit {commit!r} has no execgym package (execgym/__init__.py)")
+    root = into / "root"
+    shutil.copytree(tree / "execgym", root / "execgym")
+    for folder, name in PACKAGE_DIRS.items():
+        if (tree / folder).is_dir():
+            (root / "execgym" / name).symlink_to(tree / folder, target_is_directory=True)
+    return root
+
+
+class PinnedMarket:
+    """A worker process timing market days of ``preset`` (a ``conf/market`` name) under the
+    pinned code at ``root`` (:func:`pinned_tree`). Use as a context manager."""
+
+    def __init__(self, root: Path, preset: str, cache_dir: Path) -> None:
+        env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache_dir))
+        self._proc = subprocess.Popen([sys.executable, __file__, str(root), preset], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+
+    def run(self, market_s: float) -> tuple[float, int]:
+        """Wall-seconds and background events over ``market_s`` seconds after the warm-up."""
+        self._proc.stdin.write(f"run {market_s}\n")
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the pinned simulator's worker stopped (exit status {self._proc.wait()})")
+        out = json.loads(line)
+        return out["seconds"], out["events"]
+
+    def __enter__(self) -> PinnedMarket:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._proc.stdin.close()
+        self._proc.wait(timeout=60)
+
+
+def _serve(root: Path, preset: str) -> None:
+    """The worker: answer ``run SECONDS`` requests on stdin with the pinned simulator."""
+    import numpy as np
+    from omegaconf import OmegaConf
+
+    import execgym
+    from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+
+    if not Path(execgym.__file__).resolve().is_relative_to(root.resolve()):
+        raise RuntimeError(f"the worker imported execgym from {execgym.__file__}, not from the pinned tree {root}")
+    values = OmegaConf.to_container(OmegaConf.load(root / "execgym" / "conf" / "market" / f"{preset}.yaml"))
+    values.pop("defaults", None)
+    cfg = SimulatorConfig.from_mapping(values)
+    for line in sys.stdin:
+        market_s = float(line.split()[1])
+        sim = MarketSimulator(cfg, np.random.default_rng(0))
+        events = int(sim._fs[0]["n_bg_events"])
+        start = time.perf_counter()
+        for _ in range(int(market_s // 60)):
+            sim.advance(60.0)
+        seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "events": int(sim._fs[0]["n_bg_events"]) - events}), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(Path(sys.argv[1]), sys.argv[2])

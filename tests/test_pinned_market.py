@@ -1,0 +1,36 @@
+"""The benchmark's pinned simulator: a past commit laid out as an importable package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.pinned_market import pinned_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git_head() -> str:
+    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("not a git checkout")
+    return out.stdout.strip()
+
+
+def test_pinned_tree_imports_the_commits_package(tmp_path):
+    root = pinned_tree(ROOT, _git_head(), tmp_path)
+    assert (root / "execgym" / "envs" / "market" / "simulation" / "flow.py").is_file()
+    assert (root / "execgym" / "conf" / "market" / "goog_2012_06_21.yaml").is_file()
+    code = "import execgym.envs.market.simulation.rng as r; print(r.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
+    assert Path(out.stdout.strip()).resolve().is_relative_to(tmp_path.resolve())  # not today's installed package
+
+
+def test_unknown_commit_is_refused_by_name(tmp_path):
+    _git_head()
+    with pytest.raises(ValueError, match="deadbeef"):
+        pinned_tree(ROOT, "deadbeef" * 5, tmp_path)
