@@ -1,7 +1,7 @@
 """The clustering's reach (``FlowConfig.cluster_levels``): only submissions and cancellations
 within the top ``L`` levels of their side excite the clustering and its excited events land
 there, so the bursts stay in the stream a LOBSTER file of ``L`` levels records and the flow
-beyond it is Poisson; ``_scan_top`` reads the ``L``-th level off the book on both sides (and the
+beyond it is Poisson; ``_read_top`` reads the ``L``-th level off the book on both sides (and the
 flow keeps that view through the events that leave it so); an
 excited cancellation's draw skips stale and far entries; ``best_anchor_excited`` places the
 excited submissions only from the best; the calibration sets the day's levels; bad input is
@@ -98,6 +98,18 @@ def _book(bids, asks):
     return book
 
 
+def _fresh_read(sc, lvl, side, n):
+    """The view's reach, top orders and listed levels of a side read afresh off the book."""
+    fs = F.new_flow_state(0.0, 1_000.0, 1.0)[0]
+    r = F._view_top(fs, sc, lvl, side, float(n))
+    listed = list(fs["view_lv"][r][:fs["view_nlv"][r]]) if fs["view_nlv"][r] >= 0 else None
+    return int(fs["view_reach"][r]), int(fs["view_top"][r]), listed
+
+
+def _scan_top(sc, lvl, side, n):
+    return _fresh_read(sc, lvl, side, n)[:2]
+
+
 def _reference_reach(prices, side, n):
     occupied = sorted(set(prices), reverse=side > 0)
     if len(occupied) < n:
@@ -120,13 +132,13 @@ def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
     bids, asks, sc, lvl = _random_book(seed, 1_010)
     for n in (1, 2, 5, 10):
         # one order at each price: the top n levels hold n of them (all, with fewer levels)
-        assert F._scan_top(sc, lvl, 1, float(n)) == (_reference_reach(bids, 1, n), min(n, len(bids)))
-        assert F._scan_top(sc, lvl, -1, float(n)) == (_reference_reach(asks, -1, n), min(n, len(asks)))
+        assert _scan_top(sc, lvl, 1, float(n)) == (_reference_reach(bids, 1, n), min(n, len(bids)))
+        assert _scan_top(sc, lvl, -1, float(n)) == (_reference_reach(asks, -1, n), min(n, len(asks)))
     # a second level MAX_REACH_TICKS or more behind: no reach (a LOBSTER file's levels need
     # not reach so far), but its orders are among the top two levels'
     deep = _book([1_000, 1_000 - F.MAX_REACH_TICKS], [1_010, 1_010 + F.MAX_REACH_TICKS - 1])
-    assert F._scan_top(*deep.arrays[:2], 1, 2.0) == (1 << 40, 2)
-    assert F._scan_top(*deep.arrays[:2], -1, 2.0) == (F.MAX_REACH_TICKS - 1, 2)
+    assert _scan_top(*deep.arrays[:2], 1, 2.0) == (1 << 40, 2)
+    assert _scan_top(*deep.arrays[:2], -1, 2.0) == (F.MAX_REACH_TICKS - 1, 2)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -246,8 +258,8 @@ def test_the_calibration_sets_the_days_levels_and_writes_them():
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**32 - 1))
-def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(seed):
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1.0, 4.0, F.MAX_VIEW_LEVELS + 4.0]))
+def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(seed, n):
     # run_flow reads the reach, the top orders and the near orders once and keeps them through
     # the events that leave them so (_note_event): after each random submission (behind,
     # at, inside or across the spread), cancellation or market order, on both sides, every
@@ -257,7 +269,7 @@ def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(see
                  1_010 + rng.choice(40, size=rng.integers(1, 15), replace=False))
     fp = np.zeros(F.N_P)
     fp[F.P_CSZ_BEHIND] = 3.0
-    n = 4.0
+    fp[F.P_CL_LEVELS] = n
     fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
     next_id, kept = 1_000, 0
     for _ in range(150):
@@ -291,11 +303,16 @@ def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(see
         traded = book.traded_volume != traded
         if traded and touched[2] == 1:
             touched = (0, 0, 1)
-        moved = (sc[K.S_BEST_BID] != bb or (traded and side < 0), sc[K.S_BEST_ASK] != ba or (traded and side > 0))
-        F._note_event(fs, fp, sc, lvl, *touched, moved)
+        moved = (sc[K.S_BEST_BID] != bb, sc[K.S_BEST_ASK] != ba)
+        F._note_event(fs, fp, sc, lvl, *touched, moved, (traded and side < 0, traded and side > 0))
         for r, side in ((0, 1), (1, -1)):
             if fs["view_reach"][r] >= 0:
-                assert (fs["view_reach"][r], fs["view_top"][r]) == F._scan_top(sc, lvl, side, n)
+                reach, top, listed = _fresh_read(sc, lvl, side, n)
+                assert (fs["view_reach"][r], fs["view_top"][r]) == (reach, top)
+                if n <= F.MAX_VIEW_LEVELS:  # the levels listed (the reach's levels, kept through moves)
+                    assert list(fs["view_lv"][r][:fs["view_nlv"][r]]) == listed
+                else:
+                    assert fs["view_nlv"][r] == -1
                 kept += 1
         for r in range(2):
             if fs["view_near"][r] >= 0:

@@ -302,6 +302,9 @@ FOLLOW_KINDS = ("submission", "cancellation", "market")
 #: the farthest a side's levels are scanned for the clustering's reach (ticks from its best;
 #: fewer than FlowConfig.cluster_levels levels within it: the reach is the whole side)
 MAX_REACH_TICKS = 256
+#: the clustering's levels the flow lists (and keeps through events that move a best) when
+#: ``cluster_levels`` is at most this; more are read again after each such event
+MAX_VIEW_LEVELS = 16
 #: the farthest distance (ticks behind the side's best) of an order placed from it (FlowConfig.best_anchor_probs)
 MAX_BEST_TICKS = 64
 #: most size groups of the cancellation by size (FlowConfig.cancel_size_factors)
@@ -1125,9 +1128,12 @@ FLOW_STATE_DTYPE = np.dtype([
     # the book as run_flow last read it, per side (row 0 the bids, 1 the asks; -1: to read
     # again), kept across its events while they leave it so (_note_event) and forgotten at
     # each call (the agent acts between calls):
-    ("view_reach", np.int64, (2,)),        #   ticks from the best to the clustering's last level (_scan_top)
-    ("view_top", np.int64, (2,)),          #   orders resting in the clustering's levels (_scan_top)
+    ("view_reach", np.int64, (2,)),        #   ticks from the best to the clustering's last level (_read_top)
+    ("view_top", np.int64, (2,)),          #   orders resting in the clustering's levels (_read_top)
     ("view_near", np.int64, (2,)),         #   orders resting within the near ticks (_near_counts)
+    ("view_nlv", np.int64, (2,)),          #   levels listed in view_lv (-1: none; the reach's levels
+    ("view_lv", np.int64, (2, MAX_VIEW_LEVELS)),  # are listed when they are at most MAX_VIEW_LEVELS):
+                                           #   the occupied levels' indices from the best outward
 ])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
@@ -2048,33 +2054,58 @@ def _behind(sc, side, price):
 
 
 @njit(**HOT_INLINE)
-def _scan_top(sc, lvl, side, n_levels):
-    """``(reach, orders)`` of a side in one scan from its best: the ticks to its
-    ``n_levels``-th occupied level (a large number when it has fewer, or when that level lies
-    ``MAX_REACH_TICKS`` or more behind: the prices within them are those a LOBSTER file of
-    ``n_levels`` records) and the orders resting in those levels."""
-    n = np.int64(n_levels)
-    found = 0
+def _scan_levels(fs, sc, lvl, r, start, found, n):
+    """Row ``r``'s occupied levels (0 the bids, 1 the asks) from level index ``start`` outward
+    until ``n`` are found, counted from ``found`` (those before ``start``); listed in
+    ``fs.view_lv[r]`` from entry ``found`` when ``n <= MAX_VIEW_LEVELS``. Returns the levels
+    found, the orders resting in the new ones and the index of the last one (``start`` if none)."""
+    listed = n <= MAX_VIEW_LEVELS
     total = 0
-    if side > 0:
-        bb = sc[K.S_BEST_BID]
-        for i in range(bb, -1, -1):
+    last = start
+    if r == 0:
+        for i in range(start, -1, -1):
             c = lvl[0, i].count
             if c > 0:
+                if listed:
+                    fs.view_lv[0, found] = i
                 total += c
+                last = i
                 found += 1
                 if found == n:
-                    return (bb - i if bb - i < MAX_REACH_TICKS else np.int64(1) << 40), total
+                    break
     else:
-        ba = sc[K.S_BEST_ASK]
-        for i in range(ba, sc[K.S_N_LEVELS]):
+        for i in range(start, sc[K.S_N_LEVELS]):
             c = lvl[1, i].count
             if c > 0:
+                if listed:
+                    fs.view_lv[1, found] = i
                 total += c
+                last = i
                 found += 1
                 if found == n:
-                    return (i - ba if i - ba < MAX_REACH_TICKS else np.int64(1) << 40), total
-    return np.int64(1) << 40, total
+                    break
+    return found, total, last
+
+
+@njit(**HOT_INLINE)
+def _set_reach(fs, sc, r, last, found, n):
+    """Row ``r``'s reach in the view: the ticks from its best to its ``n``-th occupied level
+    (level index ``last``, the ``found``-th), a large number when it has fewer (``found < n``)
+    or when that level lies ``MAX_REACH_TICKS`` or more behind (the prices within them are
+    those a LOBSTER file of ``n`` levels records)."""
+    d = sc[K.S_BEST_BID] - last if r == 0 else last - sc[K.S_BEST_ASK]
+    fs.view_reach[r] = d if found == n and d < MAX_REACH_TICKS else np.int64(1) << 40
+
+
+@njit(**HOT_INLINE)
+def _read_top(fs, sc, lvl, r, n):
+    """Read row ``r``'s top ``n`` occupied levels off the book into the view: their list
+    (:func:`_scan_levels`; unlisted beyond MAX_VIEW_LEVELS), the orders resting in them and
+    the reach (:func:`_set_reach`)."""
+    found, total, last = _scan_levels(fs, sc, lvl, r, sc[K.S_BEST_BID] if r == 0 else sc[K.S_BEST_ASK], 0, n)
+    fs.view_top[r] = total
+    fs.view_nlv[r] = found if n <= MAX_VIEW_LEVELS else -1
+    _set_reach(fs, sc, r, last, found, n)
 
 
 @njit(**HOT_INLINE)
@@ -2083,6 +2114,7 @@ def _forget_side(fs, r):
     fs.view_reach[r] = -1
     fs.view_top[r] = -1
     fs.view_near[r] = -1
+    fs.view_nlv[r] = -1
 
 
 @njit(**HOT_INLINE)
@@ -2095,41 +2127,115 @@ def _forget_view(fs):
 @njit(**HOT_INLINE)
 def _view_top(fs, sc, lvl, side, n_levels):
     """The row of a side in the view (0 bids, 1 asks), its reach and top orders read
-    (:func:`_scan_top`) if they were forgotten."""
+    (:func:`_read_top`) if they were forgotten."""
     r = 0 if side > 0 else 1
     if fs.view_reach[r] < 0:
-        fs.view_reach[r], fs.view_top[r] = _scan_top(sc, lvl, side, n_levels)
+        _read_top(fs, sc, lvl, r, np.int64(n_levels))
     return r
 
 
 @njit(**HOT_INLINE)
-def _note_event(fs, fp, sc, lvl, side, price, delta, moved):
-    """Keep the view of the book (``view_*``) after an event. ``moved`` (a row per side, 0 the
-    bids): the event moved that side's best or traded against its orders; that side's view
-    is forgotten. Else an order added (``delta`` +1) or removed (-1) at ``price`` on ``side``
+def _compact_levels(fs, sc, lvl, r, n):
+    """Row ``r``'s listed levels after orders left them (a trade, a cancellation): the levels
+    still occupied keep their order, the list is filled up from beyond its old last level
+    when it was full (else it held every level of its side), and the top orders and the
+    reach are counted again from the list."""
+    k = fs.view_nlv[r]
+    old_last = fs.view_lv[r, k - 1] if k > 0 else 0
+    found = 0
+    total = 0
+    for i in range(k):
+        lv = fs.view_lv[r, i]
+        c = lvl[r, lv].count
+        if c > 0:
+            fs.view_lv[r, found] = lv
+            found += 1
+            total += c
+    if k == n and found < n:
+        found, more, _ = _scan_levels(fs, sc, lvl, r, old_last - 1 if r == 0 else old_last + 1, found, n)
+        total += more
+    fs.view_nlv[r] = found
+    fs.view_top[r] = total
+    _set_reach(fs, sc, r, fs.view_lv[r, found - 1] if found > 0 else 0, found, n)
+
+
+@njit(**HOT_INLINE)
+def _insert_level(fs, sc, lvl, r, n, lv):
+    """Row ``r``'s listed levels after a submission opened level ``lv``: listed in its place
+    if it is among the top ``n`` (the last listed one leaves a full list, with its orders)."""
+    k = fs.view_nlv[r]
+    p = k
+    for i in range(k):
+        if (lv > fs.view_lv[r, i]) if r == 0 else (lv < fs.view_lv[r, i]):
+            p = i
+            break
+    if p == n:
+        return  # beyond the top n
+    if k == n:
+        fs.view_top[r] -= lvl[r, fs.view_lv[r, n - 1]].count
+        k -= 1
+    for i in range(k, p, -1):
+        fs.view_lv[r, i] = fs.view_lv[r, i - 1]
+    fs.view_lv[r, p] = lv
+    fs.view_nlv[r] = k + 1
+    fs.view_top[r] += 1
+    _set_reach(fs, sc, r, fs.view_lv[r, k], k + 1, n)
+
+
+@njit(**HOT_INLINE)
+def _note_event(fs, fp, sc, lvl, side, price, delta, moved, taken):
+    """Keep the view of the book (``view_*``) after an event. ``moved`` and ``taken`` (a row
+    per side, 0 the bids): the event moved that side's best; it traded against that side's
+    orders. An order added (``delta`` +1) or removed (-1) at ``price`` on ``side``
     (``delta`` 0: no resting order touched; ``side`` 0 with a ``delta``: an order it could
-    not place, and the whole view is forgotten), within that side's reach, counts in its top
-    orders if its level was occupied before and after (the levels are the same), else
-    forgets its reach and top orders; within the near ticks it counts in its near orders."""
+    not place, and the whole view is forgotten).
+
+    The listed levels (``cluster_levels`` at most MAX_VIEW_LEVELS) follow every event: a
+    level opened among them is inserted (:func:`_insert_level`), one emptied or a trade
+    compacts them (:func:`_compact_levels`), else the top orders count the order. Unlisted,
+    a side's reach and top orders are forgotten when its best moves, a trade takes from it
+    or a level within its reach opens or empties. The near orders are forgotten when their
+    side's best moves or a trade takes from it, else count an order within the near ticks."""
     if side == 0 and delta != 0:
         _forget_view(fs)
         return
+    n = np.int64(fp[P_CL_LEVELS])
+    listed = n <= MAX_VIEW_LEVELS
     for r in range(2):
-        if moved[r]:
+        if moved[r] or taken[r]:
+            fs.view_near[r] = -1
+        if taken[r] and fs.view_reach[r] >= 0:
+            if listed:
+                _compact_levels(fs, sc, lvl, r, n)
+            else:
+                _forget_side(fs, r)
+        elif moved[r] and not listed:
             _forget_side(fs, r)
     if delta == 0:
         return
     r = 0 if side > 0 else 1
-    if moved[r]:
-        return
-    behind = _behind(sc, side, price)
-    if fs.view_reach[r] >= 0 and behind <= fs.view_reach[r]:
-        if lvl[r, price - sc[K.S_BASE]].count > (1 if delta > 0 else 0):
-            fs.view_top[r] += delta
-        else:  # a level opened or emptied within the reach: another level is the last
-            fs.view_reach[r] = -1
-            fs.view_top[r] = -1
-    if fs.view_near[r] >= 0 and behind <= fp[P_CSZ_BEHIND]:
+    if taken[r]:
+        return  # read again above
+    lv = price - sc[K.S_BASE]
+    c = lvl[r, lv].count
+    if fs.view_reach[r] >= 0:
+        if listed:
+            k = fs.view_nlv[r]
+            last = fs.view_lv[r, k - 1] if k > 0 else lv
+            within = (lv >= last) if r == 0 else (lv <= last)  # at or better than the last listed level
+            if delta > 0 and c == 1:
+                _insert_level(fs, sc, lvl, r, n, lv)
+            elif delta < 0 and c == 0:
+                if within:
+                    _compact_levels(fs, sc, lvl, r, n)
+            elif within:  # a listed level that stays occupied (the bests stay)
+                fs.view_top[r] += delta
+        elif _behind(sc, side, price) <= fs.view_reach[r]:
+            if c > (1 if delta > 0 else 0):
+                fs.view_top[r] += delta
+            else:  # a level opened or emptied within the reach: another level is the last
+                _forget_side(fs, r)
+    if fs.view_near[r] >= 0 and _behind(sc, side, price) <= fp[P_CSZ_BEHIND]:
         fs.view_near[r] += delta
 
 
@@ -2658,8 +2764,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             traded = sc[K.S_N_FILLS] != n_fills_before
             if traded and kind == K.EV_LIMIT:
                 v_side = 0  # a submission that crossed: whether it rests, and where, is not read here
-            _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta, (sc[K.S_BEST_BID] != bb0 or (traded and maker != -1),
-                                                                    sc[K.S_BEST_ASK] != ba0 or (traded and maker != 1)))
+            _note_event(fs, fp, sc, lvl, v_side, v_price, v_delta, (sc[K.S_BEST_BID] != bb0, sc[K.S_BEST_ASK] != ba0),
+                        (traded and maker != -1, traded and maker != 1))
         if follow:
             kind = evbuf[0, K.E_TYPE]
             _note_change(fs, sc, 0 if kind == K.EV_LIMIT else (2 if kind == K.EV_MARKET else 1))
