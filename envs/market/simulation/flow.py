@@ -1088,6 +1088,7 @@ FLOW_STATE_DTYPE = np.dtype([
     ("run_sign", np.int64),                # the current run of market-order signs: its sign and the
     ("run_left", np.int64),                #   orders still to follow it
     ("last_id", np.int64),                 # the newest resting background submission (0: none)
+    ("last_slot", np.int64),               #   and its slot in the book's orders
     ("act_x", np.float64),                 # the random clock's standardised log activity X and its
     ("activity", np.float64),              #   factor A = exp(sigma X - sigma^2 / 2) (1 without)
     ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
@@ -1137,6 +1138,12 @@ FLOW_STATE_DTYPE = np.dtype([
 ])
 #: status of ``run_flow`` when the live-order list needs to grow (nothing pending)
 LIVE_FULL = 100
+#: a live-list entry is a background order's id (below 2**LIVE_SLOT_SHIFT: ids count the
+#: flow's submissions from 1) with its slot in the book's orders above it
+#: (:func:`_live_entry`), so that a draw reads whether the order still rests off its record
+#: instead of the book's hash map
+LIVE_SLOT_SHIFT = 40
+LIVE_ID_MASK = (1 << LIVE_SLOT_SHIFT) - 1
 
 
 def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1522,6 +1529,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.run_left = 0
     fs.act_x = 0.0
     fs.last_id = 0
+    fs.last_slot = 0
     fs.activity = 1.0
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
@@ -2035,11 +2043,26 @@ def _decaying_wait(rs, rate_per_s, beta_per_s):
 
 
 @njit(**HOT_INLINE)
+def _live_entry(oid, slot):
+    """The live-list entry of background order ``oid`` resting in ``slot``."""
+    return oid | (slot << LIVE_SLOT_SHIFT)
+
+
+@njit(**HOT_INLINE)
+def _live_order(orders, entry):
+    """``(id, slot)`` of a live-list entry's order; the slot -1 if it no longer rests (a
+    stale entry: filled or cancelled since; slots are reused, ids are not)."""
+    oid = entry & LIVE_ID_MASK
+    slot = entry >> LIVE_SLOT_SHIFT
+    return oid, (slot if orders[slot].id == oid else -1)
+
+
+@njit(**HOT_INLINE)
 def _drop_live(fs, live, oid):
     """Remove order ``oid``'s entry from the live list (searched from the newest end, where
     an order withdrawn within milliseconds of its submission is; nothing if absent)."""
     for j in range(fs.n_live - 1, -1, -1):
-        if live[j] == oid:
+        if live[j] & LIVE_ID_MASK == oid:
             fs.n_live -= 1
             live[j] = live[fs.n_live]
             return
@@ -2667,15 +2690,14 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # branching ratio falls with the share of stale entries, unless it draws
                 # again (P_CL_REDRAW: until an order rests or the list is empty)
                 newest = not revising and excited and fp[P_CL_NEWEST] > 0.0 and R.uniform(rs) < fp[P_CL_NEWEST] and (
-                    fs.last_id > 0 and K.h_find(htab, orders, fs.last_id) != -1)
+                    fs.last_id > 0 and orders[fs.last_slot].id == fs.last_id)
                 slot = -1  # the cancelled order's slot, where a path looks it up
                 near = False  # drawn among the orders within the clustering's reach
                 if revising:
                     if fs.rev_size > 0:
                         continue  # one revision at a time (its re-post is pending)
                     j = R.uniform_below(rs, n_live)
-                    oid = live[j]
-                    slot = K.h_find(htab, orders, oid)
+                    oid, slot = _live_order(orders, live[j])
                     if slot == -1 or _plan_revision(rs, fp, fs, sc, orders, slot):
                         fs.n_live -= 1  # filled meanwhile (a stale entry) or revised: it leaves the list
                         live[j] = live[fs.n_live]
@@ -2685,6 +2707,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     # a fleeting order: the newest background submission, while it rests; its
                     # live entry leaves the list now (not as a rejected proposal later)
                     oid = fs.last_id
+                    slot = fs.last_slot
                     fs.last_id = 0
                     _drop_live(fs, live, oid)
                 elif excited and fp[P_CL_LEVELS] > 0.0:
@@ -2705,8 +2728,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     kept = False
                     while True:
                         j = R.uniform_below(rs, fs.n_live)
-                        oid = live[j]
-                        slot = K.h_find(htab, orders, oid)
+                        oid, slot = _live_order(orders, live[j])
                         rests = slot != -1
                         if rests and not excited and fp[P_CSZ_N] > 0.0 and R.uniform(rs) * fp[P_CSZ_MAX] >= \
                                 _cancel_size_factor(fp, sc, orders, slot):
@@ -2754,6 +2776,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         bb0 = sc[K.S_BEST_BID]
         ba0 = sc[K.S_BEST_ASK]
         maker = -evbuf[0, K.E_SIDE]  # the side a trade takes from (the aggressor's opposite)
+        free_head = sc[K.S_FREE]
         _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
             fs.pending = True
@@ -2781,9 +2804,14 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         if signed != 0 and evbuf[0, K.E_TYPE] == K.EV_MARKET:
             apply_impact(fs, fp, signed)
         if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
-            live[fs.n_live] = evbuf[0, K.E_ID]
+            oid = evbuf[0, K.E_ID]
+            # its slot: the free list's head before the event (the book takes it for a resting
+            # order), unless a fill freed others first (then the hash map says)
+            slot = free_head if orders[free_head].id == oid else K.h_find(htab, orders, oid)
+            live[fs.n_live] = _live_entry(oid, slot)
             fs.n_live += 1
-            fs.last_id = evbuf[0, K.E_ID]
+            fs.last_id = oid
+            fs.last_slot = slot
             if fs.flick_plan_s >= 0.0 and not fs.quiet:
                 if fs.flick_n >= fp[P_IN_SLOTS] and (fp[P_IN_SLOTS] > 1.0 or fp[P_IN_LIFE_NQ] > 0.0):
                     _purge_flickers(fs, htab, orders)  # free the slots of quotes filled or cancelled since
