@@ -152,9 +152,10 @@ def main() -> None:
     print(f"{'model':>16} {'events':>9} {'events/s':>12} {'ev/prop':>9} {'market-s/s':>11} {'vs goog':>8} "
           f"{'vs pinned':>10}")
     for name in configs:
+        rates[name] = runs[name][-1][1] / min(r[0] for r in runs[name])
+    for name in configs:
         seconds = min(r[0] for r in runs[name])
         _, events, proposals = runs[name][-1]
-        rates[name] = events / seconds
         ratio = rates[name] / rates["goog_2012_06_21"] if "goog_2012_06_21" in rates else float("nan")
         print(f"{names[name]:>16} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
               f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f} {rates[name] / pinned_rate:>10.2f}", flush=True)

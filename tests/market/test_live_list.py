@@ -58,3 +58,20 @@ def test_every_live_entry_agrees_with_the_hash_map(flow):
         if last and K.h_find(htab, orders, last) != -1:
             assert K.h_find(htab, orders, last) == sim._fs[0]["last_slot"]
     assert resting > 100 and stale > 0  # both kinds were checked
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_the_kth_order_from_the_best_in_time_priority(side):
+    # _kth_order walks a queue from its nearer end: every k must give the same order as the
+    # queue read from its head, level by level from the best
+    rng = np.random.default_rng(7)
+    book = OrderBook(lot_size=1)
+    expected = []  # (distance from the best, arrival) -> id
+    for oid in range(1, 60):
+        d = int(rng.integers(0, 5))
+        book.limit(side, 1_000 - side * d, 100, order_id=oid)
+        expected.append((d, oid))
+    order = [oid for _, oid in sorted(expected)]  # nearest level first, then time priority
+    sc, lvl, orders = book.arrays[:3]
+    for k, oid in enumerate(order):
+        assert orders[F._kth_order(sc, lvl, orders, side, k)]["id"] == oid

@@ -2308,10 +2308,15 @@ def _kth_order(sc, lvl, orders, side, k):
     step = -1 if side > 0 else 1
     while True:
         c = lvl[row, i].count
-        if k < c:
-            slot = lvl[row, i].head
-            for _ in range(k):
-                slot = orders[slot].next
+        if k < c:  # walked from the nearer end of the queue
+            if 2 * k < c:
+                slot = lvl[row, i].head
+                for _ in range(k):
+                    slot = orders[slot].next
+            else:
+                slot = lvl[row, i].tail
+                for _ in range(c - 1 - k):
+                    slot = orders[slot].prev
             return slot
         k -= c
         i += step
