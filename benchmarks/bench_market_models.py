@@ -137,13 +137,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pinned = None
         if args.pinned != "none":
-            root = pinned_tree(Path(__file__).resolve().parents[1], args.pinned, Path(tmp))
-            pinned = PinnedMarket(root, PINNED_PRESET, Path(tmp) / "numba_cache")
+            try:
+                root = pinned_tree(Path(__file__).resolve().parents[1], args.pinned, Path(tmp))
+                pinned = PinnedMarket(root, PINNED_PRESET, Path(tmp) / "numba_cache")
+            except ValueError as err:
+                print(f"pinned: skipped ({err})")
         try:
             runs, pinned_runs = _timed_runs(configs, pinned, args.market_seconds, args.repeats)
         finally:
             if pinned is not None:
-                pinned.__exit__(None, None, None)
+                pinned.close()
     pinned_rate = float("nan")
     if pinned_runs:
         pinned_rate = pinned_runs[-1][1] / min(r[0] for r in pinned_runs)

@@ -50,7 +50,10 @@ def pinned_tree(repo: Path, commit: str, into: Path) -> Path:
         f.write(archive.stdout)
         f.seek(0)
         with tarfile.open(fileobj=f) as tar:
-            tar.extractall(tree, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4 on: refuse links out of the tree
+                tar.extractall(tree, filter="data")
+            else:  # pragma: no cover - older 3.11: git archive of our own repository
+                tar.extractall(tree)
     if not (tree / "execgym" / "__init__.py").is_file():
         raise ValueError(f"commit {commit!r} has no execgym package (execgym/__init__.py)")
     root = into / "root"
@@ -72,19 +75,33 @@ class PinnedMarket:
 
     def run(self, market_s: float) -> tuple[float, int]:
         """Wall-seconds and background events over ``market_s`` seconds after the warm-up."""
-        self._proc.stdin.write(f"run {market_s}\n")
-        line = self._proc.stdout.readline()
+        try:
+            self._proc.stdin.write(f"run {market_s}\n")
+            line = self._proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
         if not line:
             raise RuntimeError(f"the pinned simulator's worker stopped (exit status {self._proc.wait()})")
-        out = json.loads(line)
-        return out["seconds"], out["events"]
+        try:
+            out = json.loads(line)
+            return out["seconds"], out["events"]
+        except (ValueError, KeyError):
+            raise RuntimeError(f"the pinned simulator's worker answered {line.strip()!r}, not its timing") from None
+
+    def close(self) -> None:
+        """Stop the worker (at the end of its input; killed if it does not stop within 60 s)."""
+        try:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=60)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            self._proc.kill()
+            self._proc.wait()
 
     def __enter__(self) -> PinnedMarket:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._proc.stdin.close()
-        self._proc.wait(timeout=60)
+        self.close()
 
 
 def _serve(root: Path, preset: str) -> None:
@@ -100,6 +117,8 @@ def _serve(root: Path, preset: str) -> None:
     values = OmegaConf.to_container(OmegaConf.load(root / "execgym" / "conf" / "market" / f"{preset}.yaml"))
     values.pop("defaults", None)
     cfg = SimulatorConfig.from_mapping(values)
+    answer = sys.stdout
+    sys.stdout = sys.stderr  # anything the pinned code prints stays out of the answers
     for line in sys.stdin:
         market_s = float(line.split()[1])
         sim = MarketSimulator(cfg, np.random.default_rng(0))
@@ -108,7 +127,8 @@ def _serve(root: Path, preset: str) -> None:
         for _ in range(int(market_s // 60)):
             sim.advance(60.0)
         seconds = time.perf_counter() - start
-        print(json.dumps({"seconds": seconds, "events": int(sim._fs[0]["n_bg_events"]) - events}), flush=True)
+        print(json.dumps({"seconds": seconds, "events": int(sim._fs[0]["n_bg_events"]) - events}), file=answer,
+              flush=True)
 
 
 if __name__ == "__main__":

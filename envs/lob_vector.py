@@ -554,6 +554,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._rates, self._expected, self._next_ratio = volume_arrays(cfg, self.task.expected_volume_shares)
         n_levels = check_int("n_levels", n_levels, minimum=64)
         capacity = default_capacity(self._fp) if capacity is None else check_int("capacity", capacity, minimum=64)
+        if capacity > F.MAX_LIVE_SLOTS:
+            raise ValueError(f"capacity must be at most {F.MAX_LIVE_SLOTS} order records per market (the flow's live "
+                             f"list names their slots), got {capacity}")
         self.capacity = capacity
         self._params = core.make_params(cfg, market.lot_size, side_sign(cfg.side))
         mp = np.zeros(1, dtype=MARKET_DTYPE)

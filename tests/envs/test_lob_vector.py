@@ -137,6 +137,9 @@ def test_refusals_and_errors_name_the_problem():
     with pytest.raises(RuntimeError, match="n_levels"):  # already in the warm-up's background flow
         tiny.reset(seed=0)
         tiny.step(np.array([[1.0]], np.float32))
+    # more order records than the flow's live list can name (slots above 2**23)
+    with pytest.raises(ValueError, match=f"capacity must be at most {F.MAX_LIVE_SLOTS}.*got {F.MAX_LIVE_SLOTS + 1}"):
+        LOBExecutionVectorEnv(1, capacity=F.MAX_LIVE_SLOTS + 1, **KW)
 
 
 @pytest.mark.parametrize("side", ["buy", "sell"])

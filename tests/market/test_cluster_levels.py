@@ -319,3 +319,28 @@ def test_the_view_of_the_book_kept_through_events_is_what_a_fresh_read_gives(see
                 assert fs["view_near"][r] == F._near_counts(fp, sc, lvl)[r]
                 kept += 1
     assert kept > 30  # the view is kept through many of the events (not read again each time)
+
+
+@pytest.mark.parametrize("n", [17, 4])
+def test_an_order_beyond_a_far_nth_level_is_not_counted_in_its_top_orders(n):
+    # the n-th level MAX_REACH_TICKS or more behind the best: no reach, but the top orders
+    # are still those of the n levels; an order added at an occupied level beyond them (or a
+    # cancellation there) must not be counted, listed (n = 4) or not (n = 17)
+    bids = [1_000 - i for i in range(n - 1)] + [1_000 - F.MAX_REACH_TICKS - 10, 1_000 - F.MAX_REACH_TICKS - 40]
+    book = _book(bids, [1_010])
+    fp = np.zeros(F.N_P)
+    fp[F.P_CL_LEVELS] = float(n)
+    fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
+    for oid, delta in ((9_000, 1), (9_000, -1)):
+        sc, lvl = book.arrays[:2]
+        F._view_top(fs, sc, lvl, 1, float(n))
+        assert (fs["view_reach"][0], fs["view_top"][0]) == (1 << 40, n)
+        deep = bids[-1]
+        if delta > 0:
+            book.limit(1, deep, 100, order_id=oid)
+        else:
+            book.cancel(oid)
+        sc, lvl = book.arrays[:2]
+        F._note_event(fs, fp, sc, lvl, 1, deep, delta, (False, False), (False, False))
+        if fs["view_reach"][0] >= 0:  # kept: it must be what a fresh read gives
+            assert (fs["view_reach"][0], fs["view_top"][0]) == _scan_top(sc, lvl, 1, n)

@@ -10,6 +10,7 @@ from numba import njit
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow, fit_hawkes_kernels
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from tests.helpers import assert_vector_env_steps_as_single_envs
@@ -176,7 +177,7 @@ def _stale_cancellations(redraw: bool, stale: int, seed: int) -> int:
     n = int(sim._fs[0]["n_live"])
     live = np.zeros(len(sim._live) + stale, dtype=np.int64)
     live[:n] = sim._live[:n]
-    live[n: n + stale] = 10**12 + np.arange(stale)  # ids no order has
+    live[n: n + stale] = [F._live_entry(10**12 + k, 0) for k in range(stale)]  # ids no order has
     sim._live = live
     sim._fs[0]["n_live"] = n + stale
     before = len(sim.book.event_log())

@@ -1144,6 +1144,8 @@ LIVE_FULL = 100
 #: instead of the book's hash map
 LIVE_SLOT_SHIFT = 40
 LIVE_ID_MASK = (1 << LIVE_SLOT_SHIFT) - 1
+#: the book's order records a live entry can name (the slot's bits below the sign bit)
+MAX_LIVE_SLOTS = 1 << (63 - LIVE_SLOT_SHIFT)
 
 
 def alias_table(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -2253,6 +2255,10 @@ def _note_event(fs, fp, sc, lvl, side, price, delta, moved, taken):
                     _compact_levels(fs, sc, lvl, r, n)
             elif within:  # a listed level that stays occupied (the bests stay)
                 fs.view_top[r] += delta
+        elif fs.view_reach[r] == np.int64(1) << 40:
+            # no reach (fewer than n levels, or the n-th MAX_REACH_TICKS or more behind: which
+            # of them, and so whether the order counts, is not kept): read again
+            _forget_side(fs, r)
         elif _behind(sc, side, price) <= fs.view_reach[r]:
             if c > (1 if delta > 0 else 0):
                 fs.view_top[r] += delta
@@ -2450,7 +2456,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     (:mod:`execgym.envs.market.simulation.rng`) of the event stream and of the fundamental's
     diffusion, which is applied at the multiples of ``fp[P_DIFF_STEP]`` from a stream of its
     own, so that it does not depend on the order flow; ``flow = (fp, cum_w, sizes, fs, live)``,
-    the flow's parameters and tables (:func:`flow_params`), its state (a :data:`FLOW_STATE_DTYPE` record) and resting ids;
+    the flow's parameters and tables (:func:`flow_params`), its state (a :data:`FLOW_STATE_DTYPE` record) and its live list
+    (:func:`_live_entry`: the background orders' ids with their slots, some stale);
     ``book = (sc, lvl, orders, htab, fills, log)``, the book's kernel arrays
     (:class:`~execgym.envs.market.simulation.book.BookArrays`).
 

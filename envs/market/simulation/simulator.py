@@ -196,6 +196,9 @@ class MarketSimulator:
                 self._live = np.concatenate([self._live, np.zeros_like(self._live)])
             elif not b.make_room(status, self._evbuf[0]):  # pragma: no cover - flow emits valid events
                 raise RuntimeError(f"background flow produced an invalid event (status {status}): {self._evbuf[0]}")
+            elif b.arrays[2].shape[0] > F.MAX_LIVE_SLOTS:  # pragma: no cover - millions of resting orders
+                raise RuntimeError(f"the book holds {b.arrays[2].shape[0]} order records, more than the flow's live "
+                                   f"list can name ({F.MAX_LIVE_SLOTS}): the flow's depth is far beyond a real book's")
 
     def advance(self, dt_s: float) -> StepReport:
         """Run the background flow for ``dt_s`` seconds and report what happened."""
