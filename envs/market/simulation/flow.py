@@ -2703,7 +2703,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # again (P_CL_REDRAW: until an order rests or the list is empty)
                 newest = not revising and excited and fp[P_CL_NEWEST] > 0.0 and R.uniform(rs) < fp[P_CL_NEWEST] and (
                     fs.last_id > 0 and orders[fs.last_slot].id == fs.last_id)
-                slot = -1  # the cancelled order's slot, where a path looks it up
+                slot = -1  # the cancelled order's slot (each path below sets it, or draws again)
                 near = False  # drawn among the orders within the clustering's reach
                 if revising:
                     if fs.rev_size > 0:
@@ -2755,8 +2755,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 if near:
                     fs.far = False
                 elif fp[P_CL_LEVELS] > 0.0:
-                    if slot == -1:  # the paths that did not look it up (it rests: stale entries were dropped)
-                        slot = K.h_find(htab, orders, oid)
                     fs.far = _far(fs, sc, lvl, orders[slot].side, orders[slot].price_ticks, fp[P_CL_LEVELS])
                 c_slot = slot
                 _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
