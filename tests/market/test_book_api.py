@@ -198,3 +198,26 @@ def test_market_event_ignores_its_price_field():
     b.limit("sell", 101, 5)
     fills = b.process(np.array([[EV_MARKET, 9, 1, -123, 5, 0, 0]]))
     assert fills["size_shares"].sum() == 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_crossing_order_that_rests_is_found_after_the_fills_it_made(seed):
+    """A limit order probes the id map once, for its duplicate check and its insert; the
+    fills before it rests delete ids (shifting probe chains back), so it must probe again:
+    every order stays findable (ids close together share a home block: chains overlap)."""
+    b = OrderBook(n_levels=64, base_price_ticks=968, capacity=8, log_events=False)
+    rng = np.random.default_rng(seed)
+    oid = 1
+    for _ in range(2_000):
+        side = 1 if rng.random() < 0.5 else -1
+        # mostly resting orders near the touch, some crossing two or three levels
+        offset = int(rng.integers(-3, 6))
+        ref = b.best_ask if side > 0 else b.best_bid
+        if ref is None:
+            ref = 1_000
+        price = ref - offset if side > 0 else ref + offset
+        b.limit(side, price, int(rng.integers(1, 4)), order_id=oid)
+        oid += 1
+        if len(b) and rng.random() < 0.3:
+            b.cancel(int(rng.choice(b.orders()["order_id"])))
+        b.check_invariants()  # includes the id map: every resting order reachable from its home

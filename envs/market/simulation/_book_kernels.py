@@ -146,21 +146,27 @@ def _h_home(htab, key):
     return np.int64(((z << _BLOCK_BITS) | (k & _IN_BLOCK)) & np.uint64(htab.shape[0] - 1))
 
 
-@njit(**HOT)
-def h_find(htab, orders, key):
-    """Slot of order ``key``, or -1."""
+@njit(cache=True, inline="always")
+def _h_probe(htab, orders, key, home):
+    """The bucket of ``key`` (whose home bucket is ``home``) if present, else the first
+    empty bucket of its probe sequence: where :func:`h_insert` would put it, as long as
+    nothing is deleted meanwhile."""
     mask = htab.shape[0] - 1
-    home = _h_home(htab, key)
     i = home
     while True:
         entry = htab[i]
         if entry == EMPTY_SLOT:
-            return -1
-        if entry >> 32 == home:  # a key with this home: the record tells whether it is ours
-            slot = entry & _SLOT_MASK
-            if orders[slot].id == key:
-                return slot
+            return i
+        if entry >> 32 == home and orders[entry & _SLOT_MASK].id == key:  # the record tells whether it is ours
+            return i
         i = (i + 1) & mask
+
+
+@njit(**HOT)
+def h_find(htab, orders, key):
+    """Slot of order ``key``, or -1."""
+    entry = htab[_h_probe(htab, orders, key, _h_home(htab, key))]
+    return -1 if entry == EMPTY_SLOT else entry & _SLOT_MASK
 
 
 @njit(**HOT)
@@ -178,14 +184,13 @@ def h_insert(htab, orders, key, slot):
 def h_delete(htab, orders, key):
     """Remove ``key`` (which must be present, its order record still holding it), shifting
     its probe chain back."""
+    _h_delete_at(htab, _h_probe(htab, orders, key, _h_home(htab, key)))
+
+
+@njit(cache=True, inline="always")
+def _h_delete_at(htab, i):
+    """Empty bucket ``i`` (in use), shifting its probe chain back (no tombstones)."""
     mask = htab.shape[0] - 1
-    home = _h_home(htab, key)
-    i = home
-    while True:
-        entry = htab[i]
-        if entry >> 32 == home and orders[entry & _SLOT_MASK].id == key:
-            break
-        i = (i + 1) & mask
     j = i
     while True:
         j = (j + 1) & mask
@@ -309,6 +314,9 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
         ng = sc[S_N_LOG]
 
         unlink = -1  # slot to remove from the book
+        unlink_bucket = -1  # its hash bucket (found in stage 1)
+        ins_bucket = -1  # where a new order's id goes in the hash map (stage 1's probe), until a deletion
+        ins_home = 0
         match = False  # run an aggressive order
         rest = False  # rest its remainder
         m_dir = direction
@@ -318,6 +326,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
 
         # ---- stage 1: validate; in-place changes --------------------------------------
         if etype == EV_LIMIT or etype == EV_MARKET or etype == EV_IOC:
+            ins_home = _h_home(htab, oid)
+            ins_bucket = _h_probe(htab, orders, oid, ins_home)  # one probe: the duplicate check and the insert
             if direction != 1 and direction != -1:
                 status = ERR_SIDE
             elif size <= 0:
@@ -330,7 +340,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 status = ERR_PRICE
             elif etype == EV_LIMIT and (price < base or price >= base + n_levels):
                 status = OUT_OF_RANGE
-            elif h_find(htab, orders, oid) != -1:
+            elif htab[ins_bucket] != EMPTY_SLOT:
                 status = ERR_DUPLICATE_ID
             elif fill_cap - nf < worst:
                 status = NEED_FILL_SPACE
@@ -344,7 +354,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 if etype == EV_MARKET:
                     m_limit = int_max if direction > 0 else int_min
         elif etype == EV_CANCEL or etype == EV_EXECUTE:
-            slot = h_find(htab, orders, oid)
+            unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
+            slot = -1 if htab[unlink_bucket] == EMPTY_SLOT else htab[unlink_bucket] & _SLOT_MASK
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -399,7 +410,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     _write_log(log, ng, time, MSG_EXECUTE_HIDDEN, 0, size, price, direction)
                     ng += 1
         elif etype == EV_MODIFY:
-            slot = h_find(htab, orders, oid)
+            unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
+            slot = -1 if htab[unlink_bucket] == EMPTY_SLOT else htab[unlink_bucket] & _SLOT_MASK
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -459,7 +471,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 orders[nxt].prev = prev
             lvl[s, li].volume_shares -= orders[slot].size_shares
             lvl[s, li].count -= 1
-            h_delete(htab, orders, orders[slot].id)
+            _h_delete_at(htab, unlink_bucket)  # stage 1 found it; nothing changed the map since
             orders[slot].id = EMPTY_KEY
             orders[slot].next = sc[S_FREE]
             sc[S_FREE] = slot
@@ -503,6 +515,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                         # the head order is filled: pop it from the front of the queue
                         nxt = orders[head].next
                         h_delete(htab, orders, hid)
+                        ins_bucket = -1  # a deletion shifts buckets: the insert probes again
                         orders[head].id = EMPTY_KEY
                         orders[head].next = sc[S_FREE]
                         sc[S_FREE] = head
@@ -541,7 +554,10 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 lvl[s, li].tail = slot
                 lvl[s, li].volume_shares += rem
                 lvl[s, li].count += 1
-                h_insert(htab, orders, oid, slot)
+                if ins_bucket >= 0:
+                    htab[ins_bucket] = (ins_home << 32) | slot
+                else:
+                    h_insert(htab, orders, oid, slot)
                 sc[S_N_ORDERS] += 1
                 if s == 0:
                     sc[S_N_BID_ORDERS] += 1

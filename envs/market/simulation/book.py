@@ -679,6 +679,25 @@ class OrderBook:
             if len(mine):
                 best = mine["price_ticks"].max() if s == 0 else mine["price_ticks"].min()
                 assert best == (b if s == 0 else a), "best price"
+        self._check_hash_map()
+
+    def _check_hash_map(self) -> None:
+        """Raise ``AssertionError`` unless the id -> slot map holds exactly the resting
+        orders, each reachable from its home bucket (no empty bucket between them)."""
+        htab = self._htab
+        used = np.flatnonzero(htab != K.EMPTY_SLOT)
+        slots = htab[used] & ((1 << 32) - 1)
+        assert len(used) == len(self), "hash map entries"
+        assert len(np.unique(slots)) == len(slots), "two buckets name one slot"
+        assert np.all(self._orders["id"][slots] != K.EMPTY_KEY), "a bucket names a free slot"
+        homes = htab[used] >> 32
+        assert all(int(h) == K._h_home(htab, int(k)) for h, k in zip(homes, self._orders["id"][slots])), "a bucket's home"
+        # the run of occupied buckets ending at each used one (cyclic) reaches back to its home
+        n = len(htab)
+        occupied = np.tile(htab != K.EMPTY_SLOT, 2)
+        last_empty = np.maximum.accumulate(np.where(occupied, -1, np.arange(2 * n)))
+        run = used + n - last_empty[used + n] - 1
+        assert np.all((used - homes) % n <= run), "an empty bucket in a probe chain"
 
     def __repr__(self) -> str:
         return f"OrderBook(bid={self.best_bid}, ask={self.best_ask}, orders={len(self)})"
