@@ -162,6 +162,15 @@ def _h_probe(htab, orders, key, home):
         i = (i + 1) & mask
 
 
+@njit(cache=True)
+def h_homes(htab, keys):
+    """The home bucket of each of ``keys`` (for checks: :meth:`OrderBook.check_invariants`)."""
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        out[i] = _h_home(htab, keys[i])
+    return out
+
+
 @njit(**HOT)
 def h_find(htab, orders, key):
     """Slot of order ``key``, or -1."""

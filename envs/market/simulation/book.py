@@ -691,7 +691,7 @@ class OrderBook:
         assert len(np.unique(slots)) == len(slots), "two buckets name one slot"
         assert np.all(self._orders["id"][slots] != K.EMPTY_KEY), "a bucket names a free slot"
         homes = htab[used] >> 32
-        assert all(int(h) == K._h_home(htab, int(k)) for h, k in zip(homes, self._orders["id"][slots])), "a bucket's home"
+        assert np.array_equal(homes, K.h_homes(htab, self._orders["id"][slots])), "a bucket's home"
         # the run of occupied buckets ending at each used one (cyclic) reaches back to its home
         n = len(htab)
         occupied = np.tile(htab != K.EMPTY_SLOT, 2)
