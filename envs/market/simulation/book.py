@@ -690,6 +690,7 @@ class OrderBook:
         assert len(used) == len(self), "hash map entries"
         assert len(np.unique(slots)) == len(slots), "two buckets name one slot"
         assert np.all(self._orders["id"][slots] != K.EMPTY_KEY), "a bucket names a free slot"
+        assert len(np.unique(self._orders["id"][slots])) == len(slots), "two resting orders share an id"
         homes = htab[used] >> 32
         assert np.array_equal(homes, K.h_homes(htab, self._orders["id"][slots])), "a bucket's home"
         # the run of occupied buckets ending at each used one (cyclic) reaches back to its home
