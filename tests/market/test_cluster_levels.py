@@ -113,7 +113,7 @@ def _scan_top(sc, lvl, side, n):
 def _reference_reach(prices, side, n):
     occupied = sorted(set(prices), reverse=side > 0)
     if len(occupied) < n:
-        return 1 << 40
+        return F.NO_REACH
     return abs(occupied[n - 1] - occupied[0])
 
 
@@ -137,7 +137,7 @@ def test_reach_is_the_distance_to_the_nth_occupied_level_on_both_sides(seed):
     # a second level MAX_REACH_TICKS or more behind: no reach (a LOBSTER file's levels need
     # not reach so far), but its orders are among the top two levels'
     deep = _book([1_000, 1_000 - F.MAX_REACH_TICKS], [1_010, 1_010 + F.MAX_REACH_TICKS - 1])
-    assert _scan_top(*deep.arrays[:2], 1, 2.0) == (1 << 40, 2)
+    assert _scan_top(*deep.arrays[:2], 1, 2.0) == (F.NO_REACH, 2)
     assert _scan_top(*deep.arrays[:2], -1, 2.0) == (F.MAX_REACH_TICKS - 1, 2)
 
 
@@ -334,7 +334,7 @@ def test_an_order_beyond_a_far_nth_level_is_not_counted_in_its_top_orders(n):
     for oid, delta in ((9_000, 1), (9_000, -1)):
         sc, lvl = book.arrays[:2]
         F._view_top(fs, sc, lvl, 1, float(n))
-        assert (fs["view_reach"][0], fs["view_top"][0]) == (1 << 40, n)
+        assert (fs["view_reach"][0], fs["view_top"][0]) == (F.NO_REACH, n)
         deep = bids[-1]
         if delta > 0:
             book.limit(1, deep, 100, order_id=oid)

@@ -171,11 +171,17 @@ def h_homes(htab, keys):
     return out
 
 
+@njit(cache=True, inline="always")
+def _h_slot(htab, bucket):
+    """The slot bucket ``bucket`` maps to, or -1 if it is empty."""
+    entry = htab[bucket]
+    return -1 if entry == EMPTY_SLOT else entry & _SLOT_MASK
+
+
 @njit(**HOT)
 def h_find(htab, orders, key):
     """Slot of order ``key``, or -1."""
-    entry = htab[_h_probe(htab, orders, key, _h_home(htab, key))]
-    return -1 if entry == EMPTY_SLOT else entry & _SLOT_MASK
+    return _h_slot(htab, _h_probe(htab, orders, key, _h_home(htab, key)))
 
 
 @njit(**HOT)
@@ -364,7 +370,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     m_limit = int_max if direction > 0 else int_min
         elif etype == EV_CANCEL or etype == EV_EXECUTE:
             unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
-            slot = -1 if htab[unlink_bucket] == EMPTY_SLOT else htab[unlink_bucket] & _SLOT_MASK
+            slot = _h_slot(htab, unlink_bucket)
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -420,7 +426,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     ng += 1
         elif etype == EV_MODIFY:
             unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
-            slot = -1 if htab[unlink_bucket] == EMPTY_SLOT else htab[unlink_bucket] & _SLOT_MASK
+            slot = _h_slot(htab, unlink_bucket)
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1

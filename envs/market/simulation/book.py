@@ -686,7 +686,7 @@ class OrderBook:
         orders, each reachable from its home bucket (no empty bucket between them)."""
         htab = self._htab
         used = np.flatnonzero(htab != K.EMPTY_SLOT)
-        slots = htab[used] & ((1 << 32) - 1)
+        slots = htab[used] & K._SLOT_MASK
         assert len(used) == len(self), "hash map entries"
         assert len(np.unique(slots)) == len(slots), "two buckets name one slot"
         assert np.all(self._orders["id"][slots] != K.EMPTY_KEY), "a bucket names a free slot"

@@ -302,6 +302,8 @@ FOLLOW_KINDS = ("submission", "cancellation", "market")
 #: the farthest a side's levels are scanned for the clustering's reach (ticks from its best;
 #: fewer than FlowConfig.cluster_levels levels within it: the reach is the whole side)
 MAX_REACH_TICKS = 256
+#: the view's reach of a side with no n-th level within MAX_REACH_TICKS (the whole side)
+NO_REACH = 1 << 40
 #: the clustering's levels the flow lists (and keeps through events that move a best) when
 #: ``cluster_levels`` is at most this; more are read again after each such event
 MAX_VIEW_LEVELS = 16
@@ -2119,7 +2121,7 @@ def _set_reach(fs, sc, r, last, found, n):
     or when that level lies ``MAX_REACH_TICKS`` or more behind (the prices within them are
     those a LOBSTER file of ``n`` levels records)."""
     d = sc[K.S_BEST_BID] - last if r == 0 else last - sc[K.S_BEST_ASK]
-    fs.view_reach[r] = d if found == n and d < MAX_REACH_TICKS else np.int64(1) << 40
+    fs.view_reach[r] = d if found == n and d < MAX_REACH_TICKS else np.int64(NO_REACH)
 
 
 @njit(**HOT_INLINE)
@@ -2255,7 +2257,7 @@ def _note_event(fs, fp, sc, lvl, side, price, delta, moved, taken):
                     _compact_levels(fs, sc, lvl, r, n)
             elif within:  # a listed level that stays occupied (the bests stay)
                 fs.view_top[r] += delta
-        elif fs.view_reach[r] == np.int64(1) << 40:
+        elif fs.view_reach[r] == np.int64(NO_REACH):
             # no reach (fewer than n levels, or the n-th MAX_REACH_TICKS or more behind: which
             # of them, and so whether the order counts, is not kept): read again
             _forget_side(fs, r)
