@@ -49,6 +49,10 @@ these (``benchmarks/pinned_market.py``; ``--pinned COMMIT`` another commit, ``--
 none`` none). The flows share the code that has been made faster since, so ``vs goog``
 is the stricter figure; both are printed.
 
+``--ablate`` also times ``goog_scaled`` with one mechanism removed at a time
+(:data:`ABLATIONS`; the rest of its calibration unchanged, so the book they run on differs
+too): where the realistic model's time per event goes.
+
 ``--config NAME=PATH`` (repeatable) times a further market config (a YAML file, e.g. one
 written by ``python -m execgym.experiments.stylized_facts write_market_config=PATH`` or a
 realism model's) beside the presets, in the same run.
@@ -57,6 +61,7 @@ realism model's) beside the presets, in the same run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -112,6 +117,23 @@ def run(cfg: SimulatorConfig, market_s: float) -> tuple[float, int, int]:
     seconds = time.perf_counter() - start
     state = sim._fs[0]
     return seconds, int(state["n_bg_events"]) - events, int(state["n_proposals"]) - proposals
+#: ``--ablate``: the FlowConfig fields that remove one mechanism from ``goog_scaled``
+ABLATIONS = {
+    "cancel_sizes": {"cancel_size_factors": (), "cancel_size_edges_shares": (), "cancel_near_factor": 1.0,
+                     "cancel_size_behind_ticks": 0},
+    "reach": {"cluster_levels": 0},
+    "spread_profile": {"placement_scale": (), "best_anchor_scaled": False},
+    "hidden": {"hidden_rate_per_s": 0.0, "hidden_sizes_shares": (), "hidden_size_probs": ()},
+    "place_sizes": {"limit_size_place_probs": ()},
+    "best_anchor": {"best_anchor_frac": 0.0, "best_anchor_probs": (), "best_anchor_excited": False,
+                    "best_anchor_scaled": False},
+}
+
+
+def ablations(cfg: SimulatorConfig) -> dict[str, SimulatorConfig]:
+    """``cfg`` with each of :data:`ABLATIONS` applied to its flow, by name ``no_<mechanism>``."""
+    return {f"no_{name}": dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, **fields))
+            for name, fields in ABLATIONS.items()}
 
 
 def main() -> None:
@@ -120,6 +142,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
                         help="a further market config (YAML) to time beside the presets")
+    parser.add_argument("--ablate", action="store_true",
+                        help="also time goog_scaled with one mechanism removed at a time (ABLATIONS)")
     parser.add_argument("--pinned", default=PINNED_COMMIT, metavar="COMMIT",
                         help="time the simulator as it was at COMMIT (its goog preset) in the same run, as "
                              "the reference of the last column ('none': skip; needs a git checkout)")
@@ -133,6 +157,9 @@ def main() -> None:
     print(f"machine: {machine()}")
     rates = {}
     configs = {name: preset(name) for name in PRESETS} | extra
+    if args.ablate:
+        extra |= ablations(configs["goog_2012_06_21_scaled"])
+        configs |= extra
     names = NAMES | {name: name for name in extra}
     with tempfile.TemporaryDirectory() as tmp:
         pinned = None
@@ -152,7 +179,7 @@ def main() -> None:
         pinned_rate = pinned_runs[-1][1] / min(r[0] for r in pinned_runs)
         print(f"pinned: the simulator at {args.pinned[:10]} ({PINNED_PRESET}, as it was then): "
               f"{pinned_runs[-1][1]:,} events, {pinned_rate:,.0f} events/s")
-    print(f"{'model':>16} {'events':>9} {'events/s':>12} {'ev/prop':>9} {'market-s/s':>11} {'vs goog':>8} "
+    print(f"{'model':>18} {'events':>9} {'events/s':>12} {'ev/prop':>9} {'market-s/s':>11} {'vs goog':>8} "
           f"{'vs pinned':>10}")
     for name in configs:
         rates[name] = runs[name][-1][1] / min(r[0] for r in runs[name])
@@ -160,7 +187,7 @@ def main() -> None:
         seconds = min(r[0] for r in runs[name])
         _, events, proposals = runs[name][-1]
         ratio = rates[name] / rates["goog_2012_06_21"] if "goog_2012_06_21" in rates else float("nan")
-        print(f"{names[name]:>16} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
+        print(f"{names[name]:>18} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
               f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f} {rates[name] / pinned_rate:>10.2f}", flush=True)
 
 
