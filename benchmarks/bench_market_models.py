@@ -94,6 +94,24 @@ PINNED_COMMIT = "d7949cd75b97f78fea3c22549234ad2a8ffdcb38"
 #: the model that simulator ran for the day (its calibrated GOOG preset, as it was then)
 PINNED_PRESET = "goog_2012_06_21"
 
+#: ``--ablate``: the FlowConfig fields that remove one mechanism from ``goog_scaled``
+ABLATIONS = {
+    "cancel_sizes": {"cancel_size_factors": (), "cancel_size_edges_shares": (), "cancel_near_factor": 1.0,
+                     "cancel_size_behind_ticks": 0},
+    "reach": {"cluster_levels": 0},
+    "spread_profile": {"placement_scale": (), "best_anchor_scaled": False},
+    "hidden": {"hidden_rate_per_s": 0.0, "hidden_sizes_shares": (), "hidden_size_probs": ()},
+    "place_sizes": {"limit_size_place_probs": ()},
+    "best_anchor": {"best_anchor_frac": 0.0, "best_anchor_probs": (), "best_anchor_excited": False,
+                    "best_anchor_scaled": False},
+}
+
+
+def ablations(cfg: SimulatorConfig) -> dict[str, SimulatorConfig]:
+    """``cfg`` with each of :data:`ABLATIONS` applied to its flow, by name ``no_<mechanism>``."""
+    return {f"no_{name}": dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, **fields))
+            for name, fields in ABLATIONS.items()}
+
 
 def preset(name: str) -> SimulatorConfig:
     return market_file(conf_file("market", f"{name}.yaml"))
@@ -117,23 +135,6 @@ def run(cfg: SimulatorConfig, market_s: float) -> tuple[float, int, int]:
     seconds = time.perf_counter() - start
     state = sim._fs[0]
     return seconds, int(state["n_bg_events"]) - events, int(state["n_proposals"]) - proposals
-#: ``--ablate``: the FlowConfig fields that remove one mechanism from ``goog_scaled``
-ABLATIONS = {
-    "cancel_sizes": {"cancel_size_factors": (), "cancel_size_edges_shares": (), "cancel_near_factor": 1.0,
-                     "cancel_size_behind_ticks": 0},
-    "reach": {"cluster_levels": 0},
-    "spread_profile": {"placement_scale": (), "best_anchor_scaled": False},
-    "hidden": {"hidden_rate_per_s": 0.0, "hidden_sizes_shares": (), "hidden_size_probs": ()},
-    "place_sizes": {"limit_size_place_probs": ()},
-    "best_anchor": {"best_anchor_frac": 0.0, "best_anchor_probs": (), "best_anchor_excited": False,
-                    "best_anchor_scaled": False},
-}
-
-
-def ablations(cfg: SimulatorConfig) -> dict[str, SimulatorConfig]:
-    """``cfg`` with each of :data:`ABLATIONS` applied to its flow, by name ``no_<mechanism>``."""
-    return {f"no_{name}": dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, **fields))
-            for name, fields in ABLATIONS.items()}
 
 
 def main() -> None:
@@ -158,9 +159,8 @@ def main() -> None:
     rates = {}
     configs = {name: preset(name) for name in PRESETS} | extra
     if args.ablate:
-        extra |= ablations(configs["goog_2012_06_21_scaled"])
-        configs |= extra
-    names = NAMES | {name: name for name in extra}
+        configs |= ablations(configs["goog_2012_06_21_scaled"])
+    names = NAMES | {name: name for name in configs if name not in NAMES}
     with tempfile.TemporaryDirectory() as tmp:
         pinned = None
         if args.pinned != "none":
