@@ -13,8 +13,10 @@ from execgym.envs.market.analysis.stylized_facts import (
     compare_facts,
     depth_profile,
     intraday_volume,
+    log_spread_acf,
     return_statistics,
     spread_distribution,
+    spread_scaled_returns,
 )
 from execgym.envs.market.data.lobster_data import LobsterDay
 
@@ -123,6 +125,61 @@ def test_compare_with_several_simulated_days_uses_their_mean_and_range():
         FactTolerance(relative=0.0)
 
 
+def _ar1(rng, phi, n):
+    x = np.zeros(n)
+    e = rng.normal(size=n) * np.sqrt(1.0 - phi ** 2)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + e[t]
+    return x
+
+
+def test_log_spread_memory_is_its_ar1_once_the_intraday_profile_is_removed():
+    rng = np.random.default_rng(4)
+    n, phi = 36_000, 0.8
+    t = np.arange(n, dtype=float)
+    profile = np.log([30.0, 12.0, 18.0, 40.0, 15.0, 25.0, 10.0, 35.0, 20.0, 28.0])[(t // 3600).astype(int)]
+    spread = np.exp(profile + 0.3 * _ar1(rng, phi, n))
+    acf = log_spread_acf(t, spread, 5, bucket_s=3600.0)
+    np.testing.assert_allclose(acf, phi ** np.arange(1, 6), atol=0.03)
+    # without removing it, the profile's steps correlate every lag
+    assert log_spread_acf(t, spread, 5, bucket_s=1e9)[4] > phi ** 5 + 0.3
+    # only the log matters: the spread in other units has the same memory
+    np.testing.assert_allclose(log_spread_acf(t, 7.0 * spread, 5, bucket_s=3600.0), acf, atol=1e-12)
+
+
+def test_log_spread_memory_keeps_its_lags_aligned_across_empty_sides():
+    t = np.arange(2_000, dtype=float)
+    spread = np.where(np.arange(2_000) % 2 == 0, 20.0, 5.0)  # log spread alternating: -1 then +1
+    spread[5::10] = np.nan  # a side empty: dropping these samples would put the later ones out of step
+    acf = log_spread_acf(t, spread, 2)
+    # in step, a tenth of the products are about 0 and the rest about -1 (lag 1) and +1 (lag 2); dropping
+    # the NaNs would flip the phase at each, and two lag-2 products in nine would be -1 (0.56)
+    assert acf[0] == pytest.approx(-0.8 / 0.9, abs=0.04) and acf[1] == pytest.approx(0.8 / 0.9, abs=0.04)
+    dropped = autocorrelation(np.log(spread[np.isfinite(spread)]), 2)
+    assert dropped[1] < 0.6
+
+
+def test_spread_scaled_returns_divide_each_return_by_its_windows_mean_spread():
+    mid = np.array([100.0, 101.0, 102.0, 102.0, 100.0, 100.0, 103.0])
+    spread = np.array([2.0, 4.0, 1.0, np.nan, 5.0, 3.0, 8.0])
+    out = spread_scaled_returns(mid, spread, 2)
+    # returns over samples 0-2, 2-4, 4-6; spreads over samples 0-1, 2-3 (the NaN left out), 4-5
+    np.testing.assert_allclose(out, [np.log(102 / 100) / 3.0, np.log(102 / 100) / 1.0, np.log(103 / 100) / 4.0])
+    spread[2] = np.nan  # no spread in the second window: its entry is NaN, the third stays in place
+    out = spread_scaled_returns(mid, spread, 2)
+    assert np.isnan(out[1]) and out[2] == pytest.approx(np.log(103 / 100) / 4.0)
+
+
+def test_volatility_that_follows_the_spread_loses_its_clustering_once_scaled_by_it():
+    rng = np.random.default_rng(5)
+    n, lag = 200_000, 10
+    spread = np.exp(1.0 * _ar1(rng, 0.995, n)) * 10.0  # regimes of minutes
+    mid = 10_000.0 * np.exp(np.cumsum(1e-5 * spread * rng.normal(size=n)))
+    raw = autocorrelation(np.abs(np.diff(np.log(mid[::lag]))), 10).mean()
+    scaled = autocorrelation(spread_scaled_returns(mid, spread, lag), 10).mean()
+    assert raw > 0.2 and abs(scaled) < 0.03
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="max_lag"):
         autocorrelation(np.ones(10), 0)
@@ -130,3 +187,13 @@ def test_bad_arguments_are_refused():
         autocorrelation(np.ones(3), 5)
     with pytest.raises(ValueError, match="multiple of step_s"):
         return_statistics(np.ones(100), 2.0, (3.0,))
+    with pytest.raises(ValueError, match=r"shapes \(10,\) and \(9,\)"):
+        log_spread_acf(np.arange(10.0), np.ones(9), 2)
+    with pytest.raises(ValueError, match="finite spreads"):
+        log_spread_acf(np.arange(10.0), np.full(10, np.nan), 2)
+    with pytest.raises(ValueError, match="bucket_s"):
+        log_spread_acf(np.arange(10.0), np.ones(10), 2, bucket_s=0.0)
+    with pytest.raises(ValueError, match=r"shapes \(10,\) and \(11,\)"):
+        spread_scaled_returns(np.ones(10), np.ones(11), 2)
+    with pytest.raises(ValueError, match="lag"):
+        spread_scaled_returns(np.ones(10), np.ones(10), 0)

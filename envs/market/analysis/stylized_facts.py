@@ -16,6 +16,9 @@ time stamp and side).
 * :func:`autocorrelation`: sample autocorrelation at lags ``1..max_lag`` (for returns,
   absolute returns and trade signs);
 * :func:`intraday_volume`: share of the day's visible volume per bucket;
+* :func:`log_spread_acf`: the spread's memory, the autocorrelation of its log with the
+  intraday profile removed; :func:`spread_scaled_returns`: absolute returns over the mean
+  spread of their window (volatility clustering beyond what the spread carries);
 * :func:`summary_facts` / :func:`compare_facts`: the scalar facts of a day, and the real
   and simulated ones side by side with the differences beyond a stated tolerance.
 """
@@ -45,8 +48,10 @@ __all__ = [
     "depth_profile",
     "intraday_volume",
     "log_returns",
+    "log_spread_acf",
     "return_statistics",
     "spread_distribution",
+    "spread_scaled_returns",
     "summary_facts",
 ]
 
@@ -114,6 +119,46 @@ def log_returns(mid: np.ndarray, lag: int) -> np.ndarray:
     return r[np.isfinite(r)]
 
 
+def log_spread_acf(time_s: np.ndarray, spread_ticks: np.ndarray, max_lag: int, bucket_s: float = 1800.0) -> np.ndarray:
+    """The spread's memory: the autocorrelation at lags ``1..max_lag`` (grid steps) of the
+    log spread sampled on an even grid (``time_s``, s), less its mean in each ``bucket_s``
+    bucket of the session (the intraday profile, which would otherwise correlate every lag).
+    A sample with a side empty (a NaN spread) counts as its bucket's mean, so the lags stay
+    aligned."""
+    t = np.asarray(time_s, dtype=float)
+    s = np.asarray(spread_ticks, dtype=float)
+    if t.shape != s.shape or t.ndim != 1:
+        raise ValueError(f"time_s and spread_ticks must be 1-d of one length, got shapes {t.shape} and {s.shape}")
+    bucket_s = check_positive("bucket_s", bucket_s)
+    max_lag = check_int("max_lag", max_lag, minimum=1)
+    ok = np.isfinite(s) & (s > 0)
+    if ok.sum() <= max_lag + 1:
+        raise ValueError(f"need more than max_lag + 1 = {max_lag + 1} finite spreads, got {int(ok.sum())}")
+    b = np.floor((t - t[0]) / bucket_s).astype(np.int64)
+    x = np.where(ok, np.log(np.where(ok, s, 1.0)), 0.0)
+    n = np.bincount(b, ok.astype(float))
+    mean = np.bincount(b, x) / np.maximum(n, 1.0)
+    return autocorrelation(np.where(ok, x - mean[b], 0.0), max_lag)
+
+
+def spread_scaled_returns(mid: np.ndarray, spread_ticks: np.ndarray, lag: int) -> np.ndarray:
+    """``|r| / s``: each non-overlapping log-return of :func:`log_returns` (over ``lag`` grid
+    samples) over the mean spread (ticks) of the samples it spans from its start; NaN where
+    either is undefined, so its entries stay aligned in time (the autocorrelation drops them)."""
+    lag = check_int("lag", lag, minimum=1)
+    m = np.asarray(mid, dtype=float)
+    s = np.asarray(spread_ticks, dtype=float)
+    if m.shape != s.shape or m.ndim != 1:
+        raise ValueError(f"mid and spread_ticks must be 1-d of one length, got shapes {m.shape} and {s.shape}")
+    r = np.abs(np.diff(np.log(m[::lag])))
+    k = min(len(r), len(s) // lag)
+    with np.errstate(invalid="ignore"):
+        windows = s[: k * lag].reshape(k, lag)
+        n_ok = np.isfinite(windows).sum(axis=1)
+        mean_s = np.where(n_ok > 0, np.nansum(windows, axis=1) / np.maximum(n_ok, 1), np.nan)
+        return r[:k] / mean_s
+
+
 def return_statistics(mid: np.ndarray, step_s: float, horizons_s: tuple[float, ...]) -> pd.DataFrame:
     """Mid log-return statistics at each horizon (a multiple of the grid step ``step_s``).
 
@@ -164,6 +209,11 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     ret = return_statistics(grid.mid_ticks, step_s, horizons_s)
     r = log_returns(grid.mid_ticks, int(round(acf_horizon_s / step_s)))
     acf_r, acf_abs = autocorrelation(r, 20), autocorrelation(np.abs(r), 50)
+    lag = int(round(acf_horizon_s / step_s))
+    scaled = spread_scaled_returns(grid.mid_ticks, grid.spread_ticks, lag)
+    acf_scaled = autocorrelation(scaled, 10)
+    spread_lags = (int(round(acf_horizon_s / step_s)), int(round(3 * acf_horizon_s / step_s)))
+    acf_log_spread = log_spread_acf(grid.time_s, grid.spread_ticks, max(spread_lags), bucket_s)
     mo = marketable_orders(day.messages, day.start_s, day.end_s)
     acf_sign = autocorrelation(mo["sign"].to_numpy(), sign_lags)
     vol = intraday_volume(day, bucket_s)
@@ -190,6 +240,12 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
         f"return ACF lag 1 ({acf_horizon_s:g}s)": (acf_r[0], se_r),
         f"|return| ACF mean lags 1-10 ({acf_horizon_s:g}s)": (acf_abs[:10].mean(), se_r),
         f"|return| ACF mean lags 11-50 ({acf_horizon_s:g}s)": (acf_abs[10:50].mean(), se_r),
+        f"|return| / spread ACF mean lags 1-10 ({acf_horizon_s:g}s)": (acf_scaled.mean(),
+                                                                     1.0 / np.sqrt(np.isfinite(scaled).sum())),
+        f"log-spread ACF lag {spread_lags[0] * step_s:g}s (intraday removed)": (
+            acf_log_spread[spread_lags[0] - 1], 1.0 / np.sqrt(len(grid.spread_ticks))),
+        f"log-spread ACF lag {spread_lags[1] * step_s:g}s (intraday removed)": (
+            acf_log_spread[spread_lags[1] - 1], 1.0 / np.sqrt(len(grid.spread_ticks))),
         "trade-sign ACF lag 1": (acf_sign[0], se_sign),
         "trade-sign ACF mean lags 2-10": (acf_sign[1:10].mean(), se_sign),
         f"trade-sign ACF mean lags 11-{sign_lags}": (acf_sign[10:].mean(), se_sign),
@@ -204,6 +260,7 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     scalars[f"volume share last {bucket_s / 60:g} min"] = float(vol.iloc[-1])
     return {"scalars": scalars, "stderr": stderr, "grid": grid, "spread": spread, "depth": depth, "returns": ret,
             "acf_returns": acf_r, "acf_abs_returns": acf_abs, "acf_signs": acf_sign, "volume": vol,
+            "acf_log_spread": acf_log_spread, "acf_spread_scaled_abs_returns": acf_scaled,
             "n_returns_acf": len(r), "n_signs": len(mo)}
 
 
