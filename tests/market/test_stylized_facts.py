@@ -14,6 +14,7 @@ from execgym.envs.market.analysis.stylized_facts import (
     depth_profile,
     intraday_volume,
     log_spread_acf,
+    over_bucket_mean,
     return_statistics,
     spread_distribution,
     spread_scaled_returns,
@@ -180,6 +181,24 @@ def test_volatility_that_follows_the_spread_loses_its_clustering_once_scaled_by_
     assert raw > 0.2 and abs(scaled) < 0.03
 
 
+def test_over_bucket_mean_removes_an_intraday_profile_and_keeps_nans_in_place():
+    t = np.arange(6, dtype=float) * 10.0
+    x = np.array([2.0, 4.0, np.nan, 1.0, 3.0, 0.0])
+    np.testing.assert_allclose(over_bucket_mean(x, t, bucket_s=30.0), [2 / 3, 4 / 3, np.nan, 0.75, 2.25, 0.0])
+    x[3:] = 0.0  # a bucket whose mean is 0 has no scale
+    assert np.isnan(over_bucket_mean(x, t, bucket_s=30.0)[3:]).all()
+
+
+def test_volatility_with_only_an_intraday_profile_has_no_clustering_once_it_is_removed():
+    rng = np.random.default_rng(6)
+    n = 20_000
+    t = np.arange(n, dtype=float) * 10.0
+    vol = np.where(t < 20_000.0, 3.0, 1.0)  # a volatile opening, then calm: no clustering within either
+    abs_r = np.abs(vol * rng.normal(size=n))
+    assert autocorrelation(abs_r, 10).mean() > 0.2
+    assert abs(autocorrelation(over_bucket_mean(abs_r, t, 1800.0), 10).mean()) < 0.03
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="max_lag"):
         autocorrelation(np.ones(10), 0)
@@ -197,3 +216,7 @@ def test_bad_arguments_are_refused():
         spread_scaled_returns(np.ones(10), np.ones(11), 2)
     with pytest.raises(ValueError, match="lag"):
         spread_scaled_returns(np.ones(10), np.ones(10), 0)
+    with pytest.raises(ValueError, match=r"shapes \(3,\) and \(2,\)"):
+        over_bucket_mean(np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match="bucket_s"):
+        over_bucket_mean(np.ones(3), np.arange(3.0), bucket_s=-1.0)

@@ -19,6 +19,8 @@ time stamp and side).
 * :func:`log_spread_acf`: the spread's memory, the autocorrelation of its log with the
   intraday profile removed; :func:`spread_scaled_returns`: absolute returns over the mean
   spread of their window (volatility clustering beyond what the spread carries);
+  :func:`over_bucket_mean`: a series over its mean in each bucket of the session (absolute
+  returns without their intraday profile);
 * :func:`summary_facts` / :func:`compare_facts`: the scalar facts of a day, and the real
   and simulated ones side by side with the differences beyond a stated tolerance.
 """
@@ -49,6 +51,7 @@ __all__ = [
     "intraday_volume",
     "log_returns",
     "log_spread_acf",
+    "over_bucket_mean",
     "return_statistics",
     "spread_distribution",
     "spread_scaled_returns",
@@ -141,6 +144,25 @@ def log_spread_acf(time_s: np.ndarray, spread_ticks: np.ndarray, max_lag: int, b
     return autocorrelation(np.where(ok, x - mean[b], 0.0), max_lag)
 
 
+def over_bucket_mean(x: np.ndarray, time_s: np.ndarray, bucket_s: float = 1800.0) -> np.ndarray:
+    """``x`` over its mean in each ``bucket_s`` bucket of ``time_s`` (s; from the first time):
+    e.g. absolute returns without their intraday profile, whose U shape alone correlates
+    them at every lag. NaNs stay NaN, in place; a bucket without a finite value, or with a
+    mean of 0, gives NaN."""
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(time_s, dtype=float)
+    if x.shape != t.shape or x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"x and time_s must be 1-d of one non-zero length, got shapes {x.shape} and {t.shape}")
+    bucket_s = check_positive("bucket_s", bucket_s)
+    b = np.floor((t - t[0]) / bucket_s).astype(np.int64)
+    ok = np.isfinite(x)
+    n = np.bincount(b[ok], minlength=b.max() + 1)
+    total = np.bincount(b[ok], x[ok], minlength=b.max() + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        return np.where(mean[b] != 0, x / mean[b], np.nan)
+
+
 def spread_scaled_returns(mid: np.ndarray, spread_ticks: np.ndarray, lag: int) -> np.ndarray:
     """``|r| / s``: each non-overlapping log-return of :func:`log_returns` (over ``lag`` grid
     samples) over the mean spread (ticks) of the samples it spans from its start; NaN where
@@ -212,6 +234,11 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     lag = int(round(acf_horizon_s / step_s))
     scaled = spread_scaled_returns(grid.mid_ticks, grid.spread_ticks, lag)
     acf_scaled = autocorrelation(scaled, 10)
+    m_lag = grid.mid_ticks[::lag]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        abs_r = np.abs(np.diff(np.log(m_lag)))
+    deseasoned = over_bucket_mean(abs_r, grid.time_s[::lag][1:], bucket_s)
+    acf_deseasoned = autocorrelation(deseasoned, 10)
     spread_lags = (int(round(acf_horizon_s / step_s)), int(round(3 * acf_horizon_s / step_s)))
     acf_log_spread = log_spread_acf(grid.time_s, grid.spread_ticks, max(spread_lags), bucket_s)
     mo = marketable_orders(day.messages, day.start_s, day.end_s)
@@ -240,6 +267,8 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
         f"return ACF lag 1 ({acf_horizon_s:g}s)": (acf_r[0], se_r),
         f"|return| ACF mean lags 1-10 ({acf_horizon_s:g}s)": (acf_abs[:10].mean(), se_r),
         f"|return| ACF mean lags 11-50 ({acf_horizon_s:g}s)": (acf_abs[10:50].mean(), se_r),
+        f"|return| ACF mean lags 1-10 ({acf_horizon_s:g}s, intraday removed)": (
+            acf_deseasoned.mean(), 1.0 / np.sqrt(np.isfinite(deseasoned).sum())),
         f"|return| / spread ACF mean lags 1-10 ({acf_horizon_s:g}s)": (acf_scaled.mean(),
                                                                      1.0 / np.sqrt(np.isfinite(scaled).sum())),
         f"log-spread ACF lag {spread_lags[0] * step_s:g}s (intraday removed)": (
@@ -261,6 +290,7 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     return {"scalars": scalars, "stderr": stderr, "grid": grid, "spread": spread, "depth": depth, "returns": ret,
             "acf_returns": acf_r, "acf_abs_returns": acf_abs, "acf_signs": acf_sign, "volume": vol,
             "acf_log_spread": acf_log_spread, "acf_spread_scaled_abs_returns": acf_scaled,
+            "acf_abs_returns_intraday_removed": acf_deseasoned,
             "n_returns_acf": len(r), "n_signs": len(mo)}
 
 
