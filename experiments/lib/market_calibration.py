@@ -15,6 +15,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.calibration.inside_regimes import fit_inside_regimes
 from execgym.envs.market.analysis.calibration.propagator import calibrate_propagator
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.lobster import resolve_lobster_file
@@ -54,6 +55,8 @@ def first_centre(day) -> float:
 
 #: offset of the depth refinement's seed from the report's (its simulated days are not the evaluated ones)
 REFINE_SEED = 7919
+#: and of the liquidity-provision regimes' fit
+REGIMES_SEED = 104_729
 
 
 def flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
@@ -63,6 +66,7 @@ def flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
     args.pop("refine_depth", None)
     args.pop("refine_gain_decay", None)
     args.pop("refine_cancel_near", None)
+    args.pop("inside_regimes", None)
     args.pop("propagator", None)
     return args
 
@@ -72,7 +76,9 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     by ``overrides``; with ``refine_depth: N > 0`` the depth profile is refined by ``N``
     simulated days (:func:`~execgym.envs.market.analysis.calibration.refine.refine_depth`); with
     ``propagator:`` (``calibrate_propagator``'s arguments) the impact gets the day's power-law
-    propagator (:func:`~execgym.envs.market.analysis.calibration.propagator.calibrate_propagator`)."""
+    propagator (:func:`~execgym.envs.market.analysis.calibration.propagator.calibrate_propagator`);
+    with ``inside_regimes: true`` the liquidity-provision regimes are then fitted by simulation
+    (:func:`~execgym.envs.market.analysis.calibration.inside_regimes.fit_inside_regimes`)."""
     settings = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
     cal = calibrate_flow(day, **flow_arguments(cfg, overrides))
     market_dict = cal.market_config(day.tick_size_usd, first_centre(day), float(cfg.warmup_s))
@@ -110,6 +116,11 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         if market.flow.depth_sell_shares:
             market_dict["flow"]["depth_sell_shares"] = [float(f"{x:.4g}") for x in market.flow.depth_sell_shares]
         market = SimulatorConfig.from_mapping(market_dict)  # exactly what the YAML says
+    if settings.get("inside_regimes"):
+        # after the refinement, on seeds apart from it and from the evaluated days
+        fit = fit_inside_regimes(market, day, n_days=2, seed=cfg_int(cfg, "seed") + REGIMES_SEED)
+        market_dict["flow"].update({k: float(f"{fit[k]:.4g}") for k in ("inside_regime_sigma", "inside_regime_time_s")})
+        market = SimulatorConfig.from_mapping(market_dict)
     return cal, market, market_dict
 
 

@@ -310,6 +310,10 @@ MECHANISMS = {
                                "inside_take_edges": [0.0, 0.3], "inside_taken_fracs": [0.2, 0.7],
                                "inside_take_quantiles_s": [0.1, 1.0, 4.0, 0.01, 0.1, 0.5]}},
                      "flick_t_s"),
+    # the inside orders' probabilities times the liquidity-provision regime (stepped from the diffusion's stream)
+    "inside_regimes": ({"flow": {"anchor": "opposite_best", "inside_spread_ticks": [1, 3], "inside_probs": [0.1, 0.5],
+                                 "inside_improve_fracs": [0.3, 0.6], "inside_regime_sigma": 1.5,
+                                 "inside_regime_time_s": 5.0}}, "inr_y"),
     # trades inside the spread that leave the book alone but count as market volume
     "hidden": ({"flow": {"hidden_rate_per_s": 2.0, "hidden_sizes_shares": [100.0, 300.0],
                          "hidden_size_probs": [3.0, 1.0]}}, None),

@@ -41,7 +41,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       "~realism.models.inside_follow_sizes", "~realism.models.inside_follow_hidden", "~realism.models.inside_follow_lives",
                       "~realism.models.inside_follow_takes", "~realism.models.inside_follow_best",
                       "~realism.models.inside_follow_reach", "~realism.models.inside_follow_patient",
-                      "~realism.models.inside_follow_patient_scaled",
+                      "~realism.models.inside_follow_patient_scaled", "~realism.models.inside_follow_regimes",
                       "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
@@ -127,7 +127,7 @@ def test_the_cst_model_turns_off_every_option_of_the_calibration():
 def test_the_amzn_day_turns_off_the_model_its_one_level_file_cannot_fit():
     cfg = compose_cfg("stylized_facts", "day=amzn_2012_06_21")
     assert cfg.realism.models.inside_follow_patient is None and cfg.realism.models.inside_follow_reach is not None
-    assert cfg.realism.models.inside_follow_patient_scaled is None
+    assert cfg.realism.models.inside_follow_patient_scaled is None and cfg.realism.models.inside_follow_regimes is None
     assert compose_cfg("stylized_facts").realism.models.inside_follow_patient.cancel_sizes
 
 

@@ -10,6 +10,7 @@ from execgym.envs.market.analysis.calibration.activity import fit_activity, log_
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from tests.market.ou_factor import assert_unit_ou_factor
 
 
 def _market(sigma, tau=30.0):
@@ -19,17 +20,7 @@ def _market(sigma, tau=30.0):
 
 
 def test_activity_factor_has_mean_one_and_the_configured_memory():
-    sim = MarketSimulator(_market(0.8, 20.0), np.random.default_rng(3))
-    xs, acts = [], []
-    for _ in range(20_000):
-        sim.advance(1.0)
-        xs.append(float(sim._fs[0]["act_x"]))
-        acts.append(float(sim._fs[0]["activity"]))
-    xs, acts = np.array(xs), np.array(acts)
-    assert xs.std() == pytest.approx(1.0, abs=0.15)
-    assert acts.mean() == pytest.approx(1.0, abs=0.12)
-    lag = 20
-    assert np.corrcoef(xs[:-lag], xs[lag:])[0, 1] == pytest.approx(np.exp(-1.0), abs=0.08)
+    assert_unit_ou_factor(MarketSimulator(_market(0.8, 20.0), np.random.default_rng(3)), "act_x", "activity", 0.8, 20.0)
 
 
 def test_busy_spells_carry_more_events():

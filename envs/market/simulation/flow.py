@@ -147,7 +147,15 @@ model for order book dynamics", Operations Research 58(3):
   (default: one at a time; GOOG: 30-40%
   of the orders posted inside are deleted within a second while the spread is under 25
   ticks, as many as of the others, but 70-84% beyond 47 ticks, against 50%; without the
-  withdrawal they pile up and close the opening's spread). The withdrawal does not excite
+  withdrawal they pile up and close the opening's spread). With ``inside_regime_sigma = s >
+  0`` (liquidity-provision regimes) each bucket's probability is multiplied by
+  ``L(t) = exp(s Y_t - s^2/2)`` (mean 1; the product capped at 1), with ``Y`` a
+  unit-variance Ornstein-Uhlenbeck process of correlation time ``inside_regime_time_s``,
+  stepped on the diffusion grid from the diffusion's stream as the random clock is: the
+  spread then stays wide, or narrow, for tens of seconds as the real one does (the GOOG
+  day's log spread, its half-hour profile removed, keeps an autocorrelation of 0.36 at 10 s
+  and 0.16 at 30 s, and its wide spells carry the volatility's clustering within the day).
+  The withdrawal does not excite
   the clustering. Optionally (``inside_taken_fracs``) a share of them is first *taken*: an
   opposite market order (its size drawn as any other's) comes after a delay drawn log-linearly
   between quantiles, if the quote still rests then. The share and the delays depend on how far
@@ -489,6 +497,9 @@ class FlowConfig:
         :data:`MAX_SPREAD_BUCKETS`); empty: off.
     :param inside_probs: the probability, in each bucket, that a new limit order improves its
         side's best.
+    :param inside_regime_sigma: liquidity-provision regimes (module docstring): the standard
+        deviation of the log of the factor ``L(t)`` of ``inside_probs``; 0: off.
+    :param inside_regime_time_s: the correlation time (s) of its log.
     :param inside_improve_fracs: quantiles (at equally spaced levels, increasing, in (0, 1])
         of its improvement as a fraction of the spread (at most :data:`MAX_INSIDE_QUANTILES`).
     :param inside_fleeting_fracs: in each bucket, the share of the new orders inside the
@@ -573,6 +584,8 @@ class FlowConfig:
     market_spread_factor: tuple[float, ...] = ()
     inside_spread_ticks: tuple[float, ...] = ()
     inside_probs: tuple[float, ...] = ()
+    inside_regime_sigma: float = 0.0
+    inside_regime_time_s: float = 30.0
     inside_improve_fracs: tuple[float, ...] = ()
     inside_fleeting_fracs: tuple[float, ...] = ()
     inside_life_s: float = 0.1
@@ -746,6 +759,11 @@ class FlowConfig:
                              f"{self.sign_run_exponent!r}")
         check_nonnegative("activity_sigma", self.activity_sigma)
         check_positive("activity_time_s", self.activity_time_s)
+        check_nonnegative("inside_regime_sigma", self.inside_regime_sigma)
+        check_positive("inside_regime_time_s", self.inside_regime_time_s)
+        if self.inside_regime_sigma > 0.0 and not self.inside_probs:
+            raise ValueError(f"inside_regime_sigma={self.inside_regime_sigma!r} modulates the orders inside a wide "
+                             "spread: it needs inside_spread_ticks / inside_probs")
         scale = tuple(float(x) for x in self.placement_scale)
         if len(scale) > MAX_SCALE_BUCKETS:
             raise ValueError(f"placement_scale holds at most {MAX_SCALE_BUCKETS} buckets, got {len(scale)}")
@@ -1064,7 +1082,11 @@ P_SCALE_BEST = P_CSZ_NEAR + 1
 #: the near ticks (per s, before the random clock): theta's base times (near - smallest)
 P_CSZ_FMIN = P_SCALE_BEST + 1
 P_CSZ_NEAR_RATE = P_CSZ_FMIN + 1
-N_P = P_CSZ_NEAR_RATE + 1
+#: liquidity-provision regimes: the log factor's standard deviation, its decay over one grid
+#: step and the innovation's scale (as the random clock's)
+P_INR_SIGMA = P_CSZ_NEAR_RATE + 1
+P_INR_DECAY, P_INR_INNOV = P_INR_SIGMA + 1, P_INR_SIGMA + 2
+N_P = P_INR_INNOV + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1093,6 +1115,8 @@ FLOW_STATE_DTYPE = np.dtype([
     ("last_slot", np.int64),               #   and its slot in the book's orders
     ("act_x", np.float64),                 # the random clock's standardised log activity X and its
     ("activity", np.float64),              #   factor A = exp(sigma X - sigma^2 / 2) (1 without)
+    ("inr_y", np.float64),                 # the liquidity-provision regime's standardised log factor Y
+    ("inside_factor", np.float64),         #   and its factor L = exp(sigma Y - sigma^2 / 2) (1 without)
     ("vol_shares", np.float64),            # background volume and value since the caller zeroed them
     ("value_tick_shares", np.float64),
     ("signed_vol_shares", np.float64),     # aggressive volume with impact, + buy (since the start)
@@ -1329,6 +1353,10 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_FOLLOW_P0 + k * MAX_FOLLOW_GAPS: P_FOLLOW_P0 + k * MAX_FOLLOW_GAPS + n] = \
             flow.inside_follow_probs[k * n: (k + 1) * n]
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
+    if flow.inside_regime_sigma > 0.0:
+        fp[P_INR_SIGMA] = flow.inside_regime_sigma
+        fp[P_INR_DECAY] = math.exp(-diffusion_step_s / flow.inside_regime_time_s)
+        fp[P_INR_INNOV] = math.sqrt(1.0 - fp[P_INR_DECAY] ** 2)
     if flow.activity_sigma > 0.0:
         fp[P_ACT_SIGMA] = flow.activity_sigma
         fp[P_ACT_DECAY] = math.exp(-diffusion_step_s / flow.activity_time_s)
@@ -1535,6 +1563,8 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.last_id = 0
     fs.last_slot = 0
     fs.activity = 1.0
+    fs.inr_y = 0.0
+    fs.inside_factor = 1.0
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
     fs.signed_vol_shares = 0.0
@@ -1800,16 +1830,18 @@ def _best_price(rs, fp, sc, direction, t):
 
 
 @njit(**HOT_INLINE)
-def _inside_price(rs, fp, sc, direction, price):
+def _inside_price(rs, fp, fs, sc, direction, price):
     """A new limit order's price with orders inside a wide spread (module docstring): with
     the probability of the spread's bucket, ``k`` ticks better than its side's best; else
-    ``price``. Nothing is drawn while a side is empty, the spread is one tick or the
-    bucket's probability is 0."""
+    ``price``; the probability times the liquidity-provision regime's factor, if on. Nothing
+    is drawn while a side is empty, the spread is one tick or the bucket's probability is 0."""
     s = _spread_ticks(sc)
     if s < 2:
         return price
     b = _spread_bucket(fp, P_IN_LUT0, P_IN_EDGE0, np.int64(fp[P_IN_N]), s)
     p = fp[P_IN_P0 + b]
+    if fp[P_INR_SIGMA] > 0.0:
+        p = min(1.0, p * fs.inside_factor)  # the liquidity-provision regime
     if p <= 0.0 or R.uniform(rs) >= p:
         return price
     nq = np.int64(fp[P_IN_NQ])
@@ -2671,7 +2703,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     if excited and fp[P_CL_LEVELS] > 0.0:
                         price = _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price)
                 if fp[P_IN_N] > 0.0:
-                    price = _inside_price(rs, fp, sc, direction, price)
+                    price = _inside_price(rs, fp, fs, sc, direction, price)
                 if excited and fp[P_CL_JOIN] + fp[P_CL_IMPROVE] > 0.0:
                     price = _fleeting_price(rs, fp, sc, direction, price)
                 if price < 1:
@@ -2856,7 +2888,7 @@ def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step and a step of the random
     clock at each grid time passed."""
     t = fs.t_s
-    if fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0:
+    if fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0 or fp[P_INR_SIGMA] > 0.0:
         step = fp[P_DIFF_STEP]
         scale = fp[P_SIGMA] * math.sqrt(step)
         while fs.next_grid_s <= t_new:
@@ -2868,6 +2900,10 @@ def _advance_to(rd, fp, fs, t_new):
                 fs.act_x = fp[P_ACT_DECAY] * fs.act_x + fp[P_ACT_INNOV] * R.normal(rd)
                 sig = fp[P_ACT_SIGMA]
                 fs.activity = math.exp(sig * fs.act_x - 0.5 * sig * sig)
+            if fp[P_INR_SIGMA] > 0.0:  # the liquidity-provision regime's AR(1) step, after the clock's
+                fs.inr_y = fp[P_INR_DECAY] * fs.inr_y + fp[P_INR_INNOV] * R.normal(rd)
+                sig = fp[P_INR_SIGMA]
+                fs.inside_factor = math.exp(sig * fs.inr_y - 0.5 * sig * sig)
             fs.next_grid_s += step
     _decay(fp, fs, t_new - t)
     fs.t_s = t_new

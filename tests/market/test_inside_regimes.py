@@ -1,0 +1,114 @@
+"""Liquidity-provision regimes: the factor of the inside orders' probabilities has mean one and
+the configured memory, it makes the spread remember, and its fit finds the spread memory of a
+day again (the time from the day, the strength by simulation)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from execgym.envs.market.analysis.calibration.inside_regimes import (
+    fit_inside_regimes,
+    regime_time_s,
+    spread_memory,
+)
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.flow import FlowConfig
+from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from tests.market.ou_factor import assert_unit_ou_factor
+
+EDGES = (1.0, 4.0, 8.0, 16.0)
+#: shares at distances 1-30 from the opposite best: a wide book (as GOOG's) that the orders inside close
+DEPTH = (0.0,) * 10 + (100.0,) * 20
+
+
+def _market(sigma=0.0, tau=20.0):
+    flow = FlowConfig(market_rate_per_s=2.0, resilience_per_s=0.5, intraday=None, anchor="opposite_best",
+                      mean_limit_size_shares=100.0, depth_shares=DEPTH, inside_spread_ticks=EDGES,
+                      inside_probs=(0.0, 0.05, 0.2, 0.5), inside_improve_fracs=(0.3, 0.5, 0.7),
+                      inside_regime_sigma=sigma, inside_regime_time_s=tau)
+    return SimulatorConfig(flow=flow, warmup_s=300.0)
+
+
+def test_the_factor_has_mean_one_and_the_configured_memory():
+    assert_unit_ou_factor(MarketSimulator(_market(0.8, 20.0), np.random.default_rng(3)), "inr_y", "inside_factor",
+                          0.8, 20.0)
+
+
+def test_off_the_factor_stays_one_and_the_stream_is_unchanged():
+    """Off, nothing is drawn for it: a flow without it runs the stream it ran before."""
+    runs = []
+    for market in (_market(0.0), dataclasses.replace(_market(0.0), flow=dataclasses.replace(
+            _market(0.0).flow, inside_regime_time_s=99.0))):
+        sim = MarketSimulator(market, np.random.default_rng(4))
+        sim.advance(600.0)
+        assert float(sim._fs[0]["inside_factor"]) == 1.0
+        runs.append(sim.book.orders())
+    assert runs[0].equals(runs[1])
+
+
+def test_the_regimes_make_the_spread_remember_and_the_wide_spells_are_those_of_a_low_factor():
+    memory = {}
+    for sigma in (0.0, 1.5):
+        day = simulate_day(_market(sigma, 30.0), np.random.default_rng(5), 7_200.0, dt_s=60.0)
+        memory[sigma] = spread_memory(day, (10.0, 30.0), bucket_s=7_200.0)
+    assert memory[1.5][0] > memory[0.0][0] + 0.15 and memory[1.5][1] > memory[0.0][1] + 0.05
+    # the spread over seconds follows the factor: wide when few orders improve it
+    sim = MarketSimulator(_market(1.5, 30.0), np.random.default_rng(6))
+    factor, spread = [], []
+    for _ in range(7_200):
+        sim.advance(1.0)
+        if sim.book.spread is not None:
+            factor.append(float(sim._fs[0]["inside_factor"]))
+            spread.append(sim.book.spread)
+    factor, spread = np.array(factor), np.array(spread, dtype=float)
+    assert spread[factor < np.quantile(factor, 0.2)].mean() > 1.3 * spread[factor > np.quantile(factor, 0.8)].mean()
+
+
+def test_the_time_of_an_exponential_memory():
+    assert regime_time_s(np.exp(-np.array([10.0, 30.0]) / 25.0)) == pytest.approx(25.0)
+    with pytest.raises(ValueError, match="decay"):
+        regime_time_s(np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match="decay"):
+        regime_time_s(np.array([0.3, -0.01]))
+    with pytest.raises(ValueError, match="lags_s"):
+        regime_time_s(np.array([0.3, 0.1]), (30.0, 10.0))
+
+
+def test_the_fit_finds_the_strength_of_a_simulated_day_again():
+    """A day simulated with regimes of known strength: the fit on the same market without
+    them comes back near it, and a day without them gets a weak one."""
+    base = _market(0.0)
+    fits = {}
+    for sigma in (0.0, 1.2):
+        day = simulate_day(_market(sigma, 30.0), np.random.default_rng(7), 5_400.0, dt_s=60.0)
+        fits[sigma] = fit_inside_regimes(base, day, n_days=2, seed=1, sigmas=(0.0, 0.6, 1.2, 1.8))
+    assert fits[1.2]["inside_regime_sigma"] == pytest.approx(1.2, abs=0.45)
+    assert fits[0.0]["inside_regime_sigma"] < 0.6
+    assert 5.0 < fits[1.2]["inside_regime_time_s"] < 120.0
+    assert len(fits[1.2]["sigma_curve"]) == 4 and fits[1.2]["sigma_curve"][-1] > fits[1.2]["sigma_curve"][0]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"inside_regime_sigma": -0.1}, "inside_regime_sigma"),
+    ({"inside_regime_time_s": 0.0}, "inside_regime_time_s"),
+])
+def test_bad_settings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FlowConfig(inside_spread_ticks=EDGES, inside_probs=(0.1,) * 4, inside_improve_fracs=(0.5,), **kwargs)
+
+
+def test_regimes_without_inside_orders_and_bad_fit_arguments_are_refused():
+    with pytest.raises(ValueError, match="inside_regime_sigma=0.5 .*inside_probs"):
+        FlowConfig(inside_regime_sigma=0.5)
+    day = simulate_day(_market(0.0), np.random.default_rng(8), 600.0, dt_s=60.0)
+    with pytest.raises(ValueError, match="no inside_probs"):
+        fit_inside_regimes(SimulatorConfig(), day)
+    with pytest.raises(TypeError, match="SimulatorConfig"):
+        fit_inside_regimes(_market().flow, day)
+    with pytest.raises(ValueError, match="sigmas"):
+        fit_inside_regimes(_market(), day, sigmas=(0.5, 1.0))
+    with pytest.raises(ValueError, match="multiples of step_s"):
+        spread_memory(day, (10.5, 30.0))
