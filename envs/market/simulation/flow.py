@@ -2886,7 +2886,7 @@ def _decay(fp, fs, dt):
 @njit(**HOT_INLINE)
 def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step and a step of the random
-    clock at each grid time passed."""
+    clock and of the liquidity-provision regime (those that are on) at each grid time passed."""
     t = fs.t_s
     if fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0 or fp[P_INR_SIGMA] > 0.0:
         step = fp[P_DIFF_STEP]
