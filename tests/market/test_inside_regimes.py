@@ -5,9 +5,11 @@ day again (the time from the day, the strength by simulation)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from execgym.envs.market.analysis.calibration.inside_regimes import (
     fit_inside_regimes,
@@ -17,6 +19,7 @@ from execgym.envs.market.analysis.calibration.inside_regimes import (
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from execgym.experiments.lib.builders import conf_file
 from tests.market.ou_factor import assert_unit_ou_factor
 
 EDGES = (1.0, 4.0, 8.0, 16.0)
@@ -37,16 +40,28 @@ def test_the_factor_has_mean_one_and_the_configured_memory():
                           0.8, 20.0)
 
 
-def test_off_the_factor_stays_one_and_the_stream_is_unchanged():
-    """Off, nothing is drawn for it: a flow without it runs the stream it ran before."""
-    runs = []
-    for market in (_market(0.0), dataclasses.replace(_market(0.0), flow=dataclasses.replace(
-            _market(0.0).flow, inside_regime_time_s=99.0))):
-        sim = MarketSimulator(market, np.random.default_rng(4))
-        sim.advance(600.0)
-        assert float(sim._fs[0]["inside_factor"]) == 1.0
-        runs.append(sim.book.orders())
-    assert runs[0].equals(runs[1])
+def _scaled_trace(**flow) -> tuple[str, float]:
+    """The event log's hash and the random clock's state after 120 s of the scaled preset
+    (the random clock on, its normals drawn from the diffusion's stream), 60 s of warm-up."""
+    values = OmegaConf.to_container(OmegaConf.load(conf_file("market", "goog_2012_06_21_scaled.yaml")))
+    values.pop("defaults", None)
+    cfg = SimulatorConfig.from_mapping(values | {"log_events": True, "warmup_s": 60.0})
+    cfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, **flow))
+    sim = MarketSimulator(cfg, np.random.default_rng(7))
+    sim.advance(120.0)
+    log = np.ascontiguousarray(sim.book.event_log().to_numpy(dtype=np.int64))
+    return hashlib.sha256(log.tobytes()).hexdigest()[:16], float(sim._fs[0]["act_x"])
+
+
+def test_off_nothing_is_drawn_and_the_presets_run_the_stream_they_ran_before():
+    """Off, the regime draws nothing: the scaled preset runs the event stream it ran at
+    eb36c4c, before the regimes (the hash was computed there, with its own code). On, even
+    at a negligible strength, its normals come from the diffusion's stream between the
+    random clock's, whose path then differs: extra draws would show here."""
+    trace, act_x = _scaled_trace()
+    assert trace == "738bd6ed6b0a18d7"
+    trace_on, act_x_on = _scaled_trace(inside_regime_sigma=1e-9)
+    assert act_x_on != act_x and trace_on != trace
 
 
 def test_the_regimes_make_the_spread_remember_and_the_wide_spells_are_those_of_a_low_factor():
@@ -75,6 +90,8 @@ def test_the_time_of_an_exponential_memory():
         regime_time_s(np.array([0.3, -0.01]))
     with pytest.raises(ValueError, match="lags_s"):
         regime_time_s(np.array([0.3, 0.1]), (30.0, 10.0))
+    with pytest.raises(ValueError, match="lags_s"):
+        regime_time_s(np.array([0.3, 0.1]), (10.0,))
 
 
 def test_the_fit_finds_the_strength_of_a_simulated_day_again():
@@ -110,5 +127,10 @@ def test_regimes_without_inside_orders_and_bad_fit_arguments_are_refused():
         fit_inside_regimes(_market().flow, day)
     with pytest.raises(ValueError, match="sigmas"):
         fit_inside_regimes(_market(), day, sigmas=(0.5, 1.0))
+    with pytest.raises(ValueError, match="sigmas"):
+        fit_inside_regimes(_market(), day, sigmas=(0.0, np.nan))
+    for lags in [(30.0, 10.0), (10.0, 20.0, 30.0), (0.0, 10.0)]:
+        with pytest.raises(ValueError, match="lags_s"):
+            fit_inside_regimes(_market(), day, lags_s=lags)
     with pytest.raises(ValueError, match="multiples of step_s"):
         spread_memory(day, (10.5, 30.0))

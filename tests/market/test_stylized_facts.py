@@ -8,7 +8,9 @@ import pytest
 
 from execgym.envs.market.analysis.stylized_facts import (
     FactTolerance,
+    aligned_acf,
     autocorrelation,
+    bartlett_se,
     book_on_grid,
     compare_facts,
     depth_profile,
@@ -166,7 +168,7 @@ def test_spread_scaled_returns_divide_each_return_by_its_windows_mean_spread():
     out = spread_scaled_returns(mid, spread, 2)
     # returns over samples 0-2, 2-4, 4-6; spreads over samples 0-1, 2-3 (the NaN left out), 4-5
     np.testing.assert_allclose(out, [np.log(102 / 100) / 3.0, np.log(102 / 100) / 1.0, np.log(103 / 100) / 4.0])
-    spread[2] = np.nan  # no spread in the second window: its entry is NaN, the third stays in place
+    spread[2] = 0.0  # no spread in the second window (0 or NaN): its entry is NaN, the third stays in place
     out = spread_scaled_returns(mid, spread, 2)
     assert np.isnan(out[1]) and out[2] == pytest.approx(np.log(103 / 100) / 4.0)
 
@@ -179,6 +181,19 @@ def test_volatility_that_follows_the_spread_loses_its_clustering_once_scaled_by_
     raw = autocorrelation(np.abs(np.diff(np.log(mid[::lag]))), 10).mean()
     scaled = autocorrelation(spread_scaled_returns(mid, spread, lag), 10).mean()
     assert raw > 0.2 and abs(scaled) < 0.03
+
+
+def test_aligned_acf_keeps_its_lags_in_step_across_gaps_and_bartlett_widens_a_persistent_one():
+    x = np.tile([1.0, -1.0], 1_000)
+    x[5::10] = np.nan
+    acf = aligned_acf(x, 2)
+    assert acf[0] == pytest.approx(-0.8 / 0.9, abs=0.04) and acf[1] == pytest.approx(0.8 / 0.9, abs=0.04)
+    assert autocorrelation(x, 2)[1] < 0.6  # what dropping the gaps gives
+    np.testing.assert_allclose(aligned_acf(np.arange(50.0) % 7, 3), autocorrelation(np.arange(50.0) % 7, 3))
+    assert bartlett_se(np.array([0.5, 0.25]), 1, 100) == pytest.approx(0.1)
+    assert bartlett_se(np.array([0.5, 0.25]), 3, 100) == pytest.approx(np.sqrt(1 + 2 * (0.25 + 0.0625)) / 10)
+    with pytest.raises(ValueError, match="finite values"):
+        aligned_acf(np.full(10, np.nan), 2)
 
 
 def test_over_bucket_mean_removes_an_intraday_profile_and_keeps_nans_in_place():

@@ -44,7 +44,9 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BookGrid",
     "FactTolerance",
+    "aligned_acf",
     "autocorrelation",
+    "bartlett_se",
     "book_on_grid",
     "compare_facts",
     "depth_profile",
@@ -122,6 +124,26 @@ def log_returns(mid: np.ndarray, lag: int) -> np.ndarray:
     return r[np.isfinite(r)]
 
 
+def aligned_acf(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """:func:`autocorrelation` of a series with gaps, the lags kept in step: the finite values
+    are demeaned and each NaN counts as the mean (adds nothing), where dropping the NaNs would
+    pair values that are not ``k`` apart."""
+    max_lag = check_int("max_lag", max_lag, minimum=1)
+    x = np.asarray(x, dtype=float)
+    ok = np.isfinite(x)
+    if ok.sum() <= max_lag + 1:
+        raise ValueError(f"need more than max_lag + 1 = {max_lag + 1} finite values, got {int(ok.sum())}")
+    return autocorrelation(np.where(ok, x - x[ok].mean(), 0.0), max_lag)
+
+
+def bartlett_se(acf: np.ndarray, lag: int, n: int) -> float:
+    """Bartlett's standard error of a sample autocorrelation at ``lag`` (from 1) of a series of
+    ``n`` values whose autocorrelations from lag 1 are ``acf``:
+    ``sqrt((1 + 2 sum_{j<lag} rho_j^2) / n)`` (the iid ``1 / sqrt(n)`` understates it for a
+    persistent series)."""
+    return float(np.sqrt((1.0 + 2.0 * np.sum(np.asarray(acf[: lag - 1]) ** 2)) / n))
+
+
 def log_spread_acf(time_s: np.ndarray, spread_ticks: np.ndarray, max_lag: int, bucket_s: float = 1800.0) -> np.ndarray:
     """The spread's memory: the autocorrelation at lags ``1..max_lag`` (grid steps) of the
     log spread sampled on an even grid (``time_s``, s), less its mean in each ``bucket_s``
@@ -165,17 +187,19 @@ def over_bucket_mean(x: np.ndarray, time_s: np.ndarray, bucket_s: float = 1800.0
 
 def spread_scaled_returns(mid: np.ndarray, spread_ticks: np.ndarray, lag: int) -> np.ndarray:
     """``|r| / s``: each non-overlapping log-return of :func:`log_returns` (over ``lag`` grid
-    samples) over the mean spread (ticks) of the samples it spans from its start; NaN where
-    either is undefined, so its entries stay aligned in time (the autocorrelation drops them)."""
+    samples) over the mean spread (ticks) of the samples it spans from its start (a spread of 0
+    or less, or NaN, left out); NaN where either is undefined, so its entries stay aligned in
+    time (:func:`aligned_acf` keeps them so)."""
     lag = check_int("lag", lag, minimum=1)
     m = np.asarray(mid, dtype=float)
     s = np.asarray(spread_ticks, dtype=float)
     if m.shape != s.shape or m.ndim != 1:
         raise ValueError(f"mid and spread_ticks must be 1-d of one length, got shapes {m.shape} and {s.shape}")
-    r = np.abs(np.diff(np.log(m[::lag])))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.abs(np.diff(np.log(m[::lag])))
     k = min(len(r), len(s) // lag)
-    with np.errstate(invalid="ignore"):
-        windows = s[: k * lag].reshape(k, lag)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        windows = np.where(s[: k * lag] > 0, s[: k * lag], np.nan).reshape(k, lag)
         n_ok = np.isfinite(windows).sum(axis=1)
         mean_s = np.where(n_ok > 0, np.nansum(windows, axis=1) / np.maximum(n_ok, 1), np.nan)
         return r[:k] / mean_s
@@ -223,7 +247,12 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     :param horizons_s: return horizons (s).
     :param acf_horizon_s: horizon of the returns whose (absolute) autocorrelation is measured.
     :param sign_lags: lags (in marketable orders) of the trade-sign autocorrelation.
-    :param bucket_s: bucket of the intraday volume profile (s).
+    :param bucket_s: bucket of the intraday volume profile (s), and the buckets whose means
+        the facts marked "intraday removed" take out.
+
+    The spread's memory is read at ``acf_horizon_s`` and three times it (10 and 30 s by
+    default, the lags the liquidity-provision regimes' fit matches: ``REGIME_LAGS_S`` of
+    :mod:`~execgym.envs.market.analysis.calibration.inside_regimes`).
     """
     grid = book_on_grid(day, step_s)
     spread = spread_distribution(grid.spread_ticks)
@@ -233,14 +262,18 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
     acf_r, acf_abs = autocorrelation(r, 20), autocorrelation(np.abs(r), 50)
     lag = int(round(acf_horizon_s / step_s))
     scaled = spread_scaled_returns(grid.mid_ticks, grid.spread_ticks, lag)
-    acf_scaled = autocorrelation(scaled, 10)
+    acf_scaled = aligned_acf(scaled, 10)
     m_lag = grid.mid_ticks[::lag]
     with np.errstate(invalid="ignore", divide="ignore"):
         abs_r = np.abs(np.diff(np.log(m_lag)))
-    deseasoned = over_bucket_mean(abs_r, grid.time_s[::lag][1:], bucket_s)
-    acf_deseasoned = autocorrelation(deseasoned, 10)
+    t_r = grid.time_s[::lag][1:]
+    deseasoned = over_bucket_mean(abs_r, t_r, bucket_s)
+    acf_deseasoned = aligned_acf(deseasoned, 10)
+    scaled_deseasoned = over_bucket_mean(scaled, t_r[: len(scaled)], bucket_s)
+    acf_scaled_deseasoned = aligned_acf(scaled_deseasoned, 10)
     spread_lags = (int(round(acf_horizon_s / step_s)), int(round(3 * acf_horizon_s / step_s)))
     acf_log_spread = log_spread_acf(grid.time_s, grid.spread_ticks, max(spread_lags), bucket_s)
+    n_spread = int(np.sum(np.isfinite(grid.spread_ticks) & (grid.spread_ticks > 0)))
     mo = marketable_orders(day.messages, day.start_s, day.end_s)
     acf_sign = autocorrelation(mo["sign"].to_numpy(), sign_lags)
     vol = intraday_volume(day, bucket_s)
@@ -271,10 +304,12 @@ def summary_facts(day: LobsterDay, step_s: float = 1.0, horizons_s: tuple[float,
             acf_deseasoned.mean(), 1.0 / np.sqrt(np.isfinite(deseasoned).sum())),
         f"|return| / spread ACF mean lags 1-10 ({acf_horizon_s:g}s)": (acf_scaled.mean(),
                                                                      1.0 / np.sqrt(np.isfinite(scaled).sum())),
+        f"|return| / spread ACF mean lags 1-10 ({acf_horizon_s:g}s, intraday removed)": (
+            acf_scaled_deseasoned.mean(), 1.0 / np.sqrt(np.isfinite(scaled_deseasoned).sum())),
         f"log-spread ACF lag {spread_lags[0] * step_s:g}s (intraday removed)": (
-            acf_log_spread[spread_lags[0] - 1], 1.0 / np.sqrt(len(grid.spread_ticks))),
+            acf_log_spread[spread_lags[0] - 1], bartlett_se(acf_log_spread, spread_lags[0], n_spread)),
         f"log-spread ACF lag {spread_lags[1] * step_s:g}s (intraday removed)": (
-            acf_log_spread[spread_lags[1] - 1], 1.0 / np.sqrt(len(grid.spread_ticks))),
+            acf_log_spread[spread_lags[1] - 1], bartlett_se(acf_log_spread, spread_lags[1], n_spread)),
         "trade-sign ACF lag 1": (acf_sign[0], se_sign),
         "trade-sign ACF mean lags 2-10": (acf_sign[1:10].mean(), se_sign),
         f"trade-sign ACF mean lags 11-{sign_lags}": (acf_sign[10:].mean(), se_sign),

@@ -18,15 +18,24 @@ through the book, so its strength is found by simulation:
 * ``tau`` from the day's memory at the two lags, ``(l2 - l1) / ln(rho(l1) / rho(l2))`` (an
   exponential's decay between them; GOOG: 24 s);
 * ``sigma`` by simulated moments: the market is simulated over the day at each of
-  ``sigmas`` (the same seeds at each: common random numbers), and ``sigma`` is where the
-  simulated memory at the first lag, linear between the grid's points, meets the day's (0
-  if the market already keeps more; the grid's last point if it cannot reach it).
+  ``sigmas`` (the same seeds at each: common random numbers; ``sigma = 0`` is simulated at
+  :data:`ZERO_SIGMA`, so that it too draws the regime's normals from the diffusion's
+  stream and the random clock's path is the same at every point), the memories at the first
+  lag are made nondecreasing in ``sigma`` (isotonic regression: a running maximum would bias
+  the fit upwards), and ``sigma`` is where they, linear between the grid's points, meet the
+  day's (0 if the day's is within two standard errors, Bartlett's, of the market's own at
+  ``sigma = 0``; the grid's last point if it cannot reach it).
 
-The second lag is not matched: the spread's own fast moves shorten the memory it shows
+Limits. The refinement of the depth and of the inside orders' probabilities (``refine_depth``)
+runs before the regimes and is not redone with them: the cap at 1 lowers the mean
+probability of the widest buckets (GOOG: by about 15% in the widest, at ``sigma = 0.76``),
+and the wide spreads come with a low factor, so the simulated share of orders posted inside
+a wide spread falls below the day's. The second lag is not matched: the spread's own fast moves shorten the memory it shows
 beside the factor's, so the fitted market keeps less at 30 s than the day (GOOG: 0.10
 against 0.16). A longer ``tau`` does not close that gap measurably: solving ``sigma`` at
 1, 1.5, 2.25 and 3.4 times the day's time (24-81 s) kept 0.096-0.130 at 30 s, within two
-simulated days' noise, so ``tau`` is not identified by simulation and stays the day's. A
+simulated days' noise, so ``tau`` is not identified by simulation with two simulated days a point and stays the
+day's (a joint fit of both over several lags, with more days, is left for later). A
 day whose spread keeps no memory at the first lag gets no regimes.
 """
 
@@ -37,8 +46,9 @@ import logging
 import math
 
 import numpy as np
+from scipy.optimize import isotonic_regression
 
-from execgym.envs.market.analysis.stylized_facts import book_on_grid, log_spread_acf
+from execgym.envs.market.analysis.stylized_facts import bartlett_se, book_on_grid, log_spread_acf
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.flow import FlowConfig
@@ -47,12 +57,14 @@ from execgym.validation import check_int, check_positive
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REGIME_LAGS_S", "REGIME_SIGMAS", "fit_inside_regimes", "regime_time_s", "spread_memory"]
+__all__ = ["REGIME_LAGS_S", "REGIME_SIGMAS", "ZERO_SIGMA", "fit_inside_regimes", "regime_time_s", "spread_memory"]
 
 #: the lags (s) of the spread's memory that the fit matches
 REGIME_LAGS_S = (10.0, 30.0)
 #: the log factor's standard deviations simulated
 REGIME_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)
+#: the ``sigma`` that stands for 0 in the fit's simulations (module docstring)
+ZERO_SIGMA = 1e-9
 
 
 def spread_memory(day: LobsterDay, lags_s: tuple[float, float] = REGIME_LAGS_S, step_s: float = 1.0,
@@ -60,12 +72,35 @@ def spread_memory(day: LobsterDay, lags_s: tuple[float, float] = REGIME_LAGS_S, 
     """The autocorrelation of ``day``'s log spread at ``lags_s`` (s), sampled every ``step_s``
     seconds with its mean in each ``bucket_s`` bucket removed (:func:`log_spread_acf`)."""
     step_s = check_positive("step_s", step_s)
-    lags = [int(round(check_positive("lags_s", lag) / step_s)) for lag in lags_s]
+    lags_s = _check_lags(lags_s)
+    lags = [int(round(lag / step_s)) for lag in lags_s]
     if min(lags) < 1 or any(abs(k * step_s - lag) > 1e-9 * lag for k, lag in zip(lags, lags_s)):
         raise ValueError(f"lags_s must be positive multiples of step_s={step_s!r}, got {lags_s!r}")
     grid = book_on_grid(day, step_s)
     acf = log_spread_acf(grid.time_s, grid.spread_ticks, max(lags), bucket_s)
     return np.array([acf[k - 1] for k in lags])
+
+
+def _memory_and_se(day: LobsterDay, lags_s: tuple[float, float]) -> tuple[np.ndarray, float]:
+    """:func:`spread_memory` at 1-s steps and Bartlett's standard error of its first lag."""
+    grid = book_on_grid(day, 1.0)
+    l1, l2 = (int(round(x)) for x in lags_s)
+    if l1 != lags_s[0] or l2 != lags_s[1]:
+        raise ValueError(f"lags_s must be whole seconds, got {lags_s!r}")
+    acf = log_spread_acf(grid.time_s, grid.spread_ticks, l2)
+    n = int(np.sum(np.isfinite(grid.spread_ticks) & (grid.spread_ticks > 0)))
+    return np.array([acf[l1 - 1], acf[l2 - 1]]), bartlett_se(acf, l1, n)
+
+
+def _check_lags(lags_s) -> tuple[float, float]:
+    """Two increasing positive lags (s), or ValueError naming them."""
+    try:
+        l1, l2 = (float(x) for x in lags_s)
+    except (TypeError, ValueError):
+        raise ValueError(f"lags_s must be two increasing positive lags (s), got {lags_s!r}") from None
+    if not (l2 > l1 > 0.0):
+        raise ValueError(f"lags_s must be two increasing positive lags (s), got {lags_s!r}")
+    return l1, l2
 
 
 def regime_time_s(rho: np.ndarray, lags_s: tuple[float, float] = REGIME_LAGS_S) -> float:
@@ -74,9 +109,7 @@ def regime_time_s(rho: np.ndarray, lags_s: tuple[float, float] = REGIME_LAGS_S) 
     :raises ValueError: unless ``rho[0] > rho[1] > 0`` (no decaying memory to fit).
     """
     r1, r2 = (float(x) for x in rho)
-    l1, l2 = (float(x) for x in lags_s)
-    if not (l2 > l1 > 0.0):
-        raise ValueError(f"lags_s must be two increasing positive lags, got {lags_s!r}")
+    l1, l2 = _check_lags(lags_s)
     if not (r1 > r2 > 0.0):
         raise ValueError(f"the spread's memory must decay between the lags to fit a time: got {r1:.3f} at {l1:g} s "
                          f"and {r2:.3f} at {l2:g} s")
@@ -100,28 +133,36 @@ def fit_inside_regimes(market: SimulatorConfig, day: LobsterDay, n_days: int = 2
         raise ValueError("the regimes modulate the orders inside a wide spread: the market's flow has no inside_probs")
     n_days = check_int("n_days", n_days, minimum=1)
     grid = np.asarray(sigmas, dtype=float)
-    if grid.ndim != 1 or len(grid) < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0):
-        raise ValueError(f"sigmas must be at least two increasing values from 0, got {sigmas!r}")
-    target = spread_memory(day, lags_s)
+    if grid.ndim != 1 or len(grid) < 2 or not np.all(np.isfinite(grid)) or grid[0] != 0.0 or np.any(np.diff(grid) <= 0):
+        raise ValueError(f"sigmas must be at least two finite increasing values from 0, got {sigmas!r}")
+    lags_s = _check_lags(lags_s)
+    target, se = _memory_and_se(day, lags_s)
     if target[0] <= 0.0:
         logger.info("inside regimes: the day's spread keeps no memory at %g s (%.3f): none", lags_s[0], target[0])
         return {"inside_regime_sigma": 0.0, "inside_regime_time_s": FlowConfig.inside_regime_time_s,
                 "day_memory": tuple(float(x) for x in target), "simulated_memory": (), "sigma_curve": ()}
-    try:
-        tau = regime_time_s(target, lags_s)
-    except ValueError:  # no memory left at the second lag: the first alone, from 1 at lag 0
+    if target[1] <= 0.0:  # no memory left at the second lag: the first alone, from 1 at lag 0
         tau = lags_s[0] / math.log(1.0 / min(float(target[0]), 0.999))
+    else:
+        tau = regime_time_s(target, lags_s)  # refuses a memory that grows between the lags
     seeds = np.random.SeedSequence(seed).spawn(n_days)
 
     def memory(sigma: float) -> np.ndarray:
-        flow = dataclasses.replace(market.flow, inside_regime_sigma=float(sigma), inside_regime_time_s=float(tau))
+        flow = dataclasses.replace(market.flow, inside_regime_sigma=max(float(sigma), ZERO_SIGMA),
+                                   inside_regime_time_s=float(tau))
         cfg = dataclasses.replace(market, flow=flow)
         return np.mean([spread_memory(simulate_day(cfg, np.random.default_rng(s), day.duration_s, dt_s=60.0,
                                                    levels=day.levels, open_time_s=day.start_s, progress=progress),
                                       lags_s) for s in seeds], axis=0)
 
     curve = [float(memory(sigma)[0]) for sigma in grid]
-    sigma = _solve(grid, np.asarray(curve), float(target[0]))
+    if target[0] < curve[0] + 2.0 * se:
+        # the day's spread remembers no more than the market's own, within two standard errors
+        logger.info("inside regimes: the day's memory %.3f at %g s is within 2 s.e. (%.3f) of the market's own %.3f: "
+                    "none", target[0], lags_s[0], se, curve[0])
+        sigma = 0.0
+    else:
+        sigma = _solve(grid, np.asarray(curve), float(target[0]))
     fitted = memory(sigma)
     logger.info("inside regimes: tau %.1f s, sigma %.3f keeps %.3f at %g s and %.3f at %g s (the day: %.3f, %.3f)",
                 tau, sigma, fitted[0], lags_s[0], fitted[1], lags_s[1], *target)
@@ -131,14 +172,14 @@ def fit_inside_regimes(market: SimulatorConfig, day: LobsterDay, n_days: int = 2
 
 
 def _solve(grid: np.ndarray, curve: np.ndarray, target: float) -> float:
-    """Where ``curve`` (nondecreasing in ``grid`` up to noise), linear between its points,
-    meets ``target``: ``grid[0]`` below it, ``grid[-1]`` above it."""
-    sim = np.maximum.accumulate(curve)
+    """Where ``curve`` (nondecreasing in ``grid`` up to noise: fitted by isotonic regression),
+    linear between its points, meets ``target``: ``grid[0]`` below it, ``grid[-1]`` above it."""
+    sim = isotonic_regression(curve).x
     if target <= sim[0]:
         return float(grid[0])
     if target >= sim[-1]:
         logger.warning("inside regimes: the largest sigma (%.3g) keeps %.3f, short of the day's %.3f", grid[-1],
                        sim[-1], target)
         return float(grid[-1])
-    k = int(np.searchsorted(sim, target, side="right"))
+    k = int(np.searchsorted(sim, target, side="right"))  # sim[k - 1] <= target < sim[k]
     return float(grid[k - 1] + (grid[k] - grid[k - 1]) * (target - sim[k - 1]) / (sim[k] - sim[k - 1]))
