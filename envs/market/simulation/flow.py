@@ -1353,14 +1353,12 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_FOLLOW_P0 + k * MAX_FOLLOW_GAPS: P_FOLLOW_P0 + k * MAX_FOLLOW_GAPS + n] = \
             flow.inside_follow_probs[k * n: (k + 1) * n]
     fp[P_RUN_ALPHA] = flow.sign_run_exponent
-    if flow.inside_regime_sigma > 0.0:
-        fp[P_INR_SIGMA] = flow.inside_regime_sigma
-        fp[P_INR_DECAY] = math.exp(-diffusion_step_s / flow.inside_regime_time_s)
-        fp[P_INR_INNOV] = math.sqrt(1.0 - fp[P_INR_DECAY] ** 2)
-    if flow.activity_sigma > 0.0:
-        fp[P_ACT_SIGMA] = flow.activity_sigma
-        fp[P_ACT_DECAY] = math.exp(-diffusion_step_s / flow.activity_time_s)
-        fp[P_ACT_INNOV] = math.sqrt(1.0 - fp[P_ACT_DECAY] ** 2)
+    for first, sigma, time_s in ((P_INR_SIGMA, flow.inside_regime_sigma, flow.inside_regime_time_s),
+                                 (P_ACT_SIGMA, flow.activity_sigma, flow.activity_time_s)):
+        if sigma > 0.0:  # a log-normal factor: sigma, its log's decay over a grid step, the innovation's scale
+            fp[first] = sigma
+            fp[first + 1] = math.exp(-diffusion_step_s / time_s)
+            fp[first + 2] = math.sqrt(1.0 - fp[first + 1] ** 2)
     if flow.cluster_alphas_per_s:
         fp[P_CLUSTER_ON] = 1.0
         fp[P_CLUSTER_LIMIT] = flow.cluster_limit_frac
@@ -2884,6 +2882,17 @@ def _decay(fp, fs, dt):
 
 
 @njit(**HOT_INLINE)
+def _log_normal_step(rd, fp, first, x):
+    """One grid step of a log-normal factor whose parameters start at ``fp[first]`` (sigma,
+    then its log's decay over the step and the innovation's scale): the AR(1) step of its
+    standardised log ``x`` (an Ornstein-Uhlenbeck process, a normal from the diffusion's
+    stream ``rd``) and the factor ``exp(sigma x - sigma^2 / 2)``."""
+    x = fp[first + 1] * x + fp[first + 2] * R.normal(rd)
+    sig = fp[first]
+    return x, math.exp(sig * x - 0.5 * sig * sig)
+
+
+@njit(**HOT_INLINE)
 def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: decays, plus a diffusion step and a step of the random
     clock and of the liquidity-provision regime (those that are on) at each grid time passed."""
@@ -2896,14 +2905,10 @@ def _advance_to(rd, fp, fs, t_new):
             t = fs.next_grid_s
             if fp[P_SIGMA] > 0.0:
                 fs.fund_ticks += scale * R.normal(rd)
-            if fp[P_ACT_SIGMA] > 0.0:  # an AR(1) step of the log activity (an Ornstein-Uhlenbeck process)
-                fs.act_x = fp[P_ACT_DECAY] * fs.act_x + fp[P_ACT_INNOV] * R.normal(rd)
-                sig = fp[P_ACT_SIGMA]
-                fs.activity = math.exp(sig * fs.act_x - 0.5 * sig * sig)
-            if fp[P_INR_SIGMA] > 0.0:  # the liquidity-provision regime's AR(1) step, after the clock's
-                fs.inr_y = fp[P_INR_DECAY] * fs.inr_y + fp[P_INR_INNOV] * R.normal(rd)
-                sig = fp[P_INR_SIGMA]
-                fs.inside_factor = math.exp(sig * fs.inr_y - 0.5 * sig * sig)
+            if fp[P_ACT_SIGMA] > 0.0:
+                fs.act_x, fs.activity = _log_normal_step(rd, fp, P_ACT_SIGMA, fs.act_x)
+            if fp[P_INR_SIGMA] > 0.0:  # the liquidity-provision regime's, after the clock's
+                fs.inr_y, fs.inside_factor = _log_normal_step(rd, fp, P_INR_SIGMA, fs.inr_y)
             fs.next_grid_s += step
     _decay(fp, fs, t_new - t)
     fs.t_s = t_new

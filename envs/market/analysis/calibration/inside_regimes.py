@@ -71,6 +71,12 @@ def spread_memory(day: LobsterDay, lags_s: tuple[float, float] = REGIME_LAGS_S, 
                   bucket_s: float = 1800.0) -> np.ndarray:
     """The autocorrelation of ``day``'s log spread at ``lags_s`` (s), sampled every ``step_s``
     seconds with its mean in each ``bucket_s`` bucket removed (:func:`log_spread_acf`)."""
+    return _memory_and_se(day, lags_s, step_s, bucket_s)[0]
+
+
+def _memory_and_se(day: LobsterDay, lags_s: tuple[float, float], step_s: float = 1.0,
+                   bucket_s: float = 1800.0) -> tuple[np.ndarray, float]:
+    """:func:`spread_memory` and Bartlett's standard error of its first lag."""
     step_s = check_positive("step_s", step_s)
     lags_s = _check_lags(lags_s)
     lags = [int(round(lag / step_s)) for lag in lags_s]
@@ -78,18 +84,8 @@ def spread_memory(day: LobsterDay, lags_s: tuple[float, float] = REGIME_LAGS_S, 
         raise ValueError(f"lags_s must be positive multiples of step_s={step_s!r}, got {lags_s!r}")
     grid = book_on_grid(day, step_s)
     acf = log_spread_acf(grid.time_s, grid.spread_ticks, max(lags), bucket_s)
-    return np.array([acf[k - 1] for k in lags])
-
-
-def _memory_and_se(day: LobsterDay, lags_s: tuple[float, float]) -> tuple[np.ndarray, float]:
-    """:func:`spread_memory` at 1-s steps and Bartlett's standard error of its first lag."""
-    grid = book_on_grid(day, 1.0)
-    l1, l2 = (int(round(x)) for x in lags_s)
-    if l1 != lags_s[0] or l2 != lags_s[1]:
-        raise ValueError(f"lags_s must be whole seconds, got {lags_s!r}")
-    acf = log_spread_acf(grid.time_s, grid.spread_ticks, l2)
     n = int(np.sum(np.isfinite(grid.spread_ticks) & (grid.spread_ticks > 0)))
-    return np.array([acf[l1 - 1], acf[l2 - 1]]), bartlett_se(acf, l1, n)
+    return np.array([acf[k - 1] for k in lags]), bartlett_se(acf, lags[0], n)
 
 
 def _check_lags(lags_s) -> tuple[float, float]:
