@@ -148,8 +148,8 @@ def test_placement_from_a_thin_book_measures_from_the_opposite_touch_or_the_refe
     or the rounded reference price when both sides are empty, as in the single env."""
     kw = dict(KW, decision_interval_s=0.1, horizon_s=0.6, action="placement", side=side,
               market={"warmup_s": 0.0})
-    venv = LOBExecutionVectorEnv(3, **kw)
-    singles = [ReferenceLOBEnv(**kw) for _ in range(3)]
+    venv = LOBExecutionVectorEnv(6, **kw)
+    singles = [ReferenceLOBEnv(**kw) for _ in range(6)]
     empty = []
     original = ReferenceLOBEnv._send
 

@@ -152,8 +152,9 @@ def test_the_size_factors_act_beyond_behind_ticks_and_the_near_factor_within(nea
     assert len(deep) > 3_000 and len(near) > 300
     hazard = lambda x: x["deleted"].sum() / x["life_s"].sum()  # noqa: E731
     assert hazard(deep) == pytest.approx(0.25 * THETA_PER_S, rel=0.15)
-    # mostly within 8 ticks of the best: the near factor's rate (some drift deeper, slower)
-    assert 0.75 * near_factor * THETA_PER_S < hazard(near) < 1.05 * near_factor * THETA_PER_S
+    # mostly within 8 ticks of the best: the near factor's rate (some drift deeper, slower;
+    # the bound above allows for the noise of a few hundred deletions, about 6%)
+    assert 0.75 * near_factor * THETA_PER_S < hazard(near) < 1.15 * near_factor * THETA_PER_S
     fit = cancel_size_factors(day, (100.0,), behind_ticks=8, rate_per_s=THETA_PER_S)
     assert 0.75 * near_factor < fit.near_factor < 1.05 * near_factor
     assert cancel_size_factors(day, (100.0,), behind_ticks=8).near_factor == 1.0  # without a rate: the one rate

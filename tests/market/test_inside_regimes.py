@@ -5,7 +5,6 @@ day again (the time from the day, the strength by simulation)."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ from execgym.envs.market.analysis.calibration.inside_regimes import (
     spread_memory,
 )
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import flow as F
+from execgym.envs.market.simulation import rng as R
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 from execgym.experiments.lib.builders import conf_file
@@ -40,28 +41,40 @@ def test_the_factor_has_mean_one_and_the_configured_memory():
                           0.8, 20.0)
 
 
-def _scaled_trace(**flow) -> tuple[str, float]:
-    """The event log's hash and the random clock's state after 120 s of the scaled preset
-    (the random clock on, its normals drawn from the diffusion's stream), 60 s of warm-up."""
+def _scaled_run(**flow) -> tuple[MarketSimulator, np.ndarray, float, float]:
+    """The scaled preset (the random clock on, its normals drawn from the diffusion's stream)
+    after 60 s of warm-up and 120 s more: the simulator, and the diffusion stream's state,
+    the clock's log factor and its next grid time as they were after the warm-up."""
     values = OmegaConf.to_container(OmegaConf.load(conf_file("market", "goog_2012_06_21_scaled.yaml")))
     values.pop("defaults", None)
     cfg = SimulatorConfig.from_mapping(values | {"log_events": True, "warmup_s": 60.0})
     cfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, **flow))
     sim = MarketSimulator(cfg, np.random.default_rng(7))
+    rd, act_x, grid_s = sim._rd.copy(), float(sim._fs[0]["act_x"]), float(sim._fs[0]["next_grid_s"])
     sim.advance(120.0)
-    log = np.ascontiguousarray(sim.book.event_log().to_numpy(dtype=np.int64))
-    return hashlib.sha256(log.tobytes()).hexdigest()[:16], float(sim._fs[0]["act_x"])
+    return sim, rd, act_x, grid_s
 
 
-def test_off_nothing_is_drawn_and_the_presets_run_the_stream_they_ran_before():
-    """Off, the regime draws nothing: the scaled preset runs the event stream it ran at
-    eb36c4c, before the regimes (the hash was computed there, with its own code). On, even
-    at a negligible strength, its normals come from the diffusion's stream between the
-    random clock's, whose path then differs: extra draws would show here."""
-    trace, act_x = _scaled_trace()
-    assert trace == "738bd6ed6b0a18d7"
-    trace_on, act_x_on = _scaled_trace(inside_regime_sigma=1e-9)
-    assert act_x_on != act_x and trace_on != trace
+def test_off_nothing_is_drawn_from_the_diffusions_stream():
+    """Off, the regime draws nothing: replaying the diffusion's stream with only the
+    diffusion's normal (none here: the preset's centre does not diffuse) and the random
+    clock's at each grid time passed gives the clock's factor and the stream's state exactly. On, even at a negligible strength, the regime's normals come between
+    the clock's, whose path then differs, and so does the event stream."""
+    sim, rd, x, grid_s = _scaled_run()
+    fp, fs = sim._fp, sim._fs[0]
+    assert fp[F.P_ACT_SIGMA] > 0.0 and fp[F.P_INR_SIGMA] == 0.0
+    steps = 0
+    while grid_s <= fs["t_s"]:
+        if fp[F.P_SIGMA] > 0.0:
+            R.normal(rd)  # the diffusion's step
+        x = fp[F.P_ACT_SIGMA + 1] * x + fp[F.P_ACT_SIGMA + 2] * R.normal(rd)
+        grid_s += float(fp[F.P_DIFF_STEP])
+        steps += 1
+    assert steps == 120 and x == fs["act_x"] and np.array_equal(rd, sim._rd)
+    on, _, _, _ = _scaled_run(inside_regime_sigma=1e-9)
+    assert on._fs[0]["act_x"] != fs["act_x"]
+    log, log_on = (np.ascontiguousarray(s.book.event_log().to_numpy(dtype=np.int64)) for s in (sim, on))
+    assert not np.array_equal(log, log_on[:len(log)])
 
 
 def test_the_regimes_make_the_spread_remember_and_the_wide_spells_are_those_of_a_low_factor():

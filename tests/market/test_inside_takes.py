@@ -72,7 +72,10 @@ def test_every_quote_posted_inside_is_taken_after_its_delay_on_both_sides(takes_
     # own take took the newer quote first) and those other events reached first
     assert on_time.mean() > 0.75
     assert np.mean(taken[mine] <= DELAY_S + 1e-6) > 0.9
-    assert np.isinf(deleted[mine][on_time]).mean() > 0.8  # the rest of a partly taken quote rests
+    # the rest of a partly taken quote rests: hardly any is deleted within a second of its take,
+    # most never (over seeds 0.78-0.85; the others meet the base cancellations tens of seconds later)
+    assert np.mean(deleted[mine][on_time] < DELAY_S + 1.0) < 0.05
+    assert np.isinf(deleted[mine][on_time]).mean() > 0.7
 
 
 def test_takes_are_market_orders_on_top_of_the_others(takes_day):
@@ -99,7 +102,7 @@ def test_a_taken_share_of_zero_leaves_the_stream_unchanged():
 def test_the_share_taken_follows_how_far_into_the_spread_the_quote_goes():
     # quotes improving by less than 30% of the spread are never taken, beyond it always
     day = _day(_market(taken=(0.0, 1.0), delays=(DELAY_S, DELAY_S, DELAY_S, DELAY_S), edges=(0.0, 0.3),
-                       inside_improve_fracs=(0.1, 0.2, 0.5, 0.6)), seed=9)
+                       inside_improve_fracs=(0.1, 0.2, 0.5, 0.6)), seed=9, duration_s=3_600.0)
     m = day.messages
     better, _ = price_vs_best(day)
     book = day.orderbook

@@ -139,8 +139,10 @@ def test_kaplan_meier_recovers_sizes_censored_at_the_queue(capped_day):
     assert np.mean(stats["orders"]["size_shares"] == 600) < 0.5 * PROBS[3]
     for s, p in zip(SIZES[:3], PROBS[:3]):
         assert est.get(s, 0.0) == pytest.approx(p, abs=0.04 + 4 * np.sqrt(p * (1 - p) / n))
-    # beyond the largest queue the sizes are unseen: their mass sits at it, never below it
-    largest_queue = int(stats["orders"]["queue_shares"].max())
+    # beyond the largest queue that capped an order the sizes are unseen: their mass sits at
+    # it, never below it (an order smaller than its queue says nothing beyond its size)
+    orders = stats["orders"]
+    largest_queue = int(orders["queue_shares"][orders["size_shares"] == orders["queue_shares"]].max())
     beyond = {s: p for s, p in est.items() if s > SIZES[2]}
     assert sum(beyond.values()) == pytest.approx(PROBS[3], abs=0.06)
     assert max(beyond) >= min(largest_queue, SIZES[3]) and min(beyond) > SIZES[2]

@@ -1104,8 +1104,11 @@ FLOW_STATE_DTYPE = np.dtype([
     ("trans_ticks", np.float64),           # the transient impact as of trans_t_s (the last impact);
     ("trans_t_s", np.float64),             #   :func:`transient` decays it to t_s when it is needed
     ("prop_ticks", np.float64, (MAX_PROPAGATOR_KERNELS,)),  # the propagator's exponentials as of trans_t_s
-    ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders
-    ("exc_sell_per_s", np.float64),
+    ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders as of
+    ("exc_sell_per_s", np.float64),        #   exc_t_s (:func:`_excitation_now` decays them when they are read)
+    ("exc_t_s", np.float64),
+    ("mo_next_s", np.float64),             # the excitation's next point (s; inf: none; < 0: to draw), valid
+                                           #   until the excitation jumps (_decaying_wait)
     ("pend_c0", np.int64),                 # the clustering's pending offspring per kernel (MAX_CLUSTER_KERNELS;
     ("pend_c1", np.int64),                 #   module docstring): E_k = beta_k * pend_ck is the excitation
     ("pend_c2", np.int64),
@@ -1126,6 +1129,9 @@ FLOW_STATE_DTYPE = np.dtype([
     ("win_hi", np.float64),                #   its first call (re-entries reuse them)
     ("n_bg_events", np.int64),             # background events applied
     ("n_proposals", np.int64),             # the thinning's proposals drawn (accepted or not)
+    ("scale_k", np.int64),                 # the intraday spread's bucket last looked up (_scaled_distance)
+    ("scale_lo_s", np.float64),            #   and its bounds (s of the session; lo <= u < hi)
+    ("scale_hi_s", np.float64),
     ("next_id", np.int64),                 # the next background order id
     ("n_live", np.int64),                  # entries of the live-order list in use
     ("pending", np.bool_),                 # an event waits in evbuf (the last call returned non-OK)
@@ -1552,6 +1558,8 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
         fs.prop_ticks[k] = 0.0
     fs.exc_buy_per_s = 0.0
     fs.exc_sell_per_s = 0.0
+    fs.exc_t_s = t0_s
+    fs.mo_next_s = math.inf  # no excitation: no point
     fs.pend_c0 = 0
     fs.pend_c1 = 0
     fs.pend_c2 = 0
@@ -1570,6 +1578,9 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.win_hi = 0.0
     fs.n_bg_events = 0
     fs.n_proposals = 0
+    fs.scale_k = 0
+    fs.scale_lo_s = 0.0  # an empty interval: looked up at the first use
+    fs.scale_hi_s = 0.0
     _forget_view(fs)
     fs.next_id = 1
     fs.n_live = 0
@@ -1677,14 +1688,20 @@ def _bucket(fp, first, n, x):
 
 
 @njit(**HOT_INLINE)
-def _scaled_distance(fp, t, dist, over=1.0):
+def _scaled_distance(fp, fs, t, dist, over=1.0):
     """``dist`` (ticks) times the intraday spread's multiplier of the bucket of ``t`` (s) (and
     ``over``), rounded, at least one tick; before the first session (the warm-up) the first
-    bucket's."""
+    bucket's. The bucket is kept in ``fs`` with its bounds (the clock moves forward: it is
+    looked up again about once per bucket, not once per order)."""
     session = fp[P_SESSION]
     u = 0.0 if t < 0.0 else (t if t < session else t % session)
-    k = _bucket(fp, P_SCALE_START0, np.int64(fp[P_SCALE_N]), u)
-    return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + k] * over + 0.5)))
+    if not (fs.scale_lo_s <= u < fs.scale_hi_s):
+        n = np.int64(fp[P_SCALE_N])
+        k = _bucket(fp, P_SCALE_START0, n, u)
+        fs.scale_k = k
+        fs.scale_lo_s = fp[P_SCALE_START0 + k] if k > 0 else -math.inf
+        fs.scale_hi_s = fp[P_SCALE_START0 + k + 1] if k + 1 < n else math.inf
+    return max(1, np.int64(math.floor(dist * fp[P_SCALE0 + fs.scale_k] * over + 0.5)))
 
 
 @njit(**HOT_INLINE)
@@ -1771,7 +1788,7 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     # the first distance whose cumulative rate reaches v (the last one if none does)
     dist = min(_profile_index(cum_w, 0 if direction > 0 else 1, v), n_k - 1) + 1
     if fp[P_SCALE_ON] == 1.0:
-        dist = _scaled_distance(fp, t, dist)
+        dist = _scaled_distance(fp, fs, t, dist)
     if fp[P_ANCHOR_REF] == 1.0:
         price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
         # never cross: liquidity providers quote at most one tick inside the spread
@@ -1806,7 +1823,7 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
 
 
 @njit(**HOT_INLINE)
-def _best_price(rs, fp, sc, direction, t):
+def _best_price(rs, fp, fs, sc, direction, t):
     """A new limit order's price ``d`` ticks behind its side's best (``d`` from the cumulative
     ``P_BEST_CUM``); ``-1`` on an empty side (the caller draws from the profile instead)."""
     if direction > 0:
@@ -1823,7 +1840,7 @@ def _best_price(rs, fp, sc, direction, t):
     while d < n - 1 and fp[P_BEST_CUM0 + d] < v:
         d += 1
     if d > 0 and fp[P_SCALE_BEST] > 0.0:
-        d = _scaled_distance(fp, t, d, fp[P_SCALE_BEST])
+        d = _scaled_distance(fp, fs, t, d, fp[P_SCALE_BEST])
     return best - d if direction > 0 else best + d
 
 
@@ -1874,7 +1891,7 @@ def _plan_flicker(rs, fp, fs, sc, direction, price):
     if f > 0.0 and R.uniform(rs) < f:
         nq = np.int64(fp[P_IN_LIFE_NQ])
         if nq == 0:
-            fs.flick_plan_s = -math.log(1.0 - R.uniform(rs)) * fp[P_IN_LIFE]
+            fs.flick_plan_s = R.exponential(rs) * fp[P_IN_LIFE]
         else:
             fs.flick_plan_s = _quantile_delay(rs, fp, P_IN_LIFE_Q0, nq)
 
@@ -2013,7 +2030,7 @@ def _plan_revision(rs, fp, fs, sc, orders, slot):
     fs.rev_size = orders[slot].size_shares
     fs.rev_side = side
     fs.rev_price = price + side * (i - MAX_REVISE_TICKS)
-    fs.rev_t_s = fs.t_s - math.log(1.0 - R.uniform(rs)) * fp[P_REV_DELAY] if fp[P_REV_DELAY] > 0.0 else fs.t_s
+    fs.rev_t_s = fs.t_s + R.exponential(rs) * fp[P_REV_DELAY] if fp[P_REV_DELAY] > 0.0 else fs.t_s
     return True
 
 
@@ -2070,7 +2087,7 @@ def _decaying_wait(rs, rate_per_s, beta_per_s):
     "Exact simulation of Hawkes process with exponentially decaying intensity",
     Electron. Commun. Probab. 18), so an excitation that decays in milliseconds costs one
     draw, not the many rejected proposals a thinning bound would take."""
-    x = -math.log(1.0 - R.uniform(rs)) * beta_per_s / rate_per_s
+    x = R.exponential(rs) * beta_per_s / rate_per_s
     if x >= 1.0:
         return math.inf
     return -math.log1p(-x) / beta_per_s
@@ -2602,39 +2619,45 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             exc = _excitation(fp, fs) if fp[P_CLUSTER_ON] == 1.0 else 0.0
             rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
             bound = base + exc + rev_total
-            exc_mo = fs.exc_buy_per_s + fs.exc_sell_per_s
-            if bound <= 0.0 and exc_mo == 0.0:
-                # no flow: only the clock runs (decays, diffusion, random clock)
+            if fs.mo_next_s < 0.0:
+                # the market orders' excitation jumped (or its last point was used): its next
+                # point, drawn once from the excitation now; it stays valid while the
+                # excitation only decays, whatever else happens meanwhile
+                _excitation_now(fp, fs)
+                exc_mo = fs.exc_buy_per_s + fs.exc_sell_per_s
+                fs.mo_next_s = t + _decaying_wait(rs, exc_mo * mo_max, fp[P_BETA]) if exc_mo > 0.0 else math.inf
+            if bound <= 0.0 and fs.mo_next_s == math.inf:
+                # no flow: only the clock runs (diffusion, random clock)
                 _advance_to(rd, fp, fs, t_end)
                 return K.OK
-            dt = -math.log(1.0 - R.uniform(rs)) / bound if bound > 0.0 else math.inf
+            t_next = t + R.exponential(rs) / bound if bound > 0.0 else math.inf
             source = SRC_BASE
-            if exc_mo > 0.0:
-                w = _decaying_wait(rs, exc_mo * mo_max, fp[P_BETA])
-                if w < dt:
-                    dt, source = w, SRC_MARKET
+            if fs.mo_next_s < t_next:
+                t_next, source = fs.mo_next_s, SRC_MARKET
             fs.n_proposals += 1
             due = fs.rev_t_s if fs.rev_size > 0 else math.inf
             if fs.flick_id > 0 and fs.flick_t_s < due:
                 due = fs.flick_t_s
-            if fp[P_ACT_SIGMA] > 0.0 and t + dt > fs.next_grid_s and fs.next_grid_s < min(due, t_end):
+            if fp[P_ACT_SIGMA] > 0.0 and t_next > fs.next_grid_s and fs.next_grid_s < min(due, t_end):
                 # the activity changes at the grid time, before anything else is due: nothing
                 # happened before it (the bound holds only until then); draw afresh
                 _advance_to(rd, fp, fs, fs.next_grid_s)
                 continue
-            if t + dt >= due and due <= t_end:
+            if t_next >= due and due <= t_end:
                 # a revision's re-post or a flicker's withdrawal comes first: nothing happened
                 # before it; apply it
                 _advance_to(rd, fp, fs, due)
                 continue
-            if t + dt > t_end:
+            if t_next > t_end:
                 # memoryless: nothing happens before t_end; carry the decays and the diffusion
                 _advance_to(rd, fp, fs, t_end)
                 return K.OK
-            t += dt
+            t = t_next
             _advance_to(rd, fp, fs, t)
             revising = False
             if source == SRC_MARKET:
+                fs.mo_next_s = -1.0  # used (kept or not): the next is drawn from the excitation after it
+                _excitation_now(fp, fs)
                 # a point of the market orders' excitation (both sides decay alike: the side
                 # in proportion to theirs), kept with the spread's factor over its bound (no
                 # draw when every factor is 1 or less and this one is 1: factors of one leave
@@ -2695,7 +2718,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 direction = 1 if R.uniform(rs) < fp[P_P_BUY] else -1
                 price = -1
                 if fp[P_BEST_FRAC] > 0.0 and (excited or fp[P_BEST_EXCITED] == 0.0) and R.uniform(rs) < fp[P_BEST_FRAC]:
-                    price = _best_price(rs, fp, sc, direction, t)
+                    price = _best_price(rs, fp, fs, sc, direction, t)
                 if price < 0:
                     price = _profile_price(rs, fp, fs, sc, cum_w, t, direction)
                     if excited and fp[P_CL_LEVELS] > 0.0:
@@ -2796,10 +2819,14 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 _put_event(evbuf, K.EV_MARKET, fs.next_id, direction, 0,
                            _market_lots(rs, fp, sizes, sc, lvl, direction, log_q_market) * lot, time_ns)
                 fs.next_id += 1
-                if direction > 0:
-                    fs.exc_buy_per_s += fp[P_ALPHA]
-                else:
-                    fs.exc_sell_per_s += fp[P_ALPHA]
+                if fp[P_ALPHA] > 0.0:
+                    # the excitation jumps: its next point is drawn again
+                    _excitation_now(fp, fs)
+                    if direction > 0:
+                        fs.exc_buy_per_s += fp[P_ALPHA]
+                    else:
+                        fs.exc_sell_per_s += fp[P_ALPHA]
+                    fs.mo_next_s = -1.0
         n_fills_before = sc[K.S_N_FILLS]
         # what the event touches, for the view of the book (_note_event): a submission's
         # order, a cancelled one (if it rests); nothing for a market order or a hidden execution
@@ -2871,14 +2898,15 @@ def run_flow(rngs, flow, book, evbuf, t_end):
 
 
 @njit(**HOT_INLINE)
-def _decay(fp, fs, dt):
-    """Deterministic decay over ``dt`` s of the market orders' Hawkes excitations (the
-    transient impact decays lazily: :func:`transient`; the clustering's pending offspring
-    do not decay)."""
+def _excitation_now(fp, fs):
+    """Decay the market orders' Hawkes excitations from ``fs.exc_t_s`` to the clock (lazily,
+    when they are read: one exponential per read, not one per proposal; the transient impact
+    decays the same way, :func:`transient`; the clustering's pending offspring do not decay)."""
     if fs.exc_buy_per_s != 0.0 or fs.exc_sell_per_s != 0.0:  # zero stays zero (no Hawkes, or none yet)
-        decay = math.exp(-fp[P_BETA] * dt)
+        decay = math.exp(-fp[P_BETA] * (fs.t_s - fs.exc_t_s))
         fs.exc_buy_per_s *= decay
         fs.exc_sell_per_s *= decay
+    fs.exc_t_s = fs.t_s
 
 
 @njit(**HOT_INLINE)
@@ -2894,15 +2922,13 @@ def _log_normal_step(rd, fp, first, x):
 
 @njit(**HOT_INLINE)
 def _advance_to(rd, fp, fs, t_new):
-    """Move the clock to ``t_new``: decays, plus a diffusion step and a step of the random
-    clock and of the liquidity-provision regime (those that are on) at each grid time passed."""
-    t = fs.t_s
+    """Move the clock to ``t_new``: a diffusion step and a step of the random clock and of
+    the liquidity-provision regime (those that are on) at each grid time passed (the
+    excitations decay when they are read: :func:`_excitation_now`)."""
     if fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0 or fp[P_INR_SIGMA] > 0.0:
         step = fp[P_DIFF_STEP]
         scale = fp[P_SIGMA] * math.sqrt(step)
         while fs.next_grid_s <= t_new:
-            _decay(fp, fs, fs.next_grid_s - t)
-            t = fs.next_grid_s
             if fp[P_SIGMA] > 0.0:
                 fs.fund_ticks += scale * R.normal(rd)
             if fp[P_ACT_SIGMA] > 0.0:
@@ -2910,7 +2936,6 @@ def _advance_to(rd, fp, fs, t_new):
             if fp[P_INR_SIGMA] > 0.0:  # the liquidity-provision regime's, after the clock's
                 fs.inr_y, fs.inside_factor = _log_normal_step(rd, fp, P_INR_SIGMA, fs.inr_y)
             fs.next_grid_s += step
-    _decay(fp, fs, t_new - t)
     fs.t_s = t_new
 
 
