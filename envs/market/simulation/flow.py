@@ -2543,6 +2543,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     _forget_view(fs)  # the agent may have changed the book since the last call
     # the flows that read the view (the clustering's reach, the near stream) keep it after each event
     uses_view = fp[P_CL_LEVELS] > 0.0 or fp[P_CSZ_NEAR_RATE] > 0.0
+    # the proposals' rate of submissions, market orders and hidden executions before the random
+    # clock's factor, once per call: the same operations in the same order as when it was
+    # written out per proposal (the same bits), off every proposal's critical path (the
+    # compiler cannot hoist fp's loads past the loop's stores; 2-3% of the realistic flows'
+    # time, benchmarks/bench_market_models.py)
+    rate_hi = (fp[P_LAM_TOTAL] + 2.0 * fp[P_MU] * fp[P_MO_SPREAD_MAX] + fp[P_HIDDEN_RATE]) * tod_hi
+    rev_max = fp[P_REV_MAX]
     while True:
         c_slot = -1  # a cancellation's order's slot, where the event's path looked it up
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
@@ -2615,9 +2622,9 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     fs.view_near[0], fs.view_near[1] = _near_counts(fp, sc, lvl)
                 lam_near = fp[P_CSZ_NEAR_RATE] * (fs.view_near[0] + fs.view_near[1]) * act
             lam_cancel = theta * n_live * act + lam_near
-            base = (fp[P_LAM_TOTAL] + 2.0 * mu * mo_max + fp[P_HIDDEN_RATE]) * tod_hi * act + lam_cancel
+            base = rate_hi * act + lam_cancel
             exc = _excitation(fp, fs) if fp[P_CLUSTER_ON] == 1.0 else 0.0
-            rev_total = fp[P_REV_MAX] * n_live * act  # revision proposals (0 without)
+            rev_total = rev_max * n_live * act  # revision proposals (0 without)
             bound = base + exc + rev_total
             if fs.mo_next_s < 0.0:
                 # the market orders' excitation jumped (or its last point was used): its next
