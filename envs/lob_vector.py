@@ -106,10 +106,12 @@ def _run(rngs, flow, book, t_end, acc, rec):
 
 
 @njit(**HOT)
-def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc, rec):
+def _agent_event(book, flow, etype, oid, side, price, size, owner, acc, rec):
     """One event of the agent's (an order, a cancel or a modify), with the impact of its
-    fills as ``MarketSimulator`` applies it; fills into ``acc``."""
+    fills as ``MarketSimulator`` applies it (and the regrouping of the background order it
+    left partly filled, :func:`~execgym.envs.market.simulation.flow.regroup_resting`); fills into ``acc``."""
     sc, lvl, orders, htab, fills, log, evbuf = book
+    fp, fs, live = flow[0], flow[3], flow[4]
     evbuf[0, K.E_TYPE] = etype
     evbuf[0, K.E_ID] = oid
     evbuf[0, K.E_SIDE] = side
@@ -125,16 +127,19 @@ def _agent_event(book, fp, fs, etype, oid, side, price, size, owner, acc, rec):
         signed += fills[f, K.F_SIZE] * fills[f, K.F_AGG_SIDE]
     if signed != 0:
         F.apply_impact(fs, fp, float(signed))
+    # room in the top list: live holds twice the order records (the agent's trade leaves at
+    # most one order partly filled)
+    F.regroup_resting(fp, fs, live, sc, orders, htab, fills, 0, sc[K.S_N_FILLS])
     _consume(sc, fills, acc, rec)
     return K.OK
 
 
 @njit(**HOT)
-def _agent_market(book, fp, fs, e, side, size, acc, rec):
+def _agent_market(book, flow, e, side, size, acc, rec):
     """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
     oid = e.next_agent_id
     e.next_agent_id += 1
-    return _agent_event(book, fp, fs, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc, rec)
+    return _agent_event(book, flow, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc, rec)
 
 
 @njit(**HOT)
@@ -144,21 +149,22 @@ def _child_resting(htab, orders, e):
 
 
 @njit(**HOT)
-def _cancel_child(book, fp, fs, e, acc, rec):
+def _cancel_child(book, flow, e, acc, rec):
     """Cancel the agent's resting limit order, if any."""
     status = K.OK
     if _child_resting(book[3], book[2], e):
-        status = _agent_event(book, fp, fs, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc, rec)
+        status = _agent_event(book, flow, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc, rec)
     e.child_id = 0
     return status
 
 
 @njit(**HOT)
-def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
+def _agent_place(p, book, flow, e, side, size, offset_ticks, acc, rec):
     """The placement action: a limit order of ``size`` shares at :func:`~execgym.envs.lob_core.placement_price`,
     after cancelling (or, with ``keep_unfilled`` and the same price, resizing) the previous
     child; fills into ``acc``."""
     sc, orders, htab = book[0], book[2], book[3]
+    fp, fs = flow[0], flow[3]
     bb, ba, n_levels, base = sc[K.S_BEST_BID], sc[K.S_BEST_ASK], sc[K.S_N_LEVELS], sc[K.S_BASE]
     bid = base + bb if bb >= 0 else -1
     ask = base + ba if ba < n_levels else -1
@@ -168,8 +174,8 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
     if _child_resting(htab, orders, e):
         slot = K.h_find(htab, orders, e.child_id)
         if p.keep_unfilled and orders[slot].price_ticks == price and size > 0:
-            return _agent_event(book, fp, fs, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
-        status = _cancel_child(book, fp, fs, e, acc, rec)
+            return _agent_event(book, flow, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
+        status = _cancel_child(book, flow, e, acc, rec)
         if status != K.OK:
             return status
     if size <= 0:
@@ -177,7 +183,7 @@ def _agent_place(p, book, fp, fs, e, side, size, offset_ticks, acc, rec):
     oid = e.next_agent_id
     e.next_agent_id += 1
     e.child_id = oid
-    return _agent_event(book, fp, fs, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc, rec)
+    return _agent_event(book, flow, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc, rec)
 
 
 @njit(**HOT)
@@ -248,7 +254,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
                  rec):
     """One decision of one market (``action``: the fraction, index or placement fraction;
     ``offset_ticks``: the placement's offset); returns (reward, terminated, status)."""
-    fp, fs = flow[0], flow[3]
+    fs = flow[3]
     side = p.sign
     remaining = e.holdings_shares
     placing = p.mode == core.MODE_PLACEMENT
@@ -258,11 +264,11 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         own[j] = 0  # immediate fills: volume, value
         final[j] = 0
     if placing:
-        st = _agent_place(p, book, fp, fs, e, side, size, offset_ticks, own, rec)
+        st = _agent_place(p, book, flow, e, side, size, offset_ticks, own, rec)
         if st != K.OK:
             return 0.0, False, st
     elif size > 0:
-        st = _agent_market(book, fp, fs, e, side, size, own, rec)
+        st = _agent_market(book, flow, e, side, size, own, rec)
         if st != K.OK:
             return 0.0, False, st
     fs.vol_shares = 0.0
@@ -280,11 +286,11 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         # the horizon: cancel what rests and walk the book with the remainder
         held = remaining - executed
         if placing:
-            st = _cancel_child(book, fp, fs, e, final, rec)
+            st = _cancel_child(book, flow, e, final, rec)
             if st != K.OK:
                 return 0.0, False, st
         if held > 0:
-            st = _agent_market(book, fp, fs, e, side, held, final, rec)
+            st = _agent_market(book, flow, e, side, held, final, rec)
             if st != K.OK:
                 return 0.0, False, st
             market_volume += final[0]
@@ -295,7 +301,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
     cost = core.account(p, e, executed, value, market_volume, market_value, terminated)
     if e.holdings_shares <= 0:
         if placing:
-            st = _cancel_child(book, fp, fs, e, final, rec)
+            st = _cancel_child(book, flow, e, final, rec)
             if st != K.OK:
                 return 0.0, False, st
         terminated = True
@@ -490,10 +496,10 @@ def default_capacity(fp: np.ndarray) -> int:
     """
     theta = fp[F.P_THETA]
     if fp[F.P_CSZ_N] > 0:
-        # cancellation by size: theta is the proposals' rate (the largest factor); the most
+        # cancellation by size: theta is the live list's proposals' rate (its factor); the most
         # patient orders are cancelled at the smallest
         factors = [fp[F.P_CSZ_F0 + g] for g in range(int(fp[F.P_CSZ_N]))] + [fp[F.P_CSZ_NEAR]]
-        theta *= min(factors) / fp[F.P_CSZ_MAX]
+        theta *= min(factors) / fp[F.P_CSZ_ACC]
     n = fp[F.P_LAM_TOTAL] * fp[F.P_TOD_MAX] / theta
     # clustered flow (branching ratio b): bursts of submissions widen the count's spread by 1 / (1 - b)
     b = sum(fp[F.P_CLUSTER_A0 + 2 * k] / fp[F.P_CLUSTER_A0 + 2 * k + 1]
@@ -575,7 +581,7 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._log = np.zeros((m, 1, K.N_G), dtype=np.int64)
         self._evbuf = np.zeros((m, 1, K.N_E), dtype=np.int64)
         self._fs = np.zeros(m, dtype=F.FLOW_STATE_DTYPE)
-        self._live = np.zeros((m, 2 * capacity), dtype=np.int64)
+        self._live = np.zeros((m, F.live_width(self._fp, 2 * capacity)), dtype=np.int64)
         self._rs = np.zeros((m, 4), dtype=np.uint64)
         self._rd = np.zeros((m, 4), dtype=np.uint64)
         self._next_rs = np.zeros((m, 4), dtype=np.uint64)

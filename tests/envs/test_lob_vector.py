@@ -14,6 +14,7 @@ from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation.simulator import MarketSimulator
 from tests.envs.reference_lob_env import ReferenceLOBEnv
+from tests.market.live_lists import check_split_lists
 
 KW = dict(horizon_s=60.0, decision_interval_s=10.0, total_shares=5_000)
 
@@ -325,6 +326,14 @@ MECHANISMS = {
     # cancellation by size reads the resting order's size and distance from its best, which the agent's orders move
     "cancel_sizes": ({"flow": {"cancel_size_edges_shares": [100.0], "cancel_size_factors": [1.5, 0.9],
                                "cancel_size_behind_ticks": 2}}, None),
+    # ... in two streams with the list split: round lots the agent's and the flow's trades leave
+    # odd move to the top list at once (the agent's trades between calls of the flow)
+    "cancel_sizes_split": ({"flow": {"cancel_size_edges_shares": [100.0], "cancel_size_factors": [1.5, 0.6],
+                                     "cancel_size_behind_ticks": 2, "cancel_near_factor": 3.0,
+                                     "size_distribution": "empirical", "limit_sizes_shares": [100.0, 300.0],
+                                     "limit_size_probs": [1.0, 1.0], "mean_limit_size_shares": 200.0,
+                                     "market_sizes_shares": [150.0], "market_size_probs": [1.0],
+                                     "mean_market_size_shares": 150.0}}, "n_top"),
     # placement from the side's own best, which the agent's orders may set
     "best_anchor": ({"flow": {"best_anchor_frac": 0.6, "best_anchor_probs": [3.0, 2.0, 1.0, 1.0]}}, None),
     # ... and its distances following the intraday spread (the time of day is the episode's)
@@ -353,3 +362,18 @@ def test_optional_mechanisms_in_the_vector_env_are_the_single_env(mechanism, sid
     assert episodes_done >= 3
     if field is not None:
         assert np.any(venv._fs[field] != 0.0)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_the_vector_envs_split_lists_hold_every_resting_order(side):
+    # the agent's trades (between calls of the flow) regroup the orders they leave partly filled
+    market = MECHANISMS["cancel_sizes_split"][0]
+    venv = LOBExecutionVectorEnv(3, action="fraction", side=side, market=market, **KW)
+    assert venv._fp[F.P_CSZ_SPLIT] == 1.0
+    venv.reset(seed=5)
+    rng = np.random.default_rng(2)
+    for _ in range(15):
+        venv.step(actions_for("fraction", rng, 3))
+        for m in range(3):
+            check_split_lists(venv._fp, venv._fs[m], venv._live[m], venv._orders[m])
+    assert (venv._fs["n_top"] > 0).all()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.data.lobster_data import price_vs_best
@@ -205,6 +206,54 @@ def test_an_excited_submission_beyond_the_levels_draws_from_the_profile_truncate
     counts = np.bincount(dist, minlength=13)[1:]
     assert counts.sum() == len(prices)  # all within distances 1..12
     assert counts.min() > 150 and counts.max() < 250  # uniform: 200 each
+    assert F._near_profile_price(rs, fp, fs, sc, lvl, cum_w, 0.0, side, near) == near  # within: kept
+
+
+def _fifteen_more_draws(rs, fp, fs, sc, cum_w, side, reach):
+    """The reference: the profile drawn again until a draw lies within ``reach`` ticks of the
+    side's best, at most 15 times, the last draw kept if none does."""
+    for _ in range(15):
+        price = F._profile_price(rs, fp, fs, sc, cum_w, 0.0, side)
+        if F._behind(sc, side, price) <= reach:
+            break
+    return price
+
+
+@pytest.mark.parametrize("side", [1, -1])
+@pytest.mark.parametrize("scale, within", [(4.0, 3), (20.0, 0)])
+def test_an_excited_submission_beyond_a_scaled_profiles_reach_has_the_law_of_fifteen_more_draws(side, scale, within):
+    # bids 1000..991, asks 1010..1019: the top 3 levels reach 2 ticks behind each best, so an
+    # order is within them at most 12 ticks from the opposite best. A profile uniform on
+    # 1..40 scaled 4x puts distances 1..3 there (p = 3 / 40): the outcome of up to 15 more
+    # draws, drawn at once, lies beyond with probability (1 - p)^15 = 0.31; scaled 20x, none
+    # is there (p = 0): a draw of the whole profile
+    book = _book(list(range(1_000, 990, -1)), list(range(1_010, 1_020)))
+    sc, lvl = book.arrays[0], book.arrays[1]
+    fp = np.zeros(F.N_P)
+    fp[F.P_CL_LEVELS] = 3.0
+    fp[F.P_SCALE_ON], fp[F.P_SCALE_N], fp[F.P_SCALE0], fp[F.P_SESSION] = 1.0, 1.0, scale, 23_400.0
+    cum_w = np.tile(np.arange(1, 41) / 40.0, (2, 1))
+    fs = F.new_flow_state(0.0, 1_005.0, 1.0)[0]
+    far = 970 if side > 0 else 1_040  # a first draw beyond the reach
+    rs = R.new_state(np.random.default_rng(4))
+    n = 6_000
+    prices = np.array([F._near_profile_price(rs, fp, fs, sc, lvl, cum_w, 0.0, side, far) for _ in range(n)])
+    reach = fs["view_reach"][0 if side > 0 else 1]
+    assert reach == 2
+    ref = np.array([_fifteen_more_draws(rs, fp, fs, sc, cum_w, side, reach) for _ in range(n)])
+    # the scaled distances from the opposite best: 4, 8, 12 within the reach, 16 .. 160 beyond
+    dist = lambda p: ((1_010 - p) if side > 0 else (p - 1_000)) // int(scale)  # noqa: E731
+    counts, ref_counts = (np.bincount(dist(x), minlength=41)[1:] for x in (prices, ref))
+    beyond = counts[within:].sum() / n
+    p = within / 40
+    assert abs(beyond - (1 - p) ** 15) < 4 * np.sqrt((1 - p) ** 15 * (1 - (1 - p) ** 15) / n) + 1e-9
+    # the same law as the reference's draws (two samples; both seeded)
+    expected = np.full(40, (1 - p) ** 15 / (40 - within))
+    expected[:within] = (1 - (1 - p) ** 15) / within if within else 0.0
+    for c in (counts, ref_counts):
+        assert stats.chisquare(c, expected * n).pvalue > 1e-3
+    assert stats.chi2_contingency(np.stack([counts, ref_counts])[:, counts + ref_counts > 0]).pvalue > 1e-3
+    near = 1_000 if side > 0 else 1_010
     assert F._near_profile_price(rs, fp, fs, sc, lvl, cum_w, 0.0, side, near) == near  # within: kept
 
 

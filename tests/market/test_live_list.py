@@ -12,6 +12,7 @@ from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation.book import OrderBook
 from execgym.envs.market.simulation.simulator import FlowConfig, MarketSimulator, SimulatorConfig
 from execgym.experiments.lib.builders import conf_file
+from tests.market.live_lists import check_split_lists
 
 
 def _preset(name):
@@ -75,3 +76,49 @@ def test_the_kth_order_from_the_best_in_time_priority(side):
     sc, lvl, orders = book.arrays[:3]
     for k, oid in enumerate(order):
         assert orders[F._kth_order(sc, lvl, orders, side, k)]["id"] == oid
+
+
+def test_the_split_cancels_from_the_whole_list_at_the_second_factor_and_the_top_groups_at_the_rest():
+    # groups under 100 shares (factor 0.5) and from 100 (0.125), near factor 2: two streams; the
+    # whole list is proposed at 0.125 and the odd lots also from the top list at 0.375
+    flow = dict(depth_shares=(100.0,) * 5, resilience_per_s=0.05, cancel_size_edges_shares=(100.0,),
+                cancel_size_factors=(0.5, 0.125), cancel_size_behind_ticks=2)
+    fp = F.flow_params(FlowConfig(cancel_near_factor=2.0, **flow), F.ImpactConfig(), 1)[0]
+    assert fp[F.P_CSZ_SPLIT] == 1.0 and fp[F.P_CSZ_ACC] == 0.125 and fp[F.P_CSZ_MAX] == 0.5
+    assert fp[F.P_THETA] == pytest.approx(0.05 * 0.125) and fp[F.P_CSZ_TOP_RATE] == pytest.approx(0.05 * 0.375)
+    assert F.live_width(fp, 64) == 256
+    for near, factors in ((0.3, (0.5, 0.125)), (2.0, (0.5, 0.5))):  # one stream; all groups alike
+        flat = F.flow_params(FlowConfig(**(flow | {"cancel_near_factor": near, "cancel_size_factors": factors})),
+                             F.ImpactConfig(), 1)[0]
+        assert flat[F.P_CSZ_SPLIT] == 0.0 and flat[F.P_CSZ_ACC] == 0.5 and flat[F.P_THETA] == pytest.approx(0.025)
+        assert F.live_width(flat, 64) == 64
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_the_split_lists_hold_every_resting_order_and_follow_the_agents_partial_fills(side):
+    # the realistic preset (odd lots cancelled 2.7 times as fast as round lots): its lists
+    # stay exact through the flow's events and the agent's trades; a round lot the agent's
+    # market order leaves with a few shares enters the top list at once, and leaves both
+    # lists when it is cancelled or filled
+    sim = MarketSimulator(_preset("goog_2012_06_21_regimes"), np.random.default_rng(11))
+    fp = sim._fp
+    assert fp[F.P_CSZ_SPLIT] == 1.0
+    regrouped = 0
+    for _ in range(16):
+        sim.advance(15.0)
+        sc, lvl, orders = sim.book.arrays[:3]
+        check_split_lists(fp, sim._fs[0], sim._live, orders)
+        # the head of the opposite best queue: a background order of 100 shares or more is left
+        # with 7 (an odd lot)
+        best = sc[K.S_BEST_ASK] if side > 0 else sc[K.S_BEST_BID]
+        head = lvl[1 if side > 0 else 0, best]["head"]
+        size = int(orders[head]["size_shares"])
+        if orders[head]["owner"] == 0 and size >= 100:
+            oid = int(orders[head]["id"])
+            fills = sim.submit_market(side, size - 7)
+            assert fills["resting_id"][-1] == oid
+            top = check_split_lists(fp, sim._fs[0], sim._live, sim.book.arrays[2])
+            assert oid in top
+            regrouped += 1
+    assert regrouped >= 4
+    assert sim._fs[0]["n_top"] > 50

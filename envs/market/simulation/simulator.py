@@ -88,7 +88,7 @@ class SimulatorConfig:
         return cls(**merged)
 
 
-@dataclass
+@dataclass(slots=True)
 class StepReport:
     """What happened during one :meth:`MarketSimulator.advance`.
 
@@ -160,8 +160,9 @@ class MarketSimulator:
                               capacity=max(1 << 10, 8 * depth_levels * 16), log_events=cfg.log_events)
         #: the flow's state: a (1,) FLOW_STATE_DTYPE array (the kernels' record is its element)
         self._fs = F.new_flow_state(cfg.start_of_day_s - cfg.warmup_s, cfg.initial_mid_ticks, cfg.diffusion_step_s)
-        self._live = np.zeros(1 << 12, dtype=np.int64)
+        self._live = np.zeros(F.live_width(self._fp, 1 << 12), dtype=np.int64)
         self._evbuf = np.zeros((1, K.N_E), dtype=np.int64)
+        self._interval = np.zeros(3)  # open_interval's start (s), event count and end (s)
         self._next_agent_id = AGENT_ID_START
         if cfg.warmup_s > 0:
             self._run_until(cfg.start_of_day_s)
@@ -185,29 +186,37 @@ class MarketSimulator:
 
     # -- the clock -------------------------------------------------------------------------
 
-    def _run_until(self, t_end: float) -> None:
+    def _run_until(self, t_end: float, status: int | None = None) -> None:
+        """Run the flow to ``t_end`` (s), making room as it asks (``status``: what a call just
+        returned, if one did)."""
         b = self.book
         while True:
-            status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
-                                *b.arrays, self._evbuf, t_end)
+            if status is None:
+                status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
+                                         *b.arrays, self._evbuf, t_end)
             if status == K.OK:
                 return
             if status == F.LIVE_FULL:
-                self._live = np.concatenate([self._live, np.zeros_like(self._live)])
+                self._live = F.grown_live(self._fp, self._live, b.arrays[2].shape[0])
             elif not b.make_room(status, self._evbuf[0]):  # pragma: no cover - flow emits valid events
                 raise RuntimeError(f"background flow produced an invalid event (status {status}): {self._evbuf[0]}")
             elif b.arrays[2].shape[0] > F.MAX_LIVE_SLOTS:  # pragma: no cover - millions of resting orders
                 raise RuntimeError(f"the book holds {b.arrays[2].shape[0]} order records, more than the flow's live "
                                    f"list can name ({F.MAX_LIVE_SLOTS}): the flow's depth is far beyond a real book's")
+            status = None
 
     def advance(self, dt_s: float) -> StepReport:
         """Run the background flow for ``dt_s`` seconds and report what happened."""
         dt_s = check_positive("dt_s", dt_s)
-        clock, n_before = F.open_interval(self._fs)
-        t_start = clock - self.config.start_of_day_s
-        self.book.take_fills_raw()
-        self._run_until(clock + dt_s)
-        raw = self.book.take_fills_raw()
+        book = self.book
+        book.take_fills_raw()
+        interval = self._interval
+        status = F.open_interval(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
+                                 *book.arrays, self._evbuf, dt_s, interval)
+        t_start, n_before = float(interval[0]) - self.config.start_of_day_s, int(interval[1])
+        if status != K.OK:
+            self._run_until(float(interval[2]), status)
+        raw = book.take_fills_raw()
         trades = raw.view(FILL_DTYPE).reshape(-1)
         volume, value, agent_volume, agent_value = K.fill_totals(raw, AGENT_OWNER)
         if agent_volume:
@@ -216,11 +225,12 @@ class MarketSimulator:
         else:
             agent_fills = trades[:0]
         vwap = value / volume if volume else math.nan
-        book = self.book
-        clock, n_after, reference = F.interval_state(self._fp, self._fs)
+        clock, n_after, reference, bid, ask = F.interval_state(self._fp, self._fs, book.arrays[0])
+        bid = None if bid < 0 else bid
+        ask = None if ask < 0 else ask
+        mid = 0.5 * (bid + ask) if bid is not None and ask is not None else None
         return StepReport(t_start, clock - self.config.start_of_day_s, trades, agent_fills, volume, vwap, value,
-                          agent_volume, agent_value, int(n_after - n_before), book.best_bid, book.best_ask, book.mid,
-                          float(reference))
+                          agent_volume, agent_value, n_after - n_before, bid, ask, mid, reference)
 
     # -- the agent's orders ----------------------------------------------------------------
 
@@ -233,7 +243,21 @@ class MarketSimulator:
         signed = int((fills["size_shares"] * fills["aggressor_side"]).sum())
         if signed:
             F.apply_impact_flat(self._fs, self._fp, float(signed))
+        if self._fp[F.P_CSZ_SPLIT] == 1.0 and len(fills):
+            self._regroup(int(fills["resting_id"][-1]), int(fills["resting_owner"][-1]))
         return fills
+
+    def _regroup(self, oid: int, owner: int) -> None:
+        """A background order the agent's trade left partly filled may change its size group
+        (the cancellation by size's split, :func:`~execgym.envs.market.simulation.flow.regroup`)."""
+        if owner != BACKGROUND_OWNER or oid <= 0:
+            return
+        orders, htab = self.book.arrays[2], self.book.arrays[3]
+        slot = K.h_find(htab, orders, oid)
+        if slot == -1:
+            return
+        while not F.regroup_flat(self._fp, self._fs, self._live, orders, oid, slot):
+            self._live = F.grown_live(self._fp, self._live, orders.shape[0])
 
     @property
     def _time_ns(self) -> int:
