@@ -261,3 +261,25 @@ def test_near_orders_of_every_group_are_cancelled_at_the_near_factor_deep_ones_a
         for group in (small, ~small):  # mostly within 8 ticks of the best (some drift deeper)
             assert (near & group).sum() > 500
             assert 0.7 * near_factor * THETA_PER_S < hazard(lives[near & group]) < 1.1 * near_factor * THETA_PER_S
+
+
+def test_the_group_factor_table_is_the_search_over_the_edges():
+    # the factor of each size group by remaining shares is read from a table below 512 shares
+    # (the search over the edges otherwise): the same factor for every size, both ways
+    book = OrderBook(lot_size=1)
+    for size in range(1, 700):
+        book.limit(1, 1_000 - size % 50, size, order_id=size)
+    orders = book.arrays[2]
+    slots = np.flatnonzero(orders["id"] > 0)
+    for edges, factors in (((100.0, 101.0, 500.0), (1.5, 0.5, 0.6, 0.3)), ((50.0,), (0.2, 2.0)),
+                           ((100.0, 600.0), (1.0, 0.5, 0.25))):
+        flow = FlowConfig(anchor="opposite_best", intraday=None, cancel_size_edges_shares=edges,
+                          cancel_size_factors=factors)
+        fp = F.flow_params(flow, ImpactConfig(), 1)[0]
+        assert fp[F.P_CSZ_TAB_ON] == (1.0 if edges[-1] < F.CSZ_TABLE else 0.0)
+        searched = fp.copy()
+        searched[F.P_CSZ_TAB_ON] = 0.0
+        for slot in slots:
+            size = orders[slot]["size_shares"]
+            expected = factors[int(np.searchsorted(edges, size, side="right"))]
+            assert F._group_factor(fp, orders, slot) == F._group_factor(searched, orders, slot) == expected, size

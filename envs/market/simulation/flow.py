@@ -329,6 +329,8 @@ MAX_VIEW_LEVELS = 16
 MAX_BEST_TICKS = 64
 #: most size groups of the cancellation by size (FlowConfig.cancel_size_factors)
 MAX_CANCEL_SIZE_GROUPS = 8
+#: sizes (shares) of the cancellation by size's table of group factors (flow_params)
+CSZ_TABLE = 512
 #: where a new limit order goes, for its size (FlowConfig.limit_size_place_probs)
 SIZE_PLACES = ("inside", "at_best", "behind")
 
@@ -1104,7 +1106,11 @@ P_INR_DECAY, P_INR_INNOV = P_INR_SIGMA + 1, P_INR_SIGMA + 2
 P_CSZ_SPLIT = P_INR_INNOV + 1
 P_CSZ_ACC = P_CSZ_SPLIT + 1
 P_CSZ_TOP_RATE = P_CSZ_ACC + 1
-N_P = P_CSZ_TOP_RATE + 1
+#: cancellation by size: the group factors by remaining shares 0 .. CSZ_TABLE - 1 (the last for
+#: every larger size), when the groups' edges lie below CSZ_TABLE shares (_group_factor; 1.0: on)
+P_CSZ_TAB_ON = P_CSZ_TOP_RATE + 1
+P_CSZ_TAB0 = P_CSZ_TAB_ON + 1
+N_P = P_CSZ_TAB0 + CSZ_TABLE
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1329,6 +1335,11 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_CSZ_F0:P_CSZ_F0 + len(flow.cancel_size_factors)] = flow.cancel_size_factors
         fp[P_CSZ_BEHIND] = flow.cancel_size_behind_ticks
         fp[P_CSZ_NEAR] = flow.cancel_near_factor
+        if flow.cancel_size_edges_shares[-1] < CSZ_TABLE:
+            # the factor of each size group by size: one load instead of a search per read
+            groups = np.searchsorted(np.asarray(flow.cancel_size_edges_shares), np.arange(CSZ_TABLE), side="right")
+            fp[P_CSZ_TAB_ON] = 1.0
+            fp[P_CSZ_TAB0:P_CSZ_TAB0 + CSZ_TABLE] = np.asarray(flow.cancel_size_factors)[groups]
         fp[P_THETA] *= fp[P_CSZ_ACC]
     lam_total = lam_buy.sum() + lam_sell.sum()
     fp[P_LAM_TOTAL] = lam_total * base
@@ -2584,7 +2595,10 @@ def _cancel_size_factor(fp, sc, orders, slot):
 def _group_factor(fp, orders, slot):
     """The cancellation-by-size factor of the size group of the resting order in ``slot`` (by
     its remaining shares; FlowConfig.cancel_size_factors)."""
-    return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, np.int64(fp[P_CSZ_N]), orders[slot].size_shares)]
+    size = orders[slot].size_shares
+    if fp[P_CSZ_TAB_ON] == 1.0:
+        return fp[P_CSZ_TAB0 + min(size, CSZ_TABLE - 1)]
+    return fp[P_CSZ_F0 + _bucket(fp, P_CSZ_EDGE0, np.int64(fp[P_CSZ_N]), size)]
 
 
 @njit(**HOT_INLINE)
@@ -2761,6 +2775,8 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         elif not fs.pending and fs.flick_id > 0 and fs.flick_t_s <= fs.t_s:
             # a flickering quote's withdrawal, if it still rests (nothing random is drawn); its
             # live entry leaves the list now (not as a rejected cancellation proposal later)
+            if fs.n_top >= cap:
+                return LIVE_FULL  # a take may regroup the order it leaves partly filled
             oid = fs.flick_id
             take = fs.flick_take
             _pop_flicker(fs)
@@ -3160,7 +3176,9 @@ def _advance_to(rd, fp, fs, t_new):
     """Move the clock to ``t_new``: a diffusion step and a step of the random clock and of
     the liquidity-provision regime (those that are on) at each grid time passed (the
     excitations decay when they are read: :func:`_excitation_now`)."""
-    if fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0 or fp[P_INR_SIGMA] > 0.0:
+    # the grid time first: most calls fall between grid times (without the grid's processes
+    # it stays where it started, and the parameters say so)
+    if fs.next_grid_s <= t_new and (fp[P_SIGMA] > 0.0 or fp[P_ACT_SIGMA] > 0.0 or fp[P_INR_SIGMA] > 0.0):
         step = fp[P_DIFF_STEP]
         scale = fp[P_SIGMA] * math.sqrt(step)
         while fs.next_grid_s <= t_new:
