@@ -106,12 +106,11 @@ def _run(rngs, flow, book, t_end, acc, rec):
 
 
 @njit(**HOT)
-def _agent_event(book, flow, etype, oid, side, price, size, owner, acc, rec):
+def _agent_event(book, fp, fs, live, etype, oid, side, price, size, owner, acc, rec):
     """One event of the agent's (an order, a cancel or a modify), with the impact of its
     fills as ``MarketSimulator`` applies it (and the regrouping of the background order it
     left partly filled, :func:`~execgym.envs.market.simulation.flow.regroup_resting`); fills into ``acc``."""
     sc, lvl, orders, htab, fills, log, evbuf = book
-    fp, fs, live = flow[0], flow[3], flow[4]
     evbuf[0, K.E_TYPE] = etype
     evbuf[0, K.E_ID] = oid
     evbuf[0, K.E_SIDE] = side
@@ -129,17 +128,18 @@ def _agent_event(book, flow, etype, oid, side, price, size, owner, acc, rec):
         F.apply_impact(fs, fp, float(signed))
     # room in the top list: live holds twice the order records (the agent's trade leaves at
     # most one order partly filled)
-    F.regroup_resting(fp, fs, live, sc, orders, htab, fills, 0, sc[K.S_N_FILLS])
+    if fp[F.P_CSZ_SPLIT] == 1.0 and sc[K.S_N_FILLS] > 0:
+        F.regroup_resting(fp, fs, live, sc, orders, htab, fills, 0, sc[K.S_N_FILLS])
     _consume(sc, fills, acc, rec)
     return K.OK
 
 
 @njit(**HOT)
-def _agent_market(book, flow, e, side, size, acc, rec):
+def _agent_market(book, fp, fs, live, e, side, size, acc, rec):
     """The agent's market order of ``size`` shares, with its impact; fills into ``acc``."""
     oid = e.next_agent_id
     e.next_agent_id += 1
-    return _agent_event(book, flow, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc, rec)
+    return _agent_event(book, fp, fs, live, K.EV_MARKET, oid, side, 0, size, AGENT_OWNER, acc, rec)
 
 
 @njit(**HOT)
@@ -149,22 +149,21 @@ def _child_resting(htab, orders, e):
 
 
 @njit(**HOT)
-def _cancel_child(book, flow, e, acc, rec):
+def _cancel_child(book, fp, fs, live, e, acc, rec):
     """Cancel the agent's resting limit order, if any."""
     status = K.OK
     if _child_resting(book[3], book[2], e):
-        status = _agent_event(book, flow, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc, rec)
+        status = _agent_event(book, fp, fs, live, K.EV_CANCEL, e.child_id, 0, 0, 0, 0, acc, rec)
     e.child_id = 0
     return status
 
 
 @njit(**HOT)
-def _agent_place(p, book, flow, e, side, size, offset_ticks, acc, rec):
+def _agent_place(p, book, fp, fs, live, e, side, size, offset_ticks, acc, rec):
     """The placement action: a limit order of ``size`` shares at :func:`~execgym.envs.lob_core.placement_price`,
     after cancelling (or, with ``keep_unfilled`` and the same price, resizing) the previous
     child; fills into ``acc``."""
     sc, orders, htab = book[0], book[2], book[3]
-    fp, fs = flow[0], flow[3]
     bb, ba, n_levels, base = sc[K.S_BEST_BID], sc[K.S_BEST_ASK], sc[K.S_N_LEVELS], sc[K.S_BASE]
     bid = base + bb if bb >= 0 else -1
     ask = base + ba if ba < n_levels else -1
@@ -174,8 +173,8 @@ def _agent_place(p, book, flow, e, side, size, offset_ticks, acc, rec):
     if _child_resting(htab, orders, e):
         slot = K.h_find(htab, orders, e.child_id)
         if p.keep_unfilled and orders[slot].price_ticks == price and size > 0:
-            return _agent_event(book, flow, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
-        status = _cancel_child(book, flow, e, acc, rec)
+            return _agent_event(book, fp, fs, live, K.EV_MODIFY, e.child_id, 0, price, size, 0, acc, rec)
+        status = _cancel_child(book, fp, fs, live, e, acc, rec)
         if status != K.OK:
             return status
     if size <= 0:
@@ -183,7 +182,7 @@ def _agent_place(p, book, flow, e, side, size, offset_ticks, acc, rec):
     oid = e.next_agent_id
     e.next_agent_id += 1
     e.child_id = oid
-    return _agent_event(book, flow, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc, rec)
+    return _agent_event(book, fp, fs, live, K.EV_LIMIT, oid, side, price, size, AGENT_OWNER, acc, rec)
 
 
 @njit(**HOT)
@@ -254,7 +253,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
                  rec):
     """One decision of one market (``action``: the fraction, index or placement fraction;
     ``offset_ticks``: the placement's offset); returns (reward, terminated, status)."""
-    fs = flow[3]
+    fp, fs, live = flow[0], flow[3], flow[4]
     side = p.sign
     remaining = e.holdings_shares
     placing = p.mode == core.MODE_PLACEMENT
@@ -264,11 +263,11 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         own[j] = 0  # immediate fills: volume, value
         final[j] = 0
     if placing:
-        st = _agent_place(p, book, flow, e, side, size, offset_ticks, own, rec)
+        st = _agent_place(p, book, fp, fs, live, e, side, size, offset_ticks, own, rec)
         if st != K.OK:
             return 0.0, False, st
     elif size > 0:
-        st = _agent_market(book, flow, e, side, size, own, rec)
+        st = _agent_market(book, fp, fs, live, e, side, size, own, rec)
         if st != K.OK:
             return 0.0, False, st
     fs.vol_shares = 0.0
@@ -286,11 +285,11 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
         # the horizon: cancel what rests and walk the book with the remainder
         held = remaining - executed
         if placing:
-            st = _cancel_child(book, flow, e, final, rec)
+            st = _cancel_child(book, fp, fs, live, e, final, rec)
             if st != K.OK:
                 return 0.0, False, st
         if held > 0:
-            st = _agent_market(book, flow, e, side, held, final, rec)
+            st = _agent_market(book, fp, fs, live, e, side, held, final, rec)
             if st != K.OK:
                 return 0.0, False, st
             market_volume += final[0]
@@ -301,7 +300,7 @@ def _step_market(p, rates, expected, rngs, flow, book, e, vring, action, offset_
     cost = core.account(p, e, executed, value, market_volume, market_value, terminated)
     if e.holdings_shares <= 0:
         if placing:
-            st = _cancel_child(book, flow, e, final, rec)
+            st = _cancel_child(book, fp, fs, live, e, final, rec)
             if st != K.OK:
                 return 0.0, False, st
         terminated = True
