@@ -1,6 +1,7 @@
 """The simulator as it was at a past commit, timed beside today's code in the same run.
 
     python benchmarks/pinned_market.py ROOT PRESET   # a worker; bench_market_models starts it
+    python benchmarks/pinned_market.py ROOT --vector SPEC   # a worker; bench_lob_env --against starts it
 
 A speed target stated against "today's simulator" (issue 15: the realistic flows' events/s
 within 0.7x of the simulator the issue measured) needs that simulator in the run that times
@@ -14,7 +15,10 @@ its own.
 The worker speaks one line per request on stdin: ``run SECONDS`` times ``SECONDS`` of market
 time from the open after the warm-up, in 60-s steps (as ``bench_market_models.run``), and
 answers ``{"seconds": wall, "events": background events}`` as one JSON line; end of input
-stops it. Only the worker imports the pinned code; nothing here imports today's ``execgym``.
+stops it. :class:`PinnedVectorEnv` does the same for the native vector env (``run SECONDS``:
+steps for that many wall-seconds, answered as ``{"seconds", "steps"}``), for the LOB envs'
+throughput target (``bench_lob_env.py --against``). Only the workers import the pinned code;
+nothing here imports today's ``execgym``.
 """
 
 from __future__ import annotations
@@ -64,29 +68,29 @@ def pinned_tree(repo: Path, commit: str, into: Path) -> Path:
     return root
 
 
-class PinnedMarket:
-    """A worker process timing market days of ``preset`` (a ``conf/market`` name) under the
-    pinned code at ``root`` (:func:`pinned_tree`). Use as a context manager."""
+class _PinnedWorker:
+    """A worker process running ``pinned_market.py ROOT *args`` under the pinned code at
+    ``root`` (``PYTHONPATH`` first, a numba cache of its own), answering one JSON line per
+    request. Use as a context manager."""
 
-    def __init__(self, root: Path, preset: str, cache_dir: Path) -> None:
+    def __init__(self, root: Path, args: list[str], cache_dir: Path) -> None:
         env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache_dir))
-        self._proc = subprocess.Popen([sys.executable, __file__, str(root), preset], stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen([sys.executable, __file__, str(root), *args], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
 
-    def run(self, market_s: float) -> tuple[float, int]:
-        """Wall-seconds and background events over ``market_s`` seconds after the warm-up."""
+    def _ask(self, request: str, *keys: str) -> tuple:
         try:
-            self._proc.stdin.write(f"run {market_s}\n")
+            self._proc.stdin.write(request + "\n")
             line = self._proc.stdout.readline()
         except BrokenPipeError:
             line = ""
         if not line:
-            raise RuntimeError(f"the pinned simulator's worker stopped (exit status {self._proc.wait()})")
+            raise RuntimeError(f"the pinned code's worker stopped (exit status {self._proc.wait()})")
         try:
             out = json.loads(line)
-            return out["seconds"], out["events"]
+            return tuple(out[k] for k in keys)
         except (ValueError, KeyError):
-            raise RuntimeError(f"the pinned simulator's worker answered {line.strip()!r}, not its timing") from None
+            raise RuntimeError(f"the pinned code's worker answered {line.strip()!r}, not its timing") from None
 
     def close(self) -> None:
         """Stop the worker (at the end of its input; killed if it does not stop within 60 s)."""
@@ -97,11 +101,40 @@ class PinnedMarket:
             self._proc.kill()
             self._proc.wait()
 
-    def __enter__(self) -> PinnedMarket:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class PinnedMarket(_PinnedWorker):
+    """A worker process timing market days of ``preset`` (a ``conf/market`` name) under the
+    pinned code at ``root`` (:func:`pinned_tree`). Use as a context manager."""
+
+    def __init__(self, root: Path, preset: str, cache_dir: Path) -> None:
+        super().__init__(root, [preset], cache_dir)
+
+    def run(self, market_s: float) -> tuple[float, int]:
+        """Wall-seconds and background events over ``market_s`` seconds after the warm-up."""
+        return self._ask(f"run {market_s}", "seconds", "events")
+
+
+class PinnedVectorEnv(_PinnedWorker):
+    """A worker process stepping the native ``LOBExecutionVectorEnv`` (``num_envs`` markets,
+    ``parallel`` or not, keyword arguments ``kwargs`` as JSON) under the pinned code at
+    ``root``, with a constant action ``action`` (a list) for every market. Use as a context
+    manager."""
+
+    def __init__(self, root: Path, num_envs: int, parallel: bool, kwargs: dict, action: list[float],
+                 cache_dir: Path) -> None:
+        spec = {"num_envs": num_envs, "parallel": parallel, "kwargs": kwargs, "action": action}
+        super().__init__(root, ["--vector", json.dumps(spec)], cache_dir)
+
+    def run(self, wall_s: float) -> tuple[float, int]:
+        """Wall-seconds and decision steps (over all markets) of steps taken for ``wall_s``
+        wall-seconds (the first request also resets the env and takes one step)."""
+        return self._ask(f"run {wall_s}", "seconds", "steps")
 
 
 def _serve(root: Path, preset: str) -> None:
@@ -131,5 +164,34 @@ def _serve(root: Path, preset: str) -> None:
               flush=True)
 
 
+def _serve_vector(root: Path, spec: dict) -> None:
+    """The worker: answer ``run SECONDS`` requests on stdin with the pinned native vector env."""
+    import numpy as np
+
+    import execgym
+    from execgym.envs.lob_vector import LOBExecutionVectorEnv
+
+    if not Path(execgym.__file__).resolve().is_relative_to(root.resolve()):
+        raise RuntimeError(f"the worker imported execgym from {execgym.__file__}, not from the pinned tree {root}")
+    m = spec["num_envs"]
+    venv = LOBExecutionVectorEnv(m, parallel=spec["parallel"], **spec["kwargs"])
+    actions = np.tile(np.asarray(spec["action"], dtype=np.float32), (m, 1))
+    venv.reset(seed=0)
+    venv.step(actions)
+    answer = sys.stdout
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        wall_s = float(line.split()[1])
+        n = 0
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < wall_s:
+            venv.step(actions)
+            n += 1
+        print(json.dumps({"seconds": elapsed, "steps": n * m}), file=answer, flush=True)
+
+
 if __name__ == "__main__":
-    _serve(Path(sys.argv[1]), sys.argv[2])
+    if sys.argv[2] == "--vector":
+        _serve_vector(Path(sys.argv[1]), json.loads(sys.argv[3]))
+    else:
+        _serve(Path(sys.argv[1]), sys.argv[2])

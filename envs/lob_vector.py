@@ -56,6 +56,10 @@ from execgym.validation import check_int
 
 __all__ = ["LOBExecutionVectorEnv", "default_capacity", "l2_cache_bytes"]
 
+#: buckets of each market's id map: it holds only the agent's orders (the background flow's
+#: ids stay out of it, ``_book_kernels``' unmapped orders), of which at most one rests
+AGENT_HTAB_BUCKETS = 64
+
 #: the simulated market's constants (one record for all markets): where an episode starts
 MARKET_DTYPE = np.dtype([
     ("start_s", np.float64),  # market time of the first decision
@@ -129,7 +133,7 @@ def _agent_event(book, fp, fs, live, etype, oid, side, price, size, owner, acc, 
     # room in the top list: live holds twice the order records (the agent's trade leaves at
     # most one order partly filled)
     if fp[F.P_CSZ_SPLIT] == 1.0 and sc[K.S_N_FILLS] > 0:
-        F.regroup_resting(fp, fs, live, sc, orders, htab, fills, 0, sc[K.S_N_FILLS])
+        F.regroup_resting(fp, fs, live, sc, lvl, orders, fills, 0, sc[K.S_N_FILLS])
     _consume(sc, fills, acc, rec)
     return K.OK
 
@@ -206,6 +210,7 @@ def _reset_market(p, mp, rngs, next_rngs, flow, book, e, vring, acc, rec):
     sc[K.S_BEST_ASK] = n_levels
     sc[K.S_LOT] = p.lot_shares
     sc[K.S_BASE] = mp.base0_ticks
+    sc[K.S_MAP_FROM] = AGENT_ID_START  # the flow names its orders' slots: their ids stay out of the map
     for s in range(2):
         for i in range(n_levels):
             lvl[s, i].head = -1
@@ -328,14 +333,12 @@ def _prefetch_rows(q, rngs, flow, book, episode):
 @njit(**HOT)
 def _prefetch_book(q, flow, book):
     """Ask for the parts of market ``q``'s book that its next step is likely to touch: the
-    hash table, the order records in use, the live list and the levels around the touch.
+    order records in use, the live list and the levels around the touch (not the id map: it
+    holds the agent's order only).
     The markets' states do not fit in the cache together; fetched while the previous
     market computes, they need not be waited for."""
-    sc, lvl, orders, htab, fills = book[0], book[1], book[2], book[3], book[4]
+    sc, lvl, orders, fills = book[0], book[1], book[2], book[4]
     fs, live = flow[3], flow[4]
-    n_ht = htab.shape[1]
-    for i in range(0, n_ht, 8):
-        prefetch(htab, q * n_ht + i)
     n_o = orders.shape[1]
     used = min(n_o, sc[q, K.S_N_ORDERS] + 32)  # the free list is LIFO: slots in use stay low
     for i in range(used):
@@ -573,9 +576,9 @@ class LOBExecutionVectorEnv(SnapshotMixin, VectorEnv):
         self._sc = np.zeros((m, K.N_SC), dtype=np.int64)
         self._lvl = np.zeros((m, 2, n_levels), dtype=K.LEVEL_DTYPE)
         self._orders = np.zeros((m, capacity), dtype=K.ORDER_DTYPE)
-        # hash buckets: the power of two above 1.25 x capacity (load <= 0.8 even when full; the
-        # flow keeps it near a third), a small table being fewer cache lines to prefetch
-        self._htab = np.full((m, 1 << int(capacity + capacity // 4 - 1).bit_length()), K.EMPTY_SLOT, dtype=K.HTAB_DTYPE)
+        # the id map holds the agent's orders only (the flow's ids are unmapped: sc[S_MAP_FROM]),
+        # at most one resting at a time
+        self._htab = np.full((m, AGENT_HTAB_BUCKETS), K.EMPTY_SLOT, dtype=K.HTAB_DTYPE)
         self._fills = np.zeros((m, capacity + 2, K.N_F), dtype=np.int64)
         self._log = np.zeros((m, 1, K.N_G), dtype=np.int64)
         self._evbuf = np.zeros((m, 1, K.N_E), dtype=np.int64)

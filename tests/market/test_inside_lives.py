@@ -13,6 +13,7 @@ from scipy import stats
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.inside import inside_statistics
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import flow as F
 from execgym.envs.market.simulation.book import OrderBook
 from execgym.envs.market.simulation.events import EventType
@@ -112,8 +113,14 @@ def test_pending_quotes_are_withdrawn_earliest_first_and_dead_ones_freed():
     book = OrderBook(tick_size=0.01)
     book.limit("buy", 10_000, 100, order_id=21)
     book.limit("buy", 9_999, 100, order_id=23)
-    for oid, t in ((21, 5.0), (22, 0.5), (23, 4.0)):  # 22 never rested (filled or cancelled)
-        F._push_flicker(fs, oid, t, False)
+    book.limit("buy", 9_998, 100, order_id=24)
+    book.cancel(24)  # 22 below takes 24's freed slot: its entry is stale though the slot is used
     sc, lvl, orders, htab, fills, log = book.arrays
-    F._purge_flickers(fs, htab, orders)
-    assert fs["flick_n"] == 2 and (int(fs["flick_id"]), float(fs["flick_t_s"])) == (23, 4.0)
+    slots = {int(oid): slot for slot, oid in enumerate(orders["id"]) if oid != K.EMPTY_KEY}
+    free = int(sc[K.S_FREE])
+    book.limit("buy", 9_997, 100, order_id=25)  # rests in 24's old slot
+    entries = {21: F._live_entry(21, slots[21]), 22: F._live_entry(22, free), 23: F._live_entry(23, slots[23])}
+    for oid, t in ((21, 5.0), (22, 0.5), (23, 4.0)):  # 22 never rested (filled or cancelled)
+        F._push_flicker(fs, entries[oid], t, False)
+    F._purge_flickers(fs, book.arrays[2])
+    assert fs["flick_n"] == 2 and (int(fs["flick_id"]), float(fs["flick_t_s"])) == (entries[23], 4.0)

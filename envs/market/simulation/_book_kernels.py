@@ -19,6 +19,18 @@ State
 ``log``     (log_cap, 6)           LOBSTER-convention messages: time, type, id, size,
                                    price, direction
 
+Unmapped orders
+---------------
+A caller that keeps its own orders' slots (the background flow: its live list names each
+order's slot) may keep them out of the id map: ids from 1 to ``sc[S_MAP_FROM] - 1`` are
+*unmapped*. Such an order is never inserted in ``htab`` nor deleted from it, which saves a
+random bucket's cache miss per submission block and per cancellation; an event about one
+names its slot in the ``owner`` field (EV_CANCEL, EV_MODIFY: the record must hold the id,
+else the id is unknown); EV_EXECUTE of an unmapped id is refused as unknown, and the id
+queries (:func:`h_find`, :func:`queue_ahead`) do not see unmapped orders. A new order's
+unmapped id is not checked for duplicates: its caller numbers its orders. ``sc[S_MAP_FROM]``
+0 (the default) maps every id.
+
 Side index 0 is the bid (buy orders, direction +1), 1 the ask (sell orders, -1).
 Level ``i`` holds price ``base + i`` ticks. Free order slots form a list through the
 ``next`` field. Kernels return a status code; on any non-OK status the event that
@@ -53,6 +65,8 @@ S_N_EVENTS = 14  # events processed since creation
 S_SKIP_UNKNOWN = 15  # 1 (replay mode): events about unknown ids are skipped, executions
 #                      larger than the resting order clipped; both counted in S_N_SKIPPED
 S_N_SKIPPED = 16  # events skipped that way
+S_MAP_FROM = 17  # ids 1 .. S_MAP_FROM - 1 are unmapped (0: none are; see "Unmapped orders")
+S_LAST_SLOT = 18  # the slot of the order that rested last
 N_SC = 20
 
 #: an order slot: one 64-byte record (id EMPTY_KEY: free, ``next`` chaining the free list)
@@ -90,8 +104,10 @@ E_TYPE, E_ID, E_SIDE, E_PRICE, E_SIZE, E_OWNER, E_TIME = range(len(EVENT_FIELDS)
 N_E = len(EVENT_FIELDS)
 EV_LIMIT, EV_MARKET, EV_IOC, EV_CANCEL, EV_MODIFY, EV_EXECUTE = 0, 1, 2, 3, 4, 5
 EV_HIDDEN = 6
-# EV_CANCEL: size = shares to cancel (>= remaining, or 0, deletes the order)
-# EV_MODIFY: price = new price (ticks), size = new size (shares)
+# EV_CANCEL: size = shares to cancel (>= remaining, or 0, deletes the order); an unmapped
+#   id's slot in ``owner``
+# EV_MODIFY: price = new price (ticks), size = new size (shares); an unmapped id's slot in
+#   ``owner``
 # EV_EXECUTE: a trade against the named resting order by an unseen aggressor (replay)
 # EV_HIDDEN: a trade against hidden liquidity (no visible order; id 0): side = the hidden
 #   order's (LOBSTER's type-5 direction), price (ticks) > 0, size (shares); one fill (the
@@ -174,6 +190,20 @@ def h_homes(htab, keys):
     for i in range(keys.shape[0]):
         out[i] = _h_home(htab, keys[i])
     return out
+
+
+@njit(cache=True, inline="always")
+def _unmapped(sc, key):
+    """Whether id ``key`` is kept out of the id map (module docstring: unmapped orders)."""
+    return 0 < key < sc[S_MAP_FROM]
+
+
+@njit(cache=True, inline="always")
+def _named_slot(orders, key, slot):
+    """``slot`` if its record holds order ``key``, else -1 (an unmapped order's lookup)."""
+    if slot < 0 or slot >= orders.shape[0] or orders[slot].id != key:
+        return -1
+    return slot
 
 
 @njit(cache=True, inline="always")
@@ -343,9 +373,11 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
         worst = sc[S_N_ORDERS] + 1  # fills an aggressive order can make at most
 
         # ---- stage 1: validate; in-place changes --------------------------------------
+        mapped = not _unmapped(sc, oid)
         if etype == EV_LIMIT or etype == EV_MARKET or etype == EV_IOC:
-            ins_home = _h_home(htab, oid)
-            ins_bucket = _h_probe(htab, orders, oid, ins_home)  # one probe: the duplicate check and the insert
+            if mapped:
+                ins_home = _h_home(htab, oid)
+                ins_bucket = _h_probe(htab, orders, oid, ins_home)  # one probe: the duplicate check and the insert
             if direction != 1 and direction != -1:
                 status = ERR_SIDE
             elif size <= 0:
@@ -358,7 +390,7 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 status = ERR_PRICE
             elif etype == EV_LIMIT and (price < base or price >= base + n_levels):
                 status = OUT_OF_RANGE
-            elif htab[ins_bucket] != EMPTY_SLOT:
+            elif mapped and htab[ins_bucket] != EMPTY_SLOT:
                 status = ERR_DUPLICATE_ID
             elif fill_cap - nf < worst:
                 status = NEED_FILL_SPACE
@@ -372,8 +404,11 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 if etype == EV_MARKET:
                     m_limit = INT64_MAX if direction > 0 else INT64_MIN
         elif etype == EV_CANCEL or etype == EV_EXECUTE:
-            unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
-            slot = _h_slot(htab, unlink_bucket)
+            if mapped:
+                unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
+                slot = _h_slot(htab, unlink_bucket)
+            else:
+                slot = _named_slot(orders, oid, owner) if etype == EV_CANCEL else -1
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -428,8 +463,11 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     _write_log(log, ng, time, MSG_EXECUTE_HIDDEN, 0, size, price, direction)
                     ng += 1
         elif etype == EV_MODIFY:
-            unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
-            slot = _h_slot(htab, unlink_bucket)
+            if mapped:
+                unlink_bucket = _h_probe(htab, orders, oid, _h_home(htab, oid))
+                slot = _h_slot(htab, unlink_bucket)
+            else:
+                slot = _named_slot(orders, oid, owner)
             if slot == -1:
                 if sc[S_SKIP_UNKNOWN] == 1:
                     sc[S_N_SKIPPED] += 1
@@ -489,7 +527,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 orders[nxt].prev = prev
             lvl[s, li].volume_shares -= orders[slot].size_shares
             lvl[s, li].count -= 1
-            _h_delete_at(htab, unlink_bucket)  # stage 1 found it; nothing changed the map since
+            if mapped:
+                _h_delete_at(htab, unlink_bucket)  # stage 1 found it; nothing changed the map since
             orders[slot].id = EMPTY_KEY
             orders[slot].next = sc[S_FREE]
             sc[S_FREE] = slot
@@ -532,7 +571,8 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                     if f == hq:
                         # the head order is filled: pop it from the front of the queue
                         nxt = orders[head].next
-                        h_delete(htab, orders, hid)
+                        if not _unmapped(sc, hid):
+                            h_delete(htab, orders, hid)
                         ins_bucket = -1  # a deletion shifts buckets: the insert probes again
                         orders[head].id = EMPTY_KEY
                         orders[head].next = sc[S_FREE]
@@ -572,10 +612,13 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 lvl[s, li].tail = slot
                 lvl[s, li].volume_shares += rem
                 lvl[s, li].count += 1
-                if ins_bucket >= 0:
+                if not mapped:
+                    pass
+                elif ins_bucket >= 0:
                     htab[ins_bucket] = (ins_home << 32) | slot
                 else:
                     h_insert(htab, orders, oid, slot)
+                sc[S_LAST_SLOT] = slot
                 sc[S_N_ORDERS] += 1
                 if s == 0:
                     sc[S_N_BID_ORDERS] += 1
@@ -725,8 +768,8 @@ def level_orders(sc, lvl, orders, s, li, out):
 
 
 @njit(**HOT)
-def rebuild_hash(orders, htab):
-    """Insert every live order of ``orders`` into an empty ``htab``."""
+def rebuild_hash(sc, orders, htab):
+    """Insert every live mapped order of ``orders`` into an empty ``htab``."""
     for slot in range(orders.shape[0]):
-        if orders[slot].id != EMPTY_KEY:
+        if orders[slot].id != EMPTY_KEY and not _unmapped(sc, orders[slot].id):
             h_insert(htab, orders, orders[slot].id, slot)

@@ -172,6 +172,11 @@ class OrderBook:
         recording: in :meth:`process`, cancels, executions and modifies of order ids the
         book does not hold are skipped, and executions larger than the resting order are
         clipped to it, instead of being refused. Both are counted in :attr:`n_skipped`.
+    :param unmapped_below_id: ids from 1 to this value less 1 are a compiled caller's (the
+        simulator's background flow, which keeps each of its orders' slots): kept out of the
+        id map (no bucket to find on each cancellation; ``_book_kernels``, "Unmapped
+        orders"). This API refuses them (``ValueError``) and its id queries do not see them;
+        0, the default, maps every id.
     """
 
     def __init__(
@@ -185,6 +190,7 @@ class OrderBook:
         skip_unknown_ids: bool = False,
         max_levels: int = 1 << 20,
         fill_capacity: int = 1 << 12,
+        unmapped_below_id: int = 0,
     ) -> None:
         self.tick_size = check_positive("tick_size", tick_size)
         self.lot_size = check_int("lot_size", lot_size, minimum=1)
@@ -200,6 +206,7 @@ class OrderBook:
         self._sc[K.S_LOT] = self.lot_size
         self._sc[K.S_LOG_ON] = 1 if log_events else 0
         self._sc[K.S_SKIP_UNKNOWN] = 1 if skip_unknown_ids else 0
+        self._sc[K.S_MAP_FROM] = self._unmapped_below = check_int("unmapped_below_id", unmapped_below_id, minimum=0)
         self._grid_set = base_price_ticks is not None
         self._sc[K.S_BASE] = 0 if base_price_ticks is None else _int("base_price_ticks", base_price_ticks)
         self._lvl = np.zeros((2, n_levels), dtype=K.LEVEL_DTYPE)
@@ -212,7 +219,7 @@ class OrderBook:
         self._log = np.zeros((1 << 12 if log_events else 1, K.N_G), dtype=np.int64)
         self._log_chunks: list[np.ndarray] = []
         self._fill_chunks: list[np.ndarray] = []
-        self._next_id = 1
+        self._next_id = max(1, self._unmapped_below)
         self._one = np.zeros((1, K.N_E), dtype=np.int64)
         self._top = np.zeros(6, dtype=np.int64)
 
@@ -240,7 +247,7 @@ class OrderBook:
         self._sc[K.S_FREE] = cap
         self._orders = new
         self._htab = self._new_htab(2 * cap)
-        K.rebuild_hash(self._orders, self._htab)
+        K.rebuild_hash(self._sc, self._orders, self._htab)
         logger.debug("order capacity grown to %d", 2 * cap)
 
     def _grow_fills(self) -> None:
@@ -319,6 +326,12 @@ class OrderBook:
         events = _int_events(events)
         if events.ndim != 2 or events.shape[1] != K.N_E:
             raise ValueError(f"events must have shape (n, {K.N_E}), got {events.shape}")
+        ids = events[:, K.E_ID]
+        reserved = (ids > 0) & (ids < self._unmapped_below)
+        if reserved.any():
+            i = int(np.argmax(reserved))
+            raise ValueError(f"event {i}'s order_id {int(ids[i])} is below unmapped_below_id={self._unmapped_below}: "
+                             "those ids are the background flow's")
         try:
             return self._process(events)
         finally:
@@ -424,7 +437,7 @@ class OrderBook:
             if price <= 0:
                 raise ValueError(f"price_ticks must be > 0, got {price_ticks!r}")
             self._grid_for(price)  # refuses a price beyond max_levels before anything changes
-        oid = self._auto_id() if order_id is None else _int("order_id", order_id)
+        oid = self._auto_id() if order_id is None else self._mapped_id(order_id)
         if oid in self:
             raise ValueError(f"order_id {oid} is already resting in the book")
         args = s, price, size, oid, _int("owner", owner), _int("time_ns", time_ns)
@@ -454,8 +467,15 @@ class OrderBook:
         self.last_order_id = oid
         return self._one_event(K.EV_IOC, oid, s, p, q, own, t)
 
-    def _existing(self, order_id) -> int:
+    def _mapped_id(self, order_id) -> int:
         oid = _int("order_id", order_id)
+        if 0 < oid < self._unmapped_below:
+            raise ValueError(f"order_id {oid} is below unmapped_below_id={self._unmapped_below}: those ids are the "
+                             "background flow's, kept out of the id map")
+        return oid
+
+    def _existing(self, order_id) -> int:
+        oid = self._mapped_id(order_id)
         if oid not in self:
             raise ValueError(f"order_id {order_id!r} is not resting in the book (unknown, filled or cancelled)")
         return oid
@@ -667,6 +687,7 @@ class OrderBook:
         """Raise ``AssertionError`` if the book is crossed or its aggregates disagree with its orders."""
         live = self._orders[self._orders["id"] != K.EMPTY_KEY]
         assert len(live) == len(self), "order count"
+        assert len(np.unique(live["id"])) == len(live), "two resting orders share an id"
         b, a = self.best_bid, self.best_ask
         assert b is None or a is None or b < a, f"crossed book: bid {b} >= ask {a}"
         base = int(self._sc[K.S_BASE])
@@ -683,11 +704,14 @@ class OrderBook:
 
     def _check_hash_map(self) -> None:
         """Raise ``AssertionError`` unless the id -> slot map holds exactly the resting
-        orders, each reachable from its home bucket (no empty bucket between them)."""
+        orders with mapped ids (``unmapped_below_id``), each reachable from its home bucket
+        (no empty bucket between them)."""
         htab = self._htab
         used = np.flatnonzero(htab != K.EMPTY_SLOT)
         slots = htab[used] & K._SLOT_MASK
-        assert len(used) == len(self), "hash map entries"
+        ids = self._orders["id"]
+        mapped = (ids != K.EMPTY_KEY) & ~((ids > 0) & (ids < self._unmapped_below))
+        assert np.array_equal(np.sort(slots), np.flatnonzero(mapped)), "hash map entries (the mapped resting orders)"
         assert len(np.unique(slots)) == len(slots), "two buckets name one slot"
         assert np.all(self._orders["id"][slots] != K.EMPTY_KEY), "a bucket names a free slot"
         assert len(np.unique(self._orders["id"][slots])) == len(slots), "two resting orders share an id"

@@ -1168,7 +1168,7 @@ FLOW_STATE_DTYPE = np.dtype([
                                            #   withdrawal or a refill: it does not excite the clustering
     ("far", np.bool_),                     # the event in evbuf is beyond the clustering's reach (P_CL_LEVELS):
                                            #   it does not excite it either
-    ("flick_id", np.int64),                # a flickering quote to withdraw (its id; 0: none) at flick_t_s
+    ("flick_id", np.int64),                # a flickering quote to withdraw (its live entry; 0: none) at flick_t_s
     ("flick_t_s", np.float64),
     ("flick_take", np.bool_),              #   taken by a market order rather than withdrawn
     ("flick_plan_s", np.float64),          # the event in evbuf, if it rests, flickers for this long (s; < 0: no)
@@ -1774,6 +1774,14 @@ def _spread_ticks(sc):
 
 
 @njit(**HOT_INLINE)
+def _put_cancel(evbuf, oid, slot, time_ns):
+    """Write the cancellation of background order ``oid``, resting in ``slot``, into
+    ``evbuf``'s row 0 (its id is unmapped: the event names its slot in the owner field)."""
+    _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
+    evbuf[0, K.E_OWNER] = slot
+
+
+@njit(**HOT_INLINE)
 def _put_event(evbuf, kind, oid, side, price, size, time_ns):
     """Write a background event (kind, id, side, price in ticks, size in shares, time in ns)
     into ``evbuf``'s row 0."""
@@ -1959,16 +1967,17 @@ def _quantile_delay(rs, fp, q0, nq):
 
 
 @njit(**HOT)
-def _push_flicker(fs, oid, t_s, take):
-    """Add a flickering quote ``oid`` to withdraw (or, ``take``, to be taken) at ``t_s`` (a
-    free slot is the caller's to check); it becomes ``fs.flick_id`` if it is the earliest."""
+def _push_flicker(fs, entry, t_s, take):
+    """Add a flickering quote (``entry``: its order's live entry, :func:`_live_entry`) to
+    withdraw (or, ``take``, to be taken) at ``t_s`` (a free slot is the caller's to check); it
+    becomes ``fs.flick_id`` if it is the earliest."""
     n = fs.flick_n
-    fs.flick_ids[n] = oid
+    fs.flick_ids[n] = entry
     fs.flick_ts[n] = t_s
     fs.flick_takes[n] = 1 if take else 0
     fs.flick_n = n + 1
     if n == 0 or t_s < fs.flick_t_s:
-        fs.flick_id = oid
+        fs.flick_id = entry
         fs.flick_t_s = t_s
         fs.flick_take = take
 
@@ -1987,14 +1996,14 @@ def _keep_flickers(fs, n):
 
 
 @njit(**HOT)
-def _purge_flickers(fs, htab, orders):
+def _purge_flickers(fs, orders):
     """Drop the pending flickering quotes that no longer rest (filled or cancelled since they
     were planned; nothing random is drawn) and recompute the earliest. With one slot and
     exponential lives the old rule (a quote planned while one waits rests as the others) is
     kept: the caller does not purge then."""
     n = 0
     for j in range(fs.flick_n):
-        if K.h_find(htab, orders, fs.flick_ids[j]) != -1:
+        if _live_order(orders, fs.flick_ids[j])[1] != -1:
             fs.flick_ids[n] = fs.flick_ids[j]
             fs.flick_ts[n] = fs.flick_ts[j]
             fs.flick_takes[n] = fs.flick_takes[j]
@@ -2284,26 +2293,29 @@ def regroup(fp, fs, live, orders, oid, slot):
 
 
 @njit(**HOT)
-def regroup_resting(fp, fs, live, sc, orders, htab, fills, n0, n1):
+def regroup_resting(fp, fs, live, sc, lvl, orders, fills, n0, n1):
     """With the split: after an event whose fills are ``fills[n0:n1]``, :func:`regroup` the
     background order its last fill left partly filled (the only one it can have); False as
-    :func:`regroup`."""
+    :func:`regroup`. That order, if its last fill left it resting, heads the queue it was
+    taken from (fills take a queue from its head): no id lookup."""
     if n1 <= n0 or fp[P_CSZ_SPLIT] != 1.0:
         return True
     f = n1 - 1
     oid = fills[f, K.F_REST_ID]
     if oid <= 0 or fills[f, K.F_REST_OWNER] != 0:
         return True  # a hidden execution, or the agent's order
-    slot = K.h_find(htab, orders, oid)
-    if slot == -1:
+    li = fills[f, K.F_PRICE] - sc[K.S_BASE]
+    slot = lvl[0 if fills[f, K.F_AGG_SIDE] < 0 else 1, li].head
+    if slot == -1 or orders[slot].id != oid:
         return True  # filled whole
     return regroup(fp, fs, live, orders, oid, slot)
 
 
 @njit(cache=True)
-def regroup_flat(fp, state, live, orders, oid, slot):
-    """:func:`regroup` on ``state[0]``, for Python callers."""
-    return regroup(fp, state[0], live, orders, oid, slot)
+def regroup_resting_flat(fp, state, live, sc, lvl, orders, fills):
+    """:func:`regroup_resting` on ``state[0]`` after the fills ``fills`` (raw rows), for
+    Python callers."""
+    return regroup_resting(fp, state[0], live, sc, lvl, orders, fills, 0, fills.shape[0])
 
 
 @njit(**HOT_INLINE)
@@ -2762,7 +2774,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
     if split and cap < orders.shape[0]:
         return LIVE_FULL  # the positions by slot must name every order record: grown_live
     while True:
-        c_slot = -1  # a cancellation's order's slot, where the event's path looked it up
         if not fs.pending and fs.rev_size > 0 and fs.rev_t_s <= fs.t_s:
             if fs.n_live >= cap or fs.n_top >= cap:
                 return LIVE_FULL
@@ -2777,7 +2788,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
             # live entry leaves the list now (not as a rejected cancellation proposal later)
             if fs.n_top >= cap:
                 return LIVE_FULL  # a take may regroup the order it leaves partly filled
-            oid = fs.flick_id
+            oid, slot = _live_order(orders, fs.flick_id)
             take = fs.flick_take
             _pop_flicker(fs)
             if take:
@@ -2785,7 +2796,6 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 # own took about as many shares but left the touch emptier and the order flow's
                 # imbalance narrower), if the quote still rests (its live entry goes stale once
                 # filled, as for any other fill)
-                slot = K.h_find(htab, orders, oid)
                 if slot == -1:
                     continue
                 _put_event(evbuf, K.EV_MARKET, fs.next_id, -orders[slot].side, 0,
@@ -2795,15 +2805,13 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                 fs.quiet = True
             else:
                 if split:
-                    c_slot = K.h_find(htab, orders, oid)
-                    if c_slot != -1:
-                        _unlist(fs, live, cap, oid, c_slot)
+                    if slot != -1:
+                        _unlist(fs, live, cap, oid, slot)
                 else:
                     _drop_live(fs, live, oid)
-                    c_slot = K.h_find(htab, orders, oid)
-                if c_slot == -1:
+                if slot == -1:
                     continue
-                _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, np.int64(fs.t_s * 1e9))
+                _put_cancel(evbuf, oid, slot, np.int64(fs.t_s * 1e9))
                 fs.quiet = True
         elif not fs.pending and fp[P_REFILL] == 1.0 and _spread_ticks(sc) == 0:
             if fs.n_live >= cap or fs.n_top >= cap:
@@ -3059,8 +3067,7 @@ def run_flow(rngs, flow, book, evbuf, t_end):
                     fs.far = False
                 elif fp[P_CL_LEVELS] > 0.0:
                     fs.far = _far(fs, sc, lvl, orders[slot].side, orders[slot].price_ticks, fp[P_CL_LEVELS])
-                c_slot = slot
-                _put_event(evbuf, K.EV_CANCEL, oid, 0, 0, 0, time_ns)
+                _put_cancel(evbuf, oid, slot, time_ns)
             else:
                 if fp[P_RUN_SHARE] > 0.0:
                     direction = _run_sign(rs, fp, fs, direction)
@@ -3087,13 +3094,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         elif kind == K.EV_CANCEL:
             v_delta = -1
             if fs.view_reach[0] >= 0 or fs.view_reach[1] >= 0 or fs.view_near[0] >= 0 or fs.view_near[1] >= 0:
-                v_slot = c_slot if c_slot != -1 else K.h_find(htab, orders, evbuf[0, K.E_ID])
-                if v_slot != -1:
-                    v_side, v_price = orders[v_slot].side, orders[v_slot].price_ticks
+                v_slot = evbuf[0, K.E_OWNER]  # the cancelled order's slot (_put_cancel; also when pending)
+                v_side, v_price = orders[v_slot].side, orders[v_slot].price_ticks
         bb0 = sc[K.S_BEST_BID]
         ba0 = sc[K.S_BEST_ASK]
         maker = -evbuf[0, K.E_SIDE]  # the side a trade takes from (the aggressor's opposite)
-        free_head = sc[K.S_FREE]
         _, status = K.process_inline(sc, lvl, orders, htab, fills, log, evbuf, 0)
         if status != K.OK:
             fs.pending = True
@@ -3123,20 +3128,18 @@ def run_flow(rngs, flow, book, evbuf, t_end):
         if split and sc[K.S_N_FILLS] != n_fills_before:
             # the order a trade left partly filled may change its size group (room for it: the
             # check before the event)
-            regroup_resting(fp, fs, live, sc, orders, htab, fills, n_fills_before, sc[K.S_N_FILLS])
+            regroup_resting(fp, fs, live, sc, lvl, orders, fills, n_fills_before, sc[K.S_N_FILLS])
         if evbuf[0, K.E_TYPE] == K.EV_LIMIT and filled < evbuf[0, K.E_SIZE]:  # what it did not fill rests
             oid = evbuf[0, K.E_ID]
-            # its slot: the free list's head before the event (the book takes it for a resting
-            # order), unless a fill freed others first (then the hash map says)
-            slot = free_head if orders[free_head].id == oid else K.h_find(htab, orders, oid)
+            slot = sc[K.S_LAST_SLOT]  # where the book rested it (its ids are unmapped: no lookup)
             _list_order(fp, fs, live, cap, split, orders, oid, slot)
             fs.last_id = oid
             fs.last_slot = slot
             if fs.flick_plan_s >= 0.0 and not fs.quiet:
                 if fs.flick_n >= fp[P_IN_SLOTS] and (fp[P_IN_SLOTS] > 1.0 or fp[P_IN_LIFE_NQ] > 0.0):
-                    _purge_flickers(fs, htab, orders)  # free the slots of quotes filled or cancelled since
+                    _purge_flickers(fs, orders)  # free the slots of quotes filled or cancelled since
                 if fs.flick_n < fp[P_IN_SLOTS]:
-                    _push_flicker(fs, evbuf[0, K.E_ID], fs.t_s + fs.flick_plan_s, fs.flick_plan_take)
+                    _push_flicker(fs, _live_entry(oid, slot), fs.t_s + fs.flick_plan_s, fs.flick_plan_take)
         fs.flick_plan_s = -1.0
         fs.flick_plan_take = False
         ev_type = evbuf[0, K.E_TYPE]

@@ -157,7 +157,8 @@ class MarketSimulator:
         depth_levels = len(cfg.flow.depth_shares)
         self.book = OrderBook(tick_size=cfg.tick_size, lot_size=cfg.lot_size, n_levels=1 << 14,
                               base_price_ticks=max(1, int(cfg.initial_mid_ticks) - (1 << 13)),
-                              capacity=max(1 << 10, 8 * depth_levels * 16), log_events=cfg.log_events)
+                              capacity=max(1 << 10, 8 * depth_levels * 16), log_events=cfg.log_events,
+                              unmapped_below_id=AGENT_ID_START)  # the flow names its orders' slots
         #: the flow's state: a (1,) FLOW_STATE_DTYPE array (the kernels' record is its element)
         self._fs = F.new_flow_state(cfg.start_of_day_s - cfg.warmup_s, cfg.initial_mid_ticks, cfg.diffusion_step_s)
         self._live = np.zeros(F.live_width(self._fp, 1 << 12), dtype=np.int64)
@@ -244,20 +245,13 @@ class MarketSimulator:
         if signed:
             F.apply_impact_flat(self._fs, self._fp, float(signed))
         if self._fp[F.P_CSZ_SPLIT] == 1.0 and len(fills):
-            self._regroup(int(fills["resting_id"][-1]), int(fills["resting_owner"][-1]))
+            # a background order the agent's trade left partly filled may change its size group
+            # (the cancellation by size's split, :func:`~execgym.envs.market.simulation.flow.regroup`)
+            sc, lvl, orders = self.book.arrays[:3]
+            raw = fills.view(np.int64).reshape(-1, K.N_F)
+            while not F.regroup_resting_flat(self._fp, self._fs, self._live, sc, lvl, orders, raw):
+                self._live = F.grown_live(self._fp, self._live, orders.shape[0])
         return fills
-
-    def _regroup(self, oid: int, owner: int) -> None:
-        """A background order the agent's trade left partly filled may change its size group
-        (the cancellation by size's split, :func:`~execgym.envs.market.simulation.flow.regroup`)."""
-        if owner != BACKGROUND_OWNER or oid <= 0:
-            return
-        orders, htab = self.book.arrays[2], self.book.arrays[3]
-        slot = K.h_find(htab, orders, oid)
-        if slot == -1:
-            return
-        while not F.regroup_flat(self._fp, self._fs, self._live, orders, oid, slot):
-            self._live = F.grown_live(self._fp, self._live, orders.shape[0])
 
     @property
     def _time_ns(self) -> int:
