@@ -1,6 +1,6 @@
 """Events per second of the simulated market under each model of its order flow.
 
-    python benchmarks/bench_market_models.py [--market-seconds 23400] [--repeats 7]
+    python benchmarks/bench_market_models.py [--market-seconds 23400] [--repeats 25]
 
 Runs ``MarketSimulator`` (event log off, as the environments run it) over
 ``--market-seconds`` of market time from the open (default: the whole 6.5-h session), in
@@ -145,7 +145,7 @@ def run(cfg: SimulatorConfig, market_s: float) -> tuple[float, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--market-seconds", type=float, default=23_400.0)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=25)
     parser.add_argument("--config", action="append", default=[], metavar="NAME=PATH",
                         help="a further market config (YAML) to time beside the presets")
     parser.add_argument("--ablate", action="store_true",
