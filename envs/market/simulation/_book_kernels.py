@@ -612,12 +612,11 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
                 lvl[s, li].tail = slot
                 lvl[s, li].volume_shares += rem
                 lvl[s, li].count += 1
-                if not mapped:
-                    pass
-                elif ins_bucket >= 0:
-                    htab[ins_bucket] = (ins_home << 32) | slot
-                else:
-                    h_insert(htab, orders, oid, slot)
+                if mapped:
+                    if ins_bucket >= 0:
+                        htab[ins_bucket] = (ins_home << 32) | slot
+                    else:
+                        h_insert(htab, orders, oid, slot)
                 sc[S_LAST_SLOT] = slot
                 sc[S_N_ORDERS] += 1
                 if s == 0:

@@ -327,7 +327,7 @@ class OrderBook:
         if events.ndim != 2 or events.shape[1] != K.N_E:
             raise ValueError(f"events must have shape (n, {K.N_E}), got {events.shape}")
         ids = events[:, K.E_ID]
-        reserved = (ids > 0) & (ids < self._unmapped_below)
+        reserved = self._unmapped(ids)
         if reserved.any():
             i = int(np.argmax(reserved))
             raise ValueError(f"event {i}'s order_id {int(ids[i])} is below unmapped_below_id={self._unmapped_below}: "
@@ -467,9 +467,14 @@ class OrderBook:
         self.last_order_id = oid
         return self._one_event(K.EV_IOC, oid, s, p, q, own, t)
 
+    def _unmapped(self, ids):
+        """Whether order id(s) ``ids`` (an int or an int array) are kept out of the id map
+        (``unmapped_below_id``; the kernels' ``_unmapped``)."""
+        return (ids > 0) & (ids < self._unmapped_below)
+
     def _mapped_id(self, order_id) -> int:
         oid = _int("order_id", order_id)
-        if 0 < oid < self._unmapped_below:
+        if self._unmapped(oid):
             raise ValueError(f"order_id {oid} is below unmapped_below_id={self._unmapped_below}: those ids are the "
                              "background flow's, kept out of the id map")
         return oid
@@ -710,7 +715,7 @@ class OrderBook:
         used = np.flatnonzero(htab != K.EMPTY_SLOT)
         slots = htab[used] & K._SLOT_MASK
         ids = self._orders["id"]
-        mapped = (ids != K.EMPTY_KEY) & ~((ids > 0) & (ids < self._unmapped_below))
+        mapped = (ids != K.EMPTY_KEY) & ~self._unmapped(ids)
         assert np.array_equal(np.sort(slots), np.flatnonzero(mapped)), "hash map entries (the mapped resting orders)"
         assert len(np.unique(slots)) == len(slots), "two buckets name one slot"
         assert np.all(self._orders["id"][slots] != K.EMPTY_KEY), "a bucket names a free slot"

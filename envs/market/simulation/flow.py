@@ -2238,10 +2238,17 @@ def _list_order(fp, fs, live, cap, split, orders, oid, slot):
     if split:
         live[2 * cap + slot] = fs.n_live
         if _group_factor(fp, orders, slot) > fp[P_CSZ_ACC]:
-            live[cap + fs.n_top] = entry
-            live[3 * cap + slot] = fs.n_top
-            fs.n_top += 1
+            _list_top(fs, live, cap, entry, slot)
     fs.n_live += 1
+
+
+@njit(**HOT_INLINE)
+def _list_top(fs, live, cap, entry, slot):
+    """With the split: append ``entry`` (its order in ``slot``) to the top list, with its
+    position by slot (room for it is the caller's to check)."""
+    live[cap + fs.n_top] = entry
+    live[3 * cap + slot] = fs.n_top
+    fs.n_top += 1
 
 
 @njit(**HOT_INLINE)
@@ -2284,9 +2291,7 @@ def regroup(fp, fs, live, orders, oid, slot):
     if top and not listed:
         if fs.n_top >= cap:
             return False
-        live[cap + fs.n_top] = entry
-        live[3 * cap + slot] = fs.n_top
-        fs.n_top += 1
+        _list_top(fs, live, cap, entry, slot)
     elif listed and not top:
         _drop_top_at(fs, live, cap, i)
     return True
