@@ -118,7 +118,7 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         market = SimulatorConfig.from_mapping(market_dict)  # exactly what the YAML says
     if settings.get("inside_regimes"):
         # after the refinement, on seeds apart from it and from the evaluated days
-        fit = fit_inside_regimes(market, day, n_days=2, seed=cfg_int(cfg, "seed") + REGIMES_SEED)
+        fit = fit_inside_regimes(market, day, n_days=3, seed=cfg_int(cfg, "seed") + REGIMES_SEED)
         market_dict["flow"].update({k: float(f"{fit[k]:.4g}") for k in ("inside_regime_sigma", "inside_regime_time_s")})
         market = SimulatorConfig.from_mapping(market_dict)
     return cal, market, market_dict

@@ -1,6 +1,6 @@
 """Liquidity-provision regimes: the factor of the inside orders' probabilities has mean one and
 the configured memory, it makes the spread remember, and its fit finds the spread memory of a
-day again (the time from the day, the strength by simulation)."""
+day again (the strength and the time by simulation)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from execgym.envs.market.analysis.calibration.inside_regimes import (
+    _minimum,
     fit_inside_regimes,
     regime_time_s,
     spread_memory,
@@ -105,6 +106,8 @@ def test_the_time_of_an_exponential_memory():
         regime_time_s(np.array([0.3, 0.1]), (30.0, 10.0))
     with pytest.raises(ValueError, match="lags_s"):
         regime_time_s(np.array([0.3, 0.1]), (10.0,))
+    with pytest.raises(ValueError, match="two values each"):
+        regime_time_s(np.array([0.3, 0.1, 0.05]), (10.0, 30.0, 60.0))
 
 
 def test_the_fit_finds_the_strength_of_a_simulated_day_again():
@@ -114,11 +117,49 @@ def test_the_fit_finds_the_strength_of_a_simulated_day_again():
     fits = {}
     for sigma in (0.0, 1.2):
         day = simulate_day(_market(sigma, 30.0), np.random.default_rng(7), 5_400.0, dt_s=60.0)
-        fits[sigma] = fit_inside_regimes(base, day, n_days=2, seed=1, sigmas=(0.0, 0.6, 1.2, 1.8))
+        fits[sigma] = fit_inside_regimes(base, day, n_days=2, seed=1, sigmas=(0.0, 0.6, 1.2, 1.8), time_factors=(1.0,))
     assert fits[1.2]["inside_regime_sigma"] == pytest.approx(1.2, abs=0.45)
     assert fits[0.0]["inside_regime_sigma"] < 0.6
     assert 5.0 < fits[1.2]["inside_regime_time_s"] < 120.0
     assert len(fits[1.2]["sigma_curve"]) == 4 and fits[1.2]["sigma_curve"][-1] > fits[1.2]["sigma_curve"][0]
+    # one time: the day's exponential time between the first two lags
+    assert fits[1.2]["inside_regime_time_s"] == pytest.approx(regime_time_s(fits[1.2]["day_memory"][:2]))
+
+
+def test_the_fit_finds_a_long_memory_again_and_matches_every_lag():
+    """Days simulated with a long (90 s) and a short (10 s) regime time: the joint fit gives the
+    first a time several times the second's, and its market's memory meets the day's at every
+    lag, each time at the ``sigma`` that matches the first lag."""
+    base, fits = _market(0.0), {}
+    for tau in (90.0, 10.0):
+        day = simulate_day(_market(1.2, tau), np.random.default_rng(7), 5_400.0, dt_s=60.0)
+        fits[tau] = fit_inside_regimes(base, day, n_days=1, seed=1, sigmas=(0.0, 0.6, 1.2, 1.8),
+                                       time_factors=(1.0, 2.0, 4.0))
+    assert fits[90.0]["inside_regime_time_s"] > 2.5 * fits[10.0]["inside_regime_time_s"]
+    assert 45.0 < fits[90.0]["inside_regime_time_s"] < 180.0
+    for fit in fits.values():
+        assert np.allclose(fit["simulated_memory"], fit["day_memory"], atol=0.05)
+        times = [t for t, _, _ in fit["time_curve"]]
+        assert times[0] == pytest.approx(regime_time_s(fit["day_memory"][:2]))
+        assert times == pytest.approx([times[0] * f for f in (1.0, 2.0, 4.0)])
+        assert times[0] <= fit["inside_regime_time_s"] <= times[-1]
+        assert all(0.0 <= s <= 1.8 for _, s, _ in fit["time_curve"])
+        # the time where the parabola through the errors is least, and the sigma solved around it
+        x = np.log(np.array(times) / times[0])
+        k = _minimum(x, np.array([e for _, _, e in fit["time_curve"]]))
+        assert fit["inside_regime_time_s"] == pytest.approx(times[0] * np.exp(k))
+        assert fit["inside_regime_sigma"] == pytest.approx(np.interp(k, x, [s for _, s, _ in fit["time_curve"]]))
+    assert fits[90.0]["inside_regime_time_s"] > 1.1 * fits[90.0]["time_curve"][0][0]  # longer than the day's decay
+
+
+def test_the_time_is_the_vertex_of_the_errors_parabola_within_the_grid():
+    x = np.log([1.0, 1.5, 2.25, 3.375, 5.0625])
+    assert _minimum(x, (x - 1.0) ** 2 + 0.3) == pytest.approx(1.0)  # an exact parabola: its vertex
+    assert _minimum(x, (x - 9.0) ** 2) == pytest.approx(x[-1])  # beyond the grid: its end
+    assert _minimum(x, (x + 9.0) ** 2) == pytest.approx(x[0])
+    assert _minimum(x, -((x - 1.0) ** 2) + np.array([0, 0, 0, 0, -5.0])) == pytest.approx(x[-1])  # opens down
+    assert _minimum(x[:2], np.array([0.2, 0.1])) == pytest.approx(x[1])  # two points: the smaller
+    assert _minimum(x[:1], np.array([0.2])) == pytest.approx(x[0])
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -142,7 +183,10 @@ def test_regimes_without_inside_orders_and_bad_fit_arguments_are_refused():
         fit_inside_regimes(_market(), day, sigmas=(0.5, 1.0))
     with pytest.raises(ValueError, match="sigmas"):
         fit_inside_regimes(_market(), day, sigmas=(0.0, np.nan))
-    for lags in [(30.0, 10.0), (10.0, 20.0, 30.0), (0.0, 10.0)]:
+    for factors in [(), (1.0, 0.5), (0.0, 1.0), (1.0, np.inf)]:
+        with pytest.raises(ValueError, match="time_factors"):
+            fit_inside_regimes(_market(), day, time_factors=factors)
+    for lags in [(30.0, 10.0), (10.0, 30.0, 20.0), (0.0, 10.0), (10.0,)]:
         with pytest.raises(ValueError, match="lags_s"):
             fit_inside_regimes(_market(), day, lags_s=lags)
     with pytest.raises(ValueError, match="multiples of step_s"):
