@@ -101,3 +101,25 @@ def test_without_the_propagator_the_kernel_state_stays_untouched():
     sim.advance(3.0)
     assert not np.any(sim._fs[0]["prop_ticks"])
     assert sim.reference_ticks - sim.fundamental_ticks == pytest.approx(0.5 * np.exp(-3.0 * sim.config.flow.resilience_per_s))
+
+
+def test_a_propagator_under_the_opposite_best_anchor_moves_no_order_and_is_warned_of(caplog):
+    """The propagator moves the centre; orders placed from the opposite best never read it
+    while the book has both sides: the same flow with and without it sends the same events,
+    and the configuration says so in a warning (not for the reference anchor)."""
+    flow = FlowConfig(anchor="opposite_best", market_rate_per_s=1.0, intraday=None)
+    with caplog.at_level("WARNING", logger="execgym.envs.market.simulation.simulator"):
+        on = SimulatorConfig(flow=flow, impact=ImpactConfig(propagator_ticks_per_share=0.05, propagator_time_s=10.0),
+                             log_events=True)
+    assert "propagator_ticks_per_share=0.05 has no effect" in caplog.text
+    logs = []
+    for cfg in (on, SimulatorConfig(flow=flow, impact=ImpactConfig(), log_events=True)):
+        sim = MarketSimulator(cfg, np.random.default_rng(4))
+        sim.advance(600.0)
+        assert sim.book.best_bid is not None and sim.book.best_ask is not None
+        logs.append(sim.book.event_log().to_numpy())
+    assert np.array_equal(*logs)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="execgym.envs.market.simulation.simulator"):
+        SimulatorConfig(flow=FlowConfig(anchor="reference"), impact=ImpactConfig(propagator_ticks_per_share=0.05))
+    assert "propagator" not in caplog.text
