@@ -48,8 +48,9 @@ the README's realism table measures each):
 * **impact**: with the opposite-best anchor the book re-forms around its own quotes, so a
   metaorder's impact is linear in its size and does not decay; the square-root law and its
   decay need the reference anchor with the power-law propagator (``propagator``;
-  ``python -m execgym.experiments.square_root_law``); the data set has no metaorders to
-  calibrate a decay on;
+  ``python -m execgym.experiments.square_root_law``), or latent liquidity
+  (``FlowConfig.latent_frac``: a share of the orders placed from the centre the propagator
+  moves; not calibrated yet); the data set has no metaorders to calibrate a decay on;
 * **hidden liquidity**: about 30% of GOOG's volume that day executed against hidden
   orders (type 5), which the simulated book does not have; the calibration and the
   facts use visible executions only.

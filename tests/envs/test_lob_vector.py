@@ -282,6 +282,11 @@ MECHANISMS = {
                     "impact": {"propagator_ticks_per_share": 2e-3, "propagator_exponent": 0.5,
                                "propagator_time_s": 5.0}}, "prop_ticks"),
     "random_clock": ({"flow": {"activity_sigma": 0.8, "activity_time_s": 5.0}}, "act_x"),
+    # latent liquidity: a share of the opposite-best flow placed from the centre the propagator moves
+    "latent": ({"flow": {"anchor": "opposite_best", "market_rate_per_s": 2.0, "latent_frac": 0.5,
+                         "latent_offset_ticks": 1},
+                "impact": {"propagator_ticks_per_share": 2e-3, "propagator_exponent": 0.5,
+                           "propagator_time_s": 5.0}}, "prop_ticks"),
     # state-dependent: the market orders' rate by the spread, the placement by the minute
     "fleeting": ({"flow": {"anchor": "opposite_best", "cluster_alphas_per_s": [2.0], "cluster_betas_per_s": [4.0],
                            "cluster_join_frac": 0.5, "cluster_cancel_newest_frac": 0.5}}, None),

@@ -130,6 +130,17 @@ model for order book dynamics", Operations Research 58(3):
   (at most one tick inside the spread, at most the farthest placement distance from the
   opposite best). Revisions move orders without adding or removing
   any, so the depth stays the configured one; they do not excite the clustering;
+* **latent liquidity** (optional, ``latent_frac``, with ``anchor="opposite_best"``): a book
+  placed only from the opposite best re-forms around its own quotes, so nothing pulls the
+  price back after a metaorder and its impact grows about linearly in its size. A share
+  ``latent_frac`` of the limit orders placed from the depth profile goes instead
+  ``d - latent_offset_ticks`` ticks (at least one) from the centre ``m`` that the impact
+  moves (the propagator's latent price, after Donier et al. 2015: liquidity that sits
+  around a price which a metaorder displaces and which relaxes), ``d`` the profile's
+  distance (scaled by the intraday spread, as the others); never crossing the book (at most
+  one tick inside the spread). ``latent_offset_ticks`` turns a distance from the opposite
+  best into one from the centre (about half the typical spread). The other orders keep the
+  opposite best;
 * **market orders that wait for a tight spread** (optional): the rate of market orders
   falls with the spread (a state-dependent intensity in the spirit of Huang, Lehalle and
   Rosenbaum 2015, "Simulating and analyzing order book data: the queue-reactive model",
@@ -563,6 +574,10 @@ class FlowConfig:
         The warm-up before the session's start places orders with the first bucket's
         multiplier (it builds the opening book).
     :param anchor: ``"reference"`` or ``"opposite_best"`` (module docstring).
+    :param latent_frac: latent liquidity (module docstring): the share of the profile-placed
+        limit orders placed from the centre ``m``; needs ``anchor="opposite_best"``; 0: none.
+    :param latent_offset_ticks: those orders' distance from ``m`` is the profile's less this
+        (ticks, at least one tick remains).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
     """
@@ -632,6 +647,8 @@ class FlowConfig:
     placement_scale_bucket_s: float = 1800.0
     placement_scale_starts_s: tuple[float, ...] = ()
     anchor: str = "reference"
+    latent_frac: float = 0.0
+    latent_offset_ticks: int = 0
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
 
@@ -659,6 +676,11 @@ class FlowConfig:
                 f"alpha={self.hawkes_alpha_per_s!r}, beta={self.hawkes_beta_per_s!r}"
             )
         check_choice("anchor", self.anchor, ("reference", "opposite_best"))
+        check_fraction("latent_frac", self.latent_frac)
+        check_int("latent_offset_ticks", self.latent_offset_ticks, minimum=0)
+        if self.latent_frac > 0.0 and self.anchor != "opposite_best":
+            raise ValueError(f"latent_frac={self.latent_frac!r} places a share of the orders from the centre instead of "
+                             f"the opposite best: it needs anchor='opposite_best', got anchor={self.anchor!r}")
         check_choice("size_distribution", self.size_distribution, ("geometric", "fixed", "empirical"))
         for kind in ("limit", "market"):
             sizes, probs = (tuple(float(x) for x in getattr(self, f"{kind}_{name}"))
@@ -1110,7 +1132,10 @@ P_CSZ_TOP_RATE = P_CSZ_ACC + 1
 #: every larger size), when the groups' edges lie below CSZ_TABLE shares (_group_factor; 1.0: on)
 P_CSZ_TAB_ON = P_CSZ_TOP_RATE + 1
 P_CSZ_TAB0 = P_CSZ_TAB_ON + 1
-N_P = P_CSZ_TAB0 + CSZ_TABLE
+#: latent liquidity: the share of profile-placed orders placed from the centre, and their offset (ticks)
+P_LATENT_FRAC = P_CSZ_TAB0 + CSZ_TABLE
+P_LATENT_OFFSET = P_LATENT_FRAC + 1
+N_P = P_LATENT_OFFSET + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1390,6 +1415,8 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
         fp[P_BEST_N] = len(w)
         fp[P_BEST_CUM0: P_BEST_CUM0 + len(w)] = np.cumsum(w) / w.sum()
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
+    fp[P_LATENT_FRAC] = flow.latent_frac
+    fp[P_LATENT_OFFSET] = flow.latent_offset_ticks
     fp[P_MO_CAP] = flow.market_queue_cap_frac
     n = len(flow.inside_follow_gaps_s)
     fp[P_FOLLOW_N] = n
@@ -1831,7 +1858,31 @@ def _profile_index(cum_w, row, v):
 def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     """A new limit order's price from the depth profile: a distance drawn from the side's
     cumulative rates ``cum_w``, scaled by the intraday spread at ``t`` (s), from the anchor."""
-    return _profile_price_at(fp, fs, sc, cum_w, t, direction, R.uniform(rs))
+    v = R.uniform(rs)
+    if fp[P_LATENT_FRAC] > 0.0 and R.uniform(rs) < fp[P_LATENT_FRAC]:
+        return _latent_price(fp, fs, sc, cum_w, t, direction, v)
+    return _profile_price_at(fp, fs, sc, cum_w, t, direction, v)
+
+
+@njit(**HOT_INLINE)
+def _latent_price(fp, fs, sc, cum_w, t, direction, v):
+    """A latent order's price (module docstring): the profile's distance for the uniform
+    ``v``, scaled by the intraday spread at ``t`` (s), less ``latent_offset_ticks`` (at least
+    one tick), from the centre; at most one tick inside the spread."""
+    n_k = cum_w.shape[1]
+    dist = min(_profile_index(cum_w, 0 if direction > 0 else 1, v), n_k - 1) + 1
+    if fp[P_SCALE_ON] == 1.0:
+        dist = _scaled_distance(fp, fs, t, dist)
+    dist = max(1, dist - np.int64(fp[P_LATENT_OFFSET]))
+    if direction > 0:
+        price = _rounded_centre(fp, fs, True) - dist
+        if sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
+            price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
+    else:
+        price = _rounded_centre(fp, fs, False) + dist
+        if sc[K.S_BEST_BID] >= 0:
+            price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
+    return price
 
 
 @njit(**HOT_INLINE)

@@ -80,11 +80,12 @@ class SimulatorConfig:
             object.__setattr__(self, "impact", ImpactConfig(**self.impact))
         if not isinstance(self.flow, FlowConfig) or not isinstance(self.impact, ImpactConfig):
             raise TypeError("flow and impact must be FlowConfig / ImpactConfig instances or mappings")
-        if self.flow.anchor == "opposite_best" and self.impact.propagator_ticks_per_share > 0.0:
+        if (self.flow.anchor == "opposite_best" and self.flow.latent_frac == 0.0
+                and self.impact.propagator_ticks_per_share > 0.0):
             # the propagator moves the centre m, which this anchor reads only for an empty book
             logger.warning("impact.propagator_ticks_per_share=%g has no effect while the book has both sides: "
                            "flow.anchor='opposite_best' places orders from the opposite best, not from the "
-                           "centre the propagator moves (use anchor='reference')",
+                           "centre the propagator moves (use anchor='reference', or flow.latent_frac > 0)",
                            self.impact.propagator_ticks_per_share)
 
     @classmethod
