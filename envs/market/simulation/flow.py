@@ -1868,12 +1868,24 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
 def _latent_price(fp, fs, sc, cum_w, t, direction, v):
     """A latent order's price (module docstring): the profile's distance for the uniform
     ``v``, scaled by the intraday spread at ``t`` (s), less ``latent_offset_ticks`` (at least
-    one tick), from the centre; at most one tick inside the spread."""
-    n_k = cum_w.shape[1]
-    dist = min(_profile_index(cum_w, 0 if direction > 0 else 1, v), n_k - 1) + 1
+    one tick), from the centre (:func:`_centre_price`)."""
+    dist = _profile_distance(cum_w, direction, v)
     if fp[P_SCALE_ON] == 1.0:
         dist = _scaled_distance(fp, fs, t, dist)
-    dist = max(1, dist - np.int64(fp[P_LATENT_OFFSET]))
+    return _centre_price(fp, fs, sc, direction, max(1, dist - np.int64(fp[P_LATENT_OFFSET])))
+
+
+@njit(**HOT_INLINE)
+def _profile_distance(cum_w, direction, v):
+    """The depth profile's distance (ticks, from 1) for the uniform ``v`` in [0, 1): the first
+    whose cumulative rate reaches ``v`` (the last one if none does)."""
+    return min(_profile_index(cum_w, 0 if direction > 0 else 1, v), cum_w.shape[1] - 1) + 1
+
+
+@njit(**HOT_INLINE)
+def _centre_price(fp, fs, sc, direction, dist):
+    """``dist`` ticks below (a buy) or above (a sell) the rounded centre, never crossing:
+    liquidity providers quote at most one tick inside the spread."""
     if direction > 0:
         price = _rounded_centre(fp, fs, True) - dist
         if sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
@@ -1888,9 +1900,7 @@ def _latent_price(fp, fs, sc, cum_w, t, direction, v):
 @njit(**HOT_INLINE)
 def _profile_price_at(fp, fs, sc, cum_w, t, direction, v):
     """:func:`_profile_price` for the uniform ``v`` in [0, 1) (the quantile of its distance)."""
-    n_k = cum_w.shape[1]
-    # the first distance whose cumulative rate reaches v (the last one if none does)
-    return _placed_price(fp, fs, sc, t, direction, min(_profile_index(cum_w, 0 if direction > 0 else 1, v), n_k - 1) + 1)
+    return _placed_price(fp, fs, sc, t, direction, _profile_distance(cum_w, direction, v))
 
 
 @njit(**HOT_INLINE)
@@ -1901,12 +1911,7 @@ def _placed_price(fp, fs, sc, t, direction, dist):
     if fp[P_SCALE_ON] == 1.0:
         dist = _scaled_distance(fp, fs, t, dist)
     if fp[P_ANCHOR_REF] == 1.0:
-        price = _rounded_centre(fp, fs, True) - dist if direction > 0 else _rounded_centre(fp, fs, False) + dist
-        # never cross: liquidity providers quote at most one tick inside the spread
-        if direction > 0 and sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
-            price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
-        elif direction < 0 and sc[K.S_BEST_BID] >= 0:
-            price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
+        price = _centre_price(fp, fs, sc, direction, dist)
     else:
         bb = sc[K.S_BEST_BID]
         ba = sc[K.S_BEST_ASK]
