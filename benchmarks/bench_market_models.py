@@ -35,7 +35,10 @@ Runs ``MarketSimulator`` (event log off, as the environments run it) over
 * ``goog_regimes``: ``conf/market/goog_2012_06_21_regimes.yaml``, the realism report's
   ``inside_follow_regimes`` (the scaled flow with liquidity-provision regimes: the orders
   inside a wide spread follow a slow random factor, so the spread stays wide or narrow for
-  tens of seconds, as the day's does).
+  tens of seconds, as the day's does);
+* ``goog_latent``: ``conf/market/goog_2012_06_21_latent.yaml``, the realism report's
+  ``latent`` (the regimes flow with 35% of the profile-placed orders around the centre that a
+  power-law propagator moves: the realism and the square-root law in one market).
 
 Reports, measured in the same run, each model's background events per wall-second (the
 simulator's throughput), the events per proposal drawn (``ev/prop``: about the thinning's
@@ -84,13 +87,14 @@ from execgym.experiments.lib.builders import conf_file  # noqa: E402
 PRESETS = ("default", "goog_2012_06_21", "goog_2012_06_21_clustered", "goog_2012_06_21_fleeting",
            "goog_2012_06_21_opening", "goog_2012_06_21_revisions", "goog_2012_06_21_inside",
            "goog_2012_06_21_follow", "goog_2012_06_21_propagator", "goog_2012_06_21_patient", "goog_2012_06_21_scaled",
-           "goog_2012_06_21_regimes")
+           "goog_2012_06_21_regimes", "goog_2012_06_21_latent")
 NAMES = {"default": "default", "goog_2012_06_21": "goog", "goog_2012_06_21_clustered": "goog_clustered",
          "goog_2012_06_21_fleeting": "goog_fleeting", "goog_2012_06_21_opening": "goog_opening",
          "goog_2012_06_21_revisions": "goog_revisions", "goog_2012_06_21_inside": "goog_inside",
          "goog_2012_06_21_follow": "goog_follow",
          "goog_2012_06_21_propagator": "goog_propagator", "goog_2012_06_21_patient": "goog_patient",
-         "goog_2012_06_21_scaled": "goog_scaled", "goog_2012_06_21_regimes": "goog_regimes"}
+         "goog_2012_06_21_scaled": "goog_scaled", "goog_2012_06_21_regimes": "goog_regimes",
+         "goog_2012_06_21_latent": "goog_latent"}
 
 
 #: the commit at which issue 15 measured "today's simulator" (the realism score and the CST

@@ -11,7 +11,8 @@ a power-law propagator, ``conf/market/goog_2012_06_21_propagator.yaml``):
    over lags ``sign_lags``, with its 95% interval);
 2. at each participation rate ``p``, executes buy metaorders of ``Q = p V T`` shares for each
    duration ``T`` (paired runs with and without the metaorder, common random numbers) and
-   fits ``I = A (Q/V)^delta`` (the exponent's 95% interval) and the prefactor ``Y`` of
+   fits ``I = A (Q/V)^delta`` (the exponent's 95% interval; ``n_runs`` may give each rate
+   its own number of runs) and the prefactor ``Y`` of
    ``I = Y sigma sqrt(Q/V)``
    (:func:`~execgym.envs.market.analysis.impact.law.impact_vs_participation`);
 3. measures the decay after each metaorder: the impact left ``post_s`` after its end as a
@@ -51,6 +52,12 @@ def sign_power_law(signs: np.ndarray, min_lag: int, max_lag: int) -> dict[str, f
     return power_law_decay(acf, min_lag) | {"acf_lag1": float(acf[0])}
 
 
+def _n_runs(cfg: DictConfig) -> int | list:
+    """``n_runs``: one integer, or a list of one per participation rate (checked by
+    :func:`~execgym.envs.market.analysis.impact.law.impact_vs_participation`)."""
+    return list(cfg.n_runs) if OmegaConf.is_list(cfg.n_runs) else cfg_int(cfg, "n_runs", minimum=2)
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     market = SimulatorConfig.from_mapping(OmegaConf.to_container(cfg.market, resolve=True))
@@ -64,7 +71,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     sizes, fits, paths = impact_vs_participation(
         market, list(cfg.participations), list(cfg.durations_s), volume, sigma, side=cfg.side,
         slice_every_s=float(cfg.slice_every_s), post_s=float(cfg.post_s), dt_s=float(cfg.dt_s),
-        n_runs=cfg_int(cfg, "n_runs"), seed=int(seeds[1].generate_state(1)[0]))
+        n_runs=_n_runs(cfg), seed=int(seeds[1].generate_state(1)[0]))
     sizes["left_after_post"] = sizes["permanent_ticks"] / sizes["peak_ticks"]
     sizes.to_csv(out_dir / "sizes.csv", index=False)
     fits.to_csv(out_dir / "fits.csv", index=False)
@@ -121,7 +128,7 @@ def main(cfg: DictConfig) -> None:
                  "left_after_post"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print("\nimpact I = A (Q/V)^delta per participation rate (target: delta in [0.4, 0.7]) and Y of I = Y sigma sqrt(Q/V):")
     print(fits[["participation", "delta", "delta_ci95_lo", "delta_ci95_hi", "Y", "Y_ci95_lo", "Y_ci95_hi",
-                "n_sizes"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+                "n_sizes", "n_runs"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(f"\ntrade signs: C(l) ~ l^-gamma, gamma {signs['gamma']:.3f} [{signs['gamma_ci95_lo']:.3f}, "
           f"{signs['gamma_ci95_hi']:.3f}] (R^2 {signs['r2']:.3f} over {signs['n_lags']} lags)")
     print(f"\ntables and plots: {out_dir}")

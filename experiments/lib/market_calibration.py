@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.inside_regimes import fit_inside_regimes
+from execgym.envs.market.analysis.calibration.latent import latent_settings
 from execgym.envs.market.analysis.calibration.propagator import calibrate_propagator
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.lobster import resolve_lobster_file
@@ -61,13 +62,14 @@ REGIMES_SEED = 104_729
 
 def flow_arguments(cfg: DictConfig, overrides: dict | None = None) -> dict:
     """``calibrate_flow``'s arguments: ``cfg.calibration`` updated by ``overrides``, without
-    ``refine_depth`` and ``propagator`` (not calibrate_flow arguments)."""
+    ``refine_depth``, ``propagator``, ``latent`` and the like (not calibrate_flow arguments)."""
     args = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
     args.pop("refine_depth", None)
     args.pop("refine_gain_decay", None)
     args.pop("refine_cancel_near", None)
     args.pop("inside_regimes", None)
     args.pop("propagator", None)
+    args.pop("latent", None)
     return args
 
 
@@ -75,17 +77,20 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     """``(calibration, market, market mapping)`` of ``day`` under ``cfg.calibration`` updated
     by ``overrides``; with ``refine_depth: N > 0`` the depth profile is refined by ``N``
     simulated days (:func:`~execgym.envs.market.analysis.calibration.refine.refine_depth`); with
-    ``propagator:`` (``calibrate_propagator``'s arguments) the impact gets the day's power-law
-    propagator (:func:`~execgym.envs.market.analysis.calibration.propagator.calibrate_propagator`);
-    with ``inside_regimes: true`` the liquidity-provision regimes are then fitted by simulation
-    (:func:`~execgym.envs.market.analysis.calibration.inside_regimes.fit_inside_regimes`)."""
+    ``inside_regimes: true`` the liquidity-provision regimes are then fitted by simulation
+    (:func:`~execgym.envs.market.analysis.calibration.inside_regimes.fit_inside_regimes`); with
+    ``propagator:`` (``calibrate_propagator``'s arguments) the impact then gets the day's
+    power-law propagator (:func:`~execgym.envs.market.analysis.calibration.propagator.calibrate_propagator`),
+    and with ``latent:`` (``latent_settings``' ``frac`` and ``offset_ticks``) a share of the flow's
+    orders sits around the centre it moves
+    (:func:`~execgym.envs.market.analysis.calibration.latent.latent_settings`)."""
     settings = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
+    latent = settings.get("latent")
+    if latent is not None and settings.get("propagator") is None:
+        raise ValueError(f"calibration latent={latent!r} needs a propagator: the latent orders sit around the centre "
+                         "that only the propagator moves (set propagator, e.g. {square_root_y: 1.0, participation: 0.1})")
     cal = calibrate_flow(day, **flow_arguments(cfg, overrides))
     market_dict = cal.market_config(day.tick_size_usd, first_centre(day), float(cfg.warmup_s))
-    if settings.get("propagator") is not None:
-        prop = calibrate_propagator(day, **settings["propagator"])
-        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
-                                                                  "propagator_time_s")})
     market = SimulatorConfig.from_mapping(market_dict)
     if settings.get("refine_depth"):
         # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them
@@ -120,6 +125,15 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         # after the refinement, on seeds apart from it and from the evaluated days
         fit = fit_inside_regimes(market, day, n_days=3, seed=cfg_int(cfg, "seed") + REGIMES_SEED)
         market_dict["flow"].update({k: float(f"{fit[k]:.4g}") for k in ("inside_regime_sigma", "inside_regime_time_s")})
+        market = SimulatorConfig.from_mapping(market_dict)
+    if settings.get("propagator") is not None:
+        # last: the depth and the regimes are fitted to the flow without them (a propagator moves
+        # an opposite-best book only through latent orders)
+        prop = calibrate_propagator(day, **settings["propagator"])
+        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
+                                                                  "propagator_time_s")})
+        if latent is not None:
+            market_dict["flow"].update(latent_settings(day, **latent))
         market = SimulatorConfig.from_mapping(market_dict)
     return cal, market, market_dict
 

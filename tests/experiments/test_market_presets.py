@@ -71,3 +71,23 @@ def test_the_most_realistic_market_runs_an_episode_in_its_env_group():
     assert steps > 10 and "execution" in info
     assert shares + info.get("unfilled_at_horizon", 0.0) == pytest.approx(2000.0)
     env.close()
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_the_one_market_runs_an_episode_with_its_latent_orders_and_propagator(side):
+    """``lob_goog_2012_06_21_latent``: the regimes market with latent liquidity and the
+    propagator (both on in the env's market), an episode on each side executes its shares."""
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose(config_name="compare_lob", overrides=["env=lob_goog_2012_06_21_latent", f"env.params.side={side}"])
+    make_env, config = build_env_factory(cfg.env)
+    assert config.market.flow.latent_frac > 0.0 and config.market.impact.propagator_ticks_per_share > 0.0
+    assert config.market.flow.inside_regime_sigma > 0.0 and config.side == side
+    env = make_env()
+    env.action_space.seed(1)
+    env.reset(seed=1)
+    done, shares = False, 0.0
+    while not done:
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        done, shares = terminated or truncated, shares + info["shares"]
+    assert shares + info.get("unfilled_at_horizon", 0.0) == pytest.approx(config.total_shares)
+    env.close()

@@ -47,6 +47,18 @@ def test_linear_permanent_impact_is_not_concave(tmp_path):
     assert (per_rate["delta"] > 0.85).all(), per_rate
 
 
+def test_each_rate_takes_its_own_number_of_runs(tmp_path):
+    """``n_runs`` as a list: one per rate, in order; a rate's metaorders are those of the same
+    rate run alone with that number of runs (the rates share their seeds)."""
+    res = run(_cfg(["n_runs=[2,4]"]), tmp_path / "both")
+    per_rate = res["fits"][res["fits"]["participation"] != "pooled"]
+    assert per_rate["n_runs"].tolist() == [2, 4]
+    assert res["sizes"].groupby("participation")["n_runs"].unique().map(list).tolist() == [[2], [4]]
+    alone = run(_cfg(["n_runs=4", "participations=[0.2]"]), tmp_path / "alone")["sizes"]
+    both = res["sizes"][res["sizes"]["participation"] == 0.2].reset_index(drop=True)
+    pd.testing.assert_frame_equal(both, alone)
+
+
 def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():
     rng = np.random.default_rng(0)
     # runs of one sign with Pareto lengths (tail 1.5): C(l) ~ l^-0.5
@@ -63,9 +75,18 @@ def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():
     (dict(participations=[0.0]), "participations"),
     (dict(durations_s=[100.0, -1.0, 300.0]), "durations_s"),
     (dict(volume_per_s=0.0), "volume_per_s"),
+    (dict(n_runs=[4, 4]), "n_runs has 2 entries for 1 participation rates"),
+    (dict(n_runs=[1]), r"n_runs\[0\] must be"),
+    (dict(n_runs=1), r"n_runs\[0\] must be"),
 ])
 def test_impact_vs_participation_rejects_bad_arguments(kwargs, match):
     args = dict(participations=[0.1], durations_s=[100.0, 200.0, 400.0], volume_per_s=10.0,
                 sigma_ticks_per_sqrt_s=1.0) | kwargs
     with pytest.raises(ValueError, match=match):
         impact_vs_participation(SimulatorConfig(), **args)
+
+
+@pytest.mark.parametrize("n_runs", [2.5, [2.0], "4"])
+def test_impact_vs_participation_refuses_runs_that_are_not_integers(n_runs):
+    with pytest.raises(TypeError, match="n_runs"):
+        impact_vs_participation(SimulatorConfig(), [0.1], [100.0, 200.0, 400.0], 10.0, 1.0, n_runs=n_runs)

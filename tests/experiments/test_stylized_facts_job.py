@@ -12,10 +12,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
+from execgym.envs.market.analysis.calibration.latent import median_spread_ticks
 from execgym.envs.market.data.lobster_data import default_lobster_dir
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import build_env_factory
-from execgym.experiments.lib.market_calibration import flow_arguments, load_day
+from execgym.experiments.lib.market_calibration import calibrated_market, flow_arguments, load_day
 from execgym.experiments.stylized_facts import differences, run
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -42,6 +43,7 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
                       "~realism.models.inside_follow_takes", "~realism.models.inside_follow_best",
                       "~realism.models.inside_follow_reach", "~realism.models.inside_follow_patient",
                       "~realism.models.inside_follow_patient_scaled", "~realism.models.inside_follow_regimes",
+                      "~realism.models.latent",
                       "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
@@ -128,7 +130,27 @@ def test_the_amzn_day_turns_off_the_model_its_one_level_file_cannot_fit():
     cfg = compose_cfg("stylized_facts", "day=amzn_2012_06_21")
     assert cfg.realism.models.inside_follow_patient is None and cfg.realism.models.inside_follow_reach is not None
     assert cfg.realism.models.inside_follow_patient_scaled is None and cfg.realism.models.inside_follow_regimes is None
+    assert cfg.realism.models.latent is None
     assert compose_cfg("stylized_facts").realism.models.inside_follow_patient.cancel_sizes
+
+
+def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
+    """``latent`` needs ``propagator`` (its orders sit around the centre only the propagator
+    moves): refused before any fit; with it, the flow gets the share and half the day's median
+    spread as its offset, the impact the propagator (the preset ``goog_2012_06_21_latent``
+    reproduces the whole calibration)."""
+    cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60")
+    day = load_day(cfg.data)
+    with pytest.raises(ValueError, match="latent=.*needs a propagator"):
+        calibrated_market(cfg, day, {"latent": {"frac": 0.3}})
+    _, market, values = calibrated_market(cfg, day, {"latent": {"frac": 0.3},
+                                                     "propagator": {"square_root_y": 0.5, "participation": 0.1}})
+    assert market.flow.anchor == "opposite_best" and market.flow.latent_frac == 0.3
+    assert market.flow.latent_offset_ticks == round(median_spread_ticks(day) / 2) > 0
+    assert market.impact.propagator_ticks_per_share > 0.0 and values["flow"]["latent_frac"] == 0.3
+    _, market, _ = calibrated_market(cfg, day, {"latent": {"frac": 1.0, "offset_ticks": 3},
+                                                "propagator": {"square_root_y": 0.5, "participation": 0.1}})
+    assert market.flow.latent_frac == 1.0 and market.flow.latent_offset_ticks == 3
 
 
 @pytest.mark.parametrize("models", [["~realism.models"], ["~realism.models", "+realism.models={cst: null}"]])

@@ -128,7 +128,7 @@ def impact_vs_participation(
     slice_every_s: float = 10.0,
     post_s: float = 1200.0,
     dt_s: float = 10.0,
-    n_runs: int = 20,
+    n_runs=20,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The square-root law at several participation rates: at each rate ``p``, metaorders of
@@ -138,6 +138,8 @@ def impact_vs_participation(
 
     :param volume_per_s: ``V`` (shares/s), the market's volume rate the rates refer to.
     :param sigma_ticks_per_sqrt_s: the market's volatility, for the prefactor ``Y``.
+    :param n_runs: paired runs per metaorder: one number, or one per participation rate (a
+        small rate's impact is small beside the book's own fluctuations, so it needs more).
     :return: ``(sizes, fits, paths)``: one row per (participation, size) with
         :func:`impact_vs_size`'s columns and ``participation``; one row per participation
         with :meth:`SquareRootFit.as_row` (and one ``"pooled"`` over all); ``paths[(p, Q)]``.
@@ -148,14 +150,15 @@ def impact_vs_participation(
         raise ValueError(f"need at least 3 durations for a fit, got {len(durations)}")
     volume = check_positive("volume_per_s", volume_per_s)
     sigma = check_positive("sigma_ticks_per_sqrt_s", sigma_ticks_per_sqrt_s)
+    runs = _runs_per_rate(n_runs, len(rates))
     tables, fits, paths = [], [], {}
-    for p in rates:
+    for p, n in zip(rates, runs):
         sizes = [max(1, int(round(p * volume * t))) for t in durations]
         tab, pth = impact_vs_size(config, sizes, side=side, participation=p, volume_per_s=volume,
-                                  slice_every_s=slice_every_s, post_s=post_s, dt_s=dt_s, n_runs=n_runs, seed=seed)
-        tab = tab.assign(participation=p)
+                                  slice_every_s=slice_every_s, post_s=post_s, dt_s=dt_s, n_runs=n, seed=seed)
+        tab = tab.assign(participation=p, n_runs=n)
         tables.append(tab)
-        fits.append({"participation": p, **fit_square_root(tab["size_shares"], tab["peak_ticks"],
+        fits.append({"participation": p, "n_runs": n, **fit_square_root(tab["size_shares"], tab["peak_ticks"],
                                                            tab["peak_stderr_ticks"], sigma, volume).as_row()})
         paths |= {(p, q): path for q, path in pth.items()}
         logger.info("participation %.0f%%: impact exponent %.2f", 100 * p, fits[-1]["delta"])
@@ -164,6 +167,22 @@ def impact_vs_participation(
                              sigma, volume)
     fits.append({"participation": "pooled", **pooled.as_row()})
     return sizes_table, pd.DataFrame(fits), paths
+
+
+def _runs_per_rate(n_runs, n_rates: int) -> list[int]:
+    """``n_runs`` (one number or one per rate) as one number per rate, each at least 2."""
+    if isinstance(n_runs, (int, np.integer)) and not isinstance(n_runs, bool):
+        runs = [int(n_runs)] * n_rates
+    else:
+        try:
+            runs = list(n_runs)
+        except TypeError:
+            raise TypeError(f"n_runs must be an int or one int per participation rate, got {n_runs!r}") from None
+        if len(runs) != n_rates:
+            raise ValueError(f"n_runs has {len(runs)} entries for {n_rates} participation rates: {n_runs!r}")
+    for i, n in enumerate(runs):
+        check_int(f"n_runs[{i}]", n, minimum=2)
+    return [int(n) for n in runs]
 
 
 @dataclass(frozen=True)
