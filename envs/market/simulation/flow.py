@@ -1703,9 +1703,11 @@ def transient(fp, fs):
 def _rounded_centre(fp, fs, up):
     """``ceil(m)`` (``up``) or ``floor(m)`` of the centre ``m = m_fundamental + transient``.
 
-    The decay factor ``exp(-x)`` lies in ``[1 - x, 1]``: when the centre's enclosure from
-    those ends (widened by 1e-9 tick for every rounding) rounds to one integer, that is
-    the answer, without the exponential; otherwise the exact centre decides.
+    The decay factor ``exp(-x)`` (``x >= 0``) lies in ``[max(0, 1 - x), 1 / (1 + x)]``: when
+    the centre's enclosure from those ends (widened by 1e-9 tick for every rounding) rounds
+    to one integer, that is the answer, without the exponential; otherwise the exact centre
+    decides. (The propagator's fast exponentials have decayed by several e-folds between
+    trades: the upper end ``1 / (1 + x)`` keeps their enclosure narrow.)
     """
     fund = fs.fund_ticks
     x0 = fs.trans_ticks
@@ -1713,16 +1715,20 @@ def _rounded_centre(fp, fs, up):
     if x0 == 0.0 and not prop:
         return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
     dt = fs.t_s - fs.trans_t_s
-    a = x0 * (1.0 - fp[P_RHO] * dt)
-    lo = fund + min(a, x0)
-    hi = fund + max(a, x0)
+    x = fp[P_RHO] * dt
+    a = x0 * max(0.0, 1.0 - x)
+    b = x0 / (1.0 + x)
+    lo = fund + min(a, b)
+    hi = fund + max(a, b)
     if prop:  # each of the propagator's exponentials is enclosed the same way: add them up
         for k in range(MAX_PROPAGATOR_KERNELS):
             p = fs.prop_ticks[k]
             if p != 0.0:
-                a = p * (1.0 - fp[P_PROP_W0 + 2 * k + 1] * dt)
-                lo += min(a, p)
-                hi += max(a, p)
+                x = fp[P_PROP_W0 + 2 * k + 1] * dt
+                a = p * max(0.0, 1.0 - x)
+                b = p / (1.0 + x)
+                lo += min(a, b)
+                hi += max(a, b)
     lo -= 1e-9
     hi += 1e-9
     if up:
