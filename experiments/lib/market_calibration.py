@@ -8,9 +8,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import hashlib
+import json
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
@@ -89,6 +93,57 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     if latent is not None and settings.get("propagator") is None:
         raise ValueError(f"calibration latent={latent!r} needs a propagator: the latent orders sit around the centre "
                          "that only the propagator moves (set propagator, e.g. {square_root_y: 1.0, participation: 0.1})")
+    cal, market_dict = _fitted_flow(cfg, day, settings, overrides)
+    if settings.get("propagator") is not None:
+        # last: the depth and the regimes are fitted to the flow without them (a propagator moves
+        # an opposite-best book only through latent orders)
+        prop = calibrate_propagator(day, **settings["propagator"])
+        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
+                                                                  "propagator_time_s")})
+        if latent is not None:
+            market_dict["flow"].update(latent_settings(day, **latent))
+    return cal, SimulatorConfig.from_mapping(market_dict), market_dict
+
+
+#: settings applied after the fitted flow (:func:`calibrated_market`): models that differ only
+#: in them share one fit
+LAST_SETTINGS = ("propagator", "latent")
+#: fitted flows kept (:func:`_fitted_flow`): the slow ones, by their settings and day
+_FITS: OrderedDict = OrderedDict()
+_FITS_KEPT = 4
+
+
+def _fitted_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None) -> tuple:
+    """``(calibration, market mapping)`` before the :data:`LAST_SETTINGS`: the flow, its depth
+    refinement and its regimes' fit. A fit that simulates (``refine_depth``, ``inside_regimes``)
+    is kept, by its settings, seed, warm-up and the day's contents, and a copy returned: the
+    realism report's models and the presets that differ only in the last settings (e.g.
+    ``inside_follow_regimes`` and ``latent``) fit once."""
+    slow = bool(settings.get("refine_depth")) or bool(settings.get("inside_regimes"))
+    key = None
+    if slow:
+        base = {k: v for k, v in settings.items() if k not in LAST_SETTINGS}
+        key = (json.dumps(base, sort_keys=True, default=str), cfg_int(cfg, "seed"), float(cfg.warmup_s), _day_key(day))
+        if key in _FITS:
+            _FITS.move_to_end(key)
+            return copy.deepcopy(_FITS[key])
+    fitted = _fit_flow(cfg, day, settings, overrides)
+    if key is not None:
+        _FITS[key] = copy.deepcopy(fitted)
+        while len(_FITS) > _FITS_KEPT:
+            _FITS.popitem(last=False)
+    return fitted
+
+
+def _day_key(day) -> tuple:
+    """What a fit reads of ``day``: its name, session, tick and the contents of its files."""
+    book = None if day.orderbook is None else hashlib.blake2b(np.ascontiguousarray(day.orderbook).data).hexdigest()
+    return (day.name, float(day.start_s), float(day.end_s), float(day.tick_size_usd), day.levels,
+            int(pd.util.hash_pandas_object(day.messages, index=False).sum()), book)
+
+
+def _fit_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None) -> tuple:
+    """:func:`_fitted_flow` computed."""
     cal = calibrate_flow(day, **flow_arguments(cfg, overrides))
     market_dict = cal.market_config(day.tick_size_usd, first_centre(day), float(cfg.warmup_s))
     market = SimulatorConfig.from_mapping(market_dict)
@@ -125,17 +180,7 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
         # after the refinement, on seeds apart from it and from the evaluated days
         fit = fit_inside_regimes(market, day, n_days=3, seed=cfg_int(cfg, "seed") + REGIMES_SEED)
         market_dict["flow"].update({k: float(f"{fit[k]:.4g}") for k in ("inside_regime_sigma", "inside_regime_time_s")})
-        market = SimulatorConfig.from_mapping(market_dict)
-    if settings.get("propagator") is not None:
-        # last: the depth and the regimes are fitted to the flow without them (a propagator moves
-        # an opposite-best book only through latent orders)
-        prop = calibrate_propagator(day, **settings["propagator"])
-        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
-                                                                  "propagator_time_s")})
-        if latent is not None:
-            market_dict["flow"].update(latent_settings(day, **latent))
-        market = SimulatorConfig.from_mapping(market_dict)
-    return cal, market, market_dict
+    return cal, market_dict
 
 
 def market_yaml(market: dict, cfg: DictConfig) -> str:

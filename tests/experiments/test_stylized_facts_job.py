@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.calibration.latent import median_spread_ticks
+from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.lobster_data import default_lobster_dir
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import build_env_factory
@@ -151,6 +152,34 @@ def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
     _, market, _ = calibrated_market(cfg, day, {"latent": {"frac": 1.0, "offset_ticks": 3},
                                                 "propagator": {"square_root_y": 0.5, "participation": 0.1}})
     assert market.flow.latent_frac == 1.0 and market.flow.latent_offset_ticks == 3
+
+
+def test_models_that_differ_only_in_the_last_settings_share_one_fitted_flow(monkeypatch):
+    """A simulated fit (here one refinement day) is kept by its settings, seed and day: a model
+    that adds only the propagator and latent orders reuses it (and gets them on top), a copy
+    each time; another seed or a changed day fits again."""
+    from collections import OrderedDict
+
+    from execgym.experiments.lib import market_calibration as M
+    fits = []
+    monkeypatch.setattr(M, "_FITS", OrderedDict())
+    monkeypatch.setattr(M, "refine_depth", lambda *a, **k: fits.append(1) or refine_depth(*a, **k))
+    cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60")
+    day = load_day(cfg.data)
+    _, plain, values = calibrated_market(cfg, day, {"refine_depth": 1})
+    values["flow"]["depth_shares"][0] = -1.0  # the caller's copy
+    _, latent, _ = calibrated_market(cfg, day, {"refine_depth": 1, "latent": {"frac": 0.3},
+                                                "propagator": {"square_root_y": 0.5, "participation": 0.1}})
+    assert len(fits) == 1 and latent.flow.depth_shares == plain.flow.depth_shares
+    assert latent.flow.latent_frac == 0.3 and plain.flow.latent_frac == 0.0
+    assert latent.impact.propagator_ticks_per_share > 0.0 == plain.impact.propagator_ticks_per_share
+    assert calibrated_market(cfg, day, {"refine_depth": 1})[1] == plain and len(fits) == 1
+    cfg.seed = 1
+    calibrated_market(cfg, day, {"refine_depth": 1})
+    assert len(fits) == 2
+    day.messages.loc[day.messages.index[5], "size_shares"] += 1
+    calibrated_market(cfg, day, {"refine_depth": 1})
+    assert len(fits) == 3
 
 
 @pytest.mark.parametrize("models", [["~realism.models"], ["~realism.models", "+realism.models={cst: null}"]])
