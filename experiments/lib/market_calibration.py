@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -89,45 +90,62 @@ def calibrated_market(cfg: DictConfig, day, overrides: dict | None = None) -> tu
     orders sits around the centre it moves
     (:func:`~execgym.envs.market.analysis.calibration.latent.latent_settings`)."""
     settings = {**OmegaConf.to_container(cfg.calibration, resolve=True), **(overrides or {})}
-    latent = settings.get("latent")
-    if latent is not None and settings.get("propagator") is None:
-        raise ValueError(f"calibration latent={latent!r} needs a propagator: the latent orders sit around the centre "
-                         "that only the propagator moves (set propagator, e.g. {square_root_y: 1.0, participation: 0.1})")
-    cal, market_dict = _fitted_flow(cfg, day, settings, overrides)
-    if settings.get("propagator") is not None:
-        # last: the depth and the regimes are fitted to the flow without them (a propagator moves
-        # an opposite-best book only through latent orders)
-        prop = calibrate_propagator(day, **settings["propagator"])
-        market_dict["impact"].update({k: float(f"{prop[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
-                                                                  "propagator_time_s")})
-        if latent is not None:
-            market_dict["flow"].update(latent_settings(day, **latent))
+    impact, flow = _last_settings(day, settings)  # checked and computed (from the day alone) before the fits
+    # with the reference anchor the propagator moves the whole book: the fits run with it
+    last = settings.get("anchor") == "opposite_best"
+    cal, market_dict = _fitted_flow(cfg, day, settings, overrides, {} if last else impact, last)
+    market_dict["impact"].update(impact)
+    market_dict["flow"].update(flow)
     return cal, SimulatorConfig.from_mapping(market_dict), market_dict
 
 
-#: settings applied after the fitted flow (:func:`calibrated_market`): models that differ only
-#: in them share one fit
+def _last_settings(day, settings: dict) -> tuple[dict, dict]:
+    """``(impact fields, flow fields)`` of the ``propagator`` and ``latent`` settings; bad ones
+    refused (``latent`` needs ``propagator`` and the opposite-best anchor: its orders sit around
+    the centre that only the propagator moves)."""
+    prop, latent = settings.get("propagator"), settings.get("latent")
+    for name, value in (("propagator", prop), ("latent", latent)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"calibration.{name} must be a mapping of its arguments or null, got {value!r}")
+    if latent is not None and prop is None:
+        raise ValueError(f"calibration latent={latent!r} needs a propagator: the latent orders sit around the centre "
+                         "that only the propagator moves (set propagator, e.g. {square_root_y: 1.0, participation: 0.1})")
+    if latent is not None and settings.get("anchor") != "opposite_best":
+        raise ValueError(f"calibration latent={latent!r} needs anchor 'opposite_best' (with the reference anchor every "
+                         f"order already sits around the centre), got anchor={settings.get('anchor')!r}")
+    impact = {}
+    if prop is not None:
+        fit = calibrate_propagator(day, **prop)
+        impact = {k: float(f"{fit[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
+                                                      "propagator_time_s")}
+    return impact, ({} if latent is None else latent_settings(day, **latent))
+
+
+#: settings applied after the fitted flow of an opposite-best book (:func:`calibrated_market`;
+#: its propagator moves the book only through latent orders): models that differ only in them
+#: share one fit
 LAST_SETTINGS = ("propagator", "latent")
 #: fitted flows kept (:func:`_fitted_flow`): the slow ones, by their settings and day
 _FITS: OrderedDict = OrderedDict()
 _FITS_KEPT = 4
 
 
-def _fitted_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None) -> tuple:
-    """``(calibration, market mapping)`` before the :data:`LAST_SETTINGS`: the flow, its depth
-    refinement and its regimes' fit. A fit that simulates (``refine_depth``, ``inside_regimes``)
-    is kept, by its settings, seed, warm-up and the day's contents, and a copy returned: the
-    realism report's models and the presets that differ only in the last settings (e.g.
+def _fitted_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None, impact: dict, last: bool) -> tuple:
+    """``(calibration, market mapping)``: the flow with ``impact`` (fields of its impact), its
+    depth refinement and its regimes' fit; with ``last`` the :data:`LAST_SETTINGS` are left out
+    (applied after). A fit that simulates (``refine_depth``, ``inside_regimes``) is kept, by its
+    settings, seed, warm-up and the day's contents, and a copy returned: the realism report's
+    models and the presets that differ only in the last settings (e.g.
     ``inside_follow_regimes`` and ``latent``) fit once."""
     slow = bool(settings.get("refine_depth")) or bool(settings.get("inside_regimes"))
     key = None
     if slow:
-        base = {k: v for k, v in settings.items() if k not in LAST_SETTINGS}
-        key = (json.dumps(base, sort_keys=True, default=str), cfg_int(cfg, "seed"), float(cfg.warmup_s), _day_key(day))
+        base = {k: v for k, v in settings.items() if not (last and k in LAST_SETTINGS)}
+        key = (json.dumps(base, sort_keys=True), cfg_int(cfg, "seed"), float(cfg.warmup_s), _day_key(day))
         if key in _FITS:
             _FITS.move_to_end(key)
             return copy.deepcopy(_FITS[key])
-    fitted = _fit_flow(cfg, day, settings, overrides)
+    fitted = _fit_flow(cfg, day, settings, overrides, impact)
     if key is not None:
         _FITS[key] = copy.deepcopy(fitted)
         while len(_FITS) > _FITS_KEPT:
@@ -138,14 +156,16 @@ def _fitted_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None) -
 def _day_key(day) -> tuple:
     """What a fit reads of ``day``: its name, session, tick and the contents of its files."""
     book = None if day.orderbook is None else hashlib.blake2b(np.ascontiguousarray(day.orderbook).data).hexdigest()
+    rows = np.ascontiguousarray(pd.util.hash_pandas_object(day.messages, index=False).to_numpy())
     return (day.name, float(day.start_s), float(day.end_s), float(day.tick_size_usd), day.levels,
-            int(pd.util.hash_pandas_object(day.messages, index=False).sum()), book)
+            hashlib.blake2b(rows.data).hexdigest(), book)
 
 
-def _fit_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None) -> tuple:
+def _fit_flow(cfg: DictConfig, day, settings: dict, overrides: dict | None, impact: dict) -> tuple:
     """:func:`_fitted_flow` computed."""
     cal = calibrate_flow(day, **flow_arguments(cfg, overrides))
     market_dict = cal.market_config(day.tick_size_usd, first_centre(day), float(cfg.warmup_s))
+    market_dict["impact"].update(impact)
     market = SimulatorConfig.from_mapping(market_dict)
     if settings.get("refine_depth"):
         # seeds apart from the evaluated days' (spawned from seed): the depth is not tuned on them

@@ -77,7 +77,7 @@ def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():
     (dict(volume_per_s=0.0), "volume_per_s"),
     (dict(n_runs=[4, 4]), "n_runs has 2 entries for 1 participation rates"),
     (dict(n_runs=[1]), r"n_runs\[0\] must be"),
-    (dict(n_runs=1), r"n_runs\[0\] must be"),
+    (dict(n_runs=1), r"n_runs must be >= 2"),
 ])
 def test_impact_vs_participation_rejects_bad_arguments(kwargs, match):
     args = dict(participations=[0.1], durations_s=[100.0, 200.0, 400.0], volume_per_s=10.0,
@@ -86,7 +86,7 @@ def test_impact_vs_participation_rejects_bad_arguments(kwargs, match):
         impact_vs_participation(SimulatorConfig(), **args)
 
 
-@pytest.mark.parametrize("n_runs", [2.5, [2.0], "4"])
+@pytest.mark.parametrize("n_runs", [2.5, [2.0], "4", {0.1: 4}, None])
 def test_impact_vs_participation_refuses_runs_that_are_not_integers(n_runs):
     with pytest.raises(TypeError, match="n_runs"):
         impact_vs_participation(SimulatorConfig(), [0.1], [100.0, 200.0, 400.0], 10.0, 1.0, n_runs=n_runs)

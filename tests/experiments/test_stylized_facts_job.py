@@ -16,6 +16,7 @@ from execgym.envs.market.analysis.calibration.latent import median_spread_ticks
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.lobster_data import default_lobster_dir
 from execgym.envs.market.simulation.simulator import SimulatorConfig
+from execgym.experiments.lib import market_calibration
 from execgym.experiments.lib.builders import build_env_factory
 from execgym.experiments.lib.market_calibration import calibrated_market, flow_arguments, load_day
 from execgym.experiments.stylized_facts import differences, run
@@ -142,8 +143,19 @@ def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
     reproduces the whole calibration)."""
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60")
     day = load_day(cfg.data)
-    with pytest.raises(ValueError, match="latent=.*needs a propagator"):
-        calibrated_market(cfg, day, {"latent": {"frac": 0.3}})
+    prop = {"square_root_y": 0.5, "participation": 0.1}
+    with pytest.MonkeyPatch.context() as mp:  # every bad setting is refused before the flow is fitted
+        mp.setattr(market_calibration, "calibrate_flow", lambda *a, **k: pytest.fail("fitted before refusing"))
+        for bad, error, match in [({"latent": {"frac": 0.3}}, ValueError, "latent=.*needs a propagator"),
+                                  ({"latent": 0.35, "propagator": prop}, TypeError, "calibration.latent must be a mapping"),
+                                  ({"latent": {"frac": 1.5}, "propagator": prop}, ValueError, "frac must be in"),
+                                  ({"latent": {"frac": 0.3, "offset_ticks": -2}, "propagator": prop}, ValueError,
+                                   "offset_ticks"),
+                                  ({"latent": {"frac": 0.3}, "propagator": prop, "anchor": "reference"}, ValueError,
+                                   "needs anchor 'opposite_best'"),
+                                  ({"propagator": {"square_root_y": -1.0}}, ValueError, "square_root_y")]:
+            with pytest.raises(error, match=match):
+                calibrated_market(cfg, day, bad)
     _, market, values = calibrated_market(cfg, day, {"latent": {"frac": 0.3},
                                                      "propagator": {"square_root_y": 0.5, "participation": 0.1}})
     assert market.flow.anchor == "opposite_best" and market.flow.latent_frac == 0.3
@@ -160,7 +172,7 @@ def test_models_that_differ_only_in_the_last_settings_share_one_fitted_flow(monk
     each time; another seed or a changed day fits again."""
     from collections import OrderedDict
 
-    from execgym.experiments.lib import market_calibration as M
+    M = market_calibration
     fits = []
     monkeypatch.setattr(M, "_FITS", OrderedDict())
     monkeypatch.setattr(M, "refine_depth", lambda *a, **k: fits.append(1) or refine_depth(*a, **k))
@@ -180,6 +192,23 @@ def test_models_that_differ_only_in_the_last_settings_share_one_fitted_flow(monk
     day.messages.loc[day.messages.index[5], "size_shares"] += 1
     calibrated_market(cfg, day, {"refine_depth": 1})
     assert len(fits) == 3
+
+
+def test_the_propagator_is_fitted_with_a_reference_book_and_after_an_opposite_best_one(monkeypatch):
+    """With the reference anchor the propagator moves the whole book, so the depth is refined
+    with it; an opposite-best book's is refined without it (it acts only through latent orders)."""
+    from collections import OrderedDict
+    seen = []
+    monkeypatch.setattr(market_calibration, "_FITS", OrderedDict())
+    monkeypatch.setattr(market_calibration, "refine_depth",
+                        lambda market, *a, **k: (seen.append(market.impact.propagator_ticks_per_share), (market, None))[1])
+    cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60")
+    day = load_day(cfg.data)
+    prop = {"square_root_y": 0.5, "participation": 0.1}
+    markets = [calibrated_market(cfg, day, {"anchor": anchor, "refine_depth": 1, "propagator": prop})[1]
+               for anchor in ("reference", "opposite_best")]
+    assert seen[0] > 0.0 and seen[1] == 0.0
+    assert all(m.impact.propagator_ticks_per_share == seen[0] for m in markets)
 
 
 @pytest.mark.parametrize("models", [["~realism.models"], ["~realism.models", "+realism.models={cst: null}"]])

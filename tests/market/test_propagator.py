@@ -133,12 +133,14 @@ def test_a_propagator_under_the_opposite_best_anchor_moves_no_order_and_is_warne
 @settings(max_examples=300, deadline=None)
 @given(fund=st.floats(-1e5, 1e5), trans=st.floats(-50.0, 50.0), dt=st.floats(0.0, 1e5),
        props=st.lists(st.one_of(st.just(0.0), st.floats(-200.0, 200.0)), min_size=12, max_size=12),
-       near=st.booleans())
-def test_the_rounded_centre_is_the_exact_centres_ceiling_and_floor(fund, trans, dt, props, near):
+       near=st.booleans(), prop=st.booleans())
+def test_the_rounded_centre_is_the_exact_centres_ceiling_and_floor(fund, trans, dt, props, near, prop):
     """:func:`_rounded_centre` encloses each decayed exponential without computing it and falls
     back on the exact centre when the enclosure straddles an integer: the result is always the
-    ceiling / floor of the exact centre (states drawn near an integer too)."""
-    impact = ImpactConfig(propagator_ticks_per_share=0.02, propagator_exponent=0.5, propagator_time_s=60.0)
+    ceiling / floor of the exact centre (states drawn near an integer too), with the propagator
+    and with the transient impact alone."""
+    impact = (ImpactConfig(propagator_ticks_per_share=0.02, propagator_exponent=0.5, propagator_time_s=60.0) if prop
+              else ImpactConfig(transient_ticks_per_share=0.01))
     fp = F.flow_params(FlowConfig(anchor="reference", resilience_per_s=0.05), impact, 1)[0]
     fs = F.new_flow_state(0.0, 1_000.5, 1.0)[0]
     fs["trans_ticks"], fs["trans_t_s"], fs["t_s"] = trans, 0.0, dt

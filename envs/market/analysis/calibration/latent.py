@@ -5,7 +5,7 @@ depth profile's distance ``d`` less ``latent_offset_ticks`` from the centre that
 moves, where the other orders go ``d`` from the opposite best. With the book centred on the
 centre, an order ``d`` from the opposite best sits ``d - s/2`` from the mid for a spread of
 ``s`` ticks, so the offset that places both alike is half the spread: here half the day's
-time-weighted median spread, rounded (GOOG 2012-06-21: 28 ticks, an offset of 14).
+time-weighted median spread, rounded half to even (GOOG 2012-06-21: 25 ticks, an offset of 12).
 
 The share itself is a modelling choice, not an estimate from the day's messages (which do not
 say which orders sit around a latent price): it trades the order-level realism, which falls as
@@ -41,7 +41,8 @@ def median_spread_ticks(day: LobsterDay) -> float:
 
 def latent_settings(day: LobsterDay, frac: float, offset_ticks: int | None = None) -> dict:
     """``{"latent_frac", "latent_offset_ticks"}`` for the flow: the share ``frac`` in (0, 1]
-    and the offset (ticks), by default half the day's median spread, rounded (module docstring).
+    and the offset (ticks), by default half the day's median spread, rounded half to even
+    (module docstring).
 
     :raises ValueError: on a share outside (0, 1] or a negative offset.
     """

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,7 +140,8 @@ def impact_vs_participation(
     :param volume_per_s: ``V`` (shares/s), the market's volume rate the rates refer to.
     :param sigma_ticks_per_sqrt_s: the market's volatility, for the prefactor ``Y``.
     :param n_runs: paired runs per metaorder: one number, or one per participation rate (a
-        small rate's impact is small beside the book's own fluctuations, so it needs more).
+        small rate's impact is small beside the book's own fluctuations, so it needs more);
+        each an integer of at least 2 (``TypeError`` / ``ValueError`` otherwise).
     :return: ``(sizes, fits, paths)``: one row per (participation, size) with
         :func:`impact_vs_size`'s columns and ``participation``; one row per participation
         with :meth:`SquareRootFit.as_row` (and one ``"pooled"`` over all); ``paths[(p, Q)]``.
@@ -172,14 +174,12 @@ def impact_vs_participation(
 def _runs_per_rate(n_runs, n_rates: int) -> list[int]:
     """``n_runs`` (one number or one per rate) as one number per rate, each at least 2."""
     if isinstance(n_runs, (int, np.integer)) and not isinstance(n_runs, bool):
-        runs = [int(n_runs)] * n_rates
-    else:
-        try:
-            runs = list(n_runs)
-        except TypeError:
-            raise TypeError(f"n_runs must be an int or one int per participation rate, got {n_runs!r}") from None
-        if len(runs) != n_rates:
-            raise ValueError(f"n_runs has {len(runs)} entries for {n_rates} participation rates: {n_runs!r}")
+        return [check_int("n_runs", n_runs, minimum=2)] * n_rates
+    if isinstance(n_runs, (str, bytes, Mapping)) or not isinstance(n_runs, Iterable):
+        raise TypeError(f"n_runs must be an int or one int per participation rate, got {n_runs!r}")
+    runs = list(n_runs)
+    if len(runs) != n_rates:
+        raise ValueError(f"n_runs has {len(runs)} entries for {n_rates} participation rates: {n_runs!r}")
     for i, n in enumerate(runs):
         check_int(f"n_runs[{i}]", n, minimum=2)
     return [int(n) for n in runs]
