@@ -49,8 +49,9 @@ the README's realism table measures each):
   metaorder's impact is linear in its size and does not decay; the square-root law and its
   decay need the reference anchor with the power-law propagator (``propagator``;
   ``python -m execgym.experiments.square_root_law``), or latent liquidity
-  (``FlowConfig.latent_frac``: a share of the orders placed from the centre the propagator
-  moves; not calibrated yet); the data set has no metaorders to calibrate a decay on;
+  (``latent`` with ``propagator``: a share of the orders placed from the centre the
+  propagator moves, as in the model ``latent``); the data set has no metaorders to calibrate
+  a decay on;
 * **hidden liquidity**: about 30% of GOOG's volume that day executed against hidden
   orders (type 5), which the simulated book does not have; the calibration and the
   facts use visible executions only.

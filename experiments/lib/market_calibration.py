@@ -26,6 +26,7 @@ from execgym.envs.market.analysis.calibration.propagator import calibrate_propag
 from execgym.envs.market.analysis.calibration.refine import refine_depth
 from execgym.envs.market.data.lobster import resolve_lobster_file
 from execgym.envs.market.data.lobster_data import LobsterDay, default_lobster_dir, load_lobster, units_per_tick
+from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import cfg_int
 
@@ -110,15 +111,15 @@ def _last_settings(day, settings: dict) -> tuple[dict, dict]:
     if latent is not None and prop is None:
         raise ValueError(f"calibration latent={latent!r} needs a propagator: the latent orders sit around the centre "
                          "that only the propagator moves (set propagator, e.g. {square_root_y: 1.0, participation: 0.1})")
-    if latent is not None and settings.get("anchor") != "opposite_best":
-        raise ValueError(f"calibration latent={latent!r} needs anchor 'opposite_best' (with the reference anchor every "
-                         f"order already sits around the centre), got anchor={settings.get('anchor')!r}")
-    impact = {}
+    impact, flow = {}, {}
+    if latent is not None:
+        flow = latent_settings(day, **latent)
+        FlowConfig(anchor=settings.get("anchor"), **flow)  # the flow's own checks (the anchor), before any fit
     if prop is not None:
         fit = calibrate_propagator(day, **prop)
         impact = {k: float(f"{fit[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",
                                                       "propagator_time_s")}
-    return impact, ({} if latent is None else latent_settings(day, **latent))
+    return impact, flow
 
 
 #: settings applied after the fitted flow of an opposite-best book (:func:`calibrated_market`;

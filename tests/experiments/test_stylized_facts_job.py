@@ -152,7 +152,7 @@ def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
                                   ({"latent": {"frac": 0.3, "offset_ticks": -2}, "propagator": prop}, ValueError,
                                    "offset_ticks"),
                                   ({"latent": {"frac": 0.3}, "propagator": prop, "anchor": "reference"}, ValueError,
-                                   "needs anchor 'opposite_best'"),
+                                   "needs anchor='opposite_best', got anchor='reference'"),
                                   ({"propagator": {"square_root_y": -1.0}}, ValueError, "square_root_y")]:
             with pytest.raises(error, match=match):
                 calibrated_market(cfg, day, bad)
