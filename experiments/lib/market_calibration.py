@@ -114,7 +114,11 @@ def _last_settings(day, settings: dict) -> tuple[dict, dict]:
     impact, flow = {}, {}
     if latent is not None:
         flow = latent_settings(day, **latent)
-        FlowConfig(anchor=settings.get("anchor"), **flow)  # the flow's own checks (the anchor), before any fit
+        if flow.get("latent_improve") == "inside" and not settings.get("inside"):
+            raise ValueError(f"calibration latent={latent!r} draws the latent orders' improvement as the orders inside "
+                             f"the spread do: it needs inside: true, got inside={settings.get('inside')!r}")
+        # the flow's own checks (the anchor) before any fit; the inside table is fitted later
+        FlowConfig(anchor=settings.get("anchor"), **{k: v for k, v in flow.items() if k != "latent_improve"})
     if prop is not None:
         fit = calibrate_propagator(day, **prop)
         impact = {k: float(f"{fit[k]:.5g}") for k in ("propagator_ticks_per_share", "propagator_exponent",

@@ -139,8 +139,9 @@ def test_the_amzn_day_turns_off_the_model_its_one_level_file_cannot_fit():
 def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
     """``latent`` needs ``propagator`` (its orders sit around the centre only the propagator
     moves): refused before any fit; with it, the flow gets the share and half the day's median
-    spread as its offset, the impact the propagator (the preset ``goog_2012_06_21_latent``
-    reproduces the whole calibration)."""
+    spread as its offset (and the improvement mode if given), the impact the propagator (the
+    preset ``goog_2012_06_21_latent`` reproduces the whole calibration); an ``inside``
+    improvement needs the inside orders' table."""
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60")
     day = load_day(cfg.data)
     prop = {"square_root_y": 0.5, "participation": 0.1}
@@ -153,6 +154,10 @@ def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
                                    "offset_ticks"),
                                   ({"latent": {"frac": 0.3}, "propagator": prop, "anchor": "reference"}, ValueError,
                                    "needs anchor='opposite_best', got anchor='reference'"),
+                                  ({"latent": {"frac": 0.3, "improve": "half"}, "propagator": prop}, ValueError,
+                                   "improve must be one of"),
+                                  ({"latent": {"frac": 0.3, "improve": "inside"}, "propagator": prop, "inside": False},
+                                   ValueError, "needs inside: true, got inside=False"),
                                   ({"propagator": {"square_root_y": -1.0}}, ValueError, "square_root_y")]:
             with pytest.raises(error, match=match):
                 calibrated_market(cfg, day, bad)
@@ -161,9 +166,10 @@ def test_latent_liquidity_is_calibrated_with_its_propagator_or_refused():
     assert market.flow.anchor == "opposite_best" and market.flow.latent_frac == 0.3
     assert market.flow.latent_offset_ticks == round(median_spread_ticks(day) / 2) > 0
     assert market.impact.propagator_ticks_per_share > 0.0 and values["flow"]["latent_frac"] == 0.3
-    _, market, _ = calibrated_market(cfg, day, {"latent": {"frac": 1.0, "offset_ticks": 3},
+    _, market, _ = calibrated_market(cfg, day, {"latent": {"frac": 1.0, "offset_ticks": 3, "improve": "join"},
                                                 "propagator": {"square_root_y": 0.5, "participation": 0.1}})
     assert market.flow.latent_frac == 1.0 and market.flow.latent_offset_ticks == 3
+    assert market.flow.latent_improve == "join" and values["flow"].get("latent_improve") is None
 
 
 def test_models_that_differ_only_in_the_last_settings_share_one_fitted_flow(monkeypatch):

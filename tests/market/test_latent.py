@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from execgym.envs.market.analysis.impact.metaorder import metaorder_impact
+from execgym.envs.market.data.lobster_data import price_vs_best
+from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.flow import FlowConfig, ImpactConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 
@@ -94,3 +97,47 @@ def test_bad_settings_are_refused_and_a_propagator_without_latent_orders_is_warn
     with caplog.at_level(logging.WARNING, logger="execgym.envs.market.simulation.simulator"):
         _market(0.0, 1, PROPAGATOR)
     assert "flow.latent_frac > 0" in caplog.text
+
+
+INSIDE = dict(inside_spread_ticks=(1,), inside_probs=(0.0,), inside_improve_fracs=(0.1, 0.2))
+
+
+def _improvements(improve, seed=2):
+    """Ticks by which each submission (both sides) betters its side's best (``price_vs_best``)
+    and the spread before it, every profile order latent around a centre that the propagator
+    moves away from the book (the inside orders' improvement table given, their share 0)."""
+    cfg = _market(1.0, 4, PROPAGATOR, latent_improve=improve, **INSIDE)
+    day = simulate_day(cfg, np.random.default_rng(seed), 1_800.0, dt_s=60.0, levels=10)
+    better, has = price_vs_best(day)
+    m = day.messages
+    keep = (m["type"].to_numpy() == int(EventType.SUBMISSION)) & has
+    keep[0] = False
+    levels = day.book_levels()
+    spread = np.r_[0, (levels.ask_price_ticks[:-1, 0] - levels.bid_price_ticks[:-1, 0])]
+    return better[keep], m["direction"].to_numpy()[keep], spread[keep]
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_latent_orders_better_their_best_as_far_as_the_mode_allows(side):
+    """``"spread"``: latent orders of one side land deep inside the spread when the centre sits
+    beyond it; ``"join"``: no submission betters its side's best; ``"inside"``: none betters it
+    by more than the improvement table allows (a fifth of the spread, at least one tick), some
+    reach one tick; on both sides."""
+    free, direction, _ = _improvements("spread")
+    assert (free[direction == side] > 2).sum() >= 5
+    joined, direction, _ = _improvements("join")
+    assert (direction == side).sum() > 500 and joined[direction == side].max() == 0
+    inside, direction, spread = _improvements("inside")
+    mine = direction == side
+    assert mine.sum() > 500
+    assert np.all(inside[mine] <= np.maximum(1, np.floor(0.2 * spread[mine] + 0.5)))
+    assert inside[mine].max() >= 1
+
+
+def test_the_bound_is_refused_when_bad_or_without_what_it_needs():
+    with pytest.raises(ValueError, match="latent_improve must be one of"):
+        FlowConfig(anchor="opposite_best", latent_frac=0.3, latent_improve="half")
+    with pytest.raises(ValueError, match="latent_improve='join' .*latent_frac > 0"):
+        FlowConfig(anchor="opposite_best", latent_improve="join")
+    with pytest.raises(ValueError, match="latent_improve='inside' .*inside_improve_fracs"):
+        FlowConfig(anchor="opposite_best", latent_frac=0.3, latent_improve="inside")

@@ -33,12 +33,15 @@ def test_the_offset_defaults_to_half_the_median_spread_and_a_given_one_is_kept(d
     assert out == {"latent_frac": 0.35, "latent_offset_ticks": int(round(median_spread_ticks(day) / 2))}
     assert out["latent_offset_ticks"] >= 5  # GOOG's spreads are tens of ticks
     assert latent_settings(day, 1.0, 4) == {"latent_frac": 1.0, "latent_offset_ticks": 4}
+    assert latent_settings(day, 1.0, 4, improve="inside") == {
+        "latent_frac": 1.0, "latent_offset_ticks": 4, "latent_improve": "inside"}
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"frac": 0.0}, ValueError, "frac"), ({"frac": 1.5}, ValueError, "frac"), ({"frac": np.nan}, ValueError, "frac"),
     ({"frac": 0.3, "offset_ticks": -1}, ValueError, "offset_ticks"),
     ({"frac": 0.3, "offset_ticks": 2.5}, TypeError, "offset_ticks"),
+    ({"frac": 0.3, "improve": "half"}, ValueError, "improve"),
 ])
 def test_bad_settings_are_refused(day, kwargs, error, match):
     with pytest.raises(error, match=match):

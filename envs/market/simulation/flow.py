@@ -139,7 +139,13 @@ model for order book dynamics", Operations Research 58(3):
   around a price which a metaorder displaces and which relaxes), ``d`` the profile's
   distance (scaled by the intraday spread, as the others); never crossing the book (at most
   one tick inside the spread). ``latent_offset_ticks`` turns a distance from the opposite
-  best into one from the centre (about half the typical spread). The other orders keep the
+  best into one from the centre (about half the typical spread). A latent order that would
+  better its side's best does so up to one tick short of the opposite best
+  (``latent_improve="spread"``), not at all (``"join"``: it joins the best) or at most by an
+  improvement drawn as the orders inside a wide spread draw theirs (``"inside"``, below).
+  (GOOG 2012-06-21: the latter two leave the spread's distance to the day's about where it
+  is and take the mid's response to limit orders and cancellations that do not move it
+  above the classic model's; the presets keep ``"spread"``.) The other orders keep the
   opposite best;
 * **market orders that wait for a tight spread** (optional): the rate of market orders
   falls with the spread (a state-dependent intensity in the spirit of Huang, Lehalle and
@@ -316,6 +322,8 @@ MAX_SCALE_BUCKETS = 16
 MAX_SPREAD_BUCKETS = 16
 #: the farthest move (ticks) of a revised order (FlowConfig.revise_best_probs)
 MAX_REVISE_TICKS = 30
+#: how far a latent order may better its side's best (FlowConfig.latent_improve)
+LATENT_IMPROVE = ("spread", "join", "inside")
 #: most quantiles of the improvement of orders posted inside the spread (FlowConfig.inside_improve_fracs)
 MAX_INSIDE_QUANTILES = 20
 #: most improvement buckets of the takes of orders posted inside (FlowConfig.inside_take_edges)
@@ -578,6 +586,10 @@ class FlowConfig:
         limit orders placed from the centre ``m``; needs ``anchor="opposite_best"``; 0: none.
     :param latent_offset_ticks: those orders' distance from ``m`` is the profile's less this
         (ticks, at least one tick remains).
+    :param latent_improve: how far a latent order may better its side's best (module
+        docstring): ``"spread"`` (up to one tick short of the opposite best), ``"join"`` (not
+        at all: it joins the best at most) or ``"inside"`` (at most an improvement drawn as the
+        orders inside the spread draw theirs; needs ``inside_spread_ticks``).
     :param session_s: trading-session length for the intraday profile (6.5 h by default).
     :param intraday: the U-shaped activity profile (``None``: flat).
     """
@@ -649,6 +661,7 @@ class FlowConfig:
     anchor: str = "reference"
     latent_frac: float = 0.0
     latent_offset_ticks: int = 0
+    latent_improve: str = "spread"
     session_s: float = 23_400.0
     intraday: IntradayVolumeProfile | None = field(default_factory=IntradayVolumeProfile)
 
@@ -681,6 +694,7 @@ class FlowConfig:
         if self.latent_frac > 0.0 and self.anchor != "opposite_best":
             raise ValueError(f"latent_frac={self.latent_frac!r} places a share of the orders from the centre instead of "
                              f"the opposite best: it needs anchor='opposite_best', got anchor={self.anchor!r}")
+        check_choice("latent_improve", self.latent_improve, LATENT_IMPROVE)
         check_choice("size_distribution", self.size_distribution, ("geometric", "fixed", "empirical"))
         for kind in ("limit", "market"):
             sizes, probs = (tuple(float(x) for x in getattr(self, f"{kind}_{name}"))
@@ -758,6 +772,12 @@ class FlowConfig:
             raise ValueError(f"inside_improve_fracs must hold at most {MAX_INSIDE_QUANTILES} nondecreasing fractions in "
                              f"(0, 1], got {fracs!r}")
         object.__setattr__(self, "inside_improve_fracs", fracs)
+        if self.latent_improve != "spread" and self.latent_frac == 0.0:
+            raise ValueError(f"latent_improve={self.latent_improve!r} bounds the latent orders' prices: it needs "
+                             f"latent_frac > 0, got latent_frac={self.latent_frac!r}")
+        if self.latent_improve == "inside" and not fracs:
+            raise ValueError("latent_improve='inside' draws the improvement as the orders inside the spread do: it needs "
+                             "inside_spread_ticks and inside_improve_fracs, got none")
         if self.inside_fleeting_fracs:
             self._per_bucket("inside_fleeting_fracs", len(edges), check_fraction, "share per spread bucket")
         else:
@@ -1135,7 +1155,9 @@ P_CSZ_TAB0 = P_CSZ_TAB_ON + 1
 #: latent liquidity: the share of profile-placed orders placed from the centre, and their offset (ticks)
 P_LATENT_FRAC = P_CSZ_TAB0 + CSZ_TABLE
 P_LATENT_OFFSET = P_LATENT_FRAC + 1
-N_P = P_LATENT_OFFSET + 1
+#: latent liquidity: how far a latent order may better its side's best (FlowConfig.latent_improve's index)
+P_LATENT_IMPROVE = P_LATENT_OFFSET + 1
+N_P = P_LATENT_IMPROVE + 1
 #: rows of the size tables (flow_params): the alias tables (each entry's kept share and its
 #: alias's index) and the sizes (lots) of limit and of market orders; a row's first index
 #: is the kind's (SZ_LIMIT, SZ_MARKET), padded with entries of probability 0
@@ -1417,6 +1439,7 @@ def flow_params(flow: FlowConfig, impact: ImpactConfig, lot: int, diffusion_step
     fp[P_REFILL] = 1.0 if flow.refill_empty_side else 0.0
     fp[P_LATENT_FRAC] = flow.latent_frac
     fp[P_LATENT_OFFSET] = flow.latent_offset_ticks
+    fp[P_LATENT_IMPROVE] = LATENT_IMPROVE.index(flow.latent_improve)
     fp[P_MO_CAP] = flow.market_queue_cap_frac
     n = len(flow.inside_follow_gaps_s)
     fp[P_FOLLOW_N] = n
@@ -1866,19 +1889,42 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     cumulative rates ``cum_w``, scaled by the intraday spread at ``t`` (s), from the anchor."""
     v = R.uniform(rs)
     if fp[P_LATENT_FRAC] > 0.0 and R.uniform(rs) < fp[P_LATENT_FRAC]:
-        return _latent_price(fp, fs, sc, cum_w, t, direction, v)
+        return _latent_price(rs, fp, fs, sc, cum_w, t, direction, v)
     return _profile_price_at(fp, fs, sc, cum_w, t, direction, v)
 
 
 @njit(**HOT_INLINE)
-def _latent_price(fp, fs, sc, cum_w, t, direction, v):
+def _latent_price(rs, fp, fs, sc, cum_w, t, direction, v):
     """A latent order's price (module docstring): the profile's distance for the uniform
     ``v``, scaled by the intraday spread at ``t`` (s), less ``latent_offset_ticks`` (at least
-    one tick), from the centre (:func:`_centre_price`)."""
+    one tick), from the centre (:func:`_centre_price`); bettering its side's best at most as
+    ``latent_improve`` allows (:func:`_latent_improvement`)."""
     dist = _profile_distance(cum_w, direction, v)
     if fp[P_SCALE_ON] == 1.0:
         dist = _scaled_distance(fp, fs, t, dist)
-    return _centre_price(fp, fs, sc, direction, max(1, dist - np.int64(fp[P_LATENT_OFFSET])))
+    price = _centre_price(fp, fs, sc, direction, max(1, dist - np.int64(fp[P_LATENT_OFFSET])))
+    if fp[P_LATENT_IMPROVE] == 0.0:
+        return price
+    bb = sc[K.S_BEST_BID]
+    ba = sc[K.S_BEST_ASK]
+    if direction > 0:
+        if bb >= 0 and price > sc[K.S_BASE] + bb:
+            price = min(price, sc[K.S_BASE] + bb + _latent_improvement(rs, fp, sc))
+    elif ba < sc[K.S_N_LEVELS] and price < sc[K.S_BASE] + ba:
+        price = max(price, sc[K.S_BASE] + ba - _latent_improvement(rs, fp, sc))
+    return price
+
+
+@njit(**HOT_INLINE)
+def _latent_improvement(rs, fp, sc):
+    """The most ticks a latent order that would better its side's best may do so: 0 for
+    ``latent_improve="join"`` (and while the other side is empty or the spread is one tick);
+    for ``"inside"`` one drawn as the orders inside the spread draw theirs
+    (:func:`_inside_improvement`)."""
+    s = _spread_ticks(sc)
+    if fp[P_LATENT_IMPROVE] == 1.0 or s < 2:
+        return 0
+    return _inside_improvement(rs, fp, s)
 
 
 @njit(**HOT_INLINE)
@@ -1981,10 +2027,17 @@ def _inside_price(rs, fp, fs, sc, direction, price):
         p = min(1.0, p * fs.inside_factor)  # the liquidity-provision regime
     if p <= 0.0 or R.uniform(rs) >= p:
         return price
+    k = _inside_improvement(rs, fp, s)
+    return sc[K.S_BASE] + (sc[K.S_BEST_BID] + k if direction > 0 else sc[K.S_BEST_ASK] - k)
+
+
+@njit(**HOT_INLINE)
+def _inside_improvement(rs, fp, s):
+    """An improvement (ticks) of an order inside the spread ``s >= 2``: ``k = round(x s)``
+    clipped to ``[1, s - 1]``, ``x`` drawn from the quantiles ``inside_improve_fracs``."""
     nq = np.int64(fp[P_IN_NQ])
     q = min(nq - 1, int(R.uniform(rs) * nq))
-    k = max(1, min(s - 1, np.int64(math.floor(fp[P_IN_Q0 + q] * s + 0.5))))
-    return sc[K.S_BASE] + (sc[K.S_BEST_BID] + k if direction > 0 else sc[K.S_BEST_ASK] - k)
+    return max(1, min(s - 1, np.int64(math.floor(fp[P_IN_Q0 + q] * s + 0.5))))
 
 
 @njit(**HOT_INLINE)

@@ -19,7 +19,8 @@ import numpy as np
 
 from execgym.envs.market.analysis.calibration.spread_profile import spread_rows
 from execgym.envs.market.data.lobster_data import LobsterDay
-from execgym.validation import check_fraction, check_int
+from execgym.envs.market.simulation.flow import LATENT_IMPROVE
+from execgym.validation import check_choice, check_fraction, check_int
 
 __all__ = ["latent_settings", "median_spread_ticks"]
 
@@ -39,14 +40,18 @@ def median_spread_ticks(day: LobsterDay) -> float:
     return float(s[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
-def latent_settings(day: LobsterDay, frac: float, offset_ticks: int | None = None) -> dict:
+def latent_settings(day: LobsterDay, frac: float, offset_ticks: int | None = None, improve: str | None = None) -> dict:
     """``{"latent_frac", "latent_offset_ticks"}`` for the flow: the share ``frac`` in (0, 1]
     and the offset (ticks), by default half the day's median spread, rounded half to even
-    (module docstring).
+    (module docstring); with ``improve`` also ``latent_improve`` (``"spread"``, ``"join"`` or
+    ``"inside"``: how far a latent order may better its side's best; ``FlowConfig``).
 
-    :raises ValueError: on a share outside (0, 1] or a negative offset.
+    :raises ValueError: on a share outside (0, 1], a negative offset or an unknown ``improve``.
     """
     frac = check_fraction("frac", frac, allow_zero=False)
     if offset_ticks is None:
         offset_ticks = int(round(0.5 * median_spread_ticks(day)))
-    return {"latent_frac": frac, "latent_offset_ticks": check_int("offset_ticks", offset_ticks, minimum=0)}
+    out = {"latent_frac": frac, "latent_offset_ticks": check_int("offset_ticks", offset_ticks, minimum=0)}
+    if improve is not None:
+        out["latent_improve"] = check_choice("improve", improve, LATENT_IMPROVE)
+    return out
