@@ -1239,7 +1239,7 @@ FLOW_STATE_DTYPE = np.dtype([
     ("view_nlv", np.int64, (2,)),          #   levels listed in view_lv (-1: none; the reach's levels
     ("view_lv", np.int64, (2, MAX_VIEW_LEVELS)),  # are listed when they are at most MAX_VIEW_LEVELS):
                                            #   the occupied levels' indices from the best outward
-])
+], align=True)  # aligned fields (padded after the flags): no field straddles two cache lines
 #: status of ``run_flow`` when the live-order list needs to grow (grown_live: more entries, or with the
 #: split positions for every order record after the book grew; an event may be pending)
 LIVE_FULL = 100
