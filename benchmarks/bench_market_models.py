@@ -1,6 +1,6 @@
 """Events per second of the simulated market under each model of its order flow.
 
-    python benchmarks/bench_market_models.py [--market-seconds 23400] [--repeats 25]
+    python benchmarks/bench_market_models.py [--market-seconds 23400] [--repeats 25] [--gc-off]
 
 Runs ``MarketSimulator`` (event log off, as the environments run it) over
 ``--market-seconds`` of market time from the open (default: the whole 6.5-h session), in
@@ -56,6 +56,11 @@ these (``benchmarks/pinned_market.py``; ``--pinned COMMIT`` another commit, ``--
 none`` none). The flows share the code that has been made faster since, so ``vs goog``
 is the stricter figure; both are printed.
 
+``--gc-off`` times every market day (the pinned worker's too) with the garbage collector
+off, collected before each (as ``timeit`` times): a collection then cannot land inside a
+timed day and charge it for the objects the process holds (every preset's, the last day's
+simulator).
+
 ``--ablate`` also times ``goog_scaled`` with one mechanism removed at a time
 (:data:`ABLATIONS`; the rest of its calibration unchanged, so the book they run on differs
 too): where the realistic model's time per event goes.
@@ -80,7 +85,7 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
-from benchmarks.pinned_market import PinnedMarket, pinned_tree  # noqa: E402
+from benchmarks.pinned_market import PinnedMarket, gc_off_timing, pinned_tree  # noqa: E402
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
@@ -132,16 +137,18 @@ def market_file(path) -> SimulatorConfig:
     return SimulatorConfig.from_mapping(values)
 
 
-def run(cfg: SimulatorConfig, market_s: float) -> tuple[float, int, int]:
+def run(cfg: SimulatorConfig, market_s: float, gc_off: bool = False) -> tuple[float, int, int]:
     """Wall-seconds, background events and proposals over ``market_s`` seconds after the
-    warm-up (seed 0); the construction and the warm-up are not timed."""
+    warm-up (seed 0); the construction and the warm-up are not timed (``gc_off``: nor a
+    garbage collection, :func:`~benchmarks.pinned_market.gc_off_timing`)."""
     sim = MarketSimulator(cfg, np.random.default_rng(0))
     state = sim._fs[0]
     events, proposals = int(state["n_bg_events"]), int(state["n_proposals"])
-    start = time.perf_counter()
-    for _ in range(int(market_s // 60)):
-        sim.advance(60.0)
-    seconds = time.perf_counter() - start
+    with gc_off_timing(gc_off):
+        start = time.perf_counter()
+        for _ in range(int(market_s // 60)):
+            sim.advance(60.0)
+        seconds = time.perf_counter() - start
     state = sim._fs[0]
     return seconds, int(state["n_bg_events"]) - events, int(state["n_proposals"]) - proposals
 
@@ -154,6 +161,9 @@ def main() -> None:
                         help="a further market config (YAML) to time beside the presets")
     parser.add_argument("--ablate", action="store_true",
                         help="also time goog_scaled with one mechanism removed at a time (ABLATIONS)")
+    parser.add_argument("--gc-off", action="store_true",
+                        help="time every market day (the pinned simulator's too) with the garbage collector off, "
+                             "collected before each, as timeit does")
     parser.add_argument("--pinned", default=PINNED_COMMIT, metavar="COMMIT",
                         help="time the simulator as it was at COMMIT (its goog preset) in the same run, as "
                              "the reference of the last column ('none': skip; needs a git checkout)")
@@ -179,7 +189,7 @@ def main() -> None:
             except ValueError as err:
                 print(f"pinned: skipped ({err})")
         try:
-            runs, pinned_runs = _timed_runs(configs, pinned, args.market_seconds, args.repeats)
+            runs, pinned_runs = _timed_runs(configs, pinned, args.market_seconds, args.repeats, args.gc_off)
         finally:
             if pinned is not None:
                 pinned.close()
@@ -200,9 +210,10 @@ def main() -> None:
               f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f} {rates[name] / pinned_rate:>10.2f}", flush=True)
 
 
-def _timed_runs(configs: dict, pinned: PinnedMarket | None, market_s: float, repeats: int
+def _timed_runs(configs: dict, pinned: PinnedMarket | None, market_s: float, repeats: int, gc_off: bool = False
                 ) -> tuple[dict[str, list], list[tuple[float, int]]]:
-    """Every config's runs (and the pinned simulator's), ``repeats`` each, after a compiling run."""
+    """Every config's runs (and the pinned simulator's), ``repeats`` each, after a compiling run
+    (``gc_off``: the garbage collector off while each is timed)."""
     for cfg in configs.values():
         run(cfg, 60.0)  # compile
     if pinned is not None:
@@ -213,9 +224,9 @@ def _timed_runs(configs: dict, pinned: PinnedMarket | None, market_s: float, rep
     pinned_runs = []
     for _ in range(repeats):
         if pinned is not None:
-            pinned_runs.append(pinned.run(market_s))
+            pinned_runs.append(pinned.run(market_s, gc_off))
         for name, cfg in configs.items():
-            runs[name].append(run(cfg, market_s))
+            runs[name].append(run(cfg, market_s, gc_off))
     return runs, pinned_runs
 
 

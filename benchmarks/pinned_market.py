@@ -13,7 +13,8 @@ of its own) that times market days on request, so the caller can interleave its 
 its own.
 
 The worker speaks one line per request on stdin: ``run SECONDS`` times ``SECONDS`` of market
-time from the open after the warm-up, in 60-s steps (as ``bench_market_models.run``), and
+time from the open after the warm-up, in 60-s steps (as ``bench_market_models.run``; ``run
+SECONDS gc-off`` with the garbage collector off meanwhile, :func:`gc_off_timing`), and
 answers ``{"seconds": wall, "events": background events}`` as one JSON line; end of input
 stops it. :class:`PinnedVectorEnv` does the same for the native vector env (``run SECONDS``:
 steps for that many wall-seconds, answered as ``{"seconds", "steps"}``), for the LOB envs'
@@ -23,6 +24,8 @@ nothing here imports today's ``execgym``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import shutil
@@ -115,9 +118,10 @@ class PinnedMarket(_PinnedWorker):
     def __init__(self, root: Path, preset: str, cache_dir: Path) -> None:
         super().__init__(root, [preset], cache_dir)
 
-    def run(self, market_s: float) -> tuple[float, int]:
-        """Wall-seconds and background events over ``market_s`` seconds after the warm-up."""
-        return self._ask(f"run {market_s}", "seconds", "events")
+    def run(self, market_s: float, gc_off: bool = False) -> tuple[float, int]:
+        """Wall-seconds and background events over ``market_s`` seconds after the warm-up
+        (``gc_off``: with the garbage collector off while they are timed, as :func:`gc_off_timing`)."""
+        return self._ask(f"run {market_s}" + (" gc-off" if gc_off else ""), "seconds", "events")
 
 
 class PinnedVectorEnv(_PinnedWorker):
@@ -137,6 +141,22 @@ class PinnedVectorEnv(_PinnedWorker):
         return self._ask(f"run {wall_s}", "seconds", "steps")
 
 
+@contextlib.contextmanager
+def gc_off_timing(off: bool):
+    """With ``off``: collect the garbage, then keep the collector off for the block (as
+    ``timeit`` times), so a collection of whatever else the process holds (a benchmark's other
+    presets, the last run's simulator) does not land inside the timed market days."""
+    if not off:
+        yield
+        return
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _serve(root: Path, preset: str) -> None:
     """The worker: answer ``run SECONDS`` requests on stdin with the pinned simulator."""
     import numpy as np
@@ -153,13 +173,15 @@ def _serve(root: Path, preset: str) -> None:
     answer = sys.stdout
     sys.stdout = sys.stderr  # anything the pinned code prints stays out of the answers
     for line in sys.stdin:
-        market_s = float(line.split()[1])
+        parts = line.split()
+        market_s = float(parts[1])
         sim = MarketSimulator(cfg, np.random.default_rng(0))
         events = int(sim._fs[0]["n_bg_events"])
-        start = time.perf_counter()
-        for _ in range(int(market_s // 60)):
-            sim.advance(60.0)
-        seconds = time.perf_counter() - start
+        with gc_off_timing(len(parts) > 2 and parts[2] == "gc-off"):
+            start = time.perf_counter()
+            for _ in range(int(market_s // 60)):
+                sim.advance(60.0)
+            seconds = time.perf_counter() - start
         print(json.dumps({"seconds": seconds, "events": int(sim._fs[0]["n_bg_events"]) - events}), file=answer,
               flush=True)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.pinned_market import pinned_tree
+from benchmarks.pinned_market import gc_off_timing, pinned_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,3 +35,17 @@ def test_unknown_commit_is_refused_by_name(tmp_path):
     _git_head()
     with pytest.raises(ValueError, match="deadbeef"):
         pinned_tree(ROOT, "deadbeef" * 5, tmp_path)
+
+
+@pytest.mark.parametrize("off", [True, False])
+def test_gc_off_timing_turns_the_collector_off_only_inside_and_always_back_on(off):
+    """``--gc-off``'s block: the collector is off inside it (on without ``off``) and on again
+    after it, also when the timed code raises."""
+    assert gc.isenabled()
+    with gc_off_timing(off):
+        assert gc.isenabled() is not off
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        with gc_off_timing(off):
+            1 / 0
+    assert gc.isenabled()
