@@ -153,3 +153,55 @@ def test_the_rounded_centre_is_the_exact_centres_ceiling_and_floor(fund, trans, 
     exact = fs["fund_ticks"] + F.transient(fp, fs)
     assert F._rounded_centre(fp, fs, True) == math.ceil(exact)
     assert F._rounded_centre(fp, fs, False) == math.floor(exact)
+
+
+def _impact_state(trans, props, prop):
+    impact = (ImpactConfig(propagator_ticks_per_share=0.02, propagator_exponent=0.5, propagator_time_s=60.0) if prop
+              else ImpactConfig(transient_ticks_per_share=0.01))
+    fp = F.flow_params(FlowConfig(anchor="reference", resilience_per_s=0.05), impact, 1)[0]
+    fs = F.new_flow_state(0.0, 1_000.5, 1.0)[0]
+    fs["trans_ticks"], fs["trans_t_s"] = trans, 0.0
+    for k, p in enumerate(props[:F.MAX_PROPAGATOR_KERNELS]):
+        fs["prop_ticks"][k] = p
+    return fp, fs
+
+
+@settings(max_examples=300, deadline=None)
+@given(trans=st.floats(-50.0, 50.0), dt=st.floats(0.0, 1e5),
+       props=st.lists(st.one_of(st.just(0.0), st.floats(-200.0, 200.0)), min_size=12, max_size=12),
+       prop=st.booleans())
+def test_the_centres_taylor_enclosure_holds_the_impact(trans, dt, props, prop):
+    """:func:`_centre_taylor`'s second-order coefficients enclose the impact (transient and
+    propagator, with signs either way) ``dt`` seconds after its last change:
+    ``a - b dt + c_neg dt^2 <= impact <= a - b dt + c_pos dt^2``, and ``a`` is the impact then."""
+    fp, fs = _impact_state(trans, props, prop)
+    fs["t_s"] = dt
+    F._centre_taylor(fp, fs)
+    assert fs["cen_ok"]
+    impact = F.transient(fp, fs)
+    base = fs["cen_a_ticks"] - fs["cen_b_ticks_per_s"] * dt
+    tol = 1e-9 * (1.0 + abs(impact) + abs(base))
+    assert base + fs["cen_c_neg_ticks_per_s2"] * dt * dt - tol <= impact <= base + fs["cen_c_pos_ticks_per_s2"] * dt * dt + tol
+    fs["t_s"] = 0.0
+    assert fs["cen_a_ticks"] == pytest.approx(F.transient(fp, fs), abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trans=st.floats(-50.0, 50.0), dts=st.lists(st.floats(0.0, 600.0), min_size=1, max_size=6),
+       props=st.lists(st.one_of(st.just(0.0), st.floats(-200.0, 200.0)), min_size=12, max_size=12),
+       trades=st.lists(st.floats(-2_000.0, 2_000.0), min_size=1, max_size=4), prop=st.booleans())
+def test_the_rounded_centre_follows_the_clock_and_each_impact(trans, dts, props, trades, prop):
+    """The cached Taylor coefficients stay right as the clock moves on and are replaced at
+    each impact (:func:`apply_impact`, buys and sells): every read is the exact centre's
+    ceiling / floor."""
+    fp, fs = _impact_state(trans, props, prop)
+    t = 0.0
+    for trade in trades:
+        for dt in dts:
+            t += dt
+            fs["t_s"] = t
+            exact = fs["fund_ticks"] + F.transient(fp, fs)
+            assert F._rounded_centre(fp, fs, True) == math.ceil(exact)
+            assert F._rounded_centre(fp, fs, False) == math.floor(exact)
+        F.apply_impact(fs, fp, trade)
+        assert not fs["cen_ok"]  # the coefficients of the impact before are gone

@@ -1175,6 +1175,11 @@ FLOW_STATE_DTYPE = np.dtype([
     ("trans_ticks", np.float64),           # the transient impact as of trans_t_s (the last impact);
     ("trans_t_s", np.float64),             #   :func:`transient` decays it to t_s when it is needed
     ("prop_ticks", np.float64, (MAX_PROPAGATOR_KERNELS,)),  # the propagator's exponentials as of trans_t_s
+    ("cen_ok", np.bool_),                  # the centre's Taylor coefficients below hold for the impact as of
+    ("cen_a_ticks", np.float64),           #   trans_t_s (_centre_taylor; an impact clears cen_ok): a, b and
+    ("cen_b_ticks_per_s", np.float64),     #   the negative / positive parts of c, with the impact dt after
+    ("cen_c_neg_ticks_per_s2", np.float64),  # trans_t_s in [a - b dt + c_neg dt^2, a - b dt + c_pos dt^2]
+    ("cen_c_pos_ticks_per_s2", np.float64),
     ("exc_buy_per_s", np.float64),         # Hawkes excitation of buy / sell market orders as of
     ("exc_sell_per_s", np.float64),        #   exc_t_s (:func:`_excitation_now` decays them when they are read)
     ("exc_t_s", np.float64),
@@ -1645,6 +1650,7 @@ def start_state(fs, t0_s, mid_ticks, diffusion_step_s):
     fs.trans_ticks = 0.0
     for k in range(MAX_PROPAGATOR_KERNELS):
         fs.prop_ticks[k] = 0.0
+    fs.cen_ok = False
     fs.exc_buy_per_s = 0.0
     fs.exc_sell_per_s = 0.0
     fs.exc_t_s = t0_s
@@ -1726,11 +1732,13 @@ def transient(fp, fs):
 def _rounded_centre(fp, fs, up):
     """``ceil(m)`` (``up``) or ``floor(m)`` of the centre ``m = m_fundamental + transient``.
 
-    The decay factor ``exp(-x)`` (``x >= 0``) lies in ``[max(0, 1 - x), 1 / (1 + x)]``: when
-    the centre's enclosure from those ends (widened by 1e-9 tick for every rounding) rounds
-    to one integer, that is the answer, without the exponential; otherwise the exact centre
-    decides. (The propagator's fast exponentials have decayed by several e-folds between
-    trades: the upper end ``1 / (1 + x)`` keeps their enclosure narrow.)
+    Two enclosures of the centre, each widened by 1e-9 tick for every rounding, decide
+    without an exponential when they round to one integer: first the impact's second-order
+    Taylor enclosure from its last change (:func:`_centre_taylor`, cached until the next
+    impact: four products, narrow while that change is recent), then one per exponential:
+    the decay factor ``exp(-x)`` (``x >= 0``) lies in ``[max(0, 1 - x), 1 / (1 + x)]`` (the
+    propagator's fast exponentials have decayed by several e-folds between trades: the upper
+    end ``1 / (1 + x)`` keeps their enclosure narrow). Otherwise the exact centre decides.
     """
     fund = fs.fund_ticks
     x0 = fs.trans_ticks
@@ -1738,6 +1746,22 @@ def _rounded_centre(fp, fs, up):
     if x0 == 0.0 and not prop:
         return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
     dt = fs.t_s - fs.trans_t_s
+    # first the impact's second-order Taylor enclosure (:func:`_centre_taylor`: four products
+    # instead of an enclosure per exponential): it decides while the last impact is recent
+    if not fs.cen_ok:
+        _centre_taylor(fp, fs)
+    base = fund + fs.cen_a_ticks - fs.cen_b_ticks_per_s * dt
+    dt2 = dt * dt
+    lo = base + fs.cen_c_neg_ticks_per_s2 * dt2 - 1e-9
+    hi = base + fs.cen_c_pos_ticks_per_s2 * dt2 + 1e-9
+    if up:
+        r = math.ceil(lo)
+        if r == math.ceil(hi):
+            return np.int64(r)
+    else:
+        r = math.floor(lo)
+        if r == math.floor(hi):
+            return np.int64(r)
     x = fp[P_RHO] * dt
     a = x0 * max(0.0, 1.0 - x)
     b = x0 / (1.0 + x)
@@ -1763,6 +1787,44 @@ def _rounded_centre(fp, fs, up):
     if r == math.floor(hi):
         return np.int64(r)
     return np.int64(math.floor(fund + transient(fp, fs)))
+
+
+@njit(**HOT)
+def _centre_taylor(fp, fs):
+    """The impact's (transient and propagator) second-order Taylor coefficients at its last
+    change ``fs.trans_t_s``, for :func:`_rounded_centre`; they hold until the next impact
+    (:func:`apply_impact` clears ``fs.cen_ok``).
+
+    Each exponential ``p exp(-w dt)`` lies between ``p (1 - w dt)`` and that plus
+    ``p (w dt)^2 / 2`` (``exp(-x) - 1 + x`` is in ``[0, x^2 / 2]`` for ``x >= 0``), so the
+    impact ``dt`` seconds later lies in ``[a - b dt + c_neg dt^2, a - b dt + c_pos dt^2]``
+    with ``a = sum p``, ``b = sum p w`` and ``c_neg`` / ``c_pos`` the sums of ``p w^2 / 2``
+    over the negative / positive ``p``: an enclosure of width ``O(dt^2)`` from four products.
+    """
+    x0 = fs.trans_ticks
+    w0 = fp[P_RHO]
+    a = x0
+    b = x0 * w0
+    c = 0.5 * x0 * w0 * w0
+    c_neg = min(c, 0.0)
+    c_pos = max(c, 0.0)
+    if fp[P_PROP_ON] == 1.0:
+        for k in range(MAX_PROPAGATOR_KERNELS):
+            p = fs.prop_ticks[k]
+            if p != 0.0:
+                w = fp[P_PROP_W0 + 2 * k + 1]
+                a += p
+                b += p * w
+                c = 0.5 * p * w * w
+                if c < 0.0:
+                    c_neg += c
+                else:
+                    c_pos += c
+    fs.cen_a_ticks = a
+    fs.cen_b_ticks_per_s = b
+    fs.cen_c_neg_ticks_per_s2 = c_neg
+    fs.cen_c_pos_ticks_per_s2 = c_pos
+    fs.cen_ok = True
 
 
 @njit(**HOT_INLINE)
@@ -2831,6 +2893,7 @@ def apply_impact(fs, fp, signed_volume):
     else:
         fs.trans_ticks = transient(fp, fs) + fp[P_KAPPA] * signed_volume
     fs.trans_t_s = fs.t_s
+    fs.cen_ok = False  # the centre's Taylor coefficients (_centre_taylor) are for the impact before
     fs.fund_ticks += fp[P_GAMMA] * signed_volume
     fs.signed_vol_shares += signed_volume
 
