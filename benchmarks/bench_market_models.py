@@ -76,7 +76,6 @@ import argparse
 import dataclasses
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +84,7 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine  # noqa: E402
-from benchmarks.pinned_market import PinnedMarket, gc_off_timing, pinned_tree  # noqa: E402
+from benchmarks.pinned_market import PinnedMarket, pinned_tree, timed_days  # noqa: E402
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig  # noqa: E402
 from execgym.experiments.lib.builders import conf_file  # noqa: E402
 
@@ -140,15 +139,11 @@ def market_file(path) -> SimulatorConfig:
 def run(cfg: SimulatorConfig, market_s: float, gc_off: bool = False) -> tuple[float, int, int]:
     """Wall-seconds, background events and proposals over ``market_s`` seconds after the
     warm-up (seed 0); the construction and the warm-up are not timed (``gc_off``: nor a
-    garbage collection, :func:`~benchmarks.pinned_market.gc_off_timing`)."""
+    garbage collection, :func:`~benchmarks.pinned_market.timed_days`)."""
     sim = MarketSimulator(cfg, np.random.default_rng(0))
     state = sim._fs[0]
     events, proposals = int(state["n_bg_events"]), int(state["n_proposals"])
-    with gc_off_timing(gc_off):
-        start = time.perf_counter()
-        for _ in range(int(market_s // 60)):
-            sim.advance(60.0)
-        seconds = time.perf_counter() - start
+    seconds = timed_days(sim, market_s, gc_off)
     state = sim._fs[0]
     return seconds, int(state["n_bg_events"]) - events, int(state["n_proposals"]) - proposals
 

@@ -145,16 +145,30 @@ class PinnedVectorEnv(_PinnedWorker):
 def gc_off_timing(off: bool):
     """With ``off``: collect the garbage, then keep the collector off for the block (as
     ``timeit`` times), so a collection of whatever else the process holds (a benchmark's other
-    presets, the last run's simulator) does not land inside the timed market days."""
+    presets, the last run's simulator) does not land inside the timed market days; the
+    collector is then left as it was."""
     if not off:
         yield
         return
+    was_on = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        if was_on:
+            gc.enable()
+
+
+def timed_days(sim, market_s: float, gc_off: bool = False) -> float:
+    """Wall-seconds that ``sim`` (a ``MarketSimulator``, today's or the pinned one) takes to
+    advance ``market_s`` seconds of market time in 60-s steps (``gc_off``: :func:`gc_off_timing`);
+    the one timing loop of ``bench_market_models.run`` and of the pinned worker."""
+    with gc_off_timing(gc_off):
+        start = time.perf_counter()
+        for _ in range(int(market_s // 60)):
+            sim.advance(60.0)
+        return time.perf_counter() - start
 
 
 def _serve(root: Path, preset: str) -> None:
@@ -177,11 +191,7 @@ def _serve(root: Path, preset: str) -> None:
         market_s = float(parts[1])
         sim = MarketSimulator(cfg, np.random.default_rng(0))
         events = int(sim._fs[0]["n_bg_events"])
-        with gc_off_timing(len(parts) > 2 and parts[2] == "gc-off"):
-            start = time.perf_counter()
-            for _ in range(int(market_s // 60)):
-                sim.advance(60.0)
-            seconds = time.perf_counter() - start
+        seconds = timed_days(sim, market_s, len(parts) > 2 and parts[2] == "gc-off")
         print(json.dumps({"seconds": seconds, "events": int(sim._fs[0]["n_bg_events"]) - events}), file=answer,
               flush=True)
 

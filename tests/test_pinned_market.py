@@ -49,3 +49,13 @@ def test_gc_off_timing_turns_the_collector_off_only_inside_and_always_back_on(of
         with gc_off_timing(off):
             1 / 0
     assert gc.isenabled()
+
+
+def test_gc_off_timing_leaves_a_collector_that_was_off_off():
+    gc.disable()
+    try:
+        with gc_off_timing(True):
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
