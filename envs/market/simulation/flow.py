@@ -3400,30 +3400,43 @@ def _start_one(states, i, t0_s, mid_ticks, diffusion_step_s):
 
 
 @njit(**HOT)
-def open_interval(rs, rd, fp, cum_w, sizes, state, live, sc, lvl, orders, htab, fills, log, evbuf, dt_s, out):
+def open_interval(rs, rd, fp, cum_w, sizes, state, live, sc, lvl, orders, htab, fills, log, evbuf, dt_s, owner,
+                  times, counts):
     """Open a decision interval of ``dt_s`` seconds on ``state[0]`` and run the flow through
     it, for Python callers (one call instead of several): zero the interval's volume and
-    value, write its start (s), background event count and end (s) to ``out[0:3]`` and
-    return :func:`run_flow_flat`'s status (not OK: make room and call it again to ``out[2]``)."""
+    value, write its start and end (s) to ``times[0:2]`` and the background event count to
+    ``counts[0]``, and return :func:`run_flow_flat`'s status. OK: the interval is closed too
+    (:func:`close_interval` over the fills in the buffer, all of the interval's); not OK: make
+    room, run the flow to ``times[1]`` and close it over every fill taken since."""
     fs = state[0]
     fs.vol_shares = 0.0
     fs.value_tick_shares = 0.0
-    out[0] = fs.t_s
-    out[1] = fs.n_bg_events
-    out[2] = fs.t_s + dt_s
-    return run_flow((rs, rd), (fp, cum_w, sizes, fs, live), (sc, lvl, orders, htab, fills, log), evbuf, out[2])
+    times[0] = fs.t_s
+    times[1] = fs.t_s + dt_s
+    counts[0] = fs.n_bg_events
+    status = run_flow((rs, rd), (fp, cum_w, sizes, fs, live), (sc, lvl, orders, htab, fills, log), evbuf, times[1])
+    if status == K.OK:
+        close_interval(fp, state, sc, fills[:sc[K.S_N_FILLS]], owner, times, counts)
+    return status
 
 
 @njit(cache=True)
-def interval_state(fp, state, sc):
-    """``state[0]``'s clock (s), background event count and reference price (fundamental +
-    transient, ticks), and the book's best bid and ask (ticks; -1 for an empty side), for
-    Python callers."""
+def close_interval(fp, state, sc, fills, owner, times, counts):
+    """What a decision interval ends with, for Python callers: ``state[0]``'s clock (s) and
+    reference price (fundamental + transient, ticks) to ``times[2:4]``; its background event
+    count, the book's best bid and ask (ticks; -1 for an empty side) and the totals of the
+    ``(n, 8)`` fill array ``fills`` (:func:`~execgym.envs.market.simulation._book_kernels.fill_totals`
+    for ``owner``: shares and tick-shares, in all and with ``owner`` on either side) to
+    ``counts[1:8]``."""
     fs = state[0]
+    times[2] = fs.t_s
+    times[3] = fs.fund_ticks + transient(fp, fs)
     bb = sc[K.S_BEST_BID]
     ba = sc[K.S_BEST_ASK]
-    return (fs.t_s, fs.n_bg_events, fs.fund_ticks + transient(fp, fs), sc[K.S_BASE] + bb if bb >= 0 else -1,
-            sc[K.S_BASE] + ba if ba < sc[K.S_N_LEVELS] else -1)
+    counts[1] = fs.n_bg_events
+    counts[2] = sc[K.S_BASE] + bb if bb >= 0 else -1
+    counts[3] = sc[K.S_BASE] + ba if ba < sc[K.S_N_LEVELS] else -1
+    counts[4], counts[5], counts[6], counts[7] = K.fill_totals(fills, owner)
 
 
 @njit(cache=True)

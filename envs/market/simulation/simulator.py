@@ -95,6 +95,10 @@ class SimulatorConfig:
         return cls(**merged)
 
 
+#: the trades of an interval without any (read-only: every such report shares it)
+_NO_TRADES = np.zeros(0, dtype=FILL_DTYPE)
+_NO_TRADES.setflags(write=False)
+
 @dataclass(slots=True)
 class StepReport:
     """What happened during one :meth:`MarketSimulator.advance`.
@@ -170,7 +174,11 @@ class MarketSimulator:
         self._fs = F.new_flow_state(cfg.start_of_day_s - cfg.warmup_s, cfg.initial_mid_ticks, cfg.diffusion_step_s)
         self._live = np.zeros(F.live_width(self._fp, 1 << 12), dtype=np.int64)
         self._evbuf = np.zeros((1, K.N_E), dtype=np.int64)
-        self._interval = np.zeros(3)  # open_interval's start (s), event count and end (s)
+        #: the decision interval's times (start, end, clock at its end: s; reference at its end:
+        #: ticks) and counts (background events before and after, best bid and ask, volume,
+        #: value, the agent's volume and value) as open_interval / close_interval write them
+        self._interval_s = np.zeros(4)
+        self._interval_n = np.zeros(8, dtype=np.int64)
         self._next_agent_id = AGENT_ID_START
         if cfg.warmup_s > 0:
             self._run_until(cfg.start_of_day_s)
@@ -218,26 +226,29 @@ class MarketSimulator:
         dt_s = check_positive("dt_s", dt_s)
         book = self.book
         book.take_fills_raw()
-        interval = self._interval
+        times, counts = self._interval_s, self._interval_n
         status = F.open_interval(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
-                                 *book.arrays, self._evbuf, dt_s, interval)
-        t_start, n_before = float(interval[0]) - self.config.start_of_day_s, int(interval[1])
-        if status != K.OK:
-            self._run_until(float(interval[2]), status)
-        raw = book.take_fills_raw()
-        trades = raw.view(FILL_DTYPE).reshape(-1)
-        volume, value, agent_volume, agent_value = K.fill_totals(raw, AGENT_OWNER)
-        if agent_volume:
-            mine = (raw[:, K.F_AGG_OWNER] == AGENT_OWNER) | (raw[:, K.F_REST_OWNER] == AGENT_OWNER)
-            agent_fills = trades[mine]
+                                 *book.arrays, self._evbuf, dt_s, AGENT_OWNER, times, counts)
+        if status == K.OK:  # the kernel closed the interval over the fill buffer, all its fills
+            raw = book.take_fills_raw()
         else:
-            agent_fills = trades[:0]
+            self._run_until(float(times[1]), status)
+            raw = book.take_fills_raw()
+            F.close_interval(self._fp, self._fs, book.arrays[0], raw, AGENT_OWNER, times, counts)
+        t_start, _, clock, reference = times.tolist()
+        n_before, n_after, bid, ask, volume, value, agent_volume, agent_value = counts.tolist()
+        if raw.shape[0]:
+            trades = np.frombuffer(raw, dtype=FILL_DTYPE)
+            agent_fills = trades[(raw[:, K.F_AGG_OWNER] == AGENT_OWNER) | (raw[:, K.F_REST_OWNER] == AGENT_OWNER)] \
+                if agent_volume else _NO_TRADES
+        else:
+            trades = agent_fills = _NO_TRADES
         vwap = value / volume if volume else math.nan
-        clock, n_after, reference, bid, ask = F.interval_state(self._fp, self._fs, book.arrays[0])
         bid = None if bid < 0 else bid
         ask = None if ask < 0 else ask
         mid = 0.5 * (bid + ask) if bid is not None and ask is not None else None
-        return StepReport(t_start, clock - self.config.start_of_day_s, trades, agent_fills, volume, vwap, value,
+        t0 = self._t0
+        return StepReport(t_start - t0, clock - t0, trades, agent_fills, volume, vwap, value,
                           agent_volume, agent_value, n_after - n_before, bid, ask, mid, reference)
 
     # -- the agent's orders ----------------------------------------------------------------
