@@ -224,8 +224,16 @@ def test_bad_simulator_arguments():
     with pytest.raises(TypeError, match="Generator"):
         MarketSimulator(SimulatorConfig(), rng=42)
     sim = sim_with(0, warmup_s=10.0)
-    with pytest.raises(ValueError, match="dt_s"):
-        sim.advance(0.0)
+    before = sim.time_s
+    for bad in (0.0, -1.0, math.nan, math.inf, np.float64(-2.0), -3):
+        with pytest.raises(ValueError, match="dt_s"):
+            sim.advance(bad)
+    with pytest.raises(TypeError, match="dt_s"):
+        sim.advance("1.0")
+    assert sim.time_s == before  # nothing ran
+    # a step of a numpy float or an int is one of that many seconds, as a float's
+    assert sim.advance(np.float64(0.5)).t_end_s == pytest.approx(before + 0.5)
+    assert sim.advance(1).t_end_s == pytest.approx(before + 1.5)
 
 
 def test_opposite_best_anchor_is_the_classic_cst_model():
