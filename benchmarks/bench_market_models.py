@@ -1,6 +1,7 @@
 """Events per second of the simulated market under each model of its order flow.
 
     python benchmarks/bench_market_models.py [--market-seconds 23400] [--repeats 25] [--gc-off]
+    python benchmarks/bench_market_models.py --presets goog_2012_06_21_latent goog_2012_06_21 --processes 4
 
 Runs ``MarketSimulator`` (event log off, as the environments run it) over
 ``--market-seconds`` of market time from the open (default: the whole 6.5-h session), in
@@ -61,6 +62,14 @@ off, collected before each (as ``timeit`` times): a collection then cannot land 
 timed day and charge it for the objects the process holds (every preset's, the last day's
 simulator).
 
+``--processes K`` (K >= 2) times each model, and the pinned simulator, in ``K`` fresh worker
+processes (today's code in workers too, :class:`~benchmarks.pinned_market.PinnedMarket` with
+no tree), all their repeats interleaved, and reports each model's median over its processes
+of their best rates, with the lowest and highest: on a shared machine one process can run the
+same code 5-10% slower than another for all of its repeats (where its memory landed), so a
+single process per side can make or break a ratio (``--presets`` keeps the number of
+processes down).
+
 ``--ablate`` also times ``goog_scaled`` with one mechanism removed at a time
 (:data:`ABLATIONS`; the rest of its calibration unchanged, so the book they run on differs
 too): where the realistic model's time per event goes.
@@ -73,6 +82,7 @@ realism model's) beside the presets, in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import tempfile
@@ -159,19 +169,32 @@ def main() -> None:
     parser.add_argument("--gc-off", action="store_true",
                         help="time every market day (the pinned simulator's too) with the garbage collector off, "
                              "collected before each, as timeit does")
+    parser.add_argument("--presets", nargs="+", choices=PRESETS, default=list(PRESETS), metavar="PRESET",
+                        help="the conf/market presets to time (default: all of them)")
+    parser.add_argument("--processes", type=int, default=1, metavar="K",
+                        help="time each model and the pinned simulator in K fresh worker processes and report "
+                             "the median of their best rates (K >= 2; default 1: today's code in this process)")
     parser.add_argument("--pinned", default=PINNED_COMMIT, metavar="COMMIT",
                         help="time the simulator as it was at COMMIT (its goog preset) in the same run, as "
                              "the reference of the last column ('none': skip; needs a git checkout)")
     args = parser.parse_args()
-    extra = {}
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
+    if args.processes > 1 and args.ablate:
+        parser.error("--ablate times variants built in this process: it cannot run with --processes")
+    extra, paths = {}, {}
     for item in args.config:
         name, sep, path = item.partition("=")
         if not sep or not name or not Path(path).is_file():
             parser.error(f"--config must be NAME=PATH of an existing YAML file, got {item!r}")
         extra[name] = market_file(path)
+        paths[name] = str(Path(path).resolve())
     print(f"machine: {machine()}")
+    if args.processes > 1:
+        _main_processes(args, [*args.presets, *extra], paths)
+        return
     rates = {}
-    configs = {name: preset(name) for name in PRESETS} | extra
+    configs = {name: preset(name) for name in args.presets} | extra
     if args.ablate:
         configs |= ablations(configs["goog_2012_06_21_scaled"])
     names = NAMES | {name: name for name in configs if name not in NAMES}
@@ -203,6 +226,50 @@ def main() -> None:
         ratio = rates[name] / rates["goog_2012_06_21"] if "goog_2012_06_21" in rates else float("nan")
         print(f"{names[name]:>18} {events:>9,} {rates[name]:>12,.0f} {events / max(proposals, 1):>9.2f} "
               f"{args.market_seconds / seconds:>11,.0f} {ratio:>8.2f} {rates[name] / pinned_rate:>10.2f}", flush=True)
+
+
+def _main_processes(args, names: list[str], paths: dict[str, str]) -> None:
+    """``--processes``: each model (a preset, or a ``--config`` name with its path in ``paths``)
+    and the pinned simulator in ``args.processes`` worker processes, repeats interleaved."""
+    k = args.processes
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        workers: dict[str, list[PinnedMarket]] = {}
+        if args.pinned != "none":
+            try:
+                root = pinned_tree(Path(__file__).resolve().parents[1], args.pinned, Path(tmp))
+            except ValueError as err:
+                print(f"pinned: skipped ({err})")
+            else:
+                workers["pinned"] = [_started(stack, root, PINNED_PRESET, Path(tmp) / "numba_cache") for _ in range(k)]
+        for name in names:
+            workers[name] = [_started(stack, None, paths.get(name, name), None) for _ in range(k)]
+        best = {name: [0.0] * k for name in workers}
+        events = {}
+        for _ in range(args.repeats):
+            for name, group in workers.items():
+                for i, worker in enumerate(group):
+                    seconds, events[name] = worker.run(args.market_seconds, args.gc_off)
+                    best[name][i] = max(best[name][i], events[name] / seconds)
+    med = {name: float(np.median(rates)) for name, rates in best.items()}
+    pinned_rate = med.get("pinned", float("nan"))
+    if "pinned" in med:
+        print(f"pinned: the simulator at {args.pinned[:10]} ({PINNED_PRESET}, as it was then): {events['pinned']:,} "
+              f"events, {pinned_rate:,.0f} events/s (median of {k} processes; {min(best['pinned']):,.0f} to "
+              f"{max(best['pinned']):,.0f})")
+    print(f"{'model':>18} {'events':>9} {'events/s':>12} {'lowest':>12} {'highest':>12} {'vs goog':>8} {'vs pinned':>10}"
+          f"   (median over {k} processes of each one's best of {args.repeats})")
+    for name in names:
+        ratio = med[name] / med["goog_2012_06_21"] if "goog_2012_06_21" in med else float("nan")
+        print(f"{NAMES.get(name, name):>18} {events[name]:>9,} {med[name]:>12,.0f} {min(best[name]):>12,.0f} "
+              f"{max(best[name]):>12,.0f} {ratio:>8.2f} {med[name] / pinned_rate:>10.2f}", flush=True)
+
+
+def _started(stack: contextlib.ExitStack, root: Path | None, preset: str, cache_dir: Path | None) -> PinnedMarket:
+    """A worker for ``preset``, closed with ``stack``, after a first short run (its compilation,
+    or its load from the numba cache, one worker at a time)."""
+    worker = stack.enter_context(PinnedMarket(root, preset, cache_dir))
+    worker.run(60.0)
+    return worker
 
 
 def _timed_runs(configs: dict, pinned: PinnedMarket | None, market_s: float, repeats: int, gc_off: bool = False

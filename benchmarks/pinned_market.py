@@ -1,6 +1,7 @@
 """The simulator as it was at a past commit, timed beside today's code in the same run.
 
     python benchmarks/pinned_market.py ROOT PRESET   # a worker; bench_market_models starts it
+    python benchmarks/pinned_market.py - PRESET      # the same on today's installed code (--processes)
     python benchmarks/pinned_market.py ROOT --vector SPEC   # a worker; bench_lob_env --against starts it
 
 A speed target stated against "today's simulator" (issue 15: the realistic flows' events/s
@@ -76,10 +77,14 @@ class _PinnedWorker:
     ``root`` (``PYTHONPATH`` first, a numba cache of its own), answering one JSON line per
     request. Use as a context manager."""
 
-    def __init__(self, root: Path, args: list[str], cache_dir: Path) -> None:
-        env = dict(os.environ, PYTHONPATH=str(root), NUMBA_CACHE_DIR=str(cache_dir))
-        self._proc = subprocess.Popen([sys.executable, __file__, str(root), *args], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+    def __init__(self, root: Path | None, args: list[str], cache_dir: Path | None) -> None:
+        env = dict(os.environ)
+        if root is not None:
+            env["PYTHONPATH"] = str(root)
+        if cache_dir is not None:
+            env["NUMBA_CACHE_DIR"] = str(cache_dir)
+        self._proc = subprocess.Popen([sys.executable, __file__, "-" if root is None else str(root), *args],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
 
     def _ask(self, request: str, *keys: str) -> tuple:
         try:
@@ -112,10 +117,12 @@ class _PinnedWorker:
 
 
 class PinnedMarket(_PinnedWorker):
-    """A worker process timing market days of ``preset`` (a ``conf/market`` name) under the
-    pinned code at ``root`` (:func:`pinned_tree`). Use as a context manager."""
+    """A worker process timing market days of ``preset`` (a ``conf/market`` name, or the path of
+    a market YAML file) under the pinned code at ``root`` (:func:`pinned_tree`; ``None``: today's
+    installed ``execgym``, so that today's code too can be timed in fresh processes, and
+    ``cache_dir`` ``None``: its numba cache). Use as a context manager."""
 
-    def __init__(self, root: Path, preset: str, cache_dir: Path) -> None:
+    def __init__(self, root: Path | None, preset: str, cache_dir: Path | None) -> None:
         super().__init__(root, [preset], cache_dir)
 
     def run(self, market_s: float, gc_off: bool = False) -> tuple[float, int]:
@@ -171,17 +178,23 @@ def timed_days(sim, market_s: float, gc_off: bool = False) -> float:
         return time.perf_counter() - start
 
 
-def _serve(root: Path, preset: str) -> None:
-    """The worker: answer ``run SECONDS`` requests on stdin with the pinned simulator."""
+def _serve(root: Path | None, preset: str) -> None:
+    """The worker: answer ``run SECONDS`` requests on stdin with the pinned simulator (``root``
+    ``None``: today's)."""
     import numpy as np
     from omegaconf import OmegaConf
 
     import execgym
     from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 
-    if not Path(execgym.__file__).resolve().is_relative_to(root.resolve()):
+    if root is None:
+        from execgym.experiments.lib.builders import conf_file
+        path = Path(preset) if preset.endswith(".yaml") else conf_file("market", f"{preset}.yaml")
+    elif not Path(execgym.__file__).resolve().is_relative_to(root.resolve()):
         raise RuntimeError(f"the worker imported execgym from {execgym.__file__}, not from the pinned tree {root}")
-    values = OmegaConf.to_container(OmegaConf.load(root / "execgym" / "conf" / "market" / f"{preset}.yaml"))
+    else:
+        path = Path(preset) if preset.endswith(".yaml") else root / "execgym" / "conf" / "market" / f"{preset}.yaml"
+    values = OmegaConf.to_container(OmegaConf.load(path))
     values.pop("defaults", None)
     cfg = SimulatorConfig.from_mapping(values)
     answer = sys.stdout
@@ -226,4 +239,4 @@ if __name__ == "__main__":
     if sys.argv[2] == "--vector":
         _serve_vector(Path(sys.argv[1]), json.loads(sys.argv[3]))
     else:
-        _serve(Path(sys.argv[1]), sys.argv[2])
+        _serve(None if sys.argv[1] == "-" else Path(sys.argv[1]), sys.argv[2])

@@ -59,3 +59,17 @@ def test_gc_off_timing_leaves_a_collector_that_was_off_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("argv, message", [(["--processes", "0"], "--processes must be at least 1, got 0"),
+                                           (["--processes", "2", "--ablate"], "cannot run with --processes"),
+                                           (["--presets", "nope"], "invalid choice: 'nope'")])
+def test_bench_market_models_refuses_bad_process_arguments_before_timing_anything(argv, message, monkeypatch, capsys):
+    from benchmarks import bench_market_models
+
+    monkeypatch.setattr(sys, "argv", ["bench_market_models.py", *argv])
+    with pytest.raises(SystemExit) as err:
+        bench_market_models.main()
+    assert err.value.code == 2
+    out = capsys.readouterr()
+    assert message in out.err and "machine:" not in out.out
