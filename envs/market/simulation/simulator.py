@@ -99,6 +99,7 @@ class SimulatorConfig:
 _NO_TRADES = np.zeros(0, dtype=FILL_DTYPE)
 _NO_TRADES.setflags(write=False)
 
+
 @dataclass(slots=True)
 class StepReport:
     """What happened during one :meth:`MarketSimulator.advance`.
