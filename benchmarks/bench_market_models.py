@@ -66,9 +66,10 @@ simulator).
 processes (today's code in workers too, :class:`~benchmarks.pinned_market.PinnedMarket` with
 no tree), all their repeats interleaved, and reports each model's median over its processes
 of their best rates, with the lowest and highest: on a shared machine one process can run the
-same code 5-10% slower than another for all of its repeats (where its memory landed), so a
-single process per side can make or break a ratio (``--presets`` keeps the number of
-processes down).
+same code 5-17% slower than another for all of its repeats (AMD EPYC, 2 cores, 2026-12-02; the
+same with the flow's arrays packed, on huge pages or at fixed addresses: the machine, not the
+layout; README, "Speed, the nineteenth session"), so a single process per side can make or
+break a ratio (``--presets`` keeps the number of processes down).
 
 ``--ablate`` also times ``goog_scaled`` with one mechanism removed at a time
 (:data:`ABLATIONS`; the rest of its calibration unchanged, so the book they run on differs

@@ -74,8 +74,9 @@ def pinned_tree(repo: Path, commit: str, into: Path) -> Path:
 
 class _PinnedWorker:
     """A worker process running ``pinned_market.py ROOT *args`` under the pinned code at
-    ``root`` (``PYTHONPATH`` first, a numba cache of its own), answering one JSON line per
-    request. Use as a context manager."""
+    ``root`` (``PYTHONPATH`` first, a numba cache of its own; ``root`` ``None``: today's
+    installed code, and ``cache_dir`` ``None``: numba's cache as configured), answering one
+    JSON line per request. Use as a context manager."""
 
     def __init__(self, root: Path | None, args: list[str], cache_dir: Path | None) -> None:
         env = dict(os.environ)
