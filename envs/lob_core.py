@@ -68,7 +68,7 @@ PARAMS_DTYPE = np.dtype([
     ("unfilled_penalty_bps", np.float64),
     ("risk_penalty_bps", np.float64),
     ("imbalance_levels", np.int64),
-])
+], align=True)  # aligned fields: the three after the flag sat off their 8-byte boundary when packed
 
 EPISODE_DTYPE = np.dtype([
     ("step", np.int64),  # decisions taken

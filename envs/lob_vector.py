@@ -68,7 +68,7 @@ MARKET_DTYPE = np.dtype([
     ("base0_ticks", np.int64),  # price of the grid's level 0
     ("diffusion_step_s", np.float64),
     ("prefetch", np.bool_),  # see LOBExecutionVectorEnv's ``prefetch``
-])
+], align=True)  # padded to 48 bytes: in an array of them, each record's fields stay aligned
 # int64 scratch entries per market of ``_vec_step``
 N_WORK = 18
 

@@ -64,3 +64,18 @@ def test_the_record_types_name_their_units_and_hold_integers_as_integers():
             assert kind == "i", name
     assert core.PARAMS_DTYPE["keep_unfilled"].kind == "b" and core.PARAMS_DTYPE["mode"].kind == "i"
     assert core.OBS_NAMES[core.OBS_VOL] == "volatility_ticks" and len(core.OBS_NAMES) == core.N_OBS
+
+
+def test_the_records_the_kernels_take_keep_every_field_on_its_natural_boundary():
+    # a packed record puts the fields after a flag off their 8-byte boundary (unaligned loads
+    # in every kernel that reads them); each record the compiled code takes is aligned
+    from execgym.envs import lob_vector
+    from execgym.envs.market.simulation import _book_kernels as K
+    from execgym.envs.market.simulation import flow as F
+
+    for dtype in (core.PARAMS_DTYPE, core.EPISODE_DTYPE, lob_vector.MARKET_DTYPE, F.FLOW_STATE_DTYPE,
+                  K.ORDER_DTYPE, K.LEVEL_DTYPE):
+        for name in dtype.names:
+            field, offset = dtype.fields[name][:2]
+            assert offset % field.base.alignment == 0, (name, offset)
+        assert dtype.itemsize % max(dtype.fields[n][0].base.alignment for n in dtype.names) == 0
