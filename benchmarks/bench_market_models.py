@@ -200,13 +200,8 @@ def main() -> None:
         configs |= ablations(configs["goog_2012_06_21_scaled"])
     names = NAMES | {name: name for name in configs if name not in NAMES}
     with tempfile.TemporaryDirectory() as tmp:
-        pinned = None
-        if args.pinned != "none":
-            try:
-                root = pinned_tree(Path(__file__).resolve().parents[1], args.pinned, Path(tmp))
-                pinned = PinnedMarket(root, PINNED_PRESET, Path(tmp) / "numba_cache")
-            except ValueError as err:
-                print(f"pinned: skipped ({err})")
+        root = _pinned_root(args.pinned, Path(tmp))
+        pinned = None if root is None else PinnedMarket(root, PINNED_PRESET, Path(tmp) / "numba_cache")
         try:
             runs, pinned_runs = _timed_runs(configs, pinned, args.market_seconds, args.repeats, args.gc_off)
         finally:
@@ -235,13 +230,9 @@ def _main_processes(args, names: list[str], paths: dict[str, str]) -> None:
     k = args.processes
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workers: dict[str, list[PinnedMarket]] = {}
-        if args.pinned != "none":
-            try:
-                root = pinned_tree(Path(__file__).resolve().parents[1], args.pinned, Path(tmp))
-            except ValueError as err:
-                print(f"pinned: skipped ({err})")
-            else:
-                workers["pinned"] = [_started(stack, root, PINNED_PRESET, Path(tmp) / "numba_cache") for _ in range(k)]
+        root = _pinned_root(args.pinned, Path(tmp))
+        if root is not None:
+            workers["pinned"] = [_started(stack, root, PINNED_PRESET, Path(tmp) / "numba_cache") for _ in range(k)]
         for name in names:
             workers[name] = [_started(stack, None, paths.get(name, name), None) for _ in range(k)]
         best = {name: [0.0] * k for name in workers}
@@ -263,6 +254,18 @@ def _main_processes(args, names: list[str], paths: dict[str, str]) -> None:
         ratio = med[name] / med["goog_2012_06_21"] if "goog_2012_06_21" in med else float("nan")
         print(f"{NAMES.get(name, name):>18} {events[name]:>9,} {med[name]:>12,.0f} {min(best[name]):>12,.0f} "
               f"{max(best[name]):>12,.0f} {ratio:>8.2f} {med[name] / pinned_rate:>10.2f}", flush=True)
+
+
+def _pinned_root(commit: str, tmp: Path) -> Path | None:
+    """The package tree of ``commit`` extracted under ``tmp`` (:func:`~benchmarks.pinned_market.pinned_tree`),
+    or ``None`` for ``--pinned none`` or a commit git cannot read (said so)."""
+    if commit == "none":
+        return None
+    try:
+        return pinned_tree(Path(__file__).resolve().parents[1], commit, tmp)
+    except ValueError as err:
+        print(f"pinned: skipped ({err})")
+        return None
 
 
 def _started(stack: contextlib.ExitStack, root: Path | None, preset: str, cache_dir: Path | None) -> PinnedMarket:

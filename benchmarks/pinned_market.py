@@ -188,13 +188,15 @@ def _serve(root: Path | None, preset: str) -> None:
     import execgym
     from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 
-    if root is None:
-        from execgym.experiments.lib.builders import conf_file
-        path = Path(preset) if preset.endswith(".yaml") else conf_file("market", f"{preset}.yaml")
-    elif not Path(execgym.__file__).resolve().is_relative_to(root.resolve()):
+    if root is not None and not Path(execgym.__file__).resolve().is_relative_to(root.resolve()):
         raise RuntimeError(f"the worker imported execgym from {execgym.__file__}, not from the pinned tree {root}")
+    if preset.endswith(".yaml"):
+        path = Path(preset)
+    elif root is None:
+        from execgym.experiments.lib.builders import conf_file
+        path = conf_file("market", f"{preset}.yaml")
     else:
-        path = Path(preset) if preset.endswith(".yaml") else root / "execgym" / "conf" / "market" / f"{preset}.yaml"
+        path = root / "execgym" / "conf" / "market" / f"{preset}.yaml"
     values = OmegaConf.to_container(OmegaConf.load(path))
     values.pop("defaults", None)
     cfg = SimulatorConfig.from_mapping(values)

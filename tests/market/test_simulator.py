@@ -35,7 +35,6 @@ def test_making_room_mid_window_does_not_change_the_event_stream():
     assert np.array_equal(a._fs, b._fs) and a.book.orders().equals(b.book.orders())
 
 
-
 def test_a_report_agrees_with_its_trades_whether_the_kernel_or_python_closed_the_interval():
     # open_interval closes an interval in the kernel when the flow ran through it in one call;
     # after making room (b's two-fill buffer) Python closes it over the fills taken meanwhile:
@@ -65,6 +64,7 @@ def test_a_report_agrees_with_its_trades_whether_the_kernel_or_python_closed_the
         agent += ra.agent_volume_shares
     assert agent > 0  # the agent's resting orders did trade, in the reports of both
     assert b.book._fills.shape[0] > 2  # b did make room (grew its fill buffer)
+
 
 def test_same_seed_reproduces_the_event_stream_exactly():
     def run(seed):
