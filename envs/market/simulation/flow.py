@@ -1728,46 +1728,68 @@ def transient(fp, fs):
     return x * math.exp(-fp[P_RHO] * (fs.t_s - fs.trans_t_s))
 
 
-@njit(**HOT)
+@njit(**HOT_INLINE)
 def _rounded_centre(fp, fs, up):
     """``ceil(m)`` (``up``) or ``floor(m)`` of the centre ``m = m_fundamental + transient``.
 
-    Two enclosures of the centre, each widened by 1e-9 tick for every rounding, decide
-    without an exponential when they round to one integer: first the impact's second-order
-    Taylor enclosure from its last change (:func:`_centre_taylor`, cached until the next
-    impact: four products, narrow while that change is recent), then one per exponential:
-    the decay factor ``exp(-x)`` (``x >= 0``) lies in ``[max(0, 1 - x), 1 / (1 + x)]`` (the
-    propagator's fast exponentials have decayed by several e-folds between trades: the upper
-    end ``1 / (1 + x)`` keeps their enclosure narrow). Otherwise the exact centre decides.
+    Without impact, the fundamental's. Otherwise enclosures of the centre, each widened by
+    1e-9 tick for every rounding, decide without an exponential when they round to one
+    integer: first the impact's second-order Taylor enclosure from its last change
+    (:func:`_taylor_rounding`), here while its coefficients are cached (most calls: inlined
+    into the flow), else in :func:`_enclosed_centre`, which also tries one enclosure per
+    exponential before the exact centre.
     """
     fund = fs.fund_ticks
-    x0 = fs.trans_ticks
-    prop = fp[P_PROP_ON] == 1.0
-    if x0 == 0.0 and not prop:
+    if fs.trans_ticks == 0.0 and fp[P_PROP_ON] != 1.0:
         return np.int64(math.ceil(fund)) if up else np.int64(math.floor(fund))
+    if fs.cen_ok:
+        r, one = _taylor_rounding(fs, up)
+        if one:
+            return r
+    return _enclosed_centre(fp, fs, up)
+
+
+@njit(**HOT_INLINE)
+def _one_rounding(lo, hi, up):
+    """``(r, True)`` when ``lo`` and ``hi`` round (``ceil`` if ``up``, else ``floor``) to one
+    integer ``r``; ``(r, False)`` with ``r`` the rounding of ``lo`` otherwise."""
+    r = math.ceil(lo) if up else math.floor(lo)
+    return np.int64(r), r == (math.ceil(hi) if up else math.floor(hi))
+
+
+@njit(**HOT_INLINE)
+def _taylor_rounding(fs, up):
+    """:func:`_one_rounding` of the impact's second-order Taylor enclosure of the centre at
+    the clock (:func:`_centre_taylor`'s cached coefficients; four products instead of an
+    enclosure per exponential): it decides while the last impact is recent."""
     dt = fs.t_s - fs.trans_t_s
-    # first the impact's second-order Taylor enclosure (:func:`_centre_taylor`: four products
-    # instead of an enclosure per exponential): it decides while the last impact is recent
+    base = fs.fund_ticks + fs.cen_a_ticks - fs.cen_b_ticks_per_s * dt
+    dt2 = dt * dt
+    return _one_rounding(base + fs.cen_c_neg_ticks_per_s2 * dt2 - 1e-9, base + fs.cen_c_pos_ticks_per_s2 * dt2 + 1e-9,
+                         up)
+
+
+@njit(**HOT)
+def _enclosed_centre(fp, fs, up):
+    """:func:`_rounded_centre` past its inlined part: the Taylor enclosure after computing its
+    coefficients (if they were not cached), then one enclosure per exponential: the decay
+    factor ``exp(-x)`` (``x >= 0``) lies in ``[max(0, 1 - x), 1 / (1 + x)]`` (the
+    propagator's fast exponentials have decayed by several e-folds between trades: the upper
+    end ``1 / (1 + x)`` keeps their enclosure narrow). Otherwise the exact centre decides."""
     if not fs.cen_ok:
         _centre_taylor(fp, fs)
-    base = fund + fs.cen_a_ticks - fs.cen_b_ticks_per_s * dt
-    dt2 = dt * dt
-    lo = base + fs.cen_c_neg_ticks_per_s2 * dt2 - 1e-9
-    hi = base + fs.cen_c_pos_ticks_per_s2 * dt2 + 1e-9
-    if up:
-        r = math.ceil(lo)
-        if r == math.ceil(hi):
-            return np.int64(r)
-    else:
-        r = math.floor(lo)
-        if r == math.floor(hi):
-            return np.int64(r)
+        r, one = _taylor_rounding(fs, up)
+        if one:
+            return r
+    fund = fs.fund_ticks
+    x0 = fs.trans_ticks
+    dt = fs.t_s - fs.trans_t_s
     x = fp[P_RHO] * dt
     a = x0 * max(0.0, 1.0 - x)
     b = x0 / (1.0 + x)
     lo = fund + min(a, b)
     hi = fund + max(a, b)
-    if prop:  # each of the propagator's exponentials is enclosed the same way: add them up
+    if fp[P_PROP_ON] == 1.0:  # each of the propagator's exponentials is enclosed the same way: add them up
         for k in range(MAX_PROPAGATOR_KERNELS):
             p = fs.prop_ticks[k]
             if p != 0.0:
@@ -1776,17 +1798,11 @@ def _rounded_centre(fp, fs, up):
                 b = p / (1.0 + x)
                 lo += min(a, b)
                 hi += max(a, b)
-    lo -= 1e-9
-    hi += 1e-9
-    if up:
-        r = math.ceil(lo)
-        if r == math.ceil(hi):
-            return np.int64(r)
-        return np.int64(math.ceil(fund + transient(fp, fs)))
-    r = math.floor(lo)
-    if r == math.floor(hi):
-        return np.int64(r)
-    return np.int64(math.floor(fund + transient(fp, fs)))
+    r, one = _one_rounding(lo - 1e-9, hi + 1e-9, up)
+    if one:
+        return r
+    exact = fund + transient(fp, fs)
+    return np.int64(math.ceil(exact)) if up else np.int64(math.floor(exact))
 
 
 @njit(**HOT)
