@@ -91,9 +91,11 @@ HOT = {"cache": True, "_nrt": False, "error_model": "numpy"}
 #: 169 ns per event on the ``goog_2012_06_21_follow`` preset and from 156 to 120 on
 #: ``goog_2012_06_21`` (AMD EPYC, ``benchmarks/bench_market_models.py``), for about 4 s more
 #: compilation (once: the kernels are cached). The others stay calls, which keeps the
-#: compilation short: the impact and the revisions (rare events), the centre (called for
-#: every limit order only with the reference anchor, which no calibrated preset but the
-#: propagator's uses) and the per-call bounds.
+#: compilation short: the impact and the revisions (rare events), the centre's enclosures past
+#: its cached Taylor step (``_enclosed_centre``; the step itself is inlined: the latent orders
+#: read the centre) and the per-call bounds. Inlining the market orders' size and sign, the
+#: impact, the flickers and the regrouping as well was no faster (README, "Speed and
+#: reproducibility, the twentieth session").
 HOT_INLINE = {**HOT, "inline": "always"}
 
 
