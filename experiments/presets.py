@@ -15,9 +15,9 @@ rewrite are exact: a preset is the YAML that ``stylized_facts ... write_market_c
 writes, byte for byte.
 
 Byte for byte on a machine like the one that wrote them: the calibration's maximum-likelihood
-fits stop where the likelihood's last bits stop improving, and numpy computes float64 ``exp``
-and ``log`` with AVX-512 code (its ``X86_V4`` loops) where the CPU has it and with the C
-library's elsewhere, which differ in the last bit now and then; the fitted parameters then
+fits stop where the likelihood's last bits stop improving, and (inferred, :data:`PRESETS_SIMD`)
+numpy computes float64 ``exp`` and ``log`` with AVX-512 code (its ``X86_V4`` loops) where the
+CPU has it and with the C library's elsewhere, which differ in the last bit now and then; the fitted parameters then
 differ from the fourth significant digit, and the refinements that simulate with them take it
 from there. :data:`PRESETS_SIMD` names the level the presets were written at and
 :func:`simd_level` this machine's; where they differ the check prints a note and a preset
