@@ -17,16 +17,16 @@ def _cache_of(dispatcher):
 
 
 def test_kernels_use_the_locator_that_covers_all_kernel_sources():
-    locator = R.uniform._cache._impl.locator
+    locator = R.normal._cache._impl.locator
     assert isinstance(locator, _jit._KernelSourcesStamp)
     stamp = locator.get_source_stamp()
     assert stamp[1] == _jit.kernel_sources_stamp() and len(stamp[1]) == 64
 
 
 def test_a_change_to_any_kernel_source_changes_every_kernels_stamp(monkeypatch):
-    before = _cache_of(R.uniform)
+    before = _cache_of(R.normal)
     monkeypatch.setattr(_jit, "kernel_sources_stamp", lambda: "another kernel source")
-    after = _cache_of(R.uniform)
+    after = _cache_of(R.normal)
     # the index numba keeps beside the cached code is checked against this stamp: a different
     # stamp makes the cached code stale (recompiled), whatever file changed
     assert before._cache_file._source_stamp[0] == after._cache_file._source_stamp[0]

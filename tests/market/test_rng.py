@@ -1,5 +1,6 @@
-"""The kernels' random numbers: the ziggurat's exponential variates follow the exponential
-law (body, wedges and tail), and a seed gives the same numbers again."""
+"""The kernels' random numbers: xoshiro256** as its authors define it (the compiled
+intrinsics against a reference in Python integers), the ziggurat's exponential variates
+follow the exponential law (body, wedges and tail), and a seed gives the same numbers again."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from numba import njit
+from numba.core.errors import TypingError
 from scipy import stats
 
 from execgym.envs.market.simulation import rng as R
@@ -19,6 +21,62 @@ def _exponentials(s, n):
     for k in range(n):
         out[k] = R.exponential(s)
     return out
+
+
+@njit(cache=True)
+def _draws(s, n):
+    bits = np.empty(n, np.uint64)
+    u = np.empty(n)
+    for k in range(n):
+        bits[k] = R.next_u64(s)
+        u[k] = R.uniform(s)
+    return bits, u
+
+
+def _xoshiro256starstar(state, n):
+    """Blackman and Vigna's ``next()`` in Python integers: ``n`` outputs and the state after."""
+    mask = (1 << 64) - 1
+    s = [int(x) for x in state]
+
+    def rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & mask
+
+    out = []
+    for _ in range(n):
+        out.append(rotl(s[1] * 5 & mask, 7) * 9 & mask)
+        t = s[1] << 17 & mask
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+    return out, s
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_intrinsics_are_xoshiro256starstar_and_advance_the_state_in_place(seed):
+    state = R.new_state(np.random.default_rng(seed))
+    want, after = _xoshiro256starstar(state, 2000)
+    bits, u = _draws(state, 1000)
+    assert [int(b) for b in bits] == want[0::2]
+    assert list(u) == [(w >> 11) * 2.0**-53 for w in want[1::2]]  # the top 53 bits, exactly
+    assert [int(x) for x in state] == after
+    assert u.min() >= 0.0 and u.max() < 1.0
+
+
+def test_a_strided_state_is_read_and_written_where_it_lies():
+    state = R.new_state(np.random.default_rng(4))
+    words = np.zeros((4, 3), dtype=np.uint64)
+    words[:, 1] = state
+    bits, _ = _draws(words[:, 1], 50)  # a view with a stride of three words
+    assert [int(b) for b in bits] == _xoshiro256starstar(state, 100)[0][0::2]
+    assert not words[:, 0].any() and not words[:, 2].any()
+
+
+def test_a_state_of_another_type_does_not_compile():
+    with pytest.raises(TypingError):
+        _draws(np.zeros(4), 3)
 
 
 def test_every_layer_of_the_ziggurat_has_the_same_area():

@@ -89,13 +89,18 @@ HOT = {"cache": True, "_nrt": False, "error_model": "numpy"}
 #: level: called, each was a function call with every array argument passed field by field,
 #: and LLVM did not inline them across numba's libraries. Inlining took the flow from 263 to
 #: 169 ns per event on the ``goog_2012_06_21_follow`` preset and from 156 to 120 on
-#: ``goog_2012_06_21`` (AMD EPYC, ``benchmarks/bench_market_models.py``), for about 4 s more
-#: compilation (once: the kernels are cached). The others stay calls, which keeps the
-#: compilation short: the impact and the revisions (rare events), the centre's enclosures past
+#: ``goog_2012_06_21`` (AMD EPYC, ``benchmarks/bench_market_models.py``). Compilation pays for
+#: it, once per machine (the kernels are cached): numba inlines by copying the callee's IR
+#: into the caller and re-analysing it, so each call site of an inlined helper lengthens the
+#: flow kernel's compilation, superlinearly. Hence the random numbers' primitives are
+#: intrinsics (``rng.py``), a helper inlined into several places is called from one where the
+#: code allows (the centre in ``_centre_price``, the profile's price in ``_near_profile_price``), and the
+#: others stay calls: the impact and the revisions (rare events), the centre's enclosures past
 #: its cached Taylor step (``_enclosed_centre``; the step itself is inlined: the latent orders
-#: read the centre) and the per-call bounds. Inlining the market orders' size and sign, the
-#: impact, the flickers and the regrouping as well was no faster (README, "Speed and
-#: reproducibility, the twentieth session").
+#: read the centre), an empty book's centre and the per-call bounds. Inlining the market
+#: orders' size and sign, the impact, the flickers and the regrouping as well was no faster
+#: (README, "Speed and reproducibility, the twentieth session"; "Compilation time, the
+#: twenty-first session").
 HOT_INLINE = {**HOT, "inline": "always"}
 
 

@@ -2016,12 +2016,14 @@ def _profile_distance(cum_w, direction, v):
 def _centre_price(fp, fs, sc, direction, dist):
     """``dist`` ticks below (a buy) or above (a sell) the rounded centre, never crossing:
     liquidity providers quote at most one tick inside the spread."""
-    if direction > 0:
-        price = _rounded_centre(fp, fs, True) - dist
+    up = direction > 0
+    centre = _rounded_centre(fp, fs, up)  # one call site: each is a copy of the inlined code
+    if up:
+        price = centre - dist
         if sc[K.S_BEST_ASK] < sc[K.S_N_LEVELS]:
             price = min(price, sc[K.S_BASE] + sc[K.S_BEST_ASK] - 1)
     else:
-        price = _rounded_centre(fp, fs, False) + dist
+        price = centre + dist
         if sc[K.S_BEST_BID] >= 0:
             price = max(price, sc[K.S_BASE] + sc[K.S_BEST_BID] + 1)
     return price
@@ -2055,7 +2057,7 @@ def _placed_price(fp, fs, sc, t, direction, dist):
             elif has_bid:
                 opp = sc[K.S_BASE] + bb + 1
             else:
-                opp = _rounded_centre(fp, fs, False) + 1
+                opp = _empty_book_opposite(fp, fs, direction)
             price = opp - dist
         else:
             if has_bid:
@@ -2063,9 +2065,19 @@ def _placed_price(fp, fs, sc, t, direction, dist):
             elif has_ask:
                 opp = sc[K.S_BASE] + ba - 1
             else:
-                opp = _rounded_centre(fp, fs, True) - 1
+                opp = _empty_book_opposite(fp, fs, direction)
             price = opp + dist
     return price
+
+
+@njit(**HOT)
+def _empty_book_opposite(fp, fs, direction):
+    """:func:`_placed_price`'s opposite best in an empty book: one tick beyond the rounded
+    centre (a call: the case is rare, and each inlined copy of the centre lengthens the
+    flow kernel's compilation)."""
+    if direction > 0:
+        return _rounded_centre(fp, fs, False) + 1
+    return _rounded_centre(fp, fs, True) - 1
 
 
 @njit(**HOT_INLINE)
@@ -2763,8 +2775,10 @@ def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
             hi = mid - 1
     p = cum_w[row, lo - 1] if lo > 0 else 0.0
     if p <= 0.0 or R.uniform(rs) < (1.0 - p) ** 15:
-        return _profile_price_at(fp, fs, sc, cum_w, t, direction, p + (1.0 - p) * R.uniform(rs))
-    return _profile_price_at(fp, fs, sc, cum_w, t, direction, p * R.uniform(rs))
+        v = p + (1.0 - p) * R.uniform(rs)  # beyond the reach
+    else:
+        v = p * R.uniform(rs)  # within it
+    return _profile_price_at(fp, fs, sc, cum_w, t, direction, v)
 
 
 @njit(**HOT_INLINE)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from execgym.envs.market.simulation._jit import HOT_INLINE
 
@@ -53,29 +56,70 @@ def new_state(rng: np.random.Generator) -> np.ndarray:
     return state
 
 
-@njit(cache=True, inline="always")
-def _rotl(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+def _xoshiro_next(builder, state_ptrs):
+    """xoshiro256**'s step in LLVM IR: the next 64-bit output from the four words at
+    ``state_ptrs``, which it advances (the paper's ``next``: ``rotl(s1 * 5, 7) * 9``, then
+    the linear update of the state)."""
+    i64 = ir.IntType(64)
 
+    def rotl(x, k):
+        return builder.or_(builder.shl(x, i64(k)), builder.lshr(x, i64(64 - k)))
 
-@njit(**HOT_INLINE)
-def next_u64(s):
-    """The next 64-bit output; advances the state array ``s`` in place."""
-    result = _rotl(s[1] * np.uint64(5), 7) * np.uint64(9)
-    t = s[1] << np.uint64(17)
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
+    s0, s1, s2, s3 = (builder.load(p) for p in state_ptrs)
+    result = builder.mul(rotl(builder.mul(s1, i64(5)), 7), i64(9))
+    t = builder.shl(s1, i64(17))
+    s2 = builder.xor(s2, s0)
+    s3 = builder.xor(s3, s1)
+    s1 = builder.xor(s1, s2)
+    s0 = builder.xor(s0, s3)
+    s2 = builder.xor(s2, t)
+    s3 = rotl(s3, 45)
+    for p, v in zip(state_ptrs, (s0, s1, s2, s3)):
+        builder.store(v, p)
     return result
 
 
-@njit(**HOT_INLINE)
-def uniform(s):
-    """A double uniform on [0, 1) (the top 53 bits)."""
-    return np.float64(next_u64(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+def _state_pointers(context, builder, aryty, ary):
+    """Pointers to the four words of the state array (any layout)."""
+    arr = context.make_array(aryty)(context, builder, ary)
+    return [cgutils.get_item_pointer(context, builder, aryty, arr, [context.get_constant(types.intp, k)])
+            for k in range(4)]
+
+
+def _is_state(s) -> bool:
+    return isinstance(s, types.Array) and s.ndim == 1 and s.dtype == types.uint64 and s.mutable
+
+
+# The two primitives are numba intrinsics (LLVM IR written at the call site) rather than
+# functions inlined at numba's IR level: the background flow draws at some eighty places, and
+# numba inlines by copying and re-analysing the callee's IR at each, which made most of the
+# flow kernel's compilation time (README, "Compilation time, the twenty-first session").
+
+
+@intrinsic
+def next_u64(typingctx, s):
+    """The next 64-bit output; advances the state array ``s`` (4 uint64 words) in place."""
+    if not _is_state(s):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _xoshiro_next(builder, _state_pointers(context, builder, signature.args[0], args[0]))
+
+    return types.uint64(s), codegen
+
+
+@intrinsic
+def uniform(typingctx, s):
+    """A double uniform on [0, 1) (the top 53 bits of :func:`next_u64`)."""
+    if not _is_state(s):
+        return None
+
+    def codegen(context, builder, signature, args):
+        bits = _xoshiro_next(builder, _state_pointers(context, builder, signature.args[0], args[0]))
+        top = builder.uitofp(builder.lshr(bits, ir.IntType(64)(11)), ir.DoubleType())
+        return builder.fmul(top, ir.Constant(ir.DoubleType(), 1.0 / 9007199254740992.0))
+
+    return types.float64(s), codegen
 
 
 @njit(**HOT_INLINE)
