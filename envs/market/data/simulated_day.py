@@ -102,11 +102,17 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
                      base_price_ticks=max(1, int(np.median(prices)) - (1 << 13)) if len(prices) else None)
     out = np.zeros((len(events), 4 * levels), dtype=np.int64)
     buf = np.zeros((4, levels), dtype=np.int64)
-    i = 0
+    i, refused = 0, None
     while i < len(events):
         i, status = _replay_rows(*book.arrays, events, i, levels, out, buf)
-        if status != K.OK and not book.make_room(status, events[i]):
+        if status == K.OK:
+            break
+        if (i, status) == refused:  # the room made for this event did not let it in: never loop
+            raise RuntimeError(f"event {i} ({events[i].tolist()}) still refused (status {status}) after the "
+                               f"book made room for it")
+        if not book.make_room(status, events[i]):
             raise ValueError(f"event {i} ({events[i].tolist()}) could not be replayed (status {status})")
+        refused = (i, status)
     for col, dummy in ((0, DUMMY_ASK), (2, DUMMY_BID)):  # ticks -> LOBSTER units; empty -> dummy
         price, size = out[:, col::4], out[:, col + 1 :: 4]
         price[:] = np.where(size > 0, price * unit, dummy)

@@ -345,13 +345,21 @@ class OrderBook:
             if len(priced):
                 self._regrid(int(priced[0, K.E_PRICE]))
         self.take_fills()  # drop anything left from a previous call
+        refused = None
         while start < n:
             start, status = K.process(self._sc, self._lvl, self._orders, self._htab, self._fills,
                                       self._log, events, start)
-            if status != K.OK and not self.make_room(status, events[start]):
+            if status == K.OK:
+                break
+            if (start, status) == refused:  # the room made did not let the event in: never loop
+                self.take_fills()
+                raise RuntimeError(f"event {start} still refused ({_ERRORS.get(status, status)}) after the book "
+                                   f"made room for it: {events[start].tolist()}")
+            if not self.make_room(status, events[start]):
                 self.take_fills()
                 fields = dict(zip(EVENT_FIELDS, events[start].tolist()))
                 raise ValueError(f"event {start} refused: {_ERRORS.get(status, status)}; got {fields}")
+            refused = (start, status)
         return self.take_fills()
 
     def _note_ids(self, events: np.ndarray) -> None:
