@@ -230,6 +230,10 @@ def test_one_day_shape_for_loaded_and_hand_built_days(day_files):
     mid = built.mid_ticks()
     assert np.isnan(mid[0]) and np.isnan(mid[7]) and mid[1] == 10000.5
     np.testing.assert_array_equal(mid, loaded.mid_ticks())
+    some = np.array([6, 1, 2, 0])  # a sample of the rows, in any order: their levels and mids only
+    for part, whole in zip(built.book_levels(some), s, strict=True):
+        np.testing.assert_array_equal(part, whole[some])
+    np.testing.assert_array_equal(built.mid_ticks(some), mid[some])
     # how long each book lasted, the last one until the session's end
     assert built.durations_s() == pytest.approx([0.5, 0.5, 1.0, 1.25, 1.75, 1.0, 1.0, 3.0])
     assert loaded.duration_s == 10.0 and loaded.tick_size_usd == 0.01 and loaded.name == day_files[0].name

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from execgym.envs.market.data.lobster import read_messages
 from execgym.envs.market.data.lobster_data import DUMMY_ASK, units_per_tick
@@ -111,3 +113,32 @@ def test_top_level_messages_on_a_hand_made_book():
     assert top_level_messages(np.array([3]), np.array([101]), np.array([-1]), rows[:1]).tolist() == [False]
     with pytest.raises(ValueError, match="one length"):
         top_level_messages(types, prices[:5], directions, rows)
+    with pytest.raises(ValueError, match=r"rows must be \(n, 4 \* levels\).*\(6, 3\)"):
+        top_level_messages(types, prices, directions, rows[:, :3])
+    with pytest.raises(TypeError, match="prices must hold integers.*float64"):
+        top_level_messages(types, prices.astype(float), directions, rows)
+
+
+def _top_level_reference(types, prices, directions, rows):
+    """The rule of :func:`top_level_messages` written with whole-array numpy operations."""
+    before = np.zeros_like(rows)
+    before[1:] = rows[:-1]  # nothing before the first message: no price matches
+    submission, removal = types == 1, (types >= 2) & (types <= 4)
+    seen = np.where(submission[:, None], rows, before)
+    side = np.where(directions[:, None] > 0, seen[:, 2::4], seen[:, 0::4])
+    sizes = np.where(directions[:, None] > 0, seen[:, 3::4], seen[:, 1::4])
+    return np.where(submission | removal, ((side == prices[:, None]) & (sizes > 0)).any(axis=1), True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_top_level_messages_agree_with_the_whole_array_rule(levels, n, seed):
+    """Random books on a few prices (so that prices repeat across levels and sides), empty
+    levels, every message type and both directions: the compiled pass and the reference agree."""
+    rng = np.random.default_rng(seed)
+    rows = np.empty((n, 4 * levels), dtype=np.int64)
+    rows[:, 0::4], rows[:, 2::4] = rng.integers(95, 105, (2, n, levels))
+    rows[:, 1::4], rows[:, 3::4] = rng.integers(0, 3, (2, n, levels)) * 100  # a third of the levels empty
+    types, prices, directions = rng.integers(1, 8, n), rng.integers(94, 106, n), rng.choice([-1, 1], n)
+    got = top_level_messages(types, prices, directions, rows)
+    np.testing.assert_array_equal(got, _top_level_reference(types, prices, directions, rows))

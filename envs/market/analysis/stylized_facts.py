@@ -84,12 +84,12 @@ def book_on_grid(day: LobsterDay, step_s: float = 1.0) -> BookGrid:
     idx = np.searchsorted(t, grid, side="right") - 1
     keep = idx >= 0
     grid, idx = grid[keep], idx[keep]
-    s = day.book_levels()
-    ok = s.ask_ok[idx, 0] & s.bid_ok[idx, 0]
-    ask, bid = s.ask_price_ticks[idx, 0].astype(float), s.bid_price_ticks[idx, 0].astype(float)
-    mid = day.mid_ticks()[idx]
+    s = day.book_levels(idx)  # the sampled rows only
+    ok = s.ask_ok[:, 0] & s.bid_ok[:, 0]
+    ask, bid = s.ask_price_ticks[:, 0].astype(float), s.bid_price_ticks[:, 0].astype(float)
+    mid = day.mid_ticks(idx)
     spread = np.where(ok, ask - bid, np.nan)
-    return BookGrid(grid, mid, spread, s.bid_size_shares[idx].astype(float), s.ask_size_shares[idx].astype(float))
+    return BookGrid(grid, mid, spread, s.bid_size_shares.astype(float), s.ask_size_shares.astype(float))
 
 
 def spread_distribution(spread_ticks: np.ndarray, max_ticks: int | None = None) -> pd.Series:

@@ -242,17 +242,24 @@ class LobsterDay:
         """Session length (s)."""
         return self.end_s - self.start_s
 
-    def book_levels(self) -> BookLevels:
-        """The order book in ticks and shares (:class:`BookLevels`): the one accessor of its levels."""
+    def book_levels(self, rows: np.ndarray | None = None) -> BookLevels:
+        """The order book in ticks and shares (:class:`BookLevels`): the one accessor of its levels.
+
+        :param rows: the indices of the messages whose books are wanted (all by default): a
+            sample of a long day converts only its rows.
+        """
         raw, unit = self._book(), self.price_units_per_tick
+        if rows is not None:
+            raw = raw[rows]
         ask_p, ask_s, bid_p, bid_s = (raw[:, j::4] for j in range(4))
         ask_ok, bid_ok = (ask_s > 0) & (ask_p != DUMMY_ASK), (bid_s > 0) & (bid_p != DUMMY_BID)
         return BookLevels(np.where(ask_ok, ask_p // unit, 0), np.where(ask_ok, ask_s, 0),
                           np.where(bid_ok, bid_p // unit, 0), np.where(bid_ok, bid_s, 0))
 
-    def mid_ticks(self) -> np.ndarray:
-        """The mid (ticks) after each message; NaN where a side of the book is empty."""
-        s = self.book_levels()
+    def mid_ticks(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The mid (ticks) after each message (those of ``rows``, as in :meth:`book_levels`);
+        NaN where a side of the book is empty."""
+        s = self.book_levels(rows)
         ok = s.ask_ok[:, 0] & s.bid_ok[:, 0]
         return np.where(ok, 0.5 * (s.ask_price_ticks[:, 0] + s.bid_price_ticks[:, 0]), np.nan)
 

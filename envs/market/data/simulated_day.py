@@ -59,8 +59,9 @@ class StepAgent(Protocol):
 
 
 @njit(cache=True)
-def _replay_rows(sc, lvl, orders, htab, fills, log, events, start, levels, out, depth_buf):
-    """Apply events one by one from ``start``, writing the top ``levels`` (ticks) after each into ``out``.
+def _replay_rows(sc, lvl, orders, htab, fills, log, events, start, levels, unit, out, depth_buf):
+    """Apply events one by one from ``start``, writing the top ``levels`` after each into ``out``
+    as LOBSTER rows (prices in ``unit`` per tick, an empty level the dummy price and size 0).
 
     Returns ``(next_index, status)``; a non-OK status leaves event ``next_index`` unapplied.
     """
@@ -74,9 +75,9 @@ def _replay_rows(sc, lvl, orders, htab, fills, log, events, start, levels, out, 
             return i, status
         K.depth(sc, lvl, levels, depth_buf)
         for j in range(levels):
-            out[i, 4 * j] = depth_buf[2, j]
+            out[i, 4 * j] = depth_buf[2, j] * unit if depth_buf[3, j] > 0 else DUMMY_ASK
             out[i, 4 * j + 1] = depth_buf[3, j]
-            out[i, 4 * j + 2] = depth_buf[0, j]
+            out[i, 4 * j + 2] = depth_buf[0, j] * unit if depth_buf[1, j] > 0 else DUMMY_BID
             out[i, 4 * j + 3] = depth_buf[1, j]
         i += 1
     return i, K.OK
@@ -104,7 +105,7 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
     buf = np.zeros((4, levels), dtype=np.int64)
     i, refused = 0, None
     while i < len(events):
-        i, status = _replay_rows(*book.arrays, events, i, levels, out, buf)
+        i, status = _replay_rows(*book.arrays, events, i, levels, unit, out, buf)
         if status == K.OK:
             break
         if (i, status) == refused:  # the room made for this event did not let it in: never loop
@@ -113,9 +114,6 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
         if not book.make_room(status, events[i]):
             raise ValueError(f"event {i} ({events[i].tolist()}) could not be replayed (status {status})")
         refused = (i, status)
-    for col, dummy in ((0, DUMMY_ASK), (2, DUMMY_BID)):  # ticks -> LOBSTER units; empty -> dummy
-        price, size = out[:, col::4], out[:, col + 1 :: 4]
-        price[:] = np.where(size > 0, price * unit, dummy)
     return out
 
 
@@ -128,9 +126,11 @@ def _rows_after_each(raw: pd.DataFrame, levels: int, unit: int, tick_size: float
     rows = book_snapshots(messages_to_events(raw, price_units_per_tick=1), levels, unit, tick_size)
     if changes.all():
         return rows
-    empty = np.zeros((1, rows.shape[1]), dtype=np.int64)
-    empty[0, 0::4], empty[0, 2::4] = DUMMY_ASK, DUMMY_BID
-    return np.vstack([empty, rows])[np.cumsum(changes)]
+    before = np.cumsum(changes) - 1  # the last book change at or before each message
+    out = rows[np.maximum(before, 0)]
+    out[before < 0] = 0
+    out[before < 0, 0::4], out[before < 0, 2::4] = DUMMY_ASK, DUMMY_BID  # an empty book's row
+    return out
 
 
 def top_level_messages(types: np.ndarray, prices: np.ndarray, directions: np.ndarray,
@@ -147,22 +147,42 @@ def top_level_messages(types: np.ndarray, prices: np.ndarray, directions: np.nda
     :param directions: +1 for a buy (bid-side) order, -1 for a sell.
     :param rows: ``(n, 4 L)`` order-book rows after each message (:func:`book_snapshots`).
     """
-    types, prices, directions = (np.asarray(a) for a in (types, prices, directions))
-    rows = np.asarray(rows)
+    types, prices, directions, rows = (np.asarray(a) for a in (types, prices, directions, rows))
     n = len(types)
     if not (len(prices) == len(directions) == len(rows) == n):
         raise ValueError(f"types, prices, directions and rows must have one length, got {len(types)}, "
                          f"{len(prices)}, {len(directions)}, {len(rows)}")
-    before = np.empty_like(rows)
-    before[1:] = rows[:-1]
-    before[:1] = 0  # an empty book: no price matches
-    submission = types == 1
-    removal = (types >= 2) & (types <= 4)
-    seen = np.where(submission[:, None], rows, before)
-    side = np.where(directions[:, None] > 0, seen[:, 2::4], seen[:, 0::4])  # bid prices for a buy order
-    sizes = np.where(directions[:, None] > 0, seen[:, 3::4], seen[:, 1::4])
-    within = ((side == prices[:, None]) & (sizes > 0)).any(axis=1)
-    return np.where(submission | removal, within, True)
+    if rows.ndim != 2 or rows.shape[1] % 4:
+        raise ValueError(f"rows must be (n, 4 * levels) order-book rows, got shape {rows.shape}")
+    for name, a in (("types", types), ("prices", prices), ("directions", directions), ("rows", rows)):
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integers (LOBSTER types, units and directions), got dtype {a.dtype}")
+    as_int = (np.ascontiguousarray(a, dtype=np.int64) for a in (types, prices, directions, rows))
+    return _top_level_mask(*as_int)
+
+
+@njit(cache=True)
+def _top_level_mask(types, prices, directions, rows):
+    """:func:`top_level_messages` on int64 arrays: one pass, each message's side of one row."""
+    n = types.shape[0]
+    levels = rows.shape[1] // 4
+    kept = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        if types[i] == 1:
+            r = i  # the row after a submission
+        elif 2 <= types[i] <= 4:
+            r = i - 1  # the row before a removal (none before the first message)
+        else:
+            continue
+        col = 2 if directions[i] > 0 else 0  # bid prices for a buy order
+        within = False
+        if r >= 0:
+            for j in range(levels):
+                if rows[r, 4 * j + col] == prices[i] and rows[r, 4 * j + col + 1] > 0:
+                    within = True
+                    break
+        kept[i] = within
+    return kept
 
 
 def simulate_day(
