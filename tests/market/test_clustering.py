@@ -63,6 +63,24 @@ def test_the_fit_recovers_the_kernels_and_a_poisson_process_has_no_excitation(da
     assert fit_hawkes_kernels(poisson, 0.0, 1800.0, 1)["branching_ratio"] < 0.05
 
 
+def test_a_fit_of_the_same_times_is_kept_and_what_the_caller_changes_stays_its_own(days, monkeypatch):
+    """Calibrations of one day under other settings fit its kernels once: the same times
+    (another array, the same contents) give the kept fit without fitting again; other times
+    (or another window) are fitted."""
+    from execgym.envs.market.analysis.calibration import flow as calibration
+
+    times = _lc_times(days[1])
+    first = fit_hawkes_kernels(times, 0.0, DURATION_S, 2)
+    first["branching_ratio"] = -1.0  # the caller's copy
+    monkeypatch.setattr(calibration, "_fit_hawkes_kernels", lambda *a: pytest.fail("fitted the same times again"))
+    again = fit_hawkes_kernels(times.copy(), 0.0, DURATION_S, 2)
+    assert again["branching_ratio"] == pytest.approx(0.55, abs=0.05)
+    with pytest.raises(pytest.fail.Exception, match="fitted the same times again"):
+        fit_hawkes_kernels(times, 0.0, DURATION_S - 1.0, 2)  # another window: another fit
+    with pytest.raises(pytest.fail.Exception):
+        fit_hawkes_kernels(times[1:], 0.0, DURATION_S, 2)
+
+
 def test_calibration_fits_the_clustering_and_writes_it_to_the_market_config(days):
     cal = calibrate_flow(days[1], 5, clustering=2)
     assert cal.flow.cluster_branching_ratio() == pytest.approx(0.55, abs=0.05)

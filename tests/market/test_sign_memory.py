@@ -39,6 +39,13 @@ def test_runs_of_signs_give_a_power_law_autocorrelation():
     slope = np.polyfit(np.log(lags), np.log(acf[9:]), 1)[0]
     assert slope == pytest.approx(1.0 - alpha, abs=0.15)  # C(l) ~ l^(1 - alpha): long memory
     assert (sign_run_acf(0.5, alpha, 50) < acf[:50]).all()  # fewer followers, weaker memory
+    # kept by its arguments (the fit evaluates one grid for every day): the same numbers, a copy
+    kept = sign_run_acf(1.0, alpha, 200, n=1_000_000)
+    np.testing.assert_array_equal(kept, acf)
+    kept[:] = 0.0
+    np.testing.assert_array_equal(sign_run_acf(1.0, alpha, 200, n=1_000_000), acf)
+    with pytest.raises(ValueError, match="max_lag"):
+        sign_run_acf(1.0, alpha, 0)
 
 
 def test_the_simulated_market_has_the_memory_and_balanced_sides():

@@ -73,8 +73,11 @@ price is the flow's centre, and that volatility becomes the fundamental's diffus
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -453,6 +456,28 @@ def fit_hawkes_kernels(times_s: np.ndarray, start_s: float, end_s: float, n_kern
         raise ValueError(f"need at least {10 * (2 * k + 1)} distinct event times in [{start_s}, {end_s}] for a "
                          f"{k}-kernel Hawkes fit, got {len(t)}")
     w, total_w = _profile_weights(profile, t, start_s, end_s)
+    # the fit is a function of the times, their weights and the window alone: kept, so that
+    # calibrations of one day under other settings (the presets, the realism report's models)
+    # fit it once
+    key = (hashlib.blake2b(t.tobytes() + w.tobytes()).hexdigest(), float(start_s), float(end_s), float(total_w), k)
+    if key in _HAWKES_FITS:
+        _HAWKES_FITS.move_to_end(key)
+        return dict(_HAWKES_FITS[key])
+    fit = _fit_hawkes_kernels(t, w, total_w, start_s, end_s, k)
+    _HAWKES_FITS[key] = dict(fit)
+    while len(_HAWKES_FITS) > _HAWKES_FITS_KEPT:
+        _HAWKES_FITS.popitem(last=False)
+    return fit
+
+
+#: :func:`fit_hawkes_kernels`' fits kept (the last ones, by their inputs' contents)
+_HAWKES_FITS: OrderedDict = OrderedDict()
+_HAWKES_FITS_KEPT = 16
+
+
+def _fit_hawkes_kernels(t: np.ndarray, w: np.ndarray, total_w: float, start_s: float, end_s: float,
+                        k: int) -> dict[str, Any]:
+    """:func:`fit_hawkes_kernels` on checked distinct times ``t`` and their weights ``w``."""
     tail = end_s - t
     rate = len(t) / (end_s - start_s)
 
@@ -507,7 +532,16 @@ def sign_run_acf(share: float, alpha: float, max_lag: int, n: int = 400_000, see
     """The trade-sign autocorrelation at lags ``1..max_lag`` that the sign-run mechanism
     (:class:`FlowConfig`'s ``sign_run_share``, ``sign_run_exponent``) gives, from ``n``
     simulated signs."""
-    return autocorrelation(_run_signs(n, share, alpha, seed), max_lag)
+    max_lag, n, seed = check_int("max_lag", max_lag, minimum=1), check_int("n", n, minimum=1), check_int("seed", seed)
+    return _sign_run_acf(float(share), float(alpha), max_lag, n, seed).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _sign_run_acf(share: float, alpha: float, max_lag: int, n: int, seed: int) -> np.ndarray:
+    """:func:`sign_run_acf`, kept: :func:`fit_sign_runs` evaluates the same grid for every day."""
+    acf = autocorrelation(_run_signs(n, share, alpha, seed), max_lag)
+    acf.flags.writeable = False
+    return acf
 
 
 def fit_sign_runs(signs: np.ndarray, max_lag: int = 100, min_lag: int = 5) -> dict[str, float]:
