@@ -27,15 +27,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 from execgym import envs  # noqa: E402,F401  (registers execgym/*)
 from execgym.envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
 
-#: the test files that run longest (about a minute or more on 2 cores), longest first.
-#: pytest-xdist hands out whole files (``--dist loadfile``) in collection order
-#: (``--no-loadscope-reorder``): these start first and the short files fill in beside them,
-#: instead of a long file handed out last running alone at the end. The others keep their order.
+#: the test files that run longest (about half a minute or more on 2 cores), in the order they
+#: start. pytest-xdist hands out whole files (``--dist loadfile``) in collection order
+#: (``--no-loadscope-reorder``), two to each worker at first, then one to whichever finishes:
+#: these start first and the short files fill in beside them, instead of a long file handed out
+#: last running alone at the end. The first compiles the flow kernel (minutes from an empty
+#: numba cache); the wheel test, third, runs after it on the same worker (on 2 cores) and loads
+#: that compilation into its fresh venv (tests/test_install.py); meanwhile the other worker
+#: runs files that do not use the flow (so it does not compile the flow a second time). The
+#: others keep their order.
 LONG_FILES = (
     "tests/experiments/test_presets.py",
+    "tests/experiments/test_interrupts.py",  # the Almgren-Chriss environment only, as the next four
     "tests/test_install.py",
+    "tests/baselines/test_almgren_chriss_in_env.py",
+    "tests/market/test_unmapped_orders.py",
+    "tests/market/test_book_properties.py",
+    "tests/market/test_lobster.py",
     "tests/experiments/test_train_job.py",
-    "tests/experiments/test_interrupts.py",
     "tests/experiments/test_stylized_facts_job.py",
     "tests/market/test_spread_profile.py",
     "tests/market/test_spread_rate.py",

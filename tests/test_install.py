@@ -19,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from numba.core import caching
+from numba.core import config as numba_config
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the folders' names, taken on PyPI by other projects (envs, baselines, ...) and common in users' trees
@@ -38,14 +40,19 @@ CHECK_ALL_IDS = textwrap.dedent("""
     for module in (execgym, execgym.envs.market.simulation.book, execgym.conf):
         where = Path(module.__file__).resolve()
         assert where.is_relative_to(expected_root), (module.__name__, where, expected_root)
-    for env_id in execgym.ENV_IDS:
-        env = gym.make("execgym:" + env_id)
-        obs, info = env.reset(seed=0)
-        assert env.observation_space.contains(obs), env_id
-        env.action_space.seed(0)
-        env.step(env.action_space.sample())
-        env.close()
-        print("made", env_id)
+    from numba.core import event
+    with event.install_recorder("numba:compile") as compiled:  # what is compiled, not loaded from numba's cache
+        for env_id in execgym.ENV_IDS:
+            env = gym.make("execgym:" + env_id)
+            obs, info = env.reset(seed=0)
+            assert env.observation_space.contains(obs), env_id
+            env.action_space.seed(0)
+            env.step(env.action_space.sample())
+            env.close()
+            print("made", env_id)
+    for _, e in compiled.buffer:
+        if e.is_start:
+            print("compiled", e.data["dispatcher"].py_func.__module__ + "." + e.data["dispatcher"].py_func.__qualname__)
     leaked = set(sys.modules) & %r
     assert not leaked, f"execgym imported same-named packages: {leaked}"
 """ % (set(SHADOWED),))
@@ -76,6 +83,48 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+def _kernel_cache_dir(source_dir: Path, cache_root: str | None) -> Path:
+    """Where numba keeps the compiled functions of the sources in ``source_dir``: under
+    ``cache_root`` (a ``NUMBA_CACHE_DIR``) in numba's layout, else the folder's ``__pycache__``."""
+    if cache_root:
+        return Path(cache_root) / caching.UserProvidedCacheLocator.get_suitable_cache_subpath(str(source_dir / "_.py"))
+    return source_dir / "__pycache__"
+
+
+def _seed_kernel_cache(site: Path, cache_root: Path) -> int:
+    """Copy this checkout's compiled kernels (``envs``) to where the copy installed under
+    ``site`` looks for them with ``NUMBA_CACHE_DIR=cache_root``; the number of files copied.
+
+    Numba keys a cached function by its source file's contents (and the kernels by the
+    contents of every kernel source, ``envs/market/simulation/_jit.py``), not by where the
+    file lies: the installed copy's sources are these, so it loads what this checkout
+    compiled instead of compiling the flow again (minutes); a kernel not compiled here yet is
+    compiled there as a user's first run would."""
+    copied = 0
+    for source_dir in sorted({p.parent for p in (ROOT / "envs").rglob("*.py")}):
+        files = sorted(_kernel_cache_dir(source_dir, numba_config.CACHE_DIR).glob("*.nb[ci]"))  # data before index
+        if files:
+            target = _kernel_cache_dir(site / "execgym" / "envs" / source_dir.relative_to(ROOT / "envs"), str(cache_root))
+            target.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                shutil.copy2(f, target / f.name)
+            copied += len(files)
+    return copied
+
+
+@pytest.fixture(scope="module")
+def wheel_env(installed, tmp_path_factory) -> dict:
+    """The environment of the installed copy's processes: clean, with a numba cache of its own
+    seeded with the kernels this checkout compiled (:func:`_seed_kernel_cache`; they are
+    compiled here first, by making every id as the wheel will, if no test has yet)."""
+    _run([sys.executable, "-c", CHECK_ALL_IDS, ROOT], cwd=tmp_path_factory.mktemp("warm"), env=_clean_env())
+    site = Path(_run([installed, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     cwd=ROOT.parent).stdout.strip())
+    cache = tmp_path_factory.mktemp("numba_cache")
+    assert _seed_kernel_cache(site, cache) > 0, "this checkout has no compiled kernels after making every id"
+    return _clean_env(NUMBA_CACHE_DIR=str(cache))
+
+
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> Path:
     """A fresh venv holding the wheel; its dependencies come from this environment's
@@ -104,29 +153,32 @@ def test_the_wheel_carries_every_module_config_and_sample_day(wheel):
     assert not {n for n in names if n.split("/")[0] in SHADOWED}, "the wheel installs a generic top-level name"
 
 
-def test_wheel_in_a_fresh_venv_makes_every_id_and_trains_from_another_folder(installed, tmp_path):
+def test_wheel_in_a_fresh_venv_makes_every_id_and_trains_from_another_folder(installed, wheel_env, tmp_path):
     site = Path(_run([installed, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                      cwd=tmp_path).stdout.strip())
-    made = _run([installed, "-c", CHECK_ALL_IDS, site], cwd=tmp_path, env=_clean_env()).stdout
+    made = _run([installed, "-c", CHECK_ALL_IDS, site], cwd=tmp_path, env=wheel_env).stdout
     assert made.count("made ") == len(__import__("execgym").ENV_IDS)
+    # the flow's kernels came from this checkout's cache (minutes to compile): same sources, same code
+    again = [line for line in made.splitlines() if line.startswith("compiled execgym.envs.market.simulation.flow.")]
+    assert not again, f"the installed copy compiled the flow again instead of loading the seeded kernels: {again}"
     run_dir = tmp_path / "run"
     _run([installed, "-m", "execgym.experiments.train", "total_timesteps=1024", "n_envs=16", "eval.every_steps=512",
           "eval.n_episodes=4", "final_eval.n_episodes=6", "checkpoint_every_steps=1024", f"hydra.run.dir={run_dir}"],
-         cwd=tmp_path, env=_clean_env())
+         cwd=tmp_path, env=wheel_env)
     assert (run_dir / "evaluation.csv").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
     assert any((run_dir / "checkpoints").glob("actor_critic_final.pt"))
 
 
 @pytest.mark.parametrize("where", ["wheel", "editable"])
-def test_same_named_packages_first_on_the_path_change_nothing(where, installed, tmp_path):
+def test_same_named_packages_first_on_the_path_change_nothing(where, installed, wheel_env, tmp_path):
     shadow = tmp_path / "users_tree"
     for name in SHADOWED:  # what PyPI's envs, OpenAI's baselines or a user's own folders look like
         (shadow / name).mkdir(parents=True)
         (shadow / name / "__init__.py").write_text(f'"""Someone else\'s {name}."""\nclass Env: ...\n')
-    python = installed if where == "wheel" else Path(sys.executable)
+    python, env = (installed, wheel_env) if where == "wheel" else (Path(sys.executable), _clean_env())
     expected = Path(_run([python, "-c", "import execgym, pathlib; print(pathlib.Path(execgym.__file__).parents[1])"],
-                         cwd=tmp_path, env=_clean_env()).stdout.strip())
-    proc = _run([python, "-c", CHECK_ALL_IDS, expected], cwd=shadow, env=_clean_env(PYTHONPATH=str(shadow)))
+                         cwd=tmp_path, env=env).stdout.strip())
+    proc = _run([python, "-c", CHECK_ALL_IDS, expected], cwd=shadow, env={**env, "PYTHONPATH": str(shadow)})
     assert "made execgym/LOBReplay-v0" in proc.stdout
 
 
