@@ -29,21 +29,22 @@ from execgym.envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
 
 #: the test files that run longest (about half a minute or more on 2 cores), in the order they
 #: start. pytest-xdist hands out whole files (``--dist loadfile``) in collection order
-#: (``--no-loadscope-reorder``), two to each worker at first, then one to whichever finishes:
-#: these start first and the short files fill in beside them, instead of a long file handed out
-#: last running alone at the end. The first compiles the flow kernel (minutes from an empty
-#: numba cache); the wheel test, third, runs after it on the same worker (on 2 cores) and loads
-#: that compilation into its fresh venv (tests/test_install.py); meanwhile the other worker
-#: runs files that do not use the flow (so it does not compile the flow a second time). The
-#: others keep their order.
+#: (``--no-loadscope-reorder``): one to each worker, then the next to a worker as soon as it
+#: has two tests or fewer left. These start first and the short files fill in beside them,
+#: instead of a long file handed out last running alone at the end. The first compiles the
+#: flow kernel (minutes from an empty numba cache) and holds its worker; the next five do not
+#: use the flow and keep the other worker busy (about 3.5 minutes on 2 cores) until the flow
+#: is compiled and cached, so that the wheel test, next, loads that compilation into its fresh
+#: venv (tests/test_install.py) instead of compiling the flow beside it. The others keep their
+#: order.
 LONG_FILES = (
     "tests/experiments/test_presets.py",
     "tests/experiments/test_interrupts.py",  # the Almgren-Chriss environment only, as the next four
-    "tests/test_install.py",
     "tests/baselines/test_almgren_chriss_in_env.py",
     "tests/market/test_unmapped_orders.py",
     "tests/market/test_book_properties.py",
     "tests/market/test_lobster.py",
+    "tests/test_install.py",
     "tests/experiments/test_train_job.py",
     "tests/experiments/test_stylized_facts_job.py",
     "tests/market/test_spread_profile.py",
