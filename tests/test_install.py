@@ -113,15 +113,13 @@ def _seed_kernel_cache(site: Path, cache_root: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def wheel_env(installed, tmp_path_factory) -> dict:
+def wheel_env(installed_site, tmp_path_factory) -> dict:
     """The environment of the installed copy's processes: clean, with a numba cache of its own
     seeded with the kernels this checkout compiled (:func:`_seed_kernel_cache`; they are
     compiled here first, by making every id as the wheel will, if no test has yet)."""
     _run([sys.executable, "-c", CHECK_ALL_IDS, ROOT], cwd=tmp_path_factory.mktemp("warm"), env=_clean_env())
-    site = Path(_run([installed, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=ROOT.parent).stdout.strip())
     cache = tmp_path_factory.mktemp("numba_cache")
-    assert _seed_kernel_cache(site, cache) > 0, "this checkout has no compiled kernels after making every id"
+    assert _seed_kernel_cache(installed_site, cache) > 0, "this checkout has no compiled kernels after making every id"
     return _clean_env(NUMBA_CACHE_DIR=str(cache))
 
 
@@ -133,12 +131,22 @@ def installed(wheel, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fresh")
     venv.create(root / "venv", with_pip=False)
     python = root / "venv" / "bin" / "python"
-    purelib = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                        cwd=root).stdout.strip())
-    (purelib / "_execgym_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (_purelib(python, root) / "_execgym_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel],
          cwd=root)
     return python
+
+
+@pytest.fixture(scope="module")
+def installed_site(installed) -> Path:
+    """The fresh venv's site-packages, where the wheel installed ``execgym``."""
+    return _purelib(installed, installed.parent)
+
+
+def _purelib(python: Path, cwd: Path) -> Path:
+    """``python``'s site-packages folder (asked from a process started in ``cwd``)."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return Path(_run([python, "-c", code], cwd=cwd).stdout.strip())
 
 
 def test_the_wheel_carries_every_module_config_and_sample_day(wheel):
@@ -153,10 +161,9 @@ def test_the_wheel_carries_every_module_config_and_sample_day(wheel):
     assert not {n for n in names if n.split("/")[0] in SHADOWED}, "the wheel installs a generic top-level name"
 
 
-def test_wheel_in_a_fresh_venv_makes_every_id_and_trains_from_another_folder(installed, wheel_env, tmp_path):
-    site = Path(_run([installed, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=tmp_path).stdout.strip())
-    made = _run([installed, "-c", CHECK_ALL_IDS, site], cwd=tmp_path, env=wheel_env).stdout
+def test_wheel_in_a_fresh_venv_makes_every_id_and_trains_from_another_folder(installed, installed_site, wheel_env,
+                                                                            tmp_path):
+    made = _run([installed, "-c", CHECK_ALL_IDS, installed_site], cwd=tmp_path, env=wheel_env).stdout
     assert made.count("made ") == len(__import__("execgym").ENV_IDS)
     # the flow's kernels came from this checkout's cache (minutes to compile): same sources, same code
     again = [line for line in made.splitlines() if line.startswith("compiled execgym.envs.market.simulation.flow.")]

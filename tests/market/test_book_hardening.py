@@ -160,24 +160,35 @@ def test_process_applies_the_valid_prefix_and_refuses_the_first_bad_event_by_ind
         assert _snapshot(book)[:6] == _snapshot(twin)[:6]
 
 
-@pytest.mark.parametrize("replay", ["process", "book_snapshots"])
+@pytest.mark.parametrize("replay", ["process", "book_snapshots", "simulator"])
 def test_room_that_does_not_let_the_event_in_raises_instead_of_looping(monkeypatch, replay):
-    """Both replay loops retry an event after :meth:`OrderBook.make_room`; if the room made
-    does not let it in (here: ``make_room`` does nothing), the second refusal of the same event
-    with the same status raises instead of retrying forever. With the real ``make_room`` the
-    same events go through (the grid widens)."""
+    """Every loop that drives the book's kernels (the two replays, the simulator's flow)
+    retries an event after :meth:`OrderBook.make_room`; if the room made does not let it in
+    (here: ``make_room`` does nothing), the second refusal of the same event with the same
+    status raises instead of retrying forever. With the real ``make_room`` the same events go
+    through (the grid widens; the simulator's event log is flushed)."""
     from execgym.envs.market.data.simulated_day import book_snapshots
+    from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
 
     far = np.array([[EV_LIMIT, 1, 1, 100, 10, 0, 0], [EV_LIMIT, 2, -1, 100 + 50_000, 10, 0, 1]], dtype=np.int64)
+    made = []
+    real = OrderBook.make_room
 
     def run():
         if replay == "process":
             book = OrderBook(n_levels=64)
             book.process(far)
             return book.best_ask
-        return book_snapshots(far, levels=1, price_units_per_tick=1)[-1, 0]
+        if replay == "book_snapshots":
+            return book_snapshots(far, levels=1, price_units_per_tick=1)[-1, 0]
+        sim = MarketSimulator(SimulatorConfig(log_events=True), np.random.default_rng(3))
+        return sim.advance(600.0).n_events > 0
 
-    assert run() == 100 + 50_000  # the grid grows to hold the far order
+    monkeypatch.setattr(OrderBook, "make_room", lambda self, status, event: made.append(status) or real(self, status,
+                                                                                                          event))
+    expected = True if replay == "simulator" else 100 + 50_000  # the flow runs on; the grid grows to hold the far order
+    assert run() == expected
+    assert made, "the events never needed room: the test would not exercise the retry"
     monkeypatch.setattr(OrderBook, "make_room", lambda self, status, event: True)
-    with pytest.raises(RuntimeError, match=r"event [01] .*still refused \(.*\) after the book made room"):
+    with pytest.raises(RuntimeError, match=r"event \d+ .*still refused \(.*\) after the book made room"):
         run()

@@ -35,6 +35,24 @@ def test_making_room_mid_window_does_not_change_the_event_stream():
     assert np.array_equal(a._fs, b._fs) and a.book.orders().equals(b.book.orders())
 
 
+def test_the_flow_kernels_arrays_never_overlap_even_after_growing():
+    # the flow's entry points are compiled on the promise that their arrays do not overlap
+    # (DisjointArgsCompiler): the simulator passes its own arrays and the book's, and those
+    # that grow (the live list, the book's orders and fills) are replaced by new allocations
+    sim = MarketSimulator(SimulatorConfig(log_events=True), rng=np.random.default_rng(5))
+    sim._live = sim._live[: int(sim._fs[0]["n_live"]) + 1].copy()
+    sim.book._fills = sim.book._fills[:2].copy()
+    before = [a.shape for a in sim._flow_args()]
+    for _ in range(20):
+        sim.advance(30.0)
+        args = sim._flow_args()
+        for i, a in enumerate(args):
+            assert isinstance(a, np.ndarray)
+            for b in args[i + 1:]:
+                assert not np.shares_memory(a, b)
+    assert [a.shape for a in args] != before  # something grew
+
+
 def test_a_report_agrees_with_its_trades_whether_the_kernel_or_python_closed_the_interval():
     # open_interval closes an interval in the kernel when the flow ran through it in one call;
     # after making room (b's two-fill buffer) Python closes it over the fills taken meanwhile:

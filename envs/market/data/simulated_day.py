@@ -108,12 +108,7 @@ def book_snapshots(events: np.ndarray, levels: int, price_units_per_tick: int, t
         i, status = _replay_rows(*book.arrays, events, i, levels, unit, out, buf)
         if status == K.OK:
             break
-        if (i, status) == refused:  # the room made for this event did not let it in: never loop
-            raise RuntimeError(f"event {i} ({events[i].tolist()}) still refused (status {status}) after the "
-                               f"book made room for it")
-        if not book.make_room(status, events[i]):
-            raise ValueError(f"event {i} ({events[i].tolist()}) could not be replayed (status {status})")
-        refused = (i, status)
+        refused = book.make_room_for(i, status, events[i], refused)
     return out
 
 
@@ -128,8 +123,9 @@ def _rows_after_each(raw: pd.DataFrame, levels: int, unit: int, tick_size: float
         return rows
     before = np.cumsum(changes) - 1  # the last book change at or before each message
     out = rows[np.maximum(before, 0)]
-    out[before < 0] = 0
-    out[before < 0, 0::4], out[before < 0, 2::4] = DUMMY_ASK, DUMMY_BID  # an empty book's row
+    empty = before < 0
+    out[empty] = 0
+    out[empty, 0::4], out[empty, 2::4] = DUMMY_ASK, DUMMY_BID  # an empty book's row
     return out
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from llvmlite import binding, ir
 from numba.core import caching, cgutils, types
+from numba.core.compiler import Compiler
 from numba.extending import intrinsic
 
-__all__ = ["HOT", "HOT_INLINE", "kernel_sources_stamp", "prefetch", "sources_digest"]
+__all__ = ["HOT", "HOT_DISJOINT", "HOT_INLINE", "DisjointArgsCompiler", "kernel_sources_stamp", "prefetch", "sources_digest"]
 
 #: the ``envs`` package: its functions' caches are checked against all of its sources
 _ENVS = Path(__file__).resolve().parents[2]
@@ -102,6 +103,33 @@ HOT = {"cache": True, "_nrt": False, "error_model": "numpy"}
 #: (README, "Speed and reproducibility, the twentieth session"; "Compilation time, the
 #: twenty-first session").
 HOT_INLINE = {**HOT, "inline": "always"}
+
+
+class DisjointArgsCompiler(Compiler):
+    """Numba's compiler (its documented extension point: a custom ``pipeline_class``) with
+    every pointer argument of the compiled function marked ``noalias`` (numba's ``noalias``
+    flag, which its decorators do not expose).
+
+    LLVM's ``noalias`` promises that memory written during the call through one argument
+    is reached through no other during it (read-only memory may be shared). Without it,
+    every store to one array (the book's orders, its levels) could change any other (the
+    flow's parameters, its state), so the compiler reloads them after each store and keeps
+    nothing in registers across one. **The caller guarantees it**: the arrays passed to a
+    function compiled this way do not overlap where the function writes (distinct arrays, or
+    distinct rows of one). Breaking that is undefined behaviour, not an error.
+    """
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        flags = flags.copy()
+        flags.noalias = True
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+
+
+#: options of the background flow's entry points (:func:`~execgym.envs.market.simulation.flow.run_flow`
+#: and its flat forms): :data:`HOT`, with their array arguments promised disjoint
+#: (:class:`DisjointArgsCompiler`). The same events, 1.7% faster on ``goog_2012_06_21_latent``
+#: (README, "Speed, the twenty-third session").
+HOT_DISJOINT = {**HOT, "pipeline_class": DisjointArgsCompiler}
 
 
 # the intrinsic's name carries its pointer type: opaque pointers from LLVM 15 on

@@ -351,15 +351,11 @@ class OrderBook:
                                       self._log, events, start)
             if status == K.OK:
                 break
-            if (start, status) == refused:  # the room made did not let the event in: never loop
+            try:
+                refused = self.make_room_for(start, status, events[start], refused)
+            except (ValueError, RuntimeError):
                 self.take_fills()
-                raise RuntimeError(f"event {start} still refused ({_ERRORS.get(status, status)}) after the book "
-                                   f"made room for it: {events[start].tolist()}")
-            if not self.make_room(status, events[start]):
-                self.take_fills()
-                fields = dict(zip(EVENT_FIELDS, events[start].tolist()))
-                raise ValueError(f"event {start} refused: {_ERRORS.get(status, status)}; got {fields}")
-            refused = (start, status)
+                raise
         return self.take_fills()
 
     def _note_ids(self, events: np.ndarray) -> None:
@@ -388,6 +384,25 @@ class OrderBook:
         :meth:`make_room` when a kernel asks for room, and reads the arrays again after it
         (growing replaces them); fills it leaves in the buffer are read with :meth:`take_fills`."""
         return BookArrays(self._sc, self._lvl, self._orders, self._htab, self._fills, self._log)
+
+    def make_room_for(self, index: int, status: int, event: np.ndarray,
+                      last: tuple[int, int] | None) -> tuple[int, int]:
+        """Make the room kernel ``status`` asks for before event ``index`` (``event``, its
+        row) can be applied, for loops that drive the book's kernels: call again, then pass
+        the returned key as ``last`` the next time the loop needs room.
+
+        :raises RuntimeError: when ``(index, status)`` is ``last``: the room made for this
+            event did not let it in, and retrying would loop forever.
+        :raises ValueError: when ``status`` is an error (the event is invalid), naming the
+            event's index, the error and its fields.
+        """
+        if (index, status) == last:
+            raise RuntimeError(f"event {index} still refused ({_ERRORS.get(status, status)}) after the book "
+                               f"made room for it: {event.tolist()}")
+        if not self.make_room(status, event):
+            fields = dict(zip(EVENT_FIELDS, event.tolist()))
+            raise ValueError(f"event {index} refused: {_ERRORS.get(status, status)}; got {fields}")
+        return index, status
 
     def make_room(self, status: int, event: np.ndarray) -> bool:
         """Grow or flush what kernel ``status`` asks for (``event`` is the one waiting); False for errors."""

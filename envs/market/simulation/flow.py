@@ -302,7 +302,7 @@ from numba import njit
 
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import rng as R
-from execgym.envs.market.simulation._jit import HOT, HOT_INLINE
+from execgym.envs.market.simulation._jit import HOT, HOT_DISJOINT, HOT_INLINE
 from execgym.envs.market.simulation.propagator import MAX_PROPAGATOR_KERNELS, power_law_kernel
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import (
@@ -2928,7 +2928,7 @@ def apply_impact(fs, fp, signed_volume):
     fs.signed_vol_shares += signed_volume
 
 
-@njit(**HOT)
+@njit(**HOT_DISJOINT)
 def run_flow(rngs, flow, book, evbuf, t_end):
     """Generate and apply background events until ``t_end`` (s); return a book status.
 
@@ -2943,6 +2943,11 @@ def run_flow(rngs, flow, book, evbuf, t_end):
 
     A non-OK status leaves the event that needs it in ``evbuf`` with ``fs.pending`` set;
     call again after the caller has made room, and it is applied first.
+
+    The arrays must not overlap where the flow writes (each its own array, or its own row
+    of a stacked one): the kernel is compiled on that promise
+    (:class:`~execgym.envs.market.simulation._jit.DisjointArgsCompiler`), as are
+    :func:`run_flow_flat` and :func:`open_interval`.
     """
     rs, rd = rngs
     fp, cum_w, sizes, fs, live = flow
@@ -3408,7 +3413,7 @@ def _advance_to(rd, fp, fs, t_new):
     fs.t_s = t_new
 
 
-@njit(**HOT)
+@njit(**HOT_DISJOINT)
 def run_flow_flat(rs, rd, fp, cum_w, sizes, state, live, sc, lvl, orders, htab, fills, log, evbuf, t_end):
     """:func:`run_flow` with its arguments flat, for Python callers (numba types plain
     arrays several times faster than tuples of them); ``state`` is a ``(1,)``
@@ -3429,7 +3434,7 @@ def _start_one(states, i, t0_s, mid_ticks, diffusion_step_s):
     start_state(states[i], t0_s, mid_ticks, diffusion_step_s)
 
 
-@njit(**HOT)
+@njit(**HOT_DISJOINT)
 def open_interval(rs, rd, fp, cum_w, sizes, state, live, sc, lvl, orders, htab, fills, log, evbuf, dt_s, owner,
                   times, counts):
     """Open a decision interval of ``dt_s`` seconds on ``state[0]`` and run the flow through

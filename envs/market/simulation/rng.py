@@ -23,6 +23,8 @@ from execgym.envs.market.simulation._jit import HOT_INLINE
 __all__ = ["exponential", "new_state", "next_u64", "normal", "uniform", "uniform_below"]
 
 _TWO_PI = 2.0 * math.pi
+#: 2**-53: scales the top 53 bits of a 64-bit output to a double on [0, 1)
+_TWO_POW_MINUS_53 = 1.0 / 9007199254740992.0
 
 
 def _exponential_ziggurat() -> tuple[float, np.ndarray, np.ndarray]:
@@ -117,7 +119,7 @@ def uniform(typingctx, s):
     def codegen(context, builder, signature, args):
         bits = _xoshiro_next(builder, _state_pointers(context, builder, signature.args[0], args[0]))
         top = builder.uitofp(builder.lshr(bits, ir.IntType(64)(11)), ir.DoubleType())
-        return builder.fmul(top, ir.Constant(ir.DoubleType(), 1.0 / 9007199254740992.0))
+        return builder.fmul(top, ir.Constant(ir.DoubleType(), _TWO_POW_MINUS_53))
 
     return types.float64(s), codegen
 
@@ -136,7 +138,7 @@ def exponential(s):
     while True:
         b = next_u64(s)
         i = np.int64(b & np.uint64(255))
-        x = np.float64(b >> np.uint64(11)) * (1.0 / 9007199254740992.0) * _ZIG_X[i]
+        x = np.float64(b >> np.uint64(11)) * _TWO_POW_MINUS_53 * _ZIG_X[i]
         if x < _ZIG_X[i + 1]:
             return x  # inside the rectangle under the next layer: under the density
         if i == 0:

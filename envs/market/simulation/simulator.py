@@ -203,21 +203,32 @@ class MarketSimulator:
 
     # -- the clock -------------------------------------------------------------------------
 
+    def _flow_args(self) -> tuple:
+        """The flow kernels' arrays (:func:`~execgym.envs.market.simulation.flow.run_flow_flat`'s
+        arguments but the end time): each its own allocation, as the kernels require (they are
+        compiled on the promise that their arrays do not overlap)."""
+        return (self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live, *self.book.arrays,
+                self._evbuf)
+
     def _run_until(self, t_end: float, status: int | None = None) -> None:
         """Run the flow to ``t_end`` (s), making room as it asks (``status``: what a call just
         returned, if one did)."""
         b = self.book
+        refused = None
         while True:
             if status is None:
-                status = F.run_flow_flat(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
-                                         *b.arrays, self._evbuf, t_end)
+                status = F.run_flow_flat(*self._flow_args(), t_end)
             if status == K.OK:
                 return
             if status == F.LIVE_FULL:
                 self._live = F.grown_live(self._fp, self._live, b.arrays[2].shape[0])
-            elif not b.make_room(status, self._evbuf[0]):  # pragma: no cover - flow emits valid events
-                raise RuntimeError(f"background flow produced an invalid event (status {status}): {self._evbuf[0]}")
-            elif b.arrays[2].shape[0] > F.MAX_LIVE_SLOTS:  # pragma: no cover - millions of resting orders
+                status = None
+                continue
+            try:  # the pending event is the flow's next one: its count does not move until it is applied
+                refused = b.make_room_for(int(self._fs[0]["n_bg_events"]), status, self._evbuf[0], refused)
+            except ValueError as err:  # pragma: no cover - the flow emits valid events
+                raise RuntimeError(f"background flow produced an invalid event: {err}") from err
+            if b.arrays[2].shape[0] > F.MAX_LIVE_SLOTS:  # pragma: no cover - millions of resting orders
                 raise RuntimeError(f"the book holds {b.arrays[2].shape[0]} order records, more than the flow's live "
                                    f"list can name ({F.MAX_LIVE_SLOTS}): the flow's depth is far beyond a real book's")
             status = None
@@ -229,8 +240,7 @@ class MarketSimulator:
         book = self.book
         book.take_fills_raw()
         times, counts = self._interval_s, self._interval_n
-        status = F.open_interval(self._rs, self._rd, self._fp, self._cum_w, self._sizes, self._fs, self._live,
-                                 *book.arrays, self._evbuf, dt_s, AGENT_OWNER, times, counts)
+        status = F.open_interval(*self._flow_args(), dt_s, AGENT_OWNER, times, counts)
         if status == K.OK:  # the kernel closed the interval over the fill buffer, all its fills
             raw = book.take_fills_raw()
         else:
