@@ -17,11 +17,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SB3_ALGORITHMS", "GymnasiumVecEnv", "make_sb3_model"]
+__all__ = ["SB3_ALGORITHMS", "GymnasiumVecEnv", "make_sb3_model", "without_log_folder"]
 
 #: algorithm name -> (class, supports discrete, supports continuous)
 SB3_ALGORITHMS: dict[str, tuple[type[BaseAlgorithm], bool, bool]] = {
@@ -119,4 +120,15 @@ def make_sb3_model(
         raise ValueError(f"{algorithm} needs a Discrete action space, got {space!r}")
     params = dict(hyperparameters or {})
     policy = params.pop("policy", "MlpPolicy")
-    return cls(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=0, device="cpu", **params)
+    model = cls(policy, env, seed=seed, tensorboard_log=tensorboard_log, verbose=0, device="cpu", **params)
+    return model if tensorboard_log is not None else without_log_folder(model)
+
+
+def without_log_folder(model: BaseAlgorithm) -> BaseAlgorithm:
+    """``model`` with a logger that writes nothing and creates no folder; returns ``model``.
+
+    SB3 configures a logger at every ``learn()``: with no ``tensorboard_log`` and ``verbose=0``
+    it writes nothing, but still creates an empty ``<tempdir>/SB3-<date and time>`` folder, one
+    per call. A model given its own logger keeps it (SB3's ``set_logger``)."""
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model

@@ -24,7 +24,7 @@ from execgym import envs
 from execgym.agents.actor_critic import CHECKPOINT_FORMAT, ActorCritic, ActorCriticConfig
 from execgym.agents.checkpoint import atomic_write, load_checkpoint
 from execgym.agents.residual import ResidualPolicy, ResidualVectorEnv, ScheduleResidual
-from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model
+from execgym.agents.sb3 import SB3_ALGORITHMS, GymnasiumVecEnv, make_sb3_model, without_log_folder
 from execgym.envs.state import SnapshotSyncVectorEnv
 
 logger = logging.getLogger(__name__)
@@ -260,6 +260,8 @@ def build_agent(agent_cfg: Mapping[str, Any], env_id: str, env_config: Any, seed
         except Exception as err:  # zip, pickle, space mismatch: name the file
             raise ValueError(f"{resume_from}: not a {kind} checkpoint this env can resume "
                              f"({type(err).__name__}: {err})") from err
+        if tensorboard_dir is None:
+            without_log_folder(model)
         agent = Trainable(kind, model, _resume_metadata(resume_from, getattr(model, "execgym_metadata", {}), meta),
                           residual)
         agent._sb3_restore(resume_from)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -30,6 +32,19 @@ def test_each_algorithm_trains_on_its_action_space(algo, action):
     model = make_sb3_model(algo, vec, seed=0, hyperparameters=hp)
     model.learn(64)
     assert model.num_timesteps >= 64
+
+
+def test_training_creates_no_log_folder_unless_tensorboard_is_asked_for(tmp_path, monkeypatch):
+    # SB3's own logger, with no TensorBoard folder, creates an empty <tempdir>/SB3-<time>
+    # folder at every learn(); the models made here create none, and log where they are told
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    vec = GymnasiumVecEnv(AlmgrenChrissVectorEnv(4, autoreset_mode="SameStep", n_steps=5, action="fraction"))
+    make_sb3_model("ppo", vec, seed=0, hyperparameters={"n_steps": 8}).learn(32)
+    assert not list(tmp_path.glob("SB3-*"))
+    tensorboard = tmp_path / "tb"
+    make_sb3_model("ppo", vec, seed=0, hyperparameters={"n_steps": 8}, tensorboard_log=str(tensorboard)).learn(32)
+    assert list(tensorboard.rglob("events.out.tfevents.*")) and not list(tmp_path.glob("SB3-*"))
 
 
 @pytest.mark.parametrize("algo, action, match", [("dqn", "fraction", "Discrete"), ("sac", "participation", "Box"),

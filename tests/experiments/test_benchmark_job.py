@@ -3,6 +3,7 @@ leaderboard is what the evaluation files say, and the same seed gives the same t
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,21 @@ def test_seed_bootstrap():
     assert seed_bootstrap(np.full((3, 10), 1.5), n_resamples=200) == (1.5, 1.5, 1.5)
     with pytest.raises(ValueError, match=r"\(seeds, episodes\)"):
         seed_bootstrap(np.ones(4))
+
+
+def test_a_resumed_sb3_agent_creates_no_log_folder(tmp_path, monkeypatch):
+    # a model loaded to resume gets the quiet logger too (SB3's would create <tempdir>/SB3-<time>)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    env_cfg = {"id": "execgym/AlmgrenChriss-v0", "params": {"n_steps": 5}}
+    _, config = build_env_factory(env_cfg)
+    spec = {"kind": "ppo", "n_steps": 8, "batch_size": 32, "n_epochs": 1}
+    agent = build_agent(spec, env_cfg["id"], config, seed=0, n_envs=4)
+    agent.learn(32, lambda n: True)
+    path = agent.save(tmp_path / "ppo")
+    resumed = build_agent(spec, env_cfg["id"], config, seed=0, n_envs=4, resume_from=str(path))
+    resumed.learn(64, lambda n: True)
+    assert resumed.num_timesteps > agent.num_timesteps and not list(tmp_path.glob("SB3-*"))
 
 
 def test_a_residual_agent_saves_and_loads_acting_in_the_env_actions(tmp_path):
