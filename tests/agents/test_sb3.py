@@ -40,10 +40,11 @@ def test_training_creates_no_log_folder_unless_tensorboard_is_asked_for(tmp_path
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv("SB3_LOGDIR", raising=False)
     vec = GymnasiumVecEnv(AlmgrenChrissVectorEnv(4, autoreset_mode="SameStep", n_steps=5, action="fraction"))
-    make_sb3_model("ppo", vec, seed=0, hyperparameters={"n_steps": 8}).learn(32)
+    hp = {"n_steps": 8, "batch_size": 32}
+    make_sb3_model("ppo", vec, seed=0, hyperparameters=hp).learn(32)
     assert not list(tmp_path.glob("SB3-*"))
     tensorboard = tmp_path / "tb"
-    make_sb3_model("ppo", vec, seed=0, hyperparameters={"n_steps": 8}, tensorboard_log=str(tensorboard)).learn(32)
+    make_sb3_model("ppo", vec, seed=0, hyperparameters=hp, tensorboard_log=str(tensorboard)).learn(32)
     assert list(tensorboard.rglob("events.out.tfevents.*")) and not list(tmp_path.glob("SB3-*"))
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from execgym.envs.market.data.lobster import read_messages
-from execgym.envs.market.data.lobster_data import DUMMY_ASK, units_per_tick
-from execgym.envs.market.data.simulated_day import simulate_day, top_level_messages
+from execgym.envs.market.data.lobster_data import DUMMY_ASK, DUMMY_BID, units_per_tick
+from execgym.envs.market.data.simulated_day import book_snapshots, simulate_day, top_level_messages
 from execgym.envs.market.simulation.flow import FlowConfig
 from execgym.envs.market.simulation.simulator import MarketSimulator, SimulatorConfig
+from tests.market.reference_book import ReferenceBook
+from tests.market.test_book_properties import event_streams
 
 CFG = SimulatorConfig(flow=FlowConfig(anchor="opposite_best"), warmup_s=50.0)
 
@@ -142,3 +144,29 @@ def test_top_level_messages_agree_with_the_whole_array_rule(levels, n, seed):
     types, prices, directions = rng.integers(1, 8, n), rng.integers(94, 106, n), rng.choice([-1, 1], n)
     got = top_level_messages(types, prices, directions, rows)
     np.testing.assert_array_equal(got, _top_level_reference(types, prices, directions, rows))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=event_streams(), levels=st.integers(1, 3), unit=st.sampled_from([1, 100]))
+def test_book_snapshots_are_the_reference_books_top_levels_after_every_event(events, levels, unit):
+    """Each row is the top ``levels`` of the reference book after that event, in LOBSTER units
+    (an empty level: the dummy price, size 0), whether the replay wrote it afresh or kept the
+    row before (events beyond the deepest level, submissions, partial and whole cancellations,
+    executions; modifications and trades write it afresh)."""
+    ref, valid, rows = ReferenceBook(), [], []
+    for ev in events:
+        try:
+            ref.apply(*ev)
+        except ValueError:
+            continue  # the replay takes complete, valid streams
+        valid.append(ev)
+        bid_px, bid_sz, ask_px, ask_sz = ref.depth(levels)
+        row = []
+        for j in range(levels):
+            row += [ask_px[j] * unit if ask_sz[j] else DUMMY_ASK, ask_sz[j],
+                    bid_px[j] * unit if bid_sz[j] else DUMMY_BID, bid_sz[j]]
+        rows.append(row)
+    if not valid:
+        return
+    got = book_snapshots(np.array(valid, dtype=np.int64), levels, unit)
+    assert got.tolist() == rows

@@ -67,12 +67,31 @@ def _replay_rows(sc, lvl, orders, htab, fills, log, events, start, levels, unit,
     """
     n = events.shape[0]
     i = start
+    last = 4 * (levels - 1)  # the deepest level's columns in a row
     while i < n:
         if sc[K.S_N_FILLS] > fills.shape[0] - 4 * (sc[K.S_N_ORDERS] + 2):
             sc[K.S_N_FILLS] = 0  # fills are not needed here: recycle the buffer
+        # an event strictly beyond the row before's deepest level of its side, with that level
+        # occupied, leaves the row as it was: a submission there (it cannot trade: a bid below
+        # the deepest bid is below the best ask) or a cancellation or execution of an order
+        # resting there (read before the event removes it); anything else writes the row afresh
+        side = 0
+        price = 0
+        kind = events[i, K.E_TYPE]
+        if i > 0 and kind == K.EV_LIMIT:
+            side, price = events[i, K.E_SIDE], events[i, K.E_PRICE]
+        elif i > 0 and (kind == K.EV_CANCEL or kind == K.EV_EXECUTE):
+            slot = K.h_find(htab, orders, events[i, K.E_ID])
+            if slot >= 0:
+                side, price = orders[slot].side, orders[slot].price_ticks
         _, status = K.process(sc, lvl, orders, htab, fills, log, events[i : i + 1], 0)
         if status != K.OK:
             return i, status
+        if (side > 0 and out[i - 1, last + 3] > 0 and price * unit < out[i - 1, last + 2]) or (
+                side < 0 and out[i - 1, last + 1] > 0 and price * unit > out[i - 1, last]):
+            out[i] = out[i - 1]
+            i += 1
+            continue
         K.depth(sc, lvl, levels, depth_buf)
         for j in range(levels):
             out[i, 4 * j] = depth_buf[2, j] * unit if depth_buf[3, j] > 0 else DUMMY_ASK

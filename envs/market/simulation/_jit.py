@@ -21,7 +21,8 @@ from numba.core import caching, cgutils, types
 from numba.core.compiler import Compiler
 from numba.extending import intrinsic
 
-__all__ = ["HOT", "HOT_DISJOINT", "HOT_INLINE", "DisjointArgsCompiler", "kernel_sources_stamp", "prefetch", "sources_digest"]
+__all__ = ["HOT", "HOT_DISJOINT", "HOT_INLINE", "DisjointArgsCompiler", "kernel_sources_stamp", "prefetch",
+           "sources_digest"]
 
 #: the ``envs`` package: its functions' caches are checked against all of its sources
 _ENVS = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ class DisjointArgsCompiler(Compiler):
 #: options of the background flow's entry points (:func:`~execgym.envs.market.simulation.flow.run_flow`
 #: and its flat forms): :data:`HOT`, with their array arguments promised disjoint
 #: (:class:`DisjointArgsCompiler`). The same events, 1.7% faster on ``goog_2012_06_21_latent``
-#: (README, "Speed, the twenty-third session").
+#: (README, "Speed and upkeep, the twenty-third session").
 HOT_DISJOINT = {**HOT, "pipeline_class": DisjointArgsCompiler}
 
 
