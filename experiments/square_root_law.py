@@ -12,7 +12,8 @@ a power-law propagator, ``conf/market/goog_2012_06_21_propagator.yaml``):
 2. at each participation rate ``p``, executes buy metaorders of ``Q = p V T`` shares for each
    duration ``T`` (paired runs with and without the metaorder, common random numbers) and
    fits ``I = A (Q/V)^delta`` (the exponent's 95% interval; ``n_runs`` may give each rate
-   its own number of runs) and the prefactor ``Y`` of
+   its own number of runs; ``n_workers`` processes share them, one control run per seed
+   serves every size, the same numbers for any ``n_workers``) and the prefactor ``Y`` of
    ``I = Y sigma sqrt(Q/V)``
    (:func:`~execgym.envs.market.analysis.impact.law.impact_vs_participation`);
 3. measures the decay after each metaorder: the impact left ``post_s`` after its end as a
@@ -71,7 +72,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     sizes, fits, paths = impact_vs_participation(
         market, list(cfg.participations), list(cfg.durations_s), volume, sigma, side=cfg.side,
         slice_every_s=float(cfg.slice_every_s), post_s=float(cfg.post_s), dt_s=float(cfg.dt_s),
-        n_runs=_n_runs(cfg), seed=int(seeds[1].generate_state(1)[0]))
+        n_runs=_n_runs(cfg), seed=int(seeds[1].generate_state(1)[0]), n_workers=cfg_int(cfg, "n_workers", minimum=1),
+        progress=True)
     sizes["left_after_post"] = sizes["permanent_ticks"] / sizes["peak_ticks"]
     sizes.to_csv(out_dir / "sizes.csv", index=False)
     fits.to_csv(out_dir / "fits.csv", index=False)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from execgym.envs.market.analysis.impact.law import fit_square_root, impact_vs_size, market_scale
+from execgym.envs.market.analysis.impact.metaorder import Metaorder, metaorder_impacts
 from execgym.envs.market.data.simulated_day import simulate_day
+from execgym.envs.market.simulation.simulator import MarketSimulator
 
 from .conftest import flat_config
 
@@ -84,3 +87,75 @@ def test_permanent_impact_is_gamma_times_size(impacted):
     row = tab.iloc[0]
     assert row["permanent_ticks"] == pytest.approx(1e-4 * 8000, abs=3 * row["permanent_stderr_ticks"] + 0.25)
     assert row["temporary_ticks"] > 0
+
+
+def _paired_paths_by_hand(config, seed, side, orders, dt_s, n_runs):
+    """Each run's signed mid difference, every control simulated on its own for its own length."""
+    out = []
+    for order in orders:
+        n_steps = int(round((order.duration_s + order.post_s) / dt_s))
+        every = max(1, int(round(order.duration_s / dt_s / order.n_slices)))
+        runs = []
+        for child in np.random.SeedSequence(seed).spawn(n_runs):
+            mids = []
+            for trade in (True, False):
+                sim = MarketSimulator(config, np.random.default_rng(child))
+                slices = [order.total_shares // order.n_slices + (k < order.total_shares % order.n_slices)
+                          for k in range(order.n_slices)]
+                m = [sim.book.mid]
+                for step in range(n_steps):
+                    if trade and step % every == 0 and slices:
+                        sim.submit_market(side, slices.pop(0))
+                    m.append(sim.advance(dt_s).mid_ticks)
+                assert None not in m  # the market keeps both sides (else the mid would be a stand-in)
+                mids.append(np.array(m, dtype=float))
+            runs.append((1.0 if side == "buy" else -1.0) * (mids[0] - mids[1]))
+        out.append(np.array(runs))
+    return out
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_metaorders_on_the_same_seeds_share_one_control_run_per_seed(impacted, side):
+    """The control run (no metaorder) is simulated once per seed over the longest horizon; every
+    metaorder's path is what a control of its own length gives, so sharing changes no number."""
+    orders = [Metaorder(6_000, 60.0, 6, 30.0), Metaorder(1_500, 20.0, 4, 10.0), Metaorder(3_001, 40.0, 3, 50.0)]
+    frames = metaorder_impacts(impacted, orders, side=side, dt_s=5.0, n_runs=3, seed=4)
+    for order, frame, runs in zip(orders, frames, _paired_paths_by_hand(impacted, 4, side, orders, 5.0, 3)):
+        assert len(frame) == order.n_steps(5.0) + 1
+        np.testing.assert_array_equal(frame["impact_ticks"].to_numpy(), runs.mean(axis=0))
+        np.testing.assert_array_equal(frame["stderr_ticks"].to_numpy(), runs.std(axis=0, ddof=1) / np.sqrt(3))
+        assert frame["executing"].tolist() == (frame["time_s"] < order.duration_s).tolist()
+    assert frames[0]["impact_ticks"].iloc[-1] > 0  # the largest order moved the price its way
+
+
+def test_the_runs_give_the_same_numbers_over_any_number_of_processes(impacted):
+    args = dict(sizes_shares=[1000, 4000], participation=0.2, n_runs=4, post_s=30.0, dt_s=5.0, seed=6)
+    one, paths_one = impact_vs_size(impacted, n_workers=1, **args)
+    two, paths_two = impact_vs_size(impacted, n_workers=2, **args)
+    pd.testing.assert_frame_equal(one, two)
+    for q in (1000, 4000):
+        pd.testing.assert_frame_equal(paths_one[q], paths_two[q])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"orders": []}, TypeError, "non-empty sequence of Metaorder"),
+    ({"orders": [(100, 10.0, 1, 10.0)]}, TypeError, "non-empty sequence of Metaorder"),
+    ({"n_workers": 0}, ValueError, "n_workers must be >= 1"),
+    ({"n_runs": 1}, ValueError, "n_runs must be >= 2"),
+    ({"dt_s": 0.0}, ValueError, "dt_s"),
+    ({"side": "long"}, ValueError, "side"),
+])
+def test_metaorder_impacts_refuses_bad_input(impacted, kwargs, error, match):
+    args = {"orders": [Metaorder(100, 10.0, 1, 10.0)], "n_runs": 2} | kwargs
+    with pytest.raises(error, match=match):
+        metaorder_impacts(impacted, **args)
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("total_shares", 0, ValueError), ("total_shares", 10.5, TypeError), ("n_slices", 0, ValueError),
+    ("duration_s", -1.0, ValueError), ("post_s", float("nan"), ValueError),
+])
+def test_a_bad_metaorder_names_its_field(field, value, error):
+    args = {"total_shares": 100, "duration_s": 10.0, "n_slices": 2, "post_s": 5.0} | {field: value}
+    with pytest.raises(error, match=field):
+        Metaorder(**args)

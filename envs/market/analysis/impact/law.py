@@ -13,7 +13,8 @@ so ``sigma_T sqrt(Q / V_T) = sigma_1 sqrt(Q / v)`` does not depend on the period
 ``sigma`` is in ticks per sqrt(second) and ``V`` in shares per second (:func:`market_scale`).
 
 :func:`impact_vs_size` measures metaorders of several sizes in the simulated market with
-:func:`execgym.envs.market.analysis.impact.metaorder.metaorder_impact` (paired control runs): the peak impact at the
+:func:`execgym.envs.market.analysis.impact.metaorder.metaorder_impacts` (paired control runs, one control per
+seed for all sizes, the runs over ``n_workers`` processes): the peak impact at the
 end of execution, its permanent part (the plateau of :func:`~execgym.envs.market.analysis.impact.metaorder.fit_decay`
 after the end) and the temporary part (peak minus permanent). Metaorders run at a fixed
 participation rate (their duration grows with ``Q``, as real metaorders do) or over a
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from execgym.envs.market.analysis.impact.metaorder import fit_decay, metaorder_impact
+from execgym.envs.market.analysis.impact.metaorder import Metaorder, fit_decay, metaorder_impacts
 from execgym.envs.market.data.lobster_data import LobsterDay
 from execgym.envs.market.simulation.events import EventType
 from execgym.envs.market.simulation.simulator import SimulatorConfig
@@ -78,6 +79,8 @@ def impact_vs_size(
     dt_s: float = 1.0,
     n_runs: int = 20,
     seed: int = 0,
+    n_workers: int = 1,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Peak, permanent and temporary impact of metaorders of each size (ticks, signed so
     that buys and sells both show positive impact).
@@ -86,22 +89,32 @@ def impact_vs_size(
         ``Q / (participation * volume_per_s)``); ``None``: every metaorder over ``duration_s``.
     :param volume_per_s: the market's volume rate (default: the flow's expected rate).
     :param slice_every_s: one market-order slice this often.
+    :param n_runs: paired runs per size, the same seeds for every size (one control run
+        per seed serves them all: :func:`~execgym.envs.market.analysis.impact.metaorder.metaorder_impacts`).
+    :param n_workers: processes the runs are spread over (the same numbers for any).
+    :param progress: a tqdm bar over the runs.
     :return: ``(table, paths)``: one row per size with ``size_shares``, ``duration_s``,
         ``peak_ticks``, ``peak_stderr_ticks``, ``permanent_ticks``, ``permanent_stderr_ticks``
-        (mean pointwise error over the window), ``temporary_ticks``, ``decay_rate_per_s``; ``paths[size]`` is :func:`metaorder_impact`'s path.
+        (mean pointwise error over the window), ``temporary_ticks``, ``decay_rate_per_s``;
+        ``paths[size]`` is the size's impact path (``time_s``, ``impact_ticks``, ``stderr_ticks``, ``executing``).
     """
     check_choice("side", side, ("buy", "sell"))
     sizes = [check_int("sizes_shares[i]", int(q), minimum=1) for q in np.atleast_1d(sizes_shares)]
     if participation is not None:
         check_fraction("participation", participation, allow_zero=False)
     v = config.flow.expected_volume_per_s() if volume_per_s is None else check_positive("volume_per_s", volume_per_s)
-    rows, paths = [], {}
+    dt_s = check_positive("dt_s", dt_s)
+    slice_every_s = check_positive("slice_every_s", slice_every_s)
+    orders = []
     for q in sizes:
         dur = duration_s if participation is None else q / (participation * v)
         dur = max(dt_s, round(dur / dt_s) * dt_s)
-        n_slices = max(1, int(round(dur / slice_every_s)))
-        path = metaorder_impact(config, side=side, total_shares=q, duration_s=dur, n_slices=n_slices,
-                                post_s=post_s, dt_s=dt_s, n_runs=n_runs, seed=seed)
+        orders.append(Metaorder(q, dur, max(1, int(round(dur / slice_every_s))), post_s))
+    impacts = metaorder_impacts(config, orders, side=side, dt_s=dt_s, n_runs=n_runs, seed=seed,
+                                n_workers=n_workers, progress=progress)
+    rows, paths = [], {}
+    for q, order, path in zip(sizes, orders, impacts):
+        dur = order.duration_s
         end = path.index[path["time_s"] >= dur - 1e-9][0]
         peak = float(path.loc[end, "impact_ticks"])
         late = path["time_s"] >= dur + 0.5 * post_s
@@ -131,6 +144,8 @@ def impact_vs_participation(
     dt_s: float = 10.0,
     n_runs=20,
     seed: int = 0,
+    n_workers: int = 1,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The square-root law at several participation rates: at each rate ``p``, metaorders of
     sizes ``Q = p V T`` for each duration ``T`` in ``durations_s`` (:func:`impact_vs_size`),
@@ -142,6 +157,8 @@ def impact_vs_participation(
     :param n_runs: paired runs per metaorder: one number, or one per participation rate (a
         small rate's impact is small beside the book's own fluctuations, so it needs more);
         each an integer of at least 2 (``TypeError`` / ``ValueError`` otherwise).
+    :param n_workers: processes each rate's runs are spread over (the same numbers for any).
+    :param progress: a tqdm bar over each rate's runs.
     :return: ``(sizes, fits, paths)``: one row per (participation, size) with
         :func:`impact_vs_size`'s columns and ``participation``; one row per participation
         with :meth:`SquareRootFit.as_row` (and one ``"pooled"`` over all); ``paths[(p, Q)]``.
@@ -157,7 +174,8 @@ def impact_vs_participation(
     for p, n in zip(rates, runs):
         sizes = [max(1, int(round(p * volume * t))) for t in durations]
         tab, pth = impact_vs_size(config, sizes, side=side, participation=p, volume_per_s=volume,
-                                  slice_every_s=slice_every_s, post_s=post_s, dt_s=dt_s, n_runs=n, seed=seed)
+                                  slice_every_s=slice_every_s, post_s=post_s, dt_s=dt_s, n_runs=n, seed=seed,
+                                  n_workers=n_workers, progress=progress)
         tab = tab.assign(participation=p, n_runs=n)
         tables.append(tab)
         fits.append({"participation": p, "n_runs": n, **fit_square_root(tab["size_shares"], tab["peak_ticks"],
