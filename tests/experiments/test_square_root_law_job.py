@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 
 from execgym.envs.market.analysis.impact.law import impact_vs_participation
 from execgym.envs.market.simulation.simulator import SimulatorConfig
-from execgym.experiments.square_root_law import run, sign_power_law
+from execgym.experiments.square_root_law import run, session_blocks, sign_power_law
 
 SMALL = ["n_runs=4", "participations=[0.05,0.2]", "durations_s=[200,800,3200]", "post_s=400", "dt_s=20",
          "slice_every_s=20", "scale_day_s=7200", "market.warmup_s=300"]
@@ -37,6 +37,8 @@ def test_propagator_market_obeys_a_concave_law_at_each_rate(tmp_path, side):
     assert ((sizes["left_after_post"] > 0.1) & (sizes["left_after_post"] < 0.9)).all()
     for name in ("impact_vs_size.png", "decay.png", "signs.csv"):
         assert (tmp_path / name).stat().st_size > 0
+    signs = pd.read_csv(tmp_path / "signs.csv").iloc[0]
+    assert signs["n_blocks"] == 10 and signs["gamma_ci95_lo"] <= signs["gamma"] <= signs["gamma_ci95_hi"]
     assert res["sigma"] > 0 and res["volume"] > 0
 
 
@@ -68,6 +70,24 @@ def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():
     assert fit["gamma_ci95_lo"] < 0.5 + 0.1 and fit["gamma_ci95_hi"] > 0.5 - 0.1 and fit["r2"] > 0.9
     iid = sign_power_law(rng.choice([-1.0, 1.0], 50_000), 2, 100)
     assert not iid["r2"] > 0.5  # no power law in independent signs
+    # cut into ten sessions: the same exponent, and an interval from resampling the sessions
+    # that is wider than the regression's (which takes the lags' estimates as independent)
+    blocked = sign_power_law(signs, 2, 100, blocks=np.arange(len(signs)) * 10 // len(signs), n_boot=300, seed=1)
+    assert blocked["n_blocks"] == 10 and blocked["gamma"] == pytest.approx(fit["gamma"], abs=0.05)
+    assert blocked["gamma_ci95_hi"] - blocked["gamma_ci95_lo"] > 3 * (blocked["gamma_ols_ci95_hi"]
+                                                                      - blocked["gamma_ols_ci95_lo"])
+    assert blocked == sign_power_law(signs, 2, 100, blocks=np.arange(len(signs)) * 10 // len(signs), n_boot=300, seed=1)
+
+
+def test_session_blocks_cut_the_day_into_equal_spans():
+    t = np.array([100.0, 100.0, 149.9, 150.0, 299.0, 300.0])
+    assert session_blocks(t, 100.0, 300.0, 4).tolist() == [0, 0, 0, 1, 3, 3]
+    with pytest.raises(ValueError, match="must lie in"):
+        session_blocks(np.array([99.0]), 100.0, 300.0, 4)
+    with pytest.raises(ValueError, match="end_s must exceed start_s"):
+        session_blocks(t, 300.0, 300.0, 4)
+    with pytest.raises(ValueError, match="n_blocks must be >= 1"):
+        session_blocks(t, 100.0, 300.0, 0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
