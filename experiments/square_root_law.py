@@ -86,11 +86,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     market = SimulatorConfig.from_mapping(OmegaConf.to_container(cfg.market, resolve=True))
     seeds = np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(3)  # the day, the metaorders, the bootstrap
+    n_blocks, n_workers = cfg_int(cfg, "sign_blocks", minimum=2), cfg_int(cfg, "n_workers", minimum=1)
     day = simulate_day(market, np.random.default_rng(seeds[0]), float(cfg.scale_day_s), dt_s=60.0)
     sigma, volume = market_scale(day)
     orders = marketable_orders(day.messages)
     t = day.messages["time_s"].to_numpy()
-    blocks = session_blocks(orders["time_s"].to_numpy(), t[0], t[-1], cfg_int(cfg, "sign_blocks", minimum=2))
+    blocks = session_blocks(orders["time_s"].to_numpy(), t[0], t[-1], n_blocks)
     sign_fit = sign_power_law(orders["sign"].to_numpy(), *(int(x) for x in cfg.sign_lags), blocks=blocks,
                               seed=int(seeds[2].generate_state(1)[0]))
     logger.info("simulated market: sigma %.3g ticks/sqrt(s), V %.3g shares/s, sign ACF gamma %.2f", sigma, volume,
@@ -98,8 +99,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     sizes, fits, paths = impact_vs_participation(
         market, list(cfg.participations), list(cfg.durations_s), volume, sigma, side=cfg.side,
         slice_every_s=float(cfg.slice_every_s), post_s=float(cfg.post_s), dt_s=float(cfg.dt_s),
-        n_runs=_n_runs(cfg), seed=int(seeds[1].generate_state(1)[0]), n_workers=cfg_int(cfg, "n_workers", minimum=1),
-        progress=True)
+        n_runs=_n_runs(cfg), seed=int(seeds[1].generate_state(1)[0]), n_workers=n_workers, progress=True)
     sizes["left_after_post"] = sizes["permanent_ticks"] / sizes["peak_ticks"]
     sizes.to_csv(out_dir / "sizes.csv", index=False)
     fits.to_csv(out_dir / "fits.csv", index=False)
