@@ -31,7 +31,8 @@ def run(cfg: DictConfig, out_dir: Path) -> tuple:
     market = SimulatorConfig.from_mapping(OmegaConf.to_container(cfg.market, resolve=True))
     path = metaorder_impact(market, side=cfg.side, total_shares=cfg_int(cfg, "total_shares"), duration_s=float(cfg.duration_s),
                             n_slices=cfg_int(cfg, "n_slices"), post_s=float(cfg.post_s), dt_s=float(cfg.dt_s),
-                            n_runs=cfg_int(cfg, "n_runs"), seed=cfg_int(cfg, "seed"))
+                            n_runs=cfg_int(cfg, "n_runs"), seed=cfg_int(cfg, "seed"),
+                            n_workers=cfg_int(cfg, "n_workers", minimum=1))
     fit = fit_decay(path, float(cfg.duration_s))
     out_dir.mkdir(parents=True, exist_ok=True)
     path.to_csv(out_dir / "impact_path.csv", index=False)

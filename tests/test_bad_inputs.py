@@ -104,7 +104,8 @@ def test_env_overrides_of_a_hydra_env_group_are_refused_by_name(field, value):
 @pytest.mark.parametrize("config, key", [("compare_baselines", "seed"), ("compare_baselines", "n_episodes"),
                                          ("evaluate", "seed"), ("evaluate", "n_episodes"),
                                          ("robust_execution", "n_episodes"), ("metaorder_impact", "n_runs"),
-                                         ("square_root_law", "n_workers"), ("square_root_law", "sign_blocks")])
+                                         ("square_root_law", "n_workers"), ("square_root_law", "sign_blocks"),
+                                         ("metaorder_impact", "n_workers")])
 @pytest.mark.parametrize("value", ["1.5", "true", "-2"])
 def test_every_entry_points_integer_settings_are_never_truncated(tmp_path, config, key, value):
     """``seed=1.5`` used to run with seed 1: now every job refuses it, naming the key."""
