@@ -32,7 +32,7 @@ from execgym.envs.almgren_chriss import AlmgrenChrissEnv  # noqa: E402
 #: (``--no-loadscope-reorder``): one to each worker, then the next to a worker as soon as it
 #: has two tests or fewer left. These start first and the short files fill in beside them,
 #: instead of a long file handed out last running alone at the end. The first compiles the
-#: flow kernel (minutes from an empty numba cache) and holds its worker; the next five do not
+#: flow kernel (about a minute from an empty numba cache) and holds its worker; the next five do not
 #: use the flow and keep the other worker busy (about 3.5 minutes on 2 cores) until the flow
 #: is compiled and cached, so that the wheel test, next, loads that compilation into its fresh
 #: venv (tests/test_install.py) instead of compiling the flow beside it. The others keep their

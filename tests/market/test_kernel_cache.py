@@ -57,6 +57,11 @@ def test_functions_elsewhere_keep_numbas_own_locators():
 def _define_line(dispatcher, name: str) -> str:
     """The LLVM ``define`` line of ``dispatcher``'s compiled function (numba's internal one)."""
     (ir,) = dispatcher.inspect_llvm().values()
+    return _define_line_of(ir, name)
+
+
+def _define_line_of(ir: str, name: str) -> str:
+    """The LLVM ``define`` line of the function ``name`` in the module ``ir`` (numba's internal one)."""
     lines = [line for line in ir.splitlines() if line.startswith("define") and name in line and "cpython" not in line
              and "cfunc" not in line]
     return lines[0]
@@ -86,3 +91,41 @@ def test_the_flow_entry_points_are_compiled_with_disjoint_arguments():
 
     for kernel in (F.run_flow, F.run_flow_flat, F.open_interval):
         assert kernel._compiler.pipeline_class is _jit.DisjointArgsCompiler, kernel
+
+
+def _attributes(ir: str, define: str) -> str:
+    """The function attributes of the LLVM ``define`` line (its ``#N`` group resolved)."""
+    group = re.search(r"#(\d+)\s*\{?\s*$", define.split(")")[-1] + " ")
+    if group is None:
+        return define
+    (body,) = re.findall(rf"^attributes #{group.group(1)} = \{{(.*)\}}", ir, re.M)
+    return define + body
+
+
+def test_forced_helpers_are_inlined_by_llvm_and_called_helpers_are_not():
+    def helper(a, i):
+        # too long for LLVM's own inlining threshold: a call unless the caller is made to inline it
+        s = 0.0
+        for j in range(a.shape[0]):
+            s += a[(i + j) % a.shape[0]] * a[(i * j) % a.shape[0]]
+            s -= a[(i + 3 * j) % a.shape[0]] / (1.0 + a[(j * j) % a.shape[0]] ** 2)
+            s += np.sqrt(abs(a[(7 * i + j) % a.shape[0]])) + np.exp(-a[(i + 5 * j) % a.shape[0]] ** 2)
+        return s
+
+    a = np.linspace(0.0, 1.0, 7)
+    results = {}
+    for label, options in (("forced", _jit.HOT_FORCE), ("called", _jit.HOT)):
+        h = njit(**{**options, "cache": False})(helper)
+
+        def caller(a):
+            return h(a, 1) + h(a, 2) + h(a, 3) + h(a, 4)
+
+        g = njit(**{**_jit.HOT, "cache": False})(caller)
+        results[label] = g(a)
+        (ir,) = g.inspect_llvm().values()
+        calls = re.findall(r"call [^@]*@\"?_ZN[^ (\"]*6helper", ir)  # numba's mangled name of `helper`
+        forced = ["alwaysinline" in _attributes(hir, _define_line_of(hir, "helper"))
+                  for hir in h.inspect_llvm().values()]
+        assert forced and all(forced) == (label == "forced") and any(forced) == (label == "forced")
+        assert (calls == []) == (label == "forced"), calls
+    assert results["forced"] == results["called"]  # the same arithmetic, bit for bit

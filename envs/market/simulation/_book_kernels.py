@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from execgym.envs.market.simulation._jit import HOT, HOT_INLINE
+from execgym.envs.market.simulation._jit import HOT, HOT_FORCE, HOT_INLINE
 from execgym.envs.market.simulation.events import EventType
 
 # --- layout constants ------------------------------------------------------------------
@@ -642,8 +642,9 @@ def process(sc, lvl, orders, htab, fills, log, events, start):
 
 
 #: :func:`process` compiled into its caller (the background flow calls it once per event:
-#: inlined, the call and its ~80 flattened array arguments disappear from the event loop)
-process_inline = njit(inline="always", **HOT)(process.py_func)
+#: inlined, the call and its ~80 flattened array arguments disappear from the event loop), by
+#: LLVM (:data:`~execgym.envs.market.simulation._jit.HOT_FORCE`)
+process_inline = njit(**HOT_FORCE)(process.py_func)
 
 
 # --- queries ----------------------------------------------------------------------------

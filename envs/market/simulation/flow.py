@@ -302,7 +302,7 @@ from numba import njit
 
 from execgym.envs.market.simulation import _book_kernels as K
 from execgym.envs.market.simulation import rng as R
-from execgym.envs.market.simulation._jit import HOT, HOT_DISJOINT, HOT_INLINE
+from execgym.envs.market.simulation._jit import HOT, HOT_DISJOINT, HOT_FORCE, HOT_INLINE
 from execgym.envs.market.simulation.propagator import MAX_PROPAGATOR_KERNELS, power_law_kernel
 from execgym.envs.market.simulation.volume import IntradayVolumeProfile
 from execgym.validation import (
@@ -1961,7 +1961,7 @@ def _profile_index(cum_w, row, v):
     return i
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     """A new limit order's price from the depth profile: a distance drawn from the side's
     cumulative rates ``cum_w``, scaled by the intraday spread at ``t`` (s), from the anchor."""
@@ -1971,7 +1971,7 @@ def _profile_price(rs, fp, fs, sc, cum_w, t, direction):
     return _profile_price_at(fp, fs, sc, cum_w, t, direction, v)
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _latent_price(rs, fp, fs, sc, cum_w, t, direction, v):
     """A latent order's price (module docstring): the profile's distance for the uniform
     ``v``, scaled by the intraday spread at ``t`` (s), less ``latent_offset_ticks`` (at least
@@ -2029,13 +2029,13 @@ def _centre_price(fp, fs, sc, direction, dist):
     return price
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _profile_price_at(fp, fs, sc, cum_w, t, direction, v):
     """:func:`_profile_price` for the uniform ``v`` in [0, 1) (the quantile of its distance)."""
     return _placed_price(fp, fs, sc, t, direction, _profile_distance(cum_w, direction, v))
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _placed_price(fp, fs, sc, t, direction, dist):
     """The price of a new limit order at the depth profile's distance ``dist`` (ticks, from 1;
     :func:`_profile_price`): scaled by the intraday spread at ``t`` (s), from the anchor; it
@@ -2473,7 +2473,7 @@ def _unlist_top(fs, live, cap, oid, slot):
         _drop_top_at(fs, live, cap, i)
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _unlist(fs, live, cap, oid, slot):
     """With the split: remove order ``oid`` (in ``slot``, being cancelled) from both lists."""
     _unlist_live(fs, live, cap, oid, slot)
@@ -2536,7 +2536,7 @@ def _behind(sc, side, price):
     return price - (sc[K.S_BASE] + sc[K.S_BEST_ASK])
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _scan_levels(fs, sc, lvl, r, start, found, n):
     """Row ``r``'s occupied levels (0 the bids, 1 the asks) from level index ``start`` outward
     until ``n`` are found, counted from ``found`` (those before ``start``); listed in
@@ -2580,7 +2580,7 @@ def _set_reach(fs, sc, r, last, found, n):
     fs.view_reach[r] = d if found == n and d < MAX_REACH_TICKS else np.int64(NO_REACH)
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _read_top(fs, sc, lvl, r, n):
     """Read row ``r``'s top ``n`` occupied levels off the book into the view: their list
     (:func:`_scan_levels`; unlisted beyond MAX_VIEW_LEVELS), the orders resting in them and
@@ -2607,7 +2607,7 @@ def _forget_view(fs):
     _forget_side(fs, 1)
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _view_top(fs, sc, lvl, side, n_levels):
     """The row of a side in the view (0 bids, 1 asks), its reach and top orders read
     (:func:`_read_top`) if they were forgotten."""
@@ -2665,7 +2665,7 @@ def _insert_level(fs, sc, lvl, r, n, lv):
     _set_reach(fs, sc, r, fs.view_lv[r, k], k + 1, n)
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _note_event(fs, fp, sc, lvl, side, price, delta, moved, taken):
     """Keep the view of the book (``view_*``) after an event. ``moved`` and ``taken`` (a row
     per side, 0 the bids): the event moved that side's best; it traded against that side's
@@ -2738,7 +2738,7 @@ def _far(fs, sc, lvl, side, price, n_levels):
     return behind > fs.view_reach[_view_top(fs, sc, lvl, side, n_levels)]
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _near_profile_price(rs, fp, fs, sc, lvl, cum_w, t, direction, price):
     """An excited submission's price from the depth profile within the clustering's reach
     (the top ``fp[P_CL_LEVELS]`` levels of its side): ``price`` (the profile's first draw) if it
@@ -2859,7 +2859,7 @@ def _near_stream_slot(rs, fp, sc, lvl, orders, n_bid, n_ask):
     return slot
 
 
-@njit(**HOT_INLINE)
+@njit(**HOT_FORCE)
 def _near_order(rs, fp, fs, sc, lvl, orders):
     """An excited cancellation's order: uniformly chosen among the orders resting in the top
     ``fp[P_CL_LEVELS]`` levels of both sides (read through the view; the agent's are drawn
