@@ -68,7 +68,7 @@ no tree), all their repeats interleaved, and reports each model's median over it
 of their best rates, with the lowest and highest: on a shared machine one process can run the
 same code 5-17% slower than another for all of its repeats (AMD EPYC, 2 cores, 2026-12-02; the
 same with the flow's arrays packed, on huge pages or at fixed addresses: the machine, not the
-layout; README, "Speed, the nineteenth session"), so a single process per side can make or
+layout; envs/market/NOTEBOOK.md, "Speed, the nineteenth session"), so a single process per side can make or
 break a ratio (``--presets`` keeps the number of processes down).
 
 ``--ablate`` also times ``goog_scaled`` with one mechanism removed at a time

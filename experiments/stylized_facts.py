@@ -27,7 +27,7 @@ directory:
   ``stylized_facts.png``.
 
 Known gaps of the flow, and the optional mechanisms that narrow them (``calibration.*``;
-the README's realism table measures each):
+the realism tables of envs/market/NOTEBOOK.md measure each):
 
 * **one cancellation rate**: the flow cancels every resting order at ``rho``; real
   orders placed inside the spread are cancelled an order of magnitude faster than those

@@ -84,7 +84,8 @@ _register_locators()
 #: drops the check-and-raise that numba's default ("python") puts before every division (a
 #: ``ZeroDivisionError``): these kernels divide only by what cannot be zero (rates and counts
 #: they check first, positive parameters validated at their boundary), and the same events run
-#: 1.7% faster on ``goog_2012_06_21_latent`` (README, "Speed, the twentieth session").
+#: 1.7% faster on ``goog_2012_06_21_latent`` (envs/market/NOTEBOOK.md, "Speed and reproducibility,
+#: the twentieth session").
 HOT = {"cache": True, "_nrt": False, "error_model": "numpy", "forceinline": False}
 #: options of the helpers called in the background flow's event loop (one decision each:
 #: a price, a size, a side, the offspring of an event). Inlined into the loop at numba's IR
@@ -101,7 +102,7 @@ HOT = {"cache": True, "_nrt": False, "error_model": "numpy", "forceinline": Fals
 #: its cached Taylor step (``_enclosed_centre``; the step itself is inlined: the latent orders
 #: read the centre), an empty book's centre and the per-call bounds. Inlining the market
 #: orders' size and sign, the impact, the flickers and the regrouping as well was no faster
-#: (README, "Speed and reproducibility, the twentieth session"; "Compilation time, the
+#: (envs/market/NOTEBOOK.md, "Speed and reproducibility, the twentieth session"; "Compilation time, the
 #: twenty-first session").
 HOT_INLINE = {**HOT, "inline": "always"}
 #: options of the event loop's largest helpers (the depth profile's and the latent orders'
@@ -113,7 +114,7 @@ HOT_INLINE = {**HOT, "inline": "always"}
 #: which grow superlinearly with the kernel's length: the flow kernel compiles in 47 s instead
 #: of 151 s (``goog_2012_06_21_latent`` from an empty cache, AMD EPYC). The same events, and
 #: the same speed (interleaved A/B, three workers per tree, best of 30 days: 0.999 of the IR
-#: inlining's), where inlining every helper this way compiled in 35 s but ran 3% slower (README,
+#: inlining's), where inlining every helper this way compiled in 35 s but ran 3% slower (NOTEBOOK.md,
 #: "Compilation time, the twenty-fifth session").
 HOT_FORCE = {**HOT, "forceinline": True}
 
@@ -141,7 +142,7 @@ class DisjointArgsCompiler(Compiler):
 #: options of the background flow's entry points (:func:`~execgym.envs.market.simulation.flow.run_flow`
 #: and its flat forms): :data:`HOT`, with their array arguments promised disjoint
 #: (:class:`DisjointArgsCompiler`). The same events, 1.7% faster on ``goog_2012_06_21_latent``
-#: (README, "Speed and upkeep, the twenty-third session").
+#: (envs/market/NOTEBOOK.md, "Speed and upkeep, the twenty-third session").
 HOT_DISJOINT = {**HOT, "pipeline_class": DisjointArgsCompiler}
 
 

@@ -95,7 +95,7 @@ def _is_state(s) -> bool:
 # The two primitives are numba intrinsics (LLVM IR written at the call site) rather than
 # functions inlined at numba's IR level: the background flow draws at some eighty places, and
 # numba inlines by copying and re-analysing the callee's IR at each, which made most of the
-# flow kernel's compilation time (README, "Compilation time, the twenty-first session").
+# flow kernel's compilation time (envs/market/NOTEBOOK.md, "Compilation time, the twenty-first session").
 
 
 @intrinsic

@@ -9,7 +9,7 @@ time-weighted median spread, rounded half to even (GOOG 2012-06-21: 25 ticks, an
 
 The share itself is a modelling choice, not an estimate from the day's messages (which do not
 say which orders sit around a latent price): it trades the order-level realism, which falls as
-more orders ignore the quotes, against how firmly the book follows the centre (the README's
+more orders ignore the quotes, against how firmly the book follows the centre (envs/market/NOTEBOOK.md's
 latent-liquidity tables measure both).
 """
 
