@@ -16,6 +16,10 @@ directory:
   per metric, L1 and Wasserstein-1 distances between the real and simulated distributions
   with bootstrap intervals, the floor between two simulated days, and the mean, median and
   interquartile mean of the L1 over the metrics;
+* ``realism_models.csv``: the L1 per metric of the calibrated model and of each further model
+  of ``realism.models`` (narrowed by ``realism.select``), each calibrated to the same day and
+  simulated on the same seeds; ``realism_<model>.csv``: each further model's whole score, as
+  ``realism.csv``;
 * ``consistency.csv``: the configured parameters beside those the same estimators find in
   the simulated day (a check of the estimators at this scale);
 * ``calibration.csv`` (per distance: real ``lambda``, ``theta``, depth, and the config's),
@@ -90,8 +94,34 @@ def _facts_kwargs(cfg: DictConfig) -> dict:
     return f
 
 
+def selected_models(cfg: DictConfig) -> dict:
+    """The further models the report scores: ``realism.models`` (name -> calibration
+    overrides; missing or null: none), narrowed to the names in ``realism.select`` and in
+    its order when that is given (null: all). A model set to null for the day stays in and is
+    skipped by :func:`run`.
+
+    :raises TypeError: ``realism.select`` is not a list of names.
+    :raises ValueError: it names a model ``realism.models`` does not have (named, with the
+        models there are).
+    """
+    others = cfg.realism.get("models")
+    models = OmegaConf.to_container(others, resolve=True) if others else {}
+    select = cfg.realism.get("select")
+    if select is None:
+        return models
+    select = OmegaConf.to_container(select, resolve=True) if OmegaConf.is_config(select) else select
+    if not isinstance(select, list) or not all(isinstance(name, str) for name in select):
+        raise TypeError(f"realism.select must be a list of model names or null, got {select!r}")
+    unknown = [name for name in select if name not in models]
+    if unknown:
+        raise ValueError(f"realism.select names {unknown}, which realism.models does not have; "
+                         f"its models: {sorted(models)}")
+    return {name: models[name] for name in select}
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict:
     """Calibrate, simulate, compare; write the outputs to ``out_dir``; return everything."""
+    others = selected_models(cfg)  # a bad selection is refused before any fit
     out_dir.mkdir(parents=True, exist_ok=True)
     day = load_day(cfg.data)
     logger.info("calibrating on %d messages", len(day.messages))
@@ -117,13 +147,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     realism = realism_table(day, sim_days, n_boot, seed)
     realism.to_csv(out_dir / "realism.csv")
     models = {"calibrated": realism}
-    others = cfg.realism.get("models")  # missing or null: none (e.g. to write one model's market config)
-    for name, overrides in (OmegaConf.to_container(others, resolve=True) if others else {}).items():
+    for name, overrides in others.items():  # none (e.g. to write one model's market config): only the calibrated
         if overrides is None:
             # a model set to null is off for this day (e.g. an option its file cannot fit)
             logger.info("realism model %s: off (null) for day %s", name, day.name)
             continue
         models[name] = realism_table(day, _simulate_model(cfg, day, overrides), n_boot, seed)
+        models[name].to_csv(out_dir / f"realism_{name}.csv")
     side_by_side = pd.concat({name: t["l1"] for name, t in models.items()}, axis=1)
     side_by_side.to_csv(out_dir / "realism_models.csv")
     (out_dir / "realism.md").write_text(_realism_markdown(realism, side_by_side))

@@ -19,7 +19,7 @@ from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib import market_calibration
 from execgym.experiments.lib.builders import build_env_factory
 from execgym.experiments.lib.market_calibration import calibrated_market, flow_arguments, load_day
-from execgym.experiments.stylized_facts import differences, run
+from execgym.experiments.stylized_facts import differences, run, selected_models
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DATA = default_lobster_dir()
@@ -34,18 +34,9 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     cfg = compose_cfg("stylized_facts", f"data.dir={DATA}", "data.end_s=36000", "calibration.max_distance=60",
                       "facts.horizons_s=[1,10,60]", "facts.bucket_s=600", "facts.sign_lags=30", "warmup_s=100", "n_days=2",
                       "progress=false", f"write_market_config={tmp_path / 'copy.yaml'}",
-                      # a few of the configured models, the fleeting one refined once (speed)
-                      "~realism.models.empirical_sizes", "~realism.models.two_sided", "~realism.models.sign_memory",
-                      "~realism.models.refined", "~realism.models.opening", "~realism.models.revisions",
-                      "~realism.models.revisions_spread_rate", "~realism.models.inside",
-                      "~realism.models.inside_spread_rate", "~realism.models.inside_queue",
-                      "~realism.models.inside_follow", "~realism.models.inside_queue_follow",
-                      "~realism.models.revisions_queue", "~realism.models.inside_follow_redraw",
-                      "~realism.models.inside_follow_sizes", "~realism.models.inside_follow_hidden", "~realism.models.inside_follow_lives",
-                      "~realism.models.inside_follow_takes", "~realism.models.inside_follow_best",
-                      "~realism.models.inside_follow_reach", "~realism.models.inside_follow_patient",
-                      "~realism.models.inside_follow_patient_scaled", "~realism.models.inside_follow_regimes",
-                      "~realism.models.latent",
+                      # a few of the configured models, in another order than the file's; the
+                      # fleeting one refined once (speed)
+                      "realism.select=[cst,fleeting,clustered,spread_rate,propagator]",
                       "realism.models.fleeting.refine_depth=1",
                       "realism.models.spread_rate.refine_depth=1", "realism.n_boot=20")
     res = run(cfg, tmp_path)
@@ -71,10 +62,38 @@ def test_report_on_half_an_hour_of_goog_writes_table_config_and_plots(tmp_path):
     assert realism["l1"].between(0, 2).all() and realism["l1_sim_vs_sim"].notna().all()
     assert "L1 mean" in (tmp_path / "realism.md").read_text()
     models = pd.read_csv(tmp_path / "realism_models.csv", index_col="metric")
-    assert list(models.columns) == ["calibrated", "cst", "clustered", "fleeting", "spread_rate", "propagator"]
+    assert list(models.columns) == ["calibrated", "cst", "fleeting", "clustered", "spread_rate", "propagator"]
     assert models.notna().all().all() and (models["calibrated"] == realism["l1"]).all()
+    for name in models.columns[1:]:  # each further model's whole score beside its L1 column
+        whole = pd.read_csv(tmp_path / f"realism_{name}.csv", index_col="metric")
+        assert list(whole.columns) == list(realism.columns)
+        assert np.allclose(whole["l1"], models[name], rtol=0, atol=1e-12)
+        assert (whole["l1_ci_low"] <= whole["l1_ci_high"]).all()
     # clustered submissions and cancellations: the real inter-arrival times' bursts (ms) appear
     assert models.loc["log10_interarrival_s", "clustered"] < 0.6 * models.loc["log10_interarrival_s", "cst"]
+
+
+def test_realism_select_narrows_the_models_in_its_order_and_refuses_bad_names(tmp_path):
+    every = compose_cfg("stylized_facts")
+    assert list(selected_models(every)) == list(every.realism.models)  # null: all, in the file's order
+    cfg = compose_cfg("stylized_facts", "realism.select=[latent,cst]")
+    chosen = selected_models(cfg)
+    assert list(chosen) == ["latent", "cst"]
+    assert chosen["latent"] == OmegaConf.to_container(every.realism.models.latent, resolve=True)
+    assert selected_models(compose_cfg("stylized_facts", "realism.select=[]")) == {}
+    # a model the day turns off (null) stays selected; run() skips it
+    assert selected_models(compose_cfg("stylized_facts", "day=amzn_2012_06_21", "realism.select=[latent]")) == {
+        "latent": None}
+    with pytest.raises(ValueError, match=r"realism.select names \['latnt'\].*'latent'"):
+        selected_models(compose_cfg("stylized_facts", "realism.select=[cst,latnt]"))
+    with pytest.raises(TypeError, match="list of model names"):
+        selected_models(compose_cfg("stylized_facts", "realism.select=cst"))
+    with pytest.raises(TypeError, match="list of model names"):
+        selected_models(compose_cfg("stylized_facts", "realism.select=[cst,1]"))
+    # refused before the day is read or anything is written
+    with pytest.raises(ValueError, match="latnt"):
+        run(compose_cfg("stylized_facts", "data.dir=/nonexistent", "realism.select=[latnt]"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_calibrated_goog_market_builds_the_lob_env_through_its_env_group():
