@@ -94,6 +94,11 @@ def _facts_kwargs(cfg: DictConfig) -> dict:
     return f
 
 
+#: names a further realism model may not take: the calibrated model's column and the
+#: side-by-side file (``realism_models.csv``) beside each model's ``realism_<model>.csv``
+RESERVED_MODEL_NAMES = frozenset({"calibrated", "models"})
+
+
 def selected_models(cfg: DictConfig) -> dict:
     """The further models the report scores: ``realism.models`` (name -> calibration
     overrides; missing or null: none), narrowed to the names in ``realism.select`` and in
@@ -102,10 +107,15 @@ def selected_models(cfg: DictConfig) -> dict:
 
     :raises TypeError: ``realism.select`` is not a list of names.
     :raises ValueError: it names a model ``realism.models`` does not have (named, with the
-        models there are).
+        models there are) or one twice; or ``realism.models`` names a model
+        :data:`RESERVED_MODEL_NAMES` holds.
     """
     others = cfg.realism.get("models")
     models = OmegaConf.to_container(others, resolve=True) if others else {}
+    clash = sorted(RESERVED_MODEL_NAMES & set(models))
+    if clash:
+        raise ValueError(f"realism.models may not name a model {clash}: the report's column of the "
+                         f"calibrated model ('calibrated') and its file realism_models.csv ('models') use them")
     select = cfg.realism.get("select")
     if select is None:
         return models
@@ -116,6 +126,9 @@ def selected_models(cfg: DictConfig) -> dict:
     if unknown:
         raise ValueError(f"realism.select names {unknown}, which realism.models does not have; "
                          f"its models: {sorted(models)}")
+    twice = sorted({name for name in select if select.count(name) > 1})
+    if twice:
+        raise ValueError(f"realism.select names {twice} more than once")
     return {name: models[name] for name in select}
 
 

@@ -86,6 +86,11 @@ def test_realism_select_narrows_the_models_in_its_order_and_refuses_bad_names(tm
         "latent": None}
     with pytest.raises(ValueError, match=r"realism.select names \['latnt'\].*'latent'"):
         selected_models(compose_cfg("stylized_facts", "realism.select=[cst,latnt]"))
+    with pytest.raises(ValueError, match=r"names \['cst'\] more than once"):
+        selected_models(compose_cfg("stylized_facts", "realism.select=[cst,latent,cst]"))
+    for reserved in ("calibrated", "models"):  # the report's own column and file
+        with pytest.raises(ValueError, match=f"may not name a model \\['{reserved}'\\]"):
+            selected_models(compose_cfg("stylized_facts", f"+realism.models.{reserved}={{sizes: empirical}}"))
     with pytest.raises(TypeError, match="list of model names"):
         selected_models(compose_cfg("stylized_facts", "realism.select=cst"))
     with pytest.raises(TypeError, match="list of model names"):

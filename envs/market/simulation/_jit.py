@@ -114,8 +114,8 @@ HOT_INLINE = {**HOT, "inline": "always"}
 #: which grow superlinearly with the kernel's length: the flow kernel compiles in 47 s instead
 #: of 151 s (``goog_2012_06_21_latent`` from an empty cache, AMD EPYC). The same events, and
 #: the same speed (interleaved A/B, three workers per tree, best of 30 days: 0.999 of the IR
-#: inlining's), where inlining every helper this way compiled in 35 s but ran 3% slower (NOTEBOOK.md,
-#: "Compilation time, the twenty-fifth session").
+#: inlining's), where inlining every helper this way compiled in 35 s but ran 3% slower
+#: (envs/market/NOTEBOOK.md, "Compilation time, the twenty-fifth session").
 HOT_FORCE = {**HOT, "forceinline": True}
 
 
