@@ -79,19 +79,13 @@ from execgym.envs.market.analysis.calibration.flow import calibrate_flow
 from execgym.envs.market.analysis.realism import realism_score, summarise_scores
 from execgym.envs.market.analysis.stylized_facts import FactTolerance, compare_facts, log_returns, summary_facts
 from execgym.envs.market.data.simulated_day import simulate_day
-from execgym.experiments.lib.builders import cfg_int
+from execgym.experiments.lib.builders import cfg_int, facts_kwargs
 from execgym.experiments.lib.market_calibration import calibrated_market, flow_arguments, load_day, market_yaml
 
 logger = logging.getLogger(__name__)
 
 REAL, SIM = "real", "simulated"
 _STYLE = {REAL: {"color": "C0", "ls": "-"}, SIM: {"color": "C3", "ls": "--"}}
-
-
-def _facts_kwargs(cfg: DictConfig) -> dict:
-    f = OmegaConf.to_container(cfg.facts, resolve=True)
-    f["horizons_s"] = tuple(float(h) for h in f["horizons_s"])
-    return f
 
 
 #: names a further realism model may not take: the calibrated model's column and the
@@ -146,11 +140,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                                  open_time_s=day.start_s, progress=bool(cfg.progress))
         if k == 0:
             sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
-        sim_facts.append(summary_facts(sim_day_k, **_facts_kwargs(cfg)))
+        sim_facts.append(summary_facts(sim_day_k, **facts_kwargs(cfg)))
         sim_days.append(sim_day_k)
     recal = calibrate_flow(sim_day, **flow_arguments(cfg))
     consistency = consistency_table(cal, recal)
-    facts = {REAL: summary_facts(day, **_facts_kwargs(cfg)), SIM: sim_facts[0]}
+    facts = {REAL: summary_facts(day, **facts_kwargs(cfg)), SIM: sim_facts[0]}
     table = compare_facts(facts[REAL]["scalars"], [f["scalars"] for f in sim_facts], FactTolerance(**cfg.tolerance),
                           facts[REAL]["stderr"], facts[SIM]["stderr"])
 
@@ -179,7 +173,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     (out_dir / "market.yaml").write_text(text)
     if cfg.write_market_config:
         Path(cfg.write_market_config).write_text(text)
-    plot_facts(facts, cal, out_dir, _facts_kwargs(cfg))
+    plot_facts(facts, cal, out_dir, facts_kwargs(cfg))
     return {"day": day, "sim_day": sim_day, "calibration": cal, "market": market, "facts": facts, "table": table,
             "consistency": consistency, "sim_facts": sim_facts, "realism": realism}
 

@@ -105,7 +105,8 @@ def test_env_overrides_of_a_hydra_env_group_are_refused_by_name(field, value):
                                          ("evaluate", "seed"), ("evaluate", "n_episodes"),
                                          ("robust_execution", "n_episodes"), ("metaorder_impact", "n_runs"),
                                          ("square_root_law", "n_workers"), ("square_root_law", "sign_blocks"),
-                                         ("metaorder_impact", "n_workers")])
+                                         ("metaorder_impact", "n_workers"), ("market_facts", "n_sessions"),
+                                         ("market_facts", "seed"), ("market_facts", "n_workers")])
 @pytest.mark.parametrize("value", ["1.5", "true", "-2"])
 def test_every_entry_points_integer_settings_are_never_truncated(tmp_path, config, key, value):
     """``seed=1.5`` used to run with seed 1: now every job refuses it, naming the key."""

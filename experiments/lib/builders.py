@@ -24,7 +24,8 @@ from execgym.envs.market.analysis.calibration.almgren_chriss import (
 from execgym.envs.routing import RoutingConfig
 from execgym.validation import check_int
 
-__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers", "cfg_int", "conf_file"]
+__all__ = ["ENV_CONFIGS", "build_baselines", "build_env_factory", "build_routers", "cfg_int", "conf_file",
+           "facts_kwargs"]
 
 _CONFIG_OF_ENTRY_POINT = {
     "execgym.envs.almgren_chriss:AlmgrenChrissEnv": AlmgrenChrissConfig,
@@ -45,6 +46,15 @@ def cfg_int(cfg: Any, key: str, minimum: int = 0) -> int:
         return check_int(key, value, minimum=minimum)
     except TypeError:
         raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})") from None
+
+
+def facts_kwargs(cfg: DictConfig) -> dict:
+    """The arguments of :func:`~execgym.envs.market.analysis.stylized_facts.summary_facts` from
+    a job config's ``facts`` block (``stylized_facts``, ``market_facts``), the horizons as
+    floats."""
+    f = OmegaConf.to_container(cfg.facts, resolve=True)
+    f["horizons_s"] = tuple(float(h) for h in f["horizons_s"])
+    return f
 
 
 def conf_file(*parts: str) -> Path:
