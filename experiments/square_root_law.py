@@ -21,8 +21,12 @@ a power-law propagator, ``conf/market/goog_2012_06_21_propagator.yaml``):
    fraction of its peak.
 
 Writes ``sizes.csv`` (every metaorder), ``fits.csv`` (per participation and pooled),
-``signs.csv``, ``impact_vs_size.png`` and ``decay.png`` to Hydra's run directory and prints
-the fits beside the targets (an exponent between 0.4 and 0.7 at every rate).
+``signs.csv`` (with ``sigma`` and ``V``), ``impact_vs_size.png`` and ``decay.png`` to Hydra's
+run directory and prints the fits beside the targets (an exponent between 0.4 and 0.7 at
+every rate). With ``pool_with`` (folders of earlier runs, e.g. other seeds) it also fits each
+rate that every run has over all their sizes, each run's in units of its own ``V`` and
+``sigma`` (:func:`~execgym.envs.market.analysis.impact.law.fit_square_root_runs`), and writes
+``fits_pooled.csv``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from execgym.envs.market.analysis.acf import autocorrelation, block_power_law_decay, power_law_decay
 from execgym.envs.market.analysis.calibration.flow import marketable_orders
-from execgym.envs.market.analysis.impact.law import impact_vs_participation, market_scale
+from execgym.envs.market.analysis.impact.law import fit_square_root_runs, impact_vs_participation, market_scale
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import cfg_int
@@ -82,7 +86,44 @@ def _n_runs(cfg: DictConfig) -> int | list:
     return list(cfg.n_runs) if OmegaConf.is_list(cfg.n_runs) else cfg_int(cfg, "n_runs", minimum=2)
 
 
+def earlier_runs(paths) -> list[tuple[Path, pd.DataFrame, float, float]]:
+    """``(folder, sizes, sigma, volume)`` of earlier runs of this job (``pool_with``): each
+    folder's ``sizes.csv`` and the scale its ``signs.csv`` records.
+
+    :raises TypeError: ``paths`` is not a list of folders.
+    :raises ValueError: a folder without those files (named)."""
+    paths = OmegaConf.to_container(paths, resolve=True) if OmegaConf.is_config(paths) else paths
+    if paths is None:
+        return []
+    if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths):
+        raise TypeError(f"pool_with must be a list of folders of earlier runs, got {paths!r}")
+    out = []
+    for folder in map(Path, paths):
+        missing = [name for name in ("sizes.csv", "signs.csv") if not (folder / name).is_file()]
+        if missing:
+            raise ValueError(f"pool_with: {folder} has no {' or '.join(missing)} (a square_root_law run's folder?)")
+        scale = pd.read_csv(folder / "signs.csv").iloc[0]
+        out.append((folder, pd.read_csv(folder / "sizes.csv"), float(scale["sigma_ticks_per_sqrt_s"]),
+                    float(scale["volume_shares_per_s"])))
+    return out
+
+
+def pooled_fits(runs) -> pd.DataFrame:
+    """Per participation rate that every run has: one fit over all the runs' sizes
+    (:func:`~execgym.envs.market.analysis.impact.law.fit_square_root_runs`), with the runs'
+    count and their paired runs in total."""
+    rates = sorted(set.intersection(*(set(sizes["participation"]) for _, sizes, _, _ in runs)))
+    rows = []
+    for p in rates:
+        parts = [(sizes[sizes["participation"] == p], sigma, volume) for _, sizes, sigma, volume in runs]
+        fit = fit_square_root_runs(parts)
+        rows.append({"participation": p, "n_experiments": len(parts),
+                     "n_runs": int(sum(s["n_runs"].iloc[0] for s, _, _ in parts)), **fit.as_row()})
+    return pd.DataFrame(rows)
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict:
+    earlier = earlier_runs(cfg.get("pool_with"))  # checked before anything is simulated
     out_dir.mkdir(parents=True, exist_ok=True)
     market = SimulatorConfig.from_mapping(OmegaConf.to_container(cfg.market, resolve=True))
     seeds = np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(3)  # the day, the metaorders, the bootstrap
@@ -106,7 +147,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     pd.DataFrame([{"sigma_ticks_per_sqrt_s": sigma, "volume_shares_per_s": volume, **sign_fit}]).to_csv(
         out_dir / "signs.csv", index=False)
     _plot(sizes, fits, paths, sigma, volume, out_dir)
-    return {"sizes": sizes, "fits": fits, "paths": paths, "sigma": sigma, "volume": volume, "signs": sign_fit}
+    pooled = None
+    if earlier:
+        pooled = pooled_fits([*earlier, (out_dir, sizes, sigma, volume)])
+        pooled.to_csv(out_dir / "fits_pooled.csv", index=False)
+    return {"sizes": sizes, "fits": fits, "paths": paths, "sigma": sigma, "volume": volume, "signs": sign_fit,
+            "pooled": pooled}
 
 
 def _plot(sizes: pd.DataFrame, fits: pd.DataFrame, paths: dict, sigma: float, volume: float, out_dir: Path) -> None:
@@ -161,6 +207,11 @@ def main(cfg: DictConfig) -> None:
           f"{signs['gamma_ci95_hi']:.3f}] (bootstrap over {signs['n_blocks']} blocks; the regression's own "
           f"[{signs['gamma_ols_ci95_lo']:.3f}, {signs['gamma_ols_ci95_hi']:.3f}]; R^2 {signs['r2']:.3f} over "
           f"{signs['n_lags']} lags)")
+    if res["pooled"] is not None:
+        print(f"\none fit over this run and {len(cfg.pool_with)} earlier (pool_with; each run's sizes in units of its V, "
+              f"impacts of its sigma):")
+        print(res["pooled"][["participation", "n_experiments", "n_runs", "delta", "delta_ci95_lo", "delta_ci95_hi", "Y",
+                             "Y_ci95_lo", "Y_ci95_hi", "chi2_dof"]].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(f"\ntables and plots: {out_dir}")
 
 

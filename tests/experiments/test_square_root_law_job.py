@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from execgym.envs.market.analysis.impact.law import impact_vs_participation
+from execgym.envs.market.analysis.impact.law import fit_square_root_runs, impact_vs_participation
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.square_root_law import run, session_blocks, sign_power_law
 
@@ -59,6 +59,29 @@ def test_each_rate_takes_its_own_number_of_runs(tmp_path):
     alone = run(_cfg(["n_runs=4", "participations=[0.2]"]), tmp_path / "alone")["sizes"]
     both = res["sizes"][res["sizes"]["participation"] == 0.2].reset_index(drop=True)
     pd.testing.assert_frame_equal(both, alone)
+
+
+def test_a_run_pools_its_sizes_with_earlier_runs_in_each_runs_own_scale(tmp_path):
+    first = run(_cfg(["seed=0", "participations=[0.2]"]), tmp_path / "seed0")
+    second = run(_cfg(["seed=1", "participations=[0.05,0.2]", f"pool_with=[{tmp_path / 'seed0'}]"]), tmp_path / "seed1")
+    pooled = pd.read_csv(tmp_path / "seed1" / "fits_pooled.csv")
+    assert pooled["participation"].tolist() == [0.2]  # the rate both runs have
+    assert pooled["n_experiments"].tolist() == [2] and pooled["n_runs"].tolist() == [8]
+    at = second["sizes"][second["sizes"]["participation"] == 0.2]
+    want = fit_square_root_runs([(first["sizes"], first["sigma"], first["volume"]), (at, second["sigma"], second["volume"])])
+    assert pooled.loc[0, "delta"] == pytest.approx(want.delta, rel=1e-12) and pooled.loc[0, "n_sizes"] == 6
+    assert pooled.loc[0, "Y"] == pytest.approx(want.y, rel=1e-12)
+    assert not (tmp_path / "seed0" / "fits_pooled.csv").exists()
+
+
+@pytest.mark.parametrize("pool_with, error, match", [
+    ("[/nonexistent/run]", ValueError, "/nonexistent/run has no sizes.csv or signs.csv"),
+    ("/nonexistent/run", TypeError, "pool_with must be a list of folders"),
+])
+def test_pool_with_is_checked_before_anything_runs(tmp_path, pool_with, error, match):
+    with pytest.raises(error, match=match):
+        run(_cfg([f"pool_with={pool_with}"]), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_sign_power_law_recovers_the_decay_of_a_long_memory_sequence():

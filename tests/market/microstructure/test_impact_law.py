@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from execgym.envs.market.analysis.impact.law import fit_square_root, impact_vs_size, market_scale
+from execgym.envs.market.analysis.impact.law import fit_square_root, fit_square_root_runs, impact_vs_size, market_scale
 from execgym.envs.market.analysis.impact.metaorder import Metaorder, metaorder_impacts
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import MarketSimulator
@@ -46,6 +46,47 @@ def test_fit_refuses_bad_input():
         fit_square_root([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.1, 0.1, 0.1], 0.0, 1.0)
     with pytest.raises(ValueError, match="standard error must be > 0"):
         fit_square_root([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0], 1.0, 1.0)
+
+
+def _run(rng, y, delta, sigma, volume, sizes=Q):
+    """A run's sizes frame: impacts ``y sigma (Q / V)^delta`` with 5% errors."""
+    truth = y * sigma * (sizes / volume) ** delta
+    se = 0.05 * truth
+    return pd.DataFrame({"size_shares": sizes, "peak_ticks": truth + rng.normal(scale=se), "peak_stderr_ticks": se})
+
+
+def test_runs_pooled_in_their_own_units_recover_one_law():
+    """Two runs of one law measured in markets of different scale (sigma, V): pooled in units
+    of each run's own scale they give the law's exponent and Y, with a narrower interval than
+    either; pooled in shares and ticks they would not."""
+    rng = np.random.default_rng(2)
+    a, b = _run(rng, 0.6, 0.5, 0.3, 100.0), _run(rng, 0.6, 0.5, 0.9, 400.0, sizes=2.5 * Q)
+    both = fit_square_root_runs([(a, 0.3, 100.0), (b, 0.9, 400.0)])
+    ones = [fit_square_root_runs([(a, 0.3, 100.0)]), fit_square_root_runs([(b, 0.9, 400.0)])]
+    assert both.n == 2 * len(Q)
+    assert both.delta_ci95[0] < 0.5 < both.delta_ci95[1] and both.y_ci95[0] < 0.6 < both.y_ci95[1]
+    width = both.delta_ci95[1] - both.delta_ci95[0]
+    assert all(width < f.delta_ci95[1] - f.delta_ci95[0] for f in ones)
+    assert 0.2 < both.chi2_dof < 3.0
+    raw = fit_square_root(np.r_[a.size_shares, b.size_shares], np.r_[a.peak_ticks, b.peak_ticks],
+                          np.r_[a.peak_stderr_ticks, b.peak_stderr_ticks], 0.6, 250.0)
+    assert raw.chi2_dof > 10 * both.chi2_dof  # one scale for both does not fit
+    # one run: fit_square_root's own result
+    one = fit_square_root(a.size_shares, a.peak_ticks, a.peak_stderr_ticks, 0.3, 100.0)
+    for got, want in zip(ones[0].as_row().values(), one.as_row().values()):
+        assert got == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("runs, match", [
+    ([], "at least one run"),
+    ([(pd.DataFrame({"size_shares": Q}), 1.0, 1.0)], r"lack the columns \['peak_ticks', 'peak_stderr_ticks'\]"),
+    ([(pd.DataFrame({"size_shares": Q, "peak_ticks": Q, "peak_stderr_ticks": Q}), 0.0, 1.0)], "run 0's sigma"),
+    ([(pd.DataFrame({"size_shares": Q, "peak_ticks": Q, "peak_stderr_ticks": Q}), 1.0, -2.0)], "run 0's volume"),
+    (["not a run"], "must be \\(sizes, sigma, volume\\)"),
+])
+def test_pooled_runs_refuse_bad_input(runs, match):
+    with pytest.raises(ValueError, match=match):
+        fit_square_root_runs(runs)
 
 
 def test_market_scale_measures_the_simulated_volume_rate():

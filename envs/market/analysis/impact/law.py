@@ -46,7 +46,8 @@ from execgym.validation import check_choice, check_fraction, check_int, check_po
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SquareRootFit", "fit_square_root", "impact_vs_participation", "impact_vs_size", "market_scale"]
+__all__ = ["SquareRootFit", "fit_square_root", "fit_square_root_runs", "impact_vs_participation", "impact_vs_size",
+           "market_scale"]
 
 
 def market_scale(day: LobsterDay, interval_s: float = 60.0) -> tuple[float, float]:
@@ -275,3 +276,40 @@ def fit_square_root(size_shares, impact_ticks, stderr_ticks, sigma: float, volum
         t2 = stats.t.ppf(0.975, max(n - 2, 1))
         dci = (delta - t2 * delta_se, delta + t2 * delta_se)
     return SquareRootFit(y, y_se, (y - t1 * y_se, y + t1 * y_se), delta, delta_se, dci, chi2, n)
+
+
+#: the columns of a run's sizes that :func:`fit_square_root_runs` reads
+RUN_COLUMNS = ("size_shares", "peak_ticks", "peak_stderr_ticks")
+
+
+def fit_square_root_runs(runs) -> SquareRootFit:
+    """One fit of the square-root law over independent runs of a metaorder experiment (e.g.
+    seeds of ``square_root_law``), each with the market scale it measured: every run's sizes
+    in units of its own ``V`` (``Q / V``) and its impacts in units of its own ``sigma``, pooled
+    into :func:`fit_square_root` (with ``sigma = V = 1``). The exponent's fit reads ``Q / V``
+    and the impacts' relative errors, so one run gives :func:`fit_square_root`'s exponent and
+    ``Y`` (to rounding).
+
+    :param runs: ``(sizes, sigma, volume)`` per run: ``sizes`` a frame with the columns
+        :data:`RUN_COLUMNS` (a ``sizes.csv`` of ``square_root_law``, one participation rate),
+        ``sigma`` its volatility (ticks/sqrt(s)), ``volume`` its volume rate (shares/s).
+    :raises ValueError: no runs, a frame without those columns, a scale that is not positive.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("fit_square_root_runs needs at least one run, got none")
+    q, i, se = [], [], []
+    for k, run in enumerate(runs):
+        try:
+            sizes, sigma, volume = run
+        except (TypeError, ValueError):
+            raise ValueError(f"run {k} must be (sizes, sigma, volume), got {run!r}") from None
+        missing = [c for c in RUN_COLUMNS if c not in getattr(sizes, "columns", ())]
+        if missing:
+            raise ValueError(f"run {k}'s sizes lack the columns {missing} (need {list(RUN_COLUMNS)})")
+        sigma = check_positive(f"run {k}'s sigma", sigma)
+        volume = check_positive(f"run {k}'s volume", volume)
+        q.append(sizes["size_shares"].to_numpy(float) / volume)
+        i.append(sizes["peak_ticks"].to_numpy(float) / sigma)
+        se.append(sizes["peak_stderr_ticks"].to_numpy(float) / sigma)
+    return fit_square_root(np.concatenate(q), np.concatenate(i), np.concatenate(se), sigma=1.0, volume=1.0)
