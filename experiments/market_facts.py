@@ -30,12 +30,14 @@ from hydra.core.hydra_config import HydraConfig
 from joblib import Parallel, delayed
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
+from tqdm.auto import tqdm
 
 from execgym.envs.market.analysis.stylized_facts import summary_facts
 from execgym.envs.market.data.simulated_day import simulate_day
 from execgym.envs.market.simulation.simulator import SimulatorConfig
 from execgym.experiments.lib.builders import cfg_int, facts_kwargs
 from execgym.experiments.lib.market_calibration import load_day
+from execgym.validation import check_finite
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,14 @@ def _session(market: SimulatorConfig, seq: np.random.SeedSequence, day_s: float,
     return summary_facts(day, **fk)["scalars"]
 
 
+def _factor(value) -> float:
+    """The ``factor`` setting as a float: finite and at least 1 (named in the error)."""
+    factor = check_finite("factor", value)
+    if factor < 1.0:
+        raise ValueError(f"factor must be a finite number >= 1, got {value!r}")
+    return factor
+
+
 def summarise(real: dict, sessions: pd.DataFrame, factor: float, confidence: float = 0.95) -> pd.DataFrame:
     """Per fact (the sessions' columns): ``real``, the sessions' ``mean``, its t interval
     (``ci_low``, ``ci_high``, over the sessions), ``min``, ``max``, ``ratio`` (mean / real) and
@@ -57,8 +67,7 @@ def summarise(real: dict, sessions: pd.DataFrame, factor: float, confidence: flo
     n = len(sessions)
     if n < 2:
         raise ValueError(f"need at least 2 sessions for an interval, got {n}")
-    if not (np.isfinite(factor) and factor >= 1.0):
-        raise ValueError(f"factor must be a finite number >= 1, got {factor!r}")
+    factor = _factor(factor)
     mean, sd = sessions.mean(), sessions.std(ddof=1)
     half = stats.t.ppf(0.5 + confidence / 2.0, n - 1) * sd / np.sqrt(n)
     real_s = pd.Series({k: float(real[k]) for k in sessions.columns})
@@ -73,20 +82,16 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     """Simulate, compute, summarise; write ``sessions.csv`` and ``summary.csv``; return both."""
     n = cfg_int(cfg, "n_sessions", minimum=2)
     seed, n_workers = cfg_int(cfg, "seed"), cfg_int(cfg, "n_workers", minimum=1)
-    factor = float(cfg.factor)
-    if not (np.isfinite(factor) and factor >= 1.0):
-        raise ValueError(f"factor must be a finite number >= 1, got {cfg.factor!r}")
+    factor = _factor(cfg.factor)
     market = SimulatorConfig.from_mapping(OmegaConf.to_container(cfg.market, resolve=True))
     fk = facts_kwargs(cfg)
     day = load_day(cfg.data)
     real = summary_facts(day, **fk)["scalars"]
     seqs = np.random.SeedSequence(seed).spawn(n)
     logger.info("simulating %d sessions of %.0f s over %d process(es)", n, day.duration_s, n_workers)
-    jobs = (delayed(_session)(market, s, day.duration_s, day.levels, day.start_s, fk) for s in seqs)
-    if bool(cfg.progress):
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, total=n, desc="sessions")
-    rows = Parallel(n_jobs=n_workers)(jobs)
+    rows = Parallel(n_jobs=n_workers, return_as="generator")(
+        delayed(_session)(market, s, day.duration_s, day.levels, day.start_s, fk) for s in seqs)
+    rows = list(tqdm(rows, total=n, desc="sessions", disable=not bool(cfg.progress)))
     sessions = pd.DataFrame(rows, index=pd.RangeIndex(n, name="session"))
     summary = summarise(real, sessions, factor)
     out_dir.mkdir(parents=True, exist_ok=True)

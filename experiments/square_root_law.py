@@ -86,9 +86,9 @@ def _n_runs(cfg: DictConfig) -> int | list:
     return list(cfg.n_runs) if OmegaConf.is_list(cfg.n_runs) else cfg_int(cfg, "n_runs", minimum=2)
 
 
-def earlier_runs(paths) -> list[tuple[Path, pd.DataFrame, float, float]]:
-    """``(folder, sizes, sigma, volume)`` of earlier runs of this job (``pool_with``): each
-    folder's ``sizes.csv`` and the scale its ``signs.csv`` records.
+def earlier_runs(paths) -> list[tuple[pd.DataFrame, float, float]]:
+    """``(sizes, sigma, volume)`` of earlier runs of this job (``pool_with``): each folder's
+    ``sizes.csv`` and the scale its ``signs.csv`` records.
 
     :raises TypeError: ``paths`` is not a list of folders.
     :raises ValueError: a folder without those files (named)."""
@@ -103,7 +103,7 @@ def earlier_runs(paths) -> list[tuple[Path, pd.DataFrame, float, float]]:
         if missing:
             raise ValueError(f"pool_with: {folder} has no {' or '.join(missing)} (a square_root_law run's folder?)")
         scale = pd.read_csv(folder / "signs.csv").iloc[0]
-        out.append((folder, pd.read_csv(folder / "sizes.csv"), float(scale["sigma_ticks_per_sqrt_s"]),
+        out.append((pd.read_csv(folder / "sizes.csv"), float(scale["sigma_ticks_per_sqrt_s"]),
                     float(scale["volume_shares_per_s"])))
     return out
 
@@ -112,10 +112,10 @@ def pooled_fits(runs) -> pd.DataFrame:
     """Per participation rate that every run has: one fit over all the runs' sizes
     (:func:`~execgym.envs.market.analysis.impact.law.fit_square_root_runs`), with the runs'
     count and their paired runs in total."""
-    rates = sorted(set.intersection(*(set(sizes["participation"]) for _, sizes, _, _ in runs)))
+    rates = sorted(set.intersection(*(set(sizes["participation"]) for sizes, _, _ in runs)))
     rows = []
     for p in rates:
-        parts = [(sizes[sizes["participation"] == p], sigma, volume) for _, sizes, sigma, volume in runs]
+        parts = [(sizes[sizes["participation"] == p], sigma, volume) for sizes, sigma, volume in runs]
         fit = fit_square_root_runs(parts)
         rows.append({"participation": p, "n_experiments": len(parts),
                      "n_runs": int(sum(s["n_runs"].iloc[0] for s, _, _ in parts)), **fit.as_row()})
@@ -149,7 +149,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     _plot(sizes, fits, paths, sigma, volume, out_dir)
     pooled = None
     if earlier:
-        pooled = pooled_fits([*earlier, (out_dir, sizes, sigma, volume)])
+        pooled = pooled_fits([*earlier, (sizes, sigma, volume)])
         pooled.to_csv(out_dir / "fits_pooled.csv", index=False)
     return {"sizes": sizes, "fits": fits, "paths": paths, "sigma": sigma, "volume": volume, "signs": sign_fit,
             "pooled": pooled}

@@ -133,6 +133,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     day = load_day(cfg.data)
     logger.info("calibrating on %d messages", len(day.messages))
     cal, market, market_dict = calibrated_market(cfg, day)
+    fk = facts_kwargs(cfg)
     sim_facts, sim_days = [], []
     for k, seq in enumerate(np.random.SeedSequence(cfg_int(cfg, "seed")).spawn(cfg_int(cfg, "n_days"))):
         logger.info("simulating day %d of %d", k + 1, cfg.n_days)
@@ -140,11 +141,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                                  open_time_s=day.start_s, progress=bool(cfg.progress))
         if k == 0:
             sim_day = sim_day_k  # the first day: curves in the plots, and the estimators' check
-        sim_facts.append(summary_facts(sim_day_k, **facts_kwargs(cfg)))
+        sim_facts.append(summary_facts(sim_day_k, **fk))
         sim_days.append(sim_day_k)
     recal = calibrate_flow(sim_day, **flow_arguments(cfg))
     consistency = consistency_table(cal, recal)
-    facts = {REAL: summary_facts(day, **facts_kwargs(cfg)), SIM: sim_facts[0]}
+    facts = {REAL: summary_facts(day, **fk), SIM: sim_facts[0]}
     table = compare_facts(facts[REAL]["scalars"], [f["scalars"] for f in sim_facts], FactTolerance(**cfg.tolerance),
                           facts[REAL]["stderr"], facts[SIM]["stderr"])
 
@@ -173,7 +174,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     (out_dir / "market.yaml").write_text(text)
     if cfg.write_market_config:
         Path(cfg.write_market_config).write_text(text)
-    plot_facts(facts, cal, out_dir, facts_kwargs(cfg))
+    plot_facts(facts, cal, out_dir, fk)
     return {"day": day, "sim_day": sim_day, "calibration": cal, "market": market, "facts": facts, "table": table,
             "consistency": consistency, "sim_facts": sim_facts, "realism": realism}
 

@@ -67,6 +67,7 @@ def test_summary_is_the_t_interval_over_the_sessions():
     ("n_sessions=2.5", TypeError, "n_sessions"),
     ("n_workers=0", ValueError, "n_workers"),
     ("factor=0.5", ValueError, "factor must be a finite number >= 1, got 0.5"),
+    ("factor=abc", TypeError, "factor must be a real number, got 'abc'"),
 ])
 def test_bad_settings_are_refused_before_anything_is_simulated_or_written(tmp_path, override, error, match):
     with pytest.raises(error, match=match):
